@@ -1,0 +1,255 @@
+package config
+
+import (
+	"encoding/json"
+	"net/netip"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/multilink/multilink/fault"
+)
+
+// MaxSlaves bounds the links of one bond.
+const MaxSlaves = 8
+
+// Client is the body of POST /v1/client/start: a gateway bond over one
+// OpenVPN TAP tunnel per hardware interface.
+type Client struct {
+	// ServerAPIURL is where the hub's API is (key and link ports come from it).
+	ServerAPIURL string `json:"server_api_url"`
+	// ServerToken authenticates to the hub's API; empty: the daemon's own token.
+	ServerToken string `json:"server_token,omitempty"`
+	// ServerBridge selects the hub bridge when the hub serves several.
+	ServerBridge string `json:"server_bridge,omitempty"`
+	// Bond is the bond interface's name (the key of the spec's "bond" object).
+	Bond string `json:"-"`
+	// Address is the bond's address; /24 unless a prefix is given.
+	Address netip.Prefix `json:"-"`
+	// Slaves are the links in priority order; slave i carries TAP prefix+(i+1).
+	Slaves []Slave `json:"-"`
+	// Bonding holds the bond parameters, the spec's defaults filled in.
+	Bonding BondParams `json:"-"`
+	// TapPrefix names the TAPs: prefix1..prefixN.
+	TapPrefix string `json:"-"`
+}
+
+// Slave is one link of a bond: a hardware interface and the hub address
+// reached through it.
+type Slave struct {
+	HWInt    string     `json:"hw_int"`
+	IPServer netip.Addr `json:"ip_server"`
+	Netmask  int        `json:"netmask"`          // prefix length of ip_server's network
+	Gateway  netip.Addr `json:"gateway,omitzero"` // next hop when ip_server is not on-link
+}
+
+// UnmarshalJSON decodes the spec's body: {"server_api_url": ..., "bond":
+// {"<name>": {"ip_address", "slaves", "bonding"}}}.
+func (c *Client) UnmarshalJSON(data []byte) error {
+	var out Client
+	var bondRaw json.RawMessage
+	fields := map[string]field{
+		"server_api_url": func(raw json.RawMessage) (err error) { out.ServerAPIURL, err = decodeString(raw); return },
+		"server_token":   func(raw json.RawMessage) (err error) { out.ServerToken, err = decodeString(raw); return },
+		"server_bridge":  func(raw json.RawMessage) (err error) { out.ServerBridge, err = decodeString(raw); return },
+		"bond":           func(raw json.RawMessage) error { bondRaw = raw; return nil },
+	}
+	if err := decodeObject(data, "", fields, nil); err != nil {
+		return err
+	}
+	if bondRaw == nil {
+		return fault.Invalid("bond", `is required: {"bond": {"bond0": {"ip_address": ..., "slaves": [...], "bonding": {...}}}}`)
+	}
+	var bonds map[string]json.RawMessage
+	if err := json.Unmarshal(bondRaw, &bonds); err != nil || bonds == nil {
+		return fault.Invalid("bond", `must be an object keyed by the bond's name, e.g. {"bond0": {...}}`)
+	}
+	if len(bonds) != 1 {
+		names := make([]string, 0, len(bonds))
+		for k := range bonds {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		return fault.Invalid("bond", "must name exactly one bond, got %d (%s); start each bond with its own request", len(bonds), strings.Join(names, ", "))
+	}
+	for name, raw := range bonds {
+		if err := CheckIfName("bond", name); err != nil {
+			return err
+		}
+		out.Bond = name
+		if err := out.decodeBond(raw); err != nil {
+			return prefix(join("bond", name), err)
+		}
+	}
+	if err := out.Check(); err != nil {
+		return err
+	}
+	*c = out
+	return nil
+}
+
+func (c *Client) decodeBond(data []byte) error {
+	var ip string
+	var slavesRaw json.RawMessage
+	var bonding BondParams
+	fields := map[string]field{
+		"ip_address": func(raw json.RawMessage) (err error) { ip, err = decodeString(raw); return },
+		"slaves":     func(raw json.RawMessage) error { slavesRaw = raw; return nil },
+		"bonding":    func(raw json.RawMessage) error { return bonding.UnmarshalJSON(raw) },
+		"tap_prefix": func(raw json.RawMessage) (err error) { c.TapPrefix, err = decodeString(raw); return },
+	}
+	if err := decodeObject(data, "", fields, nil); err != nil {
+		return err
+	}
+	if ip == "" {
+		return fault.Invalid("ip_address", "is required")
+	}
+	p, err := parseIPv4("ip_address", ip, 24)
+	if err != nil {
+		return err
+	}
+	c.Address = p
+	if slavesRaw == nil {
+		return fault.Invalid("slaves", "is required: an array of {hw_int, ip_server, netmask}")
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(slavesRaw, &items); err != nil {
+		return fault.Invalid("slaves", "must be an array of {hw_int, ip_server, netmask}")
+	}
+	if len(items) < 1 || len(items) > MaxSlaves {
+		return fault.Invalid("slaves", "needs 1..%d entries, got %d", MaxSlaves, len(items))
+	}
+	for i, raw := range items {
+		s, err := decodeSlave(raw)
+		if err != nil {
+			return prefix("slaves["+itoa(i)+"]", err)
+		}
+		c.Slaves = append(c.Slaves, s)
+	}
+	if c.TapPrefix == "" {
+		c.TapPrefix = DefaultTapPrefix
+	}
+	c.Bonding = Defaults().Merge(bonding)
+	if c.Bonding.Primary == nil {
+		first := c.TapPrefix + "1"
+		c.Bonding.Primary = &first
+	}
+	return nil
+}
+
+func decodeSlave(data []byte) (Slave, error) {
+	var s Slave
+	var ipServer, mask, gw string
+	fields := map[string]field{
+		"hw_int":    func(raw json.RawMessage) (err error) { s.HWInt, err = decodeString(raw); return },
+		"ip_server": func(raw json.RawMessage) (err error) { ipServer, err = decodeString(raw); return },
+		"netmask":   func(raw json.RawMessage) (err error) { mask, err = decodeFlex(raw); return },
+		"gateway":   func(raw json.RawMessage) (err error) { gw, err = decodeString(raw); return },
+	}
+	if err := decodeObject(data, "", fields, nil); err != nil {
+		return s, err
+	}
+	if err := CheckIfName("hw_int", s.HWInt); err != nil {
+		return s, err
+	}
+	a, err := netip.ParseAddr(strings.TrimSpace(ipServer))
+	if err != nil || !unicast4(a) {
+		return s, fault.Invalid("ip_server", "%q is not a unicast IPv4 address", ipServer)
+	}
+	s.IPServer = a
+	s.Netmask = 24
+	if mask != "" {
+		if s.Netmask, err = parseMask("netmask", mask); err != nil {
+			return s, err
+		}
+	}
+	if gw != "" {
+		g, err := netip.ParseAddr(strings.TrimSpace(gw))
+		if err != nil || !unicast4(g) {
+			return s, fault.Invalid("gateway", "%q is not a unicast IPv4 address", gw)
+		}
+		s.Gateway = g
+	}
+	return s, nil
+}
+
+// Check validates a decoded client as a whole.
+func (c Client) Check() error {
+	u, err := url.Parse(c.ServerAPIURL)
+	if c.ServerAPIURL == "" {
+		return fault.Invalid("server_api_url", "is required")
+	}
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fault.Invalid("server_api_url", "%q is not an http:// or https:// URL", c.ServerAPIURL)
+	}
+	if c.ServerBridge != "" {
+		if err := CheckIfName("server_bridge", c.ServerBridge); err != nil {
+			return err
+		}
+	}
+	seen := map[string]bool{}
+	for i, s := range c.Slaves {
+		if seen[s.HWInt] {
+			return fault.Invalid("slaves["+itoa(i)+"].hw_int", "%q is used by two slaves", s.HWInt)
+		}
+		seen[s.HWInt] = true
+	}
+	taps := c.Taps()
+	for _, t := range taps {
+		if err := CheckIfName("tap_prefix", t); err != nil {
+			return err
+		}
+		if t == c.Bond || seen[t] {
+			return fault.Invalid("tap_prefix", "TAP name %q clashes with the bond or a hw_int", t)
+		}
+	}
+	// Without arp_ip_target, the start takes the hub bridge's address.
+	if err := c.Bonding.check(taps, false); err != nil {
+		return prefix(join("bond", c.Bond)+".bonding", err)
+	}
+	return nil
+}
+
+// Taps returns the TAP names in slave order.
+func (c Client) Taps() []string { return tapNames(c.TapPrefix, len(c.Slaves)) }
+
+// clientJSON is the wire form of Client, as the spec writes it.
+type clientJSON struct {
+	ServerAPIURL string                  `json:"server_api_url"`
+	ServerToken  string                  `json:"server_token,omitempty"`
+	ServerBridge string                  `json:"server_bridge,omitempty"`
+	Bond         map[string]bondBodyJSON `json:"bond"`
+}
+
+type bondBodyJSON struct {
+	IPAddress string      `json:"ip_address"`
+	Slaves    []slaveJSON `json:"slaves"`
+	Bonding   BondParams  `json:"bonding"`
+	TapPrefix string      `json:"tap_prefix,omitempty"`
+}
+
+type slaveJSON struct {
+	HWInt    string `json:"hw_int"`
+	IPServer string `json:"ip_server"`
+	Netmask  string `json:"netmask"`
+	Gateway  string `json:"gateway,omitempty"`
+}
+
+// MarshalJSON writes the spec's shape, which UnmarshalJSON reads back.
+func (c Client) MarshalJSON() ([]byte, error) {
+	b := bondBodyJSON{IPAddress: c.Address.String(), Bonding: c.Bonding, TapPrefix: c.TapPrefix}
+	for _, s := range c.Slaves {
+		sj := slaveJSON{HWInt: s.HWInt, IPServer: s.IPServer.String(), Netmask: itoa(s.Netmask)}
+		if s.Gateway.IsValid() {
+			sj.Gateway = s.Gateway.String()
+		}
+		b.Slaves = append(b.Slaves, sj)
+	}
+	return json.Marshal(clientJSON{
+		ServerAPIURL: c.ServerAPIURL, ServerToken: c.ServerToken, ServerBridge: c.ServerBridge,
+		Bond: map[string]bondBodyJSON{c.Bond: b},
+	})
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,26 @@
+package gateway
+
+import "time"
+
+// Status is one gateway bond.
+type Status struct {
+	Bond         string       `json:"bond"`
+	Address      string       `json:"ip_address"`
+	ServerAPIURL string       `json:"server_api_url"`
+	Driver       string       `json:"driver"`
+	Present      bool         `json:"present"` // the bond exists in the kernel
+	Active       string       `json:"active_slave"`
+	Links        []LinkStatus `json:"links"`
+	Started      time.Time    `json:"started_at"`
+}
+
+// LinkStatus is one tunnel of a bond.
+type LinkStatus struct {
+	Tap      string `json:"tap"`
+	HWInt    string `json:"hw_int"`
+	IPServer string `json:"ip_server"`
+	Port     int    `json:"port"`
+	Running  bool   `json:"running"`
+	Restarts int    `json:"restarts"`
+	Up       bool   `json:"up"`
+}

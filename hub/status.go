@@ -1,0 +1,37 @@
+package hub
+
+import "time"
+
+// Status is one served bridge.
+type Status struct {
+	Bridge   string       `json:"bridge_interface"`
+	BridgeIP string       `json:"bridge_ip"`
+	Present  bool         `json:"present"` // the bridge exists in the kernel
+	Links    []LinkStatus `json:"links"`
+	Started  time.Time    `json:"started_at"`
+}
+
+// LinkStatus is one tunnel of a bridge.
+type LinkStatus struct {
+	Tap      string `json:"tap"`
+	Port     int    `json:"port"`
+	Running  bool   `json:"running"`
+	Restarts int    `json:"restarts"`
+	Up       bool   `json:"up"`
+}
+
+// Key is what a gateway needs to connect: GET /v1/server/key.
+type Key struct {
+	Bridge   string    `json:"bridge_interface"`
+	BridgeIP string    `json:"bridge_ip"`
+	Key      string    `json:"key"` // the OpenVPN static key file's text
+	Cipher   string    `json:"cipher"`
+	Auth     string    `json:"auth"`
+	Links    []KeyLink `json:"links"`
+}
+
+// KeyLink tells a gateway which port serves which link.
+type KeyLink struct {
+	Tap  string `json:"tap"`
+	Port int    `json:"port"`
+}
