@@ -1,0 +1,202 @@
+// Command multilink-lab runs multilink's kernel tests on Debian's stock
+// kernels under QEMU (see package lab).
+//
+//	multilink-lab [--kernels 6.1,6.12] [--packages ./bond,./tunnel,./e2e] [--run REGEX] [-v]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/multilink/multilink/lab"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "multilink-lab:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	kernels  string
+	packages string
+	run      string
+	cache    string
+	work     string
+	timeout  time.Duration
+	verbose  bool
+	memory   int
+	cpus     int
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("multilink-lab", flag.ContinueOnError)
+	fs.StringVar(&o.kernels, "kernels", "6.1,6.12", "kernels to run on (names: 6.1, 6.12)")
+	fs.StringVar(&o.packages, "packages", "./nstest,./tunnel,./bond,./e2e", "test packages to run in the VM")
+	fs.StringVar(&o.run, "run", "", "only tests matching this regexp (go test -run)")
+	fs.StringVar(&o.cache, "cache", "/var/cache/multilink-lab", "where kernel packages are kept")
+	fs.StringVar(&o.work, "work", ".cache/lab", "work dir (must not be under /tmp: the VM mounts its own /tmp)")
+	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "limit for one kernel's whole run")
+	fs.BoolVar(&o.verbose, "v", false, "stream the VM's console")
+	fs.IntVar(&o.memory, "memory", 2048, "VM memory in MiB")
+	fs.IntVar(&o.cpus, "cpus", 2, "VM CPUs")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	kernels, err := pickKernels(o.kernels)
+	if err != nil {
+		return err
+	}
+	work, err := filepath.Abs(o.work)
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(work, "/tmp/") {
+		return errors.New("--work must not be under /tmp: the VM mounts a fresh /tmp")
+	}
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return fmt.Errorf("create work dir: %w", err)
+	}
+	plan, names, err := buildPlan(ctx, o, work)
+	if err != nil {
+		return err
+	}
+	script, err := filepath.Abs("lab/guest.sh")
+	if err != nil {
+		return err
+	}
+	total := [3]int{}
+	failed := false
+	for _, k := range kernels {
+		p, err := lab.Prepare(ctx, k, o.cache)
+		if err != nil {
+			return fmt.Errorf("prepare kernel %s: %w", k.Name, err)
+		}
+		fmt.Fprintf(stdout, "=== KERNEL %s (%s)\n", k.Name, p.Version)
+		var console io.Writer
+		if o.verbose {
+			console = stdout
+		}
+		start := time.Now()
+		out, runErr := lab.Run(ctx, lab.RunOptions{Kernel: p, Guest: lab.Guest{Script: script, Plan: plan},
+			Timeout: o.timeout, Memory: o.memory, CPUs: o.cpus, Output: console, WorkDir: work})
+		if err := os.WriteFile(filepath.Join(work, "console-"+p.Version+".log"), []byte(out), 0o644); err != nil {
+			return fmt.Errorf("save console log: %w", err)
+		}
+		r := lab.Parse(out, names)
+		for _, res := range r.Results {
+			fmt.Fprintf(stdout, "--- %s: %s/%s [%s]\n", res.Status, res.Package, res.Test, k.Name)
+		}
+		if !o.verbose && !r.OK() {
+			fmt.Fprintf(stdout, "console of kernel %s:\n%s\n", k.Name, out)
+		}
+		for _, pr := range r.Problems {
+			fmt.Fprintf(stdout, "PROBLEM [%s]: %s\n", k.Name, pr)
+		}
+		pass, fail, skip := r.Counts()
+		if runErr != nil {
+			fmt.Fprintf(stdout, "PROBLEM [%s]: %v\n", k.Name, runErr)
+			fail++
+		}
+		if r.Kernel != "" && r.Kernel != p.Version {
+			fmt.Fprintf(stdout, "PROBLEM [%s]: booted %s, wanted %s\n", k.Name, r.Kernel, p.Version)
+			fail++
+		}
+		if runErr != nil || !r.OK() {
+			failed = true
+		}
+		fmt.Fprintf(stdout, "kernel %s (%s): %d passed, %d failed, %d skipped in %s\n", k.Name, p.Version, pass, fail, skip, time.Since(start).Round(time.Second))
+		total[0], total[1], total[2] = total[0]+pass, total[1]+fail, total[2]+skip
+	}
+	if failed && total[1] == 0 {
+		total[1] = 1 // a crash or a missing result is a failure, never a pass
+	}
+	fmt.Fprintf(stdout, "lab: %d passed, %d failed, %d skipped\n", total[0], total[1], total[2])
+	if failed {
+		return errors.New("kernel lab failed")
+	}
+	return nil
+}
+
+func pickKernels(list string) ([]lab.Kernel, error) {
+	var out []lab.Kernel
+	for _, name := range strings.Split(list, ",") {
+		found := false
+		for _, k := range lab.Kernels {
+			if k.Name == strings.TrimSpace(name) {
+				out = append(out, k)
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("unknown kernel %q", name)
+		}
+	}
+	return out, nil
+}
+
+// buildPlan compiles the test binaries and the multilink binary into work
+// and writes the plan guest.sh follows. It returns the plan's path and the
+// package names in it.
+func buildPlan(ctx context.Context, o options, work string) (string, []string, error) {
+	var b strings.Builder
+	if strings.Contains(o.packages, "e2e") {
+		// The end-to-end tests run the real binary.
+		bin := filepath.Join(work, "multilink")
+		if err := goCmd(ctx, "build", "-o", bin, "./cmd/multilink"); err != nil {
+			return "", nil, err
+		}
+		fmt.Fprintf(&b, "env MULTILINK_BIN=%s\n", bin)
+	}
+	var names []string
+	for _, pkg := range strings.Split(o.packages, ",") {
+		pkg = strings.TrimSpace(pkg)
+		name := filepath.Base(pkg)
+		test := filepath.Join(work, name+".test")
+		_ = os.Remove(test)
+		if err := goCmd(ctx, "test", "-c", "-o", test, pkg); err != nil {
+			return "", nil, err
+		}
+		if _, err := os.Stat(test); err != nil {
+			return "", nil, fmt.Errorf("package %s has no tests", pkg)
+		}
+		dir, err := filepath.Abs(pkg)
+		if err != nil {
+			return "", nil, err
+		}
+		args := "-test.v -test.count=1 -test.timeout=" + (o.timeout - time.Minute).String()
+		if o.run != "" {
+			args += " -test.run=" + o.run
+		}
+		fmt.Fprintf(&b, "%s %s %s %s\n", name, dir, test, args)
+		names = append(names, name)
+	}
+	plan := filepath.Join(work, "plan")
+	if err := os.WriteFile(plan, []byte(b.String()), 0o644); err != nil {
+		return "", nil, fmt.Errorf("write plan: %w", err)
+	}
+	return plan, names, nil
+}
+
+func goCmd(ctx context.Context, args ...string) error {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}

@@ -1,0 +1,14 @@
+// Package lab runs multilink's kernel tests on real Debian kernels under
+// QEMU (TCG), because the CI host's kernel has no bonding and no netem.
+//
+// For each kernel it downloads Debian's stock kernel package with apt-get
+// (cached), extracts it and runs depmod; builds a small initramfs (busybox,
+// the 9p and virtio modules) whose init mounts the host's root read-only
+// over 9p, mounts fresh proc/sys/dev/run/tmp/bpffs over it, and chroots
+// into it to run guest.sh: that loads the kernel's modules (bonding, netem,
+// veth, tun, bridge, cls_bpf, ...) with modprobe -d from the extracted
+// package and runs the prebuilt test binaries with MULTILINK_LAB=1, where a
+// skip for a missing feature is a failure. The VM reports each package's
+// exit status and powers off; a crash, a hang (bounded by a timeout) or a
+// missing result fails the run.
+package lab

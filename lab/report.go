@@ -1,0 +1,92 @@
+package lab
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Result is one test's outcome.
+type Result struct {
+	Package, Test, Status string // Status: PASS, FAIL, SKIP
+}
+
+// Report is what one kernel's run produced.
+type Report struct {
+	Kernel   string         // uname -r seen inside
+	Results  []Result       // top-level tests
+	Exit     map[string]int // package -> exit status
+	Problems []string       // packages that never ended, crashes
+}
+
+// Parse reads a VM console log; want lists the packages the plan ran.
+func Parse(out string, want []string) Report {
+	r := Report{Exit: map[string]int{}}
+	cur := ""
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimRight(line, "\r")
+		switch {
+		case strings.HasPrefix(line, "LAB-KERNEL: "):
+			r.Kernel = strings.TrimPrefix(line, "LAB-KERNEL: ")
+		case strings.HasPrefix(line, "LAB-PKG-BEGIN "):
+			cur = strings.TrimPrefix(line, "LAB-PKG-BEGIN ")
+		case strings.HasPrefix(line, "LAB-PKG-END "):
+			f := strings.Fields(strings.TrimPrefix(line, "LAB-PKG-END "))
+			if len(f) == 2 {
+				n, err := strconv.Atoi(f[1])
+				if err != nil {
+					n = -1
+				}
+				r.Exit[f[0]] = n
+			}
+			cur = ""
+		case strings.HasPrefix(line, "--- "):
+			// Top-level results only: subtests are indented.
+			f := strings.Fields(line)
+			if len(f) >= 3 && (f[1] == "PASS:" || f[1] == "FAIL:" || f[1] == "SKIP:") {
+				r.Results = append(r.Results, Result{Package: cur, Test: f[2], Status: strings.TrimSuffix(f[1], ":")})
+			}
+		case strings.HasPrefix(line, "LAB-ERROR: "):
+			r.Problems = append(r.Problems, strings.TrimPrefix(line, "LAB-ERROR: "))
+		}
+	}
+	for _, p := range want {
+		rc, ok := r.Exit[p]
+		switch {
+		case !ok:
+			r.Problems = append(r.Problems, fmt.Sprintf("package %s reported no result (crash or hang)", p))
+		case rc != 0 && r.count(p, "FAIL") == 0:
+			r.Problems = append(r.Problems, fmt.Sprintf("package %s exited %d without a failing test (panic, timeout or build problem)", p, rc))
+		}
+	}
+	return r
+}
+
+func (r Report) count(pkg, status string) int {
+	n := 0
+	for _, x := range r.Results {
+		if x.Status == status && (pkg == "" || x.Package == pkg) {
+			n++
+		}
+	}
+	return n
+}
+
+// Counts returns how many tests passed, failed and were skipped.
+func (r Report) Counts() (pass, fail, skip int) {
+	return r.count("", "PASS"), r.count("", "FAIL"), r.count("", "SKIP")
+}
+
+// OK reports whether nothing failed and every package ended with status 0.
+func (r Report) OK() bool {
+	_, fail, _ := r.Counts()
+	if fail > 0 || len(r.Problems) > 0 {
+		return false
+	}
+	for _, rc := range r.Exit {
+		if rc != 0 {
+			return false
+		}
+	}
+	return true
+}
