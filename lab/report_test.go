@@ -51,8 +51,8 @@ func TestParseClean(t *testing.T) {
 
 func TestModName(t *testing.T) {
 	for in, want := range map[string]string{
-		"kernel/fs/9p/9p.ko.xz":                     "9p",
-		"kernel/net/9p/9pnet_virtio.ko":             "9pnet_virtio",
+		"kernel/fs/9p/9p.ko.xz":                      "9p",
+		"kernel/net/9p/9pnet_virtio.ko":              "9pnet_virtio",
 		"kernel/drivers/virtio/virtio_pci-legacy.ko": "virtio_pci_legacy",
 	} {
 		if got := modName(in); got != want {
