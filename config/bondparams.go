@@ -65,55 +65,55 @@ var BondParamKeys = []string{
 	"all_slaves_active",
 }
 
+// intParam is one integer parameter: its key, where it lives, its range
+// and, for an option with kernel names, the names (number = index).
+type intParam struct {
+	key      string
+	ptr      func(p *BondParams) **int
+	min, max int
+	names    []string
+}
+
+// intParams are the integer parameters with the kernel's ranges.
+var intParams = []intParam{
+	{"bonding_mode", func(p *BondParams) **int { return &p.Mode }, 0, len(ModeNames) - 1, ModeNames},
+	{"arp_interval", func(p *BondParams) **int { return &p.ArpInterval }, 0, maxMillis, nil},
+	{"arp_validate", func(p *BondParams) **int { return &p.ArpValidate }, 0, len(ArpValidateNames) - 1, ArpValidateNames},
+	{"arp_missed_max", func(p *BondParams) **int { return &p.ArpMissedMax }, 1, 255, nil},
+	{"fail_over_mac", func(p *BondParams) **int { return &p.FailOverMac }, 0, len(FailOverMacNames) - 1, FailOverMacNames},
+	{"primary_reselect", func(p *BondParams) **int { return &p.PrimaryReselect }, 0, len(PrimaryReselectNames) - 1, PrimaryReselectNames},
+	{"num_grat_arp", func(p *BondParams) **int { return &p.NumGratArp }, 0, 255, nil},
+	{"peer_notif_delay", func(p *BondParams) **int { return &p.PeerNotifDelay }, 0, maxMillis, nil},
+	{"miimon", func(p *BondParams) **int { return &p.Miimon }, 0, maxMillis, nil},
+	{"updelay", func(p *BondParams) **int { return &p.Updelay }, 0, maxMillis, nil},
+	{"downdelay", func(p *BondParams) **int { return &p.Downdelay }, 0, maxMillis, nil},
+	{"all_slaves_active", func(p *BondParams) **int { return &p.AllSlavesActive }, 0, 1, nil},
+}
+
 // UnmarshalJSON decodes and range-checks every given parameter.
 func (p *BondParams) UnmarshalJSON(data []byte) error {
 	var out BondParams
-	intp := func(dst **int, min, max int) field {
-		return func(raw json.RawMessage) error {
-			n, err := decodeInt(raw, min, max)
-			*dst = &n
-			return err
-		}
+	fields := map[string]field{
+		"primary":       slaveField(&out.Primary),
+		"active_slave":  slaveField(&out.ActiveSlave),
+		"arp_ip_target": func(raw json.RawMessage) (err error) { out.ArpIPTarget, err = decodeTargets(raw); return },
 	}
-	enum := func(dst **int, names []string) field {
-		return func(raw json.RawMessage) error {
-			n, err := decodeEnum(raw, names)
-			*dst = &n
-			return err
-		}
-	}
-	slave := func(dst **string) field {
-		return func(raw json.RawMessage) error {
-			s, err := decodeString(raw)
+	for _, ip := range intParams {
+		dst := ip.ptr(&out)
+		fields[ip.key] = func(raw json.RawMessage) error {
+			var n int
+			var err error
+			if ip.names != nil {
+				n, err = decodeEnum(raw, ip.names)
+			} else {
+				n, err = decodeInt(raw, ip.min, ip.max)
+			}
 			if err != nil {
 				return err
 			}
-			s = strings.TrimSpace(s)
-			if s != "" {
-				if err := CheckIfName("", s); err != nil {
-					return err
-				}
-			}
-			*dst = &s
+			*dst = &n
 			return nil
 		}
-	}
-	fields := map[string]field{
-		"bonding_mode":      enum(&out.Mode, ModeNames),
-		"primary":           slave(&out.Primary),
-		"active_slave":      slave(&out.ActiveSlave),
-		"arp_interval":      intp(&out.ArpInterval, 0, maxMillis),
-		"arp_ip_target":     func(raw json.RawMessage) error { t, err := decodeTargets(raw); out.ArpIPTarget = t; return err },
-		"arp_validate":      enum(&out.ArpValidate, ArpValidateNames),
-		"arp_missed_max":    intp(&out.ArpMissedMax, 1, 255),
-		"fail_over_mac":     enum(&out.FailOverMac, FailOverMacNames),
-		"primary_reselect":  enum(&out.PrimaryReselect, PrimaryReselectNames),
-		"num_grat_arp":      intp(&out.NumGratArp, 0, 255),
-		"peer_notif_delay":  intp(&out.PeerNotifDelay, 0, maxMillis),
-		"miimon":            intp(&out.Miimon, 0, maxMillis),
-		"updelay":           intp(&out.Updelay, 0, maxMillis),
-		"downdelay":         intp(&out.Downdelay, 0, maxMillis),
-		"all_slaves_active": intp(&out.AllSlavesActive, 0, 1),
 	}
 	if err := decodeObject(data, "", fields, bondAliases); err != nil {
 		return err
@@ -122,17 +122,38 @@ func (p *BondParams) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// slaveField decodes a slave's name; "" is allowed and clears.
+func slaveField(dst **string) field {
+	return func(raw json.RawMessage) error {
+		s, err := decodeString(raw)
+		if err != nil {
+			return err
+		}
+		s = strings.TrimSpace(s)
+		if s != "" {
+			if err := CheckIfName("", s); err != nil {
+				return err
+			}
+		}
+		*dst = &s
+		return nil
+	}
+}
+
 // MarshalJSON writes every given parameter with numeric values, in the
 // shape UnmarshalJSON reads back.
 func (p BondParams) MarshalJSON() ([]byte, error) {
 	type plain BondParams
-	targets := make([]string, len(p.ArpIPTarget))
-	for i, a := range p.ArpIPTarget {
-		targets[i] = a.String()
+	var targets []string // nil: not given; empty: given, none (clears)
+	if p.ArpIPTarget != nil {
+		targets = make([]string, len(p.ArpIPTarget))
+		for i, a := range p.ArpIPTarget {
+			targets[i] = a.String()
+		}
 	}
 	return json.Marshal(struct {
 		plain
-		ArpIPTarget []string `json:"arp_ip_target,omitempty"`
+		ArpIPTarget []string `json:"arp_ip_target,omitzero"`
 	}{plain(p), targets})
 }
 
@@ -158,6 +179,9 @@ func decodeEnum(raw json.RawMessage, names []string) (int, error) {
 
 // decodeTargets accepts "a", "a,b" or ["a", "b"]; "" or [] clears.
 func decodeTargets(raw json.RawMessage) ([]netip.Addr, error) {
+	if isNull(raw) {
+		return nil, fault.Invalid("", `must be an IPv4 address, a comma-separated list or an array of them, not null ("" or [] clears)`)
+	}
 	var list []string
 	var one string
 	if err := json.Unmarshal(raw, &one); err == nil {
@@ -188,48 +212,49 @@ func decodeTargets(raw json.RawMessage) ([]netip.Addr, error) {
 	return out, nil
 }
 
-// Merge returns p with every parameter given in q put over it.
+// Merge returns p with every parameter given in q put over it; the result
+// shares no memory with p or q. An empty, non-nil ArpIPTarget in q is given:
+// it clears the targets.
 func (p BondParams) Merge(q BondParams) BondParams {
-	r := p
-	set := func(dst **int, src *int) {
-		if src != nil {
-			v := *src
-			*dst = &v
+	var r BondParams
+	for _, src := range []*BondParams{&p, &q} {
+		for _, ip := range intParams {
+			if v := *ip.ptr(src); v != nil {
+				n := *v
+				*ip.ptr(&r) = &n
+			}
+		}
+		if src.Primary != nil {
+			s := *src.Primary
+			r.Primary = &s
+		}
+		if src.ActiveSlave != nil {
+			s := *src.ActiveSlave
+			r.ActiveSlave = &s
+		}
+		if src.ArpIPTarget != nil {
+			r.ArpIPTarget = append([]netip.Addr{}, src.ArpIPTarget...)
 		}
 	}
-	sets := func(dst **string, src *string) {
-		if src != nil {
-			v := *src
-			*dst = &v
-		}
-	}
-	set(&r.Mode, q.Mode)
-	sets(&r.Primary, q.Primary)
-	sets(&r.ActiveSlave, q.ActiveSlave)
-	set(&r.ArpInterval, q.ArpInterval)
-	if q.ArpIPTarget != nil {
-		r.ArpIPTarget = append([]netip.Addr(nil), q.ArpIPTarget...)
-	}
-	set(&r.ArpValidate, q.ArpValidate)
-	set(&r.ArpMissedMax, q.ArpMissedMax)
-	set(&r.FailOverMac, q.FailOverMac)
-	set(&r.PrimaryReselect, q.PrimaryReselect)
-	set(&r.NumGratArp, q.NumGratArp)
-	set(&r.PeerNotifDelay, q.PeerNotifDelay)
-	set(&r.Miimon, q.Miimon)
-	set(&r.Updelay, q.Updelay)
-	set(&r.Downdelay, q.Downdelay)
-	set(&r.AllSlavesActive, q.AllSlavesActive)
 	return r
 }
 
 // Check validates the combination of parameters p would give a bond whose
-// slaves are slaves. It is called on the merged, effective set.
+// slaves are slaves. It is called on the merged, effective set; a nil mode
+// is active-backup.
 func (p BondParams) Check(slaves []string) error { return p.check(slaves, true) }
 
 // check is Check; needTargets false lets ARP monitoring go without targets
 // for now (a client start fills them in from the hub's bridge address).
 func (p BondParams) check(slaves []string, needTargets bool) error {
+	for _, ip := range intParams {
+		if v := *ip.ptr(&p); v != nil && (*v < ip.min || *v > ip.max) {
+			return fault.Invalid(ip.key, "%d is out of range %d..%d", *v, ip.min, ip.max)
+		}
+	}
+	if err := checkTargets(p.ArpIPTarget); err != nil {
+		return prefix("arp_ip_target", err)
+	}
 	has := func(name string) bool {
 		for _, s := range slaves {
 			if s == name {
@@ -248,24 +273,70 @@ func (p BondParams) check(slaves []string, needTargets bool) error {
 	if p.Mode != nil {
 		mode = *p.Mode
 	}
-	arp := p.ArpInterval != nil && *p.ArpInterval > 0
-	mii := p.Miimon != nil && *p.Miimon > 0
+	pos := func(v *int) bool { return v != nil && *v > 0 }
+	arp, mii := pos(p.ArpInterval), pos(p.Miimon)
 	if arp && mii {
 		return fault.Invalid("arp_interval", "ARP monitoring and MII monitoring (miimon) cannot be used together; set one of them to 0")
 	}
-	if arp && (mode == Mode8023AD || mode == ModeTLB || mode == ModeALB) {
-		return fault.Invalid("arp_interval", "ARP monitoring does not work in mode %s", ModeNames[mode])
+	if !modeUsesARP(mode) {
+		// The kernel refuses these options in 802.3ad, balance-tlb and balance-alb.
+		switch {
+		case arp:
+			return fault.Invalid("arp_interval", "ARP monitoring does not work in mode %s; use miimon", ModeNames[mode])
+		case pos(p.ArpValidate):
+			return fault.Invalid("arp_validate", "ARP validation does not work in mode %s", ModeNames[mode])
+		case p.ArpMissedMax != nil:
+			return fault.Invalid("arp_missed_max", "does not apply in mode %s (no ARP monitoring)", ModeNames[mode])
+		}
 	}
 	if arp && needTargets && len(p.ArpIPTarget) == 0 {
 		return fault.Invalid("arp_ip_target", "ARP monitoring (arp_interval %d) needs at least one arp_ip_target", *p.ArpInterval)
 	}
-	if p.ActiveSlave != nil && *p.ActiveSlave != "" && mode != ModeActiveBackup && mode != ModeTLB && mode != ModeALB {
+	// The kernel keeps these delays as multiples of miimon and refuses
+	// them while MII monitoring is off (ARP monitoring turns it off).
+	for _, d := range []struct {
+		key string
+		v   *int
+	}{{"updelay", p.Updelay}, {"downdelay", p.Downdelay}, {"peer_notif_delay", p.PeerNotifDelay}} {
+		if pos(d.v) && (arp || p.Miimon != nil && *p.Miimon == 0) {
+			return fault.Invalid(d.key, "needs MII monitoring (miimon > 0, arp_interval 0)")
+		}
+	}
+	if p.ActiveSlave != nil && *p.ActiveSlave != "" && !modeHasPrimary(mode) {
 		return fault.Invalid("active_slave", "only active-backup, balance-tlb and balance-alb have an active slave, not %s", ModeNames[mode])
 	}
-	if p.Primary != nil && *p.Primary != "" && mode != ModeActiveBackup && mode != ModeTLB && mode != ModeALB {
+	if p.Primary != nil && *p.Primary != "" && !modeHasPrimary(mode) {
 		return fault.Invalid("primary", "only active-backup, balance-tlb and balance-alb have a primary, not %s", ModeNames[mode])
 	}
 	return nil
+}
+
+// checkTargets validates a target list built in code as decodeTargets
+// validates one read from JSON.
+func checkTargets(targets []netip.Addr) error {
+	if len(targets) > MaxArpTargets {
+		return fault.Invalid("", "%d targets given, the kernel takes at most %d", len(targets), MaxArpTargets)
+	}
+	seen := map[netip.Addr]bool{}
+	for i, a := range targets {
+		if !unicast4(a) {
+			return fault.Invalid(index(i), "%s is not a unicast IPv4 address", a)
+		}
+		if seen[a] {
+			return fault.Invalid(index(i), "%s is given twice", a)
+		}
+		seen[a] = true
+	}
+	return nil
+}
+
+// modeUsesARP reports whether mode can do ARP monitoring (all but
+// 802.3ad, balance-tlb and balance-alb).
+func modeUsesARP(mode int) bool { return mode != Mode8023AD && mode != ModeTLB && mode != ModeALB }
+
+// modeHasPrimary reports whether mode has a primary and an active slave.
+func modeHasPrimary(mode int) bool {
+	return mode == ModeActiveBackup || mode == ModeTLB || mode == ModeALB
 }
 
 // Defaults are the spec's bonding settings (its helm values), used for every
@@ -278,4 +349,25 @@ func Defaults() BondParams {
 		ArpValidate: i(5),
 		FailOverMac: i(1),
 	}
+}
+
+// startDefaults are the Defaults that fit what given sets, so a client start
+// that picks another mode or MII monitoring is not refused for a default
+// it did not ask for: ARP monitoring (arp_interval, arp_validate) only
+// where the mode has it and miimon is not given, and the first TAP as
+// primary where the mode has a primary.
+func startDefaults(given BondParams, tapPrefix string) BondParams {
+	d := Defaults()
+	mode := *d.Mode
+	if given.Mode != nil {
+		mode = *given.Mode
+	}
+	if !modeUsesARP(mode) || given.Miimon != nil && *given.Miimon > 0 {
+		d.ArpInterval, d.ArpValidate = nil, nil
+	}
+	if modeHasPrimary(mode) {
+		first := tapPrefix + "1"
+		d.Primary = &first
+	}
+	return d
 }

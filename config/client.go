@@ -61,8 +61,11 @@ func (c *Client) UnmarshalJSON(data []byte) error {
 	if bondRaw == nil {
 		return fault.Invalid("bond", `is required: {"bond": {"bond0": {"ip_address": ..., "slaves": [...], "bonding": {...}}}}`)
 	}
-	var bonds map[string]json.RawMessage
-	if err := json.Unmarshal(bondRaw, &bonds); err != nil || bonds == nil {
+	bonds, err := decodeMembers(bondRaw, "bond")
+	if err != nil {
+		if fault.FieldOf(err) != "bond" {
+			return err // a bond named twice
+		}
 		return fault.Invalid("bond", `must be an object keyed by the bond's name, e.g. {"bond0": {...}}`)
 	}
 	if len(bonds) != 1 {
@@ -71,7 +74,7 @@ func (c *Client) UnmarshalJSON(data []byte) error {
 			names = append(names, k)
 		}
 		sort.Strings(names)
-		return fault.Invalid("bond", "must name exactly one bond, got %d (%s); start each bond with its own request", len(bonds), strings.Join(names, ", "))
+		return fault.Invalid("bond", "must name exactly one bond, got %d (%s); start each bond with its own request", len(bonds), quoteAll(names))
 	}
 	for name, raw := range bonds {
 		if err := CheckIfName("bond", name); err != nil {
@@ -103,7 +106,7 @@ func (c *Client) decodeBond(data []byte) error {
 		return err
 	}
 	if ip == "" {
-		return fault.Invalid("ip_address", "is required")
+		return fault.Invalid("ip_address", "is required: the bond's IPv4 address, e.g. 10.8.0.253")
 	}
 	p, err := parseIPv4("ip_address", ip, 24)
 	if err != nil {
@@ -114,7 +117,7 @@ func (c *Client) decodeBond(data []byte) error {
 		return fault.Invalid("slaves", "is required: an array of {hw_int, ip_server, netmask}")
 	}
 	var items []json.RawMessage
-	if err := json.Unmarshal(slavesRaw, &items); err != nil {
+	if err := json.Unmarshal(slavesRaw, &items); err != nil || items == nil {
 		return fault.Invalid("slaves", "must be an array of {hw_int, ip_server, netmask}")
 	}
 	if len(items) < 1 || len(items) > MaxSlaves {
@@ -123,18 +126,14 @@ func (c *Client) decodeBond(data []byte) error {
 	for i, raw := range items {
 		s, err := decodeSlave(raw)
 		if err != nil {
-			return prefix("slaves["+itoa(i)+"]", err)
+			return prefix(join("slaves", index(i)), err)
 		}
 		c.Slaves = append(c.Slaves, s)
 	}
 	if c.TapPrefix == "" {
 		c.TapPrefix = DefaultTapPrefix
 	}
-	c.Bonding = Defaults().Merge(bonding)
-	if c.Bonding.Primary == nil {
-		first := c.TapPrefix + "1"
-		c.Bonding.Primary = &first
-	}
+	c.Bonding = startDefaults(bonding, c.TapPrefix).Merge(bonding)
 	return nil
 }
 
@@ -150,12 +149,12 @@ func decodeSlave(data []byte) (Slave, error) {
 	if err := decodeObject(data, "", fields, nil); err != nil {
 		return s, err
 	}
-	if err := CheckIfName("hw_int", s.HWInt); err != nil {
-		return s, err
+	if strings.TrimSpace(ipServer) == "" {
+		return s, fault.Invalid("ip_server", "is required: the hub's address reached through hw_int")
 	}
 	a, err := netip.ParseAddr(strings.TrimSpace(ipServer))
-	if err != nil || !unicast4(a) {
-		return s, fault.Invalid("ip_server", "%q is not a unicast IPv4 address", ipServer)
+	if err != nil || !a.Is4() {
+		return s, fault.Invalid("ip_server", "%q is not an IPv4 address", ipServer)
 	}
 	s.IPServer = a
 	s.Netmask = 24
@@ -166,47 +165,123 @@ func decodeSlave(data []byte) (Slave, error) {
 	}
 	if gw != "" {
 		g, err := netip.ParseAddr(strings.TrimSpace(gw))
-		if err != nil || !unicast4(g) {
-			return s, fault.Invalid("gateway", "%q is not a unicast IPv4 address", gw)
+		if err != nil || !g.Is4() {
+			return s, fault.Invalid("gateway", "%q is not an IPv4 address", gw)
 		}
 		s.Gateway = g
 	}
-	return s, nil
+	return s, s.check()
 }
 
-// Check validates a decoded client as a whole.
-func (c Client) Check() error {
-	u, err := url.Parse(c.ServerAPIURL)
-	if c.ServerAPIURL == "" {
-		return fault.Invalid("server_api_url", "is required")
+// check validates one slave; errors name its fields.
+func (s Slave) check() error {
+	if err := CheckIfName("hw_int", s.HWInt); err != nil {
+		return err
 	}
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fault.Invalid("server_api_url", "%q is not an http:// or https:// URL", c.ServerAPIURL)
+	if !unicast4(s.IPServer) {
+		return fault.Invalid("ip_server", "%s is not a unicast IPv4 address", s.IPServer)
+	}
+	if s.Netmask < 1 || s.Netmask > 32 {
+		return fault.Invalid("netmask", "prefix length %d is out of range 1..32", s.Netmask)
+	}
+	if p := netip.PrefixFrom(s.IPServer, s.Netmask); s.Netmask <= 30 && !s.Gateway.IsValid() &&
+		(s.IPServer == p.Masked().Addr() || isBroadcast(p)) {
+		return fault.Invalid("ip_server", "%s is the network or broadcast address of %s", s.IPServer, p.Masked())
+	}
+	if s.Gateway.IsValid() {
+		if !unicast4(s.Gateway) {
+			return fault.Invalid("gateway", "%s is not a unicast IPv4 address", s.Gateway)
+		}
+		if s.Gateway == s.IPServer {
+			return fault.Invalid("gateway", "%s is ip_server itself; leave gateway out for an on-link hub", s.Gateway)
+		}
+	}
+	return nil
+}
+
+// Check validates a client as a whole, decoded or built in code.
+func (c Client) Check() error {
+	if err := checkURL("server_api_url", c.ServerAPIURL); err != nil {
+		return err
+	}
+	for i := 0; i < len(c.ServerToken); i++ {
+		if b := c.ServerToken[i]; b <= ' ' || b > '~' {
+			return fault.Invalid("server_token", "has a character at byte %d that cannot go in an HTTP header (printable ASCII, no spaces)", i)
+		}
 	}
 	if c.ServerBridge != "" {
 		if err := CheckIfName("server_bridge", c.ServerBridge); err != nil {
 			return err
 		}
 	}
+	if err := CheckIfName("bond", c.Bond); err != nil {
+		return err
+	}
+	bond := join("bond", c.Bond)
+	if err := checkHostPrefix(join(bond, "ip_address"), c.Address); err != nil {
+		return err
+	}
+	if len(c.Slaves) < 1 || len(c.Slaves) > MaxSlaves {
+		return fault.Invalid(join(bond, "slaves"), "needs 1..%d entries, got %d", MaxSlaves, len(c.Slaves))
+	}
 	seen := map[string]bool{}
 	for i, s := range c.Slaves {
-		if seen[s.HWInt] {
-			return fault.Invalid("slaves["+itoa(i)+"].hw_int", "%q is used by two slaves", s.HWInt)
+		path := join(bond, join("slaves", index(i)))
+		if err := s.check(); err != nil {
+			return prefix(path, err)
+		}
+		switch {
+		case seen[s.HWInt]:
+			return fault.Invalid(join(path, "hw_int"), "%q is used by two slaves", s.HWInt)
+		case s.HWInt == c.Bond:
+			return fault.Invalid(join(path, "hw_int"), "%q is the bond itself", s.HWInt)
+		case c.Address.Masked().Contains(s.IPServer):
+			// The tunnels would be routed into the bond they make up.
+			return fault.Invalid(join(path, "ip_server"), "%s is inside the bond's own network %s; the hub must be reached outside it", s.IPServer, c.Address.Masked())
 		}
 		seen[s.HWInt] = true
 	}
+	if c.TapPrefix == "" {
+		return fault.Invalid(join(bond, "tap_prefix"), "is empty")
+	}
 	taps := c.Taps()
 	for _, t := range taps {
-		if err := CheckIfName("tap_prefix", t); err != nil {
+		if err := CheckIfName(join(bond, "tap_prefix"), t); err != nil {
 			return err
 		}
 		if t == c.Bond || seen[t] {
-			return fault.Invalid("tap_prefix", "TAP name %q clashes with the bond or a hw_int", t)
+			return fault.Invalid(join(bond, "tap_prefix"), "TAP name %q clashes with the bond or a hw_int", t)
 		}
 	}
 	// Without arp_ip_target, the start takes the hub bridge's address.
 	if err := c.Bonding.check(taps, false); err != nil {
-		return prefix(join("bond", c.Bond)+".bonding", err)
+		return prefix(join(bond, "bonding"), err)
+	}
+	for i, a := range c.Bonding.ArpIPTarget {
+		if a == c.Address.Addr() {
+			return fault.Invalid(join(bond, "bonding.arp_ip_target"+index(i)), "%s is the bond's own address; give the hub bridge's", a)
+		}
+	}
+	return nil
+}
+
+// checkURL validates the hub's API base URL: http or https, a host, a port
+// in range if given, no query or fragment (paths are appended to it).
+func checkURL(field, s string) error {
+	if s == "" {
+		return fault.Invalid(field, "is required: the hub's API, e.g. http://192.0.2.1:3333")
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		return fault.Invalid(field, "%q is not an http:// or https:// URL with a host", s)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fault.Invalid(field, "port %q is out of range 1..65535", p)
+		}
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery || strings.Contains(s, "#") {
+		return fault.Invalid(field, "%q has a query or fragment; give the API's base URL only", s)
 	}
 	return nil
 }

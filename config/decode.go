@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,22 +16,16 @@ import (
 // field decodes one member of a JSON object.
 type field func(raw json.RawMessage) error
 
-// decodeObject decodes data, which must be a JSON object, member by member.
-// Every key must be in fields; aliases map a spelling to its canonical key.
-// An unknown key is an error that names it and lists the known ones.
+// decodeObject decodes data, which must be one JSON object and nothing
+// after it, member by member. Every key must be in fields; aliases map a
+// spelling to its canonical key. A key given twice (also under two
+// spellings) is an error, and so is an unknown key: it is named, with the
+// known ones listed.
 func decodeObject(data []byte, path string, fields map[string]field, aliases map[string]string) error {
-	var members map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&members); err != nil {
-		return fault.Invalid(path, "must be a JSON object: %s", jsonMsg(err))
+	members, err := decodeMembers(data, path)
+	if err != nil {
+		return err
 	}
-	if members == nil {
-		return fault.Invalid(path, "must be a JSON object, not null")
-	}
-	if dec.More() {
-		return fault.Invalid(path, "trailing data after the JSON object")
-	}
-	seen := make(map[string]string, len(members))
 	keys := make([]string, 0, len(members))
 	for k := range members {
 		keys = append(keys, k)
@@ -38,21 +33,8 @@ func decodeObject(data []byte, path string, fields map[string]field, aliases map
 	sort.Strings(keys)
 	var unknown []string
 	for _, k := range keys {
-		canon := k
-		if a, ok := aliases[k]; ok {
-			canon = a
-		}
-		f, ok := fields[canon]
-		if !ok {
+		if _, ok := fields[canonical(k, aliases)]; !ok {
 			unknown = append(unknown, k)
-			continue
-		}
-		if prev, dup := seen[canon]; dup {
-			return fault.Invalid(join(path, k), "given twice (also as %q)", prev)
-		}
-		seen[canon] = k
-		if err := f(members[k]); err != nil {
-			return prefix(join(path, k), err)
 		}
 	}
 	if len(unknown) > 0 {
@@ -61,32 +43,111 @@ func decodeObject(data []byte, path string, fields map[string]field, aliases map
 			known = append(known, k)
 		}
 		sort.Strings(known)
-		return fault.Invalid(path, "unknown field(s) %s (known: %s)",
+		return fault.Invalid(join(path, unknown[0]), "unknown field(s) %s (known: %s)",
 			quoteAll(unknown), strings.Join(known, ", "))
+	}
+	seen := make(map[string]string, len(members))
+	for _, k := range keys {
+		canon := canonical(k, aliases)
+		if prev, dup := seen[canon]; dup {
+			return fault.Invalid(join(path, canon), "given twice (as %q and %q)", prev, k)
+		}
+		seen[canon] = k
+	}
+	for _, k := range keys {
+		if err := fields[canonical(k, aliases)](members[k]); err != nil {
+			return prefix(join(path, k), err)
+		}
 	}
 	return nil
 }
 
+// decodeMembers splits data, which must be one JSON object and nothing
+// after it, into its members; a key given twice is an error.
+func decodeMembers(data []byte, path string) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, fault.Invalid(path, "must be a JSON object: %s", jsonMsg(err))
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, fault.Invalid(path, "must be a JSON object, not %s", kindOf(tok))
+	}
+	members := map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fault.Invalid(path, "must be a JSON object: %s", jsonMsg(err))
+		}
+		k, _ := tok.(string) // the decoder returns only strings in key position
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, fault.Invalid(join(path, k), "bad value: %s", jsonMsg(err))
+		}
+		if _, dup := members[k]; dup {
+			return nil, fault.Invalid(join(path, k), "given twice")
+		}
+		members[k] = raw
+	}
+	if _, err := dec.Token(); err != nil { // the closing '}'
+		return nil, fault.Invalid(path, "must be a JSON object: %s", jsonMsg(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fault.Invalid(path, "trailing data after the JSON object")
+	}
+	return members, nil
+}
+
+func canonical(k string, aliases map[string]string) string {
+	if a, ok := aliases[k]; ok {
+		return a
+	}
+	return k
+}
+
+// kindOf names the JSON type of a token for messages.
+func kindOf(tok json.Token) string {
+	switch tok.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case float64, json.Number:
+		return "a number"
+	case string:
+		return "a string"
+	case json.Delim:
+		return "an array"
+	}
+	return fmt.Sprintf("%T", tok)
+}
+
 // prefix puts path in front of the field an error names.
 func prefix(path string, err error) error {
-	if e, ok := err.(*fault.Error); ok {
+	var e *fault.Error
+	if errors.As(err, &e) {
 		c := *e
-		if c.Field == "" {
-			c.Field = path
-		} else if !strings.HasPrefix(c.Field, path) {
-			c.Field = join(path, c.Field)
-		}
+		c.Field = join(path, c.Field)
 		return &c
 	}
 	return fault.Invalid(path, "%v", err)
 }
 
+// join appends key to path; a key that is an index ("[2]") or empty joins
+// without a dot.
 func join(path, key string) string {
-	if path == "" {
+	switch {
+	case path == "":
 		return key
+	case key == "":
+		return path
+	case key[0] == '[':
+		return path + key
 	}
 	return path + "." + key
 }
+
+func index(i int) string { return "[" + strconv.Itoa(i) + "]" }
 
 func quoteAll(s []string) string {
 	q := make([]string, len(s))
@@ -99,14 +160,26 @@ func quoteAll(s []string) string {
 // jsonMsg shortens encoding/json's messages to what a user needs.
 func jsonMsg(err error) string {
 	var se *json.SyntaxError
-	if errors.As(err, &se) {
+	switch {
+	case errors.As(err, &se):
 		return fmt.Sprintf("syntax error at byte %d: %s", se.Offset, se.Error())
+	case err == io.EOF:
+		return "empty input"
+	case err == io.ErrUnexpectedEOF:
+		return "unexpected end of input"
 	}
 	return err.Error()
 }
 
+// isNull reports whether raw is JSON null. Null is never a value here: a
+// field is either left out or given.
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
 // decodeString decodes a JSON string (numbers are not strings here).
 func decodeString(raw json.RawMessage) (string, error) {
+	if isNull(raw) {
+		return "", fault.Invalid("", "must be a string, not null (leave the field out instead)")
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", fault.Invalid("", "must be a string")
@@ -123,7 +196,7 @@ func decodeFlex(raw json.RawMessage) (string, error) {
 		return strings.TrimSpace(s), err
 	}
 	var n json.Number
-	if err := json.Unmarshal(raw, &n); err != nil {
+	if isNull(raw) || json.Unmarshal(raw, &n) != nil {
 		return "", fault.Invalid("", "must be a number or a string")
 	}
 	return n.String(), nil
@@ -136,6 +209,9 @@ func decodeInt(raw json.RawMessage, min, max int) (int, error) {
 		return 0, err
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, fault.Invalid("", "%s is out of range %d..%d", s, min, max)
+	}
 	if err != nil {
 		return 0, fault.Invalid("", "%q is not a whole number", s)
 	}

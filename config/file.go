@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/multilink/multilink/fault"
 )
 
 // File is the daemon's --config file: servers and clients to start at boot,
@@ -24,40 +26,111 @@ type File struct {
 }
 
 // ParseFile decodes a config file's bytes (YAML is converted to JSON first,
-// so both go through the API's decoders and validation).
+// so both go through the API's decoders and validation), then checks the
+// entries against each other. Errors are fault.KindInvalid and name the
+// path of the bad value ("clients[1].bond.bond0.slaves[0].hw_int").
 func ParseFile(data []byte) (File, error) {
-	js, err := yaml.YAMLToJSON(data)
+	js, err := yaml.YAMLToJSONStrict(data) // strict: a key given twice is an error
 	if err != nil {
-		return File{}, fmt.Errorf("parse yaml: %w", err)
+		return File{}, &fault.Error{Kind: fault.KindInvalid, Msg: "parse yaml", Err: err}
 	}
 	var f File
 	if string(js) == "null" {
 		return f, nil
 	}
+	list := func(raw json.RawMessage, add func(json.RawMessage) error) error {
+		var items []json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil || items == nil {
+			return fault.Invalid("", "must be a list")
+		}
+		for i, item := range items {
+			if err := add(item); err != nil {
+				return prefix(index(i), err)
+			}
+		}
+		return nil
+	}
+	addServer := func(raw json.RawMessage) error {
+		var s Server
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return err
+		}
+		f.Servers = append(f.Servers, s)
+		return nil
+	}
+	addClient := func(raw json.RawMessage) error {
+		var c Client
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return err
+		}
+		f.Clients = append(f.Clients, c)
+		return nil
+	}
+	// Keys are decoded in sorted order: client before clients, server
+	// before servers, which is the order the entries get.
 	fields := map[string]field{
-		"servers": func(raw json.RawMessage) error { return json.Unmarshal(raw, &f.Servers) },
-		"clients": func(raw json.RawMessage) error { return json.Unmarshal(raw, &f.Clients) },
-		"server": func(raw json.RawMessage) error {
-			var s Server
-			if err := json.Unmarshal(raw, &s); err != nil {
-				return err
-			}
-			f.Servers = append(f.Servers, s)
-			return nil
-		},
-		"client": func(raw json.RawMessage) error {
-			var c Client
-			if err := json.Unmarshal(raw, &c); err != nil {
-				return err
-			}
-			f.Clients = append(f.Clients, c)
-			return nil
-		},
+		"server":  addServer,
+		"servers": func(raw json.RawMessage) error { return list(raw, addServer) },
+		"client":  addClient,
+		"clients": func(raw json.RawMessage) error { return list(raw, addClient) },
 	}
 	if err := decodeObject(js, "", fields, nil); err != nil {
 		return File{}, err
 	}
+	if err := f.Check(); err != nil {
+		return File{}, err
+	}
 	return f, nil
+}
+
+// Check validates every entry and the entries together: each interface
+// the file makes (bridges, bonds, TAPs) is named once, and the servers'
+// UDP port ranges do not overlap. Errors name entries by their index in
+// Servers and Clients.
+func (f File) Check() error {
+	owner := map[string]string{} // interface name -> the entry that makes it
+	claim := func(name, path string) error {
+		if prev, ok := owner[name]; ok {
+			return fault.Invalid(path, "interface %q is also made by %s", name, prev)
+		}
+		owner[name] = path
+		return nil
+	}
+	for i, s := range f.Servers {
+		path := "servers" + index(i)
+		if err := s.Check(); err != nil {
+			return prefix(path, err)
+		}
+		if err := claim(s.BridgeInterface, join(path, "bridge_interface")); err != nil {
+			return err
+		}
+		for _, t := range s.Taps() {
+			if err := claim(t, join(path, "tap_prefix")); err != nil {
+				return err
+			}
+		}
+		for j, o := range f.Servers[:i] {
+			if s.Port(1) <= o.Port(o.Links) && s.Port(s.Links) >= o.Port(1) {
+				return fault.Invalid(join(path, "port_base"), "ports %d-%d overlap servers%s's %d-%d",
+					s.Port(1), s.Port(s.Links), index(j), o.Port(1), o.Port(o.Links))
+			}
+		}
+	}
+	for i, c := range f.Clients {
+		path := "clients" + index(i)
+		if err := c.Check(); err != nil {
+			return prefix(path, err)
+		}
+		if err := claim(c.Bond, join(path, "bond")); err != nil {
+			return err
+		}
+		for _, t := range c.Taps() {
+			if err := claim(t, join(path, join("bond", c.Bond)+".tap_prefix")); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // LoadFile reads and parses the config file at path.

@@ -57,27 +57,42 @@ func parseIPv4(field, s string, defPrefix int) (netip.Prefix, error) {
 		}
 		p = netip.PrefixFrom(a, defPrefix)
 	}
-	a := p.Addr()
-	if !a.Is4() {
+	if !p.Addr().Is4() {
 		return netip.Prefix{}, fault.Invalid(field, "%q is not an IPv4 address", s)
 	}
-	if !unicast4(a) {
-		return netip.Prefix{}, fault.Invalid(field, "%s is not a unicast host address", a)
-	}
-	if p.Bits() < 1 || p.Bits() > 30 {
-		return netip.Prefix{}, fault.Invalid(field, "prefix /%d is out of range /1../30", p.Bits())
-	}
-	if a == p.Masked().Addr() {
-		return netip.Prefix{}, fault.Invalid(field, "%s is the network address of %s", a, p.Masked())
-	}
-	if isBroadcast(p) {
-		return netip.Prefix{}, fault.Invalid(field, "%s is the broadcast address of %s", a, p.Masked())
+	if err := checkHostPrefix(field, p); err != nil {
+		return netip.Prefix{}, err
 	}
 	return p, nil
 }
 
+// checkHostPrefix validates an interface address: a unicast IPv4 host
+// address with a prefix of /1../30 that is neither the network's address
+// nor its broadcast.
+func checkHostPrefix(field string, p netip.Prefix) error {
+	a := p.Addr()
+	switch {
+	case !p.IsValid():
+		return fault.Invalid(field, "is required: an IPv4 address")
+	case !a.Is4():
+		return fault.Invalid(field, "%s is not an IPv4 address", a)
+	case !unicast4(a):
+		return fault.Invalid(field, "%s is not a unicast host address", a)
+	case p.Bits() < 1 || p.Bits() > 30:
+		return fault.Invalid(field, "prefix /%d is out of range /1../30", p.Bits())
+	case a == p.Masked().Addr():
+		return fault.Invalid(field, "%s is the network address of %s", a, p.Masked())
+	case isBroadcast(p):
+		return fault.Invalid(field, "%s is the broadcast address of %s", a, p.Masked())
+	}
+	return nil
+}
+
+// unicast4 reports whether a is an IPv4 address a host can have: not in
+// 0.0.0.0/8 ("this network", which the kernel also refuses as an ARP
+// target), loopback, multicast or the limited broadcast.
 func unicast4(a netip.Addr) bool {
-	return a.Is4() && !a.IsUnspecified() && !a.IsMulticast() && !a.IsLoopback() &&
+	return a.Is4() && a.As4()[0] != 0 && !a.IsMulticast() && !a.IsLoopback() &&
 		a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }
 

@@ -47,7 +47,7 @@ func (s *Server) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	if ip == "" {
-		return fault.Invalid("bridge_ip", "is required")
+		return fault.Invalid("bridge_ip", "is required: the bridge's IPv4 address, e.g. 10.8.0.254")
 	}
 	p, err := parseIPv4("bridge_ip", ip, 24)
 	if err != nil {
@@ -88,11 +88,20 @@ func (s Server) Check() error {
 	if err := CheckIfName("bridge_interface", s.BridgeInterface); err != nil {
 		return err
 	}
+	if err := checkHostPrefix("bridge_ip", s.BridgeIP); err != nil {
+		return err
+	}
 	if s.Links < 1 || s.Links > MaxLinks {
 		return fault.Invalid("links", "is required, 1..%d", MaxLinks)
 	}
+	if s.PortBase < 1 || s.PortBase > 65535 {
+		return fault.Invalid("port_base", "%d is out of range 1..65535", s.PortBase)
+	}
 	if s.PortBase+s.Links-1 > 65535 {
 		return fault.Invalid("port_base", "%d plus %d links runs past port 65535", s.PortBase, s.Links)
+	}
+	if s.TapPrefix == "" {
+		return fault.Invalid("tap_prefix", "is empty")
 	}
 	for _, tap := range s.Taps() {
 		if err := CheckIfName("tap_prefix", tap); err != nil {

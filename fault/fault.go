@@ -10,12 +10,13 @@ type Kind int
 
 // The kinds, each matched by its sentinel with errors.Is.
 const (
-	KindInternal    Kind = iota // a bug or an unexpected system error
-	KindInvalid                 // the input is malformed or out of range
-	KindNotFound                // the named thing is not there
-	KindConflict                // it exists already, or is in use
-	KindUnavailable             // a peer or resource cannot be reached now
-	KindUnauthorized            // missing or wrong credentials
+	KindInternal     Kind = iota // a bug or an unexpected system error
+	KindInvalid                  // the input is malformed or out of range
+	KindNotFound                 // the named thing is not there
+	KindConflict                 // it exists already, or is in use
+	KindUnavailable              // a peer or resource cannot be reached now
+	KindUnauthorized             // missing or wrong credentials
+	KindUnsupported              // this host (its kernel) lacks what it needs
 )
 
 // Sentinels for errors.Is.
@@ -25,6 +26,7 @@ var (
 	ErrConflict     = errors.New("conflict")
 	ErrUnavailable  = errors.New("unavailable")
 	ErrUnauthorized = errors.New("unauthorized")
+	ErrUnsupported  = errors.New("unsupported")
 )
 
 // Error is a classified error. Field names the input field at fault, if any.
@@ -64,6 +66,8 @@ func (e *Error) Is(target error) bool {
 		return target == ErrUnavailable
 	case KindUnauthorized:
 		return target == ErrUnauthorized
+	case KindUnsupported:
+		return target == ErrUnsupported
 	}
 	return false
 }
@@ -91,6 +95,11 @@ func Unavailable(err error, format string, args ...any) error {
 // Unauthorized reports missing or wrong credentials.
 func Unauthorized(format string, args ...any) error {
 	return &Error{Kind: KindUnauthorized, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Unsupported reports a feature this host lacks; err is the cause.
+func Unsupported(err error, format string, args ...any) error {
+	return &Error{Kind: KindUnsupported, Msg: fmt.Sprintf(format, args...), Err: err}
 }
 
 // KindOf returns the kind of the first classified error in err's chain,

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/multilink/multilink/thread"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -133,7 +134,7 @@ func (n *NS) close(t testing.TB) {
 	if out, err := exec.Command("ip", "netns", "pids", n.Name).Output(); err == nil {
 		for _, f := range strings.Fields(string(out)) {
 			var pid int
-			if _, err := fmt.Sscan(f, &pid); err == nil && pid > 1 {
+			if _, err := fmt.Sscan(f, &pid); err == nil && pid > 1 && pid != os.Getpid() {
 				_ = unix.Kill(pid, unix.SIGKILL)
 			}
 		}
@@ -153,18 +154,10 @@ func (n *NS) Path() string { return "/var/run/netns/" + n.Name }
 // Do runs fn on an OS thread inside the namespace. Child processes that fn
 // starts are born in the namespace.
 func (n *NS) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// The thread is never unlocked: it ends with the goroutine, so a
-		// thread left in the namespace is never reused.
-		if err := netns.Set(n.ns); err != nil {
-			errc <- fmt.Errorf("enter netns %s: %w", n.Name, err)
-			return
-		}
-		errc <- fn()
-	}()
-	return <-errc
+	if err := thread.In(n.ns, fn); err != nil {
+		return fmt.Errorf("in netns %s: %w", n.Name, err)
+	}
+	return nil
 }
 
 // Command returns an exec.Cmd that runs name inside the namespace.

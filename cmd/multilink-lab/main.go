@@ -34,6 +34,7 @@ type options struct {
 	kernels  string
 	packages string
 	run      string
+	bench    string
 	cache    string
 	work     string
 	timeout  time.Duration
@@ -48,6 +49,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.kernels, "kernels", "6.1,6.12", "kernels to run on (names: 6.1, 6.12)")
 	fs.StringVar(&o.packages, "packages", "./nstest,./tunnel,./bond,./e2e", "test packages to run in the VM")
 	fs.StringVar(&o.run, "run", "", "only tests matching this regexp (go test -run)")
+	fs.StringVar(&o.bench, "bench", "", "also run benchmarks matching this regexp, once each (go test -bench)")
 	fs.StringVar(&o.cache, "cache", "/var/cache/multilink-lab", "where kernel packages are kept")
 	fs.StringVar(&o.work, "work", ".cache/lab", "work dir (must not be under /tmp: the VM mounts its own /tmp)")
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "limit for one kernel's whole run")
@@ -98,6 +100,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("save console log: %w", err)
 		}
 		r := lab.Parse(out, names)
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, "Benchmark") || strings.Contains(line, "BENCH ") {
+				fmt.Fprintf(stdout, "[%s] %s\n", k.Name, strings.TrimSpace(line))
+			}
+		}
 		for _, res := range r.Results {
 			fmt.Fprintf(stdout, "--- %s: %s/%s [%s]\n", res.Status, res.Package, res.Test, k.Name)
 		}
@@ -181,6 +188,9 @@ func buildPlan(ctx context.Context, o options, work string) (string, []string, e
 		args := "-test.v -test.count=1 -test.timeout=" + (o.timeout - time.Minute).String()
 		if o.run != "" {
 			args += " -test.run=" + o.run
+		}
+		if o.bench != "" {
+			args += " -test.bench=" + o.bench + " -test.benchtime=1x"
 		}
 		fmt.Fprintf(&b, "%s %s %s %s\n", name, dir, test, args)
 		names = append(names, name)

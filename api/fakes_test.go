@@ -1,0 +1,161 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/multilink/multilink/bond"
+	"github.com/multilink/multilink/config"
+	"github.com/multilink/multilink/gateway"
+	"github.com/multilink/multilink/hub"
+	"github.com/multilink/multilink/ping"
+)
+
+// recorder collects the calls the fakes get, in order.
+type recorder struct {
+	mu    sync.Mutex
+	calls []string
+	// err, when set, is returned by every fake method that returns an error.
+	err error
+	// panics makes every recorded call panic.
+	panics bool
+
+	server config.Server
+	client config.Client
+	params config.BondParams
+	ping   ping.Request
+	report Report
+	hubs   []hub.Status
+	gws    []gateway.Status
+}
+
+func (r *recorder) add(format string, args ...any) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, fmt.Sprintf(format, args...))
+	if r.panics {
+		panic("fake panics as told")
+	}
+	return r.err
+}
+
+func (r *recorder) Calls() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.calls...)
+}
+
+type fakeHub struct{ *recorder }
+
+func (f fakeHub) Start(_ context.Context, c config.Server) (hub.Status, error) {
+	err := f.add("hub.Start %s", c.BridgeInterface)
+	f.mu.Lock()
+	f.server = c
+	f.mu.Unlock()
+	if err != nil {
+		return hub.Status{}, err
+	}
+	return hub.Status{Bridge: c.BridgeInterface, BridgeIP: c.BridgeIP.String(), Present: true}, nil
+}
+
+func (f fakeHub) Stop(_ context.Context, bridge string) error { return f.add("hub.Stop %s", bridge) }
+
+func (f fakeHub) Status(context.Context) []hub.Status {
+	_ = f.add("hub.Status")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hubs
+}
+
+func (f fakeHub) Key(_ context.Context, bridge string) (hub.Key, error) {
+	if err := f.add("hub.Key %s", bridge); err != nil {
+		return hub.Key{}, err
+	}
+	return hub.Key{Bridge: "br0", Key: "-----BEGIN OpenVPN Static key V1-----", Links: []hub.KeyLink{{Tap: "tap1", Port: 1191}}}, nil
+}
+
+type fakeGateway struct{ *recorder }
+
+func (f fakeGateway) Start(_ context.Context, c config.Client) (gateway.Status, error) {
+	err := f.add("gateway.Start %s", c.Bond)
+	f.mu.Lock()
+	f.client = c
+	f.mu.Unlock()
+	if err != nil {
+		return gateway.Status{}, err
+	}
+	return gateway.Status{Bond: c.Bond, Address: c.Address.String(), Present: true}, nil
+}
+
+func (f fakeGateway) Stop(_ context.Context, name string) error {
+	return f.add("gateway.Stop %s", name)
+}
+
+func (f fakeGateway) Status(context.Context) []gateway.Status {
+	_ = f.add("gateway.Status")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.gws
+}
+
+func (f fakeGateway) BondParams(_ context.Context, name string) (bond.Info, error) {
+	if err := f.add("gateway.BondParams %s", name); err != nil {
+		return bond.Info{}, err
+	}
+	return bond.Info{Name: name, Driver: "kernel", Up: true, Slaves: []string{"tap1", "tap2"}, Active: "tap1", Params: config.Defaults()}, nil
+}
+
+func (f fakeGateway) SetBondParams(_ context.Context, name string, p config.BondParams) (bond.Info, error) {
+	err := f.add("gateway.SetBondParams %s", name)
+	f.mu.Lock()
+	f.params = p
+	f.mu.Unlock()
+	if err != nil {
+		return bond.Info{}, err
+	}
+	return bond.Info{Name: name, Driver: "kernel", Up: true, Slaves: []string{"tap1", "tap2"}, Active: "tap1", Params: config.Defaults().Merge(p)}, nil
+}
+
+type fakeTaps struct{ *recorder }
+
+func (f fakeTaps) SetTap(_ context.Context, tap string, up bool) error {
+	return f.add("taps.SetTap %s %t", tap, up)
+}
+
+type fakePinger struct{ *recorder }
+
+func (f fakePinger) Ping(_ context.Context, r ping.Request) (ping.Result, error) {
+	err := f.add("pinger.Ping %s", r.IP)
+	f.mu.Lock()
+	f.ping = r
+	f.mu.Unlock()
+	if err != nil {
+		return ping.Result{}, err
+	}
+	return ping.Result{IP: r.IP.String(), Sent: 4, Received: 4, MinMs: 0.1, AvgMs: 0.2, MaxMs: 0.3}, nil
+}
+
+type fakeHealth struct{ *recorder }
+
+func (f fakeHealth) Health(context.Context) Report {
+	_ = f.add("health.Health")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.report
+}
+
+// fakeDeps returns Deps whose every dependency records into one recorder.
+func fakeDeps(token string) (Deps, *recorder) {
+	rec := &recorder{report: Report{Status: StatusOK}}
+	return Deps{
+		Hub:      fakeHub{rec},
+		Gateway:  fakeGateway{rec},
+		Taps:     fakeTaps{rec},
+		Pinger:   fakePinger{rec},
+		Health:   fakeHealth{rec},
+		Version:  "1.2.3-test",
+		Token:    token,
+		Insecure: token == "",
+	}, rec
+}

@@ -1,0 +1,90 @@
+package daemon
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// TokenEnv is the environment variable that carries the API token.
+const TokenEnv = "MULTILINK_API_TOKEN"
+
+// minTokenLen keeps guessable tokens out.
+const minTokenLen = 16
+
+// resolveToken returns the API token: from the environment, else from
+// tokenFile, else the one generated earlier into the state dir, else a new
+// one written there (0600). generated reports the last case.
+func resolveToken(env, tokenFile, stateDir string) (token, source string, err error) {
+	if env != "" {
+		return checkToken(env, TokenEnv)
+	}
+	if tokenFile != "" {
+		data, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return "", "", fmt.Errorf("read token file: %w", err)
+		}
+		return checkToken(strings.TrimSpace(string(data)), tokenFile)
+	}
+	path := filepath.Join(stateDir, "token")
+	data, err := os.ReadFile(path)
+	if err == nil {
+		return checkToken(strings.TrimSpace(string(data)), path)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", "", fmt.Errorf("read token: %w", err)
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", fmt.Errorf("generate token: %w", err)
+	}
+	token = hex.EncodeToString(b[:])
+	if err := writeFileAtomic(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", "", fmt.Errorf("write token: %w", err)
+	}
+	return token, path + " (generated)", nil
+}
+
+func checkToken(t, source string) (string, string, error) {
+	if len(t) < minTokenLen {
+		return "", "", fmt.Errorf("token from %s is shorter than %d characters", source, minTokenLen)
+	}
+	for _, c := range t {
+		if c <= ' ' || c == 0x7f {
+			return "", "", fmt.Errorf("token from %s has whitespace or control characters", source)
+		}
+	}
+	return t, source, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file and rename.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("create temp file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("chmod temp file: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write temp file: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("sync temp file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close temp file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("rename to %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+package e2e
+
+import (
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestClientStartWithoutBonding: on a kernel with no bonding driver a client
+// start with the spec's body fails with a JSON error and rolls back
+// everything it made (routes, rules, tunnels, TAPs, key).
+func TestClientStartWithoutBonding(t *testing.T) {
+	tp := newTopology(t)
+	if hasBonding(tp.gw) {
+		t.Skip("this kernel has bonding: TestClientScenario covers the client")
+	}
+	hub := startDaemon(t, tp.hub, "0.0.0.0:"+apiPort, testToken)
+	gw := startDaemon(t, tp.gw, "127.0.0.1:"+apiPort, testToken)
+	if code := hub.call(http.MethodPost, "/v1/server/start", specServerBody(t), nil); code != http.StatusOK {
+		t.Fatalf("server start: %d", code)
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	code := gw.call(http.MethodPost, "/v1/client/start", specClientBody(t), &e)
+	if code != http.StatusNotImplemented || e.Error == "" {
+		t.Fatalf("client start without bonding: %d %q, want 501 with the reason", code, e.Error)
+	}
+	if !strings.Contains(e.Error, "no bonding driver") {
+		t.Errorf("error does not say what failed: %q", e.Error)
+	}
+	assertNothingLeft(t, tp.gw.Name, links(t, tp.gw), openvpnPids(t, tp.gw))
+	assertNoRules(t, tp.gw.Name)
+	var status struct {
+		Started bool `json:"started"`
+	}
+	if code := gw.call(http.MethodGet, "/v1/client/status", nil, &status); code != http.StatusOK || status.Started {
+		t.Errorf("client status after a failed start: %d %+v", code, status)
+	}
+}
+
+// assertNoRules fails if ns has a policy rule of ours (priority 1000).
+func assertNoRules(t testing.TB, ns string) {
+	t.Helper()
+	out, err := exec.Command("ip", "-n", ns, "rule", "show").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip rule show in %s: %v\n%s", ns, err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "1000:") {
+			t.Errorf("%s: rule left: %s", ns, l)
+		}
+	}
+}

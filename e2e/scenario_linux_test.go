@@ -1,0 +1,196 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/multilink/multilink/nstest"
+)
+
+// bondView is the part of GET /v1/client/bond_params the scenario reads.
+type bondView struct {
+	Active string         `json:"active_slave"`
+	Slaves []string       `json:"slaves"`
+	Params map[string]any `json:"params"`
+}
+
+func (d *daemon) bond(t testing.TB) bondView {
+	t.Helper()
+	var b bondView
+	if code := d.call(http.MethodGet, "/v1/client/bond_params/bond0", nil, &b); code != http.StatusOK {
+		t.Fatalf("bond_params: %d", code)
+	}
+	return b
+}
+
+// waitActive waits (bounded) until bond0's active slave is want.
+func waitActive(t testing.TB, gw *daemon, want string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var last bondView
+	for time.Now().Before(deadline) {
+		last = gw.bond(t)
+		if last.Active == want {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("active slave is %q after %s, want %s (bond %+v)", last.Active, within, want, last)
+}
+
+// pingOK pings addr from ns until one ping answers (bounded).
+func pingOK(t testing.TB, ns *nstest.NS, addr string) {
+	t.Helper()
+	var out []byte
+	for i := 0; i < 10; i++ {
+		var err error
+		out, err = ns.Command(t.Context(), "ping", "-c", "1", "-W", "1", addr).CombinedOutput()
+		if err == nil {
+			return
+		}
+	}
+	t.Fatalf("ping %s from %s: no answer in 10 tries\n%s", addr, ns.Name, out)
+}
+
+// scenario brings up the hub and gateway through their APIs.
+func scenario(t testing.TB, tp *topology, clientBody []byte, hubAPI string) (hub, gw *daemon) {
+	t.Helper()
+	nstest.Require(t, hasBonding(tp.gw), "kernel has no bonding driver")
+	hub = startDaemon(t, tp.hub, "0.0.0.0:"+apiPort, testToken)
+	gw = startDaemon(t, tp.gw, "127.0.0.1:"+apiPort, testToken)
+	if code := hub.call(http.MethodPost, "/v1/server/start", specServerBody(t), nil); code != http.StatusOK {
+		t.Fatalf("server start: %d", code)
+	}
+	if code := gw.call(http.MethodPost, "/v1/client/start", clientBody, nil); code != http.StatusOK {
+		t.Fatalf("client start with the spec's body (adapted): %d", code)
+	}
+	waitActive(t, gw, "tap1", 30*time.Second)
+	pingOK(t, tp.gw, "10.8.0.254")
+	pingOK(t, tp.hub, "10.8.0.253")
+	return hub, gw
+}
+
+// cutAndRestore cuts the primary underlay with cut, checks traffic moves to
+// tap2 in both directions, restores it and checks traffic returns to tap1.
+func cutAndRestore(t testing.TB, tp *topology, gw *daemon, what string, cut, restore func()) {
+	t.Helper()
+	cut()
+	waitActive(t, gw, "tap2", 30*time.Second)
+	pingOK(t, tp.gw, "10.8.0.254")
+	pingOK(t, tp.hub, "10.8.0.253")
+	restore()
+	waitActive(t, gw, "tap1", 30*time.Second)
+	pingOK(t, tp.gw, "10.8.0.254")
+	pingOK(t, tp.hub, "10.8.0.253")
+	t.Logf("%s: failed over to tap2 and back to tap1, pings both ways", what)
+}
+
+func setLink(t testing.TB, ns *nstest.NS, name string, up bool) {
+	t.Helper()
+	l, err := ns.Handle.LinkByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up {
+		err = ns.Handle.LinkSetUp(l)
+	} else {
+		err = ns.Handle.LinkSetDown(l)
+	}
+	if err != nil {
+		t.Fatalf("set %s up=%t: %v", name, up, err)
+	}
+}
+
+// TestClientScenario is the spec's scenario end to end on a kernel with
+// bonding: start, ping both ways, cut the primary (link down, then netem
+// 100% loss), fail over, restore, fail back, change bond parameters with
+// the spec's PUT example, tap_down/tap_up, stop, nothing left.
+func TestClientScenario(t *testing.T) {
+	tp := newTopology(t)
+	hub, gw := scenario(t, tp, specClientBody(t), hubU1)
+
+	cutAndRestore(t, tp, gw, "hub-side link down",
+		func() { setLink(t, tp.hub, "u1", false) },
+		func() { setLink(t, tp.hub, "u1", true) })
+	cutAndRestore(t, tp, gw, "netem 100% loss",
+		func() { tp.hub.Run(t, "tc", "qdisc", "add", "dev", "u1", "root", "netem", "loss", "100%") },
+		func() { tp.hub.Run(t, "tc", "qdisc", "del", "dev", "u1", "root") })
+
+	// The spec's PUT example takes effect in the kernel.
+	put := []byte(`{"primary": "tap2", "arp_interval": "50"}`)
+	if code := gw.call(http.MethodPut, "/v1/client/bond_params/bond0", put, nil); code != http.StatusOK {
+		t.Fatalf("PUT bond_params: %d", code)
+	}
+	b := gw.bond(t)
+	if b.Params["primary"] != "tap2" || fmt.Sprint(b.Params["arp_interval"]) != "50" {
+		t.Errorf("after PUT: params %v", b.Params)
+	}
+	sysfs := tp.gw.Run(t, "cat", "/sys/class/net/bond0/bonding/arp_interval", "/sys/class/net/bond0/bonding/primary")
+	if f := strings.Fields(sysfs); len(f) != 2 || f[0] != "50" || f[1] != "tap2" {
+		t.Errorf("kernel says arp_interval/primary %q, want 50 tap2", sysfs)
+	}
+	waitActive(t, gw, "tap2", 10*time.Second)
+
+	// tap_down on the active TAP moves traffic; tap_up brings it back.
+	if code := gw.call(http.MethodPost, "/v1/tap_down/tap2", nil, nil); code != http.StatusOK {
+		t.Fatalf("tap_down: %d", code)
+	}
+	waitActive(t, gw, "tap1", 30*time.Second)
+	pingOK(t, tp.gw, "10.8.0.254")
+	if code := gw.call(http.MethodPost, "/v1/tap_up/tap2", nil, nil); code != http.StatusOK {
+		t.Fatalf("tap_up: %d", code)
+	}
+	waitActive(t, gw, "tap2", 30*time.Second)
+	pingOK(t, tp.gw, "10.8.0.254")
+
+	stopBoth(t, tp, hub, gw)
+}
+
+// TestSameHubAddress: both underlays reach the hub at one address (as a
+// WiFi+5G gateway reaching one public hub IP does); each link still
+// leaves by its own interface and fails over.
+func TestSameHubAddress(t *testing.T) {
+	tp := newTopology(t)
+	const hubIP = "203.0.113.1"
+	tp.hub.Run(t, "ip", "addr", "add", hubIP+"/32", "dev", "lo")
+	tp.gw.Run(t, "ip", "route", "add", hubIP+"/32", "via", hubU1) // for the API call only
+	body := fmt.Sprintf(`{"server_api_url": "http://%s:%s", "bond": {"bond0": {
+		"ip_address": "10.8.0.253",
+		"slaves": [
+			{"hw_int": "u1", "ip_server": "%s", "netmask": "255.255.255.255", "gateway": "%s"},
+			{"hw_int": "u2", "ip_server": "%s", "netmask": "255.255.255.255", "gateway": "%s"}],
+		"bonding": {"bonding_mode": "1", "primary": "tap1", "arp_ip_target": "10.8.0.254",
+			"arp_interval": "100", "fail_over_mac": "1", "arp_validate": "5"}}}}`,
+		hubIP, apiPort, hubIP, hubU1, hubIP, hubU2)
+	hub, gw := scenario(t, tp, []byte(body), hubIP)
+	// With u1 cut, tap2 still carries traffic: its tunnel leaves by u2
+	// although the main table routes the hub address via u1.
+	cutAndRestore(t, tp, gw, "same hub address, link down",
+		func() { setLink(t, tp.hub, "u1", false) },
+		func() { setLink(t, tp.hub, "u1", true) })
+	stopBoth(t, tp, hub, gw)
+}
+
+// stopBoth stops client and server through the API and checks that
+// nothing of ours is left in either namespace.
+func stopBoth(t testing.TB, tp *topology, hub, gw *daemon) {
+	t.Helper()
+	if code := gw.call(http.MethodPost, "/v1/client/stop/bond0", nil, nil); code != http.StatusOK {
+		t.Fatalf("client stop: %d", code)
+	}
+	if code := hub.call(http.MethodPost, "/v1/server/stop/br0", nil, nil); code != http.StatusOK {
+		t.Fatalf("server stop: %d", code)
+	}
+	assertNothingLeft(t, tp.gw.Name, links(t, tp.gw), openvpnPids(t, tp.gw))
+	assertNothingLeft(t, tp.hub.Name, links(t, tp.hub), openvpnPids(t, tp.hub))
+	assertNoRules(t, tp.gw.Name)
+	for _, table := range []string{"1296826368", "1296826369"} {
+		out, _ := tp.gw.Command(t.Context(), "ip", "-4", "route", "show", "table", table).Output()
+		if strings.TrimSpace(string(out)) != "" {
+			t.Errorf("routes left in table %s: %s", table, out)
+		}
+	}
+}

@@ -1,0 +1,13 @@
+// Package gateway is the client role of multilink: for each started client
+// it fetches the link key and ports from the hub's API, pins every link to
+// its hardware interface, starts one supervised OpenVPN TAP tunnel per
+// slave (tap1..tapN in slave order), and bonds the TAPs through a
+// bond.Driver with the requested parameters and address.
+//
+// Pinning: each link's OpenVPN socket is bound to its hw_int
+// (SO_BINDTODEVICE) and carries a firewall mark; a policy rule sends that
+// mark to a routing table of its own holding the route to the hub through
+// that interface (on-link to ip_server/netmask, or via the slave's optional
+// "gateway"). So link i leaves by interface i even when every link reaches
+// the same hub address, and the main routing table is never touched.
+package gateway

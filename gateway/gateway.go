@@ -1,0 +1,237 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/multilink/multilink/bond"
+	"github.com/multilink/multilink/config"
+	"github.com/multilink/multilink/fault"
+	"github.com/multilink/multilink/hub"
+	"github.com/multilink/multilink/tunnel"
+)
+
+// Netlink is what the gateway needs of a netlink handle; *netlink.Handle has it.
+type Netlink interface {
+	LinkByName(name string) (netlink.Link, error)
+	RouteReplace(route *netlink.Route) error
+	RouteDel(route *netlink.Route) error
+	RuleAdd(rule *netlink.Rule) error
+	RuleDel(rule *netlink.Rule) error
+}
+
+// Tunnels is what the gateway needs of the tunnel supervisor.
+type Tunnels interface {
+	Start(ctx context.Context, s tunnel.Spec) error
+	Stop(ctx context.Context, tap string) error
+	Status(tap string) (tunnel.Status, bool)
+}
+
+// KeyFetcher gets a hub's link key and ports; HTTPFetcher is the real one.
+type KeyFetcher interface {
+	FetchKey(ctx context.Context, base, bridge, token string) (hub.Key, error)
+}
+
+// Options configures a Gateway.
+type Options struct {
+	Netlink Netlink
+	Tunnels Tunnels
+	Bond    bond.Driver
+	Fetcher KeyFetcher
+	KeyDir  string // where fetched keys are kept (0600)
+	Token   string // sent to hubs when a client gives no server_token
+	Logger  *slog.Logger
+}
+
+// Gateway runs the client role.
+type Gateway struct {
+	opts    Options
+	log     *slog.Logger
+	mu      sync.Mutex
+	clients map[string]*client
+}
+
+type client struct {
+	cfg     config.Client
+	slot    int
+	keyFile string
+	ports   []int
+	routes  []linkRoute
+	started time.Time
+}
+
+// New returns a Gateway with no bonds yet.
+func New(opts Options) *Gateway {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Gateway{opts: opts, log: log.With("role", "client"), clients: map[string]*client{}}
+}
+
+// Start brings up the bond cfg describes. On error nothing it made is left.
+func (g *Gateway) Start(ctx context.Context, cfg config.Client) (Status, error) {
+	if err := cfg.Check(); err != nil {
+		return Status{}, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err := g.checkFree(cfg); err != nil {
+		return Status{}, err
+	}
+	ifindex := make([]int, len(cfg.Slaves))
+	for i, s := range cfg.Slaves {
+		l, err := g.opts.Netlink.LinkByName(s.HWInt)
+		if err != nil {
+			return Status{}, fault.Invalid("slaves["+strconv.Itoa(i)+"].hw_int", "no interface %s on this host", s.HWInt)
+		}
+		ifindex[i] = l.Attrs().Index
+	}
+	token := cfg.ServerToken
+	if token == "" {
+		token = g.opts.Token
+	}
+	key, err := g.opts.Fetcher.FetchKey(ctx, cfg.ServerAPIURL, cfg.ServerBridge, token)
+	if err != nil {
+		return Status{}, fmt.Errorf("fetch link key: %w", err)
+	}
+	if len(key.Links) < len(cfg.Slaves) {
+		return Status{}, fault.Invalid("slaves", "%d slaves, but the hub's bridge %s serves %d links", len(cfg.Slaves), key.Bridge, len(key.Links))
+	}
+	if len(cfg.Bonding.ArpIPTarget) == 0 {
+		hubIP, err := parseAddr(key.BridgeIP)
+		if err != nil {
+			return Status{}, fault.Unavailable(err, "the hub sent bridge_ip %q", key.BridgeIP)
+		}
+		cfg.Bonding.ArpIPTarget = append(cfg.Bonding.ArpIPTarget, hubIP)
+	}
+	if err := cfg.Bonding.Check(cfg.Taps()); err != nil {
+		return Status{}, err
+	}
+	c := &client{cfg: cfg, slot: g.freeSlot(), keyFile: filepath.Join(g.opts.KeyDir, cfg.Bond+".key"), started: time.Now()}
+	if err := c.bringUp(ctx, g, key, ifindex); err != nil {
+		return Status{}, err
+	}
+	g.clients[cfg.Bond] = c
+	g.log.Info("client started", "bond", cfg.Bond, "address", cfg.Address, "slaves", len(cfg.Slaves), "hub", cfg.ServerAPIURL)
+	return g.status(ctx, c), nil
+}
+
+// bringUp makes the key file, routes, tunnels and bond, undoing all on error.
+func (c *client) bringUp(ctx context.Context, g *Gateway, key hub.Key, ifindex []int) (err error) {
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+	bg := context.WithoutCancel(ctx)
+	if err := os.MkdirAll(g.opts.KeyDir, 0o700); err != nil {
+		return fmt.Errorf("create key dir: %w", err)
+	}
+	if err := tunnel.WriteKey(c.keyFile, []byte(key.Key)); err != nil {
+		return fmt.Errorf("write link key: %w", err)
+	}
+	undo = append(undo, func() { _ = os.Remove(c.keyFile) })
+	taps := c.cfg.Taps()
+	for i, s := range c.cfg.Slaves {
+		lr := planRoute(c.slot, i, s, ifindex[i])
+		if err := g.addRoute(lr); err != nil {
+			return fmt.Errorf("pin link %s to %s: %w", taps[i], s.HWInt, err)
+		}
+		c.routes = append(c.routes, lr)
+		undo = append(undo, func() { _ = g.delRoute(lr) })
+		port := key.Links[i].Port
+		c.ports = append(c.ports, port)
+		spec := tunnel.Spec{Tap: taps[i], Role: tunnel.Client, Port: port, Remote: s.IPServer, Device: s.HWInt, Mark: lr.mark, KeyFile: c.keyFile}
+		if err := g.opts.Tunnels.Start(ctx, spec); err != nil {
+			return fmt.Errorf("start link %s: %w", taps[i], err)
+		}
+		tap := taps[i]
+		undo = append(undo, func() { _ = g.opts.Tunnels.Stop(bg, tap) })
+	}
+	spec := bond.Spec{Name: c.cfg.Bond, Address: c.cfg.Address, Slaves: taps, Params: c.cfg.Bonding}
+	if err := g.opts.Bond.Create(ctx, spec); err != nil {
+		return fmt.Errorf("create bond %s: %w", c.cfg.Bond, err)
+	}
+	return nil
+}
+
+// checkFree refuses a client whose bond or TAP names are taken.
+func (g *Gateway) checkFree(cfg config.Client) error {
+	if _, ok := g.clients[cfg.Bond]; ok {
+		return fault.Conflict("client %s is already started", cfg.Bond)
+	}
+	for _, name := range append([]string{cfg.Bond}, cfg.Taps()...) {
+		if _, err := g.opts.Netlink.LinkByName(name); err == nil {
+			return fault.Conflict("interface %s exists already and is not ours (give another bond name or tap_prefix)", name)
+		}
+	}
+	return nil
+}
+
+func (g *Gateway) freeSlot() int {
+	used := map[int]bool{}
+	for _, c := range g.clients {
+		used[c.slot] = true
+	}
+	for s := 0; ; s++ {
+		if !used[s] {
+			return s
+		}
+	}
+}
+
+// Stop removes the client of bond name and everything it made.
+func (g *Gateway) Stop(ctx context.Context, name string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c, ok := g.clients[name]
+	if !ok {
+		return fault.NotFound("no client with bond %s is started", name)
+	}
+	var errs []error
+	if err := g.opts.Bond.Delete(ctx, name); err != nil && fault.KindOf(err) != fault.KindNotFound {
+		errs = append(errs, fmt.Errorf("delete bond %s: %w", name, err))
+	}
+	for _, tap := range c.cfg.Taps() {
+		if err := g.opts.Tunnels.Stop(ctx, tap); err != nil && fault.KindOf(err) != fault.KindNotFound {
+			errs = append(errs, fmt.Errorf("stop link %s: %w", tap, err))
+		}
+	}
+	for _, lr := range c.routes {
+		errs = append(errs, g.delRoute(lr))
+	}
+	if err := os.Remove(c.keyFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("remove key: %w", err))
+	}
+	delete(g.clients, name)
+	g.log.Info("client stopped", "bond", name)
+	return errors.Join(errs...)
+}
+
+// Close stops every client (daemon shutdown).
+func (g *Gateway) Close(ctx context.Context) error {
+	g.mu.Lock()
+	names := make([]string, 0, len(g.clients))
+	for n := range g.clients {
+		names = append(names, n)
+	}
+	g.mu.Unlock()
+	var errs []error
+	for _, n := range names {
+		errs = append(errs, g.Stop(ctx, n))
+	}
+	return errors.Join(errs...)
+}

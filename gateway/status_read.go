@@ -1,0 +1,88 @@
+package gateway
+
+import (
+	"context"
+	"net/netip"
+	"sort"
+
+	"github.com/multilink/multilink/bond"
+	"github.com/multilink/multilink/config"
+	"github.com/multilink/multilink/fault"
+)
+
+// Status returns every started client, by bond name.
+func (g *Gateway) Status(ctx context.Context) []Status {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]Status, 0, len(g.clients))
+	for _, c := range g.clients {
+		out = append(out, g.status(ctx, c))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Bond < out[j].Bond })
+	return out
+}
+
+func (g *Gateway) status(ctx context.Context, c *client) Status {
+	st := Status{Bond: c.cfg.Bond, Address: c.cfg.Address.String(), ServerAPIURL: c.cfg.ServerAPIURL, Started: c.started}
+	if info, err := g.opts.Bond.Info(ctx, c.cfg.Bond); err == nil {
+		st.Present, st.Driver, st.Active = true, info.Driver, info.Active
+	}
+	for i, tap := range c.cfg.Taps() {
+		s := c.cfg.Slaves[i]
+		ls := LinkStatus{Tap: tap, HWInt: s.HWInt, IPServer: s.IPServer.String()}
+		if i < len(c.ports) {
+			ls.Port = c.ports[i]
+		}
+		if ts, ok := g.opts.Tunnels.Status(tap); ok {
+			ls.Running, ls.Restarts, ls.Up = ts.Running, ts.Restarts, ts.AdminUp
+		}
+		st.Links = append(st.Links, ls)
+	}
+	return st
+}
+
+// Configs returns the configuration of every started client, by bond name,
+// with the bond parameters as last set.
+func (g *Gateway) Configs() []config.Client {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]config.Client, 0, len(g.clients))
+	for _, c := range g.clients {
+		out = append(out, c.cfg)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Bond < out[j].Bond })
+	return out
+}
+
+// BondParams reads the live parameters of a bond this daemon manages.
+func (g *Gateway) BondParams(ctx context.Context, name string) (bond.Info, error) {
+	g.mu.Lock()
+	_, ok := g.clients[name]
+	g.mu.Unlock()
+	if !ok {
+		return bond.Info{}, fault.NotFound("no client with bond %s is started", name)
+	}
+	return g.opts.Bond.Info(ctx, name)
+}
+
+// SetBondParams applies p to a managed bond and remembers it, so a restart
+// restores the bond as it was last set.
+func (g *Gateway) SetBondParams(ctx context.Context, name string, p config.BondParams) (bond.Info, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c, ok := g.clients[name]
+	if !ok {
+		return bond.Info{}, fault.NotFound("no client with bond %s is started", name)
+	}
+	merged := c.cfg.Bonding.Merge(p)
+	if err := merged.Check(c.cfg.Taps()); err != nil {
+		return bond.Info{}, err
+	}
+	if err := g.opts.Bond.Set(ctx, name, p); err != nil {
+		return bond.Info{}, err
+	}
+	c.cfg.Bonding = merged
+	return g.opts.Bond.Info(ctx, name)
+}
+
+func parseAddr(s string) (netip.Addr, error) { return netip.ParseAddr(s) }

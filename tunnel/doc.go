@@ -1,0 +1,62 @@
+// Package tunnel runs OpenVPN TAP tunnels, one foreground openvpn process
+// per link, and supervises them: every exit is logged with the last lines
+// of the process's output and followed by a restart with exponential
+// backoff. On the hub the server TAPs sit in a bridge, on the gateway the
+// client TAPs are enslaved in a bond; both outlive openvpn restarts.
+//
+// Keys: GenerateKey, ParseKey and WriteKey handle OpenVPN static key V1
+// files (256 random bytes as 16 lines of hex), always mode 0600 and
+// written atomically. ParseKey also accepts the '#' comment lines that
+// `openvpn --genkey` puts before the key, and nothing else.
+//
+// Choices made here:
+//
+//   - Each TAP is created by us as a persistent tuntap device (TUNSETIFF
+//     with IFF_TUN_EXCL, then TUNSETPERSIST) before openvpn starts;
+//     openvpn attaches to it by name (checked with OpenVPN 2.6.14) and
+//     leaves its admin state alone, so bridge or bond membership and the
+//     state set by SetUp survive restarts. The supervisor creates the TAP
+//     again, with the remembered admin state, only if it vanished. Stop
+//     deletes it.
+//   - Our TAPs carry the alias "multilink-tunnel". A TAP with that alias
+//     that no process holds open is a leftover of an earlier run (the
+//     daemon was killed) and Start replaces it; any other interface of the
+//     name is a fault.Conflict. Hence one Manager per namespace.
+//   - A tun device is born in the namespace of the thread that opens
+//     /dev/net/tun, and a child is born in the namespace of the thread
+//     that forks it. Both happen on a fresh locked OS thread that entered
+//     Options.NetNS and is never unlocked (it ends with its goroutine).
+//   - openvpn runs as `openvpn --config <file>`, no shell, nothing else on
+//     its command line, in its own process group with a parent-death
+//     signal (SIGTERM). Linux ties that signal to the forking thread, not
+//     the process, so the locked thread that forks openvpn also waits for
+//     it and only then ends. Stop and Close signal only that process
+//     (through os.Process, pidfd-backed): SIGTERM, SIGKILL after
+//     StopTimeout.
+//   - The config file is rendered by a Renderer (Options.Renderer).
+//     StaticKey is the only one: p2p static-key mode with AES-256-CBC and
+//     HMAC-SHA256, never "cipher none", key direction 0 on the server and
+//     1 on the client, and allow-deprecated-insecure-static-crypto only
+//     when the installed openvpn is 2.7 or later (asked once with
+//     --version). A TLS mode with --peer-fingerprint would be a second
+//     Renderer sharing writeCommon; callers would not change.
+//   - Keepalive is "ping 1" and "ping-restart 10": openvpn itself resets
+//     the link after 10 s of silence (keeping the TAP with persist-tun).
+//     The server uses "float" (follow a client whose address changed;
+//     packets are authenticated by the key), "ping-timer-rem" (no
+//     restarts while no client was ever heard) and "multihome": it
+//     listens on the wildcard address, and without multihome it answers
+//     from the outgoing interface's address, which a client that sent to
+//     another hub address (one address reachable over two underlays)
+//     rejects.
+//   - Clients bind the socket to Spec.Device (bind-dev, SO_BINDTODEVICE)
+//     and set Spec.Mark (SO_MARK) for the caller's policy routing. OpenVPN
+//     parses --mark as a signed int, so marks above 0x7fffffff are
+//     refused.
+//   - openvpn keeps root: on ping-restart it opens a new socket, and
+//     SO_MARK needs CAP_NET_ADMIN, so it does not drop privileges
+//     (user/group).
+//   - Every value written into a config file is validated first
+//     (interface names by config.CheckIfName, paths restricted to
+//     "/._-+@:," letters and digits), so no quoting is needed.
+package tunnel

@@ -1,0 +1,82 @@
+package tunnel
+
+import (
+	"bytes"
+	"log/slog"
+	"sync"
+)
+
+// Limits of the captured output of one process.
+const (
+	outputLines   = 20  // lines kept for the exit log
+	outputLineLen = 512 // longer lines are cut
+)
+
+// output receives a process's stdout and stderr: it logs every line at
+// debug level and keeps the last outputLines for the exit log. os/exec
+// writes from one goroutine at a time when Stdout == Stderr, but the
+// reader of last runs elsewhere, hence the mutex.
+type output struct {
+	log *slog.Logger
+
+	mu      sync.Mutex
+	pid     int
+	partial []byte
+	ring    [outputLines]string
+	n       int // lines written so far
+}
+
+func (o *output) setPID(pid int) {
+	o.mu.Lock()
+	o.pid = pid
+	o.mu.Unlock()
+}
+
+// Write implements io.Writer; it never fails.
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			room := max(outputLineLen-len(o.partial), 0)
+			o.partial = append(o.partial, p[:min(len(p), room)]...)
+			break
+		}
+		room := max(outputLineLen-len(o.partial), 0)
+		o.partial = append(o.partial, p[:min(i, room)]...)
+		o.emit()
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// flush emits a final line that had no newline.
+func (o *output) flush() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.partial) > 0 {
+		o.emit()
+	}
+}
+
+func (o *output) emit() {
+	line := string(bytes.TrimRight(o.partial, "\r"))
+	o.partial = o.partial[:0]
+	o.ring[o.n%outputLines] = line
+	o.n++
+	o.log.Debug("openvpn", "pid", o.pid, "line", line)
+}
+
+// last returns the kept lines, oldest first.
+func (o *output) last() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	k := min(o.n, outputLines)
+	lines := make([]string, 0, k)
+	for i := o.n - k; i < o.n; i++ {
+		lines = append(lines, o.ring[i%outputLines])
+	}
+	return lines
+}

@@ -1,0 +1,97 @@
+package tunnel
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+)
+
+// Renderer writes the OpenVPN config file of one tunnel. StaticKey is the
+// mode in use; a TLS mode (tls-server/tls-client with --peer-fingerprint)
+// would be a second Renderer chosen in Options, reusing writeCommon, with
+// the Manager and its callers unchanged.
+type Renderer interface {
+	Render(s Spec, v Version) ([]byte, error)
+}
+
+// Keepalive: a ping every second, a restart after 10 s of silence, so a
+// dead link is noticed within seconds.
+const (
+	pingInterval = 1
+	pingRestart  = 10
+)
+
+// StaticKey renders p2p static-key TAP tunnels (--secret), the server with
+// key direction 0, the client with 1.
+type StaticKey struct{}
+
+// Render implements Renderer. s must have passed check.
+func (StaticKey) Render(s Spec, v Version) ([]byte, error) {
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("render config of %s: %w", s.Tap, err)
+	}
+	var c conf
+	writeCommon(&c, s)
+	dir := "0"
+	if s.Role == Client {
+		dir = "1"
+	}
+	c.line("secret", s.KeyFile, dir)
+	c.line("cipher", Cipher)
+	c.line("auth", Auth)
+	if v.AtLeast(2, 7) {
+		c.line("allow-deprecated-insecure-static-crypto")
+	}
+	return c.Bytes(), nil
+}
+
+// writeCommon writes what does not depend on the crypto mode: device,
+// socket, keepalive, persistence, logging.
+func writeCommon(c *conf, s Spec) {
+	c.comment(fmt.Sprintf("%s end of %s, written by multilink: do not edit", s.Role, s.Tap))
+	c.line("dev", s.Tap)
+	c.line("dev-type", "tap")
+	c.line("proto", "udp")
+	switch s.Role {
+	case Server:
+		c.line("lport", strconv.Itoa(s.Port))
+		c.line("bind")
+		// Answer from the address the client sent to (IP_PKTINFO), not
+		// from the outgoing interface's: a hub address reachable over two
+		// underlays is not on either of them.
+		c.line("multihome")
+		// Follow the client to a new address (NAT rebinding, new uplink
+		// address); packets are authenticated by the key.
+		c.line("float")
+		// Time out only once a peer was heard from.
+		c.line("ping-timer-rem")
+	case Client:
+		c.line("remote", s.Remote.Unmap().String(), strconv.Itoa(s.Port))
+		c.line("nobind")
+	}
+	if s.Device != "" {
+		c.line("bind-dev", s.Device)
+	}
+	if s.Mark != 0 {
+		c.line("mark", strconv.FormatUint(uint64(s.Mark), 10))
+	}
+	c.line("ping", strconv.Itoa(pingInterval))
+	c.line("ping-restart", strconv.Itoa(pingRestart))
+	c.line("persist-tun")
+	c.line("persist-key")
+	c.line("verb", "3")
+	c.line("suppress-timestamps")
+}
+
+// conf accumulates config file lines.
+type conf struct{ bytes.Buffer }
+
+func (c *conf) comment(s string) { c.WriteString("# " + s + "\n") }
+
+func (c *conf) line(directive string, args ...string) {
+	c.WriteString(directive)
+	for _, a := range args {
+		c.WriteString(" " + a)
+	}
+	c.WriteString("\n")
+}

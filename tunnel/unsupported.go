@@ -1,0 +1,16 @@
+//go:build !linux
+
+package tunnel
+
+import (
+	"errors"
+	"syscall"
+
+	"github.com/vishvananda/netns"
+)
+
+func newKernelDevices(netns.NsHandle) (devices, error) {
+	return nil, errors.ErrUnsupported
+}
+
+func procAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
