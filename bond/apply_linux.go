@@ -73,10 +73,13 @@ func checkRaw(p config.BondParams, have rawValues) error {
 }
 
 // modify sends one RTM_NEWLINK changing bond's parameters given in p, and
-// nothing else (no name change, no txqlen: see bondFields).
+// nothing else (no txqlen: see bondFields). The bond is named, not indexed:
+// netlink always sends IFLA_IFNAME, do_setlink treats it as a rename when
+// ifi_index is set, and Linux 6.1 refuses a rename of an up device with
+// EBUSY even to the same name. With ifi_index 0 the name is a lookup.
 func (k *Kernel) modify(bond netlink.Link, p config.BondParams, index map[string]int) error {
 	a := netlink.NewLinkAttrs()
-	a.Name, a.Index = bond.Attrs().Name, bond.Attrs().Index
+	a.Name = bond.Attrs().Name
 	b, err := bondFields(a, p, index)
 	if err != nil {
 		return err

@@ -241,6 +241,12 @@ func (f *fakeNL) LinkModify(l netlink.Link) error {
 	if fl.kind != "bond" {
 		return unix.EOPNOTSUPP
 	}
+	if b.Index != 0 && fl.up {
+		// linkModify always sends IFLA_IFNAME, and do_setlink renames when
+		// ifi_index > 0; Linux 6.1's dev_change_name refuses any rename of
+		// an up device with EBUSY before it checks that the name is the same.
+		return unix.EBUSY
+	}
 	return f.change(fl, b)
 }
 

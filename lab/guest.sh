@@ -7,7 +7,7 @@ KROOT=$1 KVER=$2 PLAN=$3
 export PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/tmp MULTILINK_LAB=1 GOCACHE=/tmp/gocache GOFLAGS=-mod=mod
 echo "LAB-KERNEL: $(uname -r)"
-for m in tls bonding veth tun bridge sch_netem sch_ingress cls_bpf nf_tables nft_chain_nat; do
+for m in tls bonding veth tun bridge macvlan sch_netem sch_ingress cls_bpf nf_tables nft_chain_nat; do
   modprobe -d "$KROOT" "$m" 2>/dev/null || echo "LAB-WARN: modprobe $m failed"
 done
 sysctl -qw net.ipv4.ping_group_range="0 2147483647" 2>/dev/null
