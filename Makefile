@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 PKGS      := ./...
 
-.PHONY: help build test test-host test-unit test-vm lint clean deps
+.PHONY: help build test test-host test-unit test-vm bench lint clean deps
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ test-host: ## unit and privileged tests on this host's kernel (as root), with -r
 
 test-vm: ## kernel lab: kernel tests and the end-to-end scenario on Debian 6.1 and 6.12 under QEMU
 	$(GO) run ./cmd/multilink-lab $(LABFLAGS)
+
+bench: ## benchmarks in the kernel lab (figures in docs/benchmarks.md)
+	$(GO) run ./cmd/multilink-lab --packages ./e2e --run '^$$' --bench 'Blackout' $(LABFLAGS)
 
 clean: ## remove build output
 	rm -rf bin

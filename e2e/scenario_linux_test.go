@@ -187,6 +187,8 @@ func stopBoth(t testing.TB, tp *topology, hub, gw *daemon) {
 	assertNothingLeft(t, tp.gw.Name, links(t, tp.gw), openvpnPids(t, tp.gw))
 	assertNothingLeft(t, tp.hub.Name, links(t, tp.hub), openvpnPids(t, tp.hub))
 	assertNoRules(t, tp.gw.Name)
+	assertNoFiles(t, gw)
+	assertNoFiles(t, hub)
 	for _, table := range []string{"1296826368", "1296826369"} {
 		out, _ := tp.gw.Command(t.Context(), "ip", "-4", "route", "show", "table", table).Output()
 		if strings.TrimSpace(string(out)) != "" {

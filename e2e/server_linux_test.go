@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -92,8 +93,42 @@ func TestServerLifecycle(t *testing.T) {
 		t.Errorf("second stop: %d, want 404", code)
 	}
 	assertNothingLeft(t, tp.hub.Name, links(t, tp.hub), openvpnPids(t, tp.hub))
+	assertNoFiles(t, hub)
 	if _, err := os.Stat(keyFile); !os.IsNotExist(err) {
 		t.Errorf("key file left after stop: %v", err)
+	}
+}
+
+// assertNoFiles fails if d's state dir holds a file other than the
+// desired state, or if that still desires something: after an explicit
+// stop nothing of ours stays on disk (keys, tunnel configs).
+func assertNoFiles(t testing.TB, d *daemon) {
+	t.Helper()
+	err := filepath.WalkDir(d.stateDir, func(path string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		if rel, _ := filepath.Rel(d.stateDir, path); rel != "state.json" {
+			t.Errorf("%s: file left after stop: %s", d.ns.Name, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk %s: %v", d.stateDir, err)
+	}
+	data, err := os.ReadFile(filepath.Join(d.stateDir, "state.json"))
+	if err != nil {
+		t.Fatalf("read desired state: %v", err)
+	}
+	var st struct {
+		Servers []any `json:"servers"`
+		Clients []any `json:"clients"`
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatalf("desired state is not JSON: %v\n%s", err, data)
+	}
+	if len(st.Servers)+len(st.Clients) != 0 {
+		t.Errorf("%s: desired state after stop still lists %s", d.ns.Name, data)
 	}
 }
 
