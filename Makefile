@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 PKGS      := ./...
 
-.PHONY: help build test test-host test-unit test-vm bench lint clean deps
+.PHONY: help build test test-host test-unit test-vm bench lint clean deps generate check-generate
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
@@ -16,6 +16,15 @@ deps: ## install what builds and tests need (Debian/Ubuntu, as root)
 build: ## build the static binary bin/multilink
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/multilink
 
+# The eBPF objects are generated with Debian bookworm's clang-14 (pinned by
+# name in bpf/gen.go); the multiarch dir holds asm/types.h.
+generate: ## regenerate the committed eBPF objects and Go bindings (needs clang-14, llvm-14, libbpf-dev)
+	BPF2GO_CFLAGS="-O2 -g -Wall -Werror -I/usr/include/$$(gcc -print-multiarch)" $(GO) generate ./bpf
+
+check-generate: generate ## fail if the committed eBPF objects differ from what make generate produces
+	@git diff --exit-code --stat -- bpf/ || { echo "bpf/: committed objects are stale: run make generate and commit"; exit 1; }
+	@untracked=$$(git ls-files --others --exclude-standard -- bpf/); if [ -n "$$untracked" ]; then echo "bpf/: not committed: $$untracked"; exit 1; fi
+
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
@@ -23,7 +32,7 @@ lint: ## gofmt and go vet
 test-unit: ## unit tests only, no privileges needed (privileged tests skip)
 	$(GO) test -count=1 $(PKGS)
 
-test: lint build test-host test-vm ## every test: host kernel (unit + privileged, -race) and the kernel lab
+test: lint check-generate build test-host test-vm ## every test: generated objects, host kernel (unit + privileged, -race), the kernel lab
 
 test-host: ## unit and privileged tests on this host's kernel (as root), with -race
 	$(GO) test -count=1 -race -timeout 15m $(PKGS)

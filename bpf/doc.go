@@ -1,0 +1,11 @@
+// Package bpf holds multilink's eBPF programs (C sources) and the Go
+// bindings bpf2go generates from them. The generated probe_bpfel.go and
+// probe_bpfel.o are committed, so building needs no clang; `make generate`
+// recompiles them (clang-14 from Debian bookworm, pinned by name) and CI
+// fails when the committed ones are stale.
+//
+// probe.c: tc programs for ingress and egress of each TAP, measuring a
+// link in the kernel (frame and ARP counters, ARP probe RTTs into a log2
+// histogram, a ring buffer event per reply). Package probe loads and
+// attaches them. They only observe: every frame continues as before.
+package bpf

@@ -1,0 +1,252 @@
+//go:build ignore
+
+// multilink link probe: tc programs on ingress and egress of each TAP.
+//
+// Per link (keyed by ifindex) they count frames and bytes in each
+// direction, the ARP requests leaving for the probe target and the ARP
+// replies arriving from it, note when the last frame and the last reply
+// arrived, and time the daemon's own ARP probes: a probe leaves with a
+// source MAC whose low bits name one of PROBE_SLOTS slots, the reply comes
+// back addressed to that MAC, and the slot's departure time gives the RTT,
+// even when several probes are in flight. Every RTT goes into a log2
+// histogram and, on kernels with a ring buffer, out as an event.
+//
+// The programs never change what passes: they return TC_ACT_UNSPEC (TCX:
+// next), so the frame continues, and later programs (the eBPF bond) run.
+// Only UAPI headers: no vmlinux.h, no CO-RE, so it loads on old kernels.
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define MAX_LINKS 256
+#define PROBE_SLOTS 32 // a power of two: the slot is the MAC's low bits
+#define RTT_BUCKETS 24 // bucket b > 0 holds [2^(b-1), 2^b) us; the last one everything above
+
+#define ARPHRD_ETHER 1
+#define ARPOP_REQUEST 1
+#define ARPOP_REPLY 2
+#define ETH_P_8021AD_ 0x88A8
+
+// link_config is written by the daemon when it attaches to a TAP.
+struct link_config {
+	__be32 target;     // the probe target's IPv4 address (the hub bridge)
+	__u8 probe_mac[6]; // our probes' source MAC; its low 5 bits are 0
+	__u8 pad[2];
+};
+
+// link_stats is created zeroed by the daemon; the programs only update it.
+struct link_stats {
+	__u64 rx_frames;
+	__u64 rx_bytes;
+	__u64 tx_frames;
+	__u64 tx_bytes;
+	__u64 arp_requests;  // ARP requests for the target leaving (ours and the bond's)
+	__u64 arp_replies;   // ARP replies from the target arriving (to anyone)
+	__u64 probes_sent;   // our probes leaving
+	__u64 probe_replies; // replies to our probes, each with an RTT
+	__u64 malformed;     // runts, truncated ARP, ARP not Ethernet/IPv4
+	__u64 vlan;          // VLAN-tagged frames, counted, not parsed
+	__u64 last_rx_ns;    // bpf_ktime_get_ns of the last frame received
+	__u64 last_reply_ns; // ... of the last ARP reply from the target
+	__u64 rtt_last_ns;
+	__u64 rtt_sum_ns;
+	__u8 peer_mac[6];    // the target's MAC, from its last reply
+	__u8 pad[2];
+	__u64 rtt_hist[RTT_BUCKETS];
+	__u64 slot_sent_ns[PROBE_SLOTS]; // departure of the probe in flight per slot; 0: none
+};
+
+// event is sent for every reply to one of our probes.
+struct event {
+	__u32 ifindex;
+	__u32 slot;
+	__u64 at_ns;  // bpf_ktime_get_ns when the reply arrived
+	__u64 rtt_ns;
+};
+
+// arp_eth is an ARP packet for Ethernet and IPv4, as it follows the
+// Ethernet header. The addresses are not naturally aligned: bytes only.
+struct arp_eth {
+	__be16 htype;
+	__be16 ptype;
+	__u8 hlen;
+	__u8 plen;
+	__be16 op;
+	__u8 sha[6];
+	__u8 spa[4];
+	__u8 tha[6];
+	__u8 tpa[4];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_LINKS);
+	__type(key, __u32);
+	__type(value, struct link_config);
+} configs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_LINKS);
+	__type(key, __u32);
+	__type(value, struct link_stats);
+} stats SEC(".maps");
+
+// The loader turns this into a one-entry array on kernels without ring
+// buffers (before 5.8) and sets use_ringbuf to 0, so the verifier never
+// walks the ring buffer calls; the daemon then polls stats instead.
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 16);
+} events SEC(".maps");
+
+volatile const __u32 use_ringbuf = 1;
+
+// Keeps struct event in BTF for bpf2go's -type (it costs a one-entry .bss).
+const struct event *unused_event __attribute__((unused));
+
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 r = 0;
+	if (v >> 32) { v >>= 32; r += 32; }
+	if (v >> 16) { v >>= 16; r += 16; }
+	if (v >> 8) { v >>= 8; r += 8; }
+	if (v >> 4) { v >>= 4; r += 4; }
+	if (v >> 2) { v >>= 2; r += 2; }
+	if (v >> 1) { r += 1; }
+	return r;
+}
+
+// rtt_bucket is the histogram bucket of an RTT.
+static __always_inline __u32 rtt_bucket(__u64 rtt_ns)
+{
+	__u64 us = rtt_ns / 1000;
+	if (us == 0)
+		return 0;
+	__u32 b = log2_u64(us) + 1;
+	return b < RTT_BUCKETS ? b : RTT_BUCKETS - 1;
+}
+
+static __always_inline int ip_eq(const __u8 a[4], __be32 b)
+{
+	__be32 v;
+	__builtin_memcpy(&v, a, 4);
+	return v == b;
+}
+
+// slot_of returns the probe slot mac names, or -1 if it is not one of ours.
+static __always_inline int slot_of(const __u8 mac[6], const struct link_config *cfg)
+{
+	if (mac[0] != cfg->probe_mac[0] || mac[1] != cfg->probe_mac[1] || mac[2] != cfg->probe_mac[2] ||
+	    mac[3] != cfg->probe_mac[3] || mac[4] != cfg->probe_mac[4] ||
+	    (mac[5] & ~(PROBE_SLOTS - 1)) != cfg->probe_mac[5])
+		return -1;
+	return mac[5] & (PROBE_SLOTS - 1);
+}
+
+// load_arp reads the frame's Ethernet type and, for ARP, its body. It
+// returns 1 for a well-formed Ethernet/IPv4 ARP packet, 0 for anything
+// else, counting runts, truncated or foreign ARP and VLAN tags.
+static __always_inline int load_arp(struct __sk_buff *skb, struct link_stats *st, struct arp_eth *arp)
+{
+	struct ethhdr eth;
+	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)) < 0) {
+		__sync_fetch_and_add(&st->malformed, 1);
+		return 0;
+	}
+	if (eth.h_proto == bpf_htons(ETH_P_8021Q) || eth.h_proto == bpf_htons(ETH_P_8021AD_)) {
+		__sync_fetch_and_add(&st->vlan, 1);
+		return 0;
+	}
+	if (eth.h_proto != bpf_htons(ETH_P_ARP))
+		return 0;
+	if (bpf_skb_load_bytes(skb, sizeof(eth), arp, sizeof(*arp)) < 0 ||
+	    arp->htype != bpf_htons(ARPHRD_ETHER) || arp->ptype != bpf_htons(ETH_P_IP) ||
+	    arp->hlen != 6 || arp->plen != 4) {
+		__sync_fetch_and_add(&st->malformed, 1);
+		return 0;
+	}
+	return 1;
+}
+
+static __always_inline void count(struct __sk_buff *skb, __u64 *frames, __u64 *bytes)
+{
+	__sync_fetch_and_add(frames, 1);
+	__sync_fetch_and_add(bytes, skb->len);
+}
+
+SEC("tc")
+int probe_egress(struct __sk_buff *skb)
+{
+	__u32 key = skb->ifindex;
+	struct link_stats *st = bpf_map_lookup_elem(&stats, &key);
+	struct link_config *cfg = bpf_map_lookup_elem(&configs, &key);
+	if (!st || !cfg)
+		return TC_ACT_UNSPEC;
+	count(skb, &st->tx_frames, &st->tx_bytes);
+
+	struct arp_eth arp;
+	if (!load_arp(skb, st, &arp) || arp.op != bpf_htons(ARPOP_REQUEST) || !ip_eq(arp.tpa, cfg->target))
+		return TC_ACT_UNSPEC;
+	__sync_fetch_and_add(&st->arp_requests, 1);
+	int slot = slot_of(arp.sha, cfg);
+	if (slot < 0 || !ip_eq(arp.spa, 0))
+		return TC_ACT_UNSPEC;
+	__sync_fetch_and_add(&st->probes_sent, 1);
+	st->slot_sent_ns[slot & (PROBE_SLOTS - 1)] = bpf_ktime_get_ns();
+	return TC_ACT_UNSPEC;
+}
+
+SEC("tc")
+int probe_ingress(struct __sk_buff *skb)
+{
+	__u32 key = skb->ifindex;
+	struct link_stats *st = bpf_map_lookup_elem(&stats, &key);
+	struct link_config *cfg = bpf_map_lookup_elem(&configs, &key);
+	if (!st || !cfg)
+		return TC_ACT_UNSPEC;
+	__u64 now = bpf_ktime_get_ns();
+	count(skb, &st->rx_frames, &st->rx_bytes);
+	st->last_rx_ns = now;
+
+	struct arp_eth arp;
+	if (!load_arp(skb, st, &arp) || arp.op != bpf_htons(ARPOP_REPLY) || !ip_eq(arp.spa, cfg->target))
+		return TC_ACT_UNSPEC;
+	__sync_fetch_and_add(&st->arp_replies, 1);
+	st->last_reply_ns = now;
+	__builtin_memcpy(st->peer_mac, arp.sha, 6);
+
+	int slot = slot_of(arp.tha, cfg);
+	if (slot < 0)
+		return TC_ACT_UNSPEC;
+	__u32 s = slot & (PROBE_SLOTS - 1);
+	__u64 sent = st->slot_sent_ns[s];
+	if (sent == 0 || sent > now)
+		return TC_ACT_UNSPEC; // a duplicate, or a reply to a probe we forgot
+	st->slot_sent_ns[s] = 0;
+	__u64 rtt = now - sent;
+	__sync_fetch_and_add(&st->probe_replies, 1);
+	__sync_fetch_and_add(&st->rtt_sum_ns, rtt);
+	__u32 b = rtt_bucket(rtt);
+	if (b >= RTT_BUCKETS) // for the verifier: rtt_bucket keeps it in range
+		b = RTT_BUCKETS - 1;
+	__sync_fetch_and_add(&st->rtt_hist[b], 1);
+	st->rtt_last_ns = rtt;
+
+	if (use_ringbuf) {
+		struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		if (e) {
+			e->ifindex = key;
+			e->slot = s;
+			e->at_ns = now;
+			e->rtt_ns = rtt;
+			bpf_ringbuf_submit(e, 0);
+		}
+	}
+	return TC_ACT_UNSPEC;
+}
+
+char __license[] SEC("license") = "Dual MIT/GPL";

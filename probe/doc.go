@@ -1,0 +1,50 @@
+// Package probe measures each link of a gateway bond in the kernel and
+// reports what it sees: the truth about every link that the bond's ARP
+// monitor (alive or not, every 2 x arp_interval) does not have.
+//
+// # In the kernel
+//
+// The tc programs of package bpf run on ingress and egress of every TAP
+// (TCX on kernels that have it, 6.6+; clsact with a cls_bpf filter in
+// direct-action mode before that, chosen at run time). Per link they count
+// frames and bytes, the ARP requests leaving for the probe target and the
+// replies arriving from it, keep the time of the last frame and the last
+// reply, and time the daemon's ARP probes into a log2 histogram. A ring
+// buffer carries an event per reply to the daemon (kernels since 5.8;
+// before that the daemon polls the counters). The programs never change
+// what passes. They run before the bond's rx handler, so replies on an
+// inactive slave, which the bond drops, are measured too.
+//
+// # Probes
+//
+// The daemon sends an ARP probe out of each TAP to the probe target (the
+// hub bridge's address): every Interval on the active link, every
+// BackupInterval on the others (a metered backup costs next to nothing).
+// A probe is an RFC 5227 probe: sender IP 0.0.0.0, which Linux answers by
+// unicast to the probe's source MAC without touching its neighbour table.
+// That MAC is a per-link, locally administered address the daemon makes
+// up, never the bond's nor a TAP's, so probing a backup never moves the
+// hub bridge's forwarding entry for the bond's MAC nor the hub's ARP entry
+// for the bond's address. (The issue allowed the TAP's own MAC where it
+// differs from the bond's; with fail_over_mac 1 the active TAP's MAC is the
+// bond's, so one made-up MAC per link is the simpler rule that always
+// holds.) Once the hub has answered, probes go by unicast to its MAC, so
+// the hub bridge does not flood them down every other link; a broadcast
+// probe is sent again when replies stop.
+//
+// The low 5 bits of the probe MAC name one of 32 slots, used in turn. The
+// kernel keeps each slot's departure time, so a reply is matched to its own
+// probe even when several are in flight: an RTT up to 32 intervals (640 ms
+// at 20 ms) is measured right. A slot still awaiting a reply is not used
+// again before max(500 ms, twice the loss timeout), so on a slower link the
+// prober slows down rather than mismatching replies. The price: the hub
+// bridge learns up to 32 MACs per link (they age out when probing stops).
+//
+// # Readout
+//
+// Monitor.Links returns per-link figures (RTT last, smoothed and its
+// variance, jitter, loss over a window, last reply age, counters, the RTT
+// histogram); Collector exports them to Prometheus, read from the maps at
+// scrape time; Monitor.Subscribe delivers each reply and each loss as it
+// is seen, for the failover decisions.
+package probe

@@ -1,0 +1,260 @@
+package probe
+
+import (
+	"encoding/binary"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+
+	"github.com/multilink/multilink/bpf"
+	"github.com/multilink/multilink/nstest"
+)
+
+// testIfindex is the device BPF_PROG_TEST_RUN runs skb programs on: lo.
+const testIfindex = 1
+
+var (
+	testTarget = [4]byte{10, 8, 0, 254}
+	hubMAC     = net.HardwareAddr{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee}
+	bondMAC    = net.HardwareAddr{0x02, 0x11, 0x22, 0x33, 0x44, 0x55}
+)
+
+// loadTest loads the programs with a config and zeroed stats for lo.
+func loadTest(t *testing.T, noRingbuf bool) (*objects, net.HardwareAddr) {
+	t.Helper()
+	nstest.RequireAdmin(t)
+	o, err := loadObjects(noRingbuf)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	t.Cleanup(func() { o.Close() })
+	base, err := NewProbeMAC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := bpf.ProbeLinkConfig{Target: binary.NativeEndian.Uint32(testTarget[:])}
+	copy(cfg.ProbeMac[:], base)
+	if err := o.Configs.Put(uint32(testIfindex), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Stats.Put(uint32(testIfindex), bpf.ProbeLinkStats{}); err != nil {
+		t.Fatal(err)
+	}
+	return o, base
+}
+
+func stats(t *testing.T, o *objects) bpf.ProbeLinkStats {
+	t.Helper()
+	var st bpf.ProbeLinkStats
+	if err := o.Stats.Lookup(uint32(testIfindex), &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// run runs prog on frame and checks it lets the frame pass unchanged.
+func run(t *testing.T, prog *ebpf.Program, frame []byte) {
+	t.Helper()
+	out := make([]byte, len(frame)+256)
+	ret, err := prog.Run(&ebpf.RunOptions{Data: frame, DataOut: out})
+	if err != nil {
+		t.Fatalf("test run: %v", err)
+	}
+	if int32(ret) != -1 { // TC_ACT_UNSPEC: no verdict, the frame goes on
+		t.Errorf("verdict %d, want -1 (TC_ACT_UNSPEC)", int32(ret))
+	}
+	if string(out[:len(frame)]) != string(frame) {
+		t.Error("the program changed the frame")
+	}
+}
+
+// arpFrame builds an Ethernet ARP frame.
+func arpFrame(op uint16, sha net.HardwareAddr, spa [4]byte, tha net.HardwareAddr, tpa [4]byte) []byte {
+	dst := broadcast
+	if op == 2 {
+		dst = tha
+	}
+	b := make([]byte, 0, 60)
+	b = append(b, dst...)
+	b = append(b, sha...)
+	b = append(b, 0x08, 0x06, 0, 1, 8, 0, 6, 4, byte(op>>8), byte(op))
+	b = append(b, sha...)
+	b = append(b, spa[:]...)
+	b = append(b, tha...)
+	b = append(b, tpa[:]...)
+	return b
+}
+
+func ipv4Frame(size int) []byte {
+	b := make([]byte, size)
+	copy(b, hubMAC)
+	copy(b[6:], bondMAC)
+	b[12], b[13] = 0x08, 0x00
+	b[14] = 0x45
+	return b
+}
+
+func TestProgramsCountFrames(t *testing.T) {
+	o, base := loadTest(t, false)
+	bondIP := [4]byte{10, 8, 0, 253}
+	other := [4]byte{10, 8, 0, 1}
+	noMAC := net.HardwareAddr{0, 0, 0, 0, 0, 0}
+	vlan := append(append(append([]byte{}, broadcast...), bondMAC...), 0x81, 0x00, 0x00, 0x05, 0x08, 0x06)
+	vlan = append(vlan, arpFrame(1, bondMAC, bondIP, noMAC, testTarget)[14:]...)
+	badArp := arpFrame(1, bondMAC, bondIP, noMAC, testTarget)
+	badArp[19] = 16 // plen 16: not IPv4
+
+	egress := []struct {
+		name  string
+		frame []byte
+	}{
+		{"probe slot 3", probeFrame(broadcast, base, 3, mustAddr(t, "10.8.0.254"))},
+		{"bond's own ARP request", arpFrame(1, bondMAC, bondIP, noMAC, testTarget)},
+		{"request for another address", arpFrame(1, bondMAC, bondIP, noMAC, other)},
+		{"probe for another address", probeFrame(broadcast, base, 4, mustAddr(t, "10.8.0.1"))},
+		{"truncated ARP", arpFrame(1, bondMAC, bondIP, noMAC, testTarget)[:30]},
+		{"runt: Ethernet header only", arpFrame(1, bondMAC, bondIP, noMAC, testTarget)[:14]},
+		{"ARP of 16-byte addresses", badArp},
+		{"VLAN-tagged ARP", vlan},
+		{"IPv6", append(append(append([]byte{}, hubMAC...), bondMAC...), append([]byte{0x86, 0xdd}, make([]byte, 40)...)...)},
+		{"IPv4 3000 bytes (jumbo)", ipv4Frame(3000)},
+	}
+	var bytes uint64
+	for _, f := range egress {
+		run(t, o.ProbeEgress, f.frame)
+		bytes += uint64(len(f.frame))
+	}
+	st := stats(t, o)
+	checks := []struct {
+		name      string
+		got, want uint64
+	}{
+		{"tx_frames", st.TxFrames, uint64(len(egress))},
+		{"tx_bytes", st.TxBytes, bytes},
+		{"arp_requests (probe + bond's, to the target)", st.ArpRequests, 2},
+		{"probes_sent", st.ProbesSent, 1},
+		{"malformed (truncated, runt, plen 16)", st.Malformed, 3},
+		{"vlan", st.Vlan, 1},
+		{"rx_frames", st.RxFrames, 0},
+		{"probe_replies", st.ProbeReplies, 0},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
+		}
+	}
+	for i, ts := range st.SlotSentNs {
+		if (i == 3) != (ts != 0) {
+			t.Errorf("slot %d sent at %d; only slot 3 should be in flight", i, ts)
+		}
+	}
+}
+
+func TestProgramsMeasureRTT(t *testing.T) {
+	o, base := loadTest(t, false)
+	rd, err := ringbuf.NewReader(o.Events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+
+	// A probe in slot 3 left 5 ms ago (set its departure in the map).
+	st := stats(t, o)
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		t.Fatal(err)
+	}
+	sent := uint64(ts.Nano()) - uint64(5*time.Millisecond)
+	st.SlotSentNs[3] = sent
+	if err := o.Stats.Put(uint32(testIfindex), st); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	zero := [4]byte{}
+	// Replies that must not count as ours, then ours, then its duplicate.
+	run(t, o.ProbeIngress, arpFrame(2, hubMAC, [4]byte{10, 8, 0, 1}, slotMAC(base, 3), zero))      // not the target
+	run(t, o.ProbeIngress, arpFrame(2, hubMAC, testTarget, bondMAC, [4]byte{10, 8, 0, 253}))       // the bond's reply
+	run(t, o.ProbeIngress, arpFrame(2, hubMAC, testTarget, slotMAC(base, 4), zero))                // slot 4: none in flight
+	run(t, o.ProbeIngress, arpFrame(1, hubMAC, testTarget, make(net.HardwareAddr, 6), testTarget)) // a request, not a reply
+	run(t, o.ProbeIngress, arpFrame(2, hubMAC, testTarget, slotMAC(base, 3), zero))                // ours
+	run(t, o.ProbeIngress, arpFrame(2, hubMAC, testTarget, slotMAC(base, 3), zero))                // duplicate
+	elapsed := time.Since(before)
+
+	st = stats(t, o)
+	if st.RxFrames != 6 || st.ArpReplies != 4 || st.ProbeReplies != 1 {
+		t.Errorf("rx_frames %d arp_replies %d probe_replies %d, want 6 4 1", st.RxFrames, st.ArpReplies, st.ProbeReplies)
+	}
+	rtt := time.Duration(st.RttLastNs)
+	if rtt < 5*time.Millisecond || rtt > 5*time.Millisecond+elapsed {
+		t.Errorf("rtt %v, want 5 ms + at most %v", rtt, elapsed)
+	}
+	if st.RttSumNs != st.RttLastNs {
+		t.Errorf("rtt sum %d, want %d", st.RttSumNs, st.RttLastNs)
+	}
+	// 5 ms = 5000 us: log2 12, bucket 13 holds [4096, 8192) us.
+	for b, n := range st.RttHist {
+		if want := uint64(b2u(b == 13)); n != want {
+			t.Errorf("rtt bucket %d = %d, want %d", b, n, want)
+		}
+	}
+	if st.SlotSentNs[3] != 0 {
+		t.Error("slot 3 still in flight after its reply")
+	}
+	if net.HardwareAddr(st.PeerMac[:]).String() != hubMAC.String() || st.LastReplyNs == 0 || st.LastRxNs < st.LastReplyNs {
+		t.Errorf("peer mac %x last reply %d last rx %d", st.PeerMac, st.LastReplyNs, st.LastRxNs)
+	}
+
+	rd.SetDeadline(time.Now().Add(time.Second))
+	rec, err := rd.Read()
+	if err != nil {
+		t.Fatalf("ring buffer: %v", err)
+	}
+	var ev bpf.ProbeEvent
+	if _, err := binary.Decode(rec.RawSample, binary.NativeEndian, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Ifindex != testIfindex || ev.Slot != 3 || ev.RttNs != st.RttLastNs {
+		t.Errorf("event %+v", ev)
+	}
+	rd.SetDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := rd.Read(); err == nil {
+		t.Error("a second event for one reply")
+	}
+}
+
+// TestProgramsWithoutRingbuf: the pre-5.8 build loads and still measures.
+func TestProgramsWithoutRingbuf(t *testing.T) {
+	o, base := loadTest(t, true)
+	if o.ringbuf {
+		t.Fatal("ring buffer in use although disabled")
+	}
+	run(t, o.ProbeEgress, probeFrame(broadcast, base, 7, mustAddr(t, "10.8.0.254")))
+	run(t, o.ProbeIngress, arpFrame(2, hubMAC, testTarget, slotMAC(base, 7), [4]byte{}))
+	st := stats(t, o)
+	if st.ProbesSent != 1 || st.ProbeReplies != 1 || st.RttLastNs == 0 {
+		t.Errorf("probes %d replies %d rtt %d", st.ProbesSent, st.ProbeReplies, st.RttLastNs)
+	}
+}
+
+// TestProgramsIgnoreOtherLinks: a device without config is not counted.
+func TestProgramsIgnoreOtherLinks(t *testing.T) {
+	o, base := loadTest(t, false)
+	if err := o.Configs.Delete(uint32(testIfindex)); err != nil {
+		t.Fatal(err)
+	}
+	run(t, o.ProbeEgress, probeFrame(broadcast, base, 1, mustAddr(t, "10.8.0.254")))
+	if st := stats(t, o); st.TxFrames != 0 || st.ProbesSent != 0 {
+		t.Errorf("counted on an unconfigured link: %+v", st)
+	}
+}
+
+func b2u(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

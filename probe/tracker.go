@@ -1,0 +1,205 @@
+package probe
+
+import "time"
+
+// Sample is one probe's fate: a reply with its RTT, or a loss.
+type Sample struct {
+	Bond string    `json:"bond"`
+	Link string    `json:"link"`
+	At   time.Time `json:"at"`
+	RTT  time.Duration
+	Lost bool `json:"lost"`
+	// Late: a reply to a probe already counted as lost (its RTT is real).
+	Late bool `json:"late,omitempty"`
+}
+
+// Figures are a link's derived measurements.
+type Figures struct {
+	RTTLast     time.Duration // the latest sample
+	RTTSmoothed time.Duration // SRTT, RFC 6298 (gain 1/8)
+	RTTVar      time.Duration // RTTVAR, RFC 6298 (gain 1/4)
+	Jitter      time.Duration // RFC 3550 interarrival jitter of the RTTs (gain 1/16)
+	HasRTT      bool
+	Loss        float64 // lost / decided probes in the window
+	Decided     int     // probes in the window whose fate is known
+}
+
+// Loss window: the latest decided probes, at most lossWindowCount of
+// them and none older than lossWindowAge. At the active link's 20 ms that
+// is the last second; at a backup's 1 s, the last ten probes.
+const (
+	lossWindowCount = 50
+	lossWindowAge   = 10 * time.Second
+	minLossTimeout  = 200 * time.Millisecond
+	minForget       = 500 * time.Millisecond
+)
+
+// outcome is a decided probe.
+type outcome struct {
+	sent time.Time
+	lost bool
+}
+
+// slot is one probe in flight (or the last one sent from that slot).
+type slot struct {
+	sent     time.Time
+	pending  bool // no reply yet
+	declared bool // counted as lost already; a reply now is late
+	idx      int  // its outcome's index in window, when declared
+}
+
+// tracker is one link's probe bookkeeping. It is not safe for concurrent
+// use; link guards it.
+type tracker struct {
+	slots   [Slots]slot
+	fig     Figures
+	window  []outcome // oldest first
+	dropped int       // outcomes dropped from the window's front, for slot.idx
+}
+
+// lossTimeout is how long a probe may go unanswered before it counts as
+// lost: three smoothed RTTs and four deviations, at least 200 ms.
+func (t *tracker) lossTimeout() time.Duration {
+	d := 3*t.fig.RTTSmoothed + 4*t.fig.RTTVar
+	return max(d, minLossTimeout)
+}
+
+// forget is when an unanswered slot may be used again: a reply later than
+// that is not waited for.
+func (t *tracker) forget() time.Duration { return max(minForget, 2*t.lossTimeout()) }
+
+// next returns the slot to send the next probe from: a free one, the
+// longest idle first, or false when all are in flight (the link is slower
+// than Slots probes per RTT; the prober waits).
+func (t *tracker) next(now time.Time) (int, bool) {
+	best := -1
+	for i := range t.slots {
+		s := &t.slots[i]
+		if s.pending && now.Sub(s.sent) < t.forget() {
+			continue
+		}
+		if best < 0 || s.sent.Before(t.slots[best].sent) {
+			best = i
+		}
+	}
+	return best, best >= 0
+}
+
+// sent records a probe sent from slot i at now. A slot given up on counts
+// as lost if it was not already.
+func (t *tracker) sent(i int, now time.Time) {
+	s := &t.slots[i]
+	if s.pending && !s.declared {
+		t.decide(s.sent, true)
+	}
+	*s = slot{sent: now, pending: true}
+}
+
+// reply records the reply to slot i's probe, with the kernel's RTT, and
+// returns the sample. ok is false for a slot not in flight.
+func (t *tracker) reply(i int, rtt time.Duration, now time.Time) (Sample, bool) {
+	s := &t.slots[i]
+	if !s.pending {
+		return Sample{}, false
+	}
+	s.pending = false
+	late := s.declared
+	if late {
+		// It was counted as lost; it was only slow.
+		if k := s.idx - t.dropped; k >= 0 && k < len(t.window) {
+			t.window[k].lost = false
+			t.recount()
+		}
+	} else {
+		t.decide(s.sent, false)
+	}
+	t.observe(rtt)
+	return Sample{At: now, RTT: rtt, Late: late}, true
+}
+
+// expire counts the probes unanswered for longer than lossTimeout as lost
+// and returns a sample for each.
+func (t *tracker) expire(now time.Time) []Sample {
+	var out []Sample
+	timeout := t.lossTimeout()
+	for i := range t.slots {
+		s := &t.slots[i]
+		if s.pending && !s.declared && now.Sub(s.sent) > timeout {
+			s.declared = true
+			s.idx = t.dropped + len(t.window)
+			t.decide(s.sent, true)
+			out = append(out, Sample{At: now, Lost: true})
+		}
+	}
+	t.trim(now)
+	return out
+}
+
+// decide appends a decided probe to the window.
+func (t *tracker) decide(sent time.Time, lost bool) {
+	t.window = append(t.window, outcome{sent: sent, lost: lost})
+	if n := len(t.window) - lossWindowCount; n > 0 {
+		t.window = t.window[n:]
+		t.dropped += n
+	}
+	t.recount()
+}
+
+// trim drops outcomes older than lossWindowAge.
+func (t *tracker) trim(now time.Time) {
+	n := 0
+	for n < len(t.window) && now.Sub(t.window[n].sent) > lossWindowAge {
+		n++
+	}
+	if n > 0 {
+		t.window = t.window[n:]
+		t.dropped += n
+		t.recount()
+	}
+}
+
+func (t *tracker) recount() {
+	lost := 0
+	for _, o := range t.window {
+		if o.lost {
+			lost++
+		}
+	}
+	t.fig.Decided = len(t.window)
+	t.fig.Loss = 0
+	if len(t.window) > 0 {
+		t.fig.Loss = float64(lost) / float64(len(t.window))
+	}
+}
+
+// observe updates the RTT estimators with a sample (RFC 6298 section 2,
+// RFC 3550 section 6.4.1).
+func (t *tracker) observe(r time.Duration) {
+	f := &t.fig
+	if !f.HasRTT {
+		f.RTTSmoothed, f.RTTVar, f.HasRTT = r, r/2, true
+	} else {
+		f.RTTVar = (3*f.RTTVar + absDur(f.RTTSmoothed-r)) / 4
+		f.RTTSmoothed = (7*f.RTTSmoothed + r) / 8
+		f.Jitter += (absDur(r-f.RTTLast) - f.Jitter) / 16
+	}
+	f.RTTLast = r
+}
+
+// inFlight is how many probes await a reply.
+func (t *tracker) inFlight() int {
+	n := 0
+	for _, s := range t.slots {
+		if s.pending && !s.declared {
+			n++
+		}
+	}
+	return n
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
