@@ -117,6 +117,15 @@ func (t *tracker) reply(i int, rtt time.Duration, now time.Time) (Sample, bool) 
 	return Sample{At: now, RTT: rtt, Late: late}, true
 }
 
+// failed records that slot i's probe could not be sent: a loss.
+func (t *tracker) failed(i int) {
+	s := &t.slots[i]
+	if s.pending && !s.declared {
+		s.pending = false
+		t.decide(s.sent, true)
+	}
+}
+
 // expire counts the probes unanswered for longer than lossTimeout as lost
 // and returns a sample for each.
 func (t *tracker) expire(now time.Time) []Sample {

@@ -1,0 +1,462 @@
+package probe
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/multilink/multilink/bpf"
+	"github.com/multilink/multilink/fault"
+	"github.com/multilink/multilink/thread"
+)
+
+// Options configures a Monitor.
+type Options struct {
+	Interval       time.Duration // the active link's probe interval; 0: DefaultInterval
+	BackupInterval time.Duration // the other links'; 0: DefaultBackupInterval
+	Attach         string        // AttachAuto (default), AttachTCX or AttachLegacy
+	NoRingbuf      bool          // poll the counters even where a ring buffer exists (tests)
+	NetNS          string        // path of the namespace the TAPs live in; empty: the caller's
+	Logger         *slog.Logger
+}
+
+// Monitor probes links and keeps their measurements. Programs load at the
+// first Add, so a daemon that only serves as a hub needs no BPF.
+type Monitor struct {
+	opts Options
+	log  *slog.Logger
+	ns   netns.NsHandle // not open: the caller's namespace
+	nl   *netlink.Handle
+
+	mu       sync.Mutex
+	obj      *objects
+	rb       *ringbuf.Reader
+	links    map[string]*probed // by TAP name
+	byIndex  map[int]*probed
+	subs     map[int]chan Sample
+	nextSub  int
+	dropped  uint64 // samples a slow subscriber missed
+	interval [2]time.Duration
+	wg       sync.WaitGroup
+	closed   bool
+}
+
+// probed is a link with its kernel side.
+type probed struct {
+	*prober
+	att    *attachment
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewMonitor returns a Monitor probing nothing yet.
+func NewMonitor(opts Options) (*Monitor, error) {
+	if opts.Interval == 0 {
+		opts.Interval = DefaultInterval
+	}
+	if opts.BackupInterval == 0 {
+		opts.BackupInterval = DefaultBackupInterval
+	}
+	if err := checkIntervals(opts.Interval, opts.BackupInterval); err != nil {
+		return nil, err
+	}
+	switch opts.Attach {
+	case AttachAuto, AttachTCX, AttachLegacy:
+	default:
+		return nil, fault.Invalid("attach", "%q is none of tcx, legacy or empty (automatic)", opts.Attach)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := &Monitor{opts: opts, log: log.With("component", "probe"), ns: netns.None(),
+		links: map[string]*probed{}, byIndex: map[int]*probed{}, subs: map[int]chan Sample{},
+		interval: [2]time.Duration{opts.BackupInterval, opts.Interval}}
+	var err error
+	if opts.NetNS != "" {
+		if m.ns, err = netns.GetFromPath(opts.NetNS); err != nil {
+			return nil, fmt.Errorf("open netns %s: %w", opts.NetNS, err)
+		}
+		m.nl, err = netlink.NewHandleAt(m.ns, unix.NETLINK_ROUTE)
+	} else {
+		m.nl, err = netlink.NewHandle(unix.NETLINK_ROUTE)
+	}
+	if err != nil {
+		if m.ns.IsOpen() {
+			m.ns.Close()
+		}
+		return nil, fmt.Errorf("open netlink: %w", err)
+	}
+	return m, nil
+}
+
+func checkIntervals(active, backup time.Duration) error {
+	for _, v := range []struct {
+		name string
+		d    time.Duration
+	}{{"interval", active}, {"backup_interval", backup}} {
+		if v.d < MinInterval || v.d > MaxInterval {
+			return fault.Invalid(v.name, "%s is out of range %s..%s", v.d, MinInterval, MaxInterval)
+		}
+	}
+	return nil
+}
+
+// SetIntervals changes the probe intervals of the active and the other
+// links, at once.
+func (m *Monitor) SetIntervals(active, backup time.Duration) error {
+	if err := checkIntervals(active, backup); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.interval = [2]time.Duration{backup, active}
+	ls := m.all()
+	m.mu.Unlock()
+	for _, l := range ls {
+		l.poke()
+	}
+	return nil
+}
+
+// Intervals returns the active and backup probe intervals.
+func (m *Monitor) Intervals() (active, backup time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.interval[1], m.interval[0]
+}
+
+func (m *Monitor) intervalFor(active bool) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if active {
+		return m.interval[1]
+	}
+	return m.interval[0]
+}
+
+// Add starts probing spec.Link. It loads the programs the first time.
+func (m *Monitor) Add(ctx context.Context, spec LinkSpec) error {
+	if !spec.Target.Is4() {
+		return fault.Invalid("target", "%s is not an IPv4 address", spec.Target)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("probe monitor is closed")
+	}
+	if _, ok := m.links[spec.Link]; ok {
+		return fault.Conflict("link %s is probed already", spec.Link)
+	}
+	if err := m.load(); err != nil {
+		return err
+	}
+	dev, err := m.nl.LinkByName(spec.Link)
+	if err != nil {
+		return fault.NotFound("no interface %s to probe: %v", spec.Link, err)
+	}
+	p, err := m.start(ctx, spec, dev.Attrs().Index)
+	if err != nil {
+		return fmt.Errorf("probe %s: %w", spec.Link, err)
+	}
+	m.links[spec.Link], m.byIndex[p.ifindex] = p, p
+	m.log.Info("probing link", "bond", spec.Bond, "link", spec.Link, "target", spec.Target, "attach", p.att.mode,
+		"active", spec.Active, "ring_buffer", m.obj.ringbuf)
+	return nil
+}
+
+// load loads the programs and starts the ring buffer reader, once.
+func (m *Monitor) load() error {
+	if m.obj != nil {
+		return nil
+	}
+	o, err := loadObjects(m.opts.NoRingbuf)
+	if err != nil {
+		return fault.Unsupported(err, "the eBPF link probe cannot load (needs CAP_BPF and CAP_NET_ADMIN, Linux 5.4+)")
+	}
+	if o.ringbuf {
+		rb, err := ringbuf.NewReader(o.Events)
+		if err != nil {
+			o.Close()
+			return fmt.Errorf("open probe ring buffer: %w", err)
+		}
+		m.rb = rb
+		m.wg.Add(1)
+		go m.readEvents(rb)
+	}
+	m.obj = o
+	return nil
+}
+
+// start attaches to ifindex and runs the link's prober.
+func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (p *probed, err error) {
+	base, err := NewProbeMAC()
+	if err != nil {
+		return nil, err
+	}
+	key := uint32(ifindex)
+	cfg := bpf.ProbeLinkConfig{Target: binary.NativeEndian.Uint32(spec.Target.AsSlice())}
+	copy(cfg.ProbeMac[:], base)
+	if err := m.obj.Stats.Put(key, bpf.ProbeLinkStats{}); err != nil {
+		return nil, fmt.Errorf("create stats: %w", err)
+	}
+	if err := m.obj.Configs.Put(key, cfg); err != nil {
+		_ = m.obj.Stats.Delete(key)
+		return nil, fmt.Errorf("write config: %w", err)
+	}
+	p = &probed{}
+	defer func() {
+		if err != nil {
+			m.stop(p, key)
+		}
+	}()
+	var snd *packetSender
+	err = thread.In(m.ns, func() error {
+		var err error
+		if p.att, err = attach(m.obj, m.nl, ifindex, m.opts.Attach); err != nil {
+			return err
+		}
+		snd, err = newPacketSender(ifindex)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	stats := m.obj.Stats
+	p.prober = &prober{
+		spec: spec, ifindex: ifindex, base: base, snd: snd, polling: !m.obj.ringbuf,
+		read:     func() (kernelView, error) { return readStats(stats, key) },
+		publish:  m.publish,
+		wake:     make(chan struct{}, 1),
+		mono:     monotonic,
+		active:   spec.Active,
+		interval: m.intervalFor,
+	}
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.cancel, p.done = cancel, make(chan struct{})
+	go func() {
+		defer close(p.done)
+		p.run(lctx)
+	}()
+	return p, nil
+}
+
+// stop ends p's prober and removes what start made.
+func (m *Monitor) stop(p *probed, key uint32) error {
+	var errs []error
+	if p.cancel != nil {
+		p.cancel()
+		<-p.done
+	}
+	if p.prober != nil {
+		if err := p.snd.close(); err != nil {
+			errs = append(errs, fmt.Errorf("close probe socket: %w", err))
+		}
+	}
+	if p.att != nil {
+		if err := p.att.detach(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, mp := range []*ebpf.Map{m.obj.Configs, m.obj.Stats} {
+		if err := mp.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			errs = append(errs, fmt.Errorf("delete map entry: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Remove stops probing tap and detaches from it.
+func (m *Monitor) Remove(tap string) error {
+	m.mu.Lock()
+	p, ok := m.links[tap]
+	if ok {
+		delete(m.links, tap)
+		delete(m.byIndex, p.ifindex)
+	}
+	m.mu.Unlock()
+	if !ok {
+		return fault.NotFound("link %s is not probed", tap)
+	}
+	if err := m.stop(p, uint32(p.ifindex)); err != nil {
+		return fmt.Errorf("stop probing %s: %w", tap, err)
+	}
+	m.log.Info("stopped probing link", "link", tap)
+	return nil
+}
+
+// SetActive sets whether tap is the active link (probed at Interval).
+func (m *Monitor) SetActive(tap string, active bool) error {
+	m.mu.Lock()
+	p, ok := m.links[tap]
+	m.mu.Unlock()
+	if !ok {
+		return fault.NotFound("link %s is not probed", tap)
+	}
+	p.setActive(active)
+	return nil
+}
+
+// Links returns every probed link's figures, by bond then link.
+func (m *Monitor) Links() []LinkStats {
+	m.mu.Lock()
+	ls := m.all()
+	m.mu.Unlock()
+	out := make([]LinkStats, 0, len(ls))
+	for _, p := range ls {
+		out = append(out, p.snapshot(p.att.mode))
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Bond != out[j].Bond {
+			return out[i].Bond < out[j].Bond
+		}
+		return out[i].Link < out[j].Link
+	})
+	return out
+}
+
+func (m *Monitor) all() []*probed {
+	out := make([]*probed, 0, len(m.links))
+	for _, p := range m.links {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Subscribe returns a channel of every sample (reply or loss) of every
+// link, and a function that ends the subscription. A subscriber that falls
+// more than buf samples behind misses samples (counted, logged).
+func (m *Monitor) Subscribe(buf int) (<-chan Sample, func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id := m.nextSub
+	m.nextSub++
+	ch := make(chan Sample, buf)
+	m.subs[id] = ch
+	return ch, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if c, ok := m.subs[id]; ok {
+			delete(m.subs, id)
+			close(c)
+		}
+	}
+}
+
+func (m *Monitor) publish(s []Sample) {
+	if len(s) == 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, ch := range m.subs {
+		for _, smp := range s {
+			select {
+			case ch <- smp:
+			default:
+				m.dropped++
+				if m.dropped&(m.dropped-1) == 0 { // 1, 2, 4, ...: logged, not flooded
+					m.log.Warn("probe subscriber too slow, samples dropped", "dropped", m.dropped)
+				}
+			}
+		}
+	}
+}
+
+// readEvents feeds ring buffer events to their links until rb closes.
+func (m *Monitor) readEvents(rb *ringbuf.Reader) {
+	defer m.wg.Done()
+	var rec ringbuf.Record
+	var ev bpf.ProbeEvent
+	for {
+		if err := rb.ReadInto(&rec); err != nil {
+			if !errors.Is(err, ringbuf.ErrClosed) {
+				m.log.Error("probe ring buffer", "err", err)
+			}
+			return
+		}
+		if _, err := binary.Decode(rec.RawSample, binary.NativeEndian, &ev); err != nil {
+			m.log.Error("probe event", "err", err)
+			continue
+		}
+		m.mu.Lock()
+		p := m.byIndex[int(ev.Ifindex)]
+		m.mu.Unlock()
+		if p != nil && int(ev.Slot) < Slots {
+			p.onReply(int(ev.Slot), time.Duration(ev.RttNs), time.Now())
+		}
+	}
+}
+
+// Close stops probing every link and unloads the programs.
+func (m *Monitor) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	ls := m.all()
+	m.mu.Unlock()
+	var errs []error
+	for _, p := range ls {
+		errs = append(errs, m.Remove(p.spec.Link))
+	}
+	if m.rb != nil {
+		errs = append(errs, m.rb.Close())
+	}
+	m.wg.Wait()
+	if m.obj != nil {
+		errs = append(errs, m.obj.Close())
+	}
+	m.mu.Lock()
+	for id, ch := range m.subs {
+		delete(m.subs, id)
+		close(ch)
+	}
+	m.mu.Unlock()
+	m.nl.Close()
+	if m.ns.IsOpen() {
+		m.ns.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// readStats reads a link's kernel counters.
+func readStats(stats *ebpf.Map, key uint32) (kernelView, error) {
+	var st bpf.ProbeLinkStats
+	if err := stats.Lookup(key, &st); err != nil {
+		return kernelView{}, fmt.Errorf("read link stats: %w", err)
+	}
+	kv := kernelView{
+		Counters: Counters{
+			RxFrames: st.RxFrames, RxBytes: st.RxBytes, TxFrames: st.TxFrames, TxBytes: st.TxBytes,
+			ArpRequests: st.ArpRequests, ArpReplies: st.ArpReplies, ProbesSent: st.ProbesSent,
+			ProbeReplies: st.ProbeReplies, Malformed: st.Malformed, VLAN: st.Vlan,
+		},
+		lastRxNs: st.LastRxNs, lastReplyNs: st.LastReplyNs, rttLastNs: st.RttLastNs, rttSumNs: st.RttSumNs,
+		slotSent: st.SlotSentNs, hist: st.RttHist[:],
+	}
+	if st.LastReplyNs != 0 {
+		kv.peer = append(net.HardwareAddr(nil), st.PeerMac[:]...)
+	}
+	return kv, nil
+}
+
+// monotonic is CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns.
+func monotonic() uint64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return uint64(ts.Nano())
+}

@@ -1,0 +1,214 @@
+package probe
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// LinkSpec is a link to probe.
+type LinkSpec struct {
+	Bond   string
+	Link   string     // the TAP
+	Target netip.Addr // the probe target: the hub bridge's address
+	Active bool       // probe at Interval; else at BackupInterval
+}
+
+// kernelView is what a link reads of its kernel counters each tick.
+type kernelView struct {
+	Counters
+	lastRxNs, lastReplyNs, rttLastNs, rttSumNs uint64
+	peer                                       net.HardwareAddr
+	slotSent                                   [Slots]uint64
+	hist                                       []uint64
+}
+
+// prober probes one TAP. Its goroutine (run) sends the probes; replies reach
+// it through the Monitor (ring buffer) or its own polling of the counters.
+type prober struct {
+	spec    LinkSpec
+	ifindex int
+	base    net.HardwareAddr // probe MAC, slot bits 0
+	snd     sender
+	read    func() (kernelView, error)
+	polling bool // no ring buffer: learn replies from the counters
+	publish func([]Sample)
+	wake    chan struct{}
+	mono    func() uint64 // CLOCK_MONOTONIC ns, as bpf_ktime_get_ns
+
+	mu        sync.Mutex
+	tr        tracker
+	active    bool
+	interval  func(active bool) time.Duration
+	kernel    kernelView // as read at the last tick
+	sendError string
+}
+
+func (l *prober) currentInterval() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.interval(l.active)
+}
+
+// setActive changes the link's role; a link becoming active is probed at
+// once, so it is measured afresh before traffic moves to it.
+func (l *prober) setActive(active bool) {
+	l.mu.Lock()
+	changed := l.active != active
+	l.active = active
+	l.mu.Unlock()
+	if changed && active {
+		l.poke()
+	}
+}
+
+func (l *prober) poke() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run probes until ctx ends.
+func (l *prober) run(ctx context.Context) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.wake:
+			if !t.Stop() {
+				select {
+				case <-t.C:
+				default:
+				}
+			}
+		case <-t.C:
+		}
+		l.tick(time.Now())
+		t.Reset(l.currentInterval())
+	}
+}
+
+// unicastFor is how long after the target's last reply probes still go to
+// its MAC; after that they are broadcast again (the hub may have changed).
+func unicastFor(interval time.Duration) time.Duration { return max(2*time.Second, 3*interval) }
+
+// tick reads the counters, counts what timed out, and sends one probe.
+func (l *prober) tick(now time.Time) {
+	kv, readErr := l.read()
+	var samples []Sample
+	l.mu.Lock()
+	if readErr == nil {
+		if l.polling {
+			samples = l.pollReplies(kv, now)
+		}
+		l.kernel = kv
+	}
+	samples = append(samples, l.tr.expire(now)...)
+	slot, ok := l.tr.next(now)
+	dst := broadcast
+	if k := l.kernel; k.peer != nil && k.lastReplyNs != 0 &&
+		time.Duration(l.mono()-k.lastReplyNs) < unicastFor(l.interval(l.active)) {
+		dst = k.peer
+	}
+	if ok {
+		l.tr.sent(slot, now)
+	}
+	l.mu.Unlock()
+	if ok {
+		err := l.snd.send(probeFrame(dst, l.base, slot, l.spec.Target))
+		l.mu.Lock()
+		l.sendError = ""
+		if err != nil {
+			l.sendError = err.Error()
+			l.tr.failed(slot)
+		}
+		l.mu.Unlock()
+	}
+	l.publish(l.stamp(samples))
+}
+
+// pollReplies finds the probes the kernel has seen answered since the last
+// tick (their slot's departure time cleared) when there is no ring buffer.
+// Their RTT is the mean of the RTTs added meanwhile.
+func (l *prober) pollReplies(kv kernelView, now time.Time) []Sample {
+	var answered []int
+	for i := range l.tr.slots {
+		if l.tr.slots[i].pending && kv.slotSent[i] == 0 {
+			answered = append(answered, i)
+		}
+	}
+	if len(answered) == 0 {
+		return nil
+	}
+	rtt := time.Duration(kv.rttLastNs)
+	if n := kv.ProbeReplies - l.kernel.ProbeReplies; n > 1 && kv.rttSumNs > l.kernel.rttSumNs {
+		rtt = time.Duration((kv.rttSumNs - l.kernel.rttSumNs) / n)
+	}
+	var out []Sample
+	for _, i := range answered {
+		if s, ok := l.tr.reply(i, rtt, now); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// onReply takes a ring buffer event for slot.
+func (l *prober) onReply(slot int, rtt time.Duration, now time.Time) {
+	l.mu.Lock()
+	s, ok := l.tr.reply(slot, rtt, now)
+	l.mu.Unlock()
+	if ok {
+		l.publish(l.stamp([]Sample{s}))
+	}
+}
+
+func (l *prober) stamp(s []Sample) []Sample {
+	for i := range s {
+		s[i].Bond, s[i].Link = l.spec.Bond, l.spec.Link
+	}
+	return s
+}
+
+// snapshot returns the link's figures with fresh kernel counters.
+func (l *prober) snapshot(attach string) LinkStats {
+	kv, err := l.read()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		kv = l.kernel
+	}
+	st := LinkStats{
+		Bond: l.spec.Bond, Link: l.spec.Link, Ifindex: l.ifindex, Attach: attach,
+		Active: l.active, Interval: l.interval(l.active), Figures: l.tr.fig,
+		InFlight: l.tr.inFlight(), Counters: kv.Counters, RTTSum: time.Duration(kv.rttSumNs),
+		LastReplyAge: -1, LastRxAge: -1, SendError: l.sendError,
+	}
+	now := l.mono()
+	if kv.lastReplyNs != 0 && now >= kv.lastReplyNs {
+		st.LastReplyAge = time.Duration(now - kv.lastReplyNs)
+	}
+	if kv.lastRxNs != 0 && now >= kv.lastRxNs {
+		st.LastRxAge = time.Duration(now - kv.lastRxNs)
+	}
+	st.Histogram = buckets(kv.hist)
+	return st
+}
+
+// buckets converts the kernel's log2 histogram: bucket 0 holds RTTs under
+// 1 us, bucket b holds [2^(b-1), 2^b) us, the last one everything above.
+func buckets(hist []uint64) []Bucket {
+	out := make([]Bucket, len(hist))
+	for b, n := range hist {
+		out[b].Count = n
+		if b < len(hist)-1 {
+			out[b].UpperBound = time.Duration(1<<b) * time.Microsecond
+		}
+	}
+	return out
+}
