@@ -40,18 +40,23 @@ func slotMAC(base net.HardwareAddr, slot int) net.HardwareAddr {
 // sender IP 0.0.0.0, target hardware address zero, sent to dst (broadcast,
 // or the target's MAC once it is known).
 func probeFrame(dst, base net.HardwareAddr, slot int, target netip.Addr) []byte {
+	return arpRequest(dst, slotMAC(base, slot), netip.IPv4Unspecified(), target)
+}
+
+// arpRequest is an Ethernet ARP request (IPv4) from sha/spa for tpa,
+// with a zero target hardware address, sent to dst.
+func arpRequest(dst, sha net.HardwareAddr, spa, tpa netip.Addr) []byte {
 	b := make([]byte, frameLen)
-	src := slotMAC(base, slot)
 	copy(b[0:6], dst)
-	copy(b[6:12], src)
+	copy(b[6:12], sha)
 	binary.BigEndian.PutUint16(b[12:14], 0x0806) // ETH_P_ARP
 	binary.BigEndian.PutUint16(b[14:16], 1)      // Ethernet
 	binary.BigEndian.PutUint16(b[16:18], 0x0800) // IPv4
 	b[18], b[19] = 6, 4
 	binary.BigEndian.PutUint16(b[20:22], 1) // request
-	copy(b[22:28], src)
-	// b[28:32] sender IP 0.0.0.0, b[32:38] target MAC zero
-	t := target.As4()
+	copy(b[22:28], sha)
+	s, t := spa.As4(), tpa.As4()
+	copy(b[28:32], s[:])
 	copy(b[38:42], t[:])
 	return b
 }

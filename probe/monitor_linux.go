@@ -308,6 +308,20 @@ func (m *Monitor) SetActive(tap string, active bool) error {
 	return nil
 }
 
+// Figures returns a link's derived figures and current probe interval,
+// without reading the kernel (cheap enough for every sample).
+func (m *Monitor) Figures(tap string) (Figures, time.Duration, bool) {
+	m.mu.Lock()
+	p, ok := m.links[tap]
+	m.mu.Unlock()
+	if !ok {
+		return Figures{}, 0, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tr.fig, p.interval(p.active), true
+}
+
 // Links returns every probed link's figures, by bond then link.
 func (m *Monitor) Links() []LinkStats {
 	m.mu.Lock()

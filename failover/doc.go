@@ -1,0 +1,56 @@
+// Package failover decides which link each gateway bond uses, from the
+// probe's measurements, and acts on the bond: faster than the bond's ARP
+// monitor on a dead link, and able to leave a slow or lossy one, which the
+// ARP monitor cannot see.
+//
+// # Health
+//
+// Each link has a judge (a state machine fed with every probe reply and
+// loss) in one of four states:
+//
+//   - unknown: just added, no reply yet;
+//   - up: answering within its thresholds;
+//   - degraded: slow (smoothed RTT above max(3 x baseline, baseline +
+//     150 ms), the baseline being the lowest RTT of the last 10 minutes)
+//     or lossy (more than 10 % of the last probes), or in its hold-down
+//     after an outage;
+//   - down: no reply for the dead time, max(floor, 2*SRTT + 4*RTTVAR)
+//     (SRT's watchdog), floor = max(15 ms, 3 x the link's probe interval),
+//     so a fast link is declared dead in about 60 ms and a slow one is not
+//     declared dead by its own latency. A link made active is given a new
+//     dead time at its new probe rate; a link that is down comes back only
+//     with a reply.
+//
+// Hysteresis: a degraded link recovers below lower thresholds (max(2x,
+// +100 ms) and 5 % loss), and a link that was down or degraded counts as
+// up only after a hold-down of good health (2 s; SRT's wary period). Each
+// outage adds one to the link's flap penalty, which halves every minute;
+// the hold-down is 2 s x 2^(penalty-1), at most a minute, so a flapping
+// link is kept out for longer and longer. Every threshold is a Policy
+// field, changeable at run time.
+//
+// # Decision
+//
+// Links are ranked: the policy's order if given, else the configured
+// primary first and the rest in slave order. The active link is the
+// highest-ranked up link. A degraded active link is left for an up one;
+// if none is up, the best-scoring degraded link is used (score = SRTT +
+// 4*RTTVAR + loss x 1 s), the active one kept unless another is 20 %
+// better; if every link is down the active one stays and probing goes on.
+// Failback to a recovered higher-ranked link happens only once its
+// hold-down is over, and during the hold-down that link is probed at the
+// active rate, so it is proven before traffic returns (make-before-break).
+// A pin overrides all of this until released.
+//
+// # Action
+//
+// Steering goes through Steerer: for the kernel bond the gateway sets the
+// bond's primary (which switches at once and keeps the kernel's own ARP
+// monitor in agreement), then a gratuitous ARP from the bond's address
+// moves the hub bridge's forwarding entry and the hub's neighbour entry.
+// Every switch and every link state change is an Event (bounded history),
+// with the reason and the detection latency; Collector exports
+// multilink_failovers_total, multilink_active_link and multilink_link_state.
+// A switch the bond makes by itself is noticed within half a second and
+// recorded with reason "kernel".
+package failover

@@ -1,0 +1,304 @@
+package failover
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/multilink/multilink/fault"
+	"github.com/multilink/multilink/probe"
+)
+
+// fakeBond is a bond and its probe: the steering it receives, the figures
+// and probe rates of its links.
+type fakeBond struct {
+	mu        sync.Mutex
+	active    string
+	steers    []string
+	announced int
+	steerErr  error
+	fast      map[string]bool
+	fig       map[string]probe.Figures
+}
+
+func newFakeBond(active string) *fakeBond {
+	return &fakeBond{active: active, fast: map[string]bool{}, fig: map[string]probe.Figures{}}
+}
+
+func (f *fakeBond) Steer(_ context.Context, _, link string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.steerErr != nil {
+		return f.steerErr
+	}
+	f.active = link
+	f.steers = append(f.steers, link)
+	return nil
+}
+
+func (f *fakeBond) Active(context.Context, string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.active, nil
+}
+
+func (f *fakeBond) Announce(context.Context, string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.announced++
+	return nil
+}
+
+func (f *fakeBond) Figures(link string) (probe.Figures, time.Duration, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	iv := time.Second
+	if f.fast[link] {
+		iv = 20 * time.Millisecond
+	}
+	return f.fig[link], iv, true
+}
+
+func (f *fakeBond) SetActive(link string, fast bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fast[link] = fast
+	return nil
+}
+
+// rig is an engine on a fakeBond with two links, driven by hand.
+type rig struct {
+	t   *testing.T
+	e   *Engine
+	b   *fakeBond
+	now int // ms
+}
+
+func newRig(t *testing.T) *rig {
+	b := newFakeBond("tap1")
+	e := NewEngine(EngineOptions{Bond: "bond0", Links: []string{"tap1", "tap2"}, Primary: "tap1",
+		Policy: DefaultPolicy(), Steerer: b, Prober: b, Events: NewEvents(0)})
+	e.active = "tap1"
+	e.setProbeRates()
+	return &rig{t: t, e: e, b: b}
+}
+
+// play advances to +dur, every step ms feeding each link in answering a
+// reply with rtt (figures set to that steady RTT, no loss).
+func (r *rig) play(durMs, stepMs int, answering map[string]time.Duration) {
+	for end := r.now + durMs; r.now < end; r.now += stepMs {
+		for l, rtt := range answering {
+			r.b.mu.Lock()
+			r.b.fig[l] = probe.Figures{RTTLast: rtt, RTTSmoothed: rtt, RTTVar: rtt / 8, HasRTT: true, Decided: 50}
+			r.b.mu.Unlock()
+			r.e.take(probe.Sample{Bond: "bond0", Link: l, At: at(r.now), RTT: rtt})
+		}
+		r.e.step(context.Background(), at(r.now))
+	}
+}
+
+func (r *rig) switches() []Event {
+	var out []Event
+	for _, e := range r.e.events.List("bond0", 0) {
+		if e.Kind == KindSwitch {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func both(rtt time.Duration) map[string]time.Duration {
+	return map[string]time.Duration{"tap1": rtt, "tap2": rtt}
+}
+
+func TestEngineFailoverAndFailback(t *testing.T) {
+	r := newRig(t)
+	ms := time.Millisecond
+	r.play(1000, 10, both(ms))
+	if r.e.active != "tap1" || len(r.b.steers) != 0 {
+		t.Fatalf("healthy start: active %s, steers %v", r.e.active, r.b.steers)
+	}
+	if !r.b.fast["tap1"] || r.b.fast["tap2"] {
+		t.Errorf("probe rates %v: want tap1 fast only", r.b.fast)
+	}
+	// tap1 goes silent: switch to tap2 within the dead time.
+	r.play(200, 5, map[string]time.Duration{"tap2": ms})
+	sw := r.switches()
+	if len(sw) != 1 || sw[0].To != "tap2" || sw[0].Reason != ReasonDown {
+		t.Fatalf("switches %+v, want one to tap2 for down", sw)
+	}
+	if d := sw[0].Detection; d < 60*ms || d > 70*ms {
+		t.Errorf("detection %v, want just past the 60 ms dead time", d)
+	}
+	if r.b.announced != 1 || !r.b.fast["tap2"] {
+		t.Errorf("announced %d, probe rates %v", r.b.announced, r.b.fast)
+	}
+	// tap1 answers again: no failback during the hold-down, and it is
+	// probed fast meanwhile (make-before-break).
+	r.play(1900, 10, both(ms))
+	if r.e.active != "tap2" {
+		t.Fatalf("failed back after %d ms of recovery, hold-down is 2 s", 1900)
+	}
+	if !r.b.fast["tap1"] {
+		t.Error("tap1 in its hold-down is not probed fast")
+	}
+	r.play(200, 10, both(ms))
+	sw = r.switches()
+	if len(sw) != 2 || sw[1].To != "tap1" || sw[1].Reason != ReasonFailback {
+		t.Fatalf("switches %+v, want a failback to tap1", sw)
+	}
+	if r.b.fast["tap2"] {
+		t.Error("tap2 still probed fast after failback")
+	}
+	st := r.e.Status()
+	if st.Failovers[ReasonDown] != 1 || st.Failovers[ReasonFailback] != 1 || st.Active != "tap1" {
+		t.Errorf("status %+v", st)
+	}
+}
+
+func TestEngineDegradedPrimary(t *testing.T) {
+	r := newRig(t)
+	r.play(1000, 10, both(time.Millisecond))
+	r.play(1000, 10, map[string]time.Duration{"tap1": 300 * time.Millisecond, "tap2": time.Millisecond})
+	sw := r.switches()
+	if len(sw) != 1 || sw[0].To != "tap2" || sw[0].Reason != ReasonRTT {
+		t.Fatalf("switches %+v, want one to tap2 for degraded_rtt", sw)
+	}
+}
+
+func TestEngineAllDownKeepsLast(t *testing.T) {
+	r := newRig(t)
+	r.play(1000, 10, both(time.Millisecond))
+	r.play(5000, 10, nil)
+	// When tap1 is found dead, tap2 (probed every second) still looks
+	// alive: one switch to it, then nothing while both are down.
+	if sw := r.switches(); len(sw) != 1 || sw[0].To != "tap2" || r.e.active != "tap2" {
+		t.Fatalf("switches %+v with every link down, active %s", sw, r.e.active)
+	}
+	st := r.e.Status()
+	for _, l := range st.Links {
+		if l.State != Down {
+			t.Errorf("%s is %s, want down", l.Link, l.State)
+		}
+	}
+}
+
+func TestEnginePinAndPriority(t *testing.T) {
+	r := newRig(t)
+	r.play(1000, 10, both(time.Millisecond))
+	pin := "tap2"
+	if err := r.e.Apply(Update{Pin: &pin}); err != nil {
+		t.Fatal(err)
+	}
+	r.play(50, 10, both(time.Millisecond))
+	if sw := r.switches(); len(sw) != 1 || sw[0].To != "tap2" || sw[0].Reason != ReasonManual {
+		t.Fatalf("pin: switches %+v", sw)
+	}
+	// Pinned: tap2 dying does not move traffic.
+	r.play(500, 10, map[string]time.Duration{"tap1": time.Millisecond})
+	if r.e.active != "tap2" {
+		t.Fatalf("pinned tap2 left for %s", r.e.active)
+	}
+	release := ""
+	if err := r.e.Apply(Update{Pin: &release}); err != nil {
+		t.Fatal(err)
+	}
+	r.play(50, 10, map[string]time.Duration{"tap1": time.Millisecond})
+	if sw := r.switches(); len(sw) != 2 || sw[1].To != "tap1" || sw[1].Reason != ReasonManual {
+		t.Fatalf("release: switches %+v", sw)
+	}
+	// A new primary (PUT bond_params primary) reorders the priority.
+	r.play(3000, 10, both(time.Millisecond))
+	p := "tap2"
+	if err := r.e.Apply(Update{Primary: &p}); err != nil {
+		t.Fatal(err)
+	}
+	r.play(50, 10, both(time.Millisecond))
+	if r.e.active != "tap2" || r.e.Status().Priority[0] != "tap2" {
+		t.Errorf("after primary tap2: active %s, priority %v", r.e.active, r.e.Status().Priority)
+	}
+	// Bad updates change nothing.
+	bad := "tap9"
+	for _, u := range []Update{{Pin: &bad}, {Priority: &[]string{"tap1"}}, {Priority: &[]string{"tap1", "tap1"}}, {Primary: &bad}} {
+		before := r.e.Status()
+		if err := r.e.Apply(u); fault.KindOf(err) != fault.KindInvalid {
+			t.Errorf("update %+v: %v, want invalid", u, err)
+		}
+		if after := r.e.Status(); after.Pin != before.Pin || strings.Join(after.Priority, ",") != strings.Join(before.Priority, ",") {
+			t.Errorf("a refused update changed the engine: %+v -> %+v", before, after)
+		}
+	}
+}
+
+func TestEngineKernelSwitch(t *testing.T) {
+	r := newRig(t)
+	r.play(100, 10, both(time.Millisecond))
+	r.b.mu.Lock()
+	r.b.active = "tap2" // the bond moved by itself
+	r.b.mu.Unlock()
+	r.e.reconcile(context.Background())
+	sw := r.switches()
+	if len(sw) != 1 || sw[0].Reason != ReasonKernel || r.e.active != "tap2" {
+		t.Fatalf("switches %+v, active %s", sw, r.e.active)
+	}
+	// Both healthy: the engine steers back to the primary.
+	r.play(20, 10, both(time.Millisecond))
+	if r.e.active != "tap1" {
+		t.Errorf("active %s, want the engine to steer back to tap1", r.e.active)
+	}
+}
+
+func TestEngineSteerFailureRetries(t *testing.T) {
+	r := newRig(t)
+	r.play(1000, 10, both(time.Millisecond))
+	r.b.steerErr = errors.New("netlink: busy")
+	r.play(200, 5, map[string]time.Duration{"tap2": time.Millisecond})
+	if r.e.active != "tap1" || len(r.switches()) != 0 {
+		t.Fatalf("a failed steer counted as a switch: active %s", r.e.active)
+	}
+	r.b.steerErr = nil
+	r.play(10, 5, map[string]time.Duration{"tap2": time.Millisecond})
+	if r.e.active != "tap2" {
+		t.Errorf("no retry after the steer failed: active %s", r.e.active)
+	}
+}
+
+func TestParseRequest(t *testing.T) {
+	cur := DefaultPolicy()
+	u, iv, err := ParseRequest([]byte(`{"pin":"tap2","policy":{"hold_down_ms":500,"loss_degraded":0.2},"probe_interval_ms":10}`), cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *u.Pin != "tap2" || u.Policy.HoldDown != 500*time.Millisecond || u.Policy.LossDegraded != 0.2 ||
+		u.Policy.RTTMargin != cur.RTTMargin || iv.Active != 10*time.Millisecond || iv.Backup != 0 {
+		t.Errorf("parsed %+v %+v %+v", u, u.Policy, iv)
+	}
+	bad := map[string]string{
+		`{}`:                                    "",
+		`{"pni":"tap2"}`:                        "pni",
+		`{"policy":{"hold_down":5}}`:            "policy.hold_down",
+		`{"policy":{"loss_degraded":2}}`:        "policy.loss_degraded",
+		`{"policy":{"loss_recovered":0.5}}`:     "policy.loss_recovered",
+		`{"policy":{"rtt_factor":"3"}}`:         "policy.rtt_factor",
+		`{"probe_interval_ms":1}`:               "probe_interval_ms",
+		`{"pin":"tap2"} {"pin":"tap1"}`:         "",
+		`{"priority":"tap1"}`:                   "priority",
+		`not json`:                              "",
+		`{"policy":{"max_hold_down_ms":100}}`:   "policy.max_hold_down_ms",
+		`{"policy":{"recover_rtt_factor":9.0}}`: "policy.recover_rtt_factor",
+	}
+	for body, field := range bad {
+		_, _, err := ParseRequest([]byte(body), cur)
+		if fault.KindOf(err) != fault.KindInvalid || fault.FieldOf(err) != field {
+			t.Errorf("%s: %v (field %q), want invalid on %q", body, err, fault.FieldOf(err), field)
+		}
+	}
+	v, _ := json.Marshal(cur.View())
+	if !strings.Contains(string(v), `"hold_down_ms":2000`) {
+		t.Errorf("policy view %s", v)
+	}
+}

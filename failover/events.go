@@ -1,0 +1,96 @@
+package failover
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+)
+
+// Event kinds.
+const (
+	KindSwitch = "switch" // the bond's active link changed
+	KindState  = "state"  // a link's state changed
+)
+
+// Event is one switch or state change.
+type Event struct {
+	At        time.Time
+	Bond      string
+	Kind      string
+	From, To  string        // switch
+	Reason    string        // switch: ReasonDown, ...
+	Link      string        // state
+	State     State         // state
+	Detail    string        // why, in words
+	Detection time.Duration // switch: from the first sign of trouble to the decision
+	Switch    time.Duration // switch: how long steering the bond took
+}
+
+// MarshalJSON writes durations in milliseconds.
+func (e Event) MarshalJSON() ([]byte, error) {
+	type ev struct {
+		At          time.Time `json:"at"`
+		Bond        string    `json:"bond"`
+		Kind        string    `json:"kind"`
+		From        string    `json:"from,omitempty"`
+		To          string    `json:"to,omitempty"`
+		Reason      string    `json:"reason,omitempty"`
+		Link        string    `json:"link,omitempty"`
+		State       State     `json:"state,omitempty"`
+		Detail      string    `json:"detail,omitempty"`
+		DetectionMs *float64  `json:"detection_ms,omitempty"`
+		SwitchMs    *float64  `json:"switch_ms,omitempty"`
+	}
+	out := ev{At: e.At, Bond: e.Bond, Kind: e.Kind, From: e.From, To: e.To, Reason: e.Reason, Link: e.Link, State: e.State, Detail: e.Detail}
+	if e.Kind == KindSwitch {
+		d, s := ms(e.Detection), ms(e.Switch)
+		out.DetectionMs, out.SwitchMs = &d, &s
+	}
+	return json.Marshal(out)
+}
+
+// Events is a bounded history of events, oldest dropped first.
+type Events struct {
+	mu   sync.Mutex
+	max  int
+	list []Event
+	seq  uint64 // events ever added
+}
+
+// DefaultEventHistory is how many events are kept.
+const DefaultEventHistory = 512
+
+// NewEvents keeps the last max events.
+func NewEvents(max int) *Events {
+	if max <= 0 {
+		max = DefaultEventHistory
+	}
+	return &Events{max: max}
+}
+
+func (h *Events) add(e Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.list = append(h.list, e)
+	if n := len(h.list) - h.max; n > 0 {
+		h.list = append(h.list[:0:0], h.list[n:]...)
+	}
+	h.seq++
+}
+
+// List returns the kept events of bond ("" = all), oldest first, at most
+// limit of the latest (0 = all kept).
+func (h *Events) List(bond string, limit int) []Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []Event
+	for _, e := range h.list {
+		if bond == "" || e.Bond == bond {
+			out = append(out, e)
+		}
+	}
+	if limit > 0 && len(out) > limit {
+		out = out[len(out)-limit:]
+	}
+	return out
+}
