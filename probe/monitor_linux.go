@@ -200,7 +200,7 @@ func (m *Monitor) load() error {
 }
 
 // start attaches to ifindex and runs the link's prober.
-func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (p *probed, err error) {
+func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *probed, err error) {
 	base, err := NewProbeMAC()
 	if err != nil {
 		return nil, err
@@ -215,10 +215,10 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (p *pro
 		_ = m.obj.Stats.Delete(key)
 		return nil, fmt.Errorf("write config: %w", err)
 	}
-	p = &probed{}
+	p := &probed{}
 	defer func() {
 		if err != nil {
-			m.stop(p, key)
+			_ = m.stop(p, key) // what it can; the error is start's
 		}
 	}()
 	var snd *packetSender

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -185,11 +186,22 @@ func TestMonitorOnTunnels(t *testing.T) {
 		{"polling", Options{Attach: AttachAuto, NoRingbuf: true}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if c.opts.Attach == AttachTCX {
-				nstest.Require(t, haveTCX(t), "this kernel has no TCX (Linux 6.6+)")
+			if c.opts.Attach == AttachTCX && !haveTCX(t) {
+				// Before 6.6 the automatic mode must find TCX missing.
+				m, err := NewMonitor(Options{Attach: AttachTCX, NetNS: w.gw.Path()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Close()
+				err = m.Add(context.Background(), LinkSpec{Bond: "bond0", Link: "tap1", Target: hubIP})
+				if !errors.Is(err, ebpf.ErrNotSupported) {
+					t.Fatalf("tcx attach before Linux 6.6: %v, want ErrNotSupported", err)
+				}
+				return
 			}
 			m := w.monitor(t, c.opts)
-			s1 := waitReplies(t, m, "tap1", 20, 20*time.Second)
+			// 70 replies: the loss window (50) is past the tunnels' warm-up.
+			s1 := waitReplies(t, m, "tap1", 70, 30*time.Second)
 			s2 := waitReplies(t, m, "tap2", 2, 20*time.Second)
 			t.Logf("tap1: %d replies, srtt %v, loss %.2f, attach %s; tap2: %d replies, srtt %v",
 				s1.Counters.ProbeReplies, s1.RTTSmoothed, s1.Loss, s1.Attach, s2.Counters.ProbeReplies, s2.RTTSmoothed)
@@ -200,7 +212,8 @@ func TestMonitorOnTunnels(t *testing.T) {
 				t.Errorf("roles: tap1 active %t every %v, tap2 active %t every %v", s1.Active, s1.Interval, s2.Active, s2.Interval)
 			}
 			for _, s := range []LinkStats{s1, s2} {
-				if s.RTTSmoothed <= 0 || s.RTTSmoothed > time.Second || s.Loss > 0.2 || s.LastReplyAge < 0 {
+				lossy := s.Decided >= 10 && s.Loss > 0.1
+				if s.RTTSmoothed <= 0 || s.RTTSmoothed > time.Second || lossy || s.LastReplyAge < 0 {
 					t.Errorf("%s: srtt %v loss %v last reply %v", s.Link, s.RTTSmoothed, s.Loss, s.LastReplyAge)
 				}
 				if s.Counters.ArpRequests < s.Counters.ProbesSent || s.Counters.ProbeReplies > s.Counters.ProbesSent ||

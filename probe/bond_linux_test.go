@@ -1,0 +1,135 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"github.com/multilink/multilink/bond"
+	"github.com/multilink/multilink/config"
+	"github.com/multilink/multilink/nstest"
+)
+
+// These tests need the kernel's bonding driver or netem: they run in the
+// kernel lab (a skip on this project's CI host, a failure in the lab).
+
+// withBond puts the gateway's TAPs into a kernel bond0 with the spec's
+// settings and the given fail_over_mac, address 10.8.0.253/24.
+func (w *world) withBond(t *testing.T, failOverMac int) {
+	t.Helper()
+	probe := netlink.NewLinkBond(netlink.NewLinkAttrs())
+	probe.Name = "bondprobe0"
+	err := w.gw.Handle.LinkAdd(probe)
+	if err == nil {
+		_ = w.gw.Handle.LinkDel(probe)
+	}
+	nstest.Require(t, err == nil, "kernel has no bonding driver (%v)", err)
+	h, err := bond.NewHandleAt(netns.NsHandle(w.gw.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	k := bond.NewKernel(h, nil)
+	var p config.BondParams
+	body := fmt.Sprintf(`{"bonding_mode":"1","primary":"tap1","arp_ip_target":"10.8.0.254","arp_interval":"100","fail_over_mac":"%d","arp_validate":"5"}`, failOverMac)
+	if err := p.UnmarshalJSON([]byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	spec := bond.Spec{Name: "bond0", Address: netip.MustParsePrefix("10.8.0.253/24"), Slaves: []string{"tap1", "tap2"}, Params: p}
+	if err := k.Create(context.Background(), spec); err != nil {
+		t.Fatalf("create bond0: %v", err)
+	}
+	t.Cleanup(func() { _ = k.Delete(context.Background(), "bond0") })
+}
+
+// hubView is what the hub knows of the gateway's bond.
+type hubView struct{ fdbPort, neighMAC string }
+
+// hubSees reads the hub's bridge forwarding entry for mac and its
+// neighbour entry for the bond's address.
+func (w *world) hubSees(t *testing.T, mac string) hubView {
+	t.Helper()
+	var v hubView
+	for _, line := range strings.Split(w.hub.Run(t, "bridge", "fdb", "show", "br", "br0"), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == mac && f[1] == "dev" {
+			v.fdbPort = f[2]
+		}
+	}
+	out := w.hub.Run(t, "ip", "-4", "neigh", "show", "10.8.0.253", "dev", "br0")
+	if f := strings.Fields(out); len(f) >= 3 && f[1] == "lladdr" {
+		v.neighMAC = f[2]
+	}
+	return v
+}
+
+// TestProbeBackupLeavesHubAlone: probing the backup slave for seconds
+// never moves the hub bridge's forwarding entry for the bond's MAC nor the
+// hub's neighbour entry for the bond's address, with fail_over_mac none
+// (every slave carries the bond's MAC) and active (each keeps its own).
+// Replies on the inactive slave, which the bond drops, are measured.
+func TestProbeBackupLeavesHubAlone(t *testing.T) {
+	for _, fom := range []int{0, 1} {
+		t.Run(config.FailOverMacNames[fom], func(t *testing.T) {
+			w := newWorld(t)
+			w.withBond(t, fom)
+			nstest.RequireCommand(t, "bridge")
+			bondLink, err := w.gw.Handle.LinkByName("bond0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			bondMAC := bondLink.Attrs().HardwareAddr.String()
+			// Traffic from the hub to the bond teaches the hub both entries.
+			deadline := time.Now().Add(30 * time.Second)
+			var before hubView
+			for time.Now().Before(deadline) {
+				_, _ = w.hub.Command(context.Background(), "ping", "-c", "1", "-W", "1", "10.8.0.253").CombinedOutput()
+				if before = w.hubSees(t, bondMAC); before.fdbPort == "tap1" && before.neighMAC == bondMAC {
+					break
+				}
+			}
+			if before.fdbPort != "tap1" || before.neighMAC != bondMAC {
+				t.Fatalf("hub before probing: fdb %s on %q, neighbour %q; want tap1 and %s", bondMAC, before.fdbPort, before.neighMAC, bondMAC)
+			}
+			m := w.monitor(t, Options{})
+			if err := m.SetIntervals(DefaultInterval, DefaultInterval); err != nil { // the backup at the active rate: the worst case
+				t.Fatal(err)
+			}
+			time.Sleep(3 * time.Second)
+			s2 := linkOf(t, m, "tap2")
+			if s2.Counters.ProbeReplies < 50 {
+				t.Errorf("inactive tap2: %d probe replies in 3 s at 20 ms: the bond's drop hid them", s2.Counters.ProbeReplies)
+			}
+			after := w.hubSees(t, bondMAC)
+			if after != before {
+				t.Errorf("hub after probing tap2: %+v, before: %+v", after, before)
+			}
+			t.Logf("fail_over_mac %d: tap2 %d replies, srtt %v; hub fdb %s on %s, neighbour %s", fom,
+				s2.Counters.ProbeReplies, s2.RTTSmoothed, bondMAC, after.fdbPort, after.neighMAC)
+		})
+	}
+}
+
+// TestRTTTracksDelay: a netem delay added to an underlay shows in the
+// link's measured RTT within 10 %.
+func TestRTTTracksDelay(t *testing.T) {
+	w := newWorld(t)
+	m := w.monitor(t, Options{})
+	base := waitReplies(t, m, "tap1", 50, 20*time.Second).RTTSmoothed
+	const delay = 50 * time.Millisecond
+	out, err := w.hub.Command(context.Background(), "tc", "qdisc", "add", "dev", "u1", "root", "netem", "delay", "50ms").CombinedOutput()
+	nstest.Require(t, err == nil, "no netem: %v %s", err, out)
+	n := linkOf(t, m, "tap1").Counters.ProbeReplies
+	waitReplies(t, m, "tap1", n+100, 20*time.Second) // the smoothed RTT settles
+	got := linkOf(t, m, "tap1").RTTSmoothed
+	want := base + delay
+	if d := got - want; d < -want/10 || d > want/10 {
+		t.Errorf("srtt %v with a 50 ms delay on a %v link, want %v +- 10%%", got, base, want)
+	}
+	t.Logf("base %v, with +50 ms netem: %v (%.1f%% off)", base, got, 100*float64(got-want)/float64(want))
+}
