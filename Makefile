@@ -4,8 +4,9 @@ BIN       := bin/multilink
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 PKGS      := ./...
+IMAGE     ?= multilink:$(VERSION)
 
-.PHONY: help build test test-host test-unit test-vm bench lint clean deps generate check-generate
+.PHONY: help build test test-host test-unit test-vm bench lint clean deps generate check-generate chart-lint docker
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
@@ -42,6 +43,12 @@ test-vm: ## kernel lab: kernel tests and the end-to-end scenario on Debian 6.1 a
 
 bench: ## benchmarks in the kernel lab (figures in docs/benchmarks.md)
 	$(GO) run ./cmd/multilink-lab --packages ./e2e --run '^$$' --bench 'Blackout' $(LABFLAGS)
+
+chart-lint: ## helm lint and template both charts (default and ci/ values) and check the rendered objects
+	$(GO) test -count=1 -run 'TestCharts' ./packaging
+
+docker: ## build the container image (IMAGE=multilink:<version>; needs a Docker engine)
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 clean: ## remove build output
 	rm -rf bin
