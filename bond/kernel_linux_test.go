@@ -47,9 +47,24 @@ type lab struct {
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	gw := nstest.New(t, "bondgw")
-	requireBonding(t, gw)
-	hub := nstest.New(t, "bondhub")
+	gw, hub := newTopology(t, true)
+	h, err := NewHandleAt(netns.NsHandle(gw.Fd()))
+	if err != nil {
+		t.Fatalf("bond handle: %v", err)
+	}
+	t.Cleanup(h.Close)
+	return &lab{gw: gw, hub: hub, k: NewKernel(h, slog.New(slog.NewTextHandler(t.Output(), nil)))}
+}
+
+// newTopology makes the gateway and hub namespaces, tap1 and tap2 (veth
+// ends) in the gateway, their peers in the hub's bridge br0 10.8.0.254/24.
+func newTopology(t *testing.T, bonding bool) (gw, hub *nstest.NS) {
+	t.Helper()
+	gw = nstest.New(t, "bondgw")
+	if bonding {
+		requireBonding(t, gw)
+	}
+	hub = nstest.New(t, "bondhub")
 	ba := netlink.NewLinkAttrs()
 	ba.Name = "br0"
 	br := &netlink.Bridge{LinkAttrs: ba}
@@ -73,12 +88,7 @@ func newLab(t *testing.T) *lab {
 	if err := hub.Handle.LinkSetUp(br); err != nil {
 		t.Fatalf("br0 up: %v", err)
 	}
-	h, err := NewHandleAt(netns.NsHandle(gw.Fd()))
-	if err != nil {
-		t.Fatalf("bond handle: %v", err)
-	}
-	t.Cleanup(h.Close)
-	return &lab{gw: gw, hub: hub, k: NewKernel(h, slog.New(slog.NewTextHandler(t.Output(), nil)))}
+	return gw, hub
 }
 
 // create makes the spec's bond, with changes to its parameters.

@@ -8,4 +8,9 @@
 // link in the kernel (frame and ARP counters, ARP probe RTTs into a log2
 // histogram, a ring buffer event per reply). Package probe loads and
 // attaches them. They only observe: every frame continues as before.
+//
+// bond.c: an active-backup bond out of tc programs (a veth pair whose
+// peer's ingress redirects to the active TAP, each TAP's ingress
+// redirecting back or dropping), for kernels without the bonding driver.
+// Package bond's EBPF driver loads them.
 package bpf

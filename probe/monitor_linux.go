@@ -19,14 +19,22 @@ import (
 
 	"github.com/multilink/multilink/bpf"
 	"github.com/multilink/multilink/fault"
+	"github.com/multilink/multilink/tc"
 	"github.com/multilink/multilink/thread"
+)
+
+// Legacy filter name and priority: before anything else of ours on the
+// TAP (the eBPF bond's filter comes later).
+const (
+	filterName     = "multilink_probe"
+	filterPriority = 1
 )
 
 // Options configures a Monitor.
 type Options struct {
 	Interval       time.Duration // the active link's probe interval; 0: DefaultInterval
 	BackupInterval time.Duration // the other links'; 0: DefaultBackupInterval
-	Attach         string        // AttachAuto (default), AttachTCX or AttachLegacy
+	Attach         string        // tc.Auto (default), tc.TCX or tc.Legacy
 	NoRingbuf      bool          // poll the counters even where a ring buffer exists (tests)
 	NetNS          string        // path of the namespace the TAPs live in; empty: the caller's
 	Logger         *slog.Logger
@@ -56,7 +64,7 @@ type Monitor struct {
 // probed is a link with its kernel side.
 type probed struct {
 	*prober
-	att    *attachment
+	att    *tc.Attachment
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -72,10 +80,8 @@ func NewMonitor(opts Options) (*Monitor, error) {
 	if err := checkIntervals(opts.Interval, opts.BackupInterval); err != nil {
 		return nil, err
 	}
-	switch opts.Attach {
-	case AttachAuto, AttachTCX, AttachLegacy:
-	default:
-		return nil, fault.Invalid("attach", "%q is none of tcx, legacy or empty (automatic)", opts.Attach)
+	if err := tc.CheckMode(opts.Attach); err != nil {
+		return nil, fault.Invalid("attach", "%v", err)
 	}
 	log := opts.Logger
 	if log == nil {
@@ -171,7 +177,7 @@ func (m *Monitor) Add(ctx context.Context, spec LinkSpec) error {
 		return fmt.Errorf("probe %s: %w", spec.Link, err)
 	}
 	m.links[spec.Link], m.byIndex[p.ifindex] = p, p
-	m.log.Info("probing link", "bond", spec.Bond, "link", spec.Link, "target", spec.Target, "attach", p.att.mode,
+	m.log.Info("probing link", "bond", spec.Bond, "link", spec.Link, "target", spec.Target, "attach", p.att.Mode(),
 		"active", spec.Active, "ring_buffer", m.obj.ringbuf)
 	return nil
 }
@@ -224,7 +230,11 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 	var snd *packetSender
 	err = thread.In(m.ns, func() error {
 		var err error
-		if p.att, err = attach(m.obj, m.nl, ifindex, m.opts.Attach); err != nil {
+		progs := []tc.Program{{Prog: m.obj.ProbeIngress, Ingress: true}, {Prog: m.obj.ProbeEgress}}
+		// First: the probe sees every frame before anything else on the
+		// TAP decides (the eBPF bond drops what reaches an inactive member).
+		p.att, err = tc.Attach(m.nl, ifindex, progs, tc.Options{Mode: m.opts.Attach, Name: filterName, First: true, Priority: filterPriority})
+		if err != nil {
 			return err
 		}
 		snd, err = newPacketSender(ifindex)
@@ -265,7 +275,7 @@ func (m *Monitor) stop(p *probed, key uint32) error {
 		}
 	}
 	if p.att != nil {
-		if err := p.att.detach(); err != nil {
+		if err := p.att.Detach(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -329,7 +339,7 @@ func (m *Monitor) Links() []LinkStats {
 	m.mu.Unlock()
 	out := make([]LinkStats, 0, len(ls))
 	for _, p := range ls {
-		out = append(out, p.snapshot(p.att.mode))
+		out = append(out, p.snapshot(p.att.Mode()))
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Bond != out[j].Bond {

@@ -3,7 +3,6 @@ package probe
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -13,9 +12,9 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 
 	"github.com/multilink/multilink/nstest"
+	"github.com/multilink/multilink/tc"
 	"github.com/multilink/multilink/thread"
 	"github.com/multilink/multilink/tunnel"
 )
@@ -167,8 +166,7 @@ func ourFilters(t *testing.T, ns *nstest.NS, dev string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &attachment{nl: ns.Handle, index: l.Attrs().Index}
-	fs, err := a.ours()
+	fs, err := tc.Filters(ns.Handle, l.Attrs().Index, filterName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,14 +179,14 @@ func TestMonitorOnTunnels(t *testing.T) {
 		name string
 		opts Options
 	}{
-		{"tcx", Options{Attach: AttachTCX}},
-		{"legacy", Options{Attach: AttachLegacy}},
-		{"polling", Options{Attach: AttachAuto, NoRingbuf: true}},
+		{"tcx", Options{Attach: tc.TCX}},
+		{"legacy", Options{Attach: tc.Legacy}},
+		{"polling", Options{Attach: tc.Auto, NoRingbuf: true}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if c.opts.Attach == AttachTCX && !haveTCX(t) {
+			if c.opts.Attach == tc.TCX && !haveTCX(t) {
 				// Before 6.6 the automatic mode must find TCX missing.
-				m, err := NewMonitor(Options{Attach: AttachTCX, NetNS: w.gw.Path()})
+				m, err := NewMonitor(Options{Attach: tc.TCX, NetNS: w.gw.Path()})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -205,7 +203,7 @@ func TestMonitorOnTunnels(t *testing.T) {
 			s2 := waitReplies(t, m, "tap2", 2, 20*time.Second)
 			t.Logf("tap1: %d replies, srtt %v, loss %.2f, attach %s; tap2: %d replies, srtt %v",
 				s1.Counters.ProbeReplies, s1.RTTSmoothed, s1.Loss, s1.Attach, s2.Counters.ProbeReplies, s2.RTTSmoothed)
-			if c.opts.Attach != AttachAuto && s1.Attach != c.opts.Attach {
+			if c.opts.Attach != tc.Auto && s1.Attach != c.opts.Attach {
 				t.Errorf("attach %s, want %s", s1.Attach, c.opts.Attach)
 			}
 			if !s1.Active || s2.Active || s1.Interval != DefaultInterval || s2.Interval != DefaultBackupInterval {
@@ -257,10 +255,10 @@ func TestMonitorOnTunnels(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if c.opts.Attach == AttachAuto && (mode == AttachTCX) != haveTCX(t) {
+			if c.opts.Attach == tc.Auto && (mode == tc.TCX) != haveTCX(t) {
 				t.Errorf("automatic attach chose %s on this kernel", mode)
 			}
-			if mode == AttachTCX {
+			if mode == tc.TCX {
 				for _, at := range []ebpf.AttachType{ebpf.AttachTCXIngress, ebpf.AttachTCXEgress} {
 					if n := tcxPrograms(t, w.gw, "tap1", at); n != 0 {
 						t.Errorf("%d TCX programs left on tap1 (%s)", n, at)
@@ -320,16 +318,5 @@ func TestMonitorSubscribe(t *testing.T) {
 	}
 }
 
-// haveTCX reports whether the kernel is 6.6 or later (TCX).
-func haveTCX(t *testing.T) bool {
-	t.Helper()
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		t.Fatal(err)
-	}
-	var major, minor int
-	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); err != nil {
-		t.Fatalf("kernel release: %v", err)
-	}
-	return major > 6 || major == 6 && minor >= 6
-}
+// haveTCX reports whether the kernel has TCX (6.6+).
+func haveTCX(t *testing.T) bool { return nstest.KernelAtLeast(t, 6, 6) }

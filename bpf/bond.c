@@ -1,0 +1,88 @@
+//go:build ignore
+
+// multilink eBPF bond: an active-backup bond out of tc programs, for
+// kernels without the bonding driver.
+//
+// The bond device is one end of a veth pair and holds the address; its
+// peer is hidden. Whatever the host sends out of the bond arrives on the
+// peer's ingress, where bond_out redirects it to the active TAP's egress.
+// A frame arriving on a member TAP goes, if that TAP is active, to the
+// peer's egress and so into the bond device (bond_in); on any other member
+// it is dropped, as active-backup does, after the probe (which runs before
+// this program) has counted it. Switching is one write of the active TAP
+// into the bond's map entry.
+
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#define MAX_BONDS 64
+#define MAX_MEMBERS 256
+
+// bond_state is one bond, keyed by its peer's ifindex.
+struct bond_state {
+	__u32 active;         // ifindex of the active TAP; 0: none (frames are dropped)
+	__u32 pad;
+	__u64 out_frames;     // redirected to the active TAP
+	__u64 in_frames;      // from the active TAP into the bond
+	__u64 dropped_backup; // arrived on an inactive member
+	__u64 dropped_none;   // no active member
+};
+
+// member is a TAP of a bond, keyed by the TAP's ifindex.
+struct member {
+	__u32 peer; // the bond's peer ifindex
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_BONDS);
+	__type(key, __u32);
+	__type(value, struct bond_state);
+} bonds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_MEMBERS);
+	__type(key, __u32);
+	__type(value, struct member);
+} members SEC(".maps");
+
+// bond_out runs on the peer's ingress: the host's frames out of the bond.
+SEC("tc")
+int bond_out(struct __sk_buff *skb)
+{
+	__u32 key = skb->ifindex;
+	struct bond_state *b = bpf_map_lookup_elem(&bonds, &key);
+	if (!b)
+		return TC_ACT_SHOT; // not a bond of ours: never leak frames
+	__u32 active = b->active;
+	if (active == 0) {
+		__sync_fetch_and_add(&b->dropped_none, 1);
+		return TC_ACT_SHOT;
+	}
+	__sync_fetch_and_add(&b->out_frames, 1);
+	return bpf_redirect(active, 0);
+}
+
+// bond_in runs on each member TAP's ingress, after the probe.
+SEC("tc")
+int bond_in(struct __sk_buff *skb)
+{
+	__u32 key = skb->ifindex;
+	struct member *m = bpf_map_lookup_elem(&members, &key);
+	if (!m)
+		return TC_ACT_UNSPEC; // not a member (any more): leave it alone
+	__u32 peer = m->peer;
+	struct bond_state *b = bpf_map_lookup_elem(&bonds, &peer);
+	if (!b)
+		return TC_ACT_SHOT;
+	if (b->active != key) {
+		__sync_fetch_and_add(&b->dropped_backup, 1);
+		return TC_ACT_SHOT;
+	}
+	__sync_fetch_and_add(&b->in_frames, 1);
+	return bpf_redirect(peer, 0);
+}
+
+char __license[] SEC("license") = "Dual MIT/GPL";
