@@ -17,6 +17,7 @@ var guarded = []struct{ method, path, body string }{
 	{"POST", "/v1/tap_down/tap1", ""},
 	{"POST", "/v1/tap_up/tap1", ""},
 	{"POST", "/v1/ping_test", `{"ip": "10.8.0.254"}`},
+	{"PUT", "/v1/client/policy/bond0", `{"pin": "tap2"}`},
 }
 
 // open are the reads anyone may do.
@@ -28,6 +29,9 @@ var open = []struct{ method, path string }{
 	{"GET", "/version"},
 	{"GET", "/health"},
 	{"GET", "/helth"},
+	{"GET", "/v1/client/links"},
+	{"GET", "/v1/client/events"},
+	{"GET", "/v1/client/policy/bond0"},
 }
 
 func TestAuth(t *testing.T) {

@@ -19,16 +19,9 @@ import (
 // error is fault.KindInvalid except a body that is too large
 // (*http.MaxBytesError, 413).
 func (a *handler) decodeBody(c *gin.Context, dst any) error {
-	if c.Request.Body == nil {
-		return fault.Invalid("", "a JSON request body is required")
-	}
-	data, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, a.maxBody))
+	data, err := a.readBody(c)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return err
-		}
-		return fault.Invalid("", "read the request body: %v", err)
+		return err
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return fault.Invalid("", "a JSON request body is required")
@@ -55,4 +48,23 @@ func ifName(c *gin.Context, param string) (string, error) {
 		return "", err
 	}
 	return name, nil
+}
+
+// readBody reads a size-limited, non-empty request body.
+func (a *handler) readBody(c *gin.Context) ([]byte, error) {
+	if c.Request.Body == nil {
+		return nil, fault.Invalid("", "a JSON request body is required")
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, a.maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, err
+		}
+		return nil, fault.Invalid("", "read the request body: %v", err)
+	}
+	if len(data) == 0 {
+		return nil, fault.Invalid("", "a JSON request body is required")
+	}
+	return data, nil
 }

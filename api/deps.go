@@ -7,22 +7,25 @@ import (
 
 	"github.com/multilink/multilink/bond"
 	"github.com/multilink/multilink/config"
+	"github.com/multilink/multilink/failover"
 	"github.com/multilink/multilink/gateway"
 	"github.com/multilink/multilink/hub"
 	"github.com/multilink/multilink/ping"
+	"github.com/multilink/multilink/probe"
 )
 
 // DefaultMaxBody bounds a request body when Deps.MaxBody is 0.
 const DefaultMaxBody = 64 << 10
 
-// Deps is what the API drives. Hub, Gateway, Taps, Pinger and Health are
-// required.
+// Deps is what the API drives. Everything but Metrics is required.
 type Deps struct {
-	Hub     Hub
-	Gateway Gateway
-	Taps    Taps
-	Pinger  Pinger
-	Health  Health
+	Hub      Hub
+	Gateway  Gateway
+	Taps     Taps
+	Pinger   Pinger
+	Health   Health
+	Links    Links
+	Failover Failover
 
 	// Version is reported by GET /version ("dev" when empty).
 	Version string
@@ -66,6 +69,30 @@ type Taps interface {
 // Pinger runs a ping test.
 type Pinger interface {
 	Ping(ctx context.Context, r ping.Request) (ping.Result, error)
+}
+
+// Links are the probe's per-link figures.
+type Links interface {
+	Links() []probe.LinkStats
+}
+
+// Failover controls the failover decisions of the gateway's bonds.
+type Failover interface {
+	// Policy is a bond's failover state and policy; fault.KindNotFound for
+	// a bond that is not started.
+	Policy(ctx context.Context, bond string) (PolicyStatus, error)
+	// SetPolicy applies a PUT body (failover.ParseRequest's shape).
+	SetPolicy(ctx context.Context, bond string, body []byte) (PolicyStatus, error)
+	// Events lists the latest switches and state changes of bond ("": all).
+	Events(bond string, limit int) []failover.Event
+}
+
+// PolicyStatus is the body of GET and PUT /v1/client/policy/{bond}: the
+// bond's failover state with the probe intervals (daemon-wide).
+type PolicyStatus struct {
+	failover.Status
+	ProbeIntervalMs  float64 `json:"probe_interval_ms"`
+	BackupIntervalMs float64 `json:"backup_interval_ms"`
 }
 
 // Health reports the daemon's real health.

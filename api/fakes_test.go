@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/multilink/multilink/bond"
 	"github.com/multilink/multilink/config"
+	"github.com/multilink/multilink/failover"
+	"github.com/multilink/multilink/fault"
 	"github.com/multilink/multilink/gateway"
 	"github.com/multilink/multilink/hub"
 	"github.com/multilink/multilink/ping"
+	"github.com/multilink/multilink/probe"
 )
 
 // recorder collects the calls the fakes get, in order.
@@ -145,6 +149,55 @@ func (f fakeHealth) Health(context.Context) Report {
 	return f.report
 }
 
+// fakeLinks answers two probed links of bond0 and one of bond1.
+type fakeLinks struct{ *recorder }
+
+func (f fakeLinks) Links() []probe.LinkStats {
+	_ = f.add("links.Links")
+	return []probe.LinkStats{
+		{Bond: "bond0", Link: "tap1", Active: true, Interval: 20 * time.Millisecond, LastReplyAge: time.Millisecond, LastRxAge: -1,
+			Figures: probe.Figures{RTTLast: time.Millisecond, RTTSmoothed: time.Millisecond, HasRTT: true}},
+		{Bond: "bond0", Link: "tap2", Interval: time.Second, LastReplyAge: -1, LastRxAge: -1},
+		{Bond: "bond1", Link: "tap3", Interval: time.Second, LastReplyAge: -1, LastRxAge: -1},
+	}
+}
+
+// fakeFailover knows bond0.
+type fakeFailover struct{ *recorder }
+
+func (f fakeFailover) status(bond string) PolicyStatus {
+	return PolicyStatus{Status: failover.Status{Bond: bond, Active: "tap1", Priority: []string{"tap1", "tap2"},
+		Failovers: map[string]uint64{}, Policy: failover.DefaultPolicy().View()}, ProbeIntervalMs: 20, BackupIntervalMs: 1000}
+}
+
+func (f fakeFailover) Policy(_ context.Context, bond string) (PolicyStatus, error) {
+	if err := f.add("failover.Policy %s", bond); err != nil {
+		return PolicyStatus{}, err
+	}
+	if bond != "bond0" {
+		return PolicyStatus{}, fault.NotFound("no client with bond %s is started", bond)
+	}
+	return f.status(bond), nil
+}
+
+func (f fakeFailover) SetPolicy(_ context.Context, bond string, body []byte) (PolicyStatus, error) {
+	if err := f.add("failover.SetPolicy %s %s", bond, body); err != nil {
+		return PolicyStatus{}, err
+	}
+	if bond != "bond0" {
+		return PolicyStatus{}, fault.NotFound("no client with bond %s is started", bond)
+	}
+	if _, _, err := failover.ParseRequest(body, failover.DefaultPolicy()); err != nil {
+		return PolicyStatus{}, err
+	}
+	return f.status(bond), nil
+}
+
+func (f fakeFailover) Events(bond string, limit int) []failover.Event {
+	_ = f.add("failover.Events %s %d", bond, limit)
+	return []failover.Event{{Bond: "bond0", Kind: failover.KindSwitch, From: "tap1", To: "tap2", Reason: failover.ReasonDown, Detection: 61 * time.Millisecond}}
+}
+
 // fakeDeps returns Deps whose every dependency records into one recorder.
 func fakeDeps(token string) (Deps, *recorder) {
 	rec := &recorder{report: Report{Status: StatusOK}}
@@ -154,6 +207,8 @@ func fakeDeps(token string) (Deps, *recorder) {
 		Taps:     fakeTaps{rec},
 		Pinger:   fakePinger{rec},
 		Health:   fakeHealth{rec},
+		Links:    fakeLinks{rec},
+		Failover: fakeFailover{rec},
 		Version:  "1.2.3-test",
 		Token:    token,
 		Insecure: token == "",

@@ -12,9 +12,11 @@ import (
 
 	"github.com/multilink/multilink/bond"
 	"github.com/multilink/multilink/config"
+	"github.com/multilink/multilink/failover"
 	"github.com/multilink/multilink/gateway"
 	"github.com/multilink/multilink/hub"
 	"github.com/multilink/multilink/ping"
+	"github.com/multilink/multilink/probe"
 )
 
 // openAPIDoc is the part of the document the tests read.
@@ -105,8 +107,8 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 			t.Errorf("documented but not routed: %s", op)
 		}
 	}
-	if len(routed) != 17 {
-		t.Errorf("%d routes, want the spec's 15 + /health + /metrics: %q", len(routed), routed)
+	if len(routed) != 21 {
+		t.Errorf("%d routes, want the spec's 15 + /health + /metrics + links, events, policy GET and PUT: %q", len(routed), routed)
 	}
 }
 
@@ -305,6 +307,43 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		slices.Sort(fields)
 		if !slices.Equal(documented, fields) {
 			t.Errorf("schema %s documents %q, %T has %q", name, documented, v, fields)
+		}
+	}
+	// Types with their own JSON encoding: the documented properties are the
+	// keys of an encoded value (every optional field set).
+	encoded := map[string]any{
+		"LinkStats":    probe.LinkStats{Figures: probe.Figures{HasRTT: true}, SendError: "x", Histogram: []probe.Bucket{{}}},
+		"Event":        failover.Event{Kind: failover.KindSwitch, From: "a", To: "b", Reason: "r", Link: "l", State: "s", Detail: "d"},
+		"PolicyStatus": PolicyStatus{Status: failover.Status{Pin: "tap1", Links: []failover.LinkStatus{{}}}},
+		"Policy":       failover.DefaultPolicy().View(),
+	}
+	for name, v := range encoded {
+		var s struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		}
+		if err := json.Unmarshal(doc.Components.Schemas[name], &s); err != nil {
+			t.Errorf("schema %s: %v", name, err)
+			continue
+		}
+		data, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal(data, &keys); err != nil {
+			t.Fatal(err)
+		}
+		var documented, fields []string
+		for p := range s.Properties {
+			documented = append(documented, p)
+		}
+		for k := range keys {
+			fields = append(fields, k)
+		}
+		slices.Sort(documented)
+		slices.Sort(fields)
+		if !slices.Equal(documented, fields) {
+			t.Errorf("schema %s documents %q, %T encodes %q", name, documented, v, fields)
 		}
 	}
 	// Every bonding parameter config knows is documented.

@@ -80,6 +80,12 @@ func check(d Deps) error {
 	if d.Health == nil {
 		missing = append(missing, "Health")
 	}
+	if d.Links == nil {
+		missing = append(missing, "Links")
+	}
+	if d.Failover == nil {
+		missing = append(missing, "Failover")
+	}
 	if len(missing) > 0 {
 		return fmt.Errorf("api deps: %s missing", strings.Join(missing, ", "))
 	}
@@ -113,6 +119,10 @@ func (a *handler) routes(r *gin.Engine) {
 	v1.POST("/client/stop/:bond_interface", auth, a.clientStop)
 	v1.PUT("/client/bond_params/:bond_interface", auth, a.setBondParams)
 	v1.GET("/client/bond_params/:bond_interface", a.bondParams)
+	v1.GET("/client/links", a.links)
+	v1.GET("/client/events", a.events)
+	v1.GET("/client/policy/:bond_interface", a.policy)
+	v1.PUT("/client/policy/:bond_interface", auth, a.setPolicy)
 
 	v1.POST("/tap_down/:tap", auth, a.tapDown)
 	v1.POST("/tap_up/:tap", auth, a.tapUp)

@@ -13,12 +13,13 @@ type Spec struct {
 	Address netip.Prefix // the bond's address, e.g. 10.8.0.253/24
 	Slaves  []string     // slave interface names in priority order (TAPs); they exist already
 	Params  config.BondParams
+	Driver  string // config.DriverAuto (""), DriverKernel or DriverEBPF; for a Chooser
 }
 
 // Info is a bond as the kernel (or the eBPF path) has it now.
 type Info struct {
 	Name   string            `json:"bond"`
-	Driver string            `json:"driver"` // "kernel" (later also "ebpf")
+	Driver string            `json:"driver"` // "kernel" or "ebpf"
 	Up     bool              `json:"up"`
 	Slaves []string          `json:"slaves"`
 	Active string            `json:"active_slave"` // "" when none

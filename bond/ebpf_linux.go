@@ -101,7 +101,14 @@ func (e *EBPF) load() error {
 
 // Create makes the bond: the veth pair, the address, the programs, the
 // primary (else the first slave) active. On error it removes what it made.
-func (e *EBPF) Create(ctx context.Context, s Spec) (err error) {
+func (e *EBPF) Create(ctx context.Context, s Spec) error {
+	if err := e.create(s); err != nil {
+		return fmt.Errorf("create bond %s: %w", s.Name, err)
+	}
+	return nil
+}
+
+func (e *EBPF) create(s Spec) (err error) {
 	if err := checkNames(s.Name, s.Slaves); err != nil {
 		return err
 	}

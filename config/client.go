@@ -33,6 +33,8 @@ type Client struct {
 	Bonding BondParams `json:"-"`
 	// TapPrefix names the TAPs: prefix1..prefixN.
 	TapPrefix string `json:"-"`
+	// Driver makes the bond: DriverAuto (""), DriverKernel or DriverEBPF.
+	Driver string `json:"-"`
 }
 
 // Slave is one link of a bond: a hardware interface and the hub address
@@ -101,6 +103,7 @@ func (c *Client) decodeBond(data []byte) error {
 		"slaves":     func(raw json.RawMessage) error { slavesRaw = raw; return nil },
 		"bonding":    func(raw json.RawMessage) error { return bonding.UnmarshalJSON(raw) },
 		"tap_prefix": func(raw json.RawMessage) (err error) { c.TapPrefix, err = decodeString(raw); return },
+		"driver":     func(raw json.RawMessage) (err error) { c.Driver, err = decodeString(raw); return },
 	}
 	if err := decodeObject(data, "", fields, nil); err != nil {
 		return err
@@ -244,6 +247,9 @@ func (c Client) Check() error {
 	if c.TapPrefix == "" {
 		return fault.Invalid(join(bond, "tap_prefix"), "is empty")
 	}
+	if err := CheckDriver(join(bond, "driver"), c.Driver); err != nil {
+		return err
+	}
 	taps := c.Taps()
 	for _, t := range taps {
 		if err := CheckIfName(join(bond, "tap_prefix"), t); err != nil {
@@ -302,6 +308,7 @@ type bondBodyJSON struct {
 	Slaves    []slaveJSON `json:"slaves"`
 	Bonding   BondParams  `json:"bonding"`
 	TapPrefix string      `json:"tap_prefix,omitempty"`
+	Driver    string      `json:"driver,omitempty"`
 }
 
 type slaveJSON struct {
@@ -313,7 +320,7 @@ type slaveJSON struct {
 
 // MarshalJSON writes the spec's shape, which UnmarshalJSON reads back.
 func (c Client) MarshalJSON() ([]byte, error) {
-	b := bondBodyJSON{IPAddress: c.Address.String(), Bonding: c.Bonding, TapPrefix: c.TapPrefix}
+	b := bondBodyJSON{IPAddress: c.Address.String(), Bonding: c.Bonding, TapPrefix: c.TapPrefix, Driver: c.Driver}
 	for _, s := range c.Slaves {
 		sj := slaveJSON{HWInt: s.HWInt, IPServer: s.IPServer.String(), Netmask: itoa(s.Netmask)}
 		if s.Gateway.IsValid() {

@@ -20,9 +20,18 @@ import (
 //	client:            # or clients: [ ... ]
 //	  server_api_url: http://192.0.2.1:3333
 //	  bond: {bond0: {ip_address: 10.8.0.253, slaves: [...], bonding: {...}}}
+//	probe:             # optional: probe intervals (ms) and tc attach mode
+//	  {interval_ms: 20, backup_interval_ms: 1000, attach: tcx}
+//	policy:            # optional: failover thresholds, as PUT /v1/client/policy's "policy"
+//	  {hold_down_ms: 2000, loss_degraded: 0.1}
 type File struct {
 	Servers []Server `json:"servers,omitempty"`
 	Clients []Client `json:"clients,omitempty"`
+	// Probe and Policy are the file's probe: and policy: sections as JSON,
+	// for the daemon to decode and validate (probe intervals, failover
+	// thresholds); nil when absent. They are settings, not desired state.
+	Probe  json.RawMessage `json:"-"`
+	Policy json.RawMessage `json:"-"`
 }
 
 // ParseFile decodes a config file's bytes (YAML is converted to JSON first,
@@ -73,6 +82,8 @@ func ParseFile(data []byte) (File, error) {
 		"servers": func(raw json.RawMessage) error { return list(raw, addServer) },
 		"client":  addClient,
 		"clients": func(raw json.RawMessage) error { return list(raw, addClient) },
+		"probe":   func(raw json.RawMessage) error { f.Probe = raw; return nil },
+		"policy":  func(raw json.RawMessage) error { f.Policy = raw; return nil },
 	}
 	if err := decodeObject(js, "", fields, nil); err != nil {
 		return File{}, err

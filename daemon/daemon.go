@@ -15,7 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/multilink/multilink/api"
-	"github.com/multilink/multilink/bond"
 	"github.com/multilink/multilink/config"
 	"github.com/multilink/multilink/gateway"
 	"github.com/multilink/multilink/hub"
@@ -32,6 +31,8 @@ type Options struct {
 	Insecure   bool   // --insecure-no-auth
 	ConfigFile string // --config
 	OpenVPN    string // openvpn binary; default from PATH
+	BondDriver string // --bond-driver: auto (default), kernel or ebpf
+	NoFailover bool   // --no-failover: probe only, the bond's own monitor decides
 	Version    string
 	Logger     *slog.Logger
 	// Ready, if set, receives the API's bound address once it listens.
@@ -83,31 +84,43 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("open netlink: %w", err)
 	}
 	defer nl.Close()
+	stack, err := newClientStack(stackOptions{BondDriver: o.BondDriver, NoFailover: o.NoFailover, Probe: file.Probe, Policy: file.Policy}, nl, log)
+	if err != nil {
+		return err
+	}
 	tunnels, err := tunnel.NewManager(tunnel.Options{Dir: filepath.Join(o.StateDir, "tunnels"), OpenVPN: o.OpenVPN, Logger: log})
 	if err != nil {
+		stack.Close()
 		return fmt.Errorf("start tunnel supervisor: %w", err)
 	}
 	keys := filepath.Join(o.StateDir, "keys")
 	r := &roles{
 		hub:     hub.New(hub.Options{Netlink: nl, Tunnels: tunnels, KeyDir: keys, Logger: log}),
-		gw:      gateway.New(gateway.Options{Netlink: nl, Tunnels: tunnels, Bond: bond.NewKernel(nl, log), Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Logger: log}),
+		gw:      gateway.New(gateway.Options{Netlink: nl, Tunnels: tunnels, Bond: stack.bonds, Links: stack, Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Logger: log}),
 		store:   newStore(o.StateDir),
 		log:     log,
 		pending: map[string]config.Client{},
 	}
+	defer teardown(log, r, tunnels, stack)
 	saved, err := r.store.load()
 	if err != nil {
 		return err
 	}
-	defer teardown(log, r, tunnels)
 	r.restore(ctx, desired(saved, file))
 
+	metrics, err := metricsHandler(stack, r.gw, o.Version)
+	if err != nil {
+		return fmt.Errorf("build metrics: %w", err)
+	}
 	router, err := api.NewRouter(api.Deps{
 		Hub:      hubRole{r},
 		Gateway:  gatewayRole{r},
 		Taps:     tapControl{tunnels},
 		Pinger:   ping.New(log),
 		Health:   health{r: r, tunnels: tunnels},
+		Links:    stack,
+		Failover: stack,
+		Metrics:  metrics,
 		Version:  o.Version,
 		Token:    token,
 		Insecure: o.Insecure,
@@ -157,11 +170,14 @@ func serve(ctx context.Context, log *slog.Logger, o Options, h http.Handler) err
 }
 
 // teardown removes everything the roles made; the desired state stays saved.
-func teardown(log *slog.Logger, r *roles, tunnels *tunnel.Manager) {
+func teardown(log *slog.Logger, r *roles, tunnels *tunnel.Manager, stack *clientStack) {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := r.gw.Close(ctx); err != nil {
 		log.Error("tear down clients", "err", err)
+	}
+	if err := stack.Close(); err != nil {
+		log.Error("stop probes and bond drivers", "err", err)
 	}
 	if err := r.hub.Close(ctx); err != nil {
 		log.Error("tear down servers", "err", err)

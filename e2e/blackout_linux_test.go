@@ -26,7 +26,7 @@ const (
 // Metrics: median, min and max blackout per arp_interval, in ms.
 func BenchmarkKernelBondBlackout(b *testing.B) {
 	tp := newTopology(b)
-	_, gw := scenario(b, tp, specClientBody(b), hubU1)
+	_, gw := scenario(b, tp, specClientBody(b), "kernel", "--no-failover")
 	p, err := newProber(tp.gw, "10.8.0.254", probeInterval)
 	if err != nil {
 		b.Fatalf("prober: %v", err)

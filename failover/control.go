@@ -56,6 +56,36 @@ type Update struct {
 func (e *Engine) Apply(u Update) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if err := e.check(u); err != nil {
+		return err
+	}
+	if u.Policy != nil {
+		e.pol = *u.Policy
+	}
+	if u.Pin != nil {
+		e.manual = e.manual || *u.Pin != e.pin
+		e.pin = *u.Pin
+	}
+	if u.Priority != nil {
+		e.priority = slices.Clone(*u.Priority)
+		e.manual = true
+	}
+	if u.Primary != nil {
+		e.primary = *u.Primary
+		e.manual = true
+	}
+	e.poke()
+	return nil
+}
+
+// Check validates u against the bond without applying it.
+func (e *Engine) Check(u Update) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.check(u)
+}
+
+func (e *Engine) check(u Update) error {
 	if u.Policy != nil {
 		if err := u.Policy.Check(); err != nil {
 			return err
@@ -78,22 +108,6 @@ func (e *Engine) Apply(u Update) error {
 	if u.Primary != nil && *u.Primary != "" && !slices.Contains(e.links, *u.Primary) {
 		return fault.Invalid("primary", "%s is not a link of %s", *u.Primary, e.bond)
 	}
-	if u.Policy != nil {
-		e.pol = *u.Policy
-	}
-	if u.Pin != nil {
-		e.manual = e.manual || *u.Pin != e.pin
-		e.pin = *u.Pin
-	}
-	if u.Priority != nil {
-		e.priority = slices.Clone(*u.Priority)
-		e.manual = true
-	}
-	if u.Primary != nil {
-		e.primary = *u.Primary
-		e.manual = true
-	}
-	e.poke()
 	return nil
 }
 

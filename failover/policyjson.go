@@ -1,14 +1,10 @@
 package failover
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"strings"
 	"time"
 
+	"github.com/multilink/multilink/config"
 	"github.com/multilink/multilink/fault"
 )
 
@@ -56,6 +52,20 @@ type Request struct {
 	BackupIntervalMs *float64         `json:"backup_interval_ms"`
 }
 
+// ParsePolicy decodes a policy object (any subset of the thresholds,
+// PolicyView's fields) over base, and validates the result.
+func ParsePolicy(data []byte, base Policy) (Policy, error) {
+	v := viewOf(base)
+	if err := config.DecodeStrict(data, &v); err != nil {
+		return Policy{}, err
+	}
+	p := v.policy()
+	if err := p.Check(); err != nil {
+		return Policy{}, err
+	}
+	return p, nil
+}
+
 // Intervals are the probe intervals a request sets (zero: unchanged).
 type Intervals struct{ Active, Backup time.Duration }
 
@@ -63,7 +73,7 @@ type Intervals struct{ Active, Backup time.Duration }
 // (for the thresholds it leaves out). Unknown fields are refused by name.
 func ParseRequest(data []byte, cur Policy) (Update, Intervals, error) {
 	var r Request
-	if err := strictDecode(data, &r); err != nil {
+	if err := config.DecodeStrict(data, &r); err != nil {
 		return Update{}, Intervals{}, err
 	}
 	if r.Pin == nil && r.Priority == nil && r.Policy == nil && r.ProbeIntervalMs == nil && r.BackupIntervalMs == nil {
@@ -71,13 +81,9 @@ func ParseRequest(data []byte, cur Policy) (Update, Intervals, error) {
 	}
 	u := Update{Pin: r.Pin, Priority: r.Priority}
 	if r.Policy != nil {
-		v := viewOf(cur)
-		if err := strictDecode(*r.Policy, &v); err != nil {
-			return Update{}, Intervals{}, prefixField("policy", err)
-		}
-		p := v.policy()
-		if err := p.Check(); err != nil {
-			return Update{}, Intervals{}, prefixField("policy", err)
+		p, err := ParsePolicy(*r.Policy, cur)
+		if err != nil {
+			return Update{}, Intervals{}, config.Prefix("policy", err)
 		}
 		u.Policy = &p
 	}
@@ -96,37 +102,4 @@ func ParseRequest(data []byte, cur Policy) (Update, Intervals, error) {
 		*f.dst = time.Duration(*f.v * float64(time.Millisecond))
 	}
 	return u, iv, nil
-}
-
-// strictDecode decodes one JSON object, refusing unknown fields and
-// trailing data, with errors a client can act on.
-func strictDecode(data []byte, dst any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &te):
-			return fault.Invalid(te.Field, "must be a %s, not a JSON %s", te.Type, te.Value)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return fault.Invalid(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field")
-		}
-		return fault.Invalid("", "the body is not a valid JSON object: %v", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fault.Invalid("", "the body has data after its JSON object")
-	}
-	return nil
-}
-
-func prefixField(prefix string, err error) error {
-	var fe *fault.Error
-	if errors.As(err, &fe) {
-		f := prefix
-		if fe.Field != "" {
-			f = prefix + "." + fe.Field
-		}
-		return &fault.Error{Kind: fe.Kind, Field: f, Msg: fe.Msg, Err: fe.Err}
-	}
-	return fmt.Errorf("%s: %w", prefix, err)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -47,6 +48,7 @@ type Options struct {
 	Tunnels Tunnels
 	Bond    bond.Driver
 	Fetcher KeyFetcher
+	Links   Links  // told about bonds coming and going (nil: nobody)
 	KeyDir  string // where fetched keys are kept (0600)
 	Token   string // sent to hubs when a client gives no server_token
 	Logger  *slog.Logger
@@ -66,6 +68,7 @@ type client struct {
 	keyFile string
 	ports   []int
 	routes  []linkRoute
+	target  netip.Addr // the hub bridge's address
 	started time.Time
 }
 
@@ -107,21 +110,22 @@ func (g *Gateway) Start(ctx context.Context, cfg config.Client) (Status, error) 
 	if len(key.Links) < len(cfg.Slaves) {
 		return Status{}, fault.Invalid("slaves", "%d slaves, but the hub's bridge %s serves %d links", len(cfg.Slaves), key.Bridge, len(key.Links))
 	}
+	hubIP, err := parseAddr(key.BridgeIP)
+	if err != nil {
+		return Status{}, fault.Unavailable(err, "the hub sent bridge_ip %q", key.BridgeIP)
+	}
 	if len(cfg.Bonding.ArpIPTarget) == 0 {
-		hubIP, err := parseAddr(key.BridgeIP)
-		if err != nil {
-			return Status{}, fault.Unavailable(err, "the hub sent bridge_ip %q", key.BridgeIP)
-		}
 		cfg.Bonding.ArpIPTarget = append(cfg.Bonding.ArpIPTarget, hubIP)
 	}
 	if err := cfg.Bonding.Check(cfg.Taps()); err != nil {
 		return Status{}, err
 	}
-	c := &client{cfg: cfg, slot: g.freeSlot(), keyFile: filepath.Join(g.opts.KeyDir, cfg.Bond+".key"), started: time.Now()}
+	c := &client{cfg: cfg, slot: g.freeSlot(), keyFile: filepath.Join(g.opts.KeyDir, cfg.Bond+".key"), target: hubIP, started: time.Now()}
 	if err := c.bringUp(ctx, g, key, ifindex); err != nil {
 		return Status{}, err
 	}
 	g.clients[cfg.Bond] = c
+	g.linksUp(ctx, c)
 	g.log.Info("client started", "bond", cfg.Bond, "address", cfg.Address, "slaves", len(cfg.Slaves), "hub", cfg.ServerAPIURL)
 	return g.status(ctx, c), nil
 }
@@ -161,9 +165,9 @@ func (c *client) bringUp(ctx context.Context, g *Gateway, key hub.Key, ifindex [
 		tap := taps[i]
 		undo = append(undo, func() { _ = g.opts.Tunnels.Stop(bg, tap) })
 	}
-	spec := bond.Spec{Name: c.cfg.Bond, Address: c.cfg.Address, Slaves: taps, Params: c.cfg.Bonding}
+	spec := bond.Spec{Name: c.cfg.Bond, Address: c.cfg.Address, Slaves: taps, Params: c.cfg.Bonding, Driver: c.cfg.Driver}
 	if err := g.opts.Bond.Create(ctx, spec); err != nil {
-		return fmt.Errorf("create bond %s: %w", c.cfg.Bond, err)
+		return err // the driver says "create bond <name>: ..."
 	}
 	return nil
 }
@@ -201,6 +205,7 @@ func (g *Gateway) Stop(ctx context.Context, name string) error {
 	if !ok {
 		return fault.NotFound("no client with bond %s is started", name)
 	}
+	g.linksDown(ctx, name)
 	var errs []error
 	if err := g.opts.Bond.Delete(ctx, name); err != nil && fault.KindOf(err) != fault.KindNotFound {
 		errs = append(errs, fmt.Errorf("delete bond %s: %w", name, err))

@@ -82,6 +82,9 @@ func (g *Gateway) SetBondParams(ctx context.Context, name string, p config.BondP
 		return bond.Info{}, err
 	}
 	c.cfg.Bonding = merged
+	if p.Primary != nil && g.opts.Links != nil {
+		g.opts.Links.Primary(name, *p.Primary)
+	}
 	return g.opts.Bond.Info(ctx, name)
 }
 
