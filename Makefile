@@ -42,7 +42,7 @@ test-vm: ## kernel lab: kernel tests and the end-to-end scenario on Debian 6.1 a
 	$(GO) run ./cmd/multilink-lab $(LABFLAGS)
 
 bench: ## benchmarks in the kernel lab (figures in docs/benchmarks.md)
-	$(GO) run ./cmd/multilink-lab --packages ./e2e --run '^$$' --bench 'Blackout' $(LABFLAGS)
+	$(GO) run ./cmd/multilink-lab --packages ./e2e --run '^$$' --bench 'Failover' --timeout 40m $(LABFLAGS)
 
 chart-lint: ## helm lint and template both charts (default and ci/ values) and check the rendered objects
 	$(GO) test -count=1 -run 'TestCharts' ./packaging

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/multilink/multilink/fault"
 )
 
 func TestServerAccepts(t *testing.T) {
@@ -231,5 +233,28 @@ func TestClientAccepts(t *testing.T) {
 			}
 			tc.check(t, c)
 		})
+	}
+}
+
+func TestDecodeStrict(t *testing.T) {
+	var v struct {
+		N    float64  `json:"n"`
+		I    int      `json:"i"`
+		L    []string `json:"l"`
+		Name string   `json:"name"`
+	}
+	for body, want := range map[string]string{
+		`{"n": "fast"}`: "n: must be a number, not a JSON string",
+		`{"i": 1.5}`:    "i: must be an integer, not a JSON number 1.5",
+		`{"l": "tap1"}`: "l: must be an array, not a JSON string",
+		`{"name": 5}`:   "name: must be a string, not a JSON number",
+		`{"x": 1}`:      "x: unknown field",
+		`{"n": 1} {}`:   "data after the JSON object",
+		`[1]`:           "must be an object, not a JSON array",
+	} {
+		err := DecodeStrict([]byte(body), &v)
+		if fault.KindOf(err) != fault.KindInvalid || err.Error() != want {
+			t.Errorf("%s: %v, want %q", body, err, want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 
 	"github.com/multilink/multilink/fault"
@@ -21,7 +22,7 @@ func DecodeStrict(data []byte, dst any) error {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &te):
-			return fault.Invalid(te.Field, "must be a %s, not a JSON %s", te.Type, te.Value)
+			return fault.Invalid(te.Field, "must be %s, not a JSON %s", jsonKind(te.Type), te.Value)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return fault.Invalid(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field")
 		}
@@ -31,6 +32,30 @@ func DecodeStrict(data []byte, dst any) error {
 		return fault.Invalid("", "data after the JSON object")
 	}
 	return nil
+}
+
+// jsonKind names a Go type the way a JSON user knows it.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "a value of another type"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
 }
 
 // Prefix puts prefix before the field an error names ("policy" +

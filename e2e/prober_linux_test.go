@@ -24,6 +24,8 @@ type prober struct {
 
 	mu      sync.Mutex
 	replies []time.Time
+	sent    []time.Time // by sequence number
+	got     []bool      // by sequence number: answered
 }
 
 func newProber(ns *nstest.NS, dst string, interval time.Duration) (*prober, error) {
@@ -47,6 +49,10 @@ func (p *prober) run(ctx context.Context) {
 	for seq := 0; ; seq++ {
 		msg := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: p.id, Seq: seq & 0xffff, Data: []byte("multilink-probe")}}
 		b, _ := msg.Marshal(nil)
+		p.mu.Lock()
+		p.sent = append(p.sent, time.Now())
+		p.got = append(p.got, false)
+		p.mu.Unlock()
 		_, _ = p.conn.WriteTo(b, p.dst)
 		select {
 		case <-ctx.Done():
@@ -69,11 +75,19 @@ func (p *prober) receive() {
 		if err != nil || m.Type != ipv4.ICMPTypeEchoReply {
 			continue
 		}
-		if e, ok := m.Body.(*icmp.Echo); !ok || e.ID != p.id {
+		e, ok := m.Body.(*icmp.Echo)
+		if !ok || e.ID != p.id {
 			continue
 		}
 		p.mu.Lock()
 		p.replies = append(p.replies, now)
+		// Sequence numbers wrap at 65536: the latest unanswered one that matches.
+		for i := len(p.got) - 1; i >= 0 && i >= len(p.got)-65536; i-- {
+			if i&0xffff == e.Seq && !p.got[i] {
+				p.got[i] = true
+				break
+			}
+		}
 		p.mu.Unlock()
 	}
 }
@@ -99,6 +113,23 @@ func (p *prober) gapAround(from, to time.Time) time.Duration {
 		last = r
 	}
 	return gap
+}
+
+// lost counts the requests sent between from and to that got no reply
+// (call it once the replies had time to arrive).
+func (p *prober) lost(from, to time.Time) (lost, sent int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, at := range p.sent {
+		if at.Before(from) || at.After(to) {
+			continue
+		}
+		sent++
+		if !p.got[i] {
+			lost++
+		}
+	}
+	return lost, sent
 }
 
 // lastReply returns when the latest reply arrived.

@@ -1,0 +1,270 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/multilink/multilink/nstest"
+)
+
+// variant is one way of running the gateway's bond.
+type variant struct {
+	name   string
+	driver string
+	extra  []string
+}
+
+// variants: the plain kernel bond (its ARP monitor decides, the spec's
+// settings), and multilink on the kernel bond and on the eBPF bond.
+var variants = []variant{
+	{"kernel-bond", "kernel", []string{"--no-failover"}},
+	{"multilink-kernel", "kernel", nil},
+	{"multilink-ebpf", "ebpf", nil},
+}
+
+// Settings: a 10 ms probe stream, five repetitions, and how long a
+// degraded primary is given to be left.
+const (
+	probeInterval = 10 * time.Millisecond
+	cuts          = 5
+	leaveWithin   = 10 * time.Second
+)
+
+// BenchmarkFailover runs the failover scenarios side by side for each
+// variant on the spec's topology, 10 ms echo streams both ways over the
+// bond, and logs one BENCH line per figure (docs/benchmarks.md):
+//
+//	go run ./cmd/multilink-lab --packages ./e2e --run '^$' --bench Failover
+//
+// Scenarios: hard cut of the primary underlay (blackout both ways and
+// packets lost on failback, arp_interval 100 and 50), degraded primary
+// (+300 ms delay, 30 % loss: time until traffic leaves it), flapping
+// primary (1 s down / 1 s up for 30 s: switches), probe cost (underlay
+// bytes per second per link, idle).
+func BenchmarkFailover(b *testing.B) {
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) { benchVariant(b, v) })
+	}
+}
+
+func benchVariant(b *testing.B, v variant) {
+	tp := newTopology(b)
+	requireDriver(b, tp, v.driver)
+	_, gw := scenario(b, tp, specClientBody(b), v.driver, v.extra...)
+	benchProbeCost(b, tp, v)
+
+	up, err := newProber(tp.gw, "10.8.0.254", probeInterval)
+	if err != nil {
+		b.Fatal(err)
+	}
+	down, err := newProber(tp.hub, "10.8.0.253", probeInterval)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go up.run(ctx)
+	go down.run(ctx)
+
+	for _, arp := range []int{100, 50} {
+		if code := gw.call(http.MethodPut, "/v1/client/bond_params/bond0", []byte(fmt.Sprintf(`{"arp_interval": "%d"}`, arp)), nil); code != http.StatusOK {
+			b.Fatalf("PUT arp_interval %d: %d", arp, code)
+		}
+		benchCuts(b, tp, gw, up, down, v, arp)
+	}
+	err = setNetem(tp, "delay", "300ms")
+	clearNetem(b, tp)
+	nstest.Require(b, err == nil, "no netem: %v", err)
+	benchDegraded(b, tp, gw, v, "delay 300ms", "delay", "300ms")
+	benchDegraded(b, tp, gw, v, "loss 30%", "loss", "30%")
+	benchFlap(b, tp, gw, v)
+}
+
+// benchCuts cuts the primary five times: blackout each way, and the
+// packets lost when traffic returns to the restored primary.
+func benchCuts(b *testing.B, tp *topology, gw *daemon, up, down *prober, v variant, arp int) {
+	var gwHub, hubGw []float64
+	lostBack := 0
+	for i := 0; i < cuts; i++ {
+		waitFlowing(b, up)
+		waitFlowing(b, down)
+		cut := time.Now()
+		setLink(b, tp.hub, "u1", false)
+		waitActive(b, gw, "tap2", 30*time.Second)
+		waitFlowingAfter(b, up, cut)
+		waitFlowingAfter(b, down, cut)
+		gwHub = append(gwHub, ms(up.gapAround(cut.Add(-time.Second), time.Now())))
+		hubGw = append(hubGw, ms(down.gapAround(cut.Add(-time.Second), time.Now())))
+		restore := time.Now()
+		setLink(b, tp.hub, "u1", true)
+		waitActive(b, gw, "tap1", 60*time.Second)
+		back := time.Now()
+		time.Sleep(time.Second) // replies to the last probes arrive
+		l1, _ := up.lost(restore, back)
+		l2, _ := down.lost(restore, back)
+		lostBack += l1 + l2
+		time.Sleep(time.Second)
+	}
+	b.Logf("BENCH %s cut arp_interval=%dms gw->hub blackout_ms=%v median=%.0f | hub->gw blackout_ms=%v median=%.0f | failback lost=%d packets over %d returns",
+		v.name, arp, sorted(gwHub), median(gwHub), sorted(hubGw), median(hubGw), lostBack, cuts)
+	b.ReportMetric(median(gwHub), fmt.Sprintf("ms-cut-gw-hub-arp%d", arp))
+	b.ReportMetric(median(hubGw), fmt.Sprintf("ms-cut-hub-gw-arp%d", arp))
+	b.ReportMetric(float64(lostBack), fmt.Sprintf("lost-failback-arp%d", arp))
+}
+
+// benchDegraded impairs the primary's underlay five times: how long until
+// the bond leaves it (leaveWithin at most: the plain bond never does).
+func benchDegraded(b *testing.B, tp *topology, gw *daemon, v variant, what string, netem ...string) {
+	var took []float64
+	left := 0
+	for i := 0; i < cuts; i++ {
+		waitActive(b, gw, "tap1", 60*time.Second)
+		time.Sleep(time.Second)
+		if err := setNetem(tp, netem...); err != nil {
+			b.Fatal(err)
+		}
+		if d, ok := timeToLeave(b, gw, "tap1", leaveWithin); ok {
+			took = append(took, ms(d))
+			left++
+		}
+		clearNetem(b, tp)
+	}
+	if left == 0 {
+		b.Logf("BENCH %s degraded %s: never left the primary (%d of %d times within %s)", v.name, what, left, cuts, leaveWithin)
+		return
+	}
+	b.Logf("BENCH %s degraded %s: left the primary %d of %d times, after_ms=%v median=%.0f", v.name, what, left, cuts, sorted(took), median(took))
+	b.ReportMetric(median(took), "ms-leave-"+strings.ReplaceAll(strings.Fields(what)[0], " ", ""))
+}
+
+// benchFlap flaps the primary (1 s down, 1 s up) 15 times and counts the
+// switches of the active link.
+func benchFlap(b *testing.B, tp *topology, gw *daemon, v variant) {
+	waitActive(b, gw, "tap1", 60*time.Second)
+	done := make(chan int)
+	stop := make(chan struct{})
+	go func() {
+		switches, last := 0, "tap1"
+		for {
+			select {
+			case <-stop:
+				done <- switches
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if a := gw.bond(b).Active; a != "" && a != last {
+				switches++
+				last = a
+			}
+		}
+	}()
+	for i := 0; i < 15; i++ {
+		setLink(b, tp.hub, "u1", false)
+		time.Sleep(time.Second)
+		setLink(b, tp.hub, "u1", true)
+		time.Sleep(time.Second)
+	}
+	close(stop)
+	n := <-done
+	b.Logf("BENCH %s flapping primary (1 s down / 1 s up, 15 flaps, 30 s): %d switches", v.name, n)
+	b.ReportMetric(float64(n), "switches-flapping")
+}
+
+// benchProbeCost measures what keeping each link monitored costs on its
+// underlay, idle (no user traffic): bytes per second both ways.
+func benchProbeCost(b *testing.B, tp *topology, v variant) {
+	time.Sleep(3 * time.Second) // past start-up
+	const window = 10 * time.Second
+	r1, r2 := underlayBytes(b, tp, "u1"), underlayBytes(b, tp, "u2")
+	time.Sleep(window)
+	d1, d2 := underlayBytes(b, tp, "u1")-r1, underlayBytes(b, tp, "u2")-r2
+	b.Logf("BENCH %s idle underlay cost: active link %.0f B/s, standby link %.0f B/s (both ways, OpenVPN framing included; %.1f MB/day standby)",
+		v.name, float64(d1)/window.Seconds(), float64(d2)/window.Seconds(), float64(d2)/window.Seconds()*86400/1e6)
+	b.ReportMetric(float64(d1)/window.Seconds(), "Bps-active")
+	b.ReportMetric(float64(d2)/window.Seconds(), "Bps-standby")
+}
+
+// underlayBytes is a hub-side underlay's rx+tx bytes.
+func underlayBytes(t testing.TB, tp *topology, dev string) uint64 {
+	t.Helper()
+	var total uint64
+	for _, dir := range []string{"rx", "tx"} {
+		out := tp.hub.Run(t, "cat", "/sys/class/net/"+dev+"/statistics/"+dir+"_bytes")
+		n, err := strconv.ParseUint(strings.TrimSpace(out), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += n
+	}
+	return total
+}
+
+// timeToLeave polls until the bond's active link is not from.
+func timeToLeave(t testing.TB, gw *daemon, from string, within time.Duration) (time.Duration, bool) {
+	start := time.Now()
+	for time.Since(start) < within {
+		if a := gw.bond(t).Active; a != from && a != "" {
+			return time.Since(start), true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return 0, false
+}
+
+func setNetem(tp *topology, args ...string) error {
+	cmd := tp.hub.Command(context.Background(), "tc", append([]string{"qdisc", "replace", "dev", "u1", "root", "netem"}, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("tc netem %v: %v %s", args, err, out)
+	}
+	return nil
+}
+
+func clearNetem(t testing.TB, tp *topology) {
+	_, _ = tp.hub.Command(context.Background(), "tc", "qdisc", "del", "dev", "u1", "root").CombinedOutput()
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func sorted(v []float64) []float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	for i := range s {
+		s[i] = float64(int(s[i]))
+	}
+	return s
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// waitFlowing waits (bounded) until replies arrive steadily.
+func waitFlowing(t testing.TB, p *prober) {
+	t.Helper()
+	waitFlowingAfter(t, p, time.Now())
+}
+
+// waitFlowingAfter waits (bounded) until replies arrive again after since.
+func waitFlowingAfter(t testing.TB, p *prober, since time.Time) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if last := p.lastReply(); last.After(since) && time.Since(last) < 5*probeInterval {
+			time.Sleep(5 * probeInterval)
+			return
+		}
+		time.Sleep(probeInterval)
+	}
+	t.Fatalf("no echo replies for 30s after %s", since.Format(time.RFC3339Nano))
+}
