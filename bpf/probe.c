@@ -3,9 +3,9 @@
 // multilink link probe: tc programs on ingress and egress of each TAP.
 //
 // Per link (keyed by ifindex) they count frames and bytes in each
-// direction, the ARP requests leaving for the probe target and the ARP
-// replies arriving from it, note when the last frame and the last reply
-// arrived, and time the daemon's own ARP probes: a probe leaves with a
+// direction (per CPU: the hot path takes no lock and shares no cache line),
+// the ARP requests leaving for the probe target and the ARP replies
+// arriving from it, note when the last frame and the last reply arrived, and time the daemon's own ARP probes: a probe leaves with a
 // source MAC whose low bits name one of PROBE_SLOTS slots, the reply comes
 // back addressed to that MAC, and the slot's departure time gives the RTT,
 // even when several probes are in flight. Every RTT goes into a log2
@@ -37,20 +37,26 @@ struct link_config {
 	__u8 pad[2];
 };
 
-// link_stats is created zeroed by the daemon; the programs only update it.
-struct link_stats {
+// link_traffic is per CPU (no atomics, no cache line shared between the
+// CPUs of the two directions): every frame touches only this.
+struct link_traffic {
 	__u64 rx_frames;
 	__u64 rx_bytes;
 	__u64 tx_frames;
 	__u64 tx_bytes;
+	__u64 malformed;  // runts, truncated ARP, ARP not Ethernet/IPv4
+	__u64 vlan;       // VLAN-tagged frames, counted, not parsed
+	__u64 last_rx_ns; // bpf_ktime_get_ns of the last frame received on this CPU
+};
+
+// link_stats is created zeroed by the daemon; the programs only update it,
+// for ARP frames only (a few per second).
+struct link_stats {
 	__u64 arp_requests;  // ARP requests for the target leaving (ours and the bond's)
 	__u64 arp_replies;   // ARP replies from the target arriving (to anyone)
 	__u64 probes_sent;   // our probes leaving
 	__u64 probe_replies; // replies to our probes, each with an RTT
-	__u64 malformed;     // runts, truncated ARP, ARP not Ethernet/IPv4
-	__u64 vlan;          // VLAN-tagged frames, counted, not parsed
-	__u64 last_rx_ns;    // bpf_ktime_get_ns of the last frame received
-	__u64 last_reply_ns; // ... of the last ARP reply from the target
+	__u64 last_reply_ns; // bpf_ktime_get_ns of the last ARP reply from the target
 	__u64 rtt_last_ns;
 	__u64 rtt_sum_ns;
 	__u8 peer_mac[6];    // the target's MAC, from its last reply
@@ -87,6 +93,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct link_config);
 } configs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, MAX_LINKS);
+	__type(key, __u32);
+	__type(value, struct link_traffic);
+} traffic SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -147,18 +160,36 @@ static __always_inline int slot_of(const __u8 mac[6], const struct link_config *
 	return mac[5] & (PROBE_SLOTS - 1);
 }
 
-// load_arp reads the frame's Ethernet type and, for ARP, its body. It
-// returns 1 for a well-formed Ethernet/IPv4 ARP packet, 0 for anything
-// else, counting runts, truncated or foreign ARP and VLAN tags.
-static __always_inline int load_arp(struct __sk_buff *skb, struct link_stats *st, struct arp_eth *arp)
+// arp_candidate is the cheap test that keeps the hot path short: only
+// frames whose protocol says ARP (or a VLAN tag, to count it) are read.
+// A tag the kernel took off before tc (vlan_present) is counted too: the
+// frame must not pass for an untagged one.
+static __always_inline int arp_candidate(struct __sk_buff *skb, struct link_traffic *tr)
+{
+	if (skb->vlan_present) {
+		tr->vlan++;
+		return 0;
+	}
+	if (skb->len < sizeof(struct ethhdr)) {
+		tr->malformed++;
+		return 0;
+	}
+	__be16 p = skb->protocol;
+	return p == bpf_htons(ETH_P_ARP) || p == bpf_htons(ETH_P_8021Q) || p == bpf_htons(ETH_P_8021AD_);
+}
+
+// load_arp reads a candidate's Ethernet type and ARP body. It returns 1
+// for a well-formed Ethernet/IPv4 ARP packet, 0 for anything else, counting
+// truncated or foreign ARP and VLAN tags.
+static __always_inline int load_arp(struct __sk_buff *skb, struct link_traffic *tr, struct arp_eth *arp)
 {
 	struct ethhdr eth;
 	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)) < 0) {
-		__sync_fetch_and_add(&st->malformed, 1);
+		tr->malformed++;
 		return 0;
 	}
 	if (eth.h_proto == bpf_htons(ETH_P_8021Q) || eth.h_proto == bpf_htons(ETH_P_8021AD_)) {
-		__sync_fetch_and_add(&st->vlan, 1);
+		tr->vlan++;
 		return 0;
 	}
 	if (eth.h_proto != bpf_htons(ETH_P_ARP))
@@ -166,30 +197,28 @@ static __always_inline int load_arp(struct __sk_buff *skb, struct link_stats *st
 	if (bpf_skb_load_bytes(skb, sizeof(eth), arp, sizeof(*arp)) < 0 ||
 	    arp->htype != bpf_htons(ARPHRD_ETHER) || arp->ptype != bpf_htons(ETH_P_IP) ||
 	    arp->hlen != 6 || arp->plen != 4) {
-		__sync_fetch_and_add(&st->malformed, 1);
+		tr->malformed++;
 		return 0;
 	}
 	return 1;
-}
-
-static __always_inline void count(struct __sk_buff *skb, __u64 *frames, __u64 *bytes)
-{
-	__sync_fetch_and_add(frames, 1);
-	__sync_fetch_and_add(bytes, skb->len);
 }
 
 SEC("tc")
 int probe_egress(struct __sk_buff *skb)
 {
 	__u32 key = skb->ifindex;
-	struct link_stats *st = bpf_map_lookup_elem(&stats, &key);
-	struct link_config *cfg = bpf_map_lookup_elem(&configs, &key);
-	if (!st || !cfg)
+	struct link_traffic *tr = bpf_map_lookup_elem(&traffic, &key);
+	if (!tr)
 		return TC_ACT_UNSPEC;
-	count(skb, &st->tx_frames, &st->tx_bytes);
+	tr->tx_frames++;
+	tr->tx_bytes += skb->len;
+	if (!arp_candidate(skb, tr))
+		return TC_ACT_UNSPEC;
 
 	struct arp_eth arp;
-	if (!load_arp(skb, st, &arp) || arp.op != bpf_htons(ARPOP_REQUEST) || !ip_eq(arp.tpa, cfg->target))
+	struct link_config *cfg = bpf_map_lookup_elem(&configs, &key);
+	struct link_stats *st = bpf_map_lookup_elem(&stats, &key);
+	if (!cfg || !st || !load_arp(skb, tr, &arp) || arp.op != bpf_htons(ARPOP_REQUEST) || !ip_eq(arp.tpa, cfg->target))
 		return TC_ACT_UNSPEC;
 	__sync_fetch_and_add(&st->arp_requests, 1);
 	int slot = slot_of(arp.sha, cfg);
@@ -204,16 +233,20 @@ SEC("tc")
 int probe_ingress(struct __sk_buff *skb)
 {
 	__u32 key = skb->ifindex;
-	struct link_stats *st = bpf_map_lookup_elem(&stats, &key);
-	struct link_config *cfg = bpf_map_lookup_elem(&configs, &key);
-	if (!st || !cfg)
+	struct link_traffic *tr = bpf_map_lookup_elem(&traffic, &key);
+	if (!tr)
 		return TC_ACT_UNSPEC;
 	__u64 now = bpf_ktime_get_ns();
-	count(skb, &st->rx_frames, &st->rx_bytes);
-	st->last_rx_ns = now;
+	tr->rx_frames++;
+	tr->rx_bytes += skb->len;
+	tr->last_rx_ns = now;
+	if (!arp_candidate(skb, tr))
+		return TC_ACT_UNSPEC;
 
 	struct arp_eth arp;
-	if (!load_arp(skb, st, &arp) || arp.op != bpf_htons(ARPOP_REPLY) || !ip_eq(arp.spa, cfg->target))
+	struct link_config *cfg = bpf_map_lookup_elem(&configs, &key);
+	struct link_stats *st = bpf_map_lookup_elem(&stats, &key);
+	if (!cfg || !st || !load_arp(skb, tr, &arp) || arp.op != bpf_htons(ARPOP_REPLY) || !ip_eq(arp.spa, cfg->target))
 		return TC_ACT_UNSPEC;
 	__sync_fetch_and_add(&st->arp_replies, 1);
 	st->last_reply_ns = now;

@@ -30,17 +30,10 @@ type ProbeLinkConfig struct {
 
 type ProbeLinkStats struct {
 	_            structs.HostLayout
-	RxFrames     uint64
-	RxBytes      uint64
-	TxFrames     uint64
-	TxBytes      uint64
 	ArpRequests  uint64
 	ArpReplies   uint64
 	ProbesSent   uint64
 	ProbeReplies uint64
-	Malformed    uint64
-	Vlan         uint64
-	LastRxNs     uint64
 	LastReplyNs  uint64
 	RttLastNs    uint64
 	RttSumNs     uint64
@@ -50,6 +43,17 @@ type ProbeLinkStats struct {
 	SlotSentNs   [32]uint64
 }
 
+type ProbeLinkTraffic struct {
+	_         structs.HostLayout
+	RxFrames  uint64
+	RxBytes   uint64
+	TxFrames  uint64
+	TxBytes   uint64
+	Malformed uint64
+	Vlan      uint64
+	LastRxNs  uint64
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -57,6 +61,7 @@ const (
 	ProbeMapConfigs       = "configs"
 	ProbeMapEvents        = "events"
 	ProbeMapStats         = "stats"
+	ProbeMapTraffic       = "traffic"
 	ProbeProgProbeEgress  = "probe_egress"
 	ProbeProgProbeIngress = "probe_ingress"
 	ProbeVarUnusedEvent   = "unused_event"
@@ -116,6 +121,7 @@ type ProbeMapSpecs struct {
 	Configs *ebpf.MapSpec `ebpf:"configs"`
 	Events  *ebpf.MapSpec `ebpf:"events"`
 	Stats   *ebpf.MapSpec `ebpf:"stats"`
+	Traffic *ebpf.MapSpec `ebpf:"traffic"`
 }
 
 // ProbeVariableSpecs contains global variables before they are loaded into the kernel.
@@ -149,6 +155,7 @@ type ProbeMaps struct {
 	Configs *ebpf.Map `ebpf:"configs"`
 	Events  *ebpf.Map `ebpf:"events"`
 	Stats   *ebpf.Map `ebpf:"stats"`
+	Traffic *ebpf.Map `ebpf:"traffic"`
 }
 
 func (m *ProbeMaps) Close() error {
@@ -156,6 +163,7 @@ func (m *ProbeMaps) Close() error {
 		m.Configs,
 		m.Events,
 		m.Stats,
+		m.Traffic,
 	)
 }
 

@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netns"
+
+	"github.com/multilink/multilink/demo"
 	"github.com/multilink/multilink/nstest"
 )
 
@@ -59,18 +63,18 @@ func benchVariant(b *testing.B, v variant) {
 	_, gw := scenario(b, tp, specClientBody(b), v.driver, v.extra...)
 	benchProbeCost(b, tp, v)
 
-	up, err := newProber(tp.gw, "10.8.0.254", probeInterval)
+	up, err := demo.NewProber(netns.NsHandle(tp.gw.Fd()), netip.MustParseAddr("10.8.0.254"), probeInterval)
 	if err != nil {
 		b.Fatal(err)
 	}
-	down, err := newProber(tp.hub, "10.8.0.253", probeInterval)
+	down, err := demo.NewProber(netns.NsHandle(tp.hub.Fd()), netip.MustParseAddr("10.8.0.253"), probeInterval)
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go up.run(ctx)
-	go down.run(ctx)
+	go up.Run(ctx)
+	go down.Run(ctx)
 
 	for _, arp := range []int{100, 50} {
 		if code := gw.call(http.MethodPut, "/v1/client/bond_params/bond0", []byte(fmt.Sprintf(`{"arp_interval": "%d"}`, arp)), nil); code != http.StatusOK {
@@ -88,7 +92,7 @@ func benchVariant(b *testing.B, v variant) {
 
 // benchCuts cuts the primary five times: blackout each way, and the
 // packets lost when traffic returns to the restored primary.
-func benchCuts(b *testing.B, tp *topology, gw *daemon, up, down *prober, v variant, arp int) {
+func benchCuts(b *testing.B, tp *topology, gw *daemon, up, down *demo.Prober, v variant, arp int) {
 	var gwHub, hubGw []float64
 	lostBack := 0
 	for i := 0; i < cuts; i++ {
@@ -99,15 +103,15 @@ func benchCuts(b *testing.B, tp *topology, gw *daemon, up, down *prober, v varia
 		waitActive(b, gw, "tap2", 30*time.Second)
 		waitFlowingAfter(b, up, cut)
 		waitFlowingAfter(b, down, cut)
-		gwHub = append(gwHub, ms(up.gapAround(cut.Add(-time.Second), time.Now())))
-		hubGw = append(hubGw, ms(down.gapAround(cut.Add(-time.Second), time.Now())))
+		gwHub = append(gwHub, ms(up.GapAround(cut.Add(-time.Second), time.Now())))
+		hubGw = append(hubGw, ms(down.GapAround(cut.Add(-time.Second), time.Now())))
 		restore := time.Now()
 		setLink(b, tp.hub, "u1", true)
 		waitActive(b, gw, "tap1", 60*time.Second)
 		back := time.Now()
 		time.Sleep(time.Second) // replies to the last probes arrive
-		l1, _ := up.lost(restore, back)
-		l2, _ := down.lost(restore, back)
+		l1, _ := up.Lost(restore, back)
+		l2, _ := down.Lost(restore, back)
 		lostBack += l1 + l2
 		time.Sleep(time.Second)
 	}
@@ -250,17 +254,17 @@ func median(v []float64) float64 {
 }
 
 // waitFlowing waits (bounded) until replies arrive steadily.
-func waitFlowing(t testing.TB, p *prober) {
+func waitFlowing(t testing.TB, p *demo.Prober) {
 	t.Helper()
 	waitFlowingAfter(t, p, time.Now())
 }
 
 // waitFlowingAfter waits (bounded) until replies arrive again after since.
-func waitFlowingAfter(t testing.TB, p *prober, since time.Time) {
+func waitFlowingAfter(t testing.TB, p *demo.Prober, since time.Time) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if last := p.lastReply(); last.After(since) && time.Since(last) < 5*probeInterval {
+		if p.Flowing(since) {
 			time.Sleep(5 * probeInterval)
 			return
 		}

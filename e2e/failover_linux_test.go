@@ -1,11 +1,18 @@
 package e2e
 
 import (
+	"context"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/multilink/multilink/demo"
+	"github.com/multilink/multilink/nstest"
 )
 
 // TestFailoverAPI: with each driver, the probe's figures, the failover
@@ -124,4 +131,100 @@ func scrape(t *testing.T, d *daemon) string {
 		t.Fatalf("scrape: %d %v", resp.StatusCode, err)
 	}
 	return string(body)
+}
+
+// TestDegradedPrimary: with each driver, a primary that gets slow (+300 ms)
+// or lossy (30 %) is left for tap2, and traffic comes back to it, without
+// loss, once it is healthy again. Behaviour only; the timings are in
+// BenchmarkFailover. Needs netem (the kernel lab).
+func TestDegradedPrimary(t *testing.T) {
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) {
+			tp := newTopology(t)
+			requireDriver(t, tp, driver)
+			err := setNetem(tp, "delay", "1ms")
+			clearNetem(t, tp)
+			nstest.Require(t, err == nil, "no netem: %v", err)
+			_, gw := scenario(t, tp, specClientBody(t), driver)
+			up := startProber(t, tp.gw, "10.8.0.254")
+			down := startProber(t, tp.hub, "10.8.0.253")
+			for _, impair := range [][]string{{"delay", "300ms"}, {"loss", "30%"}} {
+				if err := setNetem(tp, impair...); err != nil {
+					t.Fatal(err)
+				}
+				waitActive(t, gw, "tap2", 10*time.Second)
+				pingOK(t, tp.gw, "10.8.0.254")
+				pingOK(t, tp.hub, "10.8.0.253")
+				clearNetem(t, tp)
+				restored := time.Now()
+				waitActive(t, gw, "tap1", 30*time.Second)
+				back := time.Now()
+				time.Sleep(2 * time.Second) // replies to the last requests arrive
+				l1, s1 := up.Lost(restored, back.Add(time.Second))
+				l2, s2 := down.Lost(restored, back.Add(time.Second))
+				if l1+l2 != 0 {
+					t.Errorf("%v: %d of %d echo requests lost while traffic returned to tap1", impair, l1+l2, s1+s2)
+				}
+				t.Logf("%v: left tap1, came back %v after the restore, lost %d/%d on the way back", impair, back.Sub(restored).Round(time.Millisecond), l1+l2, s1+s2)
+			}
+		})
+	}
+}
+
+// TestHubFollowsSwitch: after a switch the hub bridge forwards to the
+// bond's new link at once (the gratuitous ARP), so hub->gateway traffic
+// does not wait for the gateway to send something.
+func TestHubFollowsSwitch(t *testing.T) {
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) {
+			tp := newTopology(t)
+			_, gw := scenario(t, tp, specClientBody(t), driver)
+			nstest.RequireCommand(t, "bridge")
+			mac := bondMAC(t, tp)
+			setLink(t, tp.hub, "u1", false)
+			waitActive(t, gw, "tap2", 30*time.Second)
+			mac = bondMAC(t, tp) // fail_over_mac 1: the kernel bond's MAC follows the active slave
+			deadline := time.Now().Add(2 * time.Second)
+			for time.Now().Before(deadline) {
+				if port := hubPort(t, tp, mac); port == "tap2" {
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			t.Errorf("2 s after the switch the hub still has %s on %q, want tap2", mac, hubPort(t, tp, mac))
+		})
+	}
+}
+
+func bondMAC(t *testing.T, tp *topology) string {
+	t.Helper()
+	l, err := tp.gw.Handle.LinkByName("bond0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Attrs().HardwareAddr.String()
+}
+
+// hubPort is the hub bridge's port for mac ("" if unknown).
+func hubPort(t *testing.T, tp *topology, mac string) string {
+	t.Helper()
+	for _, line := range strings.Split(tp.hub.Run(t, "bridge", "fdb", "show", "br", "br0"), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == mac && f[1] == "dev" {
+			return f[2]
+		}
+	}
+	return ""
+}
+
+// startProber runs a 10 ms echo stream from ns to dst until the test ends.
+func startProber(t *testing.T, ns *nstest.NS, dst string) *demo.Prober {
+	t.Helper()
+	p, err := demo.NewProber(netns.NsHandle(ns.Fd()), netip.MustParseAddr(dst), probeInterval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go p.Run(ctx)
+	return p
 }

@@ -24,9 +24,11 @@
 // Hysteresis: a degraded link recovers below lower thresholds (max(2x,
 // +100 ms) and 5 % loss), and a link that was down or degraded counts as
 // up only after a hold-down of good health (2 s; SRT's wary period). Each
-// outage adds one to the link's flap penalty, which halves every minute;
-// the hold-down is 2 s x 2^(penalty-1), at most a minute, so a flapping
-// link is kept out for longer and longer. Every threshold is a Policy
+// time a link that was up (trusted again) goes down, its flap penalty grows
+// by one, halving every minute; the hold-down is 2 s x 2^(penalty-1), at
+// most a minute, so a link that keeps failing after being trusted is kept
+// out longer and longer, while the blips of one bad period (a lossy link
+// going between degraded and down) count as one failure. Every threshold is a Policy
 // field, changeable at run time.
 //
 // # Decision

@@ -266,9 +266,12 @@ func (e *Engine) act(ctx context.Context, ev Event) {
 		"detection", ev.Detection, "switch", ev.Switch)
 }
 
-// setProbeRates probes fast the active link and every link that could
-// take over from it soon: those in their hold-down with a higher priority,
-// so their health is proven (make-before-break) before failback.
+// setProbeRates probes fast the active link and every higher-ranked link
+// that is degraded (slow, lossy or in its hold-down): those could take
+// over soon, and at the backup rate their RTT and loss figures would take
+// seconds to show that they recovered. Proven at the active rate, failback
+// is make-before-break. Down links stay at the backup rate: a reply brings
+// them back, and a dead link is not worth the bytes.
 func (e *Engine) setProbeRates() {
 	e.mu.Lock()
 	fast := map[string]bool{e.active: true}
@@ -276,7 +279,7 @@ func (e *Engine) setProbeRates() {
 		if l == e.active {
 			break
 		}
-		if j := e.judges[l]; j.state == Degraded && !j.goodSince.IsZero() {
+		if e.judges[l].state == Degraded {
 			fast[l] = true
 		}
 	}

@@ -168,6 +168,10 @@ func TestEngineDegradedPrimary(t *testing.T) {
 	if len(sw) != 1 || sw[0].To != "tap2" || sw[0].Reason != ReasonRTT {
 		t.Fatalf("switches %+v, want one to tap2 for degraded_rtt", sw)
 	}
+	// The slow primary stays probed fast, so its recovery shows at once.
+	if !r.b.fast["tap1"] || !r.b.fast["tap2"] {
+		t.Errorf("probe rates %v: want the degraded primary and the active link fast", r.b.fast)
+	}
 }
 
 func TestEngineAllDownKeepsLast(t *testing.T) {

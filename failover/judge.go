@@ -134,7 +134,10 @@ func (j *judge) holdLeft(now time.Time, p Policy) time.Duration {
 // evaluate updates the verdict at now and reports whether it changed.
 func (j *judge) evaluate(now time.Time, p Policy) bool {
 	next, reason := j.verdict(now, p)
-	if next == Down && j.state != Down {
+	if next == Down && j.state == Up {
+		// Flap damping counts the failures of a link that was trusted
+		// again; the blips of one bad period (a lossy link going between
+		// degraded and down) are one failure, not many.
 		j.penalty = j.decayedPenalty(now, p) + 1
 		j.penaltyAt = now
 	}

@@ -166,7 +166,7 @@ func TestJudgeSequences(t *testing.T) {
 				t.Errorf("log %v, want %v", f.log, want)
 			}
 		}},
-		{"flapping 1 s down / 1 s up is held down", func(f *feeder) {
+		{"flapping 1 s down / 1 s up never gets traffic back", func(f *feeder) {
 			f.run(1000, 20, time.Millisecond)
 			for k := 0; k < 15; k++ {
 				f.run(1000, 1, 0)
@@ -182,17 +182,51 @@ func TestJudgeSequences(t *testing.T) {
 			if ups != 0 {
 				t.Errorf("up %d times while flapping: %v", ups, f.log)
 			}
-			if p := f.j.decayedPenalty(at(f.now), f.p); p < 5 {
-				t.Errorf("flap penalty %.1f after 15 flaps", p)
-			}
-			// Once it stops flapping it comes back, after a longer hold-down.
+			// Once it stops flapping it comes back after the hold-down, whose
+			// first second the last up phase already served.
 			start := f.now
-			f.run(120000, 20, time.Millisecond)
-			d, ok := f.transition(Up, start)
-			if !ok || d <= f.p.HoldDown {
-				t.Errorf("up %v after flapping stopped (ok %t), want later than the base hold-down", d, ok)
+			f.run(10000, 20, time.Millisecond)
+			want := f.p.HoldDown - time.Second
+			if d, ok := f.transition(Up, start); !ok || d < want || d > want+100*time.Millisecond {
+				t.Errorf("up %v after the flapping stopped (ok %t), want %v", d, ok, want)
 			}
-			t.Logf("up again %v after 15 flaps stopped", d)
+		}},
+		{"flapping 3 s down / 5 s up: each failure after being trusted lengthens the hold-down", func(f *feeder) {
+			f.run(1000, 20, time.Millisecond)
+			for k := 0; k < 8; k++ {
+				f.run(3000, 1, 0)
+				f.run(5000, 20, time.Millisecond)
+			}
+		}, func(t *testing.T, f *feeder) {
+			ups := 0
+			for _, e := range f.log[1:] {
+				if strings.HasSuffix(e, " up") {
+					ups++
+				}
+			}
+			// The hold-down doubles with each failure after being trusted
+			// (and halves again every minute): at most every other flap.
+			if ups > 4 {
+				t.Errorf("trusted again %d times in 8 flaps, want at most 4: %v", ups, f.log)
+			}
+			if p := f.j.decayedPenalty(at(f.now), f.p); p < 2 {
+				t.Errorf("flap penalty %.2f", p)
+			}
+		}},
+		{"a lossy period's blips are one failure", func(f *feeder) {
+			f.run(1000, 20, time.Millisecond)
+			for k := 0; k < 10; k++ { // down and back, within one bad period
+				f.run(80, 1, 0)
+				f.run(300, 20, time.Millisecond)
+			}
+			f.run(3000, 20, time.Millisecond)
+		}, func(t *testing.T, f *feeder) {
+			if p := f.j.decayedPenalty(at(f.now), f.p); p > 1.01 {
+				t.Errorf("flap penalty %.2f after one bad period, want 1", p)
+			}
+			if f.j.state != Up {
+				t.Errorf("state %s after 3 s of health, want up (hold-down 2 s)", f.j.state)
+			}
 		}},
 		{"a link that never answers goes down", func(f *feeder) {
 			f.run(200, 1, 0)

@@ -31,9 +31,10 @@ type Policy struct {
 	MinLossSamples   int
 	BaselineWindow   time.Duration
 	// A link that was down or degraded counts as up again only after
-	// HoldDown of good health (SRT's wary period). Each time a link goes
-	// down its flap penalty grows by one and halves every FlapHalfLife; its
-	// hold-down is HoldDown x 2^(penalty-1), at most MaxHoldDown.
+	// HoldDown of good health (SRT's wary period). Each time a link that
+	// was up goes down its flap penalty grows by one and halves every
+	// FlapHalfLife; its hold-down is HoldDown x 2^(penalty-1), at most
+	// MaxHoldDown.
 	HoldDown     time.Duration
 	MaxHoldDown  time.Duration
 	FlapHalfLife time.Duration

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -99,7 +98,7 @@ func New(t testing.TB, prefix string) *NS {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
 	name := prefix + "-" + hex.EncodeToString(b[:])
-	ns, err := newNamed(name)
+	ns, err := thread.NewNamed(name)
 	if err != nil {
 		t.Fatalf("create netns %s: %v", name, err)
 	}
@@ -118,26 +117,6 @@ func New(t testing.TB, prefix string) *NS {
 		t.Fatalf("lo up in %s: %v", name, err)
 	}
 	return n
-}
-
-// newNamed creates a named netns without leaving the calling thread in it.
-func newNamed(name string) (netns.NsHandle, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return 0, fmt.Errorf("get current netns: %w", err)
-	}
-	defer orig.Close()
-	ns, err := netns.NewNamed(name)
-	if err != nil {
-		return 0, fmt.Errorf("new named netns: %w", err)
-	}
-	if err := netns.Set(orig); err != nil {
-		// The thread is in the wrong namespace: do not let it run Go code again.
-		panic(fmt.Sprintf("nstest: restore netns: %v", err))
-	}
-	return ns, nil
 }
 
 func (n *NS) close(t testing.TB) {

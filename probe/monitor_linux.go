@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sort"
 	"sync"
 	"time"
 
-	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -214,12 +212,8 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 	key := uint32(ifindex)
 	cfg := bpf.ProbeLinkConfig{Target: binary.NativeEndian.Uint32(spec.Target.AsSlice())}
 	copy(cfg.ProbeMac[:], base)
-	if err := m.obj.Stats.Put(key, bpf.ProbeLinkStats{}); err != nil {
-		return nil, fmt.Errorf("create stats: %w", err)
-	}
-	if err := m.obj.Configs.Put(key, cfg); err != nil {
-		_ = m.obj.Stats.Delete(key)
-		return nil, fmt.Errorf("write config: %w", err)
+	if err := m.obj.addLink(key, cfg); err != nil {
+		return nil, err
 	}
 	p := &probed{}
 	defer func() {
@@ -243,10 +237,10 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 	if err != nil {
 		return nil, err
 	}
-	stats := m.obj.Stats
+	obj := m.obj
 	p.prober = &prober{
 		spec: spec, ifindex: ifindex, base: base, snd: snd, polling: !m.obj.ringbuf,
-		read:     func() (kernelView, error) { return readStats(stats, key) },
+		read:     func() (kernelView, error) { return obj.readLink(key) },
 		publish:  m.publish,
 		wake:     make(chan struct{}, 1),
 		mono:     monotonic,
@@ -279,10 +273,8 @@ func (m *Monitor) stop(p *probed, key uint32) error {
 			errs = append(errs, err)
 		}
 	}
-	for _, mp := range []*ebpf.Map{m.obj.Configs, m.obj.Stats} {
-		if err := mp.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			errs = append(errs, fmt.Errorf("delete map entry: %w", err))
-		}
+	if err := m.obj.removeLink(key); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -455,27 +447,6 @@ func (m *Monitor) Close() error {
 		m.ns.Close()
 	}
 	return errors.Join(errs...)
-}
-
-// readStats reads a link's kernel counters.
-func readStats(stats *ebpf.Map, key uint32) (kernelView, error) {
-	var st bpf.ProbeLinkStats
-	if err := stats.Lookup(key, &st); err != nil {
-		return kernelView{}, fmt.Errorf("read link stats: %w", err)
-	}
-	kv := kernelView{
-		Counters: Counters{
-			RxFrames: st.RxFrames, RxBytes: st.RxBytes, TxFrames: st.TxFrames, TxBytes: st.TxBytes,
-			ArpRequests: st.ArpRequests, ArpReplies: st.ArpReplies, ProbesSent: st.ProbesSent,
-			ProbeReplies: st.ProbeReplies, Malformed: st.Malformed, VLAN: st.Vlan,
-		},
-		lastRxNs: st.LastRxNs, lastReplyNs: st.LastReplyNs, rttLastNs: st.RttLastNs, rttSumNs: st.RttSumNs,
-		slotSent: st.SlotSentNs, hist: st.RttHist[:],
-	}
-	if st.LastReplyNs != 0 {
-		kv.peer = append(net.HardwareAddr(nil), st.PeerMac[:]...)
-	}
-	return kv, nil
 }
 
 // monotonic is CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns.

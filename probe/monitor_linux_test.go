@@ -28,7 +28,7 @@ type world struct {
 	hub, gw *nstest.NS
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	nstest.RequireAdmin(t)
 	nstest.RequireCommand(t, "openvpn")
@@ -68,7 +68,7 @@ func newWorld(t *testing.T) *world {
 	return w
 }
 
-func manager(t *testing.T, ns *nstest.NS) *tunnel.Manager {
+func manager(t testing.TB, ns *nstest.NS) *tunnel.Manager {
 	t.Helper()
 	m, err := tunnel.NewManager(tunnel.Options{Dir: t.TempDir(), NetNS: ns.Path(), StopTimeout: 3 * time.Second})
 	if err != nil {
@@ -84,7 +84,7 @@ func manager(t *testing.T, ns *nstest.NS) *tunnel.Manager {
 	return m
 }
 
-func start(t *testing.T, m *tunnel.Manager, s tunnel.Spec) {
+func start(t testing.TB, m *tunnel.Manager, s tunnel.Spec) {
 	t.Helper()
 	if err := m.Start(context.Background(), s); err != nil {
 		t.Fatal(err)

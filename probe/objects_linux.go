@@ -3,6 +3,7 @@ package probe
 import (
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/features"
@@ -54,4 +55,67 @@ func loadObjects(noRingbuf bool) (*objects, error) {
 		return nil, fmt.Errorf("load probe programs: %w", err)
 	}
 	return o, nil
+}
+
+// addLink creates a link's map entries: zeroed counters (one per CPU for
+// the traffic) and its config. On error nothing is left.
+func (o *objects) addLink(key uint32, cfg bpf.ProbeLinkConfig) error {
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return fmt.Errorf("count cpus: %w", err)
+	}
+	if err := o.Traffic.Put(key, make([]bpf.ProbeLinkTraffic, ncpu)); err != nil {
+		return fmt.Errorf("create traffic counters: %w", err)
+	}
+	if err := o.Stats.Put(key, bpf.ProbeLinkStats{}); err != nil {
+		_ = o.removeLink(key)
+		return fmt.Errorf("create stats: %w", err)
+	}
+	if err := o.Configs.Put(key, cfg); err != nil {
+		_ = o.removeLink(key)
+		return fmt.Errorf("write config: %w", err)
+	}
+	return nil
+}
+
+// removeLink deletes a link's entries; missing ones are fine.
+func (o *objects) removeLink(key uint32) error {
+	var errs []error
+	for _, m := range []*ebpf.Map{o.Configs, o.Stats, o.Traffic} {
+		if err := m.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			errs = append(errs, fmt.Errorf("delete map entry: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// readLink reads a link's counters: the per-CPU traffic summed (the last
+// frame time is the latest of the CPUs') and the ARP statistics.
+func (o *objects) readLink(key uint32) (kernelView, error) {
+	var per []bpf.ProbeLinkTraffic
+	if err := o.Traffic.Lookup(key, &per); err != nil {
+		return kernelView{}, fmt.Errorf("read link traffic: %w", err)
+	}
+	var st bpf.ProbeLinkStats
+	if err := o.Stats.Lookup(key, &st); err != nil {
+		return kernelView{}, fmt.Errorf("read link stats: %w", err)
+	}
+	kv := kernelView{
+		Counters:    Counters{ArpRequests: st.ArpRequests, ArpReplies: st.ArpReplies, ProbesSent: st.ProbesSent, ProbeReplies: st.ProbeReplies},
+		lastReplyNs: st.LastReplyNs, rttLastNs: st.RttLastNs, rttSumNs: st.RttSumNs,
+		slotSent: st.SlotSentNs, hist: st.RttHist[:],
+	}
+	for _, t := range per {
+		kv.RxFrames += t.RxFrames
+		kv.RxBytes += t.RxBytes
+		kv.TxFrames += t.TxFrames
+		kv.TxBytes += t.TxBytes
+		kv.Malformed += t.Malformed
+		kv.VLAN += t.Vlan
+		kv.lastRxNs = max(kv.lastRxNs, t.LastRxNs)
+	}
+	if st.LastReplyNs != 0 {
+		kv.peer = append(net.HardwareAddr(nil), st.PeerMac[:]...)
+	}
+	return kv, nil
 }

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"encoding/binary"
+	"errors"
 	"math/bits"
 	"net"
 	"testing"
@@ -39,16 +40,24 @@ func loadTest(t *testing.T, noRingbuf bool) (*objects, net.HardwareAddr) {
 	}
 	cfg := bpf.ProbeLinkConfig{Target: binary.NativeEndian.Uint32(testTarget[:])}
 	copy(cfg.ProbeMac[:], base)
-	if err := o.Configs.Put(uint32(testIfindex), cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := o.Stats.Put(uint32(testIfindex), bpf.ProbeLinkStats{}); err != nil {
+	if err := o.addLink(uint32(testIfindex), cfg); err != nil {
 		t.Fatal(err)
 	}
 	return o, base
 }
 
-func stats(t *testing.T, o *objects) bpf.ProbeLinkStats {
+// counters reads the link's counters as the Monitor does (per-CPU summed).
+func counters(t *testing.T, o *objects) kernelView {
+	t.Helper()
+	kv, err := o.readLink(uint32(testIfindex))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kv
+}
+
+// arpStats reads the link's ARP statistics.
+func arpStats(t *testing.T, o *objects) bpf.ProbeLinkStats {
 	t.Helper()
 	var st bpf.ProbeLinkStats
 	if err := o.Stats.Lookup(uint32(testIfindex), &st); err != nil {
@@ -129,7 +138,7 @@ func TestProgramsCountFrames(t *testing.T) {
 		run(t, o.ProbeEgress, f.frame)
 		bytes += uint64(len(f.frame))
 	}
-	st := stats(t, o)
+	st := counters(t, o)
 	checks := []struct {
 		name      string
 		got, want uint64
@@ -139,7 +148,7 @@ func TestProgramsCountFrames(t *testing.T) {
 		{"arp_requests (probe + bond's, to the target)", st.ArpRequests, 2},
 		{"probes_sent", st.ProbesSent, 1},
 		{"malformed (truncated, runt, plen 16)", st.Malformed, 3},
-		{"vlan", st.Vlan, 1},
+		{"vlan", st.VLAN, 1},
 		{"rx_frames", st.RxFrames, 0},
 		{"probe_replies", st.ProbeReplies, 0},
 	}
@@ -148,7 +157,7 @@ func TestProgramsCountFrames(t *testing.T) {
 			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
 		}
 	}
-	for i, ts := range st.SlotSentNs {
+	for i, ts := range st.slotSent {
 		if (i == 3) != (ts != 0) {
 			t.Errorf("slot %d sent at %d; only slot 3 should be in flight", i, ts)
 		}
@@ -164,7 +173,7 @@ func TestProgramsMeasureRTT(t *testing.T) {
 	defer rd.Close()
 
 	// A probe in slot 3 left 5 ms ago (set its departure in the map).
-	st := stats(t, o)
+	st := arpStats(t, o)
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
 		t.Fatal(err)
@@ -185,9 +194,10 @@ func TestProgramsMeasureRTT(t *testing.T) {
 	run(t, o.ProbeIngress, arpFrame(2, hubMAC, testTarget, slotMAC(base, 3), zero))                // duplicate
 	elapsed := time.Since(before)
 
-	st = stats(t, o)
-	if st.RxFrames != 6 || st.ArpReplies != 4 || st.ProbeReplies != 1 {
-		t.Errorf("rx_frames %d arp_replies %d probe_replies %d, want 6 4 1", st.RxFrames, st.ArpReplies, st.ProbeReplies)
+	st = arpStats(t, o)
+	kv := counters(t, o)
+	if kv.RxFrames != 6 || st.ArpReplies != 4 || st.ProbeReplies != 1 {
+		t.Errorf("rx_frames %d arp_replies %d probe_replies %d, want 6 4 1", kv.RxFrames, st.ArpReplies, st.ProbeReplies)
 	}
 	rtt := time.Duration(st.RttLastNs)
 	if rtt < 5*time.Millisecond || rtt > 5*time.Millisecond+elapsed {
@@ -207,8 +217,8 @@ func TestProgramsMeasureRTT(t *testing.T) {
 	if st.SlotSentNs[3] != 0 {
 		t.Error("slot 3 still in flight after its reply")
 	}
-	if net.HardwareAddr(st.PeerMac[:]).String() != hubMAC.String() || st.LastReplyNs == 0 || st.LastRxNs < st.LastReplyNs {
-		t.Errorf("peer mac %x last reply %d last rx %d", st.PeerMac, st.LastReplyNs, st.LastRxNs)
+	if net.HardwareAddr(st.PeerMac[:]).String() != hubMAC.String() || st.LastReplyNs == 0 || kv.lastRxNs < st.LastReplyNs {
+		t.Errorf("peer mac %x last reply %d last rx %d", st.PeerMac, st.LastReplyNs, kv.lastRxNs)
 	}
 
 	rd.SetDeadline(time.Now().Add(time.Second))
@@ -237,21 +247,23 @@ func TestProgramsWithoutRingbuf(t *testing.T) {
 	}
 	run(t, o.ProbeEgress, probeFrame(broadcast, base, 7, mustAddr(t, "10.8.0.254")))
 	run(t, o.ProbeIngress, arpFrame(2, hubMAC, testTarget, slotMAC(base, 7), [4]byte{}))
-	st := stats(t, o)
+	st := arpStats(t, o)
 	if st.ProbesSent != 1 || st.ProbeReplies != 1 || st.RttLastNs == 0 {
 		t.Errorf("probes %d replies %d rtt %d", st.ProbesSent, st.ProbeReplies, st.RttLastNs)
 	}
 }
 
-// TestProgramsIgnoreOtherLinks: a device without config is not counted.
+// TestProgramsIgnoreOtherLinks: a device that is not a probed link is
+// left alone: nothing counted, no entry made.
 func TestProgramsIgnoreOtherLinks(t *testing.T) {
 	o, base := loadTest(t, false)
-	if err := o.Configs.Delete(uint32(testIfindex)); err != nil {
+	if err := o.removeLink(uint32(testIfindex)); err != nil {
 		t.Fatal(err)
 	}
 	run(t, o.ProbeEgress, probeFrame(broadcast, base, 1, mustAddr(t, "10.8.0.254")))
-	if st := stats(t, o); st.TxFrames != 0 || st.ProbesSent != 0 {
-		t.Errorf("counted on an unconfigured link: %+v", st)
+	run(t, o.ProbeIngress, arpFrame(2, hubMAC, testTarget, slotMAC(base, 1), [4]byte{}))
+	if _, err := o.readLink(uint32(testIfindex)); !errors.Is(err, ebpf.ErrKeyNotExist) {
+		t.Errorf("an unprobed link has entries (%v)", err)
 	}
 }
 

@@ -32,3 +32,20 @@ func In(ns netns.NsHandle, fn func() error) error {
 	}()
 	return <-errc
 }
+
+// NewNamed creates a network namespace named name (a bind mount under
+// /var/run/netns, visible to `ip netns`) and returns a handle to it,
+// without leaving any thread in it.
+func NewNamed(name string) (netns.NsHandle, error) {
+	var ns netns.NsHandle
+	err := In(netns.None(), func() error {
+		var err error
+		// The fresh thread is left in the new namespace and ends with fn.
+		ns, err = netns.NewNamed(name)
+		return err
+	})
+	if err != nil {
+		return netns.None(), fmt.Errorf("create netns %s: %w", name, err)
+	}
+	return ns, nil
+}

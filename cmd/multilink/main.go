@@ -34,6 +34,7 @@ const usage = `usage: multilink <command> [flags]
 
 commands:
   daemon    run the multilink daemon (REST API, tunnels, bridge/bond)
+  demo      the whole system on this host: hub and gateway in namespaces, a failover timeline
   version   print the version
 `
 
@@ -48,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "daemon":
 		return runDaemon(args[1:], stderr)
+	case "demo":
+		return runDemo(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,22 +1,25 @@
-package e2e
+package demo
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
 
+	"github.com/vishvananda/netns"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 
-	"github.com/multilink/multilink/nstest"
+	"github.com/multilink/multilink/thread"
 )
 
-// prober sends an ICMP echo request every interval from inside ns and
-// records when each reply arrives: the probe stream the blackout figures
-// are measured with.
-type prober struct {
+// Prober sends an ICMP echo request every interval from inside a network
+// namespace and records when each reply arrives: the traffic whose gaps
+// are the blackouts the demo and the benchmarks report.
+type Prober struct {
 	conn     *icmp.PacketConn
 	dst      *net.IPAddr
 	interval time.Duration
@@ -28,21 +31,22 @@ type prober struct {
 	got     []bool      // by sequence number: answered
 }
 
-func newProber(ns *nstest.NS, dst string, interval time.Duration) (*prober, error) {
+// NewProber opens an ICMP socket in ns (not open: the caller's).
+func NewProber(ns netns.NsHandle, dst netip.Addr, interval time.Duration) (*Prober, error) {
 	var conn *icmp.PacketConn
-	err := ns.Do(func() error {
+	err := thread.In(ns, func() error {
 		var err error
 		conn, err = icmp.ListenPacket("ip4:icmp", "0.0.0.0")
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open icmp socket: %w", err)
 	}
-	return &prober{conn: conn, dst: &net.IPAddr{IP: net.ParseIP(dst)}, interval: interval, id: os.Getpid() & 0xffff}, nil
+	return &Prober{conn: conn, dst: &net.IPAddr{IP: dst.AsSlice()}, interval: interval, id: os.Getpid() & 0xffff}, nil
 }
 
-// run probes until ctx ends.
-func (p *prober) run(ctx context.Context) {
+// Run probes until ctx ends, then closes the socket.
+func (p *Prober) Run(ctx context.Context) {
 	go p.receive()
 	t := time.NewTicker(p.interval)
 	defer t.Stop()
@@ -63,7 +67,7 @@ func (p *prober) run(ctx context.Context) {
 	}
 }
 
-func (p *prober) receive() {
+func (p *Prober) receive() {
 	buf := make([]byte, 1500)
 	for {
 		n, _, err := p.conn.ReadFrom(buf)
@@ -92,9 +96,9 @@ func (p *prober) receive() {
 	}
 }
 
-// gapAround returns the longest time without replies between from and to:
+// GapAround returns the longest time without replies between from and to:
 // the blackout of an event inside that window.
-func (p *prober) gapAround(from, to time.Time) time.Duration {
+func (p *Prober) GapAround(from, to time.Time) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var gap time.Duration
@@ -115,9 +119,9 @@ func (p *prober) gapAround(from, to time.Time) time.Duration {
 	return gap
 }
 
-// lost counts the requests sent between from and to that got no reply
-// (call it once the replies had time to arrive).
-func (p *prober) lost(from, to time.Time) (lost, sent int) {
+// Lost counts the requests sent between from and to that got no reply
+// (ask once the replies had time to arrive).
+func (p *Prober) Lost(from, to time.Time) (lost, sent int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i, at := range p.sent {
@@ -132,12 +136,19 @@ func (p *prober) lost(from, to time.Time) (lost, sent int) {
 	return lost, sent
 }
 
-// lastReply returns when the latest reply arrived.
-func (p *prober) lastReply() time.Time {
+// LastReply returns when the latest reply arrived.
+func (p *Prober) LastReply() time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.replies) == 0 {
 		return time.Time{}
 	}
 	return p.replies[len(p.replies)-1]
+}
+
+// Flowing reports whether replies arrived within the last few intervals
+// and after since.
+func (p *Prober) Flowing(since time.Time) bool {
+	last := p.LastReply()
+	return last.After(since) && time.Since(last) < 5*p.interval
 }
