@@ -8,11 +8,11 @@
 //
 // Answers are JSON. The choices the spec leaves open:
 //
-//	POST /v1/server/start                   200 the bridge's hub.Status; 409 started already
+//	POST /v1/server/start                   200 the bridge's hub.Status; 409 started already; 501 no openvpn
 //	GET  /v1/server/key[?bridge=br0]        200 hub.Key ("" = the only bridge); 404 none
 //	POST /v1/server/stop/{bridge_interface} 200 {"stopped": "br0"}; 404 not started
 //	GET  /v1/server/status                  200 {"started": bool, "servers": [hub.Status...]}
-//	POST /v1/client/start                   200 the bond's gateway.Status; 409; 502 hub unreachable
+//	POST /v1/client/start                   200 the bond's gateway.Status; 409; 502 hub unreachable; 501 no bonding driver or openvpn
 //	GET  /v1/client/status                  200 {"started": bool, "clients": [gateway.Status...]}
 //	POST /v1/client/stop/{bond_interface}   200 {"stopped": "bond0"}; 404 not started
 //	PUT  /v1/client/bond_params/{bond}      200 bond.Info after the change; 400 empty {} or bad value
@@ -34,7 +34,8 @@
 // is at fault), with one status per fault kind: Invalid 400, Unauthorized
 // 401, NotFound 404, Conflict 409, Unavailable 502 (the hub's API, or a
 // tunnel to it, cannot be reached or answers wrongly: an upstream failure),
-// anything else 500. A 500 says only which operation failed; its details
+// Unsupported 501 (this host lacks what the request needs: the kernel's
+// bonding driver, an openvpn binary of 2.5 or later), anything else 500. A 500 says only which operation failed; its details
 // go to the log. A body larger than Deps.MaxBody (64 KiB) is 413, an
 // unknown path 404, a known path with the wrong method 405 with Allow, a
 // panic 500. All are JSON.

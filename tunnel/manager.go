@@ -143,7 +143,7 @@ func (m *Manager) probe(ctx context.Context) (string, Version, error) {
 		return "", Version{}, err
 	}
 	if !v.AtLeast(2, 5) {
-		return "", Version{}, fault.Unavailable(nil, "%s is OpenVPN %s; bind-dev needs 2.5 or later", path, v)
+		return "", Version{}, fault.Unsupported(nil, "%s is OpenVPN %s; bind-dev needs 2.5 or later", path, v)
 	}
 	m.log.Info("openvpn found", "path", path, "version", v.String())
 	m.openvpn, m.version = path, v
