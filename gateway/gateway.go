@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/multilink/multilink/bond"
 	"github.com/multilink/multilink/config"
@@ -88,13 +88,9 @@ func (g *Gateway) Start(ctx context.Context, cfg config.Client) (Status, error) 
 	if err := g.checkFree(cfg); err != nil {
 		return Status{}, err
 	}
-	ifindex := make([]int, len(cfg.Slaves))
-	for i, s := range cfg.Slaves {
-		l, err := g.opts.Netlink.LinkByName(s.HWInt)
-		if err != nil {
-			return Status{}, fault.Invalid("slaves["+strconv.Itoa(i)+"].hw_int", "no interface %s on this host", s.HWInt)
-		}
-		ifindex[i] = l.Attrs().Index
+	ifindex, err := g.hwIndexes(cfg)
+	if err != nil {
+		return Status{}, err
 	}
 	token := cfg.ServerToken
 	if token == "" {
@@ -105,7 +101,7 @@ func (g *Gateway) Start(ctx context.Context, cfg config.Client) (Status, error) 
 		return Status{}, fmt.Errorf("fetch link key: %w", err)
 	}
 	if len(key.Links) < len(cfg.Slaves) {
-		return Status{}, fault.Invalid("slaves", "%d slaves, but the hub's bridge %s serves %d links", len(cfg.Slaves), key.Bridge, len(key.Links))
+		return Status{}, fault.Invalid(cfg.Field("slaves"), "%d slaves, but the hub's bridge %s serves %d links", len(cfg.Slaves), key.Bridge, len(key.Links))
 	}
 	if len(cfg.Bonding.ArpIPTarget) == 0 {
 		hubIP, err := parseAddr(key.BridgeIP)
@@ -124,6 +120,24 @@ func (g *Gateway) Start(ctx context.Context, cfg config.Client) (Status, error) 
 	g.clients[cfg.Bond] = c
 	g.log.Info("client started", "bond", cfg.Bond, "address", cfg.Address, "slaves", len(cfg.Slaves), "hub", cfg.ServerAPIURL)
 	return g.status(ctx, c), nil
+}
+
+// hwIndexes returns the ifindex of each slave's hw_int. A hw_int this host
+// lacks is bad input, named by its field as decoding names it.
+func (g *Gateway) hwIndexes(cfg config.Client) ([]int, error) {
+	ifindex := make([]int, len(cfg.Slaves))
+	for i, s := range cfg.Slaves {
+		l, err := g.opts.Netlink.LinkByName(s.HWInt)
+		var nf netlink.LinkNotFoundError
+		switch {
+		case errors.As(err, &nf) || errors.Is(err, unix.ENODEV):
+			return nil, fault.Invalid(cfg.SlaveField(i, "hw_int"), "no interface %s on this host", s.HWInt)
+		case err != nil:
+			return nil, fmt.Errorf("look up hw_int %s: %w", s.HWInt, err)
+		}
+		ifindex[i] = l.Attrs().Index
+	}
+	return ifindex, nil
 }
 
 // bringUp makes the key file, routes, tunnels and bond, undoing all on error.

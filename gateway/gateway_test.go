@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/multilink/multilink/bond"
 	"github.com/multilink/multilink/config"
@@ -28,6 +29,8 @@ type world struct {
 	bonds   map[string]bond.Spec
 	ops     []string
 	fail    string // operation prefix that fails
+
+	lookupErr error // LinkByName of an existing link fails with this
 }
 
 func newWorld(hw ...string) *world {
@@ -49,6 +52,9 @@ func (w *world) op(s string) error {
 
 func (w *world) LinkByName(name string) (netlink.Link, error) {
 	if i, ok := w.links[name]; ok {
+		if w.lookupErr != nil {
+			return nil, w.lookupErr
+		}
 		return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: name, Index: i}}, nil
 	}
 	return nil, netlink.LinkNotFoundError{}
@@ -244,11 +250,30 @@ func TestStartRollsBack(t *testing.T) {
 func TestStartRefuses(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld("eth0") // no wlan0
-	if _, err := newGateway(t, w, &fetcher{}).Start(ctx, specClient(t)); fault.KindOf(err) != fault.KindInvalid || fault.FieldOf(err) != "slaves[1].hw_int" {
-		t.Errorf("missing hw_int: %v (field %q)", err, fault.FieldOf(err))
+	// The field is named as decoding names a bad wlan0 in the same body.
+	data, err := os.ReadFile("../config/testdata/spec_client_start.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bad config.Client
+	decodeErr := json.Unmarshal([]byte(strings.Replace(string(data), `"wlan0"`, `"wlan 0"`, 1)), &bad)
+	want := fault.FieldOf(decodeErr)
+	if want != "bond.bond0.slaves[1].hw_int" {
+		t.Fatalf("decoding names a bad hw_int %q (%v)", want, decodeErr)
+	}
+	if _, err := newGateway(t, w, &fetcher{}).Start(ctx, specClient(t)); fault.KindOf(err) != fault.KindInvalid || fault.FieldOf(err) != want {
+		t.Errorf("missing hw_int: %v (field %q, want %q)", err, fault.FieldOf(err), want)
 	}
 	if len(w.ops) != 0 {
 		t.Errorf("ops despite refusal: %v", w.ops)
+	}
+	// A netlink failure other than "not found" keeps its detail and is no
+	// fault of the request.
+	w = newWorld("eth0", "wlan0")
+	w.lookupErr = unix.ENOBUFS
+	_, err = newGateway(t, w, &fetcher{}).Start(ctx, specClient(t))
+	if !errors.Is(err, unix.ENOBUFS) || fault.KindOf(err) == fault.KindInvalid {
+		t.Errorf("netlink failure: %v, want ENOBUFS kept, not invalid", err)
 	}
 	w = newWorld("eth0", "wlan0")
 	f := &fetcher{err: fault.Unavailable(errors.New("connection refused"), "reach the hub")}
