@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -53,11 +54,25 @@ type Options struct {
 }
 
 // Gateway runs the client role.
+//
+// mu guards the maps only: it is never held while a hub is asked for its
+// key or a bond is brought up or torn down, so status, health and
+// bond_params answer meanwhile. A bond being started or stopped is busy:
+// its names and routing slot stay reserved until it is done.
 type Gateway struct {
 	opts    Options
 	log     *slog.Logger
 	mu      sync.Mutex
 	clients map[string]*client
+	busy    map[string]*busy
+}
+
+// busy is a bond being started or stopped without g.mu held.
+type busy struct {
+	doing string   // "started" or "stopped"
+	names []string // the bond and its TAPs
+	slot  int
+	done  chan struct{} // closed when it is no longer busy
 }
 
 type client struct {
@@ -75,19 +90,24 @@ func New(opts Options) *Gateway {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Gateway{opts: opts, log: log.With("role", "client"), clients: map[string]*client{}}
+	return &Gateway{opts: opts, log: log.With("role", "client"), clients: map[string]*client{}, busy: map[string]*busy{}}
 }
 
 // Start brings up the bond cfg describes. On error nothing it made is left.
+// A start of a bond being started or stopped is fault.KindConflict.
 func (g *Gateway) Start(ctx context.Context, cfg config.Client) (Status, error) {
 	if err := cfg.Check(); err != nil {
 		return Status{}, err
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	if err := g.checkFree(cfg); err != nil {
+		g.mu.Unlock()
 		return Status{}, err
 	}
+	slot := g.freeSlot()
+	g.reserve(cfg.Bond, "started", append([]string{cfg.Bond}, cfg.Taps()...), slot)
+	g.mu.Unlock()
+	defer g.release(cfg.Bond)
 	ifindex, err := g.hwIndexes(cfg)
 	if err != nil {
 		return Status{}, err
@@ -113,13 +133,31 @@ func (g *Gateway) Start(ctx context.Context, cfg config.Client) (Status, error) 
 	if err := cfg.Bonding.Check(cfg.Taps()); err != nil {
 		return Status{}, err
 	}
-	c := &client{cfg: cfg, slot: g.freeSlot(), keyFile: filepath.Join(g.opts.KeyDir, cfg.Bond+".key"), started: time.Now()}
+	c := &client{cfg: cfg, slot: slot, keyFile: filepath.Join(g.opts.KeyDir, cfg.Bond+".key"), started: time.Now()}
 	if err := c.bringUp(ctx, g, key, ifindex); err != nil {
 		return Status{}, err
 	}
-	g.clients[cfg.Bond] = c
+	st := g.status(ctx, c)
+	g.mu.Lock()
+	g.clients[cfg.Bond] = c // before release: the name is never free meanwhile
+	g.mu.Unlock()
 	g.log.Info("client started", "bond", cfg.Bond, "address", cfg.Address, "slaves", len(cfg.Slaves), "hub", cfg.ServerAPIURL)
-	return g.status(ctx, c), nil
+	return st, nil
+}
+
+// reserve marks bond name busy with names and slot; g.mu is held.
+func (g *Gateway) reserve(name, doing string, names []string, slot int) {
+	g.busy[name] = &busy{doing: doing, names: names, slot: slot, done: make(chan struct{})}
+}
+
+// release ends what reserve began.
+func (g *Gateway) release(name string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if b, ok := g.busy[name]; ok {
+		close(b.done)
+		delete(g.busy, name)
+	}
 }
 
 // hwIndexes returns the ifindex of each slave's hw_int. A hw_int this host
@@ -182,12 +220,23 @@ func (c *client) bringUp(ctx context.Context, g *Gateway, key hub.Key, ifindex [
 	return nil
 }
 
-// checkFree refuses a client whose bond or TAP names are taken.
+// checkFree refuses a client whose bond or TAP names are taken; g.mu is held.
 func (g *Gateway) checkFree(cfg config.Client) error {
 	if _, ok := g.clients[cfg.Bond]; ok {
 		return fault.Conflict("client %s is already started", cfg.Bond)
 	}
-	for _, name := range append([]string{cfg.Bond}, cfg.Taps()...) {
+	if b, ok := g.busy[cfg.Bond]; ok {
+		return fault.Conflict("client %s is being %s", cfg.Bond, b.doing)
+	}
+	names := append([]string{cfg.Bond}, cfg.Taps()...)
+	for other, b := range g.busy {
+		for _, name := range names {
+			if slices.Contains(b.names, name) {
+				return fault.Conflict("interface %s is used by client %s, being %s (give another bond name or tap_prefix)", name, other, b.doing)
+			}
+		}
+	}
+	for _, name := range names {
 		if _, err := g.opts.Netlink.LinkByName(name); err == nil {
 			return fault.Conflict("interface %s exists already and is not ours (give another bond name or tap_prefix)", name)
 		}
@@ -200,6 +249,9 @@ func (g *Gateway) freeSlot() int {
 	for _, c := range g.clients {
 		used[c.slot] = true
 	}
+	for _, b := range g.busy {
+		used[b.slot] = true
+	}
 	for s := 0; ; s++ {
 		if !used[s] {
 			return s
@@ -207,14 +259,23 @@ func (g *Gateway) freeSlot() int {
 	}
 }
 
-// Stop removes the client of bond name and everything it made.
+// Stop removes the client of bond name and everything it made. A bond
+// being started or stopped is fault.KindConflict.
 func (g *Gateway) Stop(ctx context.Context, name string) error {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	c, ok := g.clients[name]
 	if !ok {
+		b := g.busy[name]
+		g.mu.Unlock()
+		if b != nil {
+			return fault.Conflict("client %s is being %s; try again once that has answered", name, b.doing)
+		}
 		return fault.NotFound("no client with bond %s is started", name)
 	}
+	delete(g.clients, name)
+	g.reserve(name, "stopped", append([]string{name}, c.cfg.Taps()...), c.slot)
+	g.mu.Unlock()
+	defer g.release(name)
 	var errs []error
 	if err := g.opts.Bond.Delete(ctx, name); err != nil && fault.KindOf(err) != fault.KindNotFound {
 		errs = append(errs, fmt.Errorf("delete bond %s: %w", name, err))
@@ -230,13 +291,25 @@ func (g *Gateway) Stop(ctx context.Context, name string) error {
 	if err := os.Remove(c.keyFile); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, fmt.Errorf("remove key: %w", err))
 	}
-	delete(g.clients, name)
 	g.log.Info("client stopped", "bond", name)
 	return errors.Join(errs...)
 }
 
-// Close stops every client (daemon shutdown).
+// Close stops every client (daemon shutdown), once the starts and stops
+// under way have ended (or ctx has).
 func (g *Gateway) Close(ctx context.Context) error {
+	g.mu.Lock()
+	var running []chan struct{}
+	for _, b := range g.busy {
+		running = append(running, b.done)
+	}
+	g.mu.Unlock()
+	for _, done := range running {
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	}
 	g.mu.Lock()
 	names := make([]string, 0, len(g.clients))
 	for n := range g.clients {

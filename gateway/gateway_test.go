@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -20,8 +21,9 @@ import (
 )
 
 // world is a fake host: links, routes, rules, tunnels and bonds in memory,
-// every operation recorded.
+// every operation recorded. Its methods may be called concurrently.
 type world struct {
+	mu      sync.Mutex
 	links   map[string]int
 	routes  map[string]bool
 	rules   map[string]bool
@@ -30,7 +32,9 @@ type world struct {
 	ops     []string
 	fail    string // operation prefix that fails
 
-	lookupErr error // LinkByName of an existing link fails with this
+	lookupErr error         // LinkByName of an existing link fails with this
+	stopping  chan struct{} // if set, tunnel stops signal stopEnter, then wait for it to close
+	stopEnter chan struct{}
 }
 
 func newWorld(hw ...string) *world {
@@ -51,6 +55,8 @@ func (w *world) op(s string) error {
 }
 
 func (w *world) LinkByName(name string) (netlink.Link, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if i, ok := w.links[name]; ok {
 		if w.lookupErr != nil {
 			return nil, w.lookupErr
@@ -65,6 +71,8 @@ func routeKey(r *netlink.Route) string {
 }
 
 func (w *world) RouteReplace(r *netlink.Route) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if err := w.op("route " + routeKey(r)); err != nil {
 		return err
 	}
@@ -73,6 +81,8 @@ func (w *world) RouteReplace(r *netlink.Route) error {
 }
 
 func (w *world) RouteDel(r *netlink.Route) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	delete(w.routes, routeKey(r))
 	return w.op("route del " + routeKey(r))
 }
@@ -82,6 +92,8 @@ func ruleKey(r *netlink.Rule) string {
 }
 
 func (w *world) RuleAdd(r *netlink.Rule) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if err := w.op("rule " + ruleKey(r)); err != nil {
 		return err
 	}
@@ -90,11 +102,15 @@ func (w *world) RuleAdd(r *netlink.Rule) error {
 }
 
 func (w *world) RuleDel(r *netlink.Rule) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	delete(w.rules, ruleKey(r))
 	return w.op("rule del " + ruleKey(r))
 }
 
 func (w *world) Start(_ context.Context, s tunnel.Spec) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if err := w.op("tunnel " + s.Tap); err != nil {
 		return err
 	}
@@ -103,11 +119,22 @@ func (w *world) Start(_ context.Context, s tunnel.Spec) error {
 }
 
 func (w *world) Stop(_ context.Context, tap string) error {
+	if w.stopping != nil {
+		select {
+		case w.stopEnter <- struct{}{}:
+		default:
+		}
+		<-w.stopping
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	delete(w.tunnels, tap)
 	return w.op("tunnel stop " + tap)
 }
 
 func (w *world) Status(tap string) (tunnel.Status, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	s, ok := w.tunnels[tap]
 	return tunnel.Status{Tap: tap, Port: s.Port, Running: ok}, ok
 }
@@ -116,6 +143,8 @@ func (w *world) Status(tap string) (tunnel.Status, bool) {
 type bondDriver struct{ w *world }
 
 func (b bondDriver) Create(_ context.Context, s bond.Spec) error {
+	b.w.mu.Lock()
+	defer b.w.mu.Unlock()
 	if err := b.w.op("bond " + s.Name + " " + strings.Join(s.Slaves, ",")); err != nil {
 		return err
 	}
@@ -124,11 +153,15 @@ func (b bondDriver) Create(_ context.Context, s bond.Spec) error {
 }
 
 func (b bondDriver) Delete(_ context.Context, name string) error {
+	b.w.mu.Lock()
+	defer b.w.mu.Unlock()
 	delete(b.w.bonds, name)
 	return b.w.op("bond del " + name)
 }
 
 func (b bondDriver) Info(_ context.Context, name string) (bond.Info, error) {
+	b.w.mu.Lock()
+	defer b.w.mu.Unlock()
 	s, ok := b.w.bonds[name]
 	if !ok {
 		return bond.Info{}, fault.NotFound("bond %s", name)
@@ -137,6 +170,8 @@ func (b bondDriver) Info(_ context.Context, name string) (bond.Info, error) {
 }
 
 func (b bondDriver) Set(_ context.Context, name string, p config.BondParams) error {
+	b.w.mu.Lock()
+	defer b.w.mu.Unlock()
 	s := b.w.bonds[name]
 	s.Params = s.Params.Merge(p)
 	b.w.bonds[name] = s
@@ -148,6 +183,8 @@ type fetcher struct {
 	err       error
 	gotToken  string
 	gotBridge string
+	entered   chan struct{} // if set, gets a value when FetchKey is called
+	block     chan struct{} // if set, FetchKey waits for it to close
 }
 
 const testKey = "-----BEGIN OpenVPN Static key V1-----\n" +
@@ -157,7 +194,17 @@ const testKey = "-----BEGIN OpenVPN Static key V1-----\n" +
 	"00000000000000000000000000000000\n00000000000000000000000000000000\n00000000000000000000000000000000\n00000000000000000000000000000000\n" +
 	"-----END OpenVPN Static key V1-----\n"
 
-func (f *fetcher) FetchKey(_ context.Context, base, bridge, token string) (hub.Key, error) {
+func (f *fetcher) FetchKey(ctx context.Context, base, bridge, token string) (hub.Key, error) {
+	if f.entered != nil {
+		f.entered <- struct{}{}
+	}
+	if f.block != nil {
+		select {
+		case <-f.block:
+		case <-ctx.Done():
+			return hub.Key{}, fault.Unavailable(ctx.Err(), "reach the hub")
+		}
+	}
 	f.gotToken, f.gotBridge = token, bridge
 	if f.err != nil {
 		return hub.Key{}, f.err
