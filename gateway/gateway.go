@@ -65,6 +65,7 @@ type Gateway struct {
 	mu      sync.Mutex
 	clients map[string]*client
 	busy    map[string]*busy
+	setMu   sync.Mutex // serialises SetBondParams
 }
 
 // busy is a bond being started or stopped without g.mu held.

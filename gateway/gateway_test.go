@@ -139,45 +139,6 @@ func (w *world) Status(tap string) (tunnel.Status, bool) {
 	return tunnel.Status{Tap: tap, Port: s.Port, Running: ok}, ok
 }
 
-// bondDriver is the world's bond.Driver.
-type bondDriver struct{ w *world }
-
-func (b bondDriver) Create(_ context.Context, s bond.Spec) error {
-	b.w.mu.Lock()
-	defer b.w.mu.Unlock()
-	if err := b.w.op("bond " + s.Name + " " + strings.Join(s.Slaves, ",")); err != nil {
-		return err
-	}
-	b.w.bonds[s.Name] = s
-	return nil
-}
-
-func (b bondDriver) Delete(_ context.Context, name string) error {
-	b.w.mu.Lock()
-	defer b.w.mu.Unlock()
-	delete(b.w.bonds, name)
-	return b.w.op("bond del " + name)
-}
-
-func (b bondDriver) Info(_ context.Context, name string) (bond.Info, error) {
-	b.w.mu.Lock()
-	defer b.w.mu.Unlock()
-	s, ok := b.w.bonds[name]
-	if !ok {
-		return bond.Info{}, fault.NotFound("bond %s", name)
-	}
-	return bond.Info{Name: name, Driver: "fake", Slaves: s.Slaves, Active: *s.Params.Primary, Params: s.Params}, nil
-}
-
-func (b bondDriver) Set(_ context.Context, name string, p config.BondParams) error {
-	b.w.mu.Lock()
-	defer b.w.mu.Unlock()
-	s := b.w.bonds[name]
-	s.Params = s.Params.Merge(p)
-	b.w.bonds[name] = s
-	return b.w.op("bond set " + name)
-}
-
 // fetcher answers like a hub with two links.
 type fetcher struct {
 	err       error
@@ -342,36 +303,5 @@ func TestArpTargetFromHub(t *testing.T) {
 	}
 	if got := w.bonds["bond0"].Params.ArpIPTarget; len(got) != 1 || got[0].String() != "10.8.0.254" {
 		t.Errorf("arp_ip_target %v, want the hub's bridge address", got)
-	}
-}
-
-func TestSetBondParams(t *testing.T) {
-	w := newWorld("eth0", "wlan0")
-	g := newGateway(t, w, &fetcher{})
-	ctx := context.Background()
-	if _, err := g.Start(ctx, specClient(t)); err != nil {
-		t.Fatal(err)
-	}
-	var p config.BondParams
-	if err := json.Unmarshal([]byte(`{"primary":"tap2","arp_interval":"50"}`), &p); err != nil {
-		t.Fatal(err)
-	}
-	info, err := g.SetBondParams(ctx, "bond0", p)
-	if err != nil || *info.Params.Primary != "tap2" || *info.Params.ArpInterval != 50 {
-		t.Fatalf("set: %+v %v", info, err)
-	}
-	if c := g.Configs()[0]; *c.Bonding.Primary != "tap2" || *c.Bonding.ArpInterval != 50 {
-		t.Errorf("config not updated for restarts: %+v", c.Bonding)
-	}
-	bad := config.BondParams{Primary: ptr("tap9")}
-	before := len(w.ops)
-	if _, err := g.SetBondParams(ctx, "bond0", bad); fault.KindOf(err) != fault.KindInvalid {
-		t.Errorf("primary tap9: %v", err)
-	}
-	if len(w.ops) != before {
-		t.Errorf("bad params reached the bond: %v", w.ops[before:])
-	}
-	if _, err := g.SetBondParams(ctx, "bond9", p); fault.KindOf(err) != fault.KindNotFound {
-		t.Errorf("unknown bond: %v", err)
 	}
 }
