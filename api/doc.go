@@ -59,6 +59,9 @@
 // WWW-Authenticate: Bearer. Status, bond_params GET, health, version,
 // api-export and metrics stay open. NewRouter refuses an empty Token unless
 // Deps.Insecure is set, and then warns; a Token always wins over Insecure.
+// Likewise the daemon's --insecure-no-auth turns authentication off only
+// when no token is configured: with MULTILINK_API_TOKEN or --token-file it
+// is ignored, with a warning.
 // Neither the token nor any header or query is ever logged: the request
 // log has method, path, status, duration, size and client address. Every
 // answer carries Cache-Control: no-store and X-Content-Type-Options: nosniff.

@@ -29,7 +29,7 @@ type Options struct {
 	StateDir   string // default /var/lib/multilink
 	Token      string // from MULTILINK_API_TOKEN
 	TokenFile  string // --token-file
-	Insecure   bool   // --insecure-no-auth
+	Insecure   bool   // --insecure-no-auth; ignored when a token is configured
 	ConfigFile string // --config
 	OpenVPN    string // openvpn binary; default from PATH
 	Version    string
@@ -68,15 +68,9 @@ func Run(ctx context.Context, o Options) error {
 		}
 		file = f
 	}
-	token, source := "", ""
-	if o.Insecure {
-		log.Warn("API AUTHENTICATION IS OFF (--insecure-no-auth): anyone who reaches the API can reconfigure this host's network and read the link key")
-	} else {
-		var err error
-		if token, source, err = resolveToken(o.Token, o.TokenFile, o.StateDir); err != nil {
-			return err
-		}
-		log.Info("API token", "from", source)
+	token, err := apiToken(o, log)
+	if err != nil {
+		return err
 	}
 	nl, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
@@ -110,7 +104,7 @@ func Run(ctx context.Context, o Options) error {
 		Health:   health{r: r, tunnels: tunnels},
 		Version:  o.Version,
 		Token:    token,
-		Insecure: o.Insecure,
+		Insecure: token == "",
 		Logger:   log,
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,28 @@ const TokenEnv = "MULTILINK_API_TOKEN"
 
 // minTokenLen keeps guessable tokens out.
 const minTokenLen = 16
+
+// apiToken decides how the API authenticates. A configured token
+// (MULTILINK_API_TOKEN or --token-file) always wins: with --insecure-no-auth
+// too, the flag is ignored with a warning, so a leftover flag never opens
+// an API its operator meant to protect. --insecure-no-auth alone turns
+// authentication off (""). Otherwise the token is the state dir's,
+// generated there at the first start.
+func apiToken(o Options, log *slog.Logger) (string, error) {
+	if o.Insecure {
+		if o.Token == "" && o.TokenFile == "" {
+			log.Warn("API AUTHENTICATION IS OFF (--insecure-no-auth): anyone who reaches the API can reconfigure this host's network and read the link key")
+			return "", nil
+		}
+		log.Warn("--insecure-no-auth is ignored: an API token is configured ($" + TokenEnv + " or --token-file), and the API requires it")
+	}
+	token, source, err := resolveToken(o.Token, o.TokenFile, o.StateDir)
+	if err != nil {
+		return "", err
+	}
+	log.Info("API token", "from", source)
+	return token, nil
+}
 
 // resolveToken returns the API token: from the environment, else from
 // tokenFile, else the one generated earlier into the state dir, else a new

@@ -63,7 +63,7 @@ func runDaemon(args []string, stderr io.Writer) error {
 	fs.StringVar(&o.Listen, "listen", daemon.DefaultListen, "API listen address")
 	fs.StringVar(&o.StateDir, "state-dir", daemon.DefaultStateDir, "directory for state, keys, token and tunnel configs (0700)")
 	fs.StringVar(&o.TokenFile, "token-file", "", "file holding the API token (default: $"+daemon.TokenEnv+", else <state-dir>/token, generated)")
-	fs.BoolVar(&o.Insecure, "insecure-no-auth", false, "serve the API without authentication (warned at every start)")
+	fs.BoolVar(&o.Insecure, "insecure-no-auth", false, "serve the API without authentication (warned at every start); ignored when $"+daemon.TokenEnv+" or --token-file gives a token")
 	fs.StringVar(&o.ConfigFile, "config", "", "YAML file declaring servers/clients to start at boot")
 	fs.StringVar(&o.OpenVPN, "openvpn", "", "openvpn binary (default: from PATH)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
