@@ -26,7 +26,9 @@
 //
 // A start answers 200, not 201: it starts a role, it does not create a
 // resource at a new URL. "started" is true when at least one bridge (bond)
-// is started. Stops and tap_up/down take no body and ignore one.
+// is started. A desired bridge (bond) the daemon could not start at boot is
+// listed with "pending" (why; it is retried) and does not count. Stops and
+// tap_up/down take no body and ignore one.
 //
 // # Errors
 //

@@ -82,13 +82,10 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("start tunnel supervisor: %w", err)
 	}
 	keys := filepath.Join(o.StateDir, "keys")
-	r := &roles{
-		hub:     hub.New(hub.Options{Netlink: nl, Tunnels: tunnels, KeyDir: keys, Logger: log}),
-		gw:      gateway.New(gateway.Options{Netlink: nl, Tunnels: tunnels, Bond: bond.NewKernel(nl, log), Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Logger: log}),
-		store:   newStore(o.StateDir),
-		log:     log,
-		pending: map[string]config.Client{},
-	}
+	r := newRoles(
+		hub.New(hub.Options{Netlink: nl, Tunnels: tunnels, KeyDir: keys, Logger: log}),
+		gateway.New(gateway.Options{Netlink: nl, Tunnels: tunnels, Bond: bond.NewKernel(nl, log), Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Logger: log}),
+		newStore(o.StateDir), log)
 	saved, err := r.store.load()
 	if err != nil {
 		return err
@@ -150,8 +147,11 @@ func serve(ctx context.Context, log *slog.Logger, o Options, h http.Handler) err
 	return nil
 }
 
-// teardown removes everything the roles made; the desired state stays saved.
+// teardown removes everything the roles made; the desired state stays
+// saved. It ends the retries of pending entries first, so that none starts
+// anything behind its back.
 func teardown(log *slog.Logger, r *roles, tunnels *tunnel.Manager) {
+	r.stopRetries()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := r.gw.Close(ctx); err != nil {

@@ -18,7 +18,8 @@ type health struct {
 
 // Health implements api.Health. "down": a bridge or bond is missing or one
 // has no running tunnel at all; "degraded": some tunnel is not running, a
-// bond has no active slave, or a client waits for its hub.
+// bond has no active slave, or a desired server or client does not run
+// (pending: its start failed and is retried).
 func (h health) Health(ctx context.Context) api.Report {
 	rep := api.Report{Status: "ok"}
 	worse := func(s string) {
@@ -60,11 +61,10 @@ func (h health) Health(ctx context.Context) api.Report {
 			worse("degraded")
 		}
 	}
-	h.r.mu.Lock()
-	for name := range h.r.pending {
-		rep.Checks = append(rep.Checks, api.Check{Name: "client/" + name, OK: false, Detail: "waiting for its hub's API (retrying)"})
+	list, why := h.r.pendingList()
+	for i, p := range list {
+		rep.Checks = append(rep.Checks, api.Check{Name: p.key(), OK: false, Detail: why[i]})
 		worse("degraded")
 	}
-	h.r.mu.Unlock()
 	return rep
 }
