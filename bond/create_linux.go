@@ -89,8 +89,8 @@ func (k *Kernel) create(ctx context.Context, s Spec) (err error) {
 	}
 	if err := k.nl.LinkAdd(bond); err != nil {
 		if errors.Is(err, unix.EOPNOTSUPP) {
-			return fmt.Errorf("add bond link: %w", &fault.Error{Kind: fault.KindUnsupported,
-				Msg: "this kernel has no bonding driver (load the bonding module)", Err: errors.Join(ErrNotSupported, err)})
+			return fmt.Errorf("add bond link: %w", fault.Unsupported(errors.Join(ErrNotSupported, err),
+				"this kernel has no bonding driver (load the bonding module)"))
 		}
 		return fmt.Errorf("add bond link: %w", kernelErr(field(fields), err))
 	}

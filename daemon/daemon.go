@@ -82,9 +82,11 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("start tunnel supervisor: %w", err)
 	}
 	keys := filepath.Join(o.StateDir, "keys")
+	bonds := bond.NewKernel(nl, log)
+	defer bonds.Close() // its raw socket; runs after teardown, deferred below
 	r := newRoles(
 		hub.New(hub.Options{Netlink: nl, Tunnels: tunnels, KeyDir: keys, Logger: log}),
-		gateway.New(gateway.Options{Netlink: nl, Tunnels: tunnels, Bond: bond.NewKernel(nl, log), Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Logger: log}),
+		gateway.New(gateway.Options{Netlink: nl, Tunnels: tunnels, Bond: bonds, Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Logger: log}),
 		newStore(o.StateDir), log)
 	saved, err := r.store.load()
 	if err != nil {
@@ -98,7 +100,7 @@ func Run(ctx context.Context, o Options) error {
 		Gateway:  gatewayRole{r},
 		Taps:     tapControl{tunnels},
 		Pinger:   ping.New(log),
-		Health:   health{r: r, tunnels: tunnels},
+		Health:   health{r: r},
 		Version:  o.Version,
 		Token:    token,
 		Insecure: token == "",

@@ -85,7 +85,8 @@ func (f *role) startsOf(name string) int {
 // fakeHub is a servers whose bridges run in memory.
 type fakeHub struct {
 	*role
-	cfgs map[string]config.Server
+	cfgs     map[string]config.Server
+	statuses []hub.Status // if set, Status answers these
 }
 
 func (h *fakeHub) Start(ctx context.Context, c config.Server) (hub.Status, error) {
@@ -103,6 +104,9 @@ func (h *fakeHub) Stop(_ context.Context, name string) error { return h.stop(nam
 func (h *fakeHub) Status(context.Context) []hub.Status {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.statuses != nil {
+		return h.statuses
+	}
 	var out []hub.Status
 	for name := range h.running {
 		out = append(out, hub.Status{Bridge: name, Present: true, Links: []hub.LinkStatus{{Tap: "tap1", Running: true}}})
@@ -127,7 +131,8 @@ func (h *fakeHub) Close(context.Context) error { return nil }
 // fakeGateway is a clients whose bonds run in memory.
 type fakeGateway struct {
 	*role
-	cfgs map[string]config.Client
+	cfgs     map[string]config.Client
+	statuses []gateway.Status // if set, Status answers these
 }
 
 func (g *fakeGateway) Start(ctx context.Context, c config.Client) (gateway.Status, error) {
@@ -145,6 +150,9 @@ func (g *fakeGateway) Stop(_ context.Context, name string) error { return g.stop
 func (g *fakeGateway) Status(context.Context) []gateway.Status {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.statuses != nil {
+		return g.statuses
+	}
 	var out []gateway.Status
 	for name := range g.running {
 		out = append(out, gateway.Status{Bond: name, Present: true, Active: "tap1", Links: []gateway.LinkStatus{{Tap: "tap1", Running: true}}})

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/multilink/multilink/file"
 )
 
 // TokenEnv is the environment variable that carries the API token.
@@ -66,7 +68,7 @@ func resolveToken(env, tokenFile, stateDir string) (token, source string, err er
 		return "", "", fmt.Errorf("generate token: %w", err)
 	}
 	token = hex.EncodeToString(b[:])
-	if err := writeFileAtomic(path, []byte(token+"\n"), 0o600); err != nil {
+	if err := file.WriteAtomic(path, []byte(token+"\n"), 0o600); err != nil {
 		return "", "", fmt.Errorf("write token: %w", err)
 	}
 	return token, path + " (generated)", nil
@@ -82,32 +84,4 @@ func checkToken(t, source string) (string, string, error) {
 		}
 	}
 	return t, source, nil
-}
-
-// writeFileAtomic writes data to path through a temporary file and rename.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("create temp file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("chmod temp file: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write temp file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync temp file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close temp file: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("rename to %s: %w", path, err)
-	}
-	return nil
 }
