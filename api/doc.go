@@ -14,7 +14,7 @@
 //	GET  /v1/server/status                  200 {"started": bool, "servers": [hub.Status...]}
 //	POST /v1/client/start                   200 the bond's gateway.Status; 409; 502 hub unreachable; 501 no bonding driver or openvpn
 //	GET  /v1/client/status                  200 {"started": bool, "clients": [gateway.Status...]}
-//	POST /v1/client/stop/{bond_interface}   200 {"stopped": "bond0"}; 404 not started
+//	POST /v1/client/stop/{bond_interface}   200 {"stopped": "bond0"}; 404 not started; 409 its start is under way
 //	PUT  /v1/client/bond_params/{bond}      200 bond.Info after the change; 400 empty {} or bad value
 //	GET  /v1/client/bond_params/{bond}      200 bond.Info, live from the kernel; 404
 //	POST /v1/tap_down/{tap}, /v1/tap_up/{tap}  200 {"tap": "tap1", "up": bool}; 404 not ours
