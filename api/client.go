@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"reflect"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 
@@ -13,7 +14,7 @@ import (
 
 // clientStatus is the body of GET /v1/client/status.
 type clientStatus struct {
-	Started bool             `json:"started"` // at least one bond is up
+	Started bool             `json:"started"` // at least one bond runs (pending ones do not count)
 	Clients []gateway.Status `json:"clients"`
 }
 
@@ -40,7 +41,8 @@ func (a *handler) clientStatus(c *gin.Context) {
 	if s == nil {
 		s = []gateway.Status{}
 	}
-	c.JSON(http.StatusOK, clientStatus{Started: len(s) > 0, Clients: s})
+	started := slices.ContainsFunc(s, func(st gateway.Status) bool { return st.Pending == "" })
+	c.JSON(http.StatusOK, clientStatus{Started: started, Clients: s})
 }
 
 // clientStop: POST /v1/client/stop/{bond_interface}.

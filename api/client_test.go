@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/multilink/multilink/bond"
@@ -66,6 +67,13 @@ func TestClientStatus(t *testing.T) {
 	decode(t, w, &st)
 	if !st.Started || len(st.Clients) != 1 || st.Clients[0].Active != "tap1" {
 		t.Errorf("started: %s", w.Body)
+	}
+	// A desired client that does not run yet is listed, not started.
+	a.rec.gws = []gateway.Status{{Bond: "bond0", Pending: "not running: 1 failed starts (next attempt in 2s): reach the hub"}}
+	w = a.doAuth(http.MethodGet, "/v1/client/status", "", "")
+	decode(t, w, &st)
+	if st.Started || len(st.Clients) != 1 || st.Clients[0].Pending == "" || strings.Contains(w.Body.String(), "started_at") {
+		t.Errorf("pending: %s", w.Body)
 	}
 }
 

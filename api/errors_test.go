@@ -25,6 +25,9 @@ func TestFaultStatus(t *testing.T) {
 		{fmt.Errorf("fetch link key: %w", fault.Unavailable(nil, "reach the hub")), http.StatusBadGateway},
 		{fmt.Errorf("start server br0: %w", fault.Conflict("taken")), http.StatusConflict},
 		{fault.Unsupported(errors.New("EOPNOTSUPP"), "kernel has no bonding driver"), http.StatusNotImplemented},
+		// A sentinel wrapped by hand is classified too (a cipher mismatch once answered 500).
+		{fmt.Errorf("hub uses cipher BF-CBC: %w", fault.ErrUnavailable), http.StatusBadGateway},
+		{fmt.Errorf("find openvpn: %w", fault.ErrUnsupported), http.StatusNotImplemented},
 		{errInternalForTest, http.StatusInternalServerError},
 		{&http.MaxBytesError{Limit: 10}, http.StatusRequestEntityTooLarge},
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/multilink/multilink/bond"
 	"github.com/multilink/multilink/config"
 	"github.com/multilink/multilink/failover"
+	"github.com/multilink/multilink/fault"
 	"github.com/multilink/multilink/gateway"
 	"github.com/multilink/multilink/hub"
 	"github.com/multilink/multilink/ping"
@@ -358,4 +359,19 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 			t.Errorf("bonding parameter %s is not documented", k)
 		}
 	}
+}
+
+// TestOpenAPIStartsDocumentHostErrors: a start needs openvpn (and a client
+// the bonding driver); a host without them answers 501, which both starts
+// document.
+func TestOpenAPIStartsDocumentHostErrors(t *testing.T) {
+	doc := loadOpenAPI(t)
+	for _, path := range []string{"/v1/server/start", "/v1/client/start"} {
+		if _, ok := doc.Paths[path]["post"].Responses["501"]; !ok {
+			t.Errorf("POST %s does not document 501", path)
+		}
+	}
+	a := newTestAPI(t)
+	a.rec.err = fault.Unsupported(nil, "find openvpn")
+	wantError(t, a.do(http.MethodPost, guarded[0].path, guarded[0].body), http.StatusNotImplemented)
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 
@@ -11,7 +12,7 @@ import (
 
 // serverStatus is the body of GET /v1/server/status.
 type serverStatus struct {
-	Started bool         `json:"started"` // at least one bridge is served
+	Started bool         `json:"started"` // at least one bridge is served (pending ones do not count)
 	Servers []hub.Status `json:"servers"`
 }
 
@@ -73,5 +74,6 @@ func (a *handler) serverStatus(c *gin.Context) {
 	if s == nil {
 		s = []hub.Status{}
 	}
-	c.JSON(http.StatusOK, serverStatus{Started: len(s) > 0, Servers: s})
+	started := slices.ContainsFunc(s, func(st hub.Status) bool { return st.Pending == "" })
+	c.JSON(http.StatusOK, serverStatus{Started: started, Servers: s})
 }

@@ -96,4 +96,10 @@ func TestServerStatus(t *testing.T) {
 	if w.Code != http.StatusOK || !st.Started || len(st.Servers) != 1 || st.Servers[0].Links[0].Port != 1191 {
 		t.Errorf("started: %d %s", w.Code, w.Body)
 	}
+	a.rec.hubs = []hub.Status{{Bridge: "br0", Pending: "not running: 2 failed starts (next attempt in 4s): find openvpn"}}
+	w = a.doAuth(http.MethodGet, "/v1/server/status", "", "")
+	decode(t, w, &st)
+	if st.Started || len(st.Servers) != 1 || st.Servers[0].Pending == "" {
+		t.Errorf("pending: %s", w.Body)
+	}
 }

@@ -38,6 +38,9 @@ type Driver interface {
 	// Info reads the bond's live state; fault.KindNotFound if absent.
 	Info(ctx context.Context, name string) (Info, error)
 	// Set applies the given (non-nil) parameters, validated against the
-	// bond's slaves and the parameters already in force.
+	// bond's slaves and the parameters already in force (with what the
+	// implementation changes by itself, such as on a mode change). It is
+	// the one validator of a change: an invalid p is fault.KindInvalid
+	// and changes nothing.
 	Set(ctx context.Context, name string, p config.BondParams) error
 }

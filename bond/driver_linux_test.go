@@ -221,7 +221,7 @@ func TestCreateNoBondingDriver(t *testing.T) {
 	f := newFake("tap1", "tap2")
 	f.failOn, f.failErr = "add bond", unix.EOPNOTSUPP
 	err := NewKernel(f, nil).Create(context.Background(), specBond())
-	if !errors.Is(err, ErrNotSupported) || !strings.Contains(err.Error(), "kernel has no bonding driver") {
+	if !errors.Is(err, ErrNotSupported) || fault.KindOf(err) != fault.KindUnsupported || !strings.Contains(err.Error(), "kernel has no bonding driver") {
 		t.Fatalf("create: %v", err)
 	}
 }

@@ -12,34 +12,9 @@ import (
 	"github.com/multilink/multilink/config"
 )
 
-// Kernel values the driver relies on (include/net/bonding.h, bond_options.c).
-const (
-	// defaultMissedMax is BOND_DEFAULT_MISSED_MAX: what arp_missed_max is
-	// on a new bond, and what kernels before 5.19 use without the option.
-	defaultMissedMax = 2
-	// defaultMiimon is BOND_DEFAULT_MIIMON, which the kernel sets itself when
-	// a mode without ARP monitoring is chosen while miimon is 0.
-	defaultMiimon = 100
-)
-
-// usesARP reports whether mode can do ARP monitoring (all but 802.3ad,
-// balance-tlb and balance-alb), as config.Check has it.
-func usesARP(mode int) bool {
-	return mode != config.Mode8023AD && mode != config.ModeTLB && mode != config.ModeALB
-}
-
-// hasPrimary reports whether mode has a primary and an active slave.
-func hasPrimary(mode int) bool {
-	return mode == config.ModeActiveBackup || mode == config.ModeTLB || mode == config.ModeALB
-}
-
-// modeOf is p's mode; a nil mode is active-backup, as config.Check has it.
-func modeOf(p config.BondParams) int {
-	if p.Mode == nil {
-		return config.ModeActiveBackup
-	}
-	return *p.Mode
-}
+// defaultMiimon is BOND_DEFAULT_MIIMON, which the kernel sets itself when
+// a mode without ARP monitoring is chosen while miimon is 0.
+const defaultMiimon = 100
 
 func intOr(v *int, def int) int {
 	if v == nil {

@@ -220,7 +220,7 @@ func (c Client) Check() error {
 	if err := CheckIfName("bond", c.Bond); err != nil {
 		return err
 	}
-	bond := join("bond", c.Bond)
+	bond := c.Field("")
 	if err := checkHostPrefix(join(bond, "ip_address"), c.Address); err != nil {
 		return err
 	}
@@ -229,7 +229,7 @@ func (c Client) Check() error {
 	}
 	seen := map[string]bool{}
 	for i, s := range c.Slaves {
-		path := join(bond, join("slaves", index(i)))
+		path := c.SlaveField(i, "")
 		if err := s.check(); err != nil {
 			return prefix(path, err)
 		}
@@ -290,6 +290,16 @@ func checkURL(field, s string) error {
 		return fault.Invalid(field, "%q has a query or fragment; give the API's base URL only", s)
 	}
 	return nil
+}
+
+// Field is the path of key in the client's bond as decoding and Check
+// name it in errors: bond.<bond>.<key>.
+func (c Client) Field(key string) string { return join(join("bond", c.Bond), key) }
+
+// SlaveField is the path of key in slave i: bond.<bond>.slaves[i].<key>
+// (the slave itself for key "").
+func (c Client) SlaveField(i int, key string) string {
+	return join(c.Field(join("slaves", index(i))), key)
 }
 
 // Taps returns the TAP names in slave order.

@@ -28,7 +28,7 @@ type Options struct {
 	StateDir   string // default /var/lib/multilink
 	Token      string // from MULTILINK_API_TOKEN
 	TokenFile  string // --token-file
-	Insecure   bool   // --insecure-no-auth
+	Insecure   bool   // --insecure-no-auth; ignored when a token is configured
 	ConfigFile string // --config
 	OpenVPN    string // openvpn binary; default from PATH
 	BondDriver string // --bond-driver: auto (default), kernel or ebpf
@@ -69,15 +69,9 @@ func Run(ctx context.Context, o Options) error {
 		}
 		file = f
 	}
-	token, source := "", ""
-	if o.Insecure {
-		log.Warn("API AUTHENTICATION IS OFF (--insecure-no-auth): anyone who reaches the API can reconfigure this host's network and read the link key")
-	} else {
-		var err error
-		if token, source, err = resolveToken(o.Token, o.TokenFile, o.StateDir); err != nil {
-			return err
-		}
-		log.Info("API token", "from", source)
+	token, err := apiToken(o, log)
+	if err != nil {
+		return err
 	}
 	nl, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
@@ -94,13 +88,10 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("start tunnel supervisor: %w", err)
 	}
 	keys := filepath.Join(o.StateDir, "keys")
-	r := &roles{
-		hub:     hub.New(hub.Options{Netlink: nl, Tunnels: tunnels, KeyDir: keys, Logger: log}),
-		gw:      gateway.New(gateway.Options{Netlink: nl, Tunnels: tunnels, Bond: stack.bonds, Links: stack, Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Logger: log}),
-		store:   newStore(o.StateDir),
-		log:     log,
-		pending: map[string]config.Client{},
-	}
+	r := newRoles(
+		hub.New(hub.Options{Netlink: nl, Tunnels: tunnels, KeyDir: keys, Logger: log}),
+		gateway.New(gateway.Options{Netlink: nl, Tunnels: tunnels, Bond: stack.bonds, Links: stack, Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Logger: log}),
+		newStore(o.StateDir), log)
 	defer teardown(log, r, tunnels, stack)
 	saved, err := r.store.load()
 	if err != nil {
@@ -117,13 +108,13 @@ func Run(ctx context.Context, o Options) error {
 		Gateway:  gatewayRole{r},
 		Taps:     tapControl{tunnels},
 		Pinger:   ping.New(log),
-		Health:   health{r: r, tunnels: tunnels},
+		Health:   health{r: r},
 		Links:    stack,
 		Failover: stack,
 		Metrics:  metrics,
 		Version:  o.Version,
 		Token:    token,
-		Insecure: o.Insecure,
+		Insecure: token == "",
 		Logger:   log,
 	})
 	if err != nil {
@@ -169,8 +160,11 @@ func serve(ctx context.Context, log *slog.Logger, o Options, h http.Handler) err
 	return nil
 }
 
-// teardown removes everything the roles made; the desired state stays saved.
+// teardown removes everything the roles made; the desired state stays
+// saved. It ends the retries of pending entries first, so that none starts
+// anything behind its back.
 func teardown(log *slog.Logger, r *roles, tunnels *tunnel.Manager, stack *clientStack) {
+	r.stopRetries()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := r.gw.Close(ctx); err != nil {

@@ -5,66 +5,72 @@ import (
 	"fmt"
 
 	"github.com/multilink/multilink/api"
-	"github.com/multilink/multilink/tunnel"
+	"github.com/multilink/multilink/gateway"
+	"github.com/multilink/multilink/hub"
 )
 
 // health reports what really runs: every started bridge and bond present
 // in the kernel, every tunnel process alive, every bond with an active
 // slave. Nothing started is healthy (an idle daemon).
-type health struct {
-	r       *roles
-	tunnels *tunnel.Manager
-}
+type health struct{ r *roles }
 
 // Health implements api.Health. "down": a bridge or bond is missing or one
 // has no running tunnel at all; "degraded": some tunnel is not running, a
-// bond has no active slave, or a client waits for its hub.
+// bond has no active slave, or a desired server or client does not run
+// (pending: its start failed and is retried).
 func (h health) Health(ctx context.Context) api.Report {
-	rep := api.Report{Status: "ok"}
-	worse := func(s string) {
-		if s == "down" || rep.Status == "ok" {
-			rep.Status = s
-		}
-	}
+	rep := report{Report: api.Report{Status: api.StatusOK}}
 	for _, s := range h.r.hub.Status(ctx) {
-		running := 0
-		for _, l := range s.Links {
-			if l.Running {
-				running++
-			}
-		}
-		c := api.Check{Name: "server/" + s.Bridge, OK: s.Present && running == len(s.Links),
-			Detail: fmt.Sprintf("bridge present: %t, tunnels running: %d/%d", s.Present, running, len(s.Links))}
-		rep.Checks = append(rep.Checks, c)
-		switch {
-		case !s.Present || running == 0:
-			worse("down")
-		case !c.OK:
-			worse("degraded")
-		}
+		n := running(s.Links, func(l hub.LinkStatus) bool { return l.Running })
+		rep.judge("server/"+s.Bridge, s.Present, true, n, len(s.Links),
+			fmt.Sprintf("bridge present: %t, tunnels running: %d/%d", s.Present, n, len(s.Links)))
 	}
 	for _, s := range h.r.gw.Status(ctx) {
-		running := 0
-		for _, l := range s.Links {
-			if l.Running {
-				running++
-			}
-		}
-		c := api.Check{Name: "client/" + s.Bond, OK: s.Present && s.Active != "" && running == len(s.Links),
-			Detail: fmt.Sprintf("bond present: %t, active slave: %q, tunnels running: %d/%d", s.Present, s.Active, running, len(s.Links))}
-		rep.Checks = append(rep.Checks, c)
-		switch {
-		case !s.Present || running == 0:
-			worse("down")
-		case !c.OK:
-			worse("degraded")
+		n := running(s.Links, func(l gateway.LinkStatus) bool { return l.Running })
+		rep.judge("client/"+s.Bond, s.Present, s.Active != "", n, len(s.Links),
+			fmt.Sprintf("bond present: %t, active slave: %q, tunnels running: %d/%d", s.Present, s.Active, n, len(s.Links)))
+	}
+	list, why := h.r.pendingList()
+	for i, p := range list {
+		rep.add(api.Check{Name: p.key(), OK: false, Detail: why[i]}, api.StatusDegraded)
+	}
+	return rep.Report
+}
+
+// report is a Report being put together: its status is the worst so far.
+type report struct{ api.Report }
+
+// judge adds the check of one bridge or bond: down when it is missing or
+// none of its tunnels runs, degraded when a tunnel does not run or the
+// role's own condition (ok) fails.
+func (r *report) judge(name string, present, ok bool, running, links int, detail string) {
+	c := api.Check{Name: name, OK: present && ok && running == links, Detail: detail}
+	switch {
+	case !present || running == 0:
+		r.add(c, api.StatusDown)
+	case !c.OK:
+		r.add(c, api.StatusDegraded)
+	default:
+		r.add(c, api.StatusOK)
+	}
+}
+
+// add adds c, whose status is status, and makes the report's status worse
+// if status is.
+func (r *report) add(c api.Check, status string) {
+	r.Checks = append(r.Checks, c)
+	if status == api.StatusDown || status == api.StatusDegraded && r.Status == api.StatusOK {
+		r.Status = status
+	}
+}
+
+// running counts the links up says run.
+func running[T any](links []T, up func(T) bool) int {
+	n := 0
+	for _, l := range links {
+		if up(l) {
+			n++
 		}
 	}
-	h.r.mu.Lock()
-	for name := range h.r.pending {
-		rep.Checks = append(rep.Checks, api.Check{Name: "client/" + name, OK: false, Detail: "waiting for its hub's API (retrying)"})
-		worse("degraded")
-	}
-	h.r.mu.Unlock()
-	return rep
+	return n
 }

@@ -16,7 +16,7 @@ import (
 // metricsHandler serves the daemon's own registry: the probe's and the
 // failover engine's collectors, each bond's driver, the build, and the Go
 // and process collectors.
-func metricsHandler(stack *clientStack, gw *gateway.Gateway, version string) (http.Handler, error) {
+func metricsHandler(stack *clientStack, gw bondLister, version string) (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "multilink_build_info", Help: "1, labelled with the daemon's version.",
 		ConstLabels: prometheus.Labels{"version": version}})
@@ -36,8 +36,13 @@ func metricsHandler(stack *clientStack, gw *gateway.Gateway, version string) (ht
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), nil
 }
 
+// bondLister lists the gateway's bonds.
+type bondLister interface {
+	Status(ctx context.Context) []gateway.Status
+}
+
 // bondCollector exports which driver runs each gateway bond.
-type bondCollector struct{ gw *gateway.Gateway }
+type bondCollector struct{ gw bondLister }
 
 var bondInfo = prometheus.NewDesc("multilink_bond_info",
 	"1 for each gateway bond, labelled with the driver that runs it (kernel or ebpf).", []string{"bond", "driver"}, nil)
@@ -46,6 +51,9 @@ func (bondCollector) Describe(ch chan<- *prometheus.Desc) { ch <- bondInfo }
 
 func (b bondCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range b.gw.Status(context.Background()) {
+		if s.Driver == "" {
+			continue // pending: its start failed and is retried, no bond yet
+		}
 		ch <- prometheus.MustNewConstMetric(bondInfo, prometheus.GaugeValue, 1, s.Bond, s.Driver)
 	}
 }

@@ -5,14 +5,20 @@ import (
 	"time"
 
 	"github.com/multilink/multilink/config"
-	"github.com/multilink/multilink/fault"
 )
 
-// Retry bounds for clients whose hub cannot be reached at boot.
+// Bounds of the wait between two starts of a pending entry.
 const (
 	retryMin = 2 * time.Second
 	retryMax = 60 * time.Second
 )
+
+// backoff bounds the wait between two starts of a pending entry: min
+// after the first failure, doubling up to max.
+type backoff struct{ min, max time.Duration }
+
+// next is the wait after cur.
+func (b backoff) next(cur time.Duration) time.Duration { return min(2*cur, b.max) }
 
 // desired merges the saved state with the config file: an entry of the
 // config file replaces a saved one of the same name (the file is what the
@@ -42,53 +48,34 @@ func desired(saved, file config.File) config.File {
 	return out
 }
 
-// restore starts every desired server, then every desired client. A client
-// whose hub cannot be reached yet is retried in the background with
-// backoff until it starts, is stopped through the API, or ctx ends.
+// restore starts every desired server, then every desired client. One
+// that fails, whatever the error, stays desired: it is kept pending and
+// retried in the background (see pending) until ctx ends.
 func (r *roles) restore(ctx context.Context, want config.File) {
 	for _, s := range want.Servers {
 		if _, err := r.hub.Start(ctx, s); err != nil {
-			r.log.Error("restore server", "bridge", s.BridgeInterface, "err", err)
+			r.keep(ctx, &pending{server: &s}, err)
 		}
 	}
 	for _, c := range want.Clients {
 		if _, err := r.gw.Start(ctx, c); err != nil {
-			r.log.Warn("restore client", "bond", c.Bond, "err", err)
-			if fault.KindOf(err) == fault.KindUnavailable {
-				r.addPending(c)
-				go r.retry(ctx, c)
-			}
+			r.keep(ctx, &pending{client: &c}, err)
 		}
 	}
 	r.save()
 }
 
-func (r *roles) addPending(c config.Client) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.pending[c.Bond] = c
-}
-
-// takePending removes a pending client; it reports whether there was one.
-func (r *roles) takePending(name string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.pending[name]
-	delete(r.pending, name)
-	return ok
-}
-
-func (r *roles) isPending(name string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.pending[name]
-	return ok
-}
-
-func (r *roles) retry(ctx context.Context, c config.Client) {
-	log := r.log.With("bond", c.Bond)
-	wait := retryMin
+// retryLoop starts p again after a backoff until it starts, it is stopped
+// through the API (which cancels ctx) or the daemon stops (ctx ends).
+func (r *roles) retryLoop(ctx context.Context, p *pending) {
+	defer r.wg.Done()
+	defer close(p.done)
+	log := r.log.With("entry", p.key())
+	wait := r.retry.min
 	for {
+		r.mu.Lock()
+		p.next = time.Now().Add(wait)
+		r.mu.Unlock()
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -96,23 +83,40 @@ func (r *roles) retry(ctx context.Context, c config.Client) {
 			return
 		case <-t.C:
 		}
-		if !r.isPending(c.Bond) {
-			return // stopped through the API meanwhile
+		r.mu.Lock()
+		p.next = time.Time{}
+		r.mu.Unlock()
+
+		err := r.start(ctx, p)
+
+		r.mu.Lock()
+		stopped := p.stopped
+		switch {
+		case err != nil:
+			p.err, p.attempts = err, p.attempts+1
+		case !stopped:
+			delete(r.pending, p.key())
 		}
-		_, err := r.gw.Start(ctx, c)
-		if err == nil {
-			r.takePending(c.Bond)
+		r.mu.Unlock()
+		switch {
+		case stopped && err == nil:
+			// Stopped through the API while this start ran: it is no
+			// longer desired, so what the start made goes.
+			if err := r.stop(context.WithoutCancel(ctx), p); err != nil {
+				log.Error("undo a start stopped meanwhile", "err", err)
+			}
 			r.save()
-			log.Info("client restored after retry")
+			return
+		case stopped:
+			return
+		case err == nil:
+			log.Info("restored after retry", "attempts", p.attempts+1)
+			r.save()
+			return
+		case ctx.Err() != nil:
 			return
 		}
-		if fault.KindOf(err) != fault.KindUnavailable {
-			log.Error("give up restoring client", "err", err)
-			r.takePending(c.Bond)
-			r.save()
-			return
-		}
-		log.Warn("hub still unreachable, will retry", "in", wait, "err", err)
-		wait = min(wait*2, retryMax)
+		wait = r.retry.next(wait)
+		log.Warn("restore failed again; retrying", "in", wait, "attempts", p.attempts, "err", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/multilink/multilink/config"
+	"github.com/multilink/multilink/file"
 )
 
 // stateFile is the desired state's file name in the state dir.
@@ -40,7 +41,7 @@ func (s store) save(f config.File) error {
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
-	if err := writeFileAtomic(s.path, append(data, '\n'), 0o600); err != nil {
+	if err := file.WriteAtomic(s.path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
 	return nil

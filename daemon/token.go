@@ -5,9 +5,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/multilink/multilink/file"
 )
 
 // TokenEnv is the environment variable that carries the API token.
@@ -15,6 +18,28 @@ const TokenEnv = "MULTILINK_API_TOKEN"
 
 // minTokenLen keeps guessable tokens out.
 const minTokenLen = 16
+
+// apiToken decides how the API authenticates. A configured token
+// (MULTILINK_API_TOKEN or --token-file) always wins: with --insecure-no-auth
+// too, the flag is ignored with a warning, so a leftover flag never opens
+// an API its operator meant to protect. --insecure-no-auth alone turns
+// authentication off (""). Otherwise the token is the state dir's,
+// generated there at the first start.
+func apiToken(o Options, log *slog.Logger) (string, error) {
+	if o.Insecure {
+		if o.Token == "" && o.TokenFile == "" {
+			log.Warn("API AUTHENTICATION IS OFF (--insecure-no-auth): anyone who reaches the API can reconfigure this host's network and read the link key")
+			return "", nil
+		}
+		log.Warn("--insecure-no-auth is ignored: an API token is configured ($" + TokenEnv + " or --token-file), and the API requires it")
+	}
+	token, source, err := resolveToken(o.Token, o.TokenFile, o.StateDir)
+	if err != nil {
+		return "", err
+	}
+	log.Info("API token", "from", source)
+	return token, nil
+}
 
 // resolveToken returns the API token: from the environment, else from
 // tokenFile, else the one generated earlier into the state dir, else a new
@@ -43,7 +68,7 @@ func resolveToken(env, tokenFile, stateDir string) (token, source string, err er
 		return "", "", fmt.Errorf("generate token: %w", err)
 	}
 	token = hex.EncodeToString(b[:])
-	if err := writeFileAtomic(path, []byte(token+"\n"), 0o600); err != nil {
+	if err := file.WriteAtomic(path, []byte(token+"\n"), 0o600); err != nil {
 		return "", "", fmt.Errorf("write token: %w", err)
 	}
 	return token, path + " (generated)", nil
@@ -59,32 +84,4 @@ func checkToken(t, source string) (string, string, error) {
 		}
 	}
 	return t, source, nil
-}
-
-// writeFileAtomic writes data to path through a temporary file and rename.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("create temp file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("chmod temp file: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write temp file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync temp file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close temp file: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("rename to %s: %w", path, err)
-	}
-	return nil
 }

@@ -102,12 +102,28 @@ func Unsupported(err error, format string, args ...any) error {
 	return &Error{Kind: KindUnsupported, Msg: fmt.Sprintf(format, args...), Err: err}
 }
 
-// KindOf returns the kind of the first classified error in err's chain,
-// KindInternal when there is none.
+// KindOf returns the kind of the first classified error in err's chain;
+// failing that, the kind whose sentinel err wraps (fmt.Errorf("...: %w",
+// fault.ErrUnavailable)); KindInternal when there is neither.
 func KindOf(err error) Kind {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind
+	}
+	for _, s := range []struct {
+		kind Kind
+		err  error
+	}{
+		{KindInvalid, ErrInvalid},
+		{KindNotFound, ErrNotFound},
+		{KindConflict, ErrConflict},
+		{KindUnavailable, ErrUnavailable},
+		{KindUnauthorized, ErrUnauthorized},
+		{KindUnsupported, ErrUnsupported},
+	} {
+		if errors.Is(err, s.err) {
+			return s.kind
+		}
 	}
 	return KindInternal
 }

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -79,7 +78,7 @@ func (f HTTPFetcher) FetchKey(ctx context.Context, base, bridge, token string) (
 		}
 	}
 	if k.Cipher != "" && k.Cipher != tunnel.Cipher || k.Auth != "" && k.Auth != tunnel.Auth {
-		return hub.Key{}, fmt.Errorf("hub uses cipher %s auth %s, we speak %s %s: %w", k.Cipher, k.Auth, tunnel.Cipher, tunnel.Auth, fault.ErrUnavailable)
+		return hub.Key{}, fault.Unavailable(nil, "the hub uses cipher %s auth %s, we speak %s %s", k.Cipher, k.Auth, tunnel.Cipher, tunnel.Auth)
 	}
 	return k, nil
 }

@@ -8,11 +8,12 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/multilink/multilink/bond"
 	"github.com/multilink/multilink/config"
@@ -55,11 +56,26 @@ type Options struct {
 }
 
 // Gateway runs the client role.
+//
+// mu guards the maps only: it is never held while a hub is asked for its
+// key or a bond is brought up or torn down, so status, health and
+// bond_params answer meanwhile. A bond being started or stopped is busy:
+// its names and routing slot stay reserved until it is done.
 type Gateway struct {
 	opts    Options
 	log     *slog.Logger
 	mu      sync.Mutex
 	clients map[string]*client
+	busy    map[string]*busy
+	setMu   sync.Mutex // serialises SetBondParams
+}
+
+// busy is a bond being started or stopped without g.mu held.
+type busy struct {
+	doing string   // "started" or "stopped"
+	names []string // the bond and its TAPs
+	slot  int
+	done  chan struct{} // closed when it is no longer busy
 }
 
 type client struct {
@@ -78,26 +94,27 @@ func New(opts Options) *Gateway {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Gateway{opts: opts, log: log.With("role", "client"), clients: map[string]*client{}}
+	return &Gateway{opts: opts, log: log.With("role", "client"), clients: map[string]*client{}, busy: map[string]*busy{}}
 }
 
 // Start brings up the bond cfg describes. On error nothing it made is left.
+// A start of a bond being started or stopped is fault.KindConflict.
 func (g *Gateway) Start(ctx context.Context, cfg config.Client) (Status, error) {
 	if err := cfg.Check(); err != nil {
 		return Status{}, err
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	if err := g.checkFree(cfg); err != nil {
+		g.mu.Unlock()
 		return Status{}, err
 	}
-	ifindex := make([]int, len(cfg.Slaves))
-	for i, s := range cfg.Slaves {
-		l, err := g.opts.Netlink.LinkByName(s.HWInt)
-		if err != nil {
-			return Status{}, fault.Invalid("slaves["+strconv.Itoa(i)+"].hw_int", "no interface %s on this host", s.HWInt)
-		}
-		ifindex[i] = l.Attrs().Index
+	slot := g.freeSlot()
+	g.reserve(cfg.Bond, "started", append([]string{cfg.Bond}, cfg.Taps()...), slot)
+	g.mu.Unlock()
+	defer g.release(cfg.Bond)
+	ifindex, err := g.hwIndexes(cfg)
+	if err != nil {
+		return Status{}, err
 	}
 	token := cfg.ServerToken
 	if token == "" {
@@ -108,7 +125,7 @@ func (g *Gateway) Start(ctx context.Context, cfg config.Client) (Status, error) 
 		return Status{}, fmt.Errorf("fetch link key: %w", err)
 	}
 	if len(key.Links) < len(cfg.Slaves) {
-		return Status{}, fault.Invalid("slaves", "%d slaves, but the hub's bridge %s serves %d links", len(cfg.Slaves), key.Bridge, len(key.Links))
+		return Status{}, fault.Invalid(cfg.Field("slaves"), "%d slaves, but the hub's bridge %s serves %d links", len(cfg.Slaves), key.Bridge, len(key.Links))
 	}
 	hubIP, err := parseAddr(key.BridgeIP)
 	if err != nil {
@@ -120,14 +137,50 @@ func (g *Gateway) Start(ctx context.Context, cfg config.Client) (Status, error) 
 	if err := cfg.Bonding.Check(cfg.Taps()); err != nil {
 		return Status{}, err
 	}
-	c := &client{cfg: cfg, slot: g.freeSlot(), keyFile: filepath.Join(g.opts.KeyDir, cfg.Bond+".key"), target: hubIP, started: time.Now()}
+	c := &client{cfg: cfg, slot: slot, keyFile: filepath.Join(g.opts.KeyDir, cfg.Bond+".key"), target: hubIP, started: time.Now()}
 	if err := c.bringUp(ctx, g, key, ifindex); err != nil {
 		return Status{}, err
 	}
-	g.clients[cfg.Bond] = c
+	st := g.status(ctx, c)
+	g.mu.Lock()
+	g.clients[cfg.Bond] = c // before release: the name is never free meanwhile
+	g.mu.Unlock()
 	g.linksUp(ctx, c)
 	g.log.Info("client started", "bond", cfg.Bond, "address", cfg.Address, "slaves", len(cfg.Slaves), "hub", cfg.ServerAPIURL)
-	return g.status(ctx, c), nil
+	return st, nil
+}
+
+// reserve marks bond name busy with names and slot; g.mu is held.
+func (g *Gateway) reserve(name, doing string, names []string, slot int) {
+	g.busy[name] = &busy{doing: doing, names: names, slot: slot, done: make(chan struct{})}
+}
+
+// release ends what reserve began.
+func (g *Gateway) release(name string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if b, ok := g.busy[name]; ok {
+		close(b.done)
+		delete(g.busy, name)
+	}
+}
+
+// hwIndexes returns the ifindex of each slave's hw_int. A hw_int this host
+// lacks is bad input, named by its field as decoding names it.
+func (g *Gateway) hwIndexes(cfg config.Client) ([]int, error) {
+	ifindex := make([]int, len(cfg.Slaves))
+	for i, s := range cfg.Slaves {
+		l, err := g.opts.Netlink.LinkByName(s.HWInt)
+		var nf netlink.LinkNotFoundError
+		switch {
+		case errors.As(err, &nf) || errors.Is(err, unix.ENODEV):
+			return nil, fault.Invalid(cfg.SlaveField(i, "hw_int"), "no interface %s on this host", s.HWInt)
+		case err != nil:
+			return nil, fmt.Errorf("look up hw_int %s: %w", s.HWInt, err)
+		}
+		ifindex[i] = l.Attrs().Index
+	}
+	return ifindex, nil
 }
 
 // bringUp makes the key file, routes, tunnels and bond, undoing all on error.
@@ -172,12 +225,23 @@ func (c *client) bringUp(ctx context.Context, g *Gateway, key hub.Key, ifindex [
 	return nil
 }
 
-// checkFree refuses a client whose bond or TAP names are taken.
+// checkFree refuses a client whose bond or TAP names are taken; g.mu is held.
 func (g *Gateway) checkFree(cfg config.Client) error {
 	if _, ok := g.clients[cfg.Bond]; ok {
 		return fault.Conflict("client %s is already started", cfg.Bond)
 	}
-	for _, name := range append([]string{cfg.Bond}, cfg.Taps()...) {
+	if b, ok := g.busy[cfg.Bond]; ok {
+		return fault.Conflict("client %s is being %s", cfg.Bond, b.doing)
+	}
+	names := append([]string{cfg.Bond}, cfg.Taps()...)
+	for other, b := range g.busy {
+		for _, name := range names {
+			if slices.Contains(b.names, name) {
+				return fault.Conflict("interface %s is used by client %s, being %s (give another bond name or tap_prefix)", name, other, b.doing)
+			}
+		}
+	}
+	for _, name := range names {
 		if _, err := g.opts.Netlink.LinkByName(name); err == nil {
 			return fault.Conflict("interface %s exists already and is not ours (give another bond name or tap_prefix)", name)
 		}
@@ -190,6 +254,9 @@ func (g *Gateway) freeSlot() int {
 	for _, c := range g.clients {
 		used[c.slot] = true
 	}
+	for _, b := range g.busy {
+		used[b.slot] = true
+	}
 	for s := 0; ; s++ {
 		if !used[s] {
 			return s
@@ -197,14 +264,23 @@ func (g *Gateway) freeSlot() int {
 	}
 }
 
-// Stop removes the client of bond name and everything it made.
+// Stop removes the client of bond name and everything it made. A bond
+// being started or stopped is fault.KindConflict.
 func (g *Gateway) Stop(ctx context.Context, name string) error {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	c, ok := g.clients[name]
 	if !ok {
+		b := g.busy[name]
+		g.mu.Unlock()
+		if b != nil {
+			return fault.Conflict("client %s is being %s; try again once that has answered", name, b.doing)
+		}
 		return fault.NotFound("no client with bond %s is started", name)
 	}
+	delete(g.clients, name)
+	g.reserve(name, "stopped", append([]string{name}, c.cfg.Taps()...), c.slot)
+	g.mu.Unlock()
+	defer g.release(name)
 	g.linksDown(ctx, name)
 	var errs []error
 	if err := g.opts.Bond.Delete(ctx, name); err != nil && fault.KindOf(err) != fault.KindNotFound {
@@ -221,13 +297,25 @@ func (g *Gateway) Stop(ctx context.Context, name string) error {
 	if err := os.Remove(c.keyFile); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, fmt.Errorf("remove key: %w", err))
 	}
-	delete(g.clients, name)
 	g.log.Info("client stopped", "bond", name)
 	return errors.Join(errs...)
 }
 
-// Close stops every client (daemon shutdown).
+// Close stops every client (daemon shutdown), once the starts and stops
+// under way have ended (or ctx has).
 func (g *Gateway) Close(ctx context.Context) error {
+	g.mu.Lock()
+	var running []chan struct{}
+	for _, b := range g.busy {
+		running = append(running, b.done)
+	}
+	g.mu.Unlock()
+	for _, done := range running {
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	}
 	g.mu.Lock()
 	names := make([]string, 0, len(g.clients))
 	for n := range g.clients {

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/multilink/multilink/bond"
 	"github.com/multilink/multilink/config"
@@ -19,8 +21,9 @@ import (
 )
 
 // world is a fake host: links, routes, rules, tunnels and bonds in memory,
-// every operation recorded.
+// every operation recorded. Its methods may be called concurrently.
 type world struct {
+	mu      sync.Mutex
 	links   map[string]int
 	routes  map[string]bool
 	rules   map[string]bool
@@ -28,6 +31,10 @@ type world struct {
 	bonds   map[string]bond.Spec
 	ops     []string
 	fail    string // operation prefix that fails
+
+	lookupErr error         // LinkByName of an existing link fails with this
+	stopping  chan struct{} // if set, tunnel stops signal stopEnter, then wait for it to close
+	stopEnter chan struct{}
 }
 
 func newWorld(hw ...string) *world {
@@ -48,7 +55,12 @@ func (w *world) op(s string) error {
 }
 
 func (w *world) LinkByName(name string) (netlink.Link, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if i, ok := w.links[name]; ok {
+		if w.lookupErr != nil {
+			return nil, w.lookupErr
+		}
 		return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: name, Index: i}}, nil
 	}
 	return nil, netlink.LinkNotFoundError{}
@@ -59,6 +71,8 @@ func routeKey(r *netlink.Route) string {
 }
 
 func (w *world) RouteReplace(r *netlink.Route) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if err := w.op("route " + routeKey(r)); err != nil {
 		return err
 	}
@@ -67,6 +81,8 @@ func (w *world) RouteReplace(r *netlink.Route) error {
 }
 
 func (w *world) RouteDel(r *netlink.Route) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	delete(w.routes, routeKey(r))
 	return w.op("route del " + routeKey(r))
 }
@@ -76,6 +92,8 @@ func ruleKey(r *netlink.Rule) string {
 }
 
 func (w *world) RuleAdd(r *netlink.Rule) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if err := w.op("rule " + ruleKey(r)); err != nil {
 		return err
 	}
@@ -84,11 +102,15 @@ func (w *world) RuleAdd(r *netlink.Rule) error {
 }
 
 func (w *world) RuleDel(r *netlink.Rule) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	delete(w.rules, ruleKey(r))
 	return w.op("rule del " + ruleKey(r))
 }
 
 func (w *world) Start(_ context.Context, s tunnel.Spec) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if err := w.op("tunnel " + s.Tap); err != nil {
 		return err
 	}
@@ -97,44 +119,24 @@ func (w *world) Start(_ context.Context, s tunnel.Spec) error {
 }
 
 func (w *world) Stop(_ context.Context, tap string) error {
+	if w.stopping != nil {
+		select {
+		case w.stopEnter <- struct{}{}:
+		default:
+		}
+		<-w.stopping
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	delete(w.tunnels, tap)
 	return w.op("tunnel stop " + tap)
 }
 
 func (w *world) Status(tap string) (tunnel.Status, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	s, ok := w.tunnels[tap]
 	return tunnel.Status{Tap: tap, Port: s.Port, Running: ok}, ok
-}
-
-// bondDriver is the world's bond.Driver.
-type bondDriver struct{ w *world }
-
-func (b bondDriver) Create(_ context.Context, s bond.Spec) error {
-	if err := b.w.op("bond " + s.Name + " " + strings.Join(s.Slaves, ",")); err != nil {
-		return err
-	}
-	b.w.bonds[s.Name] = s
-	return nil
-}
-
-func (b bondDriver) Delete(_ context.Context, name string) error {
-	delete(b.w.bonds, name)
-	return b.w.op("bond del " + name)
-}
-
-func (b bondDriver) Info(_ context.Context, name string) (bond.Info, error) {
-	s, ok := b.w.bonds[name]
-	if !ok {
-		return bond.Info{}, fault.NotFound("bond %s", name)
-	}
-	return bond.Info{Name: name, Driver: "fake", Slaves: s.Slaves, Active: *s.Params.Primary, Params: s.Params}, nil
-}
-
-func (b bondDriver) Set(_ context.Context, name string, p config.BondParams) error {
-	s := b.w.bonds[name]
-	s.Params = s.Params.Merge(p)
-	b.w.bonds[name] = s
-	return b.w.op("bond set " + name)
 }
 
 // fetcher answers like a hub with two links.
@@ -142,6 +144,8 @@ type fetcher struct {
 	err       error
 	gotToken  string
 	gotBridge string
+	entered   chan struct{} // if set, gets a value when FetchKey is called
+	block     chan struct{} // if set, FetchKey waits for it to close
 }
 
 const testKey = "-----BEGIN OpenVPN Static key V1-----\n" +
@@ -151,7 +155,17 @@ const testKey = "-----BEGIN OpenVPN Static key V1-----\n" +
 	"00000000000000000000000000000000\n00000000000000000000000000000000\n00000000000000000000000000000000\n00000000000000000000000000000000\n" +
 	"-----END OpenVPN Static key V1-----\n"
 
-func (f *fetcher) FetchKey(_ context.Context, base, bridge, token string) (hub.Key, error) {
+func (f *fetcher) FetchKey(ctx context.Context, base, bridge, token string) (hub.Key, error) {
+	if f.entered != nil {
+		f.entered <- struct{}{}
+	}
+	if f.block != nil {
+		select {
+		case <-f.block:
+		case <-ctx.Done():
+			return hub.Key{}, fault.Unavailable(ctx.Err(), "reach the hub")
+		}
+	}
 	f.gotToken, f.gotBridge = token, bridge
 	if f.err != nil {
 		return hub.Key{}, f.err
@@ -244,11 +258,30 @@ func TestStartRollsBack(t *testing.T) {
 func TestStartRefuses(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld("eth0") // no wlan0
-	if _, err := newGateway(t, w, &fetcher{}).Start(ctx, specClient(t)); fault.KindOf(err) != fault.KindInvalid || fault.FieldOf(err) != "slaves[1].hw_int" {
-		t.Errorf("missing hw_int: %v (field %q)", err, fault.FieldOf(err))
+	// The field is named as decoding names a bad wlan0 in the same body.
+	data, err := os.ReadFile("../config/testdata/spec_client_start.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bad config.Client
+	decodeErr := json.Unmarshal([]byte(strings.Replace(string(data), `"wlan0"`, `"wlan 0"`, 1)), &bad)
+	want := fault.FieldOf(decodeErr)
+	if want != "bond.bond0.slaves[1].hw_int" {
+		t.Fatalf("decoding names a bad hw_int %q (%v)", want, decodeErr)
+	}
+	if _, err := newGateway(t, w, &fetcher{}).Start(ctx, specClient(t)); fault.KindOf(err) != fault.KindInvalid || fault.FieldOf(err) != want {
+		t.Errorf("missing hw_int: %v (field %q, want %q)", err, fault.FieldOf(err), want)
 	}
 	if len(w.ops) != 0 {
 		t.Errorf("ops despite refusal: %v", w.ops)
+	}
+	// A netlink failure other than "not found" keeps its detail and is no
+	// fault of the request.
+	w = newWorld("eth0", "wlan0")
+	w.lookupErr = unix.ENOBUFS
+	_, err = newGateway(t, w, &fetcher{}).Start(ctx, specClient(t))
+	if !errors.Is(err, unix.ENOBUFS) || fault.KindOf(err) == fault.KindInvalid {
+		t.Errorf("netlink failure: %v, want ENOBUFS kept, not invalid", err)
 	}
 	w = newWorld("eth0", "wlan0")
 	f := &fetcher{err: fault.Unavailable(errors.New("connection refused"), "reach the hub")}
@@ -270,36 +303,5 @@ func TestArpTargetFromHub(t *testing.T) {
 	}
 	if got := w.bonds["bond0"].Params.ArpIPTarget; len(got) != 1 || got[0].String() != "10.8.0.254" {
 		t.Errorf("arp_ip_target %v, want the hub's bridge address", got)
-	}
-}
-
-func TestSetBondParams(t *testing.T) {
-	w := newWorld("eth0", "wlan0")
-	g := newGateway(t, w, &fetcher{})
-	ctx := context.Background()
-	if _, err := g.Start(ctx, specClient(t)); err != nil {
-		t.Fatal(err)
-	}
-	var p config.BondParams
-	if err := json.Unmarshal([]byte(`{"primary":"tap2","arp_interval":"50"}`), &p); err != nil {
-		t.Fatal(err)
-	}
-	info, err := g.SetBondParams(ctx, "bond0", p)
-	if err != nil || *info.Params.Primary != "tap2" || *info.Params.ArpInterval != 50 {
-		t.Fatalf("set: %+v %v", info, err)
-	}
-	if c := g.Configs()[0]; *c.Bonding.Primary != "tap2" || *c.Bonding.ArpInterval != 50 {
-		t.Errorf("config not updated for restarts: %+v", c.Bonding)
-	}
-	bad := config.BondParams{Primary: ptr("tap9")}
-	before := len(w.ops)
-	if _, err := g.SetBondParams(ctx, "bond0", bad); fault.KindOf(err) != fault.KindInvalid {
-		t.Errorf("primary tap9: %v", err)
-	}
-	if len(w.ops) != before {
-		t.Errorf("bad params reached the bond: %v", w.ops[before:])
-	}
-	if _, err := g.SetBondParams(ctx, "bond9", p); fault.KindOf(err) != fault.KindNotFound {
-		t.Errorf("unknown bond: %v", err)
 	}
 }

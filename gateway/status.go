@@ -11,7 +11,10 @@ type Status struct {
 	Present      bool         `json:"present"` // the bond exists in the kernel
 	Active       string       `json:"active_slave"`
 	Links        []LinkStatus `json:"links"`
-	Started      time.Time    `json:"started_at"`
+	Started      time.Time    `json:"started_at,omitzero"`
+	// Pending is set for a desired client that does not run: why. The
+	// daemon retries it until it starts or is stopped.
+	Pending string `json:"pending,omitempty"`
 }
 
 // LinkStatus is one tunnel of a bond.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"sort"
 
@@ -65,27 +66,44 @@ func (g *Gateway) BondParams(ctx context.Context, name string) (bond.Info, error
 	return g.opts.Bond.Info(ctx, name)
 }
 
-// SetBondParams applies p to a managed bond and remembers it, so a restart
-// restores the bond as it was last set.
+// SetBondParams changes the given parameters of a managed bond. The bond
+// driver is the one judge of p: it merges p over the live parameters (with
+// what the kernel changes by itself, such as on a mode change), validates
+// the result and changes nothing if p is invalid. The parameters then in
+// force (bond.Info.Desired) become the client's bonding, so a restart
+// recreates the bond as it was last set. Changes to one gateway's bonds
+// run one at a time, without g.mu.
 func (g *Gateway) SetBondParams(ctx context.Context, name string, p config.BondParams) (bond.Info, error) {
+	g.setMu.Lock()
+	defer g.setMu.Unlock()
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	c, ok := g.clients[name]
+	g.mu.Unlock()
 	if !ok {
 		return bond.Info{}, fault.NotFound("no client with bond %s is started", name)
-	}
-	merged := c.cfg.Bonding.Merge(p)
-	if err := merged.Check(c.cfg.Taps()); err != nil {
-		return bond.Info{}, err
 	}
 	if err := g.opts.Bond.Set(ctx, name, p); err != nil {
 		return bond.Info{}, err
 	}
-	c.cfg.Bonding = merged
+	info, err := g.opts.Bond.Info(ctx, name)
+	if err != nil {
+		return bond.Info{}, fmt.Errorf("read bond %s back: %w", name, err)
+	}
+	g.mu.Lock()
+	if g.clients[name] == c { // not stopped meanwhile
+		// The live primary may be the failover engine's choice of the
+		// moment; the operator's stays the desired one unless given.
+		primary := c.cfg.Bonding.Primary
+		c.cfg.Bonding = info.Desired()
+		if p.Primary == nil && c.cfg.Bonding.Primary != nil { // the mode has one
+			c.cfg.Bonding.Primary = primary
+		}
+	}
+	g.mu.Unlock()
 	if p.Primary != nil && g.opts.Links != nil {
 		g.opts.Links.Primary(name, *p.Primary)
 	}
-	return g.opts.Bond.Info(ctx, name)
+	return info, nil
 }
 
 func parseAddr(s string) (netip.Addr, error) { return netip.ParseAddr(s) }

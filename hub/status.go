@@ -8,7 +8,10 @@ type Status struct {
 	BridgeIP string       `json:"bridge_ip"`
 	Present  bool         `json:"present"` // the bridge exists in the kernel
 	Links    []LinkStatus `json:"links"`
-	Started  time.Time    `json:"started_at"`
+	Started  time.Time    `json:"started_at,omitzero"`
+	// Pending is set for a desired server that does not run: why. The
+	// daemon retries it until it starts or is stopped.
+	Pending string `json:"pending,omitempty"`
 }
 
 // LinkStatus is one tunnel of a bridge.

@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/multilink/multilink/fault"
+	"github.com/multilink/multilink/file"
 )
 
 // The OpenVPN static key V1 format: a header, 16 lines of 32 hex digits
@@ -37,15 +37,8 @@ func GenerateKey(path string) error {
 	if _, err := rand.Read(raw[:]); err != nil {
 		return fmt.Errorf("generate key %s: %w", path, err)
 	}
-	data := formatKey(raw[:])
-	tmp, err := writeTemp(path, data)
-	if err != nil {
-		return fmt.Errorf("generate key %s: %w", path, err)
-	}
-	defer os.Remove(tmp)
-	// A hard link fails if path exists: no clobbering a key that appeared
-	// meanwhile, and no reader ever sees a partial file.
-	if err := os.Link(tmp, path); err != nil {
+	// WriteNew never clobbers a key that appeared meanwhile.
+	if err := file.WriteNew(path, formatKey(raw[:]), 0o600); err != nil {
 		if errors.Is(err, os.ErrExist) {
 			if err := checkKeyFile(path); err != nil {
 				return fmt.Errorf("generate key %s: %w", path, err)
@@ -54,7 +47,7 @@ func GenerateKey(path string) error {
 		}
 		return fmt.Errorf("generate key %s: %w", path, err)
 	}
-	return syncDir(path)
+	return nil
 }
 
 // checkKeyFile returns nil when path holds a valid key (and makes it 0600),
@@ -113,7 +106,7 @@ func WriteKey(path string, data []byte) error {
 	if err := ParseKey(data); err != nil {
 		return fmt.Errorf("write key %s: %w", path, err)
 	}
-	if err := writeFileAtomic(path, data); err != nil {
+	if err := file.WriteAtomic(path, data, 0o600); err != nil {
 		return fmt.Errorf("write key %s: %w", path, err)
 	}
 	return nil
@@ -146,52 +139,4 @@ func printable(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// writeFileAtomic writes data to path with mode 0600 through a temporary
-// file in the same directory and a rename.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := writeTemp(path, data)
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(path)
-}
-
-// writeTemp writes data to a new 0600 file next to path and returns its name.
-func writeTemp(path string, data []byte) (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return "", err
-	}
-	name := f.Name()
-	err = f.Chmod(0o600)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(name)
-		return "", err
-	}
-	return name, nil
-}
-
-// syncDir makes a rename or link in path's directory durable.
-func syncDir(path string) error {
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

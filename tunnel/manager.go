@@ -16,6 +16,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/multilink/multilink/fault"
+	"github.com/multilink/multilink/file"
 )
 
 // Options configures a Manager.
@@ -143,7 +144,7 @@ func (m *Manager) probe(ctx context.Context) (string, Version, error) {
 		return "", Version{}, err
 	}
 	if !v.AtLeast(2, 5) {
-		return "", Version{}, fault.Unavailable(nil, "%s is OpenVPN %s; bind-dev needs 2.5 or later", path, v)
+		return "", Version{}, fault.Unsupported(nil, "%s is OpenVPN %s; bind-dev needs 2.5 or later", path, v)
 	}
 	m.log.Info("openvpn found", "path", path, "version", v.String())
 	m.openvpn, m.version = path, v
@@ -228,7 +229,7 @@ func (m *Manager) add(ctx context.Context, s Spec, text []byte) (*tun, error) {
 		return nil, err
 	}
 	conf := filepath.Join(m.opts.Dir, s.Tap+".conf")
-	if err := writeFileAtomic(conf, text); err != nil {
+	if err := file.WriteAtomic(conf, text, 0o600); err != nil {
 		_ = m.dev.remove(s.Tap)
 		return nil, fmt.Errorf("write config: %w", err)
 	}

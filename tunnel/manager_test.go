@@ -186,11 +186,32 @@ func TestStartWithoutOpenVPN(t *testing.T) {
 	w := newFakeWorld(t, "run")
 	m := w.manager(t, Options{OpenVPN: filepath.Join(w.dir, "no-such-openvpn")})
 	err := m.Start(context.Background(), testSpec(w.key, "tap1", 1191))
-	if !errors.Is(err, fault.ErrUnavailable) {
-		t.Fatalf("Start = %v, want unavailable", err)
+	// A host without openvpn lacks what a tunnel needs: 501, not 502.
+	if !errors.Is(err, fault.ErrUnsupported) || fault.KindOf(err) != fault.KindUnsupported {
+		t.Fatalf("Start = %v, want unsupported", err)
 	}
 	if _, ok := w.dev.link("tap1"); ok {
 		t.Error("failed Start left tap1")
+	}
+}
+
+// TestStartWithOldOpenVPN: an openvpn without bind-dev (before 2.5) or one
+// that does not say its version is a host problem too.
+func TestStartWithOldOpenVPN(t *testing.T) {
+	for _, out := range []string{"OpenVPN 2.4.7 x86_64-pc-linux-gnu", "not openvpn at all"} {
+		w := newFakeWorld(t, "run")
+		bin := filepath.Join(w.dir, "old-openvpn")
+		if err := os.WriteFile(bin, []byte("#!/bin/sh\necho '"+out+"'\nexit 1\n"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		m := w.manager(t, Options{OpenVPN: bin})
+		err := m.Start(context.Background(), testSpec(w.key, "tap1", 1191))
+		if fault.KindOf(err) != fault.KindUnsupported {
+			t.Errorf("%q: Start = %v, want unsupported", out, err)
+		}
+		if _, ok := w.dev.link("tap1"); ok {
+			t.Errorf("%q: failed Start left tap1", out)
+		}
 	}
 }
 

@@ -27,7 +27,7 @@ var versionRE = regexp.MustCompile(`(?m)^OpenVPN (\d+)\.(\d+)(?:\.(\d+))?`)
 func ParseVersion(out []byte) (Version, error) {
 	m := versionRE.FindSubmatch(out)
 	if m == nil {
-		return Version{}, fault.Unavailable(nil, "no \"OpenVPN x.y\" line in version output")
+		return Version{}, fault.Unsupported(nil, "no \"OpenVPN x.y\" line in version output")
 	}
 	var v Version
 	v.Major, _ = strconv.Atoi(string(m[1]))
@@ -42,11 +42,13 @@ func ParseVersion(out []byte) (Version, error) {
 const versionTimeout = 10 * time.Second
 
 // probeOpenVPN resolves the binary and asks its version. Its exit status
-// is ignored: OpenVPN 2.x exits 1 after --version.
+// is ignored: OpenVPN 2.x exits 1 after --version. A missing binary, or
+// one that does not say which OpenVPN it is, is fault.KindUnsupported:
+// this host lacks what a tunnel needs (the API answers 501).
 func probeOpenVPN(ctx context.Context, name string) (string, Version, error) {
 	path, err := exec.LookPath(name)
 	if err != nil {
-		return "", Version{}, fault.Unavailable(err, "find openvpn")
+		return "", Version{}, fault.Unsupported(err, "find openvpn (install OpenVPN 2.5 or later, or give --openvpn)")
 	}
 	ctx, cancel := context.WithTimeout(ctx, versionTimeout)
 	defer cancel()

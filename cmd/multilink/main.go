@@ -5,6 +5,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -21,13 +22,19 @@ import (
 // version is set at build time (-ldflags "-X main.version=...").
 var version = "dev"
 
-func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "multilink:", err)
-		}
-		os.Exit(2)
+func main() { os.Exit(cli(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// cli runs the command line and returns the exit status: 0 on success
+// (help asked for included), 2 on a usage error or a failure.
+func cli(args []string, stdout, stderr io.Writer) int {
+	err := run(args, stdout, stderr)
+	switch {
+	case err == nil:
+		return 0
+	case !errors.Is(err, flag.ErrHelp): // ErrHelp: the usage is printed already
+		fmt.Fprintln(stderr, "multilink:", err)
 	}
+	return 2
 }
 
 const usage = `usage: multilink <command> [flags]
@@ -48,7 +55,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, version)
 		return nil
 	case "daemon":
-		return runDaemon(args[1:], stderr)
+		return runDaemon(args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -59,21 +66,26 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-func runDaemon(args []string, stderr io.Writer) error {
+const daemonUsage = "usage: multilink daemon [flags]\n\nflags:\n"
+
+func runDaemon(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), daemonUsage)
+		fs.PrintDefaults()
+	}
 	o := daemon.Options{Version: version, Token: os.Getenv(daemon.TokenEnv)}
 	fs.StringVar(&o.Listen, "listen", daemon.DefaultListen, "API listen address")
 	fs.StringVar(&o.StateDir, "state-dir", daemon.DefaultStateDir, "directory for state, keys, token and tunnel configs (0700)")
 	fs.StringVar(&o.TokenFile, "token-file", "", "file holding the API token (default: $"+daemon.TokenEnv+", else <state-dir>/token, generated)")
-	fs.BoolVar(&o.Insecure, "insecure-no-auth", false, "serve the API without authentication (warned at every start)")
+	fs.BoolVar(&o.Insecure, "insecure-no-auth", false, "serve the API without authentication (warned at every start); ignored when $"+daemon.TokenEnv+" or --token-file gives a token")
 	fs.StringVar(&o.ConfigFile, "config", "", "YAML file declaring servers/clients to start at boot")
 	fs.StringVar(&o.OpenVPN, "openvpn", "", "openvpn binary (default: from PATH)")
 	fs.BoolVar(&o.NoFailover, "no-failover", false, "probe the links but leave failover to the bond's own monitor (the kernel bond's ARP monitor; for comparisons)")
 	fs.StringVar(&o.BondDriver, "bond-driver", "auto", "gateway bonds: auto (the kernel's bonding driver where it exists, else eBPF), kernel or ebpf")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "text", "log format: text or json")
-	if err := fs.Parse(args); err != nil {
+	if help, err := parse(fs, args, stdout, stderr); help || err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -87,6 +99,25 @@ func runDaemon(args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return daemon.Run(ctx, o)
+}
+
+// parse parses args with fs. Asked for help (-h, --help), it prints the
+// usage to stdout and reports help: that is no error. On a bad flag it
+// prints the error and the usage to stderr and returns flag.ErrHelp (the
+// usage is printed: exit 2 without more).
+func parse(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (help bool, err error) {
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	defer fs.SetOutput(stderr)
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		_, err = io.Copy(stdout, &out)
+		return true, err
+	case err != nil:
+		_, _ = io.Copy(stderr, &out)
+		return false, flag.ErrHelp
+	}
+	return false, nil
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
