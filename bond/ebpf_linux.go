@@ -9,11 +9,13 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/rlimit"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/multilink/multilink/bpf"
 	"github.com/multilink/multilink/config"
@@ -150,6 +152,13 @@ func (e *EBPF) create(s Spec) (err error) {
 		active = *p
 	}
 	key := uint32(b.peer.Attrs().Index)
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return fmt.Errorf("count cpus: %w", err)
+	}
+	if err := e.obj.Counters.Put(key, make([]bpf.BondBondCounters, ncpu)); err != nil {
+		return fmt.Errorf("create bond counters: %w", err)
+	}
 	if err := e.obj.Bonds.Put(key, bpf.BondBondState{Active: uint32(b.members[active])}); err != nil {
 		return fmt.Errorf("write bond state: %w", err)
 	}
@@ -237,8 +246,10 @@ func (e *EBPF) remove(b *ebond) error {
 		}
 	}
 	if b.peer != nil {
-		if err := e.obj.Bonds.Delete(uint32(b.peer.Attrs().Index)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			errs = append(errs, fmt.Errorf("delete bond state: %w", err))
+		for _, m := range []*ebpf.Map{e.obj.Bonds, e.obj.Counters} {
+			if err := m.Delete(uint32(b.peer.Attrs().Index)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				errs = append(errs, fmt.Errorf("delete bond state: %w", err))
+			}
 		}
 	}
 	if b.dev != nil {
@@ -314,18 +325,58 @@ func (e *EBPF) Set(ctx context.Context, name string, p config.BondParams) error 
 		}
 	}
 	if to != "" {
-		st := bpf.BondBondState{}
-		key := uint32(b.peer.Attrs().Index)
-		if err := e.obj.Bonds.Lookup(key, &st); err != nil {
-			return fmt.Errorf("read bond %s: %w", name, err)
-		}
-		st.Active = uint32(b.members[to])
-		// One write: the next frame in either direction takes the new link.
-		if err := e.obj.Bonds.Update(key, st, ebpf.UpdateExist); err != nil {
-			return fmt.Errorf("switch bond %s to %s: %w", name, to, err)
+		if err := e.switchTo(b, to, 0); err != nil {
+			return err
 		}
 	}
 	b.spec.Params = eff
+	return nil
+}
+
+// Switch makes to the bond's active link at once and, for grace, still
+// takes the frames that arrive on the link active until now: replies in
+// flight on the old path, before the hub follows the switch. The stored
+// primary follows (as the kernel bond's does when it is steered).
+func (e *EBPF) Switch(ctx context.Context, name, to string, grace time.Duration) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b, ok := e.bonds[name]
+	if !ok {
+		return fault.NotFound("no eBPF bond %s", name)
+	}
+	if _, ok := b.members[to]; !ok {
+		return fault.Invalid("primary", "%s is not a slave of %s", to, name)
+	}
+	if err := e.switchTo(b, to, grace); err != nil {
+		return err
+	}
+	b.spec.Params.Primary = &to
+	return nil
+}
+
+// switchTo writes the bond's new state; e.mu is held.
+func (e *EBPF) switchTo(b *ebond, to string, grace time.Duration) error {
+	key := uint32(b.peer.Attrs().Index)
+	var st bpf.BondBondState
+	if err := e.obj.Bonds.Lookup(key, &st); err != nil {
+		return fmt.Errorf("read bond %s: %w", b.spec.Name, err)
+	}
+	next := uint32(b.members[to])
+	if next == st.Active {
+		return nil
+	}
+	st = bpf.BondBondState{Active: next, Prev: st.Active}
+	if grace > 0 {
+		var ts unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+			return fmt.Errorf("read the clock: %w", err)
+		}
+		st.PrevUntilNs = uint64(ts.Nano()) + uint64(grace)
+	}
+	// One write: the next frame in either direction takes the new link.
+	if err := e.obj.Bonds.Update(key, st, ebpf.UpdateExist); err != nil {
+		return fmt.Errorf("switch bond %s to %s: %w", b.spec.Name, to, err)
+	}
 	return nil
 }
 

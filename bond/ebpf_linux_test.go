@@ -49,17 +49,26 @@ func ping(t *testing.T, ns *nstest.NS, addr string) {
 	t.Fatalf("ping %s from %s: no answer in 10 tries\n%s", addr, ns.Name, out)
 }
 
-func (l *ebpfLab) state(t *testing.T) bpf.BondBondState {
+// counters sums the bond's per-CPU counters.
+func (l *ebpfLab) counters(t *testing.T) bpf.BondBondCounters {
 	t.Helper()
 	peer, err := l.gw.Handle.LinkByName(peerName("bond0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st bpf.BondBondState
-	if err := l.e.obj.Bonds.Lookup(uint32(peer.Attrs().Index), &st); err != nil {
+	var per []bpf.BondBondCounters
+	if err := l.e.obj.Counters.Lookup(uint32(peer.Attrs().Index), &per); err != nil {
 		t.Fatal(err)
 	}
-	return st
+	var c bpf.BondBondCounters
+	for _, p := range per {
+		c.OutFrames += p.OutFrames
+		c.InFrames += p.InFrames
+		c.InGrace += p.InGrace
+		c.DroppedBackup += p.DroppedBackup
+		c.DroppedNone += p.DroppedNone
+	}
+	return c
 }
 
 // hubPort is the hub bridge's port that received frames from mac.
@@ -104,7 +113,7 @@ func TestEBPFBond(t *testing.T) {
 			if p := l.hubPort(t, bondMAC); p != "hub1" {
 				t.Errorf("hub learnt the bond on %q, want hub1", p)
 			}
-			st := l.state(t)
+			st := l.counters(t)
 			if st.OutFrames == 0 || st.InFrames == 0 {
 				t.Errorf("counters %+v", st)
 			}
@@ -211,6 +220,10 @@ func countEntries(t *testing.T, e *EBPF) int {
 	var k uint32
 	var st bpf.BondBondState
 	for it := e.obj.Bonds.Iterate(); it.Next(&k, &st); {
+		n++
+	}
+	var per []bpf.BondBondCounters
+	for it := e.obj.Counters.Iterate(); it.Next(&k, &per); {
 		n++
 	}
 	var mb bpf.BondMember

@@ -31,6 +31,9 @@ type Kernel struct {
 	// ifindex only, so Info and the reconfigure cycle use the Spec's order
 	// for the bonds this Kernel made (others, and after a restart: ifindex).
 	order map[string][]string
+	// grace counts, per bond, the changes of all_slaves_active, so that a
+	// Switch's timer restores it only if nothing changed it since.
+	grace map[string]uint64
 }
 
 var _ Driver = (*Kernel)(nil)
@@ -46,7 +49,7 @@ func NewKernel(nl Netlink, log *slog.Logger) *Kernel {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	k := &Kernel{nl: nl, log: log, order: map[string][]string{}}
+	k := &Kernel{nl: nl, log: log, order: map[string][]string{}, grace: map[string]uint64{}}
 	if r, ok := nl.(Raw); ok {
 		k.raw = r
 	}

@@ -9,8 +9,9 @@
 // A frame arriving on a member TAP goes, if that TAP is active, to the
 // peer's egress and so into the bond device (bond_in); on any other member
 // it is dropped, as active-backup does, after the probe (which runs before
-// this program) has counted it. Switching is one write of the active TAP
-// into the bond's map entry.
+// this program) has counted it, except on the member that was active until
+// the last switch, for a short grace (replies in flight on the old path
+// when the bond switched). Switching is one write of the bond's state.
 
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -19,12 +20,20 @@
 #define MAX_BONDS 64
 #define MAX_MEMBERS 256
 
-// bond_state is one bond, keyed by its peer's ifindex.
+// bond_state is one bond, keyed by its peer's ifindex. Only the daemon
+// writes it (a switch is one update of the whole value).
 struct bond_state {
-	__u32 active;         // ifindex of the active TAP; 0: none (frames are dropped)
-	__u32 pad;
+	__u32 active;        // ifindex of the active TAP; 0: none (frames are dropped)
+	__u32 prev;          // the TAP active before the last switch
+	__u64 prev_until_ns; // until then (bpf_ktime_get_ns) frames arriving on prev are still taken:
+	                     // replies in flight when the bond switched, before the hub followed
+};
+
+// bond_counters are per CPU, keyed like bond_state.
+struct bond_counters {
 	__u64 out_frames;     // redirected to the active TAP
 	__u64 in_frames;      // from the active TAP into the bond
+	__u64 in_grace;       // from the previous TAP, within its grace
 	__u64 dropped_backup; // arrived on an inactive member
 	__u64 dropped_none;   // no active member
 };
@@ -42,6 +51,13 @@ struct {
 } bonds SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, MAX_BONDS);
+	__type(key, __u32);
+	__type(value, struct bond_counters);
+} counters SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_MEMBERS);
 	__type(key, __u32);
@@ -54,14 +70,15 @@ int bond_out(struct __sk_buff *skb)
 {
 	__u32 key = skb->ifindex;
 	struct bond_state *b = bpf_map_lookup_elem(&bonds, &key);
-	if (!b)
+	struct bond_counters *c = bpf_map_lookup_elem(&counters, &key);
+	if (!b || !c)
 		return TC_ACT_SHOT; // not a bond of ours: never leak frames
 	__u32 active = b->active;
 	if (active == 0) {
-		__sync_fetch_and_add(&b->dropped_none, 1);
+		c->dropped_none++;
 		return TC_ACT_SHOT;
 	}
-	__sync_fetch_and_add(&b->out_frames, 1);
+	c->out_frames++;
 	return bpf_redirect(active, 0);
 }
 
@@ -75,14 +92,19 @@ int bond_in(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC; // not a member (any more): leave it alone
 	__u32 peer = m->peer;
 	struct bond_state *b = bpf_map_lookup_elem(&bonds, &peer);
-	if (!b)
+	struct bond_counters *c = bpf_map_lookup_elem(&counters, &peer);
+	if (!b || !c)
 		return TC_ACT_SHOT;
-	if (b->active != key) {
-		__sync_fetch_and_add(&b->dropped_backup, 1);
-		return TC_ACT_SHOT;
+	if (b->active == key) {
+		c->in_frames++;
+		return bpf_redirect(peer, 0);
 	}
-	__sync_fetch_and_add(&b->in_frames, 1);
-	return bpf_redirect(peer, 0);
+	if (b->prev == key && bpf_ktime_get_ns() < b->prev_until_ns) {
+		c->in_grace++;
+		return bpf_redirect(peer, 0);
+	}
+	c->dropped_backup++;
+	return TC_ACT_SHOT;
 }
 
 char __license[] SEC("license") = "Dual MIT/GPL";

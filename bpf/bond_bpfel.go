@@ -13,14 +13,20 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-type BondBondState struct {
+type BondBondCounters struct {
 	_             structs.HostLayout
-	Active        uint32
-	Pad           uint32
 	OutFrames     uint64
 	InFrames      uint64
+	InGrace       uint64
 	DroppedBackup uint64
 	DroppedNone   uint64
+}
+
+type BondBondState struct {
+	_           structs.HostLayout
+	Active      uint32
+	Prev        uint32
+	PrevUntilNs uint64
 }
 
 type BondMember struct {
@@ -33,6 +39,7 @@ type BondMember struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	BondMapBonds    = "bonds"
+	BondMapCounters = "counters"
 	BondMapMembers  = "members"
 	BondProgBondIn  = "bond_in"
 	BondProgBondOut = "bond_out"
@@ -88,8 +95,9 @@ type BondProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type BondMapSpecs struct {
-	Bonds   *ebpf.MapSpec `ebpf:"bonds"`
-	Members *ebpf.MapSpec `ebpf:"members"`
+	Bonds    *ebpf.MapSpec `ebpf:"bonds"`
+	Counters *ebpf.MapSpec `ebpf:"counters"`
+	Members  *ebpf.MapSpec `ebpf:"members"`
 }
 
 // BondVariableSpecs contains global variables before they are loaded into the kernel.
@@ -118,13 +126,15 @@ func (o *BondObjects) Close() error {
 //
 // It can be passed to LoadBondObjects or ebpf.CollectionSpec.LoadAndAssign.
 type BondMaps struct {
-	Bonds   *ebpf.Map `ebpf:"bonds"`
-	Members *ebpf.Map `ebpf:"members"`
+	Bonds    *ebpf.Map `ebpf:"bonds"`
+	Counters *ebpf.Map `ebpf:"counters"`
+	Members  *ebpf.Map `ebpf:"members"`
 }
 
 func (m *BondMaps) Close() error {
 	return _BondClose(
 		m.Bonds,
+		m.Counters,
 		m.Members,
 	)
 }

@@ -204,11 +204,16 @@ func (s *clientStack) Close() error {
 // steerer moves a bond's traffic through its driver.
 type steerer struct{ s *clientStack }
 
-// Steer sets the bond's primary: the kernel bond switches to it at once
-// (active_slave alone does not move it off an up primary), the eBPF bond
-// writes its map.
+// switchGrace is how long after a switch the bond still takes the frames
+// arriving on the link it left: replies in flight on the old path, before
+// the hub has taken the gratuitous ARP. It makes failback lossless.
+const switchGrace = 500 * time.Millisecond
+
+// Steer switches the bond: the kernel bond through its primary (it
+// switches at once; active_slave alone does not move it off an up
+// primary), the eBPF bond by one map write, both with switchGrace.
 func (st steerer) Steer(ctx context.Context, name, link string) error {
-	return st.s.bonds.Set(ctx, name, config.BondParams{Primary: &link})
+	return st.s.bonds.Switch(ctx, name, link, switchGrace)
 }
 
 func (st steerer) Active(ctx context.Context, name string) (string, error) {

@@ -22,43 +22,54 @@ import (
 )
 
 // Daemon is a multilink daemon running in a network namespace, driven
-// through its REST API.
+// through its REST API. The demo and the end-to-end tests run the real
+// binary this way.
 type Daemon struct {
-	Name  string
-	ns    netns.NsHandle
-	addr  string // host:port, inside ns
-	token string
-	cmd   *exec.Cmd
-	done  chan error
-	logs  *logBuffer
+	Name     string
+	StateDir string
+	ns       netns.NsHandle
+	addr     string // host:port, inside ns
+	token    string
+	cmd      *exec.Cmd
+	done     chan error
+	logs     *logBuffer
 }
 
-// StartDaemon runs `bin daemon` in ns with the token (from a file in dir,
-// 0600), its state in dir, listening on 127.0.0.1 and listen's port inside
-// ns, plus extra flags, and waits (bounded) until its API answers. The
-// daemon dies with this process (parent-death signal).
-func StartDaemon(ctx context.Context, name string, ns netns.NsHandle, bin, dir, listen, token string, extra ...string) (*Daemon, error) {
-	tokenFile := filepath.Join(dir, "api-token")
-	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+// DaemonOptions say how to run a daemon.
+type DaemonOptions struct {
+	Name     string
+	NS       netns.NsHandle // the namespace it runs in
+	Bin      string         // the multilink binary
+	StateDir string         // --state-dir
+	Listen   string         // --listen; the API is reached at 127.0.0.1:<its port> inside NS
+	Token    string         // written to <StateDir>.token (0600), passed as --token-file
+	Args     []string       // more flags
+}
+
+// StartDaemon runs `o.Bin daemon` in o.NS and waits (bounded) until its
+// API answers. The daemon dies with this process (parent-death signal).
+func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
+	tokenFile := filepath.Clean(o.StateDir) + ".token"
+	if err := os.WriteFile(tokenFile, []byte(o.Token+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("write token: %w", err)
 	}
-	_, port, err := net.SplitHostPort(listen)
+	_, port, err := net.SplitHostPort(o.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("listen address %q: %w", listen, err)
+		return nil, fmt.Errorf("listen address %q: %w", o.Listen, err)
 	}
-	d := &Daemon{Name: name, ns: ns, addr: net.JoinHostPort("127.0.0.1", port), token: token, done: make(chan error, 1), logs: &logBuffer{}}
-	args := append([]string{"daemon", "--listen", listen, "--state-dir", filepath.Join(dir, "state"),
-		"--token-file", tokenFile, "--log-format", "json"}, extra...)
+	d := &Daemon{Name: o.Name, StateDir: o.StateDir, ns: o.NS, addr: net.JoinHostPort("127.0.0.1", port), token: o.Token,
+		done: make(chan error, 1), logs: &logBuffer{}}
+	args := append([]string{"daemon", "--listen", o.Listen, "--state-dir", o.StateDir, "--token-file", tokenFile}, o.Args...)
 	started := make(chan error, 1)
 	// The child is born in the thread's namespace; the thread waits for it
 	// so that the parent-death signal is tied to a live thread.
 	go func() {
-		_ = thread.In(ns, func() error {
-			d.cmd = exec.Command(bin, args...)
+		_ = thread.In(o.NS, func() error {
+			d.cmd = exec.Command(o.Bin, args...)
 			d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 			d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 			if err := d.cmd.Start(); err != nil {
-				started <- fmt.Errorf("start %s daemon: %w", name, err)
+				started <- fmt.Errorf("start %s daemon: %w", o.Name, err)
 				return err
 			}
 			started <- nil
@@ -71,14 +82,13 @@ func StartDaemon(ctx context.Context, name string, ns netns.NsHandle, bin, dir, 
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		var v struct{ Version string }
-		if _, err := d.Call(ctx, http.MethodGet, "/version", nil, &v); err == nil {
+		if _, _, err := d.Do(ctx, http.MethodGet, "/version", nil, false); err == nil {
 			return d, nil
 		}
 		select {
 		case err := <-d.done:
 			d.done <- err
-			return nil, fmt.Errorf("%s daemon exited: %v\n%s", name, err, d.logs.tail(20))
+			return nil, fmt.Errorf("%s daemon exited: %v\n%s", o.Name, err, d.logs.tail(20))
 		case <-ctx.Done():
 			d.Stop()
 			return nil, ctx.Err()
@@ -86,42 +96,54 @@ func StartDaemon(ctx context.Context, name string, ns netns.NsHandle, bin, dir, 
 		}
 		if time.Now().After(deadline) {
 			d.Stop()
-			return nil, fmt.Errorf("%s daemon's API did not answer within 20 s\n%s", name, d.logs.tail(20))
+			return nil, fmt.Errorf("%s daemon's API did not answer within 20 s\n%s", o.Name, d.logs.tail(20))
 		}
 	}
 }
 
-// Call sends a request with the token and decodes a JSON answer into out
-// (may be nil). A status of 300 or more is an error with the answer's text.
-func (d *Daemon) Call(ctx context.Context, method, path string, body []byte, out any) (int, error) {
+// Do sends a request (with the token when auth) and returns the status and
+// the answer's body, whatever the status.
+func (d *Daemon) Do(ctx context.Context, method, path string, body []byte, auth bool) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, "http://"+d.addr+path, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+d.token)
+	if auth {
+		req.Header.Set("Authorization", "Bearer "+d.token)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := d.client().Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w", method, path, err)
+		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return resp.StatusCode, fmt.Errorf("%s %s: read answer: %w", method, path, err)
+		return resp.StatusCode, nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
 	}
-	if resp.StatusCode >= 300 {
-		return resp.StatusCode, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(data))
+	return resp.StatusCode, data, nil
+}
+
+// Call sends a request with the token and decodes a JSON answer into out
+// (may be nil). A status of 300 or more is an error with the answer's text.
+func (d *Daemon) Call(ctx context.Context, method, path string, body []byte, out any) (int, error) {
+	code, data, err := d.Do(ctx, method, path, body, true)
+	if err != nil {
+		return code, err
+	}
+	if code >= 300 {
+		return code, fmt.Errorf("%s %s: %d: %s", method, path, code, bytes.TrimSpace(data))
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("%s %s: answer is not JSON: %w", method, path, err)
+			return code, fmt.Errorf("%s %s: answer is not JSON: %w", method, path, err)
 		}
 	}
-	return resp.StatusCode, nil
+	return code, nil
 }
 
 // client dials inside the daemon's namespace.
@@ -166,8 +188,15 @@ func (d *Daemon) Stop() error {
 	}
 }
 
-// Logs returns the daemon's last n log lines.
-func (d *Daemon) Logs(n int) string { return d.logs.tail(n) }
+// Logs returns the daemon's last n log lines (0: all it kept).
+func (d *Daemon) Logs(n int) string {
+	if n == 0 {
+		d.logs.mu.Lock()
+		defer d.logs.mu.Unlock()
+		return d.logs.b.String()
+	}
+	return d.logs.tail(n)
+}
 
 // logBuffer keeps a daemon's output.
 type logBuffer struct {

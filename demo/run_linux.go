@@ -11,9 +11,11 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/multilink/multilink/config"
@@ -98,19 +100,18 @@ func startDaemons(ctx context.Context, w *world, o Options, dir string) (hub, gw
 		return nil, nil, fmt.Errorf("make a token: %w", err)
 	}
 	token := hex.EncodeToString(b[:])
-	for _, sub := range []string{"hub", "gw"} {
-		if err := os.MkdirAll(dir+"/"+sub, 0o700); err != nil {
-			return nil, nil, fmt.Errorf("make a state dir: %w", err)
-		}
+	run := func(name string, ns netns.NsHandle, listen string, args ...string) (*Daemon, error) {
+		return StartDaemon(ctx, DaemonOptions{Name: name, NS: ns, Bin: o.Bin, StateDir: filepath.Join(dir, name), Listen: listen,
+			Token: token, Args: append([]string{"--log-format", "json"}, args...)})
 	}
-	if hub, err = StartDaemon(ctx, "hub", w.hub, o.Bin, dir+"/hub", "0.0.0.0:3333", token); err != nil {
+	if hub, err = run("hub", w.hub, "0.0.0.0:3333"); err != nil {
 		return nil, nil, err
 	}
 	driver := o.Driver
 	if driver == "" {
 		driver = config.DriverAuto
 	}
-	if gw, err = StartDaemon(ctx, "gateway", w.gw, o.Bin, dir+"/gw", "127.0.0.1:3333", token, "--bond-driver", driver); err != nil {
+	if gw, err = run("gateway", w.gw, "127.0.0.1:3333", "--bond-driver", driver); err != nil {
 		return hub, nil, err
 	}
 	if _, err := hub.Call(ctx, http.MethodPost, "/v1/server/start", []byte(serverBody), nil); err != nil {

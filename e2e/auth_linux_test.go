@@ -18,10 +18,10 @@ func TestTokenBeatsInsecure(t *testing.T) {
 	if code := d.callAuth(http.MethodPost, "/v1/server/start", specServerBody(t), nil, false); code != http.StatusUnauthorized {
 		t.Errorf("server start without the token: %d, want 401", code)
 	}
-	if lines := d.logs.lines("--insecure-no-auth is ignored"); len(lines) == 0 {
-		t.Errorf("no warning that --insecure-no-auth is ignored:\n%s", d.logs.String())
+	if lines := d.logLines("--insecure-no-auth is ignored"); len(lines) == 0 {
+		t.Errorf("no warning that --insecure-no-auth is ignored:\n%s", d.Logs(0))
 	}
-	if strings.Contains(d.logs.String(), testToken) {
+	if strings.Contains(d.Logs(0), testToken) {
 		t.Error("the token is in the log")
 	}
 }

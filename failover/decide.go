@@ -55,6 +55,8 @@ func decide(links []candidate, active, pin string, stickiness float64) (string, 
 			return active, ""
 		}
 		switch {
+		case active == "":
+			return c.name, ReasonStart // nothing active yet: not a failover
 		case cur < 0 || links[cur].state == Down || links[cur].state == Unknown:
 			return c.name, ReasonDown
 		case links[cur].state == Degraded:

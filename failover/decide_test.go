@@ -33,7 +33,7 @@ func TestDecide(t *testing.T) {
 		{"active dead, others degraded", []candidate{down("tap1"), slow("tap2", 500*time.Millisecond)}, "tap1", "", "tap2", ReasonDown},
 		{"all down: keep", []candidate{down("tap1"), down("tap2")}, "tap2", "", "tap2", ""},
 		{"unknown at start: keep", []candidate{{name: "tap1", state: Unknown}, {name: "tap2", state: Unknown}}, "tap1", "", "tap1", ""},
-		{"no active yet", []candidate{up("tap1"), up("tap2")}, "", "", "tap1", ReasonDown},
+		{"no active yet", []candidate{up("tap1"), up("tap2")}, "", "", "tap1", ReasonStart},
 		{"pin wins over health", []candidate{up("tap1"), down("tap2")}, "tap1", "tap2", "tap2", ReasonManual},
 		{"pinned stays", []candidate{up("tap1"), up("tap2")}, "tap2", "tap2", "tap2", ""},
 	}

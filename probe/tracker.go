@@ -89,7 +89,7 @@ func (t *tracker) next(now time.Time) (int, bool) {
 // as lost if it was not already.
 func (t *tracker) sent(i int, now time.Time) {
 	s := &t.slots[i]
-	if s.pending && !s.declared {
+	if s.pending && !s.declared && t.fig.HasRTT {
 		t.decide(s.sent, true)
 	}
 	*s = slot{sent: now, pending: true}
@@ -134,6 +134,13 @@ func (t *tracker) expire(now time.Time) []Sample {
 	for i := range t.slots {
 		s := &t.slots[i]
 		if s.pending && !s.declared && now.Sub(s.sent) > timeout {
+			if !t.fig.HasRTT {
+				// Before the first reply the link is warming up (the
+				// tunnel's handshake): its probes are not losses. A link
+				// that never answers is dead by its silence, not its loss.
+				s.pending = false
+				continue
+			}
 			s.declared = true
 			s.idx = t.dropped + len(t.window)
 			t.decide(s.sent, true)

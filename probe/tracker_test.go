@@ -84,7 +84,9 @@ func TestTrackerLossAndLateReply(t *testing.T) {
 
 func TestTrackerWindowFullWaits(t *testing.T) {
 	var tr tracker
-	// A dead link probed fast: every slot in flight, then the prober waits.
+	// A link that answered once, then died, probed fast: every slot in
+	// flight, then the prober waits.
+	tr.observe(time.Millisecond)
 	for k := 0; k < Slots; k++ {
 		send(t, &tr, k)
 	}
@@ -163,5 +165,24 @@ func TestProbeFrame(t *testing.T) {
 	want = append(want, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 8, 0, 254)
 	if string(f) != string(want) {
 		t.Errorf("frame\n% x\nwant\n% x", f, want)
+	}
+}
+
+// TestTrackerWarmUp: probes unanswered before the link's first reply (the
+// tunnel still handshaking) are not losses.
+func TestTrackerWarmUp(t *testing.T) {
+	var tr tracker
+	for k := 0; k < 20; k++ {
+		tr.expire(at(k * 20))
+		send(t, &tr, k*20)
+	}
+	if s := tr.expire(at(1000)); len(s) != 0 || tr.fig.Decided != 0 {
+		t.Fatalf("warm-up losses counted: %v, %d decided", s, tr.fig.Decided)
+	}
+	i := send(t, &tr, 1000)
+	tr.reply(i, time.Millisecond, at(1001))
+	send(t, &tr, 1020)
+	if s := tr.expire(at(1300)); len(s) != 1 || tr.fig.Loss != 0.5 {
+		t.Errorf("after the first reply a loss counts: %v, loss %v", s, tr.fig.Loss)
 	}
 }
