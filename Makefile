@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 PKGS      := ./...
 IMAGE     ?= multilink:$(VERSION)
 
-.PHONY: help build test test-host test-unit test-vm bench lint clean deps generate check-generate chart-lint docker
+.PHONY: help build demo test test-host test-unit test-vm bench lint clean deps generate check-generate chart-lint docker
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
@@ -16,6 +16,9 @@ deps: ## install what builds and tests need (Debian/Ubuntu, as root)
 
 build: ## build the static binary bin/multilink
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/multilink
+
+demo: build ## the whole system on this host (as root): hub and gateway in namespaces, a failover timeline
+	$(BIN) demo $(DEMOFLAGS)
 
 # The eBPF objects are generated with Debian bookworm's clang-14 (pinned by
 # name in bpf/gen.go); the multiarch dir holds asm/types.h.

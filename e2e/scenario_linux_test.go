@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -85,9 +87,46 @@ func scenario(t testing.TB, tp *topology, clientBody []byte, driver string, extr
 		t.Fatalf("bond driver %q, want %q", got, driver)
 	}
 	waitActive(t, gw, "tap1", 30*time.Second)
+	waitSettled(t, gw)
 	pingOK(t, tp.gw, "10.8.0.254")
 	pingOK(t, tp.hub, "10.8.0.253")
 	return hub, gw
+}
+
+// waitSettled waits (bounded) until the failover engine has both links up,
+// tap1 active, for 2 s on end: tests act on a steady bond. (Under QEMU's
+// emulation a fresh bond may see early loss and move before it settles.)
+// With --no-failover there is no engine: nothing to wait for.
+func waitSettled(t testing.TB, gw *daemon) {
+	t.Helper()
+	var since time.Time
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		var st struct {
+			Active string `json:"active_link"`
+			Links  []struct {
+				State string `json:"state"`
+			} `json:"links"`
+		}
+		code, data, err := gw.Do(context.Background(), http.MethodGet, "/v1/client/policy/bond0", nil, false)
+		if err == nil && code == http.StatusNotFound {
+			return // --no-failover
+		}
+		steady := err == nil && code == http.StatusOK && json.Unmarshal(data, &st) == nil && st.Active == "tap1" && len(st.Links) == 2
+		for _, l := range st.Links {
+			steady = steady && l.State == "up"
+		}
+		switch {
+		case !steady:
+			since = time.Time{}
+		case since.IsZero():
+			since = time.Now()
+		case time.Since(since) >= 2*time.Second:
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the bond did not settle (both links up, tap1 active, for 2 s) within 60 s")
 }
 
 // cutAndRestore cuts the primary underlay with cut, checks traffic moves to

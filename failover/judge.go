@@ -23,6 +23,10 @@ const (
 // States lists every state, for metrics.
 func States() []State { return []State{Unknown, Up, Degraded, Down} }
 
+// startupGrace is how long a link that has never answered may stay
+// unknown before it counts as down: its tunnel may still be connecting.
+const startupGrace = 10 * time.Second
+
 // judge is one link's health verdict, fed with its probe samples.
 type judge struct {
 	state  State
@@ -156,15 +160,15 @@ func (j *judge) verdict(now time.Time, p Policy) (State, string) {
 		// Only a reply brings a down link back, not a longer dead time.
 		return Down, j.reason
 	}
+	if j.lastReply.IsZero() {
+		if s := now.Sub(j.added); s > max(dead, startupGrace) {
+			return Down, fmt.Sprintf("no reply since the link was added %s ago", round(s))
+		}
+		return Unknown, "no reply yet"
+	}
 	if s := j.silence(now); s > dead {
 		j.goodSince = time.Time{}
-		if j.lastReply.IsZero() {
-			return Down, fmt.Sprintf("no reply since the link was added %s ago (dead time %s)", round(s), round(dead))
-		}
 		return Down, fmt.Sprintf("no reply for %s (dead time %s)", round(s), round(dead))
-	}
-	if j.lastReply.IsZero() {
-		return Unknown, "no reply yet"
 	}
 	bad := j.degradedNow(p)
 	good := !bad && j.goodNow(p)
@@ -206,6 +210,9 @@ func (j *judge) nextDeadline(now time.Time, p Policy) time.Time {
 		ref = j.lastReply
 	}
 	next := ref.Add(j.deadTime(p) + time.Millisecond)
+	if j.lastReply.IsZero() {
+		next = j.added.Add(max(j.deadTime(p), startupGrace) + time.Millisecond)
+	}
 	if j.state != Up && !j.goodSince.IsZero() {
 		if h := now.Add(j.holdLeft(now, p) + time.Millisecond); h.Before(next) || !next.After(now) {
 			next = h

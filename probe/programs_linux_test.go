@@ -174,6 +174,7 @@ func TestProgramsMeasureRTT(t *testing.T) {
 
 	// A probe in slot 3 left 5 ms ago (set its departure in the map).
 	st := arpStats(t, o)
+	before := time.Now()
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
 		t.Fatal(err)
@@ -183,7 +184,6 @@ func TestProgramsMeasureRTT(t *testing.T) {
 	if err := o.Stats.Put(uint32(testIfindex), st); err != nil {
 		t.Fatal(err)
 	}
-	before := time.Now()
 	zero := [4]byte{}
 	// Replies that must not count as ours, then ours, then its duplicate.
 	run(t, o.ProbeIngress, arpFrame(2, hubMAC, [4]byte{10, 8, 0, 1}, slotMAC(base, 3), zero))      // not the target
