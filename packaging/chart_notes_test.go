@@ -60,6 +60,12 @@ func checkNotes(t *testing.T, h helm, chart string, files []string, v values) {
 		bond, _, _ := strings.Cut(v.str("clientConfig.bondIpAddress"), "/")
 		want = append(want, "/v1/client/status", "ping "+strings.Split(hub, ",")[0]+"\n", "ping "+bond+"\n")
 	}
+	if v.get("serviceMonitor.enabled") == true {
+		want = append(want, "through ServiceMonitor")
+	}
+	if v.get("dashboard.enabled") == true {
+		want = append(want, dashboardUID, "-dashboard")
+	}
 	for _, w := range want {
 		if !strings.Contains(text, w) {
 			t.Errorf("NOTES.txt lacks %q:\n%s", w, text)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -65,6 +66,7 @@ func TestCharts(t *testing.T) {
 				}
 				v := loadValues(t, dir, files...)
 				checkRendered(t, r, v, flags, c.portKey)
+				checkMonitoring(t, r, v, dir, strings.TrimPrefix(c.name, "multilink-"))
 				checkNotes(t, h, dir, files, v)
 			})
 		}

@@ -13,6 +13,15 @@
 //     privileged container, probes on /health, the token from a Secret, and
 //     the config file, which must parse as the daemon's (config.ParseFile)
 //     and say what the values say. values.schema.json must refuse bad values.
+//   - Monitoring: the ServiceMonitor selects the chart's Service and scrapes
+//     its api port at /metrics; the dashboard ConfigMap carries the values'
+//     label, namespace and annotations and holds files/dashboard.json as it
+//     is. That Grafana dashboard, the same file in both charts, is checked
+//     on its own: Grafana's shape, no datasource but the ${datasource}
+//     variable, and every metric, label and label value its PromQL names
+//     exported by the daemon. The daemon's collectors (probe, failover, Go,
+//     process) are built and asked to Describe; its own metrics are read
+//     from daemon/metrics.go.
 //
 // Helm comes from the Go module proxy (HelmModule at HelmVersion), built
 // once per test run into a temporary directory. A test skips only when Helm

@@ -17,6 +17,8 @@ const (
 	// kubeVersion is the Kubernetes version lint and template assume
 	// (capabilities and deprecation checks).
 	kubeVersion = "1.35.0"
+	// releaseNamespace is the namespace template renders into.
+	releaseNamespace = "ml"
 )
 
 // helm runs a Helm binary.
@@ -80,9 +82,9 @@ func (h helm) lint(chart string, valueFiles ...string) error {
 	return err
 }
 
-// template renders chart as release name in namespace ml.
+// template renders chart as release name in releaseNamespace.
 func (h helm) template(name, chart string, valueFiles ...string) (string, error) {
-	args := []string{"template", name, chart, "--namespace", "ml", "--kube-version", kubeVersion}
+	args := []string{"template", name, chart, "--namespace", releaseNamespace, "--kube-version", kubeVersion}
 	for _, f := range valueFiles {
 		args = append(args, "-f", f)
 	}
