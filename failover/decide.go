@@ -32,9 +32,11 @@ type candidate struct {
 //
 //   - the highest-priority up link;
 //   - else, if none is up, the best-scoring degraded link, the active one
-//     kept unless another beats it by the stickiness margin;
+//     kept unless another beats it by the stickiness margin, and only if
+//     settled (no switch for a hold-down): moving between bad links gains
+//     little and costs a blackout each time, so it is not done in a hurry;
 //   - else (every link down or unknown) the active one stays.
-func decide(links []candidate, active, pin string, stickiness float64) (string, string) {
+func decide(links []candidate, active, pin string, stickiness float64, settled bool) (string, string) {
 	if pin != "" {
 		if pin != active {
 			return pin, ReasonManual
@@ -64,6 +66,9 @@ func decide(links []candidate, active, pin string, stickiness float64) (string, 
 		case i < cur:
 			return c.name, ReasonFailback
 		}
+		return active, ""
+	}
+	if !settled && active != "" {
 		return active, ""
 	}
 	best := -1

@@ -5,6 +5,23 @@ import (
 	"time"
 )
 
+func TestDecideBetweenBadLinksWaits(t *testing.T) {
+	slow := candidate{name: "tap1", state: Degraded, score: 300 * time.Millisecond, rtt: true}
+	down := candidate{name: "tap2", state: Down}
+	up := candidate{name: "tap2", state: Up, score: time.Millisecond}
+	// The active tap2 just went down, tap1 is only degraded: not settled, stay.
+	if got, why := decide([]candidate{slow, down}, "tap2", "", 0.2, false); got != "tap2" || why != "" {
+		t.Errorf("unsettled: %s %q, want to stay on tap2", got, why)
+	}
+	if got, why := decide([]candidate{slow, down}, "tap2", "", 0.2, true); got != "tap1" || why != ReasonDown {
+		t.Errorf("settled: %s %q, want tap1 for down", got, why)
+	}
+	// A healthy link is taken at once, settled or not.
+	if got, why := decide([]candidate{{name: "tap1", state: Down}, up}, "tap1", "", 0.2, false); got != "tap2" || why != ReasonDown {
+		t.Errorf("unsettled with an up link: %s %q, want tap2", got, why)
+	}
+}
+
 func TestDecide(t *testing.T) {
 	up := func(n string) candidate { return candidate{name: n, state: Up, score: time.Millisecond} }
 	down := func(n string) candidate { return candidate{name: n, state: Down} }
@@ -38,7 +55,7 @@ func TestDecide(t *testing.T) {
 		{"pinned stays", []candidate{up("tap1"), up("tap2")}, "tap2", "tap2", "tap2", ""},
 	}
 	for _, c := range cases {
-		got, why := decide(c.links, c.active, c.pin, 0.2)
+		got, why := decide(c.links, c.active, c.pin, 0.2, true)
 		if got != c.want || why != c.why {
 			t.Errorf("%s: decide = %s (%q), want %s (%q)", c.name, got, why, c.want, c.why)
 		}

@@ -26,6 +26,10 @@ type Steerer interface {
 type Prober interface {
 	Figures(link string) (probe.Figures, time.Duration, bool)
 	SetActive(link string, fast bool) error
+	// LastReply is when the kernel last saw a reply on link: checked
+	// before a link is declared down, since a daemon slowed down (a busy
+	// CPU) may not have read the replies that did arrive.
+	LastReply(link string) time.Time
 }
 
 // reconcileEvery is how often the engine checks which link the bond really
@@ -52,6 +56,7 @@ type Engine struct {
 	manual    bool // the next switch is the operator's doing
 	judges    map[string]*judge
 	active    string
+	switched  time.Time         // the last switch
 	failovers map[string]uint64 // by reason
 }
 
@@ -188,6 +193,12 @@ func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
 			j.fig = fig
 			j.setInterval(iv, now)
 		}
+		if j.state != Down && j.lastReply.After(time.Time{}) && j.silence(now) > j.deadTime(e.pol) {
+			// About to be declared dead: ask the kernel first.
+			if at := e.prober.LastReply(l); at.After(j.lastReply) {
+				j.lastReply = at
+			}
+		}
 		if j.evaluate(now, e.pol) {
 			e.log.Info("link state", "link", l, "state", j.state, "reason", j.reason)
 			e.events.add(Event{At: now, Bond: e.bond, Kind: KindState, Link: l, State: j.state, Detail: j.reason})
@@ -197,7 +208,11 @@ func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
 		}
 		cands = append(cands, candidate{name: l, state: j.state, score: score(j), rtt: j.rttBad(e.pol)})
 	}
-	target, reason := decide(cands, e.active, e.pin, e.pol.Stickiness)
+	settled := now.Sub(e.switched) >= e.pol.HoldDown
+	if !settled && e.switched.Add(e.pol.HoldDown).Before(next) {
+		next = e.switched.Add(e.pol.HoldDown)
+	}
+	target, reason := decide(cands, e.active, e.pin, e.pol.Stickiness, settled)
 	if e.manual {
 		// The operator changed the pin or the priority: a switch that
 		// follows at once is theirs.
@@ -259,6 +274,7 @@ func (e *Engine) act(ctx context.Context, ev Event) {
 	}
 	e.mu.Lock()
 	e.active = ev.To
+	e.switched = ev.At
 	e.failovers[ev.Reason]++
 	e.mu.Unlock()
 	e.events.add(ev)

@@ -17,6 +17,7 @@ import (
 // and probe rates of its links.
 type fakeBond struct {
 	mu        sync.Mutex
+	kernel    map[string]time.Time // the kernel's last reply per link
 	active    string
 	steers    []string
 	announced int
@@ -26,7 +27,7 @@ type fakeBond struct {
 }
 
 func newFakeBond(active string) *fakeBond {
-	return &fakeBond{active: active, fast: map[string]bool{}, fig: map[string]probe.Figures{}}
+	return &fakeBond{active: active, fast: map[string]bool{}, fig: map[string]probe.Figures{}, kernel: map[string]time.Time{}}
 }
 
 func (f *fakeBond) Steer(_ context.Context, _, link string) error {
@@ -61,6 +62,12 @@ func (f *fakeBond) Figures(link string) (probe.Figures, time.Duration, bool) {
 		iv = 20 * time.Millisecond
 	}
 	return f.fig[link], iv, true
+}
+
+func (f *fakeBond) LastReply(link string) time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.kernel[link]
 }
 
 func (f *fakeBond) SetActive(link string, fast bool) error {
@@ -304,5 +311,28 @@ func TestParseRequest(t *testing.T) {
 	v, _ := json.Marshal(cur.View())
 	if !strings.Contains(string(v), `"hold_down_ms":2000`) {
 		t.Errorf("policy view %s", v)
+	}
+}
+
+// TestEngineAsksTheKernel: replies the daemon has not read yet (it was
+// slowed down) but the kernel saw keep a link from being declared dead.
+func TestEngineAsksTheKernel(t *testing.T) {
+	r := newRig(t)
+	r.play(1000, 10, both(time.Millisecond))
+	// No samples reach the engine for 200 ms, but the kernel saw tap1's
+	// replies all along.
+	for end := r.now + 200; r.now < end; r.now += 5 {
+		r.b.mu.Lock()
+		r.b.kernel["tap1"] = at(r.now - 1)
+		r.b.mu.Unlock()
+		r.e.step(context.Background(), at(r.now))
+	}
+	if sw := r.switches(); len(sw) != 0 {
+		t.Fatalf("switched although the kernel saw replies: %+v", sw)
+	}
+	// The kernel sees nothing either: then it is dead.
+	r.play(100, 5, nil)
+	if sw := r.switches(); len(sw) != 1 || sw[0].Reason != ReasonDown {
+		t.Errorf("switches %+v, want one for down", sw)
 	}
 }

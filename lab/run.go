@@ -39,7 +39,12 @@ func Run(ctx context.Context, o RunOptions) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	args := []string{
-		"-accel", "tcg", "-cpu", "max", "-smp", strconv.Itoa(o.CPUs), "-m", strconv.Itoa(o.Memory),
+		// thread=single: one host thread runs every vCPU in turn. With the
+		// default multi-threaded TCG a guest that patches its own kernel
+		// text (static keys flipped by a tc/TCX attach) while another vCPU
+		// runs it died of an int3 oops in __netif_receive_skb_core on 6.12:
+		// an emulator race, not the guest's. The guest still has CPUs SMP.
+		"-accel", "tcg,thread=single", "-cpu", "max", "-smp", strconv.Itoa(o.CPUs), "-m", strconv.Itoa(o.Memory),
 		"-nographic", "-no-reboot", "-nic", "none", "-monitor", "none", "-serial", "stdio",
 		"-kernel", o.Kernel.Vmlinuz(), "-initrd", path,
 		"-append", "console=ttyS0 quiet loglevel=3 panic=-1 oops=panic",

@@ -19,9 +19,8 @@
 //     is. That Grafana dashboard, the same file in both charts, is checked
 //     on its own: Grafana's shape, no datasource but the ${datasource}
 //     variable, and every metric, label and label value its PromQL names
-//     exported by the daemon. The daemon's collectors (probe, failover, Go,
-//     process) are built and asked to Describe; its own metrics are read
-//     from daemon/metrics.go.
+//     exported by the daemon: daemon.Collectors, built over fakes, are
+//     gathered and asked to Describe.
 //
 // Helm comes from the Go module proxy (HelmModule at HelmVersion), built
 // once per test run into a temporary directory. A test skips only when Helm

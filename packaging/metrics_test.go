@@ -1,11 +1,8 @@
 package packaging
 
 import (
+	"context"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -14,9 +11,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/multilink/multilink/daemon"
 	"github.com/multilink/multilink/failover"
+	"github.com/multilink/multilink/gateway"
 	mlprobe "github.com/multilink/multilink/probe" // probe is a type here (manifest_test.go)
 )
 
@@ -46,270 +44,64 @@ func labelValues() map[string][]string {
 	return map[string][]string{"state": states, "reason": failover.Reasons()}
 }
 
-// metricsFile is the file with the daemon's registry (metricsHandler).
-var metricsFile = filepath.Join(repoRoot, "daemon", "metrics.go")
-
 // daemonMetrics returns the metric families the daemon's /metrics serves,
-// by name. It reads daemon/metrics.go for the collectors metricsHandler
-// registers; the exported ones (probe, failover, Go, process) are built
-// here and asked to Describe, and to Collect where that needs no daemon,
-// for the types. The daemon's own unexported ones (bond info, build info)
-// are read from the file's prometheus.NewDesc calls and *Opts literals.
+// by name: its registry (daemon.NewRegistry) over fakes with one link and
+// one bond of data, every collector asked to Describe, and to Collect for
+// the types.
 func daemonMetrics(t *testing.T) map[string]family {
 	t.Helper()
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, metricsFile, nil, 0)
+	brain := failover.NewManager(fakeSamples{}, nil)
+	t.Cleanup(brain.Close)
+	reg, err := daemon.NewRegistry(fakeLinks{}, brain, fakeBonds{}, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	registered := registeredCollectors(t, f)
 	fams := map[string]family{}
-	add := func(name string, fam family) {
-		if old, dup := fams[name]; dup {
-			t.Fatalf("metric %s exported twice (%s and %s)", name, old.from, fam.from)
-		}
-		fams[name] = fam
-	}
-
-	// The exported collectors, built here as metricsHandler builds them,
-	// over fakes with one link of data, so that Collect gives the types.
-	brain := failover.NewManager(fakeSamples{}, nil)
-	t.Cleanup(brain.Close)
-	known := map[string]prometheus.Collector{
-		"collectors.NewGoCollector":      collectors.NewGoCollector(),
-		"collectors.NewProcessCollector": collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		"probe.NewCollector":             mlprobe.NewCollector(fakeLinks{}),
-		"failover.NewCollector":          failover.NewCollector(brain),
-	}
-	reg := prometheus.NewPedanticRegistry()
-	for _, name := range registered {
-		c, ok := known[name]
-		if !ok {
-			continue // the daemon's own: read from the file below
-		}
-		if err := reg.Register(c); err != nil {
-			t.Fatalf("register %s: %v", name, err)
-		}
-		ch := make(chan *prometheus.Desc)
-		go func() { c.Describe(ch); close(ch) }()
-		for d := range ch {
-			n, labels, err := parseDesc(d.String())
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			add(n, family{labels: labels, from: name})
-		}
-	}
 	gathered, err := reg.Gather()
 	if err != nil {
-		t.Logf("gather (types only; kept what came): %v", err)
+		t.Fatalf("gather: %v", err)
 	}
 	for _, mf := range gathered {
-		fam, ok := fams[mf.GetName()]
-		if !ok {
-			t.Errorf("collected %s, which no collector describes", mf.GetName())
-			continue
-		}
-		fam.kind = strings.ToLower(mf.GetType().String())
-		fams[mf.GetName()] = fam
-		for _, m := range mf.GetMetric() { // labels only Collect shows (none today)
+		fam := family{labels: map[string]bool{}, kind: strings.ToLower(mf.GetType().String()), from: "daemon.NewRegistry"}
+		for _, m := range mf.GetMetric() {
 			for _, lp := range m.GetLabel() {
 				fam.labels[lp.GetName()] = true
 			}
 		}
+		fams[mf.GetName()] = fam
 	}
-	for name, fam := range sourceMetrics(t, fset, f) {
-		add(name, fam)
+	// Families with no sample over the fakes still have their description.
+	ch := make(chan *prometheus.Desc)
+	go func() {
+		for _, c := range daemon.Collectors(fakeLinks{}, brain, fakeBonds{}, "test") {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	for d := range ch {
+		n, labels, err := parseDesc(d.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fam, ok := fams[n]
+		if !ok {
+			fam = family{labels: map[string]bool{}, from: "daemon.NewRegistry"}
+		}
+		for l := range labels {
+			fam.labels[l] = true
+		}
+		fams[n] = fam
 	}
 	return fams
 }
 
-// registeredCollectors returns the collectors metricsHandler registers:
-// pkg.Func for a call, the literal's text otherwise (bondCollector{gw}).
-func registeredCollectors(t *testing.T, f *ast.File) []string {
-	t.Helper()
-	var out []string
-	found := false
-	ast.Inspect(f, func(n ast.Node) bool {
-		fn, ok := n.(*ast.FuncDecl)
-		if !ok || fn.Name.Name != "metricsHandler" {
-			return true
-		}
-		ast.Inspect(fn.Body, func(n ast.Node) bool {
-			lit, ok := n.(*ast.CompositeLit)
-			if !ok || exprText(lit.Type) != "[]prometheus.Collector" {
-				return true
-			}
-			found = true
-			for _, e := range lit.Elts {
-				if call, ok := e.(*ast.CallExpr); ok {
-					out = append(out, exprText(call.Fun))
-				} else {
-					out = append(out, exprText(e))
-				}
-			}
-			return false
-		})
-		return false
-	})
-	if !found {
-		t.Fatalf("%s: no []prometheus.Collector{...} in metricsHandler: the daemon's registry changed shape; "+
-			"update daemonMetrics (or have the daemon export its metric names)", metricsFile)
-	}
-	return out
+// fakeBonds lists one kernel bond.
+type fakeBonds struct{}
+
+func (fakeBonds) Status(context.Context) []gateway.Status {
+	return []gateway.Status{{Bond: "bond0", Driver: "kernel"}}
 }
 
-// sourceMetrics returns the metrics daemon/metrics.go defines itself:
-// prometheus.NewDesc("name", help, []string{labels}, prometheus.Labels{...})
-// and prometheus.XxxOpts{Name: "name", ConstLabels: ...}, with the label
-// names of a NewXxxVec(opts, []string{...}) around the latter.
-func sourceMetrics(t *testing.T, fset *token.FileSet, f *ast.File) map[string]family {
-	t.Helper()
-	out := map[string]family{}
-	where := func(n ast.Node) string { return fset.Position(n.Pos()).String() }
-	vecLabels := map[ast.Expr][]string{} // opts literal -> the Vec's labels
-	ast.Inspect(f, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
-		if !ok {
-			return true
-		}
-		fun := exprText(call.Fun)
-		switch {
-		case fun == "prometheus.NewDesc":
-			if len(call.Args) != 4 {
-				t.Fatalf("%s: NewDesc with %d arguments", where(call), len(call.Args))
-			}
-			name := stringLit(t, where(call), call.Args[0])
-			labels := map[string]bool{}
-			for _, l := range stringList(t, where(call), call.Args[2]) {
-				labels[l] = true
-			}
-			for _, l := range mapKeys(t, where(call), call.Args[3]) {
-				labels[l] = true
-			}
-			out[name] = family{labels: labels, from: "daemon (NewDesc)"}
-		case strings.HasPrefix(fun, "prometheus.New") && strings.HasSuffix(fun, "Vec") && len(call.Args) == 2:
-			vecLabels[call.Args[0]] = stringList(t, where(call), call.Args[1])
-		}
-		return true
-	})
-	ast.Inspect(f, func(n ast.Node) bool {
-		lit, ok := n.(*ast.CompositeLit)
-		if !ok {
-			return true
-		}
-		typ := exprText(lit.Type)
-		kind, ok := map[string]string{"prometheus.GaugeOpts": "gauge", "prometheus.CounterOpts": "counter",
-			"prometheus.HistogramOpts": "histogram", "prometheus.SummaryOpts": "summary"}[typ]
-		if !ok {
-			return true
-		}
-		var parts [3]string // namespace, subsystem, name
-		labels := map[string]bool{}
-		for _, e := range lit.Elts {
-			kv, ok := e.(*ast.KeyValueExpr)
-			if !ok {
-				t.Fatalf("%s: %s without field names", where(lit), typ)
-			}
-			switch exprText(kv.Key) {
-			case "Namespace":
-				parts[0] = stringLit(t, where(kv), kv.Value)
-			case "Subsystem":
-				parts[1] = stringLit(t, where(kv), kv.Value)
-			case "Name":
-				parts[2] = stringLit(t, where(kv), kv.Value)
-			case "ConstLabels":
-				for _, l := range mapKeys(t, where(kv), kv.Value) {
-					labels[l] = true
-				}
-			}
-		}
-		for _, l := range vecLabels[lit] {
-			labels[l] = true
-		}
-		out[prometheus.BuildFQName(parts[0], parts[1], parts[2])] = family{labels: labels, kind: kind, from: "daemon (" + typ + ")"}
-		return true
-	})
-	if len(out) == 0 {
-		t.Fatalf("%s: no metric defined there; update sourceMetrics", metricsFile)
-	}
-	return out
-}
-
-// exprText renders a type or selector expression: []pkg.T, pkg.F, T{...}.
-func exprText(e ast.Expr) string {
-	switch x := e.(type) {
-	case *ast.Ident:
-		return x.Name
-	case *ast.SelectorExpr:
-		return exprText(x.X) + "." + x.Sel.Name
-	case *ast.ArrayType:
-		return "[]" + exprText(x.Elt)
-	case *ast.StarExpr:
-		return "*" + exprText(x.X)
-	case *ast.CompositeLit:
-		return exprText(x.Type) + "{...}"
-	case *ast.CallExpr:
-		return exprText(x.Fun) + "(...)"
-	}
-	return fmt.Sprintf("%T", e)
-}
-
-// stringLit returns a string literal's value; anything else fails the
-// test, since the name would not be known without running the daemon.
-func stringLit(t *testing.T, where string, e ast.Expr) string {
-	t.Helper()
-	lit, ok := e.(*ast.BasicLit)
-	if !ok || lit.Kind != token.STRING {
-		t.Fatalf("%s: %s is not a string literal; update sourceMetrics", where, exprText(e))
-	}
-	s, err := strconv.Unquote(lit.Value)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// stringList returns the strings of []string{"a", "b"}; nil for nil.
-func stringList(t *testing.T, where string, e ast.Expr) []string {
-	t.Helper()
-	if id, ok := e.(*ast.Ident); ok && id.Name == "nil" {
-		return nil
-	}
-	lit, ok := e.(*ast.CompositeLit)
-	if !ok {
-		t.Fatalf("%s: label names %s are not a []string literal; update sourceMetrics", where, exprText(e))
-	}
-	var out []string
-	for _, el := range lit.Elts {
-		out = append(out, stringLit(t, where, el))
-	}
-	return out
-}
-
-// mapKeys returns the keys of prometheus.Labels{"k": v}; nil for nil.
-func mapKeys(t *testing.T, where string, e ast.Expr) []string {
-	t.Helper()
-	if id, ok := e.(*ast.Ident); ok && id.Name == "nil" {
-		return nil
-	}
-	lit, ok := e.(*ast.CompositeLit)
-	if !ok {
-		t.Fatalf("%s: constant labels %s are not a literal; update sourceMetrics", where, exprText(e))
-	}
-	var out []string
-	for _, el := range lit.Elts {
-		kv, ok := el.(*ast.KeyValueExpr)
-		if !ok {
-			t.Fatalf("%s: constant labels without keys", where)
-		}
-		out = append(out, stringLit(t, where, kv.Key))
-	}
-	return out
-}
-
-// parseDesc reads the name and label names out of Desc.String():
-// Desc{fqName: "n", help: "h", unit: "u", constLabels: {a="x",b="y"}, variableLabels: {c,d}}
 // (a variable label with a constraint prints as c(name)).
 func parseDesc(s string) (string, map[string]bool, error) {
 	bad := func(why string) (string, map[string]bool, error) {

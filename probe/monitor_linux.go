@@ -324,6 +324,27 @@ func (m *Monitor) Figures(tap string) (Figures, time.Duration, bool) {
 	return p.tr.fig, p.interval(p.active), true
 }
 
+// LastReply is when the kernel last saw a reply to one of the link's
+// probes arrive (zero if never): authoritative even when the daemon has
+// not read its events yet (one map read).
+func (m *Monitor) LastReply(tap string) time.Time {
+	m.mu.Lock()
+	p, ok := m.links[tap]
+	m.mu.Unlock()
+	if !ok {
+		return time.Time{}
+	}
+	kv, err := p.read()
+	if err != nil || kv.lastReplyNs == 0 {
+		return time.Time{}
+	}
+	now, mono := time.Now(), p.mono()
+	if kv.lastReplyNs > mono {
+		return now
+	}
+	return now.Add(-time.Duration(mono - kv.lastReplyNs))
+}
+
 // Links returns every probed link's figures, by bond then link.
 func (m *Monitor) Links() []LinkStats {
 	m.mu.Lock()
