@@ -44,8 +44,9 @@ test-host: ## unit and privileged tests on this host's kernel (as root), with -r
 test-vm: ## kernel lab: kernel tests and the end-to-end scenario on Debian 6.1 and 6.12 under QEMU
 	$(GO) run ./cmd/multilink-lab $(LABFLAGS)
 
-bench: ## benchmarks in the kernel lab (figures in docs/benchmarks.md)
-	$(GO) run ./cmd/multilink-lab --packages ./e2e --run '^$$' --bench 'Failover' --timeout 40m $(LABFLAGS)
+bench: ## benchmarks on this host and in the kernel lab (figures in docs/benchmarks.md; about an hour)
+	$(GO) test -run '^$$' -bench 'ProbeCost|Failover' -benchtime 1x -timeout 30m ./probe ./e2e
+	$(GO) run ./cmd/multilink-lab --packages ./probe,./e2e --run '^$$' --bench 'ProbeCost|Failover' --timeout 60m $(LABFLAGS)
 
 chart-lint: ## helm lint and template both charts (default and ci/ values) and check the rendered objects
 	$(GO) test -count=1 -run 'TestCharts' ./packaging

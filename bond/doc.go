@@ -1,6 +1,38 @@
 // Package bond runs a gateway's bond of TAP uplinks. The rest of multilink
 // talks to bonds only through Driver; Kernel is the Driver on the kernel's
-// bonding driver, driven through netlink (github.com/vishvananda/netlink).
+// bonding driver, driven through netlink (github.com/vishvananda/netlink);
+// EBPF is the Driver on tc programs (bpf/bond.c) for kernels without it;
+// Chooser picks one of them per bond (auto: the kernel's where it exists).
+//
+// # The eBPF bond
+//
+// The bond device is one end of a veth pair holding the address; its
+// hidden peer (mlb<hash>) redirects every frame to the active TAP, and the
+// active TAP's ingress redirects back; frames on other members are
+// dropped (after the probe counted them), except on the member left by the
+// last switch during its grace. Parameters: every one is validated,
+// stored and reported by Info as for the kernel bond; only these act:
+//
+//	bonding_mode   1 (active-backup) only; others are refused
+//	primary        switches to that slave at once (one map write)
+//	active_slave   the same
+//
+// arp_interval, arp_ip_target, arp_validate, miimon and the rest mean
+// nothing here: there is no monitor in the data path, the failover engine
+// (package failover) decides, from the probe's measurements. fail_over_mac
+// is moot: the bond keeps the veth's MAC, and a switch is followed by a
+// gratuitous ARP from it.
+//
+// # Switching with a grace
+//
+// Switcher.Switch moves traffic at once and, for a grace (500 ms from the
+// daemon), still delivers the frames that arrive on the link just left:
+// replies already in flight on the old path, before the hub follows the
+// switch. The eBPF bond keeps the previous member and a deadline in its
+// state; the kernel bond sets all_slaves_active for the grace. With the
+// kernel bond's fail_over_mac 1 (the spec's) the bond's MAC follows the
+// active slave, so frames in flight to the old MAC are lost anyway; with
+// fail_over_mac 0 failback is lossless.
 //
 // # Parameters
 //

@@ -42,7 +42,17 @@
 // Failback to a recovered higher-ranked link happens only once its
 // hold-down is over, and during the hold-down that link is probed at the
 // active rate, so it is proven before traffic returns (make-before-break).
-// A pin overrides all of this until released.
+// A pin overrides all of this until released. With no link up, the engine
+// moves between degraded links at most once per hold-down (each move
+// costs a blackout, and a stalled CPU makes every link look bad at once).
+//
+// A sudden impairment often shows first as silence: a +300 ms delay
+// delays every reply past the dead time, and 30 % loss soon loses three
+// probes in a row. The link is then left for reason down within about
+// 60 ms, and comes back as degraded when its late replies arrive. Before a
+// link is declared down the engine reads the kernel's last reply time, so
+// a daemon slowed down by a busy CPU does not take unread replies for
+// silence.
 //
 // # Action
 //
