@@ -46,7 +46,7 @@ struct link_traffic {
 	__u64 tx_bytes;
 	__u64 malformed;  // runts, truncated ARP, ARP not Ethernet/IPv4
 	__u64 vlan;       // VLAN-tagged frames, counted, not parsed
-	__u64 last_rx_ns; // bpf_ktime_get_ns of the last frame received on this CPU
+	__u64 last_rx_ns; // when the last frame arrived on this CPU (CLOCK_MONOTONIC, coarse)
 };
 
 // link_stats is created zeroed by the daemon; the programs only update it,
@@ -117,6 +117,11 @@ struct {
 } events SEC(".maps");
 
 volatile const __u32 use_ringbuf = 1;
+
+// The last frame's time needs no precision (it feeds an age in seconds):
+// the coarse clock (Linux 5.11+) is a cached read, the precise one reads
+// the clock source on every frame. The loader sets 0 on older kernels.
+volatile const __u32 coarse_clock = 1;
 
 // Keeps struct event in BTF for bpf2go's -type (it costs a one-entry .bss).
 const struct event *unused_event __attribute__((unused));
@@ -236,12 +241,12 @@ int probe_ingress(struct __sk_buff *skb)
 	struct link_traffic *tr = bpf_map_lookup_elem(&traffic, &key);
 	if (!tr)
 		return TC_ACT_UNSPEC;
-	__u64 now = bpf_ktime_get_ns();
 	tr->rx_frames++;
 	tr->rx_bytes += skb->len;
-	tr->last_rx_ns = now;
+	tr->last_rx_ns = coarse_clock ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
 	if (!arp_candidate(skb, tr))
 		return TC_ACT_UNSPEC;
+	__u64 now = bpf_ktime_get_ns(); // an RTT needs the precise clock
 
 	struct arp_eth arp;
 	struct link_config *cfg = bpf_map_lookup_elem(&configs, &key);

@@ -64,6 +64,7 @@ const (
 	ProbeMapTraffic       = "traffic"
 	ProbeProgProbeEgress  = "probe_egress"
 	ProbeProgProbeIngress = "probe_ingress"
+	ProbeVarCoarseClock   = "coarse_clock"
 	ProbeVarUnusedEvent   = "unused_event"
 	ProbeVarUseRingbuf    = "use_ringbuf"
 )
@@ -128,6 +129,7 @@ type ProbeMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ProbeVariableSpecs struct {
+	CoarseClock *ebpf.VariableSpec `ebpf:"coarse_clock"`
 	UnusedEvent *ebpf.VariableSpec `ebpf:"unused_event"`
 	UseRingbuf  *ebpf.VariableSpec `ebpf:"use_ringbuf"`
 }
@@ -171,6 +173,7 @@ func (m *ProbeMaps) Close() error {
 //
 // It can be passed to LoadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ProbeVariables struct {
+	CoarseClock *ebpf.Variable `ebpf:"coarse_clock"`
 	UnusedEvent *ebpf.Variable `ebpf:"unused_event"`
 	UseRingbuf  *ebpf.Variable `ebpf:"use_ringbuf"`
 }

@@ -40,8 +40,10 @@
 // 4*RTTVAR + loss x 1 s), the active one kept unless another is 20 %
 // better; if every link is down the active one stays and probing goes on.
 // Failback to a recovered higher-ranked link happens only once its
-// hold-down is over, and during the hold-down that link is probed at the
-// active rate, so it is proven before traffic returns (make-before-break).
+// hold-down is over. Links ranked above the active one that are not up
+// (down, degraded, in hold-down) are probed at the active rate, so a
+// recovery shows at once and is proven before traffic returns
+// (make-before-break); the links ranked below stay at the standby rate.
 // A pin overrides all of this until released. With no link up, the engine
 // moves between degraded links at most once per hold-down (each move
 // costs a blackout, and a stalled CPU makes every link look bad at once).

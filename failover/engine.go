@@ -282,12 +282,13 @@ func (e *Engine) act(ctx context.Context, ev Event) {
 		"detection", ev.Detection, "switch", ev.Switch)
 }
 
-// setProbeRates probes fast the active link and every higher-ranked link
-// that is degraded (slow, lossy or in its hold-down): those could take
-// over soon, and at the backup rate their RTT and loss figures would take
-// seconds to show that they recovered. Proven at the active rate, failback
-// is make-before-break. Down links stay at the backup rate: a reply brings
-// them back, and a dead link is not worth the bytes.
+// setProbeRates probes at the active rate the active link and every link
+// ranked above it that is not up (down, unknown, degraded or in its
+// hold-down): those would take over as soon as they are healthy, and at the
+// standby rate their recovery would take seconds to show. Proven at the
+// active rate, failback is make-before-break. The preferred links are
+// normally the cheap ones (WiFi before 5G); the links ranked below the
+// active one stay at the standby rate.
 func (e *Engine) setProbeRates() {
 	e.mu.Lock()
 	fast := map[string]bool{e.active: true}
@@ -295,7 +296,7 @@ func (e *Engine) setProbeRates() {
 		if l == e.active {
 			break
 		}
-		if e.judges[l].state == Degraded {
+		if e.judges[l].state != Up {
 			fast[l] = true
 		}
 	}

@@ -144,6 +144,10 @@ func TestEngineFailoverAndFailback(t *testing.T) {
 	if r.b.announced != 1 || !r.b.fast["tap2"] {
 		t.Errorf("announced %d, probe rates %v", r.b.announced, r.b.fast)
 	}
+	// The dead primary is probed at the active rate: its return shows at once.
+	if !r.b.fast["tap1"] {
+		t.Error("the down primary is not probed at the active rate")
+	}
 	// tap1 answers again: no failback during the hold-down, and it is
 	// probed fast meanwhile (make-before-break).
 	r.play(1900, 10, both(ms))

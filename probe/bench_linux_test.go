@@ -37,7 +37,7 @@ func BenchmarkProbeCost(b *testing.B) {
 	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
 	time.Sleep(500 * time.Millisecond)
 
-	const rounds = 5
+	const rounds = 9
 	var without, with []float64
 	var m *Monitor
 	for i := 0; i < rounds; i++ {

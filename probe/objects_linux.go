@@ -6,6 +6,7 @@ import (
 	"net"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/rlimit"
 
@@ -38,6 +39,14 @@ func loadObjects(noRingbuf bool) (*objects, error) {
 				return nil, fmt.Errorf("probe ring buffer support: %w", err)
 			}
 			o.ringbuf = false
+		}
+	}
+	if err := features.HaveProgramHelper(ebpf.SchedCLS, asm.FnKtimeGetCoarseNs); err != nil {
+		if !errors.Is(err, ebpf.ErrNotSupported) {
+			return nil, fmt.Errorf("probe coarse clock support: %w", err)
+		}
+		if err := spec.Variables[bpf.ProbeVarCoarseClock].Set(uint32(0)); err != nil {
+			return nil, fmt.Errorf("set coarse_clock: %w", err)
 		}
 	}
 	if !o.ringbuf {

@@ -9,7 +9,7 @@ import (
 // Defaults of Options.
 const (
 	DefaultInterval       = 20 * time.Millisecond // the active link
-	DefaultBackupInterval = time.Second           // standby links
+	DefaultBackupInterval = 5 * time.Second       // standby links: a few MB a day (docs/benchmarks.md)
 	MinInterval           = 5 * time.Millisecond
 	MaxInterval           = time.Minute
 )
