@@ -93,7 +93,7 @@ func (e *EBPF) load() error {
 	if err := bpf.LoadBondObjects(&o, nil); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
-			return fmt.Errorf("load bond programs: %+v", ve)
+			return fmt.Errorf("load bond programs: %w (verifier log:\n%+v)", err, ve)
 		}
 		return fault.Unsupported(err, "the eBPF bond cannot load its programs (needs CAP_BPF and CAP_NET_ADMIN)")
 	}
@@ -136,6 +136,9 @@ func (e *EBPF) create(s Spec) (err error) {
 		}
 		if l.Attrs().MasterIndex != 0 {
 			return fault.Conflict("slave %s has a master already", name)
+		}
+		if other := e.owner(name); other != "" {
+			return fault.Conflict("slave %s is a member of eBPF bond %s already", name, other)
 		}
 		b.members[name] = l.Attrs().Index
 	}
@@ -324,6 +327,11 @@ func (e *EBPF) Set(ctx context.Context, name string, p config.BondParams) error 
 			to = *v
 		}
 	}
+	if v := p.ActiveSlave; v != nil && *v != "" {
+		if _, ok := b.members[*v]; !ok {
+			return fault.Invalid("active_slave", "%s is not a slave of %s", *v, name)
+		}
+	}
 	if to != "" {
 		if err := e.switchTo(b, to, 0); err != nil {
 			return err
@@ -355,13 +363,27 @@ func (e *EBPF) Switch(ctx context.Context, name, to string, grace time.Duration)
 }
 
 // switchTo writes the bond's new state; e.mu is held.
+// owner names the eBPF bond that has slave as a member, or "".
+func (e *EBPF) owner(slave string) string {
+	for n, b := range e.bonds {
+		if _, ok := b.members[slave]; ok {
+			return n
+		}
+	}
+	return ""
+}
+
 func (e *EBPF) switchTo(b *ebond, to string, grace time.Duration) error {
 	key := uint32(b.peer.Attrs().Index)
 	var st bpf.BondBondState
 	if err := e.obj.Bonds.Lookup(key, &st); err != nil {
 		return fmt.Errorf("read bond %s: %w", b.spec.Name, err)
 	}
-	next := uint32(b.members[to])
+	idx, ok := b.members[to]
+	if !ok {
+		return fault.Invalid("primary", "%s is not a slave of %s", to, b.spec.Name)
+	}
+	next := uint32(idx)
 	if next == st.Active {
 		return nil
 	}

@@ -3,6 +3,7 @@ package bond
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -202,6 +203,40 @@ func TestEBPFBondRefuses(t *testing.T) {
 		if _, err := l.gw.Handle.LinkByName(n); err == nil {
 			t.Errorf("%s left after refused creates", n)
 		}
+	}
+}
+
+// TestEBPFBondRefusesStrangers: a TAP serves one eBPF bond only, and a
+// primary or active slave that is not a member changes nothing.
+func TestEBPFBondRefusesStrangers(t *testing.T) {
+	l := newEBPFLab(t, tc.Auto)
+	ctx := context.Background()
+	if err := l.e.Create(ctx, specBond()); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	t.Cleanup(func() { _ = l.e.Delete(ctx, "bond0") })
+	s := specBond()
+	s.Name = "bond1"
+	s.Address = netip.MustParsePrefix("10.9.0.253/24")
+	s.Slaves = []string{"tap2"}
+	s.Params.Primary = ptr("tap2")
+	if err := l.e.Create(ctx, s); fault.KindOf(err) != fault.KindConflict {
+		t.Errorf("tap2 in a second bond: %v, want conflict", err)
+	}
+	if _, err := l.gw.Handle.LinkByName("bond1"); err == nil {
+		t.Error("bond1 left after the refused create")
+	}
+	for _, body := range []string{`{"active_slave": "tap9"}`, `{"primary": "tap9"}`, `{"primary": "tap2", "active_slave": "tap9"}`} {
+		if err := l.e.Set(ctx, "bond0", decode(t, body)); fault.KindOf(err) != fault.KindInvalid {
+			t.Errorf("set %s: %v, want invalid", body, err)
+		}
+		info, err := l.e.Info(ctx, "bond0")
+		if err != nil || info.Active != "tap1" || *info.Params.Primary != "tap1" {
+			t.Errorf("after set %s: active %q primary %v (%v), want tap1 unchanged", body, info.Active, info.Params.Primary, err)
+		}
+	}
+	if err := l.e.Switch(ctx, "bond0", "tap9", 0); fault.KindOf(err) != fault.KindInvalid {
+		t.Errorf("switch to tap9: %v, want invalid", err)
 	}
 }
 

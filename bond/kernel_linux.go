@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -31,9 +32,17 @@ type Kernel struct {
 	// ifindex only, so Info and the reconfigure cycle use the Spec's order
 	// for the bonds this Kernel made (others, and after a restart: ifindex).
 	order map[string][]string
-	// grace counts, per bond, the changes of all_slaves_active, so that a
-	// Switch's timer restores it only if nothing changed it since.
-	grace map[string]uint64
+	// grace is, per bond, the Switch whose timer will put
+	// all_slaves_active back; graceGen numbers them (never reused, so a
+	// timer that fires late for a deleted bond matches no new one).
+	grace    map[string]pendingGrace
+	graceGen uint64
+}
+
+// pendingGrace is a Switch's grace in progress.
+type pendingGrace struct {
+	gen   uint64
+	timer *time.Timer
 }
 
 var _ Driver = (*Kernel)(nil)
@@ -49,7 +58,7 @@ func NewKernel(nl Netlink, log *slog.Logger) *Kernel {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	k := &Kernel{nl: nl, log: log, order: map[string][]string{}, grace: map[string]uint64{}}
+	k := &Kernel{nl: nl, log: log, order: map[string][]string{}, grace: map[string]pendingGrace{}}
 	if r, ok := nl.(Raw); ok {
 		k.raw = r
 	}
@@ -60,6 +69,9 @@ func NewKernel(nl Netlink, log *slog.Logger) *Kernel {
 func (k *Kernel) Close() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	for name := range k.grace {
+		k.dropGrace(name)
+	}
 	if k.own != nil {
 		k.own.Close()
 		k.own, k.raw = nil, nil
@@ -270,6 +282,7 @@ func (k *Kernel) Delete(ctx context.Context, name string) error {
 		return fmt.Errorf("delete bond %s: %w", name, kernelErr("", err))
 	}
 	delete(k.order, name)
+	k.dropGrace(name)
 	k.log.Info("bond deleted", "bond", name, "released", f.slaveNames())
 	return nil
 }

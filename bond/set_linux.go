@@ -28,7 +28,7 @@ func (k *Kernel) Set(ctx context.Context, name string, p config.BondParams) erro
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if p.AllSlavesActive != nil {
-		k.grace[name]++ // the operator's setting: a Switch's timer leaves it
+		k.dropGrace(name) // the operator's setting: a Switch's timer leaves it
 	}
 	if err := k.set(ctx, name, p); err != nil {
 		return fmt.Errorf("set bond %s: %w", name, err)

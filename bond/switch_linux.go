@@ -26,8 +26,9 @@ var (
 // Switch sets the bond's primary (the kernel switches to it at once, and
 // its own ARP monitor then agrees) and, for grace, has the bond deliver the
 // frames its other slaves receive (all_slaves_active 1), then puts
-// all_slaves_active back. A bond whose all_slaves_active is 1 already, or
-// that the operator changes meanwhile, is left as it is.
+// all_slaves_active back. A Switch during another's grace extends it. A
+// bond whose all_slaves_active is 1 already, or that the operator changes
+// meanwhile, is left as it is.
 func (k *Kernel) Switch(ctx context.Context, name, to string, grace time.Duration) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -35,13 +36,17 @@ func (k *Kernel) Switch(ctx context.Context, name, to string, grace time.Duratio
 	if err != nil {
 		return fmt.Errorf("switch bond %s: %w", name, err)
 	}
-	if grace > 0 && intOr(st.info.Params.AllSlavesActive, 0) == 0 {
-		if err := k.set(ctx, name, config.BondParams{AllSlavesActive: ptr(1)}); err != nil {
-			return fmt.Errorf("switch bond %s: open the other slaves: %w", name, err)
+	_, pending := k.grace[name]
+	if grace > 0 && (pending || intOr(st.info.Params.AllSlavesActive, 0) == 0) {
+		if !pending {
+			if err := k.set(ctx, name, config.BondParams{AllSlavesActive: ptr(1)}); err != nil {
+				return fmt.Errorf("switch bond %s: open the other slaves: %w", name, err)
+			}
 		}
-		k.grace[name]++
-		gen := k.grace[name]
-		time.AfterFunc(grace, func() { k.endGrace(name, gen) })
+		k.dropGrace(name)
+		k.graceGen++
+		gen := k.graceGen
+		k.grace[name] = pendingGrace{gen: gen, timer: time.AfterFunc(grace, func() { k.endGrace(name, gen) })}
 	}
 	if err := k.set(ctx, name, config.BondParams{Primary: &to}); err != nil {
 		return fmt.Errorf("switch bond %s to %s: %w", name, to, err)
@@ -53,11 +58,21 @@ func (k *Kernel) Switch(ctx context.Context, name, to string, grace time.Duratio
 func (k *Kernel) endGrace(name string, gen uint64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.grace[name] != gen {
+	if g, ok := k.grace[name]; !ok || g.gen != gen {
 		return
 	}
+	delete(k.grace, name)
 	if err := k.set(context.Background(), name, config.BondParams{AllSlavesActive: ptr(0)}); err != nil {
 		k.log.Debug("bond switch grace: all_slaves_active not put back (bond gone?)", "bond", name, "err", err)
+	}
+}
+
+// dropGrace forgets the bond's pending grace: its timer will not touch
+// all_slaves_active. k.mu must be held.
+func (k *Kernel) dropGrace(name string) {
+	if g, ok := k.grace[name]; ok {
+		g.timer.Stop()
+		delete(k.grace, name)
 	}
 }
 

@@ -49,6 +49,36 @@ func TestKernelSwitchGrace(t *testing.T) {
 	}
 }
 
+// TestKernelSwitchGracePending: a switch during a grace extends it (the
+// first timer is stopped), and Delete and Close stop the pending timer, so
+// that it cannot touch a bond made later under the same name.
+func TestKernelSwitchGracePending(t *testing.T) {
+	_, k := created(t)
+	ctx := context.Background()
+	if err := k.Switch(ctx, "bond0", "tap2", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	first := k.grace["bond0"]
+	if err := k.Switch(ctx, "bond0", "tap1", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	second, ok := k.grace["bond0"]
+	if !ok || second.gen == first.gen || first.timer.Stop() {
+		t.Fatalf("second switch: pending %v, gens %d %d, first timer still running", ok, first.gen, second.gen)
+	}
+	if i := info(t, k); *i.Params.AllSlavesActive != 1 || *i.Params.Primary != "tap1" {
+		t.Errorf("during the grace: all_slaves_active %d primary %s", *i.Params.AllSlavesActive, *i.Params.Primary)
+	}
+	if err := k.Delete(ctx, "bond0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := k.grace["bond0"]; ok || second.timer.Stop() {
+		t.Errorf("delete left the grace pending")
+	}
+	// A late timer of the deleted bond finds nothing to undo.
+	k.endGrace("bond0", second.gen)
+}
+
 // TestEBPFSwitchGrace: after a switch the member the bond left still
 // delivers for the grace, and is dropped again after it.
 func TestEBPFSwitchGrace(t *testing.T) {

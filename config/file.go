@@ -21,7 +21,7 @@ import (
 //	  server_api_url: http://192.0.2.1:3333
 //	  bond: {bond0: {ip_address: 10.8.0.253, slaves: [...], bonding: {...}}}
 //	probe:             # optional: probe intervals (ms) and tc attach mode
-//	  {interval_ms: 20, backup_interval_ms: 1000, attach: tcx}
+//	  {interval_ms: 20, backup_interval_ms: 5000, attach: tcx}
 //	policy:            # optional: failover thresholds, as PUT /v1/client/policy's "policy"
 //	  {hold_down_ms: 2000, loss_degraded: 0.1}
 type File struct {

@@ -104,6 +104,7 @@ func (s *clientStack) Up(ctx context.Context, b gateway.BondUp) error {
 		}
 		added = append(added, t)
 	}
+	// Set before the engine starts: its first steer announces through it.
 	s.mu.Lock()
 	s.addresses[b.Bond] = b
 	s.mu.Unlock()
@@ -115,6 +116,9 @@ func (s *clientStack) Up(ctx context.Context, b gateway.BondUp) error {
 		Policy: s.policy, Steerer: steerer{s}, Prober: s.monitor})
 	if err != nil {
 		undo()
+		s.mu.Lock()
+		delete(s.addresses, b.Bond)
+		s.mu.Unlock()
 		return fmt.Errorf("failover engine: %w", err)
 	}
 	return nil

@@ -88,7 +88,7 @@ func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 		select {
 		case err := <-d.done:
 			d.done <- err
-			return nil, fmt.Errorf("%s daemon exited: %v\n%s", o.Name, err, d.logs.tail(20))
+			return nil, fmt.Errorf("%s daemon exited: %w\n%s", o.Name, err, d.logs.tail(20))
 		case <-ctx.Done():
 			d.Stop()
 			return nil, ctx.Err()

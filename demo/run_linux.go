@@ -168,7 +168,6 @@ func play(ctx context.Context, w *world, hub, gw *Daemon, o Options, start time.
 // holds, and measures.
 func runStep(ctx context.Context, st step, w *world, gw *Daemon, up, down *Prober) (Step, error) {
 	res := Step{Name: st.name, Expect: st.expect, At: time.Now()}
-	before := len(events(ctx, gw))
 	if err := st.do(w.links[0]); err != nil {
 		return res, fmt.Errorf("%s: %w", st.name, err)
 	}
@@ -187,8 +186,8 @@ func runStep(ctx context.Context, st step, w *world, gw *Daemon, up, down *Probe
 	}
 	res.Active = active(ctx, gw)
 	res.OK = res.Active == st.expect
-	for _, e := range events(ctx, gw)[before:] {
-		if e.Kind == "switch" && e.To == st.expect {
+	for _, e := range events(ctx, gw) {
+		if e.Kind == "switch" && e.To == st.expect && !e.At.Before(res.At) {
 			res.Reason = e.Reason
 			res.DetectionMs = &e.DetectionMs
 		}

@@ -47,7 +47,7 @@ type view struct {
 	out   io.Writer
 	gw    *Daemon
 	start time.Time
-	seen  int // events printed
+	last  time.Time // the newest event printed
 }
 
 func (v *view) run(ctx context.Context) {
@@ -76,10 +76,13 @@ func (v *view) print(ctx context.Context) {
 	if _, err := v.gw.Call(ctx, http.MethodGet, "/v1/client/events?bond=bond0&limit=512", nil, &events); err != nil {
 		return
 	}
-	for _, e := range events[min(v.seen, len(events)):] {
-		fmt.Fprintf(v.out, "[%6.1fs]   %s\n", e.At.Sub(v.start).Seconds(), describe(e))
+	// By time, not by index: the daemon keeps only the newest events.
+	for _, e := range events {
+		if e.At.After(v.last) {
+			fmt.Fprintf(v.out, "[%6.1fs]   %s\n", e.At.Sub(v.start).Seconds(), describe(e))
+			v.last = e.At
+		}
 	}
-	v.seen = len(events)
 	state := map[string]string{}
 	for _, l := range pol.Links {
 		state[l.Link] = l.State

@@ -33,8 +33,9 @@ type candidate struct {
 //   - the highest-priority up link;
 //   - else, if none is up, the best-scoring degraded link, the active one
 //     kept unless another beats it by the stickiness margin, and only if
-//     settled (no switch for a hold-down): moving between bad links gains
-//     little and costs a blackout each time, so it is not done in a hurry;
+//     settled (the engine's dwell since the last switch): moving between
+//     bad links gains little and costs a blackout each time, so it is not
+//     done in a hurry;
 //   - else (every link down or unknown) the active one stays.
 func decide(links []candidate, active, pin string, stickiness float64, settled bool) (string, string) {
 	if pin != "" {

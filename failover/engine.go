@@ -32,6 +32,10 @@ type Prober interface {
 	LastReply(link string) time.Time
 }
 
+// deadDwell is how long after a switch the engine waits before it moves
+// on again from a dead active link when no link is up.
+const deadDwell = 500 * time.Millisecond
+
 // reconcileEvery is how often the engine checks which link the bond really
 // uses (the kernel bond may switch by itself).
 const reconcileEvery = 500 * time.Millisecond
@@ -203,14 +207,21 @@ func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
 			e.log.Info("link state", "link", l, "state", j.state, "reason", j.reason)
 			e.events.add(Event{At: now, Bond: e.bond, Kind: KindState, Link: l, State: j.state, Detail: j.reason})
 		}
-		if d := j.nextDeadline(now, e.pol); d.Before(next) {
+		if d := j.nextDeadline(now, e.pol); !d.IsZero() && d.Before(next) {
 			next = d
 		}
 		cands = append(cands, candidate{name: l, state: j.state, score: score(j), rtt: j.rttBad(e.pol)})
 	}
-	settled := now.Sub(e.switched) >= e.pol.HoldDown
-	if !settled && e.switched.Add(e.pol.HoldDown).Before(next) {
-		next = e.switched.Add(e.pol.HoldDown)
+	// Moves between bad links wait: a hold-down after the last switch while
+	// the active link is degraded, deadDwell while it is down (a stalled CPU
+	// makes every link look dead at once for a moment).
+	wait := e.pol.HoldDown
+	if j := e.judges[e.active]; j != nil && j.state != Degraded {
+		wait = min(wait, deadDwell)
+	}
+	settled := now.Sub(e.switched) >= wait
+	if until := e.switched.Add(wait); !settled && until.Before(next) {
+		next = until
 	}
 	target, reason := decide(cands, e.active, e.pin, e.pol.Stickiness, settled)
 	if e.manual {

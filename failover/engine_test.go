@@ -340,3 +340,20 @@ func TestEngineAsksTheKernel(t *testing.T) {
 		t.Errorf("switches %+v, want one for down", sw)
 	}
 }
+
+// TestEngineNextDeadline: with a link down (or never answering) the engine
+// does not wake for nothing: its next evaluation is in the future.
+func TestEngineNextDeadline(t *testing.T) {
+	r := newRig(t)
+	r.play(1000, 10, both(time.Millisecond))
+	r.play(3000, 10, map[string]time.Duration{"tap2": time.Millisecond}) // tap1 down
+	if next := r.e.step(context.Background(), at(r.now)); !next.After(at(r.now)) {
+		t.Errorf("with tap1 down the next evaluation is %v, not after now %v: a busy loop", next, at(r.now))
+	}
+	fresh := NewEngine(EngineOptions{Bond: "bond1", Links: []string{"tap3"}, Primary: "tap3",
+		Policy: DefaultPolicy(), Steerer: r.b, Prober: r.b, Events: NewEvents(0)})
+	now := time.Now().Add(time.Minute) // past the start-up grace, never answered
+	if next := fresh.step(context.Background(), now); !next.After(now) {
+		t.Errorf("a never-answering link: next %v, not after now", next)
+	}
+}

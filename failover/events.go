@@ -54,7 +54,6 @@ type Events struct {
 	mu   sync.Mutex
 	max  int
 	list []Event
-	seq  uint64 // events ever added
 }
 
 // DefaultEventHistory is how many events are kept.
@@ -75,7 +74,6 @@ func (h *Events) add(e Event) {
 	if n := len(h.list) - h.max; n > 0 {
 		h.list = append(h.list[:0:0], h.list[n:]...)
 	}
-	h.seq++
 }
 
 // List returns the kept events of bond ("" = all), oldest first, at most

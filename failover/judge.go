@@ -203,20 +203,30 @@ func (j *judge) badReason(p Policy) string {
 	return fmt.Sprintf("loss %.0f%% above %.0f%%", j.fig.Loss*100, p.LossDegraded*100)
 }
 
-// nextDeadline is when the verdict may change with no new sample.
+// nextDeadline is when the verdict may change with no new sample; the
+// zero time when only a sample can change it (a link that is down).
 func (j *judge) nextDeadline(now time.Time, p Policy) time.Time {
-	ref := j.clock
-	if j.lastReply.After(ref) {
-		ref = j.lastReply
+	if j.state == Down {
+		return time.Time{}
 	}
-	next := ref.Add(j.deadTime(p) + time.Millisecond)
-	if j.lastReply.IsZero() {
+	var next time.Time
+	switch {
+	case j.lastReply.IsZero():
 		next = j.added.Add(max(j.deadTime(p), startupGrace) + time.Millisecond)
+	default:
+		ref := j.clock
+		if j.lastReply.After(ref) {
+			ref = j.lastReply
+		}
+		next = ref.Add(j.deadTime(p) + time.Millisecond)
 	}
 	if j.state != Up && !j.goodSince.IsZero() {
-		if h := now.Add(j.holdLeft(now, p) + time.Millisecond); h.Before(next) || !next.After(now) {
+		if h := now.Add(j.holdLeft(now, p) + time.Millisecond); h.Before(next) {
 			next = h
 		}
+	}
+	if !next.After(now) {
+		return time.Time{} // due already: the next evaluation sees it
 	}
 	return next
 }

@@ -19,7 +19,8 @@ type BondUp struct {
 // probing and failover decisions there. Optional (Options.Links nil).
 type Links interface {
 	// Up is called once a bond is up. An error is logged: the bond works
-	// without its probe, with the kernel's own monitor only.
+	// without its probe, with the kernel bond's own ARP monitor only (an
+	// eBPF bond has no monitor of its own: it stays on its primary).
 	Up(ctx context.Context, b BondUp) error
 	// Down is called before a bond is taken down.
 	Down(ctx context.Context, bond string)

@@ -324,9 +324,10 @@ func (m *Monitor) Figures(tap string) (Figures, time.Duration, bool) {
 	return p.tr.fig, p.interval(p.active), true
 }
 
-// LastReply is when the kernel last saw a reply to one of the link's
-// probes arrive (zero if never): authoritative even when the daemon has
-// not read its events yet (one map read).
+// LastReply is when the kernel last saw an ARP reply from the link's
+// target arrive, to our probes or to the bond's (zero if never):
+// authoritative even when the daemon has not read its events yet (one map
+// read).
 func (m *Monitor) LastReply(tap string) time.Time {
 	m.mu.Lock()
 	p, ok := m.links[tap]

@@ -59,7 +59,7 @@ func loadObjects(noRingbuf bool) (*objects, error) {
 	if err := spec.LoadAndAssign(&o.ProbeObjects, nil); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
-			return nil, fmt.Errorf("load probe programs: %+v", ve)
+			return nil, fmt.Errorf("load probe programs: %w (verifier log:\n%+v)", err, ve)
 		}
 		return nil, fmt.Errorf("load probe programs: %w", err)
 	}

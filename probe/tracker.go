@@ -26,7 +26,9 @@ type Figures struct {
 
 // Loss window: the latest decided probes, at most lossWindowCount of
 // them and none older than lossWindowAge. At the active link's 20 ms that
-// is the last second; at a backup's 1 s, the last ten probes.
+// is the last second; at a backup's 5 s, two probes: too few for the
+// failover policy's minimum, so a standby link is never judged on loss,
+// only on silence (see failover's dead time).
 const (
 	lossWindowCount = 50
 	lossWindowAge   = 10 * time.Second

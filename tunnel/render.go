@@ -28,7 +28,7 @@ const (
 // key direction 0, the client with 1.
 type StaticKey struct{}
 
-// Render implements Renderer. s must have passed check.
+// Render implements Renderer; it checks s first.
 func (StaticKey) Render(s Spec, v Version) ([]byte, error) {
 	if err := s.check(); err != nil {
 		return nil, fmt.Errorf("render config of %s: %w", s.Tap, err)

@@ -2,6 +2,7 @@
 //
 //	multilink version
 //	multilink daemon [--listen ADDR] [--state-dir DIR] [--token-file F] [--config FILE] [--insecure-no-auth]
+//	multilink demo [--json] [--bond-driver auto|kernel|ebpf] [-v]
 package main
 
 import (
