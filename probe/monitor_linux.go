@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
@@ -241,6 +240,7 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 	p.prober = &prober{
 		spec: spec, ifindex: ifindex, base: base, snd: snd, polling: !m.obj.ringbuf,
 		read:     func() (kernelView, error) { return obj.readLink(key) },
+		readStat: func() (kernelView, error) { return obj.readStats(key) },
 		publish:  m.publish,
 		wake:     make(chan struct{}, 1),
 		mono:     monotonic,
@@ -310,131 +310,12 @@ func (m *Monitor) SetActive(tap string, active bool) error {
 	return nil
 }
 
-// Figures returns a link's derived figures and current probe interval,
-// without reading the kernel (cheap enough for every sample).
-func (m *Monitor) Figures(tap string) (Figures, time.Duration, bool) {
-	m.mu.Lock()
-	p, ok := m.links[tap]
-	m.mu.Unlock()
-	if !ok {
-		return Figures{}, 0, false
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.tr.fig, p.interval(p.active), true
-}
-
-// LastReply is when the kernel last saw an ARP reply from the link's
-// target arrive, to our probes or to the bond's (zero if never):
-// authoritative even when the daemon has not read its events yet (one map
-// read).
-func (m *Monitor) LastReply(tap string) time.Time {
-	m.mu.Lock()
-	p, ok := m.links[tap]
-	m.mu.Unlock()
-	if !ok {
-		return time.Time{}
-	}
-	kv, err := p.read()
-	if err != nil || kv.lastReplyNs == 0 {
-		return time.Time{}
-	}
-	now, mono := time.Now(), p.mono()
-	if kv.lastReplyNs > mono {
-		return now
-	}
-	return now.Add(-time.Duration(mono - kv.lastReplyNs))
-}
-
-// Links returns every probed link's figures, by bond then link.
-func (m *Monitor) Links() []LinkStats {
-	m.mu.Lock()
-	ls := m.all()
-	m.mu.Unlock()
-	out := make([]LinkStats, 0, len(ls))
-	for _, p := range ls {
-		out = append(out, p.snapshot(p.att.Mode()))
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Bond != out[j].Bond {
-			return out[i].Bond < out[j].Bond
-		}
-		return out[i].Link < out[j].Link
-	})
-	return out
-}
-
 func (m *Monitor) all() []*probed {
 	out := make([]*probed, 0, len(m.links))
 	for _, p := range m.links {
 		out = append(out, p)
 	}
 	return out
-}
-
-// Subscribe returns a channel of every sample (reply or loss) of every
-// link, and a function that ends the subscription. A subscriber that falls
-// more than buf samples behind misses samples (counted, logged).
-func (m *Monitor) Subscribe(buf int) (<-chan Sample, func()) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	id := m.nextSub
-	m.nextSub++
-	ch := make(chan Sample, buf)
-	m.subs[id] = ch
-	return ch, func() {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if c, ok := m.subs[id]; ok {
-			delete(m.subs, id)
-			close(c)
-		}
-	}
-}
-
-func (m *Monitor) publish(s []Sample) {
-	if len(s) == 0 {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, ch := range m.subs {
-		for _, smp := range s {
-			select {
-			case ch <- smp:
-			default:
-				m.dropped++
-				if m.dropped&(m.dropped-1) == 0 { // 1, 2, 4, ...: logged, not flooded
-					m.log.Warn("probe subscriber too slow, samples dropped", "dropped", m.dropped)
-				}
-			}
-		}
-	}
-}
-
-// readEvents feeds ring buffer events to their links until rb closes.
-func (m *Monitor) readEvents(rb *ringbuf.Reader) {
-	defer m.wg.Done()
-	var rec ringbuf.Record
-	var ev bpf.ProbeEvent
-	for {
-		if err := rb.ReadInto(&rec); err != nil {
-			if !errors.Is(err, ringbuf.ErrClosed) {
-				m.log.Error("probe ring buffer", "err", err)
-			}
-			return
-		}
-		if _, err := binary.Decode(rec.RawSample, binary.NativeEndian, &ev); err != nil {
-			m.log.Error("probe event", "err", err)
-			continue
-		}
-		m.mu.Lock()
-		p := m.byIndex[int(ev.Ifindex)]
-		m.mu.Unlock()
-		if p != nil && int(ev.Slot) < Slots {
-			p.onReply(int(ev.Slot), time.Duration(ev.RttNs), time.Now())
-		}
-	}
 }
 
 // Close stops probing every link and unloads the programs.

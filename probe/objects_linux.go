@@ -101,18 +101,13 @@ func (o *objects) removeLink(key uint32) error {
 // readLink reads a link's counters: the per-CPU traffic summed (the last
 // frame time is the latest of the CPUs') and the ARP statistics.
 func (o *objects) readLink(key uint32) (kernelView, error) {
+	kv, err := o.readStats(key)
+	if err != nil {
+		return kv, err
+	}
 	var per []bpf.ProbeLinkTraffic
 	if err := o.Traffic.Lookup(key, &per); err != nil {
 		return kernelView{}, fmt.Errorf("read link traffic: %w", err)
-	}
-	var st bpf.ProbeLinkStats
-	if err := o.Stats.Lookup(key, &st); err != nil {
-		return kernelView{}, fmt.Errorf("read link stats: %w", err)
-	}
-	kv := kernelView{
-		Counters:    Counters{ArpRequests: st.ArpRequests, ArpReplies: st.ArpReplies, ProbesSent: st.ProbesSent, ProbeReplies: st.ProbeReplies},
-		lastReplyNs: st.LastReplyNs, rttLastNs: st.RttLastNs, rttSumNs: st.RttSumNs,
-		slotSent: st.SlotSentNs, hist: st.RttHist[:],
 	}
 	for _, t := range per {
 		kv.RxFrames += t.RxFrames
@@ -122,6 +117,21 @@ func (o *objects) readLink(key uint32) (kernelView, error) {
 		kv.Malformed += t.Malformed
 		kv.VLAN += t.Vlan
 		kv.lastRxNs = max(kv.lastRxNs, t.LastRxNs)
+	}
+	return kv, nil
+}
+
+// readStats reads the link's probe state only (one map, not per-CPU):
+// what a tick and LastReply need. Traffic counters stay zero.
+func (o *objects) readStats(key uint32) (kernelView, error) {
+	var st bpf.ProbeLinkStats
+	if err := o.Stats.Lookup(key, &st); err != nil {
+		return kernelView{}, fmt.Errorf("read link stats: %w", err)
+	}
+	kv := kernelView{
+		Counters:    Counters{ArpRequests: st.ArpRequests, ArpReplies: st.ArpReplies, ProbesSent: st.ProbesSent, ProbeReplies: st.ProbeReplies},
+		lastReplyNs: st.LastReplyNs, rttLastNs: st.RttLastNs, rttSumNs: st.RttSumNs,
+		slotSent: st.SlotSentNs, hist: st.RttHist[:],
 	}
 	if st.LastReplyNs != 0 {
 		kv.peer = append(net.HardwareAddr(nil), st.PeerMac[:]...)

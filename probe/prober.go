@@ -28,21 +28,22 @@ type kernelView struct {
 // prober probes one TAP. Its goroutine (run) sends the probes; replies reach
 // it through the Monitor (ring buffer) or its own polling of the counters.
 type prober struct {
-	spec    LinkSpec
-	ifindex int
-	base    net.HardwareAddr // probe MAC, slot bits 0
-	snd     sender
-	read    func() (kernelView, error)
-	polling bool // no ring buffer: learn replies from the counters
-	publish func([]Sample)
-	wake    chan struct{}
-	mono    func() uint64 // CLOCK_MONOTONIC ns, as bpf_ktime_get_ns
+	spec     LinkSpec
+	ifindex  int
+	base     net.HardwareAddr // probe MAC, slot bits 0
+	snd      sender
+	read     func() (kernelView, error) // every counter (snapshots)
+	readStat func() (kernelView, error) // the probe state only (ticks)
+	polling  bool                       // no ring buffer: learn replies from the counters
+	publish  func([]Sample)
+	wake     chan struct{}
+	mono     func() uint64 // CLOCK_MONOTONIC ns, as bpf_ktime_get_ns
 
 	mu        sync.Mutex
 	tr        tracker
 	active    bool
 	interval  func(active bool) time.Duration
-	kernel    kernelView // as read at the last tick
+	kernel    kernelView // the probe state as read at the last tick
 	sendError string
 }
 
@@ -97,9 +98,9 @@ func (l *prober) run(ctx context.Context) {
 // its MAC; after that they are broadcast again (the hub may have changed).
 func unicastFor(interval time.Duration) time.Duration { return max(2*time.Second, 3*interval) }
 
-// tick reads the counters, counts what timed out, and sends one probe.
+// tick reads the probe state, counts what timed out, and sends one probe.
 func (l *prober) tick(now time.Time) {
-	kv, readErr := l.read()
+	kv, readErr := l.readStat()
 	var samples []Sample
 	l.mu.Lock()
 	if readErr == nil {

@@ -1,0 +1,76 @@
+package probe
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/multilink/multilink/bpf"
+)
+
+// Subscribe returns a channel of every sample (reply or loss) of every
+// link, and a function that ends the subscription. A subscriber that falls
+// more than buf samples behind misses samples (counted, logged).
+func (m *Monitor) Subscribe(buf int) (<-chan Sample, func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id := m.nextSub
+	m.nextSub++
+	ch := make(chan Sample, buf)
+	m.subs[id] = ch
+	return ch, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if c, ok := m.subs[id]; ok {
+			delete(m.subs, id)
+			close(c)
+		}
+	}
+}
+
+func (m *Monitor) publish(s []Sample) {
+	if len(s) == 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, ch := range m.subs {
+		for _, smp := range s {
+			select {
+			case ch <- smp:
+			default:
+				m.dropped++
+				if m.dropped&(m.dropped-1) == 0 { // 1, 2, 4, ...: logged, not flooded
+					m.log.Warn("probe subscriber too slow, samples dropped", "dropped", m.dropped)
+				}
+			}
+		}
+	}
+}
+
+// readEvents feeds ring buffer events to their links until rb closes.
+func (m *Monitor) readEvents(rb *ringbuf.Reader) {
+	defer m.wg.Done()
+	var rec ringbuf.Record
+	var ev bpf.ProbeEvent
+	for {
+		if err := rb.ReadInto(&rec); err != nil {
+			if !errors.Is(err, ringbuf.ErrClosed) {
+				m.log.Error("probe ring buffer", "err", err)
+			}
+			return
+		}
+		if _, err := binary.Decode(rec.RawSample, binary.NativeEndian, &ev); err != nil {
+			m.log.Error("probe event", "err", err)
+			continue
+		}
+		m.mu.Lock()
+		p := m.byIndex[int(ev.Ifindex)]
+		m.mu.Unlock()
+		if p != nil && int(ev.Slot) < Slots {
+			p.onReply(int(ev.Slot), time.Duration(ev.RttNs), time.Now())
+		}
+	}
+}
