@@ -2,14 +2,19 @@
 
 // multilink link probe: tc programs on ingress and egress of each TAP.
 //
-// Per link (keyed by ifindex) they count frames and bytes in each
-// direction (per CPU: the hot path takes no lock and shares no cache line),
-// the ARP requests leaving for the probe target and the ARP replies
-// arriving from it, note when the last frame and the last reply arrived, and time the daemon's own ARP probes: a probe leaves with a
-// source MAC whose low bits name one of PROBE_SLOTS slots, the reply comes
-// back addressed to that MAC, and the slot's departure time gives the RTT,
-// even when several probes are in flight. Every RTT goes into a log2
-// histogram and, on kernels with a ring buffer, out as an event.
+// Each link has its own instance of the programs, loaded with the link's
+// index in the maps as a constant (link_idx), so the hot path finds its
+// counters by an array lookup the verifier inlines instead of hashing
+// skb->ifindex for every frame; the links map gives the index by ifindex.
+// Per link they count frames and bytes in each direction (per CPU: the hot
+// path takes no lock and shares no cache line), the ARP requests leaving
+// for the probe target and the ARP replies arriving from it, note when the
+// last frame and the last reply arrived, and time the daemon's own ARP
+// probes: a probe leaves with a source MAC whose low bits name one of
+// PROBE_SLOTS slots, the reply comes back addressed to that MAC, and the
+// slot's departure time gives the RTT, even when several probes are in
+// flight. Every RTT goes into a log2 histogram and, on kernels with a ring
+// buffer, out as an event.
 //
 // The programs never change what passes: they return TC_ACT_UNSPEC (TCX:
 // next), so the frame continues, and later programs (the eBPF bond) run.
@@ -88,22 +93,34 @@ struct arp_eth {
 	__u8 tpa[4];
 };
 
+// links maps a probed TAP's ifindex to its index in the arrays below.
+// Only the daemon writes it and the programs never read it (they carry
+// their index): it is there for readers of the maps, bpftool included.
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_LINKS);
+	__type(key, __u32);   // ifindex
+	__type(value, __u32); // link index
+} links SEC(".maps");
+
+// The per-link maps are arrays indexed by link index. The daemon zeroes a
+// link's entries before it loads the link's programs.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_LINKS);
 	__type(key, __u32);
 	__type(value, struct link_config);
 } configs SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MAX_LINKS);
 	__type(key, __u32);
 	__type(value, struct link_traffic);
 } traffic SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_LINKS);
 	__type(key, __u32);
 	__type(value, struct link_stats);
@@ -118,6 +135,9 @@ struct {
 } events SEC(".maps");
 
 volatile const __u32 use_ringbuf = 1;
+
+// This instance's link: its index in configs, traffic and stats.
+volatile const __u32 link_idx = 0;
 
 // The last frame's time needs no precision (it feeds an age in seconds):
 // the coarse clock (Linux 5.11+) is a cached read, the precise one reads
@@ -212,7 +232,7 @@ static __always_inline int load_arp(struct __sk_buff *skb, struct link_traffic *
 SEC("tc")
 int probe_egress(struct __sk_buff *skb)
 {
-	__u32 key = skb->ifindex;
+	__u32 key = link_idx;
 	struct link_traffic *tr = bpf_map_lookup_elem(&traffic, &key);
 	if (!tr)
 		return TC_ACT_UNSPEC;
@@ -238,7 +258,7 @@ int probe_egress(struct __sk_buff *skb)
 SEC("tc")
 int probe_ingress(struct __sk_buff *skb)
 {
-	__u32 key = skb->ifindex;
+	__u32 key = link_idx;
 	struct link_traffic *tr = bpf_map_lookup_elem(&traffic, &key);
 	if (!tr)
 		return TC_ACT_UNSPEC;
@@ -278,7 +298,7 @@ int probe_ingress(struct __sk_buff *skb)
 	if (use_ringbuf) {
 		struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 		if (e) {
-			e->ifindex = key;
+			e->ifindex = skb->ifindex;
 			e->slot = s;
 			e->at_ns = now;
 			e->rtt_ns = rtt;

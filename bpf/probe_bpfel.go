@@ -60,11 +60,13 @@ type ProbeLinkTraffic struct {
 const (
 	ProbeMapConfigs       = "configs"
 	ProbeMapEvents        = "events"
+	ProbeMapLinks         = "links"
 	ProbeMapStats         = "stats"
 	ProbeMapTraffic       = "traffic"
 	ProbeProgProbeEgress  = "probe_egress"
 	ProbeProgProbeIngress = "probe_ingress"
 	ProbeVarCoarseClock   = "coarse_clock"
+	ProbeVarLinkIdx       = "link_idx"
 	ProbeVarUnusedEvent   = "unused_event"
 	ProbeVarUseRingbuf    = "use_ringbuf"
 )
@@ -121,6 +123,7 @@ type ProbeProgramSpecs struct {
 type ProbeMapSpecs struct {
 	Configs *ebpf.MapSpec `ebpf:"configs"`
 	Events  *ebpf.MapSpec `ebpf:"events"`
+	Links   *ebpf.MapSpec `ebpf:"links"`
 	Stats   *ebpf.MapSpec `ebpf:"stats"`
 	Traffic *ebpf.MapSpec `ebpf:"traffic"`
 }
@@ -130,6 +133,7 @@ type ProbeMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type ProbeVariableSpecs struct {
 	CoarseClock *ebpf.VariableSpec `ebpf:"coarse_clock"`
+	LinkIdx     *ebpf.VariableSpec `ebpf:"link_idx"`
 	UnusedEvent *ebpf.VariableSpec `ebpf:"unused_event"`
 	UseRingbuf  *ebpf.VariableSpec `ebpf:"use_ringbuf"`
 }
@@ -156,6 +160,7 @@ func (o *ProbeObjects) Close() error {
 type ProbeMaps struct {
 	Configs *ebpf.Map `ebpf:"configs"`
 	Events  *ebpf.Map `ebpf:"events"`
+	Links   *ebpf.Map `ebpf:"links"`
 	Stats   *ebpf.Map `ebpf:"stats"`
 	Traffic *ebpf.Map `ebpf:"traffic"`
 }
@@ -164,6 +169,7 @@ func (m *ProbeMaps) Close() error {
 	return _ProbeClose(
 		m.Configs,
 		m.Events,
+		m.Links,
 		m.Stats,
 		m.Traffic,
 	)
@@ -174,6 +180,7 @@ func (m *ProbeMaps) Close() error {
 // It can be passed to LoadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ProbeVariables struct {
 	CoarseClock *ebpf.Variable `ebpf:"coarse_clock"`
+	LinkIdx     *ebpf.Variable `ebpf:"link_idx"`
 	UnusedEvent *ebpf.Variable `ebpf:"unused_event"`
 	UseRingbuf  *ebpf.Variable `ebpf:"use_ringbuf"`
 }

@@ -61,6 +61,7 @@ type Monitor struct {
 // probed is a link with its kernel side.
 type probed struct {
 	*prober
+	obj    *linkObjects
 	att    *tc.Attachment
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -186,7 +187,7 @@ func (m *Monitor) load() error {
 	}
 	o, err := loadObjects(m.opts.NoRingbuf)
 	if err != nil {
-		return fault.Unsupported(err, "the eBPF link probe cannot load (needs CAP_BPF and CAP_NET_ADMIN, Linux 5.4+)")
+		return fault.Unsupported(err, "the eBPF link probe cannot load its maps (needs CAP_BPF and CAP_NET_ADMIN, Linux 5.4+)")
 	}
 	if o.ringbuf {
 		rb, err := ringbuf.NewReader(o.Events)
@@ -208,22 +209,22 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 	if err != nil {
 		return nil, err
 	}
-	key := uint32(ifindex)
 	cfg := bpf.ProbeLinkConfig{Target: binary.NativeEndian.Uint32(spec.Target.AsSlice())}
 	copy(cfg.ProbeMac[:], base)
-	if err := m.obj.addLink(key, cfg); err != nil {
+	lo, err := m.obj.addLink(uint32(ifindex), cfg)
+	if err != nil {
 		return nil, err
 	}
-	p := &probed{}
+	p := &probed{obj: lo}
 	defer func() {
 		if err != nil {
-			_ = m.stop(p, key) // what it can; the error is start's
+			_ = m.stop(p) // what it can; the error is start's
 		}
 	}()
 	var snd *packetSender
 	err = thread.In(m.ns, func() error {
 		var err error
-		progs := []tc.Program{{Prog: m.obj.ProbeIngress, Ingress: true}, {Prog: m.obj.ProbeEgress}}
+		progs := []tc.Program{{Prog: lo.ProbeIngress, Ingress: true}, {Prog: lo.ProbeEgress}}
 		// First: the probe sees every frame before anything else on the
 		// TAP decides (the eBPF bond drops what reaches an inactive member).
 		p.att, err = tc.Attach(m.nl, ifindex, progs, tc.Options{Mode: m.opts.Attach, Name: filterName, First: true, Priority: filterPriority})
@@ -239,8 +240,8 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 	obj := m.obj
 	p.prober = &prober{
 		spec: spec, ifindex: ifindex, base: base, snd: snd, polling: !m.obj.ringbuf,
-		read:     func() (kernelView, error) { return obj.readLink(key) },
-		readStat: func() (kernelView, error) { return obj.readStats(key) },
+		read:     func() (kernelView, error) { return obj.readLink(lo.idx) },
+		readStat: func() (kernelView, error) { return obj.readStats(lo.idx) },
 		publish:  m.publish,
 		wake:     make(chan struct{}, 1),
 		mono:     monotonic,
@@ -257,7 +258,7 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 }
 
 // stop ends p's prober and removes what start made.
-func (m *Monitor) stop(p *probed, key uint32) error {
+func (m *Monitor) stop(p *probed) error {
 	var errs []error
 	if p.cancel != nil {
 		p.cancel()
@@ -273,7 +274,7 @@ func (m *Monitor) stop(p *probed, key uint32) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := m.obj.removeLink(key); err != nil {
+	if err := m.obj.removeLink(p.obj); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -291,7 +292,7 @@ func (m *Monitor) Remove(tap string) error {
 	if !ok {
 		return fault.NotFound("link %s is not probed", tap)
 	}
-	if err := m.stop(p, uint32(p.ifindex)); err != nil {
+	if err := m.stop(p); err != nil {
 		return fmt.Errorf("stop probing %s: %w", tap, err)
 	}
 	m.log.Info("stopped probing link", "link", tap)

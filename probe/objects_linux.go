@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -11,18 +12,33 @@ import (
 	"github.com/cilium/ebpf/rlimit"
 
 	"github.com/multilink/multilink/bpf"
+	"github.com/multilink/multilink/fault"
 )
 
-// objects are the loaded programs and maps, one set per daemon.
+// objects are the maps every link shares, loaded once per daemon, and the
+// spec each link's programs are loaded from.
 type objects struct {
-	bpf.ProbeObjects
+	bpf.ProbeMaps
+	spec    *ebpf.CollectionSpec
 	ringbuf bool // events come through the ring buffer; else poll stats
+
+	mu   sync.Mutex
+	used []bool // link indexes in use, one per entry of the per-link arrays
 }
 
-// loadObjects loads the probe programs. On a kernel without ring buffers
-// (before 5.8) the events map becomes a one-entry array the programs never
-// touch (use_ringbuf = 0 lets the verifier skip those calls), and the
-// daemon polls the stats instead. noRingbuf forces that path (tests).
+// linkObjects are one link's programs, bound at load time to its index in
+// the per-link arrays (link_idx): the hot path does no map hashing.
+type linkObjects struct {
+	bpf.ProbePrograms
+	idx     uint32
+	ifindex uint32
+}
+
+// loadObjects loads the shared maps and prepares the programs' spec. On a
+// kernel without ring buffers (before 5.8) the events map becomes a
+// one-entry array the programs never touch (use_ringbuf = 0 lets the
+// verifier skip those calls), and the daemon polls the stats instead.
+// noRingbuf forces that path (tests).
 func loadObjects(noRingbuf bool) (*objects, error) {
 	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
 	if err := rlimit.RemoveMemlock(); err != nil {
@@ -32,7 +48,7 @@ func loadObjects(noRingbuf bool) (*objects, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load probe spec: %w", err)
 	}
-	o := &objects{ringbuf: !noRingbuf}
+	o := &objects{spec: spec, ringbuf: !noRingbuf, used: make([]bool, spec.Maps[bpf.ProbeMapStats].MaxEntries)}
 	if o.ringbuf {
 		if err := features.HaveMapType(ebpf.RingBuf); err != nil {
 			if !errors.Is(err, ebpf.ErrNotSupported) {
@@ -56,57 +72,105 @@ func loadObjects(noRingbuf bool) (*objects, error) {
 			return nil, fmt.Errorf("set use_ringbuf: %w", err)
 		}
 	}
-	if err := spec.LoadAndAssign(&o.ProbeObjects, nil); err != nil {
-		var ve *ebpf.VerifierError
-		if errors.As(err, &ve) {
-			return nil, fmt.Errorf("load probe programs: %w (verifier log:\n%+v)", err, ve)
-		}
-		return nil, fmt.Errorf("load probe programs: %w", err)
+	if err := spec.LoadAndAssign(&o.ProbeMaps, nil); err != nil {
+		return nil, fmt.Errorf("create probe maps: %w", err)
 	}
 	return o, nil
 }
 
-// addLink creates a link's map entries: zeroed counters (one per CPU for
-// the traffic) and its config. On error nothing is left.
-func (o *objects) addLink(key uint32, cfg bpf.ProbeLinkConfig) error {
+// addLink takes a free link index, zeroes its entries (one per CPU for the
+// traffic), writes its config and loads the link's programs bound to it.
+// On error nothing is left.
+func (o *objects) addLink(ifindex uint32, cfg bpf.ProbeLinkConfig) (_ *linkObjects, err error) {
+	idx, err := o.take()
+	if err != nil {
+		return nil, err
+	}
+	l := &linkObjects{idx: idx, ifindex: ifindex}
+	defer func() {
+		if err != nil {
+			_ = o.removeLink(l) // what it can; the error is addLink's
+		}
+	}()
 	ncpu, err := ebpf.PossibleCPU()
 	if err != nil {
-		return fmt.Errorf("count cpus: %w", err)
+		return nil, fmt.Errorf("count cpus: %w", err)
 	}
-	if err := o.Traffic.Put(key, make([]bpf.ProbeLinkTraffic, ncpu)); err != nil {
-		return fmt.Errorf("create traffic counters: %w", err)
+	if err := o.Traffic.Put(l.idx, make([]bpf.ProbeLinkTraffic, ncpu)); err != nil {
+		return nil, fmt.Errorf("zero traffic counters: %w", err)
 	}
-	if err := o.Stats.Put(key, bpf.ProbeLinkStats{}); err != nil {
-		_ = o.removeLink(key)
-		return fmt.Errorf("create stats: %w", err)
+	if err := o.Stats.Put(l.idx, bpf.ProbeLinkStats{}); err != nil {
+		return nil, fmt.Errorf("zero stats: %w", err)
 	}
-	if err := o.Configs.Put(key, cfg); err != nil {
-		_ = o.removeLink(key)
-		return fmt.Errorf("write config: %w", err)
+	if err := o.Configs.Put(l.idx, cfg); err != nil {
+		return nil, fmt.Errorf("write config: %w", err)
 	}
-	return nil
+	if err := o.Links.Put(ifindex, l.idx); err != nil {
+		return nil, fmt.Errorf("write link index: %w", err)
+	}
+	spec := o.spec.Copy()
+	if err := spec.Variables[bpf.ProbeVarLinkIdx].Set(l.idx); err != nil {
+		return nil, fmt.Errorf("set link_idx: %w", err)
+	}
+	shared := map[string]*ebpf.Map{
+		bpf.ProbeMapConfigs: o.Configs, bpf.ProbeMapTraffic: o.Traffic, bpf.ProbeMapStats: o.Stats,
+		bpf.ProbeMapEvents: o.Events, bpf.ProbeMapLinks: o.Links,
+	}
+	if err := spec.LoadAndAssign(&l.ProbePrograms, &ebpf.CollectionOptions{MapReplacements: shared}); err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			err = fmt.Errorf("%w (verifier log:\n%+v)", err, ve)
+		}
+		return nil, fault.Unsupported(fmt.Errorf("load probe programs: %w", err),
+			"the eBPF link probe cannot load (needs CAP_BPF and CAP_NET_ADMIN, Linux 5.4+)")
+	}
+	return l, nil
 }
 
-// removeLink deletes a link's entries; missing ones are fine.
-func (o *objects) removeLink(key uint32) error {
+// removeLink unloads a link's programs (detach them first) and frees its
+// index; a missing entry is fine. Its counters stay until the index is
+// taken again (addLink zeroes them).
+func (o *objects) removeLink(l *linkObjects) error {
 	var errs []error
-	for _, m := range []*ebpf.Map{o.Configs, o.Stats, o.Traffic} {
-		if err := m.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			errs = append(errs, fmt.Errorf("delete map entry: %w", err))
+	if err := l.ProbePrograms.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close probe programs: %w", err))
+	}
+	if err := o.Links.Delete(l.ifindex); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		errs = append(errs, fmt.Errorf("delete link index: %w", err))
+	}
+	o.mu.Lock()
+	o.used[l.idx] = false
+	o.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// take marks the lowest free link index used and returns it.
+func (o *objects) take() (uint32, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i, u := range o.used {
+		if !u {
+			o.used[i] = true
+			return uint32(i), nil
 		}
 	}
-	return errors.Join(errs...)
+	return 0, fault.Conflict("all %d probe link entries are in use", len(o.used))
+}
+
+// Close unloads the shared maps.
+func (o *objects) Close() error {
+	return o.ProbeMaps.Close()
 }
 
 // readLink reads a link's counters: the per-CPU traffic summed (the last
 // frame time is the latest of the CPUs') and the ARP statistics.
-func (o *objects) readLink(key uint32) (kernelView, error) {
-	kv, err := o.readStats(key)
+func (o *objects) readLink(idx uint32) (kernelView, error) {
+	kv, err := o.readStats(idx)
 	if err != nil {
 		return kv, err
 	}
 	var per []bpf.ProbeLinkTraffic
-	if err := o.Traffic.Lookup(key, &per); err != nil {
+	if err := o.Traffic.Lookup(idx, &per); err != nil {
 		return kernelView{}, fmt.Errorf("read link traffic: %w", err)
 	}
 	for _, t := range per {
@@ -123,9 +187,9 @@ func (o *objects) readLink(key uint32) (kernelView, error) {
 
 // readStats reads the link's probe state only (one map, not per-CPU):
 // what a tick and LastReply need. Traffic counters stay zero.
-func (o *objects) readStats(key uint32) (kernelView, error) {
+func (o *objects) readStats(idx uint32) (kernelView, error) {
 	var st bpf.ProbeLinkStats
-	if err := o.Stats.Lookup(key, &st); err != nil {
+	if err := o.Stats.Lookup(idx, &st); err != nil {
 		return kernelView{}, fmt.Errorf("read link stats: %w", err)
 	}
 	kv := kernelView{

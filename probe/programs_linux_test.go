@@ -25,19 +25,25 @@ var (
 	bondMAC    = net.HardwareAddr{0x02, 0x11, 0x22, 0x33, 0x44, 0x55}
 )
 
+// testProbe is the shared maps and one link's programs.
+type testProbe struct {
+	*objects
+	*linkObjects
+}
+
 // loadTestB is loadTest for benchmarks.
-func loadTestB(b *testing.B) (*objects, net.HardwareAddr) {
+func loadTestB(b *testing.B) (testProbe, net.HardwareAddr) {
 	b.Helper()
 	return loadTestTB(b, false)
 }
 
 // loadTest loads the programs with a config and zeroed stats for lo.
-func loadTest(t *testing.T, noRingbuf bool) (*objects, net.HardwareAddr) {
+func loadTest(t *testing.T, noRingbuf bool) (testProbe, net.HardwareAddr) {
 	t.Helper()
 	return loadTestTB(t, noRingbuf)
 }
 
-func loadTestTB(t testing.TB, noRingbuf bool) (*objects, net.HardwareAddr) {
+func loadTestTB(t testing.TB, noRingbuf bool) (testProbe, net.HardwareAddr) {
 	t.Helper()
 	nstest.RequireAdmin(t)
 	o, err := loadObjects(noRingbuf)
@@ -49,18 +55,27 @@ func loadTestTB(t testing.TB, noRingbuf bool) (*objects, net.HardwareAddr) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	l := addTestLink(t, o, testIfindex, base)
+	return testProbe{o, l}, base
+}
+
+// addTestLink adds a link with base as its probe MAC and the test target.
+func addTestLink(t testing.TB, o *objects, ifindex uint32, base net.HardwareAddr) *linkObjects {
+	t.Helper()
 	cfg := bpf.ProbeLinkConfig{Target: binary.NativeEndian.Uint32(testTarget[:])}
 	copy(cfg.ProbeMac[:], base)
-	if err := o.addLink(uint32(testIfindex), cfg); err != nil {
+	l, err := o.addLink(ifindex, cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return o, base
+	t.Cleanup(func() { _ = o.removeLink(l) })
+	return l
 }
 
 // counters reads the link's counters as the Monitor does (per-CPU summed).
-func counters(t *testing.T, o *objects) kernelView {
+func counters(t *testing.T, o testProbe) kernelView {
 	t.Helper()
-	kv, err := o.readLink(uint32(testIfindex))
+	kv, err := o.readLink(o.idx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,10 +83,10 @@ func counters(t *testing.T, o *objects) kernelView {
 }
 
 // arpStats reads the link's ARP statistics.
-func arpStats(t *testing.T, o *objects) bpf.ProbeLinkStats {
+func arpStats(t *testing.T, o testProbe) bpf.ProbeLinkStats {
 	t.Helper()
 	var st bpf.ProbeLinkStats
-	if err := o.Stats.Lookup(uint32(testIfindex), &st); err != nil {
+	if err := o.Stats.Lookup(o.idx, &st); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -192,7 +207,7 @@ func TestProgramsMeasureRTT(t *testing.T) {
 	}
 	sent := uint64(ts.Nano()) - uint64(5*time.Millisecond)
 	st.SlotSentNs[3] = sent
-	if err := o.Stats.Put(uint32(testIfindex), st); err != nil {
+	if err := o.Stats.Put(o.idx, st); err != nil {
 		t.Fatal(err)
 	}
 	zero := [4]byte{}
@@ -266,17 +281,42 @@ func TestProgramsWithoutRingbuf(t *testing.T) {
 	}
 }
 
-// TestProgramsIgnoreOtherLinks: a device that is not a probed link is
-// left alone: nothing counted, no entry made.
-func TestProgramsIgnoreOtherLinks(t *testing.T) {
+// TestProgramsCountTheirLinkOnly: each link's programs count into its own
+// entries only; a removed link's index is found no more by its ifindex,
+// and the next link that takes the index starts from zero.
+func TestProgramsCountTheirLinkOnly(t *testing.T) {
 	o, base := loadTest(t, false)
-	if err := o.removeLink(uint32(testIfindex)); err != nil {
-		t.Fatal(err)
+	other := addTestLink(t, o.objects, 2, base)
+	if other.idx == o.idx {
+		t.Fatalf("two links share index %d", o.idx)
 	}
 	run(t, o.ProbeEgress, probeFrame(broadcast, base, 1, mustAddr(t, "10.8.0.254")))
 	run(t, o.ProbeIngress, arpFrame(2, hubMAC, testTarget, slotMAC(base, 1), [4]byte{}))
-	if _, err := o.readLink(uint32(testIfindex)); !errors.Is(err, ebpf.ErrKeyNotExist) {
-		t.Errorf("an unprobed link has entries (%v)", err)
+	if st := arpStats(t, o); st.ProbesSent != 1 || st.ProbeReplies != 1 {
+		t.Fatalf("link: probes %d replies %d, want 1 1", st.ProbesSent, st.ProbeReplies)
+	}
+	peer := testProbe{o.objects, other}
+	if kv := counters(t, peer); kv.RxFrames != 0 || kv.TxFrames != 0 || kv.ProbesSent != 0 {
+		t.Errorf("the other link counted another link's frames: %+v", kv.Counters)
+	}
+	var idx uint32
+	if err := o.Links.Lookup(uint32(testIfindex), &idx); err != nil || idx != o.idx {
+		t.Errorf("links[%d] = %d (%v), want %d", testIfindex, idx, err, o.idx)
+	}
+
+	// The link goes; a new one takes its index and starts from zero.
+	if err := o.removeLink(o.linkObjects); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Links.Lookup(uint32(testIfindex), &idx); !errors.Is(err, ebpf.ErrKeyNotExist) {
+		t.Errorf("a removed link is still in links (%v)", err)
+	}
+	again := testProbe{o.objects, addTestLink(t, o.objects, 3, base)}
+	if again.idx != o.idx {
+		t.Fatalf("new link took index %d, want the freed %d", again.idx, o.idx)
+	}
+	if kv := counters(t, again); kv.RxFrames != 0 || kv.TxFrames != 0 || kv.ProbeReplies != 0 || kv.lastReplyNs != 0 {
+		t.Errorf("a reused index kept the old link's counters: %+v", kv)
 	}
 }
 
