@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -18,8 +19,9 @@ import (
 
 // BenchmarkProbeCost measures what the probe costs a tunnel: iperf3 TCP
 // throughput over one real OpenVPN TAP tunnel (gateway tap1 to the hub's
-// bridge) without and with the probe attached, rounds alternating in the
-// same process with the kernel's BPF statistics off; then, with them on,
+// bridge) without and with the probe attached, in rounds of one run each
+// in the same process with the kernel's BPF statistics off, the ratio the
+// median of the rounds' ratios; then, with them on,
 // the programs' run time per packet (run_time_ns / run_cnt) beside an empty
 // program attached the same way in the same traffic: the statistics' own
 // cost, the floor the probe's cost is measured from. docs/benchmarks.md
@@ -38,16 +40,32 @@ func BenchmarkProbeCost(b *testing.B) {
 	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
 	time.Sleep(500 * time.Millisecond)
 
-	// Throughput, statistics off (they cost every program run).
-	const rounds = 9
-	var without, with []float64
+	// Throughput, statistics off (they cost every program run): rounds of
+	// one run each without a program, with an empty program (what any tc
+	// program costs: the hook itself) and with the probe, in an order that
+	// rotates (a drift favours none), compared round by round.
+	const rounds = 15
+	var none, empty, with, vsNone, vsEmpty, emptyVsNone []float64
 	var attach string
-	for range rounds {
-		without = append(without, iperf(b, w))
-		m := probeTap1(b, w)
-		with = append(with, iperf(b, w))
-		attach = m.Links()[0].Attach
-		m.Close()
+	for i := range rounds {
+		var r [3]float64
+		for k := range 3 {
+			switch arm := (i + k) % 3; arm {
+			case 0:
+				r[arm] = iperf(b, w)
+			case 1:
+				e := attachEmpty(b, w)
+				r[arm] = iperf(b, w)
+				e.close(b)
+			case 2:
+				m := probeTap1(b, w)
+				r[arm] = iperf(b, w)
+				attach = m.Links()[0].Attach
+				m.Close()
+			}
+		}
+		none, empty, with = append(none, r[0]), append(empty, r[1]), append(with, r[2])
+		vsNone, vsEmpty, emptyVsNone = append(vsNone, r[2]/r[0]), append(vsEmpty, r[2]/r[1]), append(emptyVsNone, r[1]/r[0])
 	}
 
 	// Per-packet cost, statistics on: the probe and the empty program,
@@ -56,12 +74,12 @@ func BenchmarkProbeCost(b *testing.B) {
 	nstest.Require(b, err == nil, "kernel BPF run-time statistics: %v", err)
 	defer stats.Close()
 	const costRounds = 3
-	var probe, empty [2]runCost // ingress, egress
+	var probe, floor [2]runCost // ingress, egress
 	for range costRounds {
 		e := attachEmpty(b, w)
 		iperf(b, w)
-		empty[0].add(b, e.in)
-		empty[1].add(b, e.out)
+		floor[0].add(b, e.in)
+		floor[1].add(b, e.out)
 		e.close(b)
 
 		m := probeTap1(b, w)
@@ -71,13 +89,15 @@ func BenchmarkProbeCost(b *testing.B) {
 		probe[1].add(b, l.ProbeEgress)
 		m.Close()
 	}
-	ratio := median(with) / median(without)
-	b.Logf("BENCH probe cost (%s, kernel %s): iperf3 over one tunnel without the probe %v Mbit/s (median %.0f), with %v (median %.0f): ratio %.3f (%.1f%% loss)",
-		attach, kernel(b), rounded(without), median(without), rounded(with), median(with), ratio, (1-ratio)*100)
+	ratio := median(vsNone)
+	b.Logf("BENCH probe cost (%s, kernel %s): iperf3 over one tunnel, Mbit/s: no program %v (median %.0f), empty program %v (median %.0f), probe %v (median %.0f)",
+		attach, kernel(b), rounded(none), median(none), rounded(empty), median(empty), rounded(with), median(with))
+	b.Logf("BENCH probe cost throughput ratios, median of %d rounds [quartiles]: probe/no program %.3f [%s] (%.1f%% loss), empty/no program %.3f [%s], probe/empty %.3f [%s]",
+		rounds, ratio, quartiles(vsNone), (1-ratio)*100, median(emptyVsNone), quartiles(emptyVsNone), median(vsEmpty), quartiles(vsEmpty))
 	for i, dir := range []string{"ingress", "egress"} {
 		b.Logf("BENCH probe cost %s: probe %.0f ns/packet, empty program %.0f ns/packet (the statistics' floor), probe above the floor %.0f ns, over %d and %d runs",
-			dir, probe[i].per(), empty[i].per(), probe[i].per()-empty[i].per(), probe[i].runs, empty[i].runs)
-		b.ReportMetric(probe[i].per()-empty[i].per(), "ns/pkt-net-"+dir)
+			dir, probe[i].per(), floor[i].per(), probe[i].per()-floor[i].per(), probe[i].runs, floor[i].runs)
+		b.ReportMetric(probe[i].per()-floor[i].per(), "ns/pkt-net-"+dir)
 	}
 	b.ReportMetric(ratio, "throughput-ratio")
 }
@@ -200,6 +220,11 @@ func median(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+func quartiles(v []float64) string {
+	q := slices.Sorted(slices.Values(v))
+	return fmt.Sprintf("%.3f .. %.3f", q[len(q)/4], q[3*len(q)/4])
 }
 
 func rounded(v []float64) []float64 {
