@@ -2,19 +2,20 @@
 
 // multilink link probe: tc programs on ingress and egress of each TAP.
 //
-// Each link has its own instance of the programs, loaded with the link's
-// index in the maps as a constant (link_idx), so the hot path finds its
-// counters by an array lookup the verifier inlines instead of hashing
-// skb->ifindex for every frame; the links map gives the index by ifindex.
-// Per link they count frames and bytes in each direction (per CPU: the hot
-// path takes no lock and shares no cache line), the ARP requests leaving
-// for the probe target and the ARP replies arriving from it, note when the
-// last frame and the last reply arrived, and time the daemon's own ARP
-// probes: a probe leaves with a source MAC whose low bits name one of
-// PROBE_SLOTS slots, the reply comes back addressed to that MAC, and the
-// slot's departure time gives the RTT, even when several probes are in
-// flight. Every RTT goes into a log2 histogram and, on kernels with a ring
-// buffer, out as an event.
+// Each link has its own instance of the programs. The hot path, which
+// runs for every frame, touches one cache line of memory: the instance's
+// own per-CPU slot in its .bss (cpu_traffic), found by address and CPU
+// number, with no map lookup, no key and no load from .rodata. Only ARP
+// frames go further, to the per-link arrays at the instance's link_idx
+// (the links map gives the index by ifindex). Per link they count frames
+// and bytes in each direction, the ARP requests leaving for the probe
+// target and the ARP replies arriving from it, note when the last frame
+// and the last reply arrived, and time the daemon's own ARP probes: a
+// probe leaves with a source MAC whose low bits name one of PROBE_SLOTS
+// slots, the reply comes back addressed to that MAC, and the slot's
+// departure time gives the RTT, even when several probes are in flight.
+// Every RTT goes into a log2 histogram and, on kernels with a ring buffer,
+// out as an event.
 //
 // The programs never change what passes: they return TC_ACT_UNSPEC (TCX:
 // next), so the frame continues, and later programs (the eBPF bond) run.
@@ -27,6 +28,7 @@
 #include <bpf/bpf_endian.h>
 
 #define MAX_LINKS 256
+#define MAX_CPUS 256    // the loader refuses a machine with more possible CPUs
 #define PROBE_SLOTS 32 // a power of two: the slot is the MAC's low bits
 #define RTT_BUCKETS 24 // bucket b > 0 holds [2^(b-1), 2^b) us; the last one everything above
 
@@ -42,8 +44,8 @@ struct link_config {
 	__u8 pad[2];
 };
 
-// link_traffic is per CPU (no atomics, no cache line shared between the
-// CPUs of the two directions): every frame touches only this.
+// link_traffic is one CPU's traffic on one link, a cache line of its own
+// (no atomics, no line shared between CPUs): every frame touches only this.
 struct link_traffic {
 	__u64 rx_frames;
 	__u64 rx_bytes;
@@ -52,6 +54,7 @@ struct link_traffic {
 	__u64 malformed;  // runts, truncated ARP, ARP not Ethernet/IPv4
 	__u64 vlan;       // VLAN-tagged frames, counted, not parsed
 	__u64 last_rx_ns; // when the last frame arrived on this CPU (CLOCK_MONOTONIC, coarse)
+	__u64 pad;
 };
 
 // link_stats is created zeroed by the daemon; the programs only update it,
@@ -105,19 +108,18 @@ struct {
 
 // The per-link maps are arrays indexed by link index. The daemon zeroes a
 // link's entries before it loads the link's programs.
+
+// This instance's traffic, a slot per CPU. It lives in the instance's own
+// .bss (each link's programs are loaded with a .bss of their own, created
+// zeroed; mmapable on 5.5+, so page-aligned and a slot is a cache line),
+// which the program addresses directly: no lookup on the hot path.
+struct link_traffic cpu_traffic[MAX_CPUS] __attribute__((aligned(64)));
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_LINKS);
 	__type(key, __u32);
 	__type(value, struct link_config);
 } configs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MAX_LINKS);
-	__type(key, __u32);
-	__type(value, struct link_traffic);
-} traffic SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -136,16 +138,20 @@ struct {
 
 volatile const __u32 use_ringbuf = 1;
 
-// This instance's link: its index in configs, traffic and stats.
+// This instance's link: its index in configs and stats (ARP frames only).
 volatile const __u32 link_idx = 0;
-
-// The last frame's time needs no precision (it feeds an age in seconds):
-// the coarse clock (Linux 5.11+) is a cached read, the precise one reads
-// the clock source on every frame. The loader sets 0 on older kernels.
-volatile const __u32 coarse_clock = 1;
 
 // Keeps struct event in BTF for bpf2go's -type (it costs a one-entry .bss).
 const struct event *unused_event __attribute__((unused));
+
+// traffic_slot is this CPU's slot of the instance's traffic.
+static __always_inline struct link_traffic *traffic_slot(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	if (cpu >= MAX_CPUS) // the loader refuses such machines; for the verifier
+		return 0;
+	return &cpu_traffic[cpu];
+}
 
 static __always_inline __u32 log2_u64(__u64 v)
 {
@@ -232,8 +238,7 @@ static __always_inline int load_arp(struct __sk_buff *skb, struct link_traffic *
 SEC("tc")
 int probe_egress(struct __sk_buff *skb)
 {
-	__u32 key = link_idx;
-	struct link_traffic *tr = bpf_map_lookup_elem(&traffic, &key);
+	struct link_traffic *tr = traffic_slot();
 	if (!tr)
 		return TC_ACT_UNSPEC;
 	tr->tx_frames++;
@@ -241,6 +246,7 @@ int probe_egress(struct __sk_buff *skb)
 	if (!arp_candidate(skb, tr))
 		return TC_ACT_UNSPEC;
 
+	__u32 key = link_idx;
 	struct arp_eth arp;
 	struct link_config *cfg = bpf_map_lookup_elem(&configs, &key);
 	struct link_stats *st = bpf_map_lookup_elem(&stats, &key);
@@ -258,17 +264,20 @@ int probe_egress(struct __sk_buff *skb)
 SEC("tc")
 int probe_ingress(struct __sk_buff *skb)
 {
-	__u32 key = link_idx;
-	struct link_traffic *tr = bpf_map_lookup_elem(&traffic, &key);
+	struct link_traffic *tr = traffic_slot();
 	if (!tr)
 		return TC_ACT_UNSPEC;
 	tr->rx_frames++;
 	tr->rx_bytes += skb->len;
-	tr->last_rx_ns = coarse_clock ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
+	// The last frame's time needs no precision (it feeds an age): the
+	// coarse clock (5.11+) is a cached read. On older kernels the loader
+	// rewrites this call to bpf_ktime_get_ns, so no flag is read here.
+	tr->last_rx_ns = bpf_ktime_get_coarse_ns();
 	if (!arp_candidate(skb, tr))
 		return TC_ACT_UNSPEC;
 	__u64 now = bpf_ktime_get_ns(); // an RTT needs the precise clock
 
+	__u32 key = link_idx;
 	struct arp_eth arp;
 	struct link_config *cfg = bpf_map_lookup_elem(&configs, &key);
 	struct link_stats *st = bpf_map_lookup_elem(&stats, &key);

@@ -52,6 +52,7 @@ type ProbeLinkTraffic struct {
 	Malformed uint64
 	Vlan      uint64
 	LastRxNs  uint64
+	Pad       uint64
 }
 
 // Names of all BPF objects in the ELF.
@@ -62,10 +63,9 @@ const (
 	ProbeMapEvents        = "events"
 	ProbeMapLinks         = "links"
 	ProbeMapStats         = "stats"
-	ProbeMapTraffic       = "traffic"
 	ProbeProgProbeEgress  = "probe_egress"
 	ProbeProgProbeIngress = "probe_ingress"
-	ProbeVarCoarseClock   = "coarse_clock"
+	ProbeVarCpuTraffic    = "cpu_traffic"
 	ProbeVarLinkIdx       = "link_idx"
 	ProbeVarUnusedEvent   = "unused_event"
 	ProbeVarUseRingbuf    = "use_ringbuf"
@@ -125,14 +125,13 @@ type ProbeMapSpecs struct {
 	Events  *ebpf.MapSpec `ebpf:"events"`
 	Links   *ebpf.MapSpec `ebpf:"links"`
 	Stats   *ebpf.MapSpec `ebpf:"stats"`
-	Traffic *ebpf.MapSpec `ebpf:"traffic"`
 }
 
 // ProbeVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ProbeVariableSpecs struct {
-	CoarseClock *ebpf.VariableSpec `ebpf:"coarse_clock"`
+	CpuTraffic  *ebpf.VariableSpec `ebpf:"cpu_traffic"`
 	LinkIdx     *ebpf.VariableSpec `ebpf:"link_idx"`
 	UnusedEvent *ebpf.VariableSpec `ebpf:"unused_event"`
 	UseRingbuf  *ebpf.VariableSpec `ebpf:"use_ringbuf"`
@@ -162,7 +161,6 @@ type ProbeMaps struct {
 	Events  *ebpf.Map `ebpf:"events"`
 	Links   *ebpf.Map `ebpf:"links"`
 	Stats   *ebpf.Map `ebpf:"stats"`
-	Traffic *ebpf.Map `ebpf:"traffic"`
 }
 
 func (m *ProbeMaps) Close() error {
@@ -171,7 +169,6 @@ func (m *ProbeMaps) Close() error {
 		m.Events,
 		m.Links,
 		m.Stats,
-		m.Traffic,
 	)
 }
 
@@ -179,7 +176,7 @@ func (m *ProbeMaps) Close() error {
 //
 // It can be passed to LoadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ProbeVariables struct {
-	CoarseClock *ebpf.Variable `ebpf:"coarse_clock"`
+	CpuTraffic  *ebpf.Variable `ebpf:"cpu_traffic"`
 	LinkIdx     *ebpf.Variable `ebpf:"link_idx"`
 	UnusedEvent *ebpf.Variable `ebpf:"unused_event"`
 	UseRingbuf  *ebpf.Variable `ebpf:"use_ringbuf"`

@@ -185,7 +185,7 @@ func (m *Monitor) load() error {
 	if m.obj != nil {
 		return nil
 	}
-	o, err := loadObjects(m.opts.NoRingbuf)
+	o, err := loadObjects(loadOptions{noRingbuf: m.opts.NoRingbuf})
 	if err != nil {
 		return fault.Unsupported(err, "the eBPF link probe cannot load its maps (needs CAP_BPF and CAP_NET_ADMIN, Linux 5.4+)")
 	}
@@ -240,7 +240,7 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 	obj := m.obj
 	p.prober = &prober{
 		spec: spec, ifindex: ifindex, base: base, snd: snd, polling: !m.obj.ringbuf,
-		read:     func() (kernelView, error) { return obj.readLink(lo.idx) },
+		read:     func() (kernelView, error) { return obj.readLink(lo) },
 		readStat: func() (kernelView, error) { return obj.readStats(lo.idx) },
 		publish:  m.publish,
 		wake:     make(chan struct{}, 1),

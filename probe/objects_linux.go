@@ -1,10 +1,12 @@
 package probe
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"sync"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -21,25 +23,41 @@ type objects struct {
 	bpf.ProbeMaps
 	spec    *ebpf.CollectionSpec
 	ringbuf bool // events come through the ring buffer; else poll stats
+	ncpu    int  // possible CPUs: the traffic slots in use
 
 	mu   sync.Mutex
 	used []bool // link indexes in use, one per entry of the per-link arrays
 }
 
 // linkObjects are one link's programs, bound at load time to its index in
-// the per-link arrays (link_idx): the hot path does no map hashing.
+// the per-link arrays (link_idx), and their own .bss: the traffic counters,
+// a slot per CPU, which the hot path addresses without a map lookup.
 type linkObjects struct {
-	bpf.ProbePrograms
+	instance
 	idx     uint32
 	ifindex uint32
+}
+
+// instance is what loading one link's programs makes.
+type instance struct {
+	bpf.ProbePrograms
+	Bss *ebpf.Map `ebpf:".bss"` // cpu_traffic
+}
+
+// trafficSlot is the size of one CPU's slot of cpu_traffic.
+const trafficSlot = int(unsafe.Sizeof(bpf.ProbeLinkTraffic{}))
+
+// loadOptions force the paths of older kernels (tests).
+type loadOptions struct {
+	noRingbuf    bool // poll the stats as before 5.8
+	preciseClock bool // stamp frames with bpf_ktime_get_ns as before 5.11
 }
 
 // loadObjects loads the shared maps and prepares the programs' spec. On a
 // kernel without ring buffers (before 5.8) the events map becomes a
 // one-entry array the programs never touch (use_ringbuf = 0 lets the
 // verifier skip those calls), and the daemon polls the stats instead.
-// noRingbuf forces that path (tests).
-func loadObjects(noRingbuf bool) (*objects, error) {
+func loadObjects(opts loadOptions) (*objects, error) {
 	// Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK.
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("remove memlock limit: %w", err)
@@ -48,7 +66,15 @@ func loadObjects(noRingbuf bool) (*objects, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load probe spec: %w", err)
 	}
-	o := &objects{spec: spec, ringbuf: !noRingbuf, used: make([]bool, spec.Maps[bpf.ProbeMapStats].MaxEntries)}
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return nil, fmt.Errorf("count cpus: %w", err)
+	}
+	if slots := int(spec.Variables[bpf.ProbeVarCpuTraffic].Size()) / trafficSlot; ncpu > slots {
+		return nil, fault.Unsupported(fmt.Errorf("%d possible CPUs, the probe counts traffic for at most %d", ncpu, slots),
+			"the eBPF link probe supports machines of up to %d CPUs", slots)
+	}
+	o := &objects{spec: spec, ringbuf: !opts.noRingbuf, ncpu: ncpu, used: make([]bool, spec.Maps[bpf.ProbeMapStats].MaxEntries)}
 	if o.ringbuf {
 		if err := features.HaveMapType(ebpf.RingBuf); err != nil {
 			if !errors.Is(err, ebpf.ErrNotSupported) {
@@ -57,13 +83,17 @@ func loadObjects(noRingbuf bool) (*objects, error) {
 			o.ringbuf = false
 		}
 	}
+	precise := opts.preciseClock
 	if err := features.HaveProgramHelper(ebpf.SchedCLS, asm.FnKtimeGetCoarseNs); err != nil {
 		if !errors.Is(err, ebpf.ErrNotSupported) {
 			return nil, fmt.Errorf("probe coarse clock support: %w", err)
 		}
-		if err := spec.Variables[bpf.ProbeVarCoarseClock].Set(uint32(0)); err != nil {
-			return nil, fmt.Errorf("set coarse_clock: %w", err)
-		}
+		precise = true
+	}
+	if precise {
+		// The frame clock falls back to the precise one: the same call
+		// with another helper, so the hot path reads no flag.
+		preciseClock(spec)
 	}
 	if !o.ringbuf {
 		ev := spec.Maps[bpf.ProbeMapEvents]
@@ -78,9 +108,9 @@ func loadObjects(noRingbuf bool) (*objects, error) {
 	return o, nil
 }
 
-// addLink takes a free link index, zeroes its entries (one per CPU for the
-// traffic), writes its config and loads the link's programs bound to it.
-// On error nothing is left.
+// addLink takes a free link index, zeroes its stats, writes its config and
+// loads the link's programs bound to it, with a zeroed .bss of their own
+// (the traffic counters). On error nothing is left.
 func (o *objects) addLink(ifindex uint32, cfg bpf.ProbeLinkConfig) (_ *linkObjects, err error) {
 	idx, err := o.take()
 	if err != nil {
@@ -92,13 +122,6 @@ func (o *objects) addLink(ifindex uint32, cfg bpf.ProbeLinkConfig) (_ *linkObjec
 			_ = o.removeLink(l) // what it can; the error is addLink's
 		}
 	}()
-	ncpu, err := ebpf.PossibleCPU()
-	if err != nil {
-		return nil, fmt.Errorf("count cpus: %w", err)
-	}
-	if err := o.Traffic.Put(l.idx, make([]bpf.ProbeLinkTraffic, ncpu)); err != nil {
-		return nil, fmt.Errorf("zero traffic counters: %w", err)
-	}
 	if err := o.Stats.Put(l.idx, bpf.ProbeLinkStats{}); err != nil {
 		return nil, fmt.Errorf("zero stats: %w", err)
 	}
@@ -113,10 +136,11 @@ func (o *objects) addLink(ifindex uint32, cfg bpf.ProbeLinkConfig) (_ *linkObjec
 		return nil, fmt.Errorf("set link_idx: %w", err)
 	}
 	shared := map[string]*ebpf.Map{
-		bpf.ProbeMapConfigs: o.Configs, bpf.ProbeMapTraffic: o.Traffic, bpf.ProbeMapStats: o.Stats,
+		bpf.ProbeMapConfigs: o.Configs, bpf.ProbeMapStats: o.Stats,
 		bpf.ProbeMapEvents: o.Events, bpf.ProbeMapLinks: o.Links,
 	}
-	if err := spec.LoadAndAssign(&l.ProbePrograms, &ebpf.CollectionOptions{MapReplacements: shared}); err != nil {
+	// The .bss is not shared: each instance gets its own, created zeroed.
+	if err := spec.LoadAndAssign(&l.instance, &ebpf.CollectionOptions{MapReplacements: shared}); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
 			err = fmt.Errorf("%w (verifier log:\n%+v)", err, ve)
@@ -127,13 +151,16 @@ func (o *objects) addLink(ifindex uint32, cfg bpf.ProbeLinkConfig) (_ *linkObjec
 	return l, nil
 }
 
-// removeLink unloads a link's programs (detach them first) and frees its
-// index; a missing entry is fine. Its counters stay until the index is
-// taken again (addLink zeroes them).
+// removeLink unloads a link's programs (detach them first) and their
+// traffic counters, and frees its index; a missing entry is fine. Its ARP
+// statistics stay until the index is taken again (addLink zeroes them).
 func (o *objects) removeLink(l *linkObjects) error {
 	var errs []error
 	if err := l.ProbePrograms.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close probe programs: %w", err))
+	}
+	if err := l.Bss.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close probe traffic counters: %w", err))
 	}
 	if err := o.Links.Delete(l.ifindex); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		errs = append(errs, fmt.Errorf("delete link index: %w", err))
@@ -142,6 +169,19 @@ func (o *objects) removeLink(l *linkObjects) error {
 	o.used[l.idx] = false
 	o.mu.Unlock()
 	return errors.Join(errs...)
+}
+
+// preciseClock makes the programs read bpf_ktime_get_ns where they read
+// bpf_ktime_get_coarse_ns (kernels before 5.11 lack it): both take nothing
+// and return nanoseconds of CLOCK_MONOTONIC.
+func preciseClock(spec *ebpf.CollectionSpec) {
+	for _, p := range spec.Programs {
+		for i := range p.Instructions {
+			if ins := &p.Instructions[i]; ins.IsBuiltinCall() && ins.Constant == int64(asm.FnKtimeGetCoarseNs) {
+				ins.Constant = int64(asm.FnKtimeGetNs)
+			}
+		}
+	}
 }
 
 // take marks the lowest free link index used and returns it.
@@ -164,14 +204,14 @@ func (o *objects) Close() error {
 
 // readLink reads a link's counters: the per-CPU traffic summed (the last
 // frame time is the latest of the CPUs') and the ARP statistics.
-func (o *objects) readLink(idx uint32) (kernelView, error) {
-	kv, err := o.readStats(idx)
+func (o *objects) readLink(l *linkObjects) (kernelView, error) {
+	kv, err := o.readStats(l.idx)
 	if err != nil {
 		return kv, err
 	}
-	var per []bpf.ProbeLinkTraffic
-	if err := o.Traffic.Lookup(idx, &per); err != nil {
-		return kernelView{}, fmt.Errorf("read link traffic: %w", err)
+	per, err := o.readTraffic(l)
+	if err != nil {
+		return kernelView{}, err
 	}
 	for _, t := range per {
 		kv.RxFrames += t.RxFrames
@@ -183,6 +223,22 @@ func (o *objects) readLink(idx uint32) (kernelView, error) {
 		kv.lastRxNs = max(kv.lastRxNs, t.LastRxNs)
 	}
 	return kv, nil
+}
+
+// readTraffic reads the instance's cpu_traffic slots of the possible CPUs
+// (a lookup of the .bss, which works before 5.5 too, where it cannot be
+// mapped into memory).
+func (o *objects) readTraffic(l *linkObjects) ([]bpf.ProbeLinkTraffic, error) {
+	buf := make([]byte, l.Bss.ValueSize())
+	if err := l.Bss.Lookup(uint32(0), buf); err != nil {
+		return nil, fmt.Errorf("read link traffic: %w", err)
+	}
+	off := int(o.spec.Variables[bpf.ProbeVarCpuTraffic].Offset)
+	per := make([]bpf.ProbeLinkTraffic, o.ncpu)
+	if _, err := binary.Decode(buf[off:], binary.NativeEndian, per); err != nil {
+		return nil, fmt.Errorf("decode link traffic: %w", err)
+	}
+	return per, nil
 }
 
 // readStats reads the link's probe state only (one map, not per-CPU):

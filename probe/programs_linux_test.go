@@ -45,8 +45,13 @@ func loadTest(t *testing.T, noRingbuf bool) (testProbe, net.HardwareAddr) {
 
 func loadTestTB(t testing.TB, noRingbuf bool) (testProbe, net.HardwareAddr) {
 	t.Helper()
+	return loadTestOpts(t, loadOptions{noRingbuf: noRingbuf})
+}
+
+func loadTestOpts(t testing.TB, opts loadOptions) (testProbe, net.HardwareAddr) {
+	t.Helper()
 	nstest.RequireAdmin(t)
-	o, err := loadObjects(noRingbuf)
+	o, err := loadObjects(opts)
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
@@ -75,7 +80,7 @@ func addTestLink(t testing.TB, o *objects, ifindex uint32, base net.HardwareAddr
 // counters reads the link's counters as the Monitor does (per-CPU summed).
 func counters(t *testing.T, o testProbe) kernelView {
 	t.Helper()
-	kv, err := o.readLink(o.idx)
+	kv, err := o.readLink(o.linkObjects)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,88 @@
+package probe
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/cilium/ebpf/asm"
+	"golang.org/x/sys/unix"
+)
+
+// onCPU runs f on the given CPU (BPF_PROG_TEST_RUN runs the program on the
+// caller's CPU), or skips when the machine has no such CPU.
+func onCPU(t *testing.T, cpu int, f func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var was, set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &was); err != nil {
+		t.Fatal(err)
+	}
+	if !was.IsSet(cpu) {
+		t.Skipf("CPU %d is not available to this test", cpu)
+	}
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = unix.SchedSetaffinity(0, &was) }()
+	f()
+}
+
+// TestProgramsTrafficPerCPU: each CPU counts into its own slot of the
+// link's traffic, and the readout sums them.
+func TestProgramsTrafficPerCPU(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs two CPUs")
+	}
+	o, _ := loadTest(t, false)
+	onCPU(t, 0, func() { run(t, o.ProbeIngress, ipv4Frame(100)) })
+	onCPU(t, 1, func() {
+		run(t, o.ProbeIngress, ipv4Frame(200))
+		run(t, o.ProbeEgress, ipv4Frame(300))
+	})
+	per, err := o.readTraffic(o.linkObjects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := per[0]; c.RxFrames != 1 || c.RxBytes != 100 || c.TxFrames != 0 {
+		t.Errorf("CPU 0's slot: %+v, want 1 frame of 100 bytes received", c)
+	}
+	if c := per[1]; c.RxFrames != 1 || c.RxBytes != 200 || c.TxFrames != 1 || c.TxBytes != 300 {
+		t.Errorf("CPU 1's slot: %+v, want 1 frame of 200 bytes received, 1 of 300 sent", c)
+	}
+	kv := counters(t, o)
+	if kv.RxFrames != 2 || kv.RxBytes != 300 || kv.TxFrames != 1 || kv.TxBytes != 300 {
+		t.Errorf("summed: rx %d/%d B, tx %d/%d B; want 2/300, 1/300", kv.RxFrames, kv.RxBytes, kv.TxFrames, kv.TxBytes)
+	}
+	if kv.lastRxNs != max(per[0].LastRxNs, per[1].LastRxNs) || kv.lastRxNs == 0 {
+		t.Errorf("last frame at %d, want the later of the CPUs' %d and %d", kv.lastRxNs, per[0].LastRxNs, per[1].LastRxNs)
+	}
+}
+
+// TestProgramsPreciseClock: the pre-5.11 build calls bpf_ktime_get_ns where
+// the coarse clock was, loads, and stamps frames with the precise time.
+func TestProgramsPreciseClock(t *testing.T) {
+	o, _ := loadTestOpts(t, loadOptions{preciseClock: true})
+	for name, p := range o.spec.Programs {
+		for _, ins := range p.Instructions {
+			if ins.IsBuiltinCall() && ins.Constant == int64(asm.FnKtimeGetCoarseNs) {
+				t.Errorf("%s still calls bpf_ktime_get_coarse_ns", name)
+			}
+		}
+	}
+	var before, after unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &before); err != nil {
+		t.Fatal(err)
+	}
+	run(t, o.ProbeIngress, ipv4Frame(100))
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &after); err != nil {
+		t.Fatal(err)
+	}
+	// The coarse clock lags by up to a tick: only the precise one is
+	// always within the two readings.
+	kv := counters(t, o)
+	if lo, hi := uint64(before.Nano()), uint64(after.Nano()); kv.lastRxNs < lo || kv.lastRxNs > hi {
+		t.Errorf("frame stamped %d, want within [%d, %d] (the precise clock)", kv.lastRxNs, lo, hi)
+	}
+}
