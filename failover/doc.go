@@ -65,6 +65,11 @@
 // Every switch and every link state change is an Event (bounded history),
 // with the reason and the detection latency; Collector exports
 // multilink_failovers_total, multilink_active_link and multilink_link_state.
-// A switch the bond makes by itself is noticed within half a second and
-// recorded with reason "kernel".
+// A switch the bond makes by itself (the kernel bond's ARP monitor saw the
+// active link die first) is noticed within half a second, recorded with
+// reason "kernel" and made the engine's own: the bond's primary is set to
+// the link it chose, or the kernel would return to the old primary the
+// moment it answers again, past hold-down and flap damping; the hub is
+// told; and the engine returns to the link the bond left only once our
+// probes have found it up for a hold-down since.
 package failover

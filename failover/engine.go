@@ -61,6 +61,7 @@ type Engine struct {
 	judges    map[string]*judge
 	active    string
 	switched  time.Time         // the last switch
+	left      string            // the link the bond left by itself at switched, if it did
 	failovers map[string]uint64 // by reason
 }
 
@@ -139,7 +140,7 @@ func (e *Engine) Run(ctx context.Context) {
 				}
 			}
 		case <-reconcile.C:
-			e.reconcile(ctx)
+			e.reconcile(ctx, time.Now())
 		case <-e.kick:
 		case <-timer.C:
 		}
@@ -224,6 +225,16 @@ func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
 		next = until
 	}
 	target, reason := decide(cands, e.active, e.pin, e.pol.Stickiness, settled)
+	if reason == ReasonFailback && target == e.left {
+		// The bond's own monitor left this link: back to it only once it
+		// has been up, by our probes, for a hold-down since.
+		if until := e.switched.Add(e.pol.HoldDown); now.Before(until) {
+			target, reason = e.active, ""
+			if until.Before(next) {
+				next = until
+			}
+		}
+	}
 	if e.manual {
 		// The operator changed the pin or the priority: a switch that
 		// follows at once is theirs.
@@ -286,6 +297,7 @@ func (e *Engine) act(ctx context.Context, ev Event) {
 	e.mu.Lock()
 	e.active = ev.To
 	e.switched = ev.At
+	e.left = ""
 	e.failovers[ev.Reason]++
 	e.mu.Unlock()
 	e.events.add(ev)
@@ -320,8 +332,13 @@ func (e *Engine) setProbeRates() {
 	}
 }
 
-// reconcile notices a switch the bond made by itself.
-func (e *Engine) reconcile(ctx context.Context) {
+// reconcile notices a switch the bond made by itself (the kernel bond's
+// ARP monitor saw the active link die before the engine did), and makes
+// it the engine's own: the bond's primary follows it (else the kernel
+// would return to the old primary the moment it answers again, past any
+// hold-down), the hub is told, and a return to the link left waits for a
+// hold-down of its own.
+func (e *Engine) reconcile(ctx context.Context, now time.Time) {
 	a, err := e.steer.Active(ctx, e.bond)
 	if err != nil || a == "" {
 		return
@@ -333,9 +350,16 @@ func (e *Engine) reconcile(ctx context.Context) {
 		return
 	}
 	e.active = a
+	e.switched, e.left = now, from
 	e.failovers[ReasonKernel]++
 	e.mu.Unlock()
-	e.events.add(Event{At: time.Now(), Bond: e.bond, Kind: KindSwitch, From: from, To: a, Reason: ReasonKernel,
+	e.events.add(Event{At: now, Bond: e.bond, Kind: KindSwitch, From: from, To: a, Reason: ReasonKernel,
 		Detail: "the bond switched by itself"})
 	e.log.Info("bond switched by itself", "from", from, "to", a)
+	if err := e.steer.Steer(ctx, e.bond, a); err != nil {
+		e.log.Warn("keep the bond's primary on the link it chose", "link", a, "err", err)
+	}
+	if err := e.steer.Announce(ctx, e.bond); err != nil {
+		e.log.Warn("announce the switch to the hub", "err", err)
+	}
 }

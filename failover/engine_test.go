@@ -89,6 +89,10 @@ func newRig(t *testing.T) *rig {
 	b := newFakeBond("tap1")
 	e := NewEngine(EngineOptions{Bond: "bond0", Links: []string{"tap1", "tap2"}, Primary: "tap1",
 		Policy: DefaultPolicy(), Steerer: b, Prober: b, Events: NewEvents(0)})
+	for l := range e.judges { // the rig's clock starts at t0, not now
+		_, iv, _ := b.Figures(l)
+		e.judges[l] = newJudge(at(0), iv)
+	}
 	e.active = "tap1"
 	e.setProbeRates()
 	return &rig{t: t, e: e, b: b}
@@ -249,23 +253,56 @@ func TestEnginePinAndPriority(t *testing.T) {
 	}
 }
 
+// TestEngineKernelSwitch: a switch the bond made by itself becomes the
+// engine's: the bond's primary follows it at once (else the kernel would
+// return to the old primary past any hold-down), the hub is told, and the
+// engine returns to the link left only after a hold-down, both healthy.
 func TestEngineKernelSwitch(t *testing.T) {
 	r := newRig(t)
 	r.play(100, 10, both(time.Millisecond))
 	r.b.mu.Lock()
 	r.b.active = "tap2" // the bond moved by itself
 	r.b.mu.Unlock()
-	r.e.reconcile(context.Background())
+	r.e.reconcile(context.Background(), at(r.now))
 	sw := r.switches()
 	if len(sw) != 1 || sw[0].Reason != ReasonKernel || r.e.active != "tap2" {
 		t.Fatalf("switches %+v, active %s", sw, r.e.active)
 	}
-	// Both healthy: the engine steers back to the primary.
-	r.play(20, 10, both(time.Millisecond))
-	if r.e.active != "tap1" {
-		t.Errorf("active %s, want the engine to steer back to tap1", r.e.active)
+	if r.b.steers[len(r.b.steers)-1] != "tap2" || r.b.announced != 1 {
+		t.Errorf("steers %v, announced %d: want the primary on tap2 and the hub told", r.b.steers, r.b.announced)
+	}
+	hold := int(DefaultPolicy().HoldDown / time.Millisecond)
+	r.play(hold-50, 10, both(time.Millisecond))
+	if r.e.active != "tap2" {
+		t.Fatalf("back on %s %d ms after the bond left tap1; want a hold-down of %d ms first", r.e.active, hold-50, hold)
+	}
+	r.play(100, 10, both(time.Millisecond))
+	sw = r.switches()
+	if r.e.active != "tap1" || sw[len(sw)-1].Reason != ReasonFailback {
+		t.Errorf("active %s, last switch %+v: want a failback to tap1 after the hold-down", r.e.active, sw[len(sw)-1])
 	}
 }
+
+// TestEngineKernelSwitchToDeadLink: a bond that moves by itself to a link
+// the engine knows is dead is steered to the healthy one at once.
+func TestEngineKernelSwitchToDeadLink(t *testing.T) {
+	r := newRig(t)
+	r.play(3000, 10, both(time.Millisecond))
+	r.play(4000, 10, map[string]time.Duration{"tap1": time.Millisecond}) // tap2 dies (standby: 3 s of silence)
+	if r.e.judges["tap2"].state != Down {
+		t.Fatalf("tap2 is %s, want down", r.e.judges["tap2"].state)
+	}
+	r.b.mu.Lock()
+	r.b.active = "tap2"
+	r.b.mu.Unlock()
+	r.e.reconcile(context.Background(), at(r.now))
+	r.play(deadDwellMs+20, 10, map[string]time.Duration{"tap1": time.Millisecond})
+	if r.e.active != "tap1" {
+		t.Errorf("active %s, want the engine back on the live tap1", r.e.active)
+	}
+}
+
+const deadDwellMs = int(deadDwell / time.Millisecond)
 
 func TestEngineSteerFailureRetries(t *testing.T) {
 	r := newRig(t)
