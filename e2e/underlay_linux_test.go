@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/multilink/multilink/impairment"
+	"github.com/multilink/multilink/nstest"
+)
+
+// underlayEnv forces the benchmark's underlays: "netem" or "emulated";
+// by default netem where the kernel has it.
+const underlayEnv = "MULTILINK_BENCH_UNDERLAY"
+
+// underlay impairs one of the two links between gateway and hub.
+type underlay interface {
+	// Cut drops every frame both ways (true) or lets them pass again,
+	// with the impairments set before (false).
+	Cut(cut bool) error
+	// Set impairs each direction; the zero Impairment clears it.
+	Set(toHub, toGw impairment.Impairment) error
+}
+
+// newBenchTopology is the spec's topology with two underlays the benchmark
+// can cut, delay and make lossy: veth pairs with netem in the kernel where
+// it exists (the lab), the userspace emulator elsewhere. It names which.
+func newBenchTopology(t testing.TB) (*topology, [2]underlay, string) {
+	t.Helper()
+	nstest.RequireAdmin(t)
+	kind := os.Getenv(underlayEnv)
+	if kind == "" {
+		kind = "emulated"
+		if err := haveNetem(t); err == nil {
+			kind = "netem"
+		} else {
+			t.Logf("no netem (%v): the underlays are emulated in userspace", err)
+		}
+	}
+	switch kind {
+	case "netem":
+		tp := newTopology(t)
+		var u [2]underlay
+		for i, dev := range []string{"u1", "u2"} {
+			n := &netemUnderlay{gw: tp.gw, hub: tp.hub, dev: dev}
+			t.Cleanup(func() { _ = n.Set(impairment.Impairment{}, impairment.Impairment{}) })
+			u[i] = n
+		}
+		return tp, u, "netem (kernel, on each veth end)"
+	case "emulated":
+		tp, links := newEmulatedTopology(t)
+		return tp, [2]underlay{emulated{links[0]}, emulated{links[1]}}, "emulated (userspace, package impairment)"
+	}
+	t.Fatalf("%s=%q: want netem or emulated", underlayEnv, kind)
+	return nil, [2]underlay{}, ""
+}
+
+// haveNetem reports whether a netem qdisc can be made, on a veth pair in
+// a namespace of its own that goes when the test ends.
+func haveNetem(t testing.TB) error {
+	ns := nstest.New(t, "mlnq")
+	if err := ns.Handle.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "nq0"}, PeerName: "nq1"}); err != nil {
+		return fmt.Errorf("add veth: %w", err)
+	}
+	l, err := ns.Handle.LinkByName("nq0")
+	if err != nil {
+		return fmt.Errorf("find veth: %w", err)
+	}
+	return ns.Handle.QdiscAdd(netemQdisc(l.Attrs().Index, impairment.Impairment{}))
+}
+
+// netemQdisc is the root netem qdisc of ifindex doing im.
+func netemQdisc(ifindex int, im impairment.Impairment) *netlink.Netem {
+	return netlink.NewNetem(
+		netlink.QdiscAttrs{LinkIndex: ifindex, Handle: netlink.MakeHandle(1, 0), Parent: netlink.HANDLE_ROOT},
+		netlink.NetemQdiscAttrs{Latency: uint32(im.Delay.Microseconds()), Jitter: uint32(im.Jitter.Microseconds()), Loss: float32(im.Loss * 100)})
+}
+
+// netemUnderlay impairs a veth pair: the gateway end's egress carries what
+// goes to the hub, the hub end's what goes to the gateway. Set through
+// netlink, so a cut takes both directions within microseconds.
+type netemUnderlay struct {
+	gw, hub *nstest.NS
+	dev     string
+	set     [2]impairment.Impairment // to the hub, to the gateway
+	cut     bool
+}
+
+func (n *netemUnderlay) Cut(cut bool) error {
+	n.cut = cut
+	return n.apply()
+}
+
+func (n *netemUnderlay) Set(toHub, toGw impairment.Impairment) error {
+	n.set = [2]impairment.Impairment{toHub, toGw}
+	return n.apply()
+}
+
+// apply puts each end's impairment in force: a netem qdisc, or none for
+// an end that passes everything.
+func (n *netemUnderlay) apply() error {
+	var errs []error
+	for i, ns := range []*nstest.NS{n.gw, n.hub} {
+		im := n.set[i]
+		if n.cut {
+			im = impairment.Impairment{Loss: 1}
+		}
+		l, err := ns.Handle.LinkByName(n.dev)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("find %s in %s: %w", n.dev, ns.Name, err))
+			continue
+		}
+		q := netemQdisc(l.Attrs().Index, im)
+		if im == (impairment.Impairment{}) {
+			// ENOENT: no netem there; EINVAL: the default root qdisc.
+			if err := ns.Handle.QdiscDel(q); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EINVAL) {
+				errs = append(errs, fmt.Errorf("remove netem on %s in %s: %w", n.dev, ns.Name, err))
+			}
+			continue
+		}
+		if err := ns.Handle.QdiscReplace(q); err != nil {
+			errs = append(errs, fmt.Errorf("netem %v on %s in %s: %w", im, n.dev, ns.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// emulated is an underlay through the userspace link emulator.
+type emulated struct{ l *impairment.Link }
+
+func (e emulated) Cut(cut bool) error { e.l.Cut(cut); return nil }
+
+func (e emulated) Set(toHub, toGw impairment.Impairment) error {
+	return errors.Join(e.l.Set(impairment.AtoB, toHub), e.l.Set(impairment.BtoA, toGw))
+}
+
+// newEmulatedTopology is the spec's topology with the two underlays
+// emulated in userspace (package impairment, through a third namespace):
+// cut, delay and loss without netem, on any kernel.
+func newEmulatedTopology(t testing.TB) (*topology, [2]*impairment.Link) {
+	t.Helper()
+	nstest.RequireAdmin(t)
+	nstest.RequireCommand(t, "openvpn")
+	tp := &topology{hub: nstest.New(t, "mlhub"), gw: nstest.New(t, "mlgw")}
+	mid := nstest.New(t, "mlnet")
+	var links [2]*impairment.Link
+	for i, addr := range [][2]string{{gwU1, hubU1}, {gwU2, hubU2}} {
+		u := fmt.Sprintf("u%d", i+1)
+		l, err := impairment.NewLink(context.Background(), impairment.LinkOptions{
+			Left: netns.NsHandle(tp.gw.Fd()), Middle: netns.NsHandle(mid.Fd()), Right: netns.NsHandle(tp.hub.Fd()),
+			LeftName: u, RightName: u, MiddleLeft: fmt.Sprintf("g%d", i+1), MiddleRight: fmt.Sprintf("h%d", i+1), Seed: uint64(i + 1)})
+		if err != nil {
+			t.Fatalf("emulate %s: %v", u, err)
+		}
+		t.Cleanup(func() { _ = l.Close() })
+		links[i] = l
+		tp.gw.Run(t, "ip", "addr", "add", addr[0]+"/24", "dev", u)
+		tp.hub.Run(t, "ip", "addr", "add", addr[1]+"/24", "dev", u)
+	}
+	return tp, links
+}
