@@ -28,7 +28,7 @@
 #include <bpf/bpf_endian.h>
 
 #define MAX_LINKS 256
-#define MAX_CPUS 256    // the loader refuses a machine with more possible CPUs
+#define MAX_CPUS 1024   // the loader refuses a machine with more possible CPUs
 #define PROBE_SLOTS 32 // a power of two: the slot is the MAC's low bits
 #define RTT_BUCKETS 24 // bucket b > 0 holds [2^(b-1), 2^b) us; the last one everything above
 
@@ -56,6 +56,7 @@ struct link_traffic {
 	__u64 last_rx_ns; // when the last frame arrived on this CPU (CLOCK_MONOTONIC, coarse)
 	__u64 pad;
 };
+_Static_assert(sizeof(struct link_traffic) == 64, "a CPU's slot is one cache line");
 
 // link_stats is created zeroed by the daemon; the programs only update it,
 // for ARP frames only (about 100 per second on an active link probed every
@@ -106,14 +107,16 @@ struct {
 	__type(value, __u32); // link index
 } links SEC(".maps");
 
-// The per-link maps are arrays indexed by link index. The daemon zeroes a
-// link's entries before it loads the link's programs.
-
 // This instance's traffic, a slot per CPU. It lives in the instance's own
 // .bss (each link's programs are loaded with a .bss of their own, created
-// zeroed; mmapable on 5.5+, so page-aligned and a slot is a cache line),
-// which the program addresses directly: no lookup on the hot path.
+// zeroed), which the program addresses directly: no lookup on the hot
+// path. On 5.5+ the .bss is mmapable, so page-aligned, and a slot is a
+// cache line; before, the kernel's map header puts the slots 8-aligned
+// only, so a slot may straddle two lines (the counts stay exact).
 struct link_traffic cpu_traffic[MAX_CPUS] __attribute__((aligned(64)));
+
+// The per-link maps are arrays indexed by link index. The daemon zeroes a
+// link's entries before it loads the link's programs.
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_LINKS);

@@ -23,7 +23,7 @@
 // links map gives the index by ifindex, for tools). On kernels before 5.11
 // the loader rewrites the coarse clock call to the precise one rather than
 // have the programs test a flag. The price is one verifier pass per TAP
-// when it is added, and 16 KiB per link for 256 CPUs' slots (machines
+// when it is added, and 64 KiB per link for 1024 CPUs' slots (machines
 // with more possible CPUs are refused).
 //
 // # Probes

@@ -241,7 +241,7 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 	p.prober = &prober{
 		spec: spec, ifindex: ifindex, base: base, snd: snd, polling: !m.obj.ringbuf,
 		read:     func() (kernelView, error) { return obj.readLink(lo) },
-		readStat: func() (kernelView, error) { return obj.readStats(lo.idx) },
+		readStat: func() (kernelView, error) { return obj.readStats(lo) },
 		publish:  m.publish,
 		wake:     make(chan struct{}, 1),
 		mono:     monotonic,

@@ -36,6 +36,9 @@ type linkObjects struct {
 	instance
 	idx     uint32
 	ifindex uint32
+
+	mu     sync.RWMutex // read-held by readers, held by removeLink
+	closed bool         // removed: its .bss is closed, its index may be another link's
 }
 
 // instance is what loading one link's programs makes.
@@ -155,6 +158,9 @@ func (o *objects) addLink(ifindex uint32, cfg bpf.ProbeLinkConfig) (_ *linkObjec
 // traffic counters, and frees its index; a missing entry is fine. Its ARP
 // statistics stay until the index is taken again (addLink zeroes them).
 func (o *objects) removeLink(l *linkObjects) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
 	var errs []error
 	if err := l.ProbePrograms.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close probe programs: %w", err))
@@ -205,7 +211,12 @@ func (o *objects) Close() error {
 // readLink reads a link's counters: the per-CPU traffic summed (the last
 // frame time is the latest of the CPUs') and the ARP statistics.
 func (o *objects) readLink(l *linkObjects) (kernelView, error) {
-	kv, err := o.readStats(l.idx)
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return kernelView{}, errRemoved
+	}
+	kv, err := o.stats(l.idx)
 	if err != nil {
 		return kv, err
 	}
@@ -225,6 +236,9 @@ func (o *objects) readLink(l *linkObjects) (kernelView, error) {
 	return kv, nil
 }
 
+// errRemoved: the link was removed while it was being read.
+var errRemoved = errors.New("probe link removed")
+
 // readTraffic reads the instance's cpu_traffic slots of the possible CPUs
 // (a lookup of the .bss, which works before 5.5 too, where it cannot be
 // mapped into memory).
@@ -243,7 +257,17 @@ func (o *objects) readTraffic(l *linkObjects) ([]bpf.ProbeLinkTraffic, error) {
 
 // readStats reads the link's probe state only (one map, not per-CPU):
 // what a tick and LastReply need. Traffic counters stay zero.
-func (o *objects) readStats(idx uint32) (kernelView, error) {
+func (o *objects) readStats(l *linkObjects) (kernelView, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return kernelView{}, errRemoved
+	}
+	return o.stats(l.idx)
+}
+
+// stats reads entry idx of the stats map.
+func (o *objects) stats(idx uint32) (kernelView, error) {
 	var st bpf.ProbeLinkStats
 	if err := o.Stats.Lookup(idx, &st); err != nil {
 		return kernelView{}, fmt.Errorf("read link stats: %w", err)

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"errors"
 	"runtime"
 	"testing"
 
@@ -84,5 +85,27 @@ func TestProgramsPreciseClock(t *testing.T) {
 	kv := counters(t, o)
 	if lo, hi := uint64(before.Nano()), uint64(after.Nano()); kv.lastRxNs < lo || kv.lastRxNs > hi {
 		t.Errorf("frame stamped %d, want within [%d, %d] (the precise clock)", kv.lastRxNs, lo, hi)
+	}
+}
+
+// TestTrafficSlotIsACacheLine: the Go view of a CPU's slot is the C one.
+func TestTrafficSlotIsACacheLine(t *testing.T) {
+	if trafficSlot != 64 {
+		t.Errorf("a CPU's traffic slot is %d bytes, want 64 (one cache line, as bpf/probe.c asserts)", trafficSlot)
+	}
+}
+
+// TestRemovedLinkIsNotRead: a read racing the link's removal gets an
+// error, never a closed map or the entries of the next link on its index.
+func TestRemovedLinkIsNotRead(t *testing.T) {
+	o, _ := loadTest(t, false)
+	if err := o.removeLink(o.linkObjects); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.readLink(o.linkObjects); !errors.Is(err, errRemoved) {
+		t.Errorf("readLink after removal: %v, want errRemoved", err)
+	}
+	if _, err := o.readStats(o.linkObjects); !errors.Is(err, errRemoved) {
+		t.Errorf("readStats after removal: %v, want errRemoved", err)
 	}
 }
