@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,6 +80,12 @@ func benchVariant(b *testing.B, v variant) {
 		}
 		waitSettled(b, gw)
 	}
+	cpu0 := cpuTimes(b)
+	defer func() {
+		busy, n := cpuBusy(cpu0, cpuTimes(b))
+		b.Logf("BENCH %s CPU busy over the measurements: %.0f%% of %d CPUs (the machine's, the lab VM's inside it)", v.name, busy*100, n)
+		b.ReportMetric(busy*100, "pct-cpu-busy")
+	}()
 	benchProbeCost(b, tp, gw, v)
 
 	up, err := demo.NewProber(netns.NsHandle(tp.gw.Fd()), netip.MustParseAddr("10.8.0.254"), probeInterval)
@@ -319,6 +326,59 @@ func setNetem(tp *topology, args ...string) error {
 
 func clearNetem(t testing.TB, tp *topology) {
 	_, _ = tp.hub.Command(context.Background(), "tc", "qdisc", "del", "dev", "u1", "root").CombinedOutput()
+}
+
+// cpuSample is the machine's CPU time by kind (/proc/stat's "cpu" line,
+// in ticks: user nice system idle iowait irq softirq steal ...) and its
+// number of CPUs.
+type cpuSample struct {
+	ticks []uint64
+	cpus  int
+}
+
+func cpuTimes(t testing.TB) cpuSample {
+	t.Helper()
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c cpuSample
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 5 && f[0] == "cpu":
+			for _, v := range f[1:] {
+				x, err := strconv.ParseUint(v, 10, 64)
+				if err != nil {
+					t.Fatalf("/proc/stat: %q: %v", line, err)
+				}
+				c.ticks = append(c.ticks, x)
+			}
+		case len(f) > 0 && strings.HasPrefix(f[0], "cpu"):
+			c.cpus++
+		}
+	}
+	if len(c.ticks) < 5 {
+		t.Fatalf("/proc/stat has no cpu line")
+	}
+	return c
+}
+
+// cpuBusy is the share of CPU time from a to b not idle (idle, iowait),
+// and the number of CPUs.
+func cpuBusy(a, b cpuSample) (float64, int) {
+	var total, idle uint64
+	for i := range min(len(a.ticks), len(b.ticks), 8) { // guest, guest_nice are in user, nice
+		d := b.ticks[i] - a.ticks[i]
+		total += d
+		if i == 3 || i == 4 {
+			idle += d
+		}
+	}
+	if total == 0 {
+		return 0, b.cpus
+	}
+	return float64(total-idle) / float64(total), b.cpus
 }
 
 // must ends the benchmark on err.
