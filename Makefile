@@ -45,7 +45,7 @@ test-vm: ## kernel lab: kernel tests and the end-to-end scenario on Debian 6.1 a
 	$(GO) run ./cmd/multilink-lab $(LABFLAGS)
 
 bench: ## benchmarks on this host and in the kernel lab (figures in docs/benchmarks.md; about an hour)
-	$(GO) test -run '^$$' -bench 'ProbeCost|Failover' -benchtime 1x -timeout 30m ./probe ./e2e
+	$(GO) test -v -run '^$$' -bench 'ProbeCost|ProgramRun|Failover' -benchtime 1x -timeout 30m ./probe ./e2e
 	$(GO) run ./cmd/multilink-lab --packages ./probe,./e2e --run '^$$' --bench 'ProbeCost|Failover' --timeout 60m $(LABFLAGS)
 
 chart-lint: ## helm lint and template both charts (default and ci/ values) and check the rendered objects

@@ -188,6 +188,9 @@ func (d *Daemon) Stop() error {
 	}
 }
 
+// Pid is the daemon's process id.
+func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
+
 // Logs returns the daemon's last n log lines (0: all it kept).
 func (d *Daemon) Logs(n int) string {
 	if n == 0 {
