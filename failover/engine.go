@@ -60,8 +60,10 @@ type Engine struct {
 	manual    bool // the next switch is the operator's doing
 	judges    map[string]*judge
 	active    string
-	switched  time.Time         // the last switch
-	left      string            // the link the bond left by itself at switched, if it did
+	switched  time.Time // the last switch
+	steered   string    // the link the engine last set as the bond's primary
+	left      string    // the link the bond last left by itself, at kernelAt
+	kernelAt  time.Time
 	failovers map[string]uint64 // by reason
 }
 
@@ -116,7 +118,7 @@ func (e *Engine) poke() {
 func (e *Engine) Run(ctx context.Context) {
 	if a, err := e.steer.Active(ctx, e.bond); err == nil {
 		e.mu.Lock()
-		e.active = a
+		e.active, e.steered = a, a
 		e.mu.Unlock()
 	}
 	e.setProbeRates()
@@ -228,7 +230,7 @@ func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
 	if reason == ReasonFailback && target == e.left {
 		// The bond's own monitor left this link: back to it only once it
 		// has been up, by our probes, for a hold-down since.
-		if until := e.switched.Add(e.pol.HoldDown); now.Before(until) {
+		if until := e.kernelAt.Add(e.pol.HoldDown); now.Before(until) {
 			target, reason = e.active, ""
 			if until.Before(next) {
 				next = until
@@ -248,9 +250,15 @@ func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
 	if reason != "" {
 		ev = e.switchEvent(now, from, target, reason)
 	}
+	// Staying on a link the bond chose by itself: its primary follows, or
+	// the kernel would return to the old primary past hold-down and flap
+	// damping the moment it answers again.
+	align := reason == "" && e.active != "" && e.active != e.steered
 	e.mu.Unlock()
 	if reason != "" {
 		e.act(ctx, ev)
+	} else if align {
+		e.align(ctx, target)
 	}
 	e.setProbeRates()
 	return next
@@ -295,7 +303,7 @@ func (e *Engine) act(ctx context.Context, ev Event) {
 		e.log.Warn("announce the switch to the hub", "err", err)
 	}
 	e.mu.Lock()
-	e.active = ev.To
+	e.active, e.steered = ev.To, ev.To
 	e.switched = ev.At
 	e.left = ""
 	e.failovers[ev.Reason]++
@@ -332,12 +340,25 @@ func (e *Engine) setProbeRates() {
 	}
 }
 
+// align sets the bond's primary to link, the active one, without a switch.
+func (e *Engine) align(ctx context.Context, link string) {
+	if err := e.steer.Steer(ctx, e.bond, link); err != nil {
+		e.log.Debug("keep the bond's primary on the link it chose", "link", link, "err", err)
+		return
+	}
+	e.mu.Lock()
+	if e.active == link {
+		e.steered = link
+	}
+	e.mu.Unlock()
+}
+
 // reconcile notices a switch the bond made by itself (the kernel bond's
-// ARP monitor saw the active link die before the engine did), and makes
-// it the engine's own: the bond's primary follows it (else the kernel
-// would return to the old primary the moment it answers again, past any
-// hold-down), the hub is told, and a return to the link left waits for a
-// hold-down of its own.
+// ARP monitor saw the active link die before the engine did, or thought
+// so), records it and tells the hub. The engine's own decision then
+// rules: it steers back if it rates the link the bond left better, else it
+// stays and sets the bond's primary to the link the bond chose (step), and
+// a return to the link left waits for a hold-down from now.
 func (e *Engine) reconcile(ctx context.Context, now time.Time) {
 	a, err := e.steer.Active(ctx, e.bond)
 	if err != nil || a == "" {
@@ -350,15 +371,12 @@ func (e *Engine) reconcile(ctx context.Context, now time.Time) {
 		return
 	}
 	e.active = a
-	e.switched, e.left = now, from
+	e.left, e.kernelAt = from, now
 	e.failovers[ReasonKernel]++
 	e.mu.Unlock()
 	e.events.add(Event{At: now, Bond: e.bond, Kind: KindSwitch, From: from, To: a, Reason: ReasonKernel,
 		Detail: "the bond switched by itself"})
 	e.log.Info("bond switched by itself", "from", from, "to", a)
-	if err := e.steer.Steer(ctx, e.bond, a); err != nil {
-		e.log.Warn("keep the bond's primary on the link it chose", "link", a, "err", err)
-	}
 	if err := e.steer.Announce(ctx, e.bond); err != nil {
 		e.log.Warn("announce the switch to the hub", "err", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -93,7 +94,7 @@ func newRig(t *testing.T) *rig {
 		_, iv, _ := b.Figures(l)
 		e.judges[l] = newJudge(at(0), iv)
 	}
-	e.active = "tap1"
+	e.active, e.steered = "tap1", "tap1" // as Run does
 	e.setProbeRates()
 	return &rig{t: t, e: e, b: b}
 }
@@ -268,11 +269,12 @@ func TestEngineKernelSwitch(t *testing.T) {
 	if len(sw) != 1 || sw[0].Reason != ReasonKernel || r.e.active != "tap2" {
 		t.Fatalf("switches %+v, active %s", sw, r.e.active)
 	}
-	if r.b.steers[len(r.b.steers)-1] != "tap2" || r.b.announced != 1 {
+	r.play(10, 10, both(time.Millisecond))
+	if len(r.b.steers) == 0 || r.b.steers[len(r.b.steers)-1] != "tap2" || r.b.announced != 1 {
 		t.Errorf("steers %v, announced %d: want the primary on tap2 and the hub told", r.b.steers, r.b.announced)
 	}
 	hold := int(DefaultPolicy().HoldDown / time.Millisecond)
-	r.play(hold-50, 10, both(time.Millisecond))
+	r.play(hold-60, 10, both(time.Millisecond))
 	if r.e.active != "tap2" {
 		t.Fatalf("back on %s %d ms after the bond left tap1; want a hold-down of %d ms first", r.e.active, hold-50, hold)
 	}
@@ -296,9 +298,37 @@ func TestEngineKernelSwitchToDeadLink(t *testing.T) {
 	r.b.active = "tap2"
 	r.b.mu.Unlock()
 	r.e.reconcile(context.Background(), at(r.now))
-	r.play(deadDwellMs+20, 10, map[string]time.Duration{"tap1": time.Millisecond})
-	if r.e.active != "tap1" {
-		t.Errorf("active %s, want the engine back on the live tap1", r.e.active)
+	r.play(10, 10, map[string]time.Duration{"tap1": time.Millisecond})
+	if r.e.active != "tap1" || r.b.steers[len(r.b.steers)-1] != "tap1" {
+		t.Errorf("active %s, steers %v: want the engine back on the live tap1 at once", r.e.active, r.b.steers)
+	}
+}
+
+// TestEngineKernelSwitchToDegradedLink: a bond that moves by itself onto a
+// degraded link while the other is healthy is steered back at once, its
+// primary never set to the degraded one.
+func TestEngineKernelSwitchToDegradedLink(t *testing.T) {
+	r := newRig(t)
+	r.play(3000, 10, both(time.Millisecond))
+	r.e.mu.Lock()
+	r.e.active, r.e.steered = "tap2", "tap2"
+	r.e.mu.Unlock()
+	r.b.mu.Lock()
+	r.b.active = "tap2"
+	r.b.mu.Unlock()
+	slow := map[string]time.Duration{"tap1": 400 * time.Millisecond, "tap2": time.Millisecond}
+	r.play(2000, 10, slow) // tap1 degraded by RTT, the engine on tap2
+	if r.e.judges["tap1"].state != Degraded || r.e.active != "tap2" {
+		t.Fatalf("tap1 %s, active %s: want tap1 degraded, tap2 active", r.e.judges["tap1"].state, r.e.active)
+	}
+	n := len(r.b.steers)
+	r.b.mu.Lock()
+	r.b.active = "tap1" // the bond moves onto the slow link by itself
+	r.b.mu.Unlock()
+	r.e.reconcile(context.Background(), at(r.now))
+	r.play(10, 10, slow)
+	if r.e.active != "tap2" || slices.Contains(r.b.steers[n:], "tap1") {
+		t.Errorf("active %s, steers since %v: want back on tap2 at once, the primary never on tap1", r.e.active, r.b.steers[n:])
 	}
 }
 
