@@ -66,10 +66,13 @@
 // with the reason and the detection latency; Collector exports
 // multilink_failovers_total, multilink_active_link and multilink_link_state.
 // A switch the bond makes by itself (the kernel bond's ARP monitor saw the
-// active link die first) is noticed within half a second, recorded with
-// reason "kernel" and made the engine's own: the bond's primary is set to
-// the link it chose, or the kernel would return to the old primary the
-// moment it answers again, past hold-down and flap damping; the hub is
-// told; and the engine returns to the link the bond left only once our
-// probes have found it up for a hold-down since.
+// active link die first, or thought so) is noticed within half a second,
+// recorded with reason "kernel" and announced to the hub; then the
+// engine's decision rules. If it rates the link the bond left better, it
+// steers back at once; else it keeps the bond's choice and sets the bond's
+// primary to it (or the kernel would return to the old primary the moment
+// it answers again, past hold-down and flap damping), and returns to the
+// link left only once our probes have found it up for a hold-down since.
+// The engine never follows the bond's monitor onto a link it rates worse:
+// under a starved CPU that monitor flips between slaves.
 package failover
