@@ -57,8 +57,8 @@ const (
 // lab, every variant) and emulated in userspace (package impairment)
 // elsewhere (a host without netem or bonding: the eBPF variant); under
 // TCG the emulator's copies through userspace swamp what is measured.
-// MULTILINK_BENCH_UNDERLAY=netem|emulated forces one. Scenarios: hard cut of the primary underlay (frames
-// silently dropped; blackout both ways and packets lost on failback,
+// MULTILINK_BENCH_UNDERLAY=netem|emulated forces one. Scenarios: hard cut
+// of the primary underlay (frames silently dropped; blackout both ways and packets lost on failback,
 // arp_interval 100 and 50), degraded primary (+300 ms RTT, 30 % loss hub
 // to gateway: time until traffic leaves it), flapping primary (1 s cut /
 // 1 s up for 30 s: switches), probe cost (underlay bytes per second per
@@ -340,18 +340,6 @@ func underlayBytes(t testing.TB, tp *topology, dev string) uint64 {
 		total += n
 	}
 	return total
-}
-
-func setNetem(tp *topology, args ...string) error {
-	cmd := tp.hub.Command(context.Background(), "tc", append([]string{"qdisc", "replace", "dev", "u1", "root", "netem"}, args...)...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("tc netem %v: %v %s", args, err, out)
-	}
-	return nil
-}
-
-func clearNetem(t testing.TB, tp *topology) {
-	_, _ = tp.hub.Command(context.Background(), "tc", "qdisc", "del", "dev", "u1", "root").CombinedOutput()
 }
 
 // cpuSample is the machine's CPU time by kind (/proc/stat's "cpu" line,

@@ -254,10 +254,11 @@ func TestEnginePinAndPriority(t *testing.T) {
 	}
 }
 
-// TestEngineKernelSwitch: a switch the bond made by itself becomes the
-// engine's: the bond's primary follows it at once (else the kernel would
-// return to the old primary past any hold-down), the hub is told, and the
-// engine returns to the link left only after a hold-down, both healthy.
+// TestEngineKernelSwitch: a switch the bond made by itself onto a healthy
+// link is kept: the hub is told, the bond's primary follows it at the next
+// step (else the kernel would return to the old primary past any
+// hold-down), and the engine returns to the link left only after a
+// hold-down, both healthy.
 func TestEngineKernelSwitch(t *testing.T) {
 	r := newRig(t)
 	r.play(100, 10, both(time.Millisecond))
