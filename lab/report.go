@@ -9,7 +9,14 @@ import (
 // Result is one test's outcome.
 type Result struct {
 	Package, Test, Status string // Status: PASS, FAIL, SKIP
+	// Output is what a failed test said: its own lines (t.Log, t.Error),
+	// not the daemon log lines it forwards, at most maxOutput of the last.
+	Output []string
 }
+
+// maxOutput bounds a failed test's excerpt, so a chatty test cannot bury
+// the summary.
+const maxOutput = 40
 
 // Report is what one kernel's run produced.
 type Report struct {
@@ -23,9 +30,22 @@ type Report struct {
 func Parse(out string, want []string) Report {
 	r := Report{Exit: map[string]int{}}
 	cur := ""
+	test := ""                    // top-level test the lines belong to
+	said := map[string][]string{} // its own lines so far
 	for _, line := range strings.Split(out, "\n") {
 		line = strings.TrimRight(line, "\r")
 		switch {
+		case strings.HasPrefix(line, "=== RUN ") || strings.HasPrefix(line, "=== NAME ") || strings.HasPrefix(line, "=== CONT "):
+			f := strings.Fields(line)
+			if len(f) >= 3 {
+				test, _, _ = strings.Cut(f[2], "/")
+			}
+		case test != "" && strings.HasPrefix(line, "    ") && !isLogRecord(line):
+			k := cur + "/" + test
+			said[k] = append(said[k], strings.TrimSpace(line))
+			if n := len(said[k]); n > maxOutput {
+				said[k] = said[k][n-maxOutput:]
+			}
 		case strings.HasPrefix(line, "LAB-KERNEL: "):
 			r.Kernel = strings.TrimPrefix(line, "LAB-KERNEL: ")
 		case strings.HasPrefix(line, "LAB-PKG-BEGIN "):
@@ -44,7 +64,13 @@ func Parse(out string, want []string) Report {
 			// Top-level results only: subtests are indented.
 			f := strings.Fields(line)
 			if len(f) >= 3 && (f[1] == "PASS:" || f[1] == "FAIL:" || f[1] == "SKIP:") {
-				r.Results = append(r.Results, Result{Package: cur, Test: f[2], Status: strings.TrimSuffix(f[1], ":")})
+				res := Result{Package: cur, Test: f[2], Status: strings.TrimSuffix(f[1], ":")}
+				if res.Status == "FAIL" {
+					res.Output = said[cur+"/"+f[2]]
+				}
+				r.Results = append(r.Results, res)
+				delete(said, cur+"/"+f[2])
+				test = ""
 			}
 		case strings.HasPrefix(line, "LAB-ERROR: "):
 			r.Problems = append(r.Problems, strings.TrimPrefix(line, "LAB-ERROR: "))
@@ -60,6 +86,12 @@ func Parse(out string, want []string) Report {
 		}
 	}
 	return r
+}
+
+// isLogRecord tells a slog record a test forwards from a daemon (time=...
+// level=...) from the test's own words.
+func isLogRecord(line string) bool {
+	return strings.Contains(line, "time=") && strings.Contains(line, " level=")
 }
 
 func (r Report) count(pkg, status string) int {

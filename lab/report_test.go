@@ -1,6 +1,10 @@
 package lab
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestParse(t *testing.T) {
 	out := `LAB-KERNEL: 6.1.0-56-amd64
@@ -8,6 +12,9 @@ LAB-PKG-BEGIN bond
 === RUN   TestA
 --- PASS: TestA (0.01s)
 === RUN   TestB
+=== RUN   TestB/sub
+    helpers_test.go:268: time=2026-12-03T10:16:34.368Z level=INFO msg="tunnel started"
+    b_test.go:12: lost 2 of 163
     --- FAIL: TestB/sub (0.00s)
 --- FAIL: TestB (0.00s)
 --- SKIP: TestC (0.00s)
@@ -32,6 +39,15 @@ LAB-EXIT: 1`
 	}
 	if r.OK() {
 		t.Error("OK with failures")
+	}
+	want := []string{"b_test.go:12: lost 2 of 163", "--- FAIL: TestB/sub (0.00s)"}
+	for _, res := range r.Results {
+		switch {
+		case res.Test == "TestB" && strings.Join(res.Output, "|") != strings.Join(want, "|"):
+			t.Errorf("TestB's output %q, want %q (its own lines, not the daemon's)", res.Output, want)
+		case res.Test != "TestB" && res.Output != nil:
+			t.Errorf("%s kept output %q: only failures do", res.Test, res.Output)
+		}
 	}
 	if code, ok := exitCode(out); !ok || code != 1 {
 		t.Errorf("exit code %d %v", code, ok)
@@ -58,5 +74,22 @@ func TestModName(t *testing.T) {
 		if got := modName(in); got != want {
 			t.Errorf("modName(%s) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+func TestParseOutputBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("LAB-PKG-BEGIN e2e\n=== RUN   TestX\n")
+	for i := range maxOutput + 10 {
+		fmt.Fprintf(&b, "    x_test.go:1: line %d\n", i)
+	}
+	b.WriteString("--- FAIL: TestX (1.00s)\nLAB-PKG-END e2e 1\n")
+	r := Parse(b.String(), []string{"e2e"})
+	if len(r.Results) != 1 {
+		t.Fatalf("results %+v", r.Results)
+	}
+	out := r.Results[0].Output
+	if len(out) != maxOutput || out[len(out)-1] != fmt.Sprintf("x_test.go:1: line %d", maxOutput+9) {
+		t.Errorf("output %d lines ending %q: want the last %d", len(out), out[len(out)-1], maxOutput)
 	}
 }

@@ -83,6 +83,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	total := [3]int{}
 	failed := false
+	var said []string // failed tests' own words, repeated last where a log tail shows them
 	for _, k := range kernels {
 		p, err := lab.Prepare(ctx, k, o.cache)
 		if err != nil {
@@ -107,6 +108,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		for _, res := range r.Results {
 			fmt.Fprintf(stdout, "--- %s: %s/%s [%s]\n", res.Status, res.Package, res.Test, k.Name)
+			if res.Status == "FAIL" {
+				said = append(said, fmt.Sprintf("failed %s/%s [%s]:", res.Package, res.Test, k.Name))
+				for _, l := range res.Output {
+					said = append(said, "    "+l)
+				}
+			}
 		}
 		if !o.verbose && !r.OK() {
 			fmt.Fprintf(stdout, "console of kernel %s:\n%s\n", k.Name, out)
@@ -131,6 +138,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if failed && total[1] == 0 {
 		total[1] = 1 // a crash or a missing result is a failure, never a pass
+	}
+	for _, l := range said {
+		fmt.Fprintln(stdout, l)
 	}
 	fmt.Fprintf(stdout, "lab: %d passed, %d failed, %d skipped\n", total[0], total[1], total[2])
 	if failed {
