@@ -10,5 +10,7 @@
 // package and runs the prebuilt test binaries with MULTILINK_LAB=1, where a
 // skip for a missing feature is a failure. The VM reports each package's
 // exit status and powers off; a crash, a hang (bounded by a timeout) or a
-// missing result fails the run.
+// missing result fails the run. Parse keeps a failed test's own lines
+// (not the daemon log records it forwards), so the summary can repeat them
+// where a log's tail shows them.
 package lab
