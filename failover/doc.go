@@ -43,7 +43,9 @@
 // hold-down is over. Links ranked above the active one that are not up
 // (down, degraded, in hold-down) are probed at the active rate, so a
 // recovery shows at once and is proven before traffic returns
-// (make-before-break); the links ranked below stay at the standby rate.
+// (make-before-break); the links ranked below stay at the standby rate
+// while the active link is up. While it is not, every link is probed at the
+// active rate, so the choice among them rests on fresh figures.
 // A pin overrides all of this until released. With no link up, the engine
 // moves between degraded links at most once per hold-down (each move
 // costs a blackout, and a stalled CPU makes every link look bad at once).

@@ -319,15 +319,20 @@ func (e *Engine) act(ctx context.Context, ev Event) {
 // standby rate their recovery would take seconds to show. Proven at the
 // active rate, failback is make-before-break. The preferred links are
 // normally the cheap ones (WiFi before 5G); the links ranked below the
-// active one stay at the standby rate.
+// active one stay at the standby rate while the active link is up. While
+// it is not, every link is probed at the active rate: the engine is about
+// to choose among them, and a standby link's figures at the standby rate
+// are seconds old (one that a CPU stall made look slow would stay
+// "degraded" for that long, and keep the engine on a lossy primary).
 func (e *Engine) setProbeRates() {
 	e.mu.Lock()
 	fast := map[string]bool{e.active: true}
+	choosing := e.judges[e.active] != nil && e.judges[e.active].state != Up
 	for _, l := range e.order() {
-		if l == e.active {
+		if l == e.active && !choosing {
 			break
 		}
-		if e.judges[l].state != Up {
+		if choosing || e.judges[l].state != Up {
 			fast[l] = true
 		}
 	}

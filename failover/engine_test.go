@@ -425,3 +425,44 @@ func TestEngineNextDeadline(t *testing.T) {
 		t.Errorf("a never-answering link: next %v, not after now", next)
 	}
 }
+
+// TestEngineProbesAllWhileChoosing: a standby link that looked slow once
+// (a CPU stall) stays at the standby rate while the active link is up; once
+// the active link degrades, every link is probed at the active rate, so the
+// standby's recovery shows and the engine leaves the degraded primary.
+func TestEngineProbesAllWhileChoosing(t *testing.T) {
+	r := newRig(t)
+	ms := time.Millisecond
+	r.play(1000, 10, both(ms))
+	r.play(500, 10, map[string]time.Duration{"tap1": ms, "tap2": 300 * ms})
+	if s := r.e.judges["tap2"].state; s != Degraded {
+		t.Fatalf("tap2 %v after 500 ms at 300 ms RTT, want degraded", s)
+	}
+	if r.b.fast["tap2"] {
+		t.Errorf("probe rates %v: a degraded standby below a healthy active link is probed fast", r.b.fast)
+	}
+	// The primary degrades, tap2 is healthy again; as in the daemon, a
+	// link's figures change only when it is probed: at once when fast, else
+	// every 5 s (the standby rate).
+	rtt := map[string]time.Duration{"tap1": 300 * ms, "tap2": ms}
+	probed := map[string]int{}
+	for end := r.now + 4000; r.now < end; r.now += 10 {
+		for l, d := range rtt {
+			if !r.b.fast[l] && r.now-probed[l] < 5000 {
+				continue
+			}
+			probed[l] = r.now
+			r.b.mu.Lock()
+			r.b.fig[l] = probe.Figures{RTTLast: d, RTTSmoothed: d, RTTVar: d / 8, HasRTT: true, Decided: 50}
+			r.b.mu.Unlock()
+			r.e.take(probe.Sample{Bond: "bond0", Link: l, At: at(r.now), RTT: d})
+		}
+		r.e.step(context.Background(), at(r.now))
+		if r.e.judges["tap1"].state == Degraded && r.e.active == "tap1" && !r.b.fast["tap2"] {
+			t.Fatalf("at +%d ms probe rates %v with the active link degraded: want every link fast", r.now, r.b.fast)
+		}
+	}
+	if sw := r.switches(); len(sw) != 1 || sw[0].To != "tap2" {
+		t.Fatalf("switches %+v, want one to tap2 within 4 s of the primary degrading", sw)
+	}
+}
