@@ -208,16 +208,44 @@ func (s *clientStack) Close() error {
 // steerer moves a bond's traffic through its driver.
 type steerer struct{ s *clientStack }
 
-// switchGrace is how long after a switch the bond still takes the frames
-// arriving on the link it left: replies in flight on the old path, before
-// the hub has taken the gratuitous ARP. It makes failback lossless.
+// switchGrace is the least time after a switch the bond still takes the
+// frames arriving on the link it left: replies in flight on the old path,
+// and what the hub sends there before the gratuitous ARP has reached it
+// over the new one. It makes failback lossless.
 const switchGrace = 500 * time.Millisecond
+
+// maxSwitchGrace bounds what slow or jittery links stretch the grace to.
+const maxSwitchGrace = 5 * time.Second
+
+// graceFor is the grace of a switch between links with these figures:
+// switchGrace, or twice the sum of both links' retransmission timeouts
+// (SRTT + 4 RTTVAR, RFC 6298) when that is longer, at most
+// maxSwitchGrace. The old link's timeout covers what is still on its way
+// over it, the new one's the gratuitous ARP's trip; a link without an RTT
+// yet adds nothing.
+func graceFor(from, to probe.Figures) time.Duration {
+	rto := func(f probe.Figures) time.Duration {
+		if !f.HasRTT {
+			return 0
+		}
+		return f.RTTSmoothed + 4*f.RTTVar
+	}
+	return min(max(switchGrace, 2*(rto(from)+rto(to))), maxSwitchGrace)
+}
 
 // Steer switches the bond: the kernel bond through its primary (it
 // switches at once; active_slave alone does not move it off an up
-// primary), the eBPF bond by one map write, both with switchGrace.
+// primary), the eBPF bond by one map write, both with the grace of
+// graceFor the link left and the one taken.
 func (st steerer) Steer(ctx context.Context, name, link string) error {
-	return st.s.bonds.Switch(ctx, name, link, switchGrace)
+	var from probe.Figures
+	if info, err := st.s.bonds.Info(ctx, name); err == nil && info.Active != "" {
+		from, _, _ = st.s.monitor.Figures(info.Active)
+	}
+	to, _, _ := st.s.monitor.Figures(link)
+	grace := graceFor(from, to)
+	st.s.log.Debug("switch grace", "bond", name, "to", link, "grace", grace)
+	return st.s.bonds.Switch(ctx, name, link, grace)
 }
 
 func (st steerer) Active(ctx context.Context, name string) (string, error) {

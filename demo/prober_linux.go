@@ -136,6 +136,20 @@ func (p *Prober) Lost(from, to time.Time) (lost, sent int) {
 	return lost, sent
 }
 
+// Unanswered returns when each request sent between from and to that got
+// no reply was sent (ask once the replies had time to arrive).
+func (p *Prober) Unanswered(from, to time.Time) []time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []time.Time
+	for i, at := range p.sent {
+		if !at.Before(from) && !at.After(to) && !p.got[i] {
+			out = append(out, at)
+		}
+	}
+	return out
+}
+
 // LastReply returns when the latest reply arrived.
 func (p *Prober) LastReply() time.Time {
 	p.mu.Lock()

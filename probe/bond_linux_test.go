@@ -21,8 +21,9 @@ import (
 // kernel lab (a skip on this project's CI host, a failure in the lab).
 
 // withBond puts the gateway's TAPs into a kernel bond0 with the spec's
-// settings and the given fail_over_mac, address 10.8.0.253/24.
-func (w *world) withBond(t *testing.T, failOverMac int) {
+// settings and the given fail_over_mac, address 10.8.0.253/24, and
+// returns the driver that made it.
+func (w *world) withBond(t *testing.T, failOverMac int) *bond.Kernel {
 	t.Helper()
 	probe := netlink.NewLinkBond(netlink.NewLinkAttrs())
 	probe.Name = "bondprobe0"
@@ -47,6 +48,7 @@ func (w *world) withBond(t *testing.T, failOverMac int) {
 		t.Fatalf("create bond0: %v", err)
 	}
 	t.Cleanup(func() { _ = k.Delete(context.Background(), "bond0") })
+	return k
 }
 
 // hubView is what the hub knows of the gateway's bond.
@@ -78,24 +80,43 @@ func TestProbeBackupLeavesHubAlone(t *testing.T) {
 	for _, fom := range []int{0, 1} {
 		t.Run(config.FailOverMacNames[fom], func(t *testing.T) {
 			w := newWorld(t)
-			w.withBond(t, fom)
+			k := w.withBond(t, fom)
 			nstest.RequireCommand(t, "bridge")
-			bondLink, err := w.gw.Handle.LinkByName("bond0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			bondMAC := bondLink.Attrs().HardwareAddr.String()
-			// Traffic from the hub to the bond teaches the hub both entries.
+			// Traffic from the hub to the bond teaches the hub both
+			// entries, once the bond runs on its primary: with
+			// fail_over_mac 1 the bond's MAC is the active slave's, and
+			// the bond may come up on tap2 first (tap1's tunnel not yet
+			// through), so the MAC is read again each round. A neighbour
+			// entry for an earlier MAC is deleted: the hub would ignore
+			// the bond's gratuitous ARP within its locktime and keep
+			// sending to the old MAC until the entry fails.
 			deadline := time.Now().Add(30 * time.Second)
 			var before hubView
+			var bondMAC, active string
 			for time.Now().Before(deadline) {
+				info, err := k.Info(context.Background(), "bond0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				bondLink, err := w.gw.Handle.LinkByName("bond0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				active, bondMAC = info.Active, bondLink.Attrs().HardwareAddr.String()
+				if active != "tap1" {
+					time.Sleep(100 * time.Millisecond)
+					continue
+				}
 				_, _ = w.hub.Command(context.Background(), "ping", "-c", "1", "-W", "1", "10.8.0.253").CombinedOutput()
 				if before = w.hubSees(t, bondMAC); before.fdbPort == "tap1" && before.neighMAC == bondMAC {
 					break
 				}
+				if before.neighMAC != "" && before.neighMAC != bondMAC {
+					_, _ = w.hub.Command(context.Background(), "ip", "neigh", "del", "10.8.0.253", "dev", "br0").CombinedOutput()
+				}
 			}
-			if before.fdbPort != "tap1" || before.neighMAC != bondMAC {
-				t.Fatalf("hub before probing: fdb %s on %q, neighbour %q; want tap1 and %s", bondMAC, before.fdbPort, before.neighMAC, bondMAC)
+			if active != "tap1" || before.fdbPort != "tap1" || before.neighMAC != bondMAC {
+				t.Fatalf("hub before probing: bond active on %q, fdb %s on %q, neighbour %q; want tap1, tap1 and %s", active, bondMAC, before.fdbPort, before.neighMAC, bondMAC)
 			}
 			m := w.monitor(t, Options{})
 			if err := m.SetIntervals(DefaultInterval, DefaultInterval); err != nil { // the backup at the active rate: the worst case

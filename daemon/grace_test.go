@@ -1,0 +1,31 @@
+package daemon
+
+import (
+	"testing"
+	"time"
+
+	"github.com/multilink/multilink/probe"
+)
+
+func TestGraceFor(t *testing.T) {
+	ms := time.Millisecond
+	fig := func(srtt, rttvar time.Duration) probe.Figures {
+		return probe.Figures{RTTSmoothed: srtt, RTTVar: rttvar, HasRTT: true}
+	}
+	for _, c := range []struct {
+		name     string
+		from, to probe.Figures
+		want     time.Duration
+	}{
+		{"no RTT yet", probe.Figures{}, probe.Figures{}, switchGrace},
+		{"fast links", fig(3*ms, 1*ms), fig(4*ms, 2*ms), switchGrace},
+		{"slow old link", fig(300*ms, 20*ms), fig(3*ms, 1*ms), 2 * (380*ms + 7*ms)},
+		{"jittery new link", fig(3*ms, 1*ms), fig(100*ms, 100*ms), 2 * (7*ms + 500*ms)},
+		{"new link without RTT", fig(200*ms, 50*ms), probe.Figures{RTTSmoothed: time.Second}, 800 * ms},
+		{"capped", fig(2*time.Second, time.Second), fig(3*ms, 1*ms), maxSwitchGrace},
+	} {
+		if got := graceFor(c.from, c.to); got != c.want {
+			t.Errorf("%s: graceFor = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
