@@ -25,8 +25,8 @@
 //
 // # Switching with a grace
 //
-// Switcher.Switch moves traffic at once and, for a grace (500 ms from the
-// daemon), still delivers the frames that arrive on the link just left:
+// Switcher.Switch moves traffic at once and, for a grace (from the daemon:
+// 500 ms, longer between slow links), still delivers the frames that arrive on the link just left:
 // replies already in flight on the old path, before the hub follows the
 // switch. The eBPF bond keeps the previous member and a deadline in its
 // state; the kernel bond sets all_slaves_active for the grace. With the

@@ -19,7 +19,11 @@
 //     so a fast link is declared dead in about 60 ms and a slow one is not
 //     declared dead by its own latency. A link made active is given a new
 //     dead time at its new probe rate; a link that is down comes back only
-//     with a reply.
+//     with a reply. Silence counts only if the link was asked: the first
+//     probe sent after its last reply must be unanswered for the dead time
+//     less one interval. A daemon that sent nothing for a while (a stalled
+//     CPU, a long pause) heard nothing because it asked nothing, and that is
+//     not the link's death.
 //
 // Hysteresis: a degraded link recovers below lower thresholds (max(2x,
 // +100 ms) and 5 % loss), and a link that was down or degraded counts as

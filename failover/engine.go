@@ -30,6 +30,9 @@ type Prober interface {
 	// before a link is declared down, since a daemon slowed down (a busy
 	// CPU) may not have read the replies that did arrive.
 	LastReply(link string) time.Time
+	// FirstSentAfter is when the first probe out of link after t was
+	// sent (zero if none): a link is dead only if it was asked.
+	FirstSentAfter(link string, t time.Time) time.Time
 }
 
 // deadDwell is how long after a switch the engine waits before it moves
@@ -94,7 +97,7 @@ func NewEngine(o EngineOptions) *Engine {
 	now := time.Now()
 	for _, l := range o.Links {
 		_, iv, _ := o.Prober.Figures(l)
-		e.judges[l] = newJudge(now, iv)
+		e.judges[l] = newJudge(now, iv, e.firstSentOf(l))
 	}
 	return e
 }
@@ -155,6 +158,11 @@ func (e *Engine) Run(ctx context.Context) {
 		}
 		timer.Reset(max(time.Until(next), time.Millisecond))
 	}
+}
+
+// firstSentOf asks the prober when link's first probe after a time left.
+func (e *Engine) firstSentOf(link string) func(time.Time) time.Time {
+	return func(after time.Time) time.Time { return e.prober.FirstSentAfter(link, after) }
 }
 
 // take feeds a sample to its link's judge.

@@ -25,10 +25,12 @@ type fakeBond struct {
 	steerErr  error
 	fast      map[string]bool
 	fig       map[string]probe.Figures
+	now       time.Time            // the rig's clock, for the prober's sends
+	sendsFrom map[string]time.Time // a link's prober sends nothing before it (stalled)
 }
 
 func newFakeBond(active string) *fakeBond {
-	return &fakeBond{active: active, fast: map[string]bool{}, fig: map[string]probe.Figures{}, kernel: map[string]time.Time{}}
+	return &fakeBond{active: active, fast: map[string]bool{}, fig: map[string]probe.Figures{}, kernel: map[string]time.Time{}, sendsFrom: map[string]time.Time{}}
 }
 
 func (f *fakeBond) Steer(_ context.Context, _, link string) error {
@@ -71,6 +73,21 @@ func (f *fakeBond) LastReply(link string) time.Time {
 	return f.kernel[link]
 }
 
+// FirstSentAfter: the prober sends its first probe after t at most one
+// interval later, or when it resumes after a stall.
+func (f *fakeBond) FirstSentAfter(link string, t time.Time) time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	iv := time.Second
+	if f.fast[link] {
+		iv = 20 * time.Millisecond
+	}
+	if from := f.sendsFrom[link]; t.Before(from) {
+		t = from.Add(-iv)
+	}
+	return sentBy(t, iv, f.now)
+}
+
 func (f *fakeBond) SetActive(link string, fast bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -92,7 +109,7 @@ func newRig(t *testing.T) *rig {
 		Policy: DefaultPolicy(), Steerer: b, Prober: b, Events: NewEvents(0)})
 	for l := range e.judges { // the rig's clock starts at t0, not now
 		_, iv, _ := b.Figures(l)
-		e.judges[l] = newJudge(at(0), iv)
+		e.judges[l] = newJudge(at(0), iv, e.firstSentOf(l))
 	}
 	e.active, e.steered = "tap1", "tap1" // as Run does
 	e.setProbeRates()
@@ -109,8 +126,16 @@ func (r *rig) play(durMs, stepMs int, answering map[string]time.Duration) {
 			r.b.mu.Unlock()
 			r.e.take(probe.Sample{Bond: "bond0", Link: l, At: at(r.now), RTT: rtt})
 		}
-		r.e.step(context.Background(), at(r.now))
+		r.stepNow()
 	}
+}
+
+// stepNow evaluates at the rig's clock, which the prober's sends follow.
+func (r *rig) stepNow() time.Time {
+	r.b.mu.Lock()
+	r.b.now = at(r.now)
+	r.b.mu.Unlock()
+	return r.e.step(context.Background(), at(r.now))
 }
 
 func (r *rig) switches() []Event {
@@ -397,7 +422,7 @@ func TestEngineAsksTheKernel(t *testing.T) {
 		r.b.mu.Lock()
 		r.b.kernel["tap1"] = at(r.now - 1)
 		r.b.mu.Unlock()
-		r.e.step(context.Background(), at(r.now))
+		r.stepNow()
 	}
 	if sw := r.switches(); len(sw) != 0 {
 		t.Fatalf("switched although the kernel saw replies: %+v", sw)
@@ -409,13 +434,41 @@ func TestEngineAsksTheKernel(t *testing.T) {
 	}
 }
 
+// TestEngineStalledProberIsNotDeath: a daemon that sent no probes for a
+// while (a stalled CPU) hears no replies; that silence is not the link's.
+// Once probes go out again and stay unanswered, the link is dead within its
+// dead time of the first of them.
+func TestEngineStalledProberIsNotDeath(t *testing.T) {
+	r := newRig(t)
+	r.play(1000, 10, both(time.Millisecond))
+	r.b.mu.Lock()
+	r.b.sendsFrom["tap1"] = at(r.now + 400)
+	r.b.mu.Unlock()
+	r.play(400, 10, map[string]time.Duration{"tap2": time.Millisecond}) // tap1: nothing sent, nothing heard
+	if s := r.e.judges["tap1"].state; s != Up || len(r.switches()) != 0 {
+		t.Fatalf("after 400 ms without probes tap1 is %v, switches %+v: want up, none", s, r.switches())
+	}
+	// Sending again from now on; nothing comes back.
+	resumed := r.now
+	for r.now < resumed+500 && len(r.switches()) == 0 {
+		r.play(5, 5, map[string]time.Duration{"tap2": time.Millisecond})
+	}
+	dead := r.e.judges["tap1"].deadTime(r.e.pol)
+	if sw := r.switches(); len(sw) != 1 || sw[0].Reason != ReasonDown {
+		t.Fatalf("switches %+v, want one for down once probes went unanswered", sw)
+	}
+	if took := time.Duration(r.now-resumed) * time.Millisecond; took > dead+20*time.Millisecond {
+		t.Errorf("declared dead %v after sending resumed, want within the dead time %v", took, dead)
+	}
+}
+
 // TestEngineNextDeadline: with a link down (or never answering) the engine
 // does not wake for nothing: its next evaluation is in the future.
 func TestEngineNextDeadline(t *testing.T) {
 	r := newRig(t)
 	r.play(1000, 10, both(time.Millisecond))
 	r.play(3000, 10, map[string]time.Duration{"tap2": time.Millisecond}) // tap1 down
-	if next := r.e.step(context.Background(), at(r.now)); !next.After(at(r.now)) {
+	if next := r.stepNow(); !next.After(at(r.now)) {
 		t.Errorf("with tap1 down the next evaluation is %v, not after now %v: a busy loop", next, at(r.now))
 	}
 	fresh := NewEngine(EngineOptions{Bond: "bond1", Links: []string{"tap3"}, Primary: "tap3",
@@ -457,7 +510,7 @@ func TestEngineProbesAllWhileChoosing(t *testing.T) {
 			r.b.mu.Unlock()
 			r.e.take(probe.Sample{Bond: "bond0", Link: l, At: at(r.now), RTT: d})
 		}
-		r.e.step(context.Background(), at(r.now))
+		r.stepNow()
 		if r.e.judges["tap1"].state == Degraded && r.e.active == "tap1" && !r.b.fast["tap2"] {
 			t.Fatalf("at +%d ms probe rates %v with the active link degraded: want every link fast", r.now, r.b.fast)
 		}

@@ -39,6 +39,7 @@ type judge struct {
 	interval  time.Duration
 	fig       probe.Figures
 	base      baseline
+	firstSent func(after time.Time) time.Time // the first probe sent after a time (zero: none)
 
 	badSince  time.Time // start of the current run of bad samples (detection latency)
 	goodSince time.Time // start of the current run of good health (hold-down); zero: not good
@@ -46,8 +47,10 @@ type judge struct {
 	penaltyAt time.Time
 }
 
-func newJudge(now time.Time, interval time.Duration) *judge {
-	return &judge{state: Unknown, since: now, added: now, clock: now, interval: interval}
+// newJudge judges a link probed every interval; firstSent tells when its
+// prober first sent a probe after a given time (zero if it has not).
+func newJudge(now time.Time, interval time.Duration, firstSent func(after time.Time) time.Time) *judge {
+	return &judge{state: Unknown, since: now, added: now, clock: now, interval: interval, firstSent: firstSent}
 }
 
 // sample takes a probe sample with the link's figures after it.
@@ -93,12 +96,27 @@ func (j *judge) deadTime(p Policy) time.Duration {
 
 // silence is how long the link has not answered, counted from the later of
 // its last reply and its last role change.
-func (j *judge) silence(now time.Time) time.Duration {
-	ref := j.clock
-	if j.lastReply.After(ref) {
-		ref = j.lastReply
+func (j *judge) silence(now time.Time) time.Duration { return now.Sub(j.ref()) }
+
+// ref is where silence counts from.
+func (j *judge) ref() time.Time {
+	if j.lastReply.After(j.clock) {
+		return j.lastReply
 	}
-	return now.Sub(ref)
+	return j.clock
+}
+
+// asked is when the first probe the link left unanswered was sent: the
+// first after ref (zero if none yet).
+func (j *judge) asked() time.Time { return j.firstSent(j.ref()) }
+
+// askedEnough is how long the link must have been asked in vain, on top
+// of its silence, to be dead: the dead time less one probe interval (the
+// first probe after a reply leaves up to an interval later). Silence alone
+// is not enough: a daemon that did not send (a stalled CPU, a long GC)
+// heard nothing because it asked nothing.
+func (j *judge) askedEnough(dead time.Duration) time.Duration {
+	return max(0, dead-j.interval)
 }
 
 func (j *judge) degradedNow(p Policy) bool {
@@ -167,8 +185,10 @@ func (j *judge) verdict(now time.Time, p Policy) (State, string) {
 		return Unknown, "no reply yet"
 	}
 	if s := j.silence(now); s > dead {
-		j.goodSince = time.Time{}
-		return Down, fmt.Sprintf("no reply for %s (dead time %s)", round(s), round(dead))
+		if a := j.asked(); !a.IsZero() && now.Sub(a) > j.askedEnough(dead) {
+			j.goodSince = time.Time{}
+			return Down, fmt.Sprintf("no reply for %s (dead time %s)", round(s), round(dead))
+		}
 	}
 	bad := j.degradedNow(p)
 	good := !bad && j.goodNow(p)
@@ -214,11 +234,16 @@ func (j *judge) nextDeadline(now time.Time, p Policy) time.Time {
 	case j.lastReply.IsZero():
 		next = j.added.Add(max(j.deadTime(p), startupGrace) + time.Millisecond)
 	default:
-		ref := j.clock
-		if j.lastReply.After(ref) {
-			ref = j.lastReply
+		dead := j.deadTime(p)
+		next = j.ref().Add(dead + time.Millisecond)
+		if !next.After(now) {
+			// Silent long enough but not asked long enough: when it has
+			// been, or, if nothing was sent yet, one interval on.
+			next = now.Add(j.interval)
+			if a := j.asked(); !a.IsZero() {
+				next = a.Add(j.askedEnough(dead) + time.Millisecond)
+			}
 		}
-		next = ref.Add(j.deadTime(p) + time.Millisecond)
 	}
 	if j.state != Up && !j.goodSince.IsZero() {
 		if h := now.Add(j.holdLeft(now, p) + time.Millisecond); h.Before(next) {

@@ -25,7 +25,19 @@ type feeder struct {
 }
 
 func newFeeder(t *testing.T, interval time.Duration) *feeder {
-	return &feeder{t: t, j: newJudge(at(0), interval), p: DefaultPolicy()}
+	f := &feeder{t: t, p: DefaultPolicy()}
+	f.j = newJudge(at(0), interval, func(after time.Time) time.Time { return sentBy(after, interval, at(f.now)) })
+	return f
+}
+
+// sentBy models a prober sending every interval that has not stalled: the
+// first probe after t leaves at the latest one interval later, if that is
+// not after now.
+func sentBy(t time.Time, interval time.Duration, now time.Time) time.Time {
+	if s := t.Add(interval); !s.After(now) {
+		return s
+	}
+	return time.Time{}
 }
 
 // step feeds one probe outcome at f.now (+every ms) and evaluates; rtt < 0

@@ -19,6 +19,21 @@ func (m *Monitor) Figures(tap string) (Figures, time.Duration, bool) {
 	return p.tr.fig, p.interval(p.active), true
 }
 
+// FirstSentAfter is when the first probe out of the link after t was
+// sent (or failed to be), zero if none was: with t its last reply, how
+// long the link has been asked without answering.
+func (m *Monitor) FirstSentAfter(tap string, t time.Time) time.Time {
+	m.mu.Lock()
+	p, ok := m.links[tap]
+	m.mu.Unlock()
+	if !ok {
+		return time.Time{}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tr.firstSentAfter(t)
+}
+
 // LastReply is when the kernel last saw an ARP reply from the link's
 // target arrive, to our probes or to the bond's (zero if never):
 // authoritative even when the daemon has not read its events yet (one map

@@ -204,6 +204,21 @@ func (t *tracker) observe(r time.Duration) {
 	f.RTTLast = r
 }
 
+// firstSentAfter is when the first probe after t left (or failed to),
+// zero if none has since. A probe after the link's last reply is one the
+// link was asked and did not answer; a prober that sent nothing (a stalled
+// daemon) asked nothing. Exact while t is younger than forget: until then
+// no slot sent after t is reused.
+func (t *tracker) firstSentAfter(at time.Time) time.Time {
+	var first time.Time
+	for _, s := range t.slots {
+		if s.sent.After(at) && (first.IsZero() || s.sent.Before(first)) {
+			first = s.sent
+		}
+	}
+	return first
+}
+
 // inFlight is how many probes await a reply.
 func (t *tracker) inFlight() int {
 	n := 0

@@ -186,3 +186,29 @@ func TestTrackerWarmUp(t *testing.T) {
 		t.Errorf("after the first reply a loss counts: %v, loss %v", s, tr.fig.Loss)
 	}
 }
+
+// TestTrackerFirstSentAfter: the first probe after a reply is found among
+// many in flight, also one whose send failed; none when nothing was sent,
+// and a slot reused for a new probe moves nothing older than it.
+func TestTrackerFirstSentAfter(t *testing.T) {
+	var tr tracker
+	i := send(t, &tr, 0)
+	tr.reply(i, 5*time.Millisecond, at(5))
+	if got := tr.firstSentAfter(at(5)); !got.IsZero() {
+		t.Errorf("nothing sent after the reply: got %v", got)
+	}
+	failed := send(t, &tr, 20)
+	tr.failed(failed)
+	for ms := 40; ms <= 200; ms += 20 {
+		send(t, &tr, ms)
+	}
+	if got := tr.firstSentAfter(at(5)); !got.Equal(at(20)) {
+		t.Errorf("first after the reply at 5 ms: %v, want the failed send at 20 ms", got.Sub(t0))
+	}
+	if got := tr.firstSentAfter(at(100)); !got.Equal(at(120)) {
+		t.Errorf("first after 100 ms: %v, want 120 ms", got.Sub(t0))
+	}
+	if got := tr.firstSentAfter(at(200)); !got.IsZero() {
+		t.Errorf("first after the last send: %v, want none", got.Sub(t0))
+	}
+}
