@@ -58,4 +58,9 @@
 // histogram); Collector exports them to Prometheus, read from the maps at
 // scrape time; Monitor.Subscribe delivers each reply and each loss as it
 // is seen, for the failover decisions.
+//
+// The ring buffer's reader never blocks in a system call: it drains the
+// ring without waiting and parks in the Go runtime's network poller on the
+// ring's fd (ringWaiter). A reader blocked in epoll_wait kept the runtime's
+// sysmon thread polling every 20 µs, most of the idle daemon's CPU.
 package probe

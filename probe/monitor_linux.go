@@ -48,6 +48,7 @@ type Monitor struct {
 	mu       sync.Mutex
 	obj      *objects
 	rb       *ringbuf.Reader
+	rbWait   *ringWaiter        // where readEvents waits for rb
 	links    map[string]*probed // by TAP name
 	byIndex  map[int]*probed
 	subs     map[int]chan Sample
@@ -195,9 +196,15 @@ func (m *Monitor) load() error {
 			o.Close()
 			return fmt.Errorf("open probe ring buffer: %w", err)
 		}
-		m.rb = rb
+		w, err := newRingWaiter(o.Events)
+		if err != nil {
+			rb.Close()
+			o.Close()
+			return err
+		}
+		m.rb, m.rbWait = rb, w
 		m.wg.Add(1)
-		go m.readEvents(rb)
+		go m.readEvents(rb, w)
 	}
 	m.obj = o
 	return nil
@@ -334,7 +341,7 @@ func (m *Monitor) Close() error {
 		errs = append(errs, m.Remove(p.spec.Link))
 	}
 	if m.rb != nil {
-		errs = append(errs, m.rb.Close())
+		errs = append(errs, m.rbWait.Close(), m.rb.Close())
 	}
 	m.wg.Wait()
 	if m.obj != nil {

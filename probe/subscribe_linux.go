@@ -3,6 +3,7 @@ package probe
 import (
 	"encoding/binary"
 	"errors"
+	"os"
 	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
@@ -50,13 +51,26 @@ func (m *Monitor) publish(s []Sample) {
 	}
 }
 
-// readEvents feeds ring buffer events to their links until rb closes.
-func (m *Monitor) readEvents(rb *ringbuf.Reader) {
+// readEvents feeds ring buffer events to their links until rb or w
+// closes. Reads never block (rb's deadline is past): w waits in the
+// runtime's poller when the ring is empty.
+func (m *Monitor) readEvents(rb *ringbuf.Reader, w *ringWaiter) {
 	defer m.wg.Done()
 	var rec ringbuf.Record
 	var ev bpf.ProbeEvent
+	rb.SetDeadline(time.Unix(1, 0))
 	for {
-		if err := rb.ReadInto(&rec); err != nil {
+		err := rb.ReadInto(&rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if err := w.wait(func() bool { return rb.AvailableBytes() > 0 }); err != nil {
+				if !errors.Is(err, os.ErrClosed) {
+					m.log.Error("probe ring buffer", "err", err)
+				}
+				return
+			}
+			continue
+		}
+		if err != nil {
 			if !errors.Is(err, ringbuf.ErrClosed) {
 				m.log.Error("probe ring buffer", "err", err)
 			}
