@@ -1,9 +1,9 @@
 package probe
 
 import (
-	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/cilium/ebpf"
@@ -18,8 +18,9 @@ import (
 // spinning was most of the idle daemon's CPU. A goroutine parked in the
 // poller holds no thread and wakes sysmon for nothing.
 type ringWaiter struct {
-	f  *os.File
-	rc syscall.RawConn
+	f      *os.File
+	rc     syscall.RawConn
+	closed atomic.Bool
 }
 
 // newRingWaiter watches the ring buffer map m (a duplicate of its fd, non
@@ -47,8 +48,8 @@ func newRingWaiter(m *ebpf.Map) (*ringWaiter, error) {
 // (or if the poller cannot watch the fd).
 func (w *ringWaiter) wait(ready func() bool) error {
 	err := w.rc.Read(func(uintptr) bool { return ready() })
-	if errors.Is(err, os.ErrClosed) {
-		return err
+	if err != nil && w.closed.Load() {
+		return os.ErrClosed // the runtime says "use of closed file"
 	}
 	if err != nil {
 		return fmt.Errorf("wait for probe events: %w", err)
@@ -57,4 +58,7 @@ func (w *ringWaiter) wait(ready func() bool) error {
 }
 
 // Close ends a wait in progress and every later one.
-func (w *ringWaiter) Close() error { return w.f.Close() }
+func (w *ringWaiter) Close() error {
+	w.closed.Store(true)
+	return w.f.Close()
+}
