@@ -217,33 +217,43 @@ const switchGrace = 500 * time.Millisecond
 // maxSwitchGrace bounds what slow or jittery links stretch the grace to.
 const maxSwitchGrace = 5 * time.Second
 
-// graceFor is the grace of a switch between links with these figures:
-// switchGrace, or twice the sum of both links' retransmission timeouts
-// (SRTT + 4 RTTVAR, RFC 6298) when that is longer, at most
-// maxSwitchGrace. The old link's timeout covers what is still on its way
-// over it, the new one's the gratuitous ARP's trip; a link without an RTT
-// yet adds nothing.
-func graceFor(from, to probe.Figures) time.Duration {
-	rto := func(f probe.Figures) time.Duration {
+// graceFor is the grace of a switch within a bond whose links have these
+// figures: switchGrace, or twice the sum of the two largest retransmission
+// timeouts (SRTT + 4 RTTVAR, RFC 6298) when that is longer, at most
+// maxSwitchGrace. The link left covers what is still on its way over it,
+// the link taken the gratuitous ARP's trip; the two largest bound any pair
+// without asking the kernel which link is left. A link without an RTT yet
+// adds nothing.
+func graceFor(links ...probe.Figures) time.Duration {
+	var first, second time.Duration
+	for _, f := range links {
 		if !f.HasRTT {
-			return 0
+			continue
 		}
-		return f.RTTSmoothed + 4*f.RTTVar
+		switch rto := f.RTTSmoothed + 4*f.RTTVar; {
+		case rto > first:
+			first, second = rto, first
+		case rto > second:
+			second = rto
+		}
 	}
-	return min(max(switchGrace, 2*(rto(from)+rto(to))), maxSwitchGrace)
+	return min(max(switchGrace, 2*(first+second)), maxSwitchGrace)
 }
 
 // Steer switches the bond: the kernel bond through its primary (it
 // switches at once; active_slave alone does not move it off an up
 // primary), the eBPF bond by one map write, both with the grace of
-// graceFor the link left and the one taken.
+// graceFor its links.
 func (st steerer) Steer(ctx context.Context, name, link string) error {
-	var from probe.Figures
-	if info, err := st.s.bonds.Info(ctx, name); err == nil && info.Active != "" {
-		from, _, _ = st.s.monitor.Figures(info.Active)
+	st.s.mu.Lock()
+	taps := st.s.addresses[name].Taps
+	st.s.mu.Unlock()
+	figs := make([]probe.Figures, 0, len(taps))
+	for _, t := range taps {
+		f, _, _ := st.s.monitor.Figures(t)
+		figs = append(figs, f)
 	}
-	to, _, _ := st.s.monitor.Figures(link)
-	grace := graceFor(from, to)
+	grace := graceFor(figs...)
 	st.s.log.Debug("switch grace", "bond", name, "to", link, "grace", grace)
 	return st.s.bonds.Switch(ctx, name, link, grace)
 }
