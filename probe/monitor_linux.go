@@ -341,7 +341,11 @@ func (m *Monitor) Close() error {
 		errs = append(errs, m.Remove(p.spec.Link))
 	}
 	if m.rb != nil {
-		errs = append(errs, m.rbWait.Close(), m.rb.Close())
+		// The reader first (its wait ends, readEvents returns), then
+		// the ring it reads: the reader's readiness check reads the ring.
+		errs = append(errs, m.rbWait.Close())
+		m.wg.Wait()
+		errs = append(errs, m.rb.Close())
 	}
 	m.wg.Wait()
 	if m.obj != nil {
