@@ -37,11 +37,18 @@
 #define ARPOP_REPLY 2
 #define ETH_P_8021AD_ 0x88A8
 
-// link_config is written by the daemon when it attaches to a TAP.
+// link_config is written by the daemon when it attaches to a TAP, and
+// again when the link's probe interval changes (wake_gap_ns).
 struct link_config {
 	__be32 target;     // the probe target's IPv4 address (the hub bridge)
 	__u8 probe_mac[6]; // our probes' source MAC; its low 5 bits are 0
 	__u8 pad[2];
+	// wake_gap_ns: 0, every reply event wakes the daemon's reader. Else
+	// the daemon drains the ring itself at each of the link's probes and
+	// only a reply more than wake_gap_ns after the link's previous one
+	// (recovery, a sudden delay) wakes it: a wake-up is an interrupt
+	// (irq_work) on the CPU that took the frame.
+	__u64 wake_gap_ns;
 };
 
 // link_traffic is one CPU's traffic on one link, a cache line of its own
@@ -54,7 +61,7 @@ struct link_traffic {
 	__u64 malformed;  // runts, truncated ARP, ARP not Ethernet/IPv4
 	__u64 vlan;       // VLAN-tagged frames, counted, not parsed
 	__u64 last_rx_ns; // when the last frame arrived on this CPU (CLOCK_MONOTONIC, coarse)
-	__u64 pad;
+	__u64 last_rx_jiffy; // the jiffy last_rx_ns was stamped in
 };
 _Static_assert(sizeof(struct link_traffic) == 64, "a CPU's slot is one cache line");
 
@@ -69,6 +76,7 @@ struct link_stats {
 	__u64 last_reply_ns; // bpf_ktime_get_ns of the last ARP reply from the target (to anyone)
 	__u64 rtt_last_ns;
 	__u64 rtt_sum_ns;
+	__u64 probe_reply_ns; // bpf_ktime_get_ns of the last reply to one of our probes
 	__u8 peer_mac[6];    // the target's MAC, from its last reply
 	__u8 pad[2];
 	__u64 rtt_hist[RTT_BUCKETS];
@@ -273,9 +281,15 @@ int probe_ingress(struct __sk_buff *skb)
 	tr->rx_frames++;
 	tr->rx_bytes += skb->len;
 	// The last frame's time needs no precision (it feeds an age): the
-	// coarse clock (5.11+) is a cached read. On older kernels the loader
-	// rewrites this call to bpf_ktime_get_ns, so no flag is read here.
-	tr->last_rx_ns = bpf_ktime_get_coarse_ns();
+	// coarse clock (5.11+), which moves once a tick, read once a tick.
+	// jiffies is one load; the coarse clock's seqlock costs about 50 ns
+	// a frame. The loader rewrites both calls to bpf_ktime_get_ns on
+	// kernels without them (5.5, 5.11), so no flag is read here.
+	__u64 j = bpf_jiffies64();
+	if (j != tr->last_rx_jiffy) {
+		tr->last_rx_jiffy = j;
+		tr->last_rx_ns = bpf_ktime_get_coarse_ns();
+	}
 	if (!arp_candidate(skb, tr))
 		return TC_ACT_UNSPEC;
 	__u64 now = bpf_ktime_get_ns(); // an RTT needs the precise clock
@@ -299,6 +313,8 @@ int probe_ingress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC; // a duplicate, or a reply to a probe we forgot
 	st->slot_sent_ns[s] = 0;
 	__u64 rtt = now - sent;
+	__u64 prev = st->probe_reply_ns;
+	st->probe_reply_ns = now;
 	__sync_fetch_and_add(&st->probe_replies, 1);
 	__sync_fetch_and_add(&st->rtt_sum_ns, rtt);
 	__u32 b = rtt_bucket(rtt);
@@ -314,7 +330,10 @@ int probe_ingress(struct __sk_buff *skb)
 			e->slot = s;
 			e->at_ns = now;
 			e->rtt_ns = rtt;
-			bpf_ringbuf_submit(e, 0);
+			// Steady replies wait for the daemon's next drain; news
+			// (the first reply, or one after a gap) wakes it now.
+			__u64 gap = cfg->wake_gap_ns;
+			bpf_ringbuf_submit(e, gap && prev && now - prev <= gap ? BPF_RB_NO_WAKEUP : BPF_RB_FORCE_WAKEUP);
 		}
 	}
 	return TC_ACT_UNSPEC;

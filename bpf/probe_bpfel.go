@@ -22,10 +22,12 @@ type ProbeEvent struct {
 }
 
 type ProbeLinkConfig struct {
-	_        structs.HostLayout
-	Target   uint32
-	ProbeMac [6]uint8
-	Pad      [2]uint8
+	_         structs.HostLayout
+	Target    uint32
+	ProbeMac  [6]uint8
+	Pad       [2]uint8
+	_         [4]byte
+	WakeGapNs uint64
 }
 
 type ProbeLinkStats struct {
@@ -37,6 +39,7 @@ type ProbeLinkStats struct {
 	LastReplyNs  uint64
 	RttLastNs    uint64
 	RttSumNs     uint64
+	ProbeReplyNs uint64
 	PeerMac      [6]uint8
 	Pad          [2]uint8
 	RttHist      [24]uint64
@@ -44,15 +47,15 @@ type ProbeLinkStats struct {
 }
 
 type ProbeLinkTraffic struct {
-	_         structs.HostLayout
-	RxFrames  uint64
-	RxBytes   uint64
-	TxFrames  uint64
-	TxBytes   uint64
-	Malformed uint64
-	Vlan      uint64
-	LastRxNs  uint64
-	Pad       uint64
+	_           structs.HostLayout
+	RxFrames    uint64
+	RxBytes     uint64
+	TxFrames    uint64
+	TxBytes     uint64
+	Malformed   uint64
+	Vlan        uint64
+	LastRxNs    uint64
+	LastRxJiffy uint64
 }
 
 // Names of all BPF objects in the ELF.

@@ -35,6 +35,8 @@ type Options struct {
 	NoRingbuf      bool          // poll the counters even where a ring buffer exists (tests)
 	NetNS          string        // path of the namespace the TAPs live in; empty: the caller's
 	Logger         *slog.Logger
+
+	eagerWake bool // every reply wakes the ring reader, as before wake gaps (the benchmark's baseline)
 }
 
 // Monitor probes links and keeps their measurements. Programs load at the
@@ -49,6 +51,8 @@ type Monitor struct {
 	obj      *objects
 	rb       *ringbuf.Reader
 	rbWait   *ringWaiter        // where readEvents waits for rb
+	drainMu  sync.Mutex         // held by whoever reads rb (drain)
+	rec      ringbuf.Record     // drain's buffer, under drainMu
 	links    map[string]*probed // by TAP name
 	byIndex  map[int]*probed
 	subs     map[int]chan Sample
@@ -202,6 +206,7 @@ func (m *Monitor) load() error {
 			o.Close()
 			return err
 		}
+		rb.SetDeadline(time.Unix(1, 0)) // reads never block: drain
 		m.rb, m.rbWait = rb, w
 		m.wg.Add(1)
 		go m.readEvents(rb, w)
@@ -245,8 +250,17 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 		return nil, err
 	}
 	obj := m.obj
+	var drain func()
+	if obj.ringbuf {
+		drain = func() {
+			if err := m.drain(); err != nil && !errors.Is(err, ringbuf.ErrClosed) {
+				m.log.Error("probe ring buffer", "err", err)
+			}
+		}
+	}
 	p.prober = &prober{
-		spec: spec, ifindex: ifindex, base: base, snd: snd, polling: !m.obj.ringbuf,
+		spec: spec, ifindex: ifindex, base: base, snd: snd, polling: !m.obj.ringbuf, drain: drain,
+		setGap:   m.gapSetter(lo, cfg),
 		read:     func() (kernelView, error) { return obj.readLink(lo) },
 		readStat: func() (kernelView, error) { return obj.readStats(lo) },
 		publish:  m.publish,
@@ -262,6 +276,19 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 		p.run(lctx)
 	}()
 	return p, nil
+}
+
+// gapSetter writes the link's wake gap into its config (nil: the gap
+// stays 0, every reply wakes the reader).
+func (m *Monitor) gapSetter(lo *linkObjects, cfg bpf.ProbeLinkConfig) func(time.Duration) error {
+	if m.opts.eagerWake || !m.obj.ringbuf {
+		return nil
+	}
+	return func(gap time.Duration) error {
+		c := cfg
+		c.WakeGapNs = uint64(gap)
+		return m.obj.configure(lo, c)
+	}
 }
 
 // stop ends p's prober and removes what start made.

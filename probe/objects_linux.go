@@ -54,6 +54,7 @@ const trafficSlot = int(unsafe.Sizeof(bpf.ProbeLinkTraffic{}))
 type loadOptions struct {
 	noRingbuf    bool // poll the stats as before 5.8
 	preciseClock bool // stamp frames with bpf_ktime_get_ns as before 5.11
+	noJiffies    bool // stamp every frame, as before 5.5
 }
 
 // loadObjects loads the shared maps and prepares the programs' spec. On a
@@ -96,7 +97,19 @@ func loadObjects(opts loadOptions) (*objects, error) {
 	if precise {
 		// The frame clock falls back to the precise one: the same call
 		// with another helper, so the hot path reads no flag.
-		preciseClock(spec)
+		replaceCall(spec, asm.FnKtimeGetCoarseNs, asm.FnKtimeGetNs)
+	}
+	noJiffies := opts.noJiffies
+	if err := features.HaveProgramHelper(ebpf.SchedCLS, asm.FnJiffies64); err != nil {
+		if !errors.Is(err, ebpf.ErrNotSupported) {
+			return nil, fmt.Errorf("probe jiffies support: %w", err)
+		}
+		noJiffies = true
+	}
+	if noJiffies {
+		// The once-a-tick gate falls back to a clock that moves every
+		// frame: each frame is stamped.
+		replaceCall(spec, asm.FnJiffies64, asm.FnKtimeGetNs)
 	}
 	if !o.ringbuf {
 		ev := spec.Maps[bpf.ProbeMapEvents]
@@ -177,14 +190,15 @@ func (o *objects) removeLink(l *linkObjects) error {
 	return errors.Join(errs...)
 }
 
-// preciseClock makes the programs read bpf_ktime_get_ns where they read
-// bpf_ktime_get_coarse_ns (kernels before 5.11 lack it): both take nothing
-// and return nanoseconds of CLOCK_MONOTONIC.
-func preciseClock(spec *ebpf.CollectionSpec) {
+// replaceCall makes the programs call helper to where they call from, for
+// kernels that lack from: bpf_ktime_get_coarse_ns (before 5.11) and
+// bpf_jiffies64 (before 5.5) become bpf_ktime_get_ns. All three take
+// nothing and return a u64 clock.
+func replaceCall(spec *ebpf.CollectionSpec, from, to asm.BuiltinFunc) {
 	for _, p := range spec.Programs {
 		for i := range p.Instructions {
-			if ins := &p.Instructions[i]; ins.IsBuiltinCall() && ins.Constant == int64(asm.FnKtimeGetCoarseNs) {
-				ins.Constant = int64(asm.FnKtimeGetNs)
+			if ins := &p.Instructions[i]; ins.IsBuiltinCall() && ins.Constant == int64(from) {
+				ins.Constant = int64(to)
 			}
 		}
 	}
@@ -234,6 +248,19 @@ func (o *objects) readLink(l *linkObjects) (kernelView, error) {
 		kv.lastRxNs = max(kv.lastRxNs, t.LastRxNs)
 	}
 	return kv, nil
+}
+
+// configure rewrites the link's config entry (its wake gap changed).
+func (o *objects) configure(l *linkObjects, cfg bpf.ProbeLinkConfig) error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return errRemoved
+	}
+	if err := o.Configs.Update(l.idx, cfg, ebpf.UpdateExist); err != nil {
+		return fmt.Errorf("write link config: %w", err)
+	}
+	return nil
 }
 
 // errRemoved: the link was removed while it was being read.

@@ -35,6 +35,8 @@ type prober struct {
 	read     func() (kernelView, error) // every counter (snapshots)
 	readStat func() (kernelView, error) // the probe state only (ticks)
 	polling  bool                       // no ring buffer: learn replies from the counters
+	drain    func()                     // reads the ring buffer's pending events (nil: polling)
+	setGap   func(time.Duration) error  // writes the link's wake gap to the kernel
 	publish  func([]Sample)
 	wake     chan struct{}
 	mono     func() uint64 // CLOCK_MONOTONIC ns, as bpf_ktime_get_ns
@@ -45,6 +47,27 @@ type prober struct {
 	interval  func(active bool) time.Duration
 	kernel    kernelView // the probe state as read at the last tick
 	sendError string
+	gap       time.Duration // the wake gap the kernel has (0 at load)
+}
+
+// maxLazyInterval is the longest probe interval at which a link's replies
+// wait for its next probe to be read (see wakeGap).
+const maxLazyInterval = 50 * time.Millisecond
+
+// wakeGap is the link's wake gap at probe interval iv: whether a steady
+// reply wakes the daemon's ring reader. Each wake-up is an interrupt on the
+// CPU that took the reply (irq_work; in a VM an exit, about 30 us), and
+// the fast active link would take 50 of them a second. So at an interval
+// up to maxLazyInterval the prober reads the ring itself before each probe
+// (a reply waits at most one interval, its time is the kernel's), and only
+// a reply more than two intervals after the previous one (the first after
+// a loss or a stall, a sudden delay) wakes the reader. Slower links (the
+// backups at 5 s) wake it for every reply: they are rare.
+func wakeGap(iv time.Duration) time.Duration {
+	if iv > maxLazyInterval {
+		return 0
+	}
+	return 2 * iv
 }
 
 func (l *prober) currentInterval() time.Duration {
@@ -100,6 +123,10 @@ func unicastFor(interval time.Duration) time.Duration { return max(2*time.Second
 
 // tick reads the probe state, counts what timed out, and sends one probe.
 func (l *prober) tick(now time.Time) {
+	if l.drain != nil {
+		l.drain() // replies that did not wake the reader: before the losses are counted
+		l.updateGap()
+	}
 	kv, readErr := l.readStat()
 	var samples []Sample
 	l.mu.Lock()
@@ -159,8 +186,30 @@ func (l *prober) pollReplies(kv kernelView, now time.Time) []Sample {
 	return out
 }
 
-// onReply takes a ring buffer event for slot.
-func (l *prober) onReply(slot int, rtt time.Duration, now time.Time) {
+// updateGap gives the kernel the wake gap of the link's current interval,
+// when it changed (a failed write is tried again at the next tick).
+func (l *prober) updateGap() {
+	want := wakeGap(l.currentInterval())
+	l.mu.Lock()
+	have := l.gap
+	l.mu.Unlock()
+	if want == have || l.setGap == nil {
+		return
+	}
+	if err := l.setGap(want); err != nil {
+		return
+	}
+	l.mu.Lock()
+	l.gap = want
+	l.mu.Unlock()
+}
+
+// onReply takes a ring buffer event for slot: a reply the kernel saw at
+// atNs (bpf_ktime_get_ns), read at now.
+func (l *prober) onReply(slot int, rtt time.Duration, atNs uint64, now time.Time) {
+	if m := l.mono(); atNs != 0 && m >= atNs {
+		now = now.Add(-time.Duration(m - atNs)) // when it arrived, not when it was read
+	}
 	l.mu.Lock()
 	s, ok := l.tr.reply(slot, rtt, now)
 	l.mu.Unlock()

@@ -331,3 +331,84 @@ func b2u(b bool) int {
 	}
 	return 0
 }
+
+// TestProgramsWakeOnlyForNews: with a wake gap, a reply within the gap of
+// the link's previous one goes into the ring without waking its reader;
+// the first reply, one after the gap, and any reply with no gap (0) wake
+// it. A reader blocked in epoll sees exactly the wake-ups.
+func TestProgramsWakeOnlyForNews(t *testing.T) {
+	o, base := loadTest(t, false)
+	if !o.ringbuf {
+		t.Skip("no ring buffer (before 5.8): nothing to wake")
+	}
+	rd, err := ringbuf.NewReader(o.Events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(ep)
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, o.Events.FD(), &unix.EpollEvent{Events: unix.EPOLLIN}); err != nil {
+		t.Fatal(err)
+	}
+	woken := func() bool {
+		evs := make([]unix.EpollEvent, 1)
+		n, err := unix.EpollWait(ep, evs, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	}
+	setGap := func(gap time.Duration) {
+		cfg := bpf.ProbeLinkConfig{Target: binary.NativeEndian.Uint32(testTarget[:]), WakeGapNs: uint64(gap)}
+		copy(cfg.ProbeMac[:], base)
+		if err := o.configure(o.linkObjects, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// reply answers a probe in slot that left 1 ms ago, reads its one
+	// event and reports whether the reader was woken.
+	reply := func(slot int) bool {
+		t.Helper()
+		st := arpStats(t, o)
+		st.SlotSentNs[slot] = monotonic() - uint64(time.Millisecond)
+		if err := o.Stats.Put(o.idx, st); err != nil {
+			t.Fatal(err)
+		}
+		run(t, o.ProbeIngress, arpFrame(2, hubMAC, testTarget, slotMAC(base, slot), [4]byte{}))
+		w := woken()
+		rd.SetDeadline(time.Now().Add(time.Second))
+		rec, err := rd.Read()
+		if err != nil {
+			t.Fatalf("slot %d: no event in the ring: %v", slot, err)
+		}
+		var ev bpf.ProbeEvent
+		if _, err := binary.Decode(rec.RawSample, binary.NativeEndian, &ev); err != nil || ev.Slot != uint32(slot) {
+			t.Fatalf("slot %d: event %+v (%v)", slot, ev, err)
+		}
+		if woken() {
+			t.Fatal("the reader is still signalled with the ring empty")
+		}
+		return w
+	}
+
+	setGap(time.Minute)
+	if !reply(0) {
+		t.Error("the link's first reply did not wake the reader")
+	}
+	if reply(1) {
+		t.Error("a reply within the wake gap woke the reader")
+	}
+	setGap(time.Microsecond)
+	time.Sleep(time.Millisecond)
+	if !reply(2) {
+		t.Error("a reply after the wake gap did not wake the reader")
+	}
+	setGap(0)
+	if !reply(3) {
+		t.Error("a reply with no wake gap did not wake the reader")
+	}
+}

@@ -52,31 +52,43 @@ func (m *Monitor) publish(s []Sample) {
 }
 
 // readEvents feeds ring buffer events to their links until rb or w
-// closes. Reads never block (rb's deadline is past): w waits in the
-// runtime's poller when the ring is empty.
+// closes: it drains the ring whenever the kernel wakes it (w waits in the
+// runtime's poller). Steady replies of a fast link do not wake it; that
+// link's prober drains them before each probe (wakeGap).
 func (m *Monitor) readEvents(rb *ringbuf.Reader, w *ringWaiter) {
 	defer m.wg.Done()
-	var rec ringbuf.Record
-	var ev bpf.ProbeEvent
-	rb.SetDeadline(time.Unix(1, 0))
 	for {
-		err := rb.ReadInto(&rec)
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			if err := w.wait(func() bool { return rb.AvailableBytes() > 0 }); err != nil {
-				if !errors.Is(err, os.ErrClosed) {
-					m.log.Error("probe ring buffer", "err", err)
-				}
-				return
-			}
-			continue
-		}
-		if err != nil {
+		if err := m.drain(); err != nil {
 			if !errors.Is(err, ringbuf.ErrClosed) {
 				m.log.Error("probe ring buffer", "err", err)
 			}
 			return
 		}
-		if _, err := binary.Decode(rec.RawSample, binary.NativeEndian, &ev); err != nil {
+		if err := w.wait(func() bool { return rb.AvailableBytes() > 0 }); err != nil {
+			if !errors.Is(err, os.ErrClosed) {
+				m.log.Error("probe ring buffer", "err", err)
+			}
+			return
+		}
+	}
+}
+
+// drain hands every event in the ring to its link, without blocking (the
+// reader's deadline is past). The reader and the probers' ticks drain;
+// drainMu keeps one at a time, so a link takes its events in order.
+func (m *Monitor) drain() error {
+	m.drainMu.Lock()
+	defer m.drainMu.Unlock()
+	for {
+		err := m.rb.ReadInto(&m.rec)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var ev bpf.ProbeEvent
+		if _, err := binary.Decode(m.rec.RawSample, binary.NativeEndian, &ev); err != nil {
 			m.log.Error("probe event", "err", err)
 			continue
 		}
@@ -84,7 +96,7 @@ func (m *Monitor) readEvents(rb *ringbuf.Reader, w *ringWaiter) {
 		p := m.byIndex[int(ev.Ifindex)]
 		m.mu.Unlock()
 		if p != nil && int(ev.Slot) < Slots {
-			p.onReply(int(ev.Slot), time.Duration(ev.RttNs), time.Now())
+			p.onReply(int(ev.Slot), time.Duration(ev.RttNs), ev.AtNs, time.Now())
 		}
 	}
 }

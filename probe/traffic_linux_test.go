@@ -4,6 +4,7 @@ import (
 	"errors"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
@@ -85,6 +86,39 @@ func TestProgramsPreciseClock(t *testing.T) {
 	kv := counters(t, o)
 	if lo, hi := uint64(before.Nano()), uint64(after.Nano()); kv.lastRxNs < lo || kv.lastRxNs > hi {
 		t.Errorf("frame stamped %d, want within [%d, %d] (the precise clock)", kv.lastRxNs, lo, hi)
+	}
+}
+
+// TestProgramsStampOncePerJiffy: frames are stamped once a tick, and a
+// frame in a later tick is stamped again (the gate never freezes the age).
+func TestProgramsStampOncePerJiffy(t *testing.T) {
+	o, _ := loadTestOpts(t, loadOptions{preciseClock: true}) // stamps are exact times
+	run(t, o.ProbeIngress, ipv4Frame(100))
+	first := counters(t, o).lastRxNs
+	time.Sleep(30 * time.Millisecond) // three ticks at the lowest HZ, 100
+	run(t, o.ProbeIngress, ipv4Frame(100))
+	if second := counters(t, o).lastRxNs; second < first+uint64(25*time.Millisecond) {
+		t.Errorf("a frame 30 ms later stamped %d, the first %d: want at least 25 ms later", second, first)
+	}
+}
+
+// TestProgramsNoJiffies: the pre-5.5 build calls bpf_ktime_get_ns where
+// bpf_jiffies64 was, loads, and stamps every frame.
+func TestProgramsNoJiffies(t *testing.T) {
+	o, _ := loadTestOpts(t, loadOptions{preciseClock: true, noJiffies: true})
+	for name, p := range o.spec.Programs {
+		for _, ins := range p.Instructions {
+			if ins.IsBuiltinCall() && ins.Constant == int64(asm.FnJiffies64) {
+				t.Errorf("%s still calls bpf_jiffies64", name)
+			}
+		}
+	}
+	run(t, o.ProbeIngress, ipv4Frame(100))
+	first := counters(t, o).lastRxNs
+	time.Sleep(time.Millisecond) // within a tick at HZ 250 or less, mostly
+	run(t, o.ProbeIngress, ipv4Frame(100))
+	if second := counters(t, o).lastRxNs; second < first+uint64(time.Millisecond) {
+		t.Errorf("a frame 1 ms later stamped %d, the first %d: want every frame stamped", second, first)
 	}
 }
 

@@ -1,0 +1,117 @@
+package probe
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// nullSender takes frames and sends nothing.
+type nullSender struct{ frames int }
+
+func (s *nullSender) send([]byte) error { s.frames++; return nil }
+func (s *nullSender) close() error      { return nil }
+
+// testProber is a prober of one link at interval iv, on a fake clock, whose
+// ring buffer drain is drain.
+func testProber(iv time.Duration, mono *uint64, drain func(*prober)) (*prober, *[]Sample, *[]time.Duration) {
+	var got []Sample
+	var gaps []time.Duration
+	l := &prober{
+		spec: LinkSpec{Bond: "bond0", Link: "tap1", Target: netip.MustParseAddr("10.8.0.254"), Active: true},
+		base: net.HardwareAddr{0x06, 0, 0, 0, 0, 0}, snd: &nullSender{},
+		readStat: func() (kernelView, error) { return kernelView{}, nil },
+		publish:  func(s []Sample) { got = append(got, s...) },
+		setGap:   func(g time.Duration) error { gaps = append(gaps, g); return nil },
+		wake:     make(chan struct{}, 1),
+		mono:     func() uint64 { return *mono },
+		active:   true,
+		interval: func(bool) time.Duration { return iv },
+	}
+	l.drain = func() { drain(l) }
+	return l, &got, &gaps
+}
+
+// TestProberReplyTimeIsTheKernels: a reply read late (it did not wake the
+// reader) is dated when the kernel saw it, not when it was read.
+func TestProberReplyTimeIsTheKernels(t *testing.T) {
+	mono := uint64(10 * time.Second)
+	l, got, _ := testProber(20*time.Millisecond, &mono, func(*prober) {})
+	now := time.Now()
+	l.tick(now) // slot sent at now
+	read := now.Add(35 * time.Millisecond)
+	mono += uint64(35 * time.Millisecond)
+	slot := 0
+	for i := range l.tr.slots {
+		if l.tr.slots[i].pending {
+			slot = i
+		}
+	}
+	l.onReply(slot, 5*time.Millisecond, mono-uint64(30*time.Millisecond), read) // arrived 5 ms after the probe
+	if len(*got) != 1 {
+		t.Fatalf("samples %+v, want one reply", *got)
+	}
+	if s := (*got)[0]; !s.At.Equal(now.Add(5*time.Millisecond)) || s.RTT != 5*time.Millisecond {
+		t.Errorf("reply at %v (rtt %v), want %v: when it arrived", s.At.Sub(now), s.RTT, 5*time.Millisecond)
+	}
+}
+
+// TestProberTickDrainsBeforeLosses: the tick reads the replies waiting in
+// the ring before it counts what timed out, so a reply that did not wake
+// the reader is never a loss.
+func TestProberTickDrainsBeforeLosses(t *testing.T) {
+	mono := uint64(10 * time.Second)
+	var pendingReply = -1
+	l, got, _ := testProber(20*time.Millisecond, &mono, func(l *prober) {
+		if pendingReply >= 0 {
+			l.onReply(pendingReply, 10*time.Millisecond, mono, time.Now())
+			pendingReply = -1
+		}
+	})
+	now := time.Now()
+	l.tick(now)
+	l.onReply(l.pendingSlot(t), 10*time.Millisecond, mono, now) // a first RTT: losses count from here
+	l.tick(now.Add(20 * time.Millisecond))
+	pendingReply = l.pendingSlot(t)
+	*got = nil
+	l.tick(now.Add(20*time.Millisecond + time.Hour)) // long past the loss timeout
+	for _, s := range *got {
+		if s.Lost {
+			t.Fatalf("samples %+v: the reply waiting in the ring was counted lost", *got)
+		}
+	}
+	if len(*got) == 0 {
+		t.Fatal("the tick did not drain the waiting reply")
+	}
+}
+
+// TestProberWakeGap: the kernel gets the wake gap of the link's interval,
+// written once per change: lazy at 20 ms, every reply wakes at 5 s.
+func TestProberWakeGap(t *testing.T) {
+	mono := uint64(10 * time.Second)
+	iv := 20 * time.Millisecond
+	l, _, gaps := testProber(iv, &mono, func(*prober) {})
+	l.interval = func(bool) time.Duration { return iv }
+	now := time.Now()
+	l.tick(now)
+	l.tick(now.Add(iv))
+	iv = 5 * time.Second
+	l.tick(now.Add(2 * iv))
+	want := []time.Duration{40 * time.Millisecond, 0}
+	if len(*gaps) != len(want) || (*gaps)[0] != want[0] || (*gaps)[1] != want[1] {
+		t.Errorf("wake gaps written %v, want %v", *gaps, want)
+	}
+}
+
+// pendingSlot is the one slot in flight.
+func (l *prober) pendingSlot(t *testing.T) int {
+	t.Helper()
+	for i := range l.tr.slots {
+		if l.tr.slots[i].pending {
+			return i
+		}
+	}
+	t.Fatal("no probe in flight")
+	return -1
+}
