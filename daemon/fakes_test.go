@@ -31,7 +31,9 @@ func newRole() *role {
 	return &role{running: map[string]bool{}, fail: map[string]error{}, starts: map[string]int{}}
 }
 
-func (f *role) start(ctx context.Context, name string) error {
+// start marks name running and calls commit under the same lock, so that
+// a concurrent Configs never sees it running without its config.
+func (f *role) start(ctx context.Context, name string, commit func()) error {
 	f.mu.Lock()
 	f.starts[name]++
 	entered, block := f.entered, f.block
@@ -51,6 +53,7 @@ func (f *role) start(ctx context.Context, name string) error {
 		return fault.Conflict("%s is already started", name)
 	}
 	f.running[name] = true
+	commit()
 	return nil
 }
 
@@ -90,12 +93,9 @@ type fakeHub struct {
 }
 
 func (h *fakeHub) Start(ctx context.Context, c config.Server) (hub.Status, error) {
-	if err := h.start(ctx, c.BridgeInterface); err != nil {
+	if err := h.start(ctx, c.BridgeInterface, func() { h.cfgs[c.BridgeInterface] = c }); err != nil {
 		return hub.Status{}, err
 	}
-	h.mu.Lock()
-	h.cfgs[c.BridgeInterface] = c
-	h.mu.Unlock()
 	return hub.Status{Bridge: c.BridgeInterface, Present: true}, nil
 }
 
@@ -136,12 +136,9 @@ type fakeGateway struct {
 }
 
 func (g *fakeGateway) Start(ctx context.Context, c config.Client) (gateway.Status, error) {
-	if err := g.start(ctx, c.Bond); err != nil {
+	if err := g.start(ctx, c.Bond, func() { g.cfgs[c.Bond] = c }); err != nil {
 		return gateway.Status{}, err
 	}
-	g.mu.Lock()
-	g.cfgs[c.Bond] = c
-	g.mu.Unlock()
 	return gateway.Status{Bond: c.Bond, Present: true}, nil
 }
 
