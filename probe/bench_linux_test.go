@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/multilink/multilink/nstest"
 	"github.com/multilink/multilink/tc"
+	"github.com/multilink/multilink/tunnel"
 )
 
 // BenchmarkProbeCost measures what the probe costs a tunnel: iperf3 TCP
@@ -35,7 +37,8 @@ func BenchmarkProbeCost(b *testing.B) {
 	nstest.RequireCommand(b, "iperf3")
 	w := newWorld(b)
 	addr(b, w, "10.8.0.253/24")
-	srv := w.hub.Command(context.Background(), "iperf3", "-s", "-B", "10.8.0.254")
+	cpus := pin(b, w)
+	srv := w.hub.Command(context.Background(), "iperf3", append([]string{"-s", "-B", "10.8.0.254"}, cpus.server...)...)
 	if err := srv.Start(); err != nil {
 		b.Fatalf("iperf3 server: %v", err)
 	}
@@ -54,14 +57,14 @@ func BenchmarkProbeCost(b *testing.B) {
 		for k := range 3 {
 			switch arm := (i + k) % 3; arm {
 			case 0:
-				r[arm] = iperf(b, w)
+				r[arm] = iperf(b, w, cpus)
 			case 1:
 				e := attachEmpty(b, w)
-				r[arm] = iperf(b, w)
+				r[arm] = iperf(b, w, cpus)
 				e.close(b)
 			case 2:
 				m := probeTap1(b, w, false)
-				r[arm] = iperf(b, w)
+				r[arm] = iperf(b, w, cpus)
 				attach = m.Links()[0].Attach
 				m.Close()
 			}
@@ -81,14 +84,14 @@ func BenchmarkProbeCost(b *testing.B) {
 	var probe, eager, floor [2]runCost // ingress, egress
 	for range costRounds {
 		e := attachEmpty(b, w)
-		iperf(b, w)
+		iperf(b, w, cpus)
 		floor[0].add(b, e.in)
 		floor[1].add(b, e.out)
 		e.close(b)
 
 		for _, c := range []*[2]runCost{&probe, &eager} {
 			m := probeTap1(b, w, c == &eager)
-			iperf(b, w)
+			iperf(b, w, cpus)
 			l := m.links["tap1"].obj
 			c[0].add(b, l.ProbeIngress)
 			c[1].add(b, l.ProbeEgress)
@@ -204,11 +207,40 @@ func (e *emptyProgs) close(b *testing.B) {
 	e.out.Close()
 }
 
+// pin keeps the sending side (the iperf3 client, -A 0, and the gateway's
+// tap1 OpenVPN) on CPU 0 and the receiving side (the hub's tap1 OpenVPN
+// and the iperf3 server, -A 1) on CPU 1: four busy processes on two CPUs
+// left to the scheduler made the rounds' throughput vary by ±10 %.
+// On one CPU nothing is pinned.
+func pin(b *testing.B, w *world) affinity {
+	b.Helper()
+	if runtime.NumCPU() < 2 {
+		b.Logf("one CPU: the tunnel's ends are not pinned")
+		return affinity{}
+	}
+	for cpu, m := range []*tunnel.Manager{w.gm, w.hm} {
+		st, ok := m.Status("tap1")
+		if !ok || st.PID == 0 {
+			b.Fatal("tap1's OpenVPN does not run")
+		}
+		var set unix.CPUSet
+		set.Set(cpu)
+		if err := unix.SchedSetaffinity(st.PID, &set); err != nil {
+			b.Fatalf("pinning OpenVPN %d to CPU %d: %v", st.PID, cpu, err)
+		}
+	}
+	return affinity{client: []string{"-A", "0"}, server: []string{"-A", "1"}}
+}
+
+// affinity is the iperf3 client's and server's CPU arguments.
+type affinity struct{ client, server []string }
+
 // iperf runs a 3 s TCP test from the gateway's tap1 address to the hub's
 // bridge and returns the received rate in Mbit/s.
-func iperf(b *testing.B, w *world) float64 {
+func iperf(b *testing.B, w *world, cpus affinity) float64 {
 	b.Helper()
-	out, err := w.gw.Command(context.Background(), "iperf3", "-c", "10.8.0.254", "-B", "10.8.0.253", "-t", "3", "-J").Output()
+	args := append([]string{"-c", "10.8.0.254", "-B", "10.8.0.253", "-t", "3", "-J"}, cpus.client...)
+	out, err := w.gw.Command(context.Background(), "iperf3", args...).Output()
 	if err != nil {
 		b.Fatalf("iperf3: %v\n%s", err, out)
 	}

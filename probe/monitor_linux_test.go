@@ -26,6 +26,8 @@ var hubIP = netip.MustParseAddr("10.8.0.254")
 // with the two client TAPs, each tunnel over its own veth underlay.
 type world struct {
 	hub, gw *nstest.NS
+	// hm and gm run the hub's and the gateway's OpenVPN tunnels.
+	hm, gm *tunnel.Manager
 }
 
 func newWorld(t testing.TB) *world {
@@ -51,6 +53,7 @@ func newWorld(t testing.TB) *world {
 		t.Fatal(err)
 	}
 	hm, gm := manager(t, w.hub), manager(t, w.gw)
+	w.hm, w.gm = hm, gm
 	for i, remote := range []string{"192.0.2.1", "198.51.100.1"} {
 		tap := []string{"tap1", "tap2"}[i]
 		port := 1191 + i
