@@ -54,13 +54,18 @@ type Monitor struct {
 	drainMu  sync.Mutex         // held by whoever reads rb (drain)
 	rec      ringbuf.Record     // drain's buffer, under drainMu
 	links    map[string]*probed // by TAP name
-	byIndex  map[int]*probed
-	subs     map[int]chan Sample
-	nextSub  int
-	dropped  uint64 // samples a slow subscriber missed
-	interval [2]time.Duration
-	wg       sync.WaitGroup
-	closed   bool
+	ivMu     sync.Mutex
+	interval [2]time.Duration // under ivMu: backup, active
+	// idxMu and subMu are apart from mu, which Add holds while it loads
+	// and attaches: a drain (every link's tick) never waits for that.
+	idxMu   sync.RWMutex
+	byIndex map[int]*probed // under idxMu
+	subMu   sync.Mutex
+	subs    map[int]chan Sample // under subMu, with nextSub and dropped
+	nextSub int
+	dropped uint64 // samples a slow subscriber missed
+	wg      sync.WaitGroup
+	closed  bool
 }
 
 // probed is a link with its kernel side.
@@ -129,8 +134,10 @@ func (m *Monitor) SetIntervals(active, backup time.Duration) error {
 	if err := checkIntervals(active, backup); err != nil {
 		return err
 	}
-	m.mu.Lock()
+	m.ivMu.Lock()
 	m.interval = [2]time.Duration{backup, active}
+	m.ivMu.Unlock()
+	m.mu.Lock()
 	ls := m.all()
 	m.mu.Unlock()
 	for _, l := range ls {
@@ -141,14 +148,14 @@ func (m *Monitor) SetIntervals(active, backup time.Duration) error {
 
 // Intervals returns the active and backup probe intervals.
 func (m *Monitor) Intervals() (active, backup time.Duration) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.ivMu.Lock()
+	defer m.ivMu.Unlock()
 	return m.interval[1], m.interval[0]
 }
 
 func (m *Monitor) intervalFor(active bool) time.Duration {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.ivMu.Lock()
+	defer m.ivMu.Unlock()
 	if active {
 		return m.interval[1]
 	}
@@ -179,7 +186,10 @@ func (m *Monitor) Add(ctx context.Context, spec LinkSpec) error {
 	if err != nil {
 		return fmt.Errorf("probe %s: %w", spec.Link, err)
 	}
-	m.links[spec.Link], m.byIndex[p.ifindex] = p, p
+	m.links[spec.Link] = p
+	m.idxMu.Lock()
+	m.byIndex[p.ifindex] = p
+	m.idxMu.Unlock()
 	m.log.Info("probing link", "bond", spec.Bond, "link", spec.Link, "target", spec.Target, "attach", p.att.Mode(),
 		"active", spec.Active, "ring_buffer", m.obj.ringbuf)
 	return nil
@@ -320,7 +330,9 @@ func (m *Monitor) Remove(tap string) error {
 	p, ok := m.links[tap]
 	if ok {
 		delete(m.links, tap)
+		m.idxMu.Lock()
 		delete(m.byIndex, p.ifindex)
+		m.idxMu.Unlock()
 	}
 	m.mu.Unlock()
 	if !ok {
@@ -378,12 +390,12 @@ func (m *Monitor) Close() error {
 	if m.obj != nil {
 		errs = append(errs, m.obj.Close())
 	}
-	m.mu.Lock()
+	m.subMu.Lock()
 	for id, ch := range m.subs {
 		delete(m.subs, id)
 		close(ch)
 	}
-	m.mu.Unlock()
+	m.subMu.Unlock()
 	m.nl.Close()
 	if m.ns.IsOpen() {
 		m.ns.Close()

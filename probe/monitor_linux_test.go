@@ -321,5 +321,38 @@ func TestMonitorSubscribe(t *testing.T) {
 	}
 }
 
+// TestProbingGoesOnDuringAdd: while an Add holds the monitor (it loads,
+// verifies and attaches under m.mu, which takes long on a small CPU), the
+// probed links' ticks and the ring reader go on: no link goes unprobed
+// because another is being added.
+func TestProbingGoesOnDuringAdd(t *testing.T) {
+	w := newWorld(t)
+	m := w.monitor(t, Options{})
+	ch, cancel := m.Subscribe(1024)
+	defer cancel()
+	replies := func(d time.Duration) int {
+		n := 0
+		for end := time.After(d); ; {
+			select {
+			case s := <-ch:
+				if s.Link == "tap1" && !s.Lost {
+					n++
+				}
+			case <-end:
+				return n
+			}
+		}
+	}
+	if n := replies(2 * time.Second); n < 10 {
+		t.Fatalf("%d replies on tap1 in 2 s before the hold", n)
+	}
+	m.mu.Lock() // what Add holds
+	n := replies(500 * time.Millisecond)
+	m.mu.Unlock()
+	if n < 5 {
+		t.Errorf("%d replies on tap1 in 500 ms while the monitor was held (probed every %v)", n, DefaultInterval)
+	}
+}
+
 // haveTCX reports whether the kernel has TCX (6.6+).
 func haveTCX(t *testing.T) bool { return nstest.KernelAtLeast(t, 6, 6) }

@@ -15,15 +15,15 @@ import (
 // link, and a function that ends the subscription. A subscriber that falls
 // more than buf samples behind misses samples (counted, logged).
 func (m *Monitor) Subscribe(buf int) (<-chan Sample, func()) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.subMu.Lock()
+	defer m.subMu.Unlock()
 	id := m.nextSub
 	m.nextSub++
 	ch := make(chan Sample, buf)
 	m.subs[id] = ch
 	return ch, func() {
-		m.mu.Lock()
-		defer m.mu.Unlock()
+		m.subMu.Lock()
+		defer m.subMu.Unlock()
 		if c, ok := m.subs[id]; ok {
 			delete(m.subs, id)
 			close(c)
@@ -35,8 +35,8 @@ func (m *Monitor) publish(s []Sample) {
 	if len(s) == 0 {
 		return
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.subMu.Lock()
+	defer m.subMu.Unlock()
 	for _, ch := range m.subs {
 		for _, smp := range s {
 			select {
@@ -92,9 +92,9 @@ func (m *Monitor) drain() error {
 			m.log.Error("probe event", "err", err)
 			continue
 		}
-		m.mu.Lock()
+		m.idxMu.RLock()
 		p := m.byIndex[int(ev.Ifindex)]
-		m.mu.Unlock()
+		m.idxMu.RUnlock()
 		if p != nil && int(ev.Slot) < Slots {
 			p.onReply(int(ev.Slot), time.Duration(ev.RttNs), ev.AtNs, time.Now())
 		}
