@@ -112,8 +112,12 @@ func (l *prober) run(ctx context.Context) {
 			}
 		case <-t.C:
 		}
-		l.tick(time.Now())
-		t.Reset(l.currentInterval())
+		// One reading of the interval for the wake gap and the timer: a
+		// role change between two readings would leave the kernel a fast
+		// link's gap while the next drain is a backup interval away.
+		iv := l.currentInterval()
+		l.tick(time.Now(), iv)
+		t.Reset(iv)
 	}
 }
 
@@ -122,10 +126,11 @@ func (l *prober) run(ctx context.Context) {
 func unicastFor(interval time.Duration) time.Duration { return max(2*time.Second, 3*interval) }
 
 // tick reads the probe state, counts what timed out, and sends one probe.
-func (l *prober) tick(now time.Time) {
+// iv is the interval to the next tick.
+func (l *prober) tick(now time.Time, iv time.Duration) {
 	if l.drain != nil {
 		l.drain() // replies that did not wake the reader: before the losses are counted
-		l.updateGap()
+		l.updateGap(iv)
 	}
 	kv, readErr := l.readStat()
 	var samples []Sample
@@ -186,10 +191,10 @@ func (l *prober) pollReplies(kv kernelView, now time.Time) []Sample {
 	return out
 }
 
-// updateGap gives the kernel the wake gap of the link's current interval,
-// when it changed (a failed write is tried again at the next tick).
-func (l *prober) updateGap() {
-	want := wakeGap(l.currentInterval())
+// updateGap gives the kernel the wake gap of the interval iv to the next
+// tick, when it changed (a failed write is tried again at the next tick).
+func (l *prober) updateGap(iv time.Duration) {
+	want := wakeGap(iv)
 	l.mu.Lock()
 	have := l.gap
 	l.mu.Unlock()

@@ -39,7 +39,7 @@ func TestProberReplyTimeIsTheKernels(t *testing.T) {
 	mono := uint64(10 * time.Second)
 	l, got, _ := testProber(20*time.Millisecond, &mono, func(*prober) {})
 	now := time.Now()
-	l.tick(now) // slot sent at now
+	l.tick(now, 20*time.Millisecond) // slot sent at now
 	read := now.Add(35 * time.Millisecond)
 	mono += uint64(35 * time.Millisecond)
 	slot := 0
@@ -70,12 +70,13 @@ func TestProberTickDrainsBeforeLosses(t *testing.T) {
 		}
 	})
 	now := time.Now()
-	l.tick(now)
+	iv := 20 * time.Millisecond
+	l.tick(now, iv)
 	l.onReply(l.pendingSlot(t), 10*time.Millisecond, mono, now) // a first RTT: losses count from here
-	l.tick(now.Add(20 * time.Millisecond))
+	l.tick(now.Add(iv), iv)
 	pendingReply = l.pendingSlot(t)
 	*got = nil
-	l.tick(now.Add(20*time.Millisecond + time.Hour)) // long past the loss timeout
+	l.tick(now.Add(iv+time.Hour), iv) // long past the loss timeout
 	for _, s := range *got {
 		if s.Lost {
 			t.Fatalf("samples %+v: the reply waiting in the ring was counted lost", *got)
@@ -86,18 +87,17 @@ func TestProberTickDrainsBeforeLosses(t *testing.T) {
 	}
 }
 
-// TestProberWakeGap: the kernel gets the wake gap of the link's interval,
-// written once per change: lazy at 20 ms, every reply wakes at 5 s.
+// TestProberWakeGap: the kernel gets the wake gap of the interval to the
+// next tick, written once per change: lazy at 20 ms, every reply wakes at 5 s.
 func TestProberWakeGap(t *testing.T) {
 	mono := uint64(10 * time.Second)
 	iv := 20 * time.Millisecond
 	l, _, gaps := testProber(iv, &mono, func(*prober) {})
-	l.interval = func(bool) time.Duration { return iv }
 	now := time.Now()
-	l.tick(now)
-	l.tick(now.Add(iv))
+	l.tick(now, iv)
+	l.tick(now.Add(iv), iv)
 	iv = 5 * time.Second
-	l.tick(now.Add(2 * iv))
+	l.tick(now.Add(2*iv), iv)
 	want := []time.Duration{40 * time.Millisecond, 0}
 	if len(*gaps) != len(want) || (*gaps)[0] != want[0] || (*gaps)[1] != want[1] {
 		t.Errorf("wake gaps written %v, want %v", *gaps, want)
