@@ -89,17 +89,46 @@ func TestProgramsPreciseClock(t *testing.T) {
 	}
 }
 
-// TestProgramsStampOncePerJiffy: frames are stamped once a tick, and a
-// frame in a later tick is stamped again (the gate never freezes the age).
+// TestProgramsStampOncePerJiffy: on one CPU, a frame in the same tick as
+// the last one leaves its stamp alone, and a frame in a later tick is
+// stamped again (the gate never freezes the age).
 func TestProgramsStampOncePerJiffy(t *testing.T) {
 	o, _ := loadTestOpts(t, loadOptions{preciseClock: true}) // stamps are exact times
-	run(t, o.ProbeIngress, ipv4Frame(100))
-	first := counters(t, o).lastRxNs
-	time.Sleep(30 * time.Millisecond) // three ticks at the lowest HZ, 100
-	run(t, o.ProbeIngress, ipv4Frame(100))
-	if second := counters(t, o).lastRxNs; second < first+uint64(25*time.Millisecond) {
-		t.Errorf("a frame 30 ms later stamped %d, the first %d: want at least 25 ms later", second, first)
+	slot := func() (jiffy, ns uint64) {
+		per, err := o.readTraffic(o.linkObjects)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return per[0].LastRxJiffy, per[0].LastRxNs
 	}
+	onCPU(t, 0, func() {
+		sameTick := false
+		for range 50 { // two frames microseconds apart: in one tick nearly always
+			run(t, o.ProbeIngress, ipv4Frame(100))
+			j1, ns1 := slot()
+			run(t, o.ProbeIngress, ipv4Frame(100))
+			j2, ns2 := slot()
+			if j1 == 0 || ns1 == 0 {
+				t.Fatalf("a frame left jiffy %d, stamp %d", j1, ns1)
+			}
+			if j1 == j2 {
+				sameTick = true
+				if ns2 != ns1 {
+					t.Fatalf("a second frame in tick %d restamped %d to %d", j1, ns1, ns2)
+				}
+				break
+			}
+		}
+		if !sameTick {
+			t.Fatal("50 pairs of frames, never two in one tick")
+		}
+		_, first := slot()
+		time.Sleep(30 * time.Millisecond) // three ticks at the lowest HZ, 100
+		run(t, o.ProbeIngress, ipv4Frame(100))
+		if _, second := slot(); second < first+uint64(25*time.Millisecond) {
+			t.Errorf("a frame 30 ms later stamped %d, the first %d: want at least 25 ms later", second, first)
+		}
+	})
 }
 
 // TestProgramsNoJiffies: the pre-5.5 build calls bpf_ktime_get_ns where
@@ -113,13 +142,15 @@ func TestProgramsNoJiffies(t *testing.T) {
 			}
 		}
 	}
-	run(t, o.ProbeIngress, ipv4Frame(100))
-	first := counters(t, o).lastRxNs
-	time.Sleep(time.Millisecond) // within a tick at HZ 250 or less, mostly
-	run(t, o.ProbeIngress, ipv4Frame(100))
-	if second := counters(t, o).lastRxNs; second < first+uint64(time.Millisecond) {
-		t.Errorf("a frame 1 ms later stamped %d, the first %d: want every frame stamped", second, first)
-	}
+	onCPU(t, 0, func() { // one slot: another CPU's slot would be stamped anyway
+		run(t, o.ProbeIngress, ipv4Frame(100))
+		first := counters(t, o).lastRxNs
+		time.Sleep(time.Millisecond) // within a tick at HZ 250 or less, mostly
+		run(t, o.ProbeIngress, ipv4Frame(100))
+		if second := counters(t, o).lastRxNs; second < first+uint64(time.Millisecond) {
+			t.Errorf("a frame 1 ms later stamped %d, the first %d: want every frame stamped", second, first)
+		}
+	})
 }
 
 // TestTrafficSlotIsACacheLine: the Go view of a CPU's slot is the C one.
