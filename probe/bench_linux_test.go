@@ -50,8 +50,8 @@ func BenchmarkProbeCost(b *testing.B) {
 	// one run each without a program, with an empty program (what any tc
 	// program costs: the hook itself) and with the probe, in an order that
 	// rotates (a drift favours none), compared round by round.
-	// 30 rounds put the median's 95 % interval (medianCI) near ±2 % at
-	// this host's pinned spread of ±4 % per round.
+	// 30 rounds: the median's 95 % interval (medianCI) came out ±3-3.5 %
+	// wide on this host (docs/benchmarks.md), still not ±2 %.
 	const rounds = 30
 	var none, empty, with, vsNone, vsEmpty, emptyVsNone []float64
 	var attach string
@@ -287,7 +287,7 @@ func median(v []float64) float64 {
 
 // medianCI is a distribution-free 95 % confidence interval of v's median:
 // the order statistics x(k) and x(n+1-k), k the largest with
-// P(Binomial(n, 1/2) < k) <= 2.5 %. Fewer than 6 values give their range.
+// P(Binomial(n, 1/2) < k) <= 2.5 %. Up to 6 values give their range.
 func medianCI(v []float64) (lo, hi float64) {
 	q := slices.Sorted(slices.Values(v))
 	n := len(q)

@@ -52,8 +52,8 @@ func newWorld(t testing.TB) *world {
 	if err := w.hub.Handle.LinkSetUp(br); err != nil {
 		t.Fatal(err)
 	}
-	hm, gm := manager(t, w.hub), manager(t, w.gw)
-	w.hm, w.gm = hm, gm
+	w.hm, w.gm = manager(t, w.hub), manager(t, w.gw)
+	hm, gm := w.hm, w.gm
 	for i, remote := range []string{"192.0.2.1", "198.51.100.1"} {
 		tap := []string{"tap1", "tap2"}[i]
 		port := 1191 + i
