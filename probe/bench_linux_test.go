@@ -20,62 +20,21 @@ import (
 	"github.com/multilink/multilink/tunnel"
 )
 
-// BenchmarkProbeCost measures what the probe costs a tunnel: iperf3 TCP
-// throughput over one real OpenVPN TAP tunnel (gateway tap1 to the hub's
-// bridge) without and with the probe attached, in rounds of one run each
-// in the same process with the kernel's BPF statistics off, the ratio the
-// median of the rounds' ratios; then, with them on,
-// the programs' run time per packet (run_time_ns / run_cnt) beside an empty
+// BenchmarkProbeCost measures what the probe's programs cost per packet in
+// a tunnel's traffic: with the kernel's BPF statistics on, their run time
+// per packet (run_time_ns / run_cnt) in iperf3 TCP traffic over one real
+// OpenVPN TAP tunnel (gateway tap1 to the hub's bridge), beside an empty
 // program attached the same way in the same traffic: the statistics' own
 // cost, the floor the probe's cost is measured from; and beside the probe
 // with every reply waking the daemon's ring reader (the baseline of the
 // wake gaps). Last, the ARP path alone (no traffic): a probe and its reply.
-// docs/benchmarks.md has the figures:
+// BenchmarkProbeThroughput measures the tunnel's throughput with and
+// without the probe. docs/benchmarks.md has the figures:
 //
 //	go test -run '^$' -bench ProbeCost -benchtime 1x ./probe              # this host (TCX)
 //	go run ./cmd/multilink-lab --packages ./probe --run '^$' --bench ProbeCost   # 6.1 legacy tc, 6.12
 func BenchmarkProbeCost(b *testing.B) {
-	nstest.RequireCommand(b, "iperf3")
-	w := newWorld(b)
-	addr(b, w, "10.8.0.253/24")
-	cpus := pin(b, w)
-	srv := w.hub.Command(context.Background(), "iperf3", append([]string{"-s", "-B", "10.8.0.254"}, cpus.server...)...)
-	if err := srv.Start(); err != nil {
-		b.Fatalf("iperf3 server: %v", err)
-	}
-	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
-	time.Sleep(500 * time.Millisecond)
-
-	// Throughput, statistics off (they cost every program run): rounds of
-	// one run each without a program, with an empty program (what any tc
-	// program costs: the hook itself) and with the probe, in an order that
-	// rotates (a drift favours none), compared round by round.
-	// 30 rounds: the median's 95 % interval (medianCI) came out ±3-3.5 %
-	// wide on this host (docs/benchmarks.md), still not ±2 %.
-	const rounds = 30
-	var none, empty, with, vsNone, vsEmpty, emptyVsNone []float64
-	var attach string
-	iperf(b, w, cpus) // a warm-up: the first runs were 10-15 % slower in every arm
-	for i := range rounds {
-		var r [3]float64
-		for k := range 3 {
-			switch arm := (i + k) % 3; arm {
-			case 0:
-				r[arm] = iperf(b, w, cpus)
-			case 1:
-				e := attachEmpty(b, w)
-				r[arm] = iperf(b, w, cpus)
-				e.close(b)
-			case 2:
-				m := probeTap1(b, w, false)
-				r[arm] = iperf(b, w, cpus)
-				attach = m.Links()[0].Attach
-				m.Close()
-			}
-		}
-		none, empty, with = append(none, r[0]), append(empty, r[1]), append(with, r[2])
-		vsNone, vsEmpty, emptyVsNone = append(vsNone, r[2]/r[0]), append(vsEmpty, r[2]/r[1]), append(emptyVsNone, r[1]/r[0])
-	}
+	w, cpus := iperfWorld(b)
 
 	// Per-packet cost, statistics on: the probe and the empty program,
 	// alternating, each program's totals summed over its rounds.
@@ -86,6 +45,7 @@ func BenchmarkProbeCost(b *testing.B) {
 	// daemon's ring reader (before wake gaps: the baseline of that change).
 	const costRounds = 3
 	var probe, eager, floor [2]runCost // ingress, egress
+	var attach string
 	for range costRounds {
 		e := attachEmpty(b, w)
 		iperf(b, w, cpus)
@@ -99,6 +59,7 @@ func BenchmarkProbeCost(b *testing.B) {
 			l := m.links["tap1"].obj
 			c[0].add(b, l.ProbeIngress)
 			c[1].add(b, l.ProbeEgress)
+			attach = m.Links()[0].Attach
 			m.Close()
 		}
 	}
@@ -113,15 +74,7 @@ func BenchmarkProbeCost(b *testing.B) {
 		c[1].add(b, l.ProbeEgress)
 		m.Close()
 	}
-	ratio := median(vsNone)
-	b.Logf("BENCH probe cost (%s, kernel %s): iperf3 over one tunnel, Mbit/s: no program %v (median %.0f), empty program %v (median %.0f), probe %v (median %.0f)",
-		attach, kernel(b), rounded(none), median(none), rounded(empty), median(empty), rounded(with), median(with))
-	b.Logf("BENCH probe cost throughput ratios, median of %d rounds [quartiles]: probe/no program %.3f [%s] (%.1f%% loss), empty/no program %.3f [%s], probe/empty %.3f [%s]",
-		rounds, ratio, quartiles(vsNone), (1-ratio)*100, median(emptyVsNone), quartiles(emptyVsNone), median(vsEmpty), quartiles(vsEmpty))
-	lo, hi := medianCI(vsNone)
-	elo, ehi := medianCI(vsEmpty)
-	b.Logf("BENCH probe cost throughput, 95 %% interval of the median (order statistics): probe/no program %.3f .. %.3f, probe/empty %.3f .. %.3f",
-		lo, hi, elo, ehi)
+	b.Logf("BENCH probe cost (%s, kernel %s): iperf3 over one tunnel with the kernel's BPF statistics on", attach, kernel(b))
 	for i, dir := range []string{"ingress", "egress"} {
 		b.Logf("BENCH probe cost %s: probe %.0f ns/packet, empty program %.0f ns/packet (the statistics' floor), probe above the floor %.0f ns, over %d and %d runs",
 			dir, probe[i].per(), floor[i].per(), probe[i].per()-floor[i].per(), probe[i].runs, floor[i].runs)
@@ -131,7 +84,23 @@ func BenchmarkProbeCost(b *testing.B) {
 	}
 	b.Logf("BENCH probe cost of the ARP path, no traffic: reply (ingress) %.0f ns, %.0f ns when every reply wakes the reader (ratio %.2f), over %d and %d runs; probe (egress) %.0f ns, %.0f ns",
 		arp[0].per(), arpEager[0].per(), arp[0].per()/arpEager[0].per(), arp[0].runs, arpEager[0].runs, arp[1].per(), arpEager[1].per())
-	b.ReportMetric(ratio, "throughput-ratio")
+}
+
+// iperfWorld is the tunnel world with tap1 addressed, its ends pinned and
+// an iperf3 server on the hub's bridge, stopped when b ends.
+func iperfWorld(b *testing.B) (*world, affinity) {
+	b.Helper()
+	nstest.RequireCommand(b, "iperf3")
+	w := newWorld(b)
+	addr(b, w, "10.8.0.253/24")
+	cpus := pin(b, w)
+	srv := w.hub.Command(context.Background(), "iperf3", append([]string{"-s", "-B", "10.8.0.254"}, cpus.server...)...)
+	if err := srv.Start(); err != nil {
+		b.Fatalf("iperf3 server: %v", err)
+	}
+	b.Cleanup(func() { _ = srv.Process.Kill(); _ = srv.Wait() })
+	time.Sleep(500 * time.Millisecond)
+	return w, cpus
 }
 
 // probeTap1 starts a Monitor probing tap1 as the active link (eager: every
