@@ -278,14 +278,6 @@ func quartiles(v []float64) string {
 	return fmt.Sprintf("%.3f .. %.3f", q[len(q)/4], q[3*len(q)/4])
 }
 
-func rounded(v []float64) []float64 {
-	out := make([]float64, len(v))
-	for i, x := range v {
-		out[i] = float64(int(x))
-	}
-	return out
-}
-
 func kernel(b *testing.B) string {
 	var u unix.Utsname
 	_ = unix.Uname(&u)

@@ -13,10 +13,11 @@ import (
 // neither), with the kernel's BPF statistics off. A round's ratio compares
 // its two runs, seconds apart; the figure is the median of the rounds'
 // ratios with its distribution-free 95 % interval, and their mean with its
-// t interval. A run's rate varies by 3-5 % here with nothing attached (two
-// busy processes on each of two CPUs of a shared machine), so resolving a
-// loss under 2 % takes about a hundred rounds. docs/benchmarks.md has the
-// figures:
+// t interval. A round's ratio varies by about 7 % (standard deviation) on
+// this host with nothing else changing (two busy processes on each of two
+// CPUs of a shared machine): 100 rounds bring the median's interval to
+// about ±2 %, not yet narrow enough to resolve a 2 % loss.
+// docs/benchmarks.md has the figures:
 //
 //	go test -run '^$' -bench ProbeThroughput -benchtime 1x -timeout 40m ./probe
 func BenchmarkProbeThroughput(b *testing.B) {
