@@ -328,6 +328,9 @@ func TestMonitorSubscribe(t *testing.T) {
 func TestProbingGoesOnDuringAdd(t *testing.T) {
 	w := newWorld(t)
 	m := w.monitor(t, Options{})
+	// The tunnel first: under emulation its handshake can outlast the 2 s
+	// below (lab, 6.12: 0 replies in them).
+	waitReplies(t, m, "tap1", 1, 20*time.Second)
 	ch, cancel := m.Subscribe(1024)
 	defer cancel()
 	replies := func(d time.Duration) int {
