@@ -52,15 +52,18 @@ func BenchmarkProbeCost(b *testing.B) {
 	var attach string
 	for range costRounds {
 		e := attachEmpty(b, w)
-		floor.proc.during(func() { iperf(b, w, cpus) })
+		floor.proc.during(b, func() { iperf(b, w, cpus) })
 		floor.dir[0].addProg(b, e.in)
 		floor.dir[1].addProg(b, e.out)
 		e.close(b)
 
-		for _, c := range []*dirCost{&probe, &eager, &sparse} {
-			m := probeTap1(b, w, Options{eagerWake: c == &eager, Interval: sparseInterval(c == &sparse)})
-			c.proc.during(func() { iperf(b, w, cpus) })
-			c.add(b, m)
+		for _, arm := range []struct {
+			c    *dirCost
+			opts Options
+		}{{&probe, Options{}}, {&eager, Options{eagerWake: true}}, {&sparse, Options{Interval: sparseEvery}}} {
+			m := probeTap1(b, w, arm.opts)
+			arm.c.proc.during(b, func() { iperf(b, w, cpus) })
+			arm.c.add(b, m)
 			attach = m.Links()[0].Attach
 			m.Close()
 		}
@@ -70,7 +73,7 @@ func BenchmarkProbeCost(b *testing.B) {
 	var arp, arpEager dirCost
 	for _, c := range []*dirCost{&arp, &arpEager} {
 		m := probeTap1(b, w, Options{eagerWake: c == &arpEager})
-		c.proc.during(func() { time.Sleep(3 * time.Second) })
+		c.proc.during(b, func() { time.Sleep(3 * time.Second) })
 		c.add(b, m)
 		m.Close()
 	}
@@ -129,14 +132,6 @@ func probeTap1(b *testing.B, w *world, opts Options) *Monitor {
 // probe a second.
 const sparseEvery = time.Second
 
-// sparseInterval is sparseEvery for the sparse arm, else 0, the default.
-func sparseInterval(sparse bool) time.Duration {
-	if sparse {
-		return sparseEvery
-	}
-	return 0
-}
-
 // runCost sums a program's BPF statistics over its rounds, and the ARP
 // frames (requests on egress, replies on ingress) among its runs.
 type runCost struct {
@@ -156,20 +151,22 @@ type dirCost struct {
 type procCPU struct{ cpu, wall time.Duration }
 
 // during adds the CPU and wall time f takes.
-func (p *procCPU) during(f func()) {
-	c0, t0 := cpuTime(), time.Now()
+func (p *procCPU) during(b *testing.B, f func()) {
+	b.Helper()
+	c0, t0 := cpuTime(b), time.Now()
 	f()
-	p.cpu += cpuTime() - c0
+	p.cpu += cpuTime(b) - c0
 	p.wall += time.Since(t0)
 }
 
 // percent is the CPU time in percent of one CPU.
 func (p *procCPU) percent() float64 { return 100 * p.cpu.Seconds() / p.wall.Seconds() }
 
-func cpuTime() time.Duration {
+func cpuTime(b *testing.B) time.Duration {
+	b.Helper()
 	var ru unix.Rusage
 	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		b.Fatalf("getrusage: %v", err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
@@ -275,13 +272,13 @@ func pin(b *testing.B, w *world) affinity {
 // affinity is the iperf3 client's and server's CPU arguments.
 type affinity struct{ client, server []string }
 
-// iperf runs a 3 s test (after 1 s it omits: TCP's slow start) from the
-// gateway's tap1 address to the hub's bridge, TCP unless extra says
-// otherwise, and returns the rate received in Mbit/s.
-func iperf(b *testing.B, w *world, cpus affinity, extra ...string) float64 {
+// iperf runs a 3 s TCP test (after 1 s of slow start it omits) from the
+// gateway's tap1 address to the hub's bridge and returns the rate received
+// in Mbit/s.
+func iperf(b *testing.B, w *world, cpus affinity) float64 {
 	b.Helper()
 	args := append([]string{"-c", "10.8.0.254", "-B", "10.8.0.253", "-t", "3", "-O", "1", "-J"}, cpus.client...)
-	out, err := w.gw.Command(context.Background(), "iperf3", append(args, extra...)...).Output()
+	out, err := w.gw.Command(context.Background(), "iperf3", args...).Output()
 	if err != nil {
 		b.Fatalf("iperf3: %v\n%s", err, out)
 	}
@@ -296,7 +293,7 @@ func iperf(b *testing.B, w *world, cpus affinity, extra ...string) float64 {
 		b.Fatalf("iperf3 output: %v", err)
 	}
 	if r.End.SumReceived.BitsPerSecond == 0 {
-		b.Fatalf("iperf3 %v reported no rate received (no end.sum_received)", extra)
+		b.Fatal("iperf3 reported no rate received (no end.sum_received)")
 	}
 	return r.End.SumReceived.BitsPerSecond / 1e6
 }

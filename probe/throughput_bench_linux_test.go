@@ -50,19 +50,16 @@ func BenchmarkProbeThroughput(b *testing.B) {
 	}
 	b.Logf("BENCH probe throughput (%s, kernel %s), iperf3 TCP over one tunnel, %d rounds, Mbit/s received, median [quartiles]: no program %.0f [%s], probe %.0f [%s], probe at one probe a second %.0f [%s]",
 		attach, kernel(b), rounds, median(none), quartiles(none), median(with[0]), quartiles(with[0]), median(with[1]), quartiles(with[1]))
-	for a, name := range []string{"probe", "probe at one probe a second"} {
+	for a, arm := range []struct{ name, unit string }{{"probe", ""}, {"probe at one probe a second", "-1s"}} {
 		v := ratio[a]
 		lo, hi := medianCI(v)
 		mean, half := meanCI(v)
 		b.Logf("BENCH probe throughput ratio %s / no program: median %.3f [quartiles %s], 95 %% interval %.3f .. %.3f; mean %.3f (standard deviation %.3f), 95 %% interval %.3f .. %.3f",
-			name, median(v), quartiles(v), lo, hi, mean, stddev(v), mean-half, mean+half)
+			arm.name, median(v), quartiles(v), lo, hi, mean, stddev(v), mean-half, mean+half)
+		b.ReportMetric(median(v), "throughput-ratio"+arm.unit)
+		b.ReportMetric(lo, "throughput-ratio-ci-low"+arm.unit)
+		b.ReportMetric(mean-half, "throughput-ratio-mean-ci-low"+arm.unit)
 	}
-	lo, _ := medianCI(ratio[0])
-	mean, half := meanCI(ratio[0])
-	b.ReportMetric(median(ratio[0]), "throughput-ratio")
-	b.ReportMetric(lo, "throughput-ratio-ci-low")
-	b.ReportMetric(mean-half, "throughput-ratio-mean-ci-low")
-	b.ReportMetric(median(ratio[1]), "throughput-ratio-1s")
 }
 
 // meanCI is v's mean and the half width of its 95 % t interval, the t

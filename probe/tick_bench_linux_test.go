@@ -19,23 +19,16 @@ import (
 //
 //	go test -run '^$' -bench TickFloor -benchtime 1x ./probe
 func BenchmarkTickFloor(b *testing.B) {
-	getpid := func(raw bool) {
-		if raw {
-			unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
-		} else {
-			unix.Syscall(unix.SYS_GETPID, 0, 0, 0)
-		}
-	}
 	for _, c := range []struct {
 		name string
 		call func()
 	}{
 		{"nothing", func() {}},
-		{"syscall", func() { getpid(false) }},
-		{"raw-syscall", func() { getpid(true) }},
+		{"syscall", func() { unix.Syscall(unix.SYS_GETPID, 0, 0, 0) }},
+		{"raw-syscall", func() { unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0) }},
 	} {
 		var p procCPU
-		p.during(func() {
+		p.during(b, func() {
 			t := time.NewTicker(20 * time.Millisecond)
 			defer t.Stop()
 			for range 500 { // 10 s
