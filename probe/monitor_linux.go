@@ -46,6 +46,7 @@ type Monitor struct {
 	log  *slog.Logger
 	ns   netns.NsHandle // not open: the caller's namespace
 	nl   *netlink.Handle
+	mono monoClock
 
 	mu       sync.Mutex
 	obj      *objects
@@ -95,7 +96,7 @@ func NewMonitor(opts Options) (*Monitor, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Monitor{opts: opts, log: log.With("component", "probe"), ns: netns.None(),
+	m := &Monitor{opts: opts, log: log.With("component", "probe"), ns: netns.None(), mono: newMonoClock(),
 		links: map[string]*probed{}, byIndex: map[int]*probed{}, subs: map[int]chan Sample{},
 		interval: [2]time.Duration{opts.BackupInterval, opts.Interval}}
 	var err error
@@ -231,6 +232,15 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 	if err != nil {
 		return nil, err
 	}
+	alarm, err := newTimerAlarm()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			alarm.close()
+		}
+	}()
 	cfg := bpf.ProbeLinkConfig{Target: binary.NativeEndian.Uint32(spec.Target.AsSlice())}
 	copy(cfg.ProbeMac[:], base)
 	lo, err := m.obj.addLink(uint32(ifindex), cfg)
@@ -274,8 +284,8 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 		read:     func() (kernelView, error) { return obj.readLink(lo) },
 		readStat: func() (kernelView, error) { return obj.readStats(lo) },
 		publish:  m.publish,
-		wake:     make(chan struct{}, 1),
-		mono:     monotonic,
+		alarm:    alarm,
+		mono:     m.mono.now,
 		active:   spec.Active,
 		interval: m.intervalFor,
 	}
@@ -401,11 +411,4 @@ func (m *Monitor) Close() error {
 		m.ns.Close()
 	}
 	return errors.Join(errs...)
-}
-
-// monotonic is CLOCK_MONOTONIC in ns, the clock of bpf_ktime_get_ns.
-func monotonic() uint64 {
-	var ts unix.Timespec
-	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return uint64(ts.Nano())
 }

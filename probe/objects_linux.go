@@ -121,6 +121,10 @@ func loadObjects(opts loadOptions) (*objects, error) {
 	if err := spec.LoadAndAssign(&o.ProbeMaps, nil); err != nil {
 		return nil, fmt.Errorf("create probe maps: %w", err)
 	}
+	if got, want := o.Stats.ValueSize(), uint32(unsafe.Sizeof(bpf.ProbeLinkStats{})); got != want {
+		o.Close()
+		return nil, fmt.Errorf("probe stats map: values of %d bytes, the daemon reads %d", got, want)
+	}
 	return o, nil
 }
 
@@ -296,7 +300,7 @@ func (o *objects) readStats(l *linkObjects) (kernelView, error) {
 // stats reads entry idx of the stats map.
 func (o *objects) stats(idx uint32) (kernelView, error) {
 	var st bpf.ProbeLinkStats
-	if err := o.Stats.Lookup(idx, &st); err != nil {
+	if err := lookupRaw(o.Stats.FD(), idx, unsafe.Pointer(&st)); err != nil {
 		return kernelView{}, fmt.Errorf("read link stats: %w", err)
 	}
 	kv := kernelView{

@@ -38,8 +38,11 @@ type prober struct {
 	drain    func()                     // reads the ring buffer's pending events (nil: polling)
 	setGap   func(time.Duration) error  // writes the link's wake gap to the kernel
 	publish  func([]Sample)
-	wake     chan struct{}
+	alarm    alarm
 	mono     func() uint64 // CLOCK_MONOTONIC ns, as bpf_ktime_get_ns
+
+	armMu sync.Mutex // held while the alarm is set
+	poked bool       // under armMu: tick again at once
 
 	mu        sync.Mutex
 	tr        tracker
@@ -48,6 +51,13 @@ type prober struct {
 	kernel    kernelView // the probe state as read at the last tick
 	sendError string
 	gap       time.Duration // the wake gap the kernel has (0 at load)
+}
+
+// alarm is what a prober waits on between ticks (timerAlarm).
+type alarm interface {
+	set(d time.Duration) error // ring once, d from now (at once for d <= 0)
+	wait() error               // until it rings; an error once closed
+	close() error
 }
 
 // maxLazyInterval is the longest probe interval at which a link's replies
@@ -88,36 +98,53 @@ func (l *prober) setActive(active bool) {
 	}
 }
 
+// poke makes the prober tick at once, even if it is ticking now.
 func (l *prober) poke() {
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
+	l.armMu.Lock()
+	defer l.armMu.Unlock()
+	l.poked = true
+	_ = l.alarm.set(0) // a failed set leaves the tick at its time
 }
 
-// run probes until ctx ends.
+// run probes until ctx ends; it closes the alarm (at once when ctx ends,
+// which ends a wait).
 func (l *prober) run(ctx context.Context) {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-l.wake:
-			if !t.Stop() {
-				select {
-				case <-t.C:
-				default:
-				}
-			}
-		case <-t.C:
+	stop := context.AfterFunc(ctx, func() { _ = l.alarm.close() })
+	defer func() {
+		if stop() {
+			_ = l.alarm.close()
 		}
-		// One reading of the interval for the wake gap and the timer: a
+	}()
+	l.poke()
+	for {
+		if err := l.alarm.wait(); err != nil || ctx.Err() != nil {
+			return
+		}
+		l.armMu.Lock()
+		l.poked = false
+		l.armMu.Unlock()
+		// One reading of the interval for the wake gap and the alarm: a
 		// role change between two readings would leave the kernel a fast
 		// link's gap while the next drain is a backup interval away.
 		iv := l.currentInterval()
 		l.tick(time.Now(), iv)
-		t.Reset(iv)
+		l.armMu.Lock()
+		if l.poked {
+			iv = 0 // poked during the tick
+		}
+		err := l.alarm.set(iv)
+		l.armMu.Unlock()
+		if err != nil {
+			// Closed, as ctx ended: nothing else fails on a timerfd. Should
+			// it, the link stops being probed, which looks like a dead
+			// link (the safe side), and the error is in its figures.
+			if ctx.Err() == nil {
+				l.mu.Lock()
+				l.sendError = err.Error()
+				l.mu.Unlock()
+			}
+			return
+		}
 	}
 }
 

@@ -24,7 +24,6 @@ func testProber(iv time.Duration, mono *uint64, drain func(*prober)) (*prober, *
 		readStat: func() (kernelView, error) { return kernelView{}, nil },
 		publish:  func(s []Sample) { got = append(got, s...) },
 		setGap:   func(g time.Duration) error { gaps = append(gaps, g); return nil },
-		wake:     make(chan struct{}, 1),
 		mono:     func() uint64 { return *mono },
 		active:   true,
 		interval: func(bool) time.Duration { return iv },

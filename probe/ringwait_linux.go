@@ -2,9 +2,6 @@ package probe
 
 import (
 	"fmt"
-	"os"
-	"sync/atomic"
-	"syscall"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -17,11 +14,7 @@ import (
 // away every 10 ms and, having just acted, polls again every 20 µs. That
 // spinning was most of the idle daemon's CPU. A goroutine parked in the
 // poller holds no thread and wakes sysmon for nothing.
-type ringWaiter struct {
-	f      *os.File
-	rc     syscall.RawConn
-	closed atomic.Bool
-}
+type ringWaiter struct{ fd *polledFD }
 
 // newRingWaiter watches the ring buffer map m (a duplicate of its fd, non
 // blocking, so the runtime's poller takes it).
@@ -34,31 +27,19 @@ func newRingWaiter(m *ebpf.Map) (*ringWaiter, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("make ring buffer fd non-blocking: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), "probe-events")
-	rc, err := f.SyscallConn()
+	p, err := newPolledFD(fd, "probe events")
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("ring buffer fd: %w", err)
+		return nil, err
 	}
-	return &ringWaiter{f: f, rc: rc}, nil
+	return &ringWaiter{fd: p}, nil
 }
 
 // wait returns nil once ready reports true, checked first and then each
-// time the kernel signals the ring; an error once the waiter is closed
-// (or if the poller cannot watch the fd).
+// time the kernel signals the ring; os.ErrClosed once the waiter is closed
+// (or another error if the poller cannot watch the fd).
 func (w *ringWaiter) wait(ready func() bool) error {
-	err := w.rc.Read(func(uintptr) bool { return ready() })
-	if err != nil && w.closed.Load() {
-		return os.ErrClosed // the runtime says "use of closed file"
-	}
-	if err != nil {
-		return fmt.Errorf("wait for probe events: %w", err)
-	}
-	return nil
+	return w.fd.wait(func(uintptr) bool { return ready() })
 }
 
 // Close ends a wait in progress and every later one.
-func (w *ringWaiter) Close() error {
-	w.closed.Store(true)
-	return w.f.Close()
-}
+func (w *ringWaiter) Close() error { return w.fd.close() }

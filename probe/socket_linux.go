@@ -3,7 +3,7 @@ package probe
 import (
 	"encoding/binary"
 	"fmt"
-	"net"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,7 +16,9 @@ type sender interface {
 
 // packetSender is an AF_PACKET socket that only sends (protocol 0: the
 // kernel delivers it nothing). Its frames go through the device's qdisc
-// and tc egress, where the probe program sees them.
+// and tc egress, where the probe program sees them. It never blocks (a
+// full send buffer fails the probe, EAGAIN), so it sends with a raw
+// system call, which does not wake the runtime's sysmon (timerAlarm).
 type packetSender struct {
 	fd      int
 	ifindex int
@@ -25,7 +27,7 @@ type packetSender struct {
 // newPacketSender opens a sending socket on ifindex, in the calling
 // thread's network namespace.
 func newPacketSender(ifindex int) (*packetSender, error) {
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open packet socket: %w", err)
 	}
@@ -33,10 +35,15 @@ func newPacketSender(ifindex int) (*packetSender, error) {
 }
 
 func (s *packetSender) send(frame []byte) error {
-	to := &unix.SockaddrLinklayer{Ifindex: s.ifindex, Protocol: htons(unix.ETH_P_ARP), Halen: 6}
-	copy(to.Addr[:], net.HardwareAddr(frame[0:6]))
-	if err := unix.Sendto(s.fd, frame, 0, to); err != nil {
-		return fmt.Errorf("send probe on ifindex %d: %w", s.ifindex, err)
+	if len(frame) < 6 {
+		return fmt.Errorf("send probe on ifindex %d: a frame of %d bytes", s.ifindex, len(frame))
+	}
+	to := unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(unix.ETH_P_ARP), Ifindex: int32(s.ifindex), Halen: 6}
+	copy(to.Addr[:], frame[0:6])
+	_, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(s.fd), uintptr(unsafe.Pointer(&frame[0])), uintptr(len(frame)),
+		0, uintptr(unsafe.Pointer(&to)), unsafe.Sizeof(to))
+	if errno != 0 {
+		return fmt.Errorf("send probe on ifindex %d: %w", s.ifindex, errno)
 	}
 	return nil
 }

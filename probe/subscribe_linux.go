@@ -76,10 +76,17 @@ func (m *Monitor) readEvents(rb *ringbuf.Reader, w *ringWaiter) {
 // drain hands every event in the ring to its link, without blocking (the
 // reader's deadline is past). The reader and the probers' ticks drain;
 // drainMu keeps one at a time, so a link takes its events in order.
+//
+// It reads only while the ring holds data (AvailableBytes reads the
+// ring's positions in shared memory): the Reader makes an epoll_wait
+// system call when it finds the ring empty, and again before its next
+// record, and that call goes through the runtime's hooks, which wake its
+// sleeping sysmon thread (timerAlarm). A tick that finds its reply in the
+// ring so reads it with no system call, and one that finds none makes none.
 func (m *Monitor) drain() error {
 	m.drainMu.Lock()
 	defer m.drainMu.Unlock()
-	for {
+	for m.rb.AvailableBytes() > 0 {
 		err := m.rb.ReadInto(&m.rec)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return nil
@@ -99,4 +106,5 @@ func (m *Monitor) drain() error {
 			p.onReply(int(ev.Slot), time.Duration(ev.RttNs), ev.AtNs, time.Now())
 		}
 	}
+	return nil
 }
