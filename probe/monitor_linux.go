@@ -37,6 +37,7 @@ type Options struct {
 	Logger         *slog.Logger
 
 	eagerWake bool // every reply wakes the ring reader, as before wake gaps (the benchmark's baseline)
+	noFrames  bool // the prober ticks but sends nothing (the benchmark's split of a tick's cost from its probe's)
 }
 
 // Monitor probes links and keeps their measurements. Programs load at the
@@ -278,8 +279,12 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 			}
 		}
 	}
+	var out sender = snd
+	if m.opts.noFrames {
+		out = discardSender{snd}
+	}
 	p.prober = &prober{
-		spec: spec, ifindex: ifindex, base: base, snd: snd, polling: !m.obj.ringbuf, drain: drain,
+		spec: spec, ifindex: ifindex, base: base, snd: out, polling: !m.obj.ringbuf, drain: drain,
 		setGap:   m.gapSetter(lo, cfg),
 		read:     func() (kernelView, error) { return obj.readLink(lo) },
 		readStat: func() (kernelView, error) { return obj.readStats(lo) },

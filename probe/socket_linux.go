@@ -50,5 +50,10 @@ func (s *packetSender) send(frame []byte) error {
 
 func (s *packetSender) close() error { return unix.Close(s.fd) }
 
+// discardSender sends nothing (Options.noFrames); closing closes its socket.
+type discardSender struct{ *packetSender }
+
+func (discardSender) send([]byte) error { return nil }
+
 // htons is v in network byte order, as sockaddr_ll wants it.
 func htons(v uint16) uint16 { return binary.NativeEndian.Uint16(binary.BigEndian.AppendUint16(nil, v)) }

@@ -7,18 +7,20 @@ import (
 
 // BenchmarkProbeThroughput measures the tunnel's throughput with and
 // without the probe: iperf3 TCP over one real OpenVPN TAP tunnel (gateway
-// tap1 to the hub's bridge) in rounds of three runs: one without a
+// tap1 to the hub's bridge) in rounds of four runs: one without a
 // program, one with the probe as the daemon runs it (programs, prober at
-// the active link's 20 ms, ring reader) and one with the prober at one
-// probe a second (the same programs in the same traffic, a fiftieth of
-// the daemon's ticks: what separates the programs' cost from the
-// daemon's), in an order that rotates each round (a drift favours none),
+// the active link's 20 ms, ring reader), one with the prober at one probe
+// a second (the same programs in the same traffic, a fiftieth of the
+// daemon's ticks: what separates the programs' cost from the daemon's) and
+// one with the prober ticking at 20 ms but sending no probe (what
+// separates the ticks' cost from the probe frames'), in an order that
+// rotates each round (a drift favours none),
 // with the kernel's BPF statistics off. A round's ratios compare its runs,
 // seconds apart; the figures are the medians of the rounds' ratios with
 // their distribution-free 95 % intervals, and their means with their t
 // intervals. A round's ratio varies by 5-7 % (standard deviation) on this
 // host with nothing else changing (two busy processes on each of two CPUs
-// of a shared machine), so 100 rounds resolve about ±1.1 %.
+// of a shared machine), so 100 rounds resolve about ±1.1 % within a run; two runs of the same code have differed by more (docs).
 // docs/benchmarks.md has the figures:
 //
 //	go test -run '^$' -bench ProbeThroughput -benchtime 1x -timeout 60m ./probe
@@ -26,7 +28,14 @@ func BenchmarkProbeThroughput(b *testing.B) {
 	w, cpus := iperfWorld(b)
 	const rounds = 100
 	iperf(b, w, cpus) // a warm-up: the first runs were 10-15 % slower in every arm
-	arms := []Options{{}, {Interval: sparseEvery}}
+	arms := []struct {
+		name, unit string
+		opts       Options
+	}{
+		{"probe", "", Options{}},
+		{"probe at one probe a second", "-1s", Options{Interval: sparseEvery}},
+		{"prober at 20 ms sending nothing", "-noframes", Options{noFrames: true}},
+	}
 	var none []float64
 	with, ratio := make([][]float64, len(arms)), make([][]float64, len(arms))
 	var attach string
@@ -38,7 +47,7 @@ func BenchmarkProbeThroughput(b *testing.B) {
 				r[0] = iperf(b, w, cpus)
 				continue
 			}
-			m := probeTap1(b, w, arms[arm-1])
+			m := probeTap1(b, w, arms[arm-1].opts)
 			r[arm] = iperf(b, w, cpus)
 			attach = m.Links()[0].Attach
 			m.Close()
@@ -48,9 +57,12 @@ func BenchmarkProbeThroughput(b *testing.B) {
 			with[a], ratio[a] = append(with[a], r[1+a]), append(ratio[a], r[1+a]/r[0])
 		}
 	}
-	b.Logf("BENCH probe throughput (%s, kernel %s), iperf3 TCP over one tunnel, %d rounds, Mbit/s received, median [quartiles]: no program %.0f [%s], probe %.0f [%s], probe at one probe a second %.0f [%s]",
-		attach, kernel(b), rounds, median(none), quartiles(none), median(with[0]), quartiles(with[0]), median(with[1]), quartiles(with[1]))
-	for a, arm := range []struct{ name, unit string }{{"probe", ""}, {"probe at one probe a second", "-1s"}} {
+	b.Logf("BENCH probe throughput (%s, kernel %s), iperf3 TCP over one tunnel, %d rounds, Mbit/s received, median [quartiles]: no program %.0f [%s]",
+		attach, kernel(b), rounds, median(none), quartiles(none))
+	for a, arm := range arms {
+		b.Logf("BENCH probe throughput, %s: %.0f [%s] Mbit/s", arm.name, median(with[a]), quartiles(with[a]))
+	}
+	for a, arm := range arms {
 		v := ratio[a]
 		lo, hi := medianCI(v)
 		mean, half := meanCI(v)
@@ -60,6 +72,14 @@ func BenchmarkProbeThroughput(b *testing.B) {
 		b.ReportMetric(lo, "throughput-ratio-ci-low"+arm.unit)
 		b.ReportMetric(mean-half, "throughput-ratio-mean-ci-low"+arm.unit)
 	}
+	frames := make([]float64, rounds) // the probe frames' share: probe over the prober sending nothing
+	for i := range frames {
+		frames[i] = with[0][i] / with[2][i]
+	}
+	lo, hi := medianCI(frames)
+	mean, half := meanCI(frames)
+	b.Logf("BENCH probe throughput ratio probe / prober at 20 ms sending nothing: median %.3f, 95 %% interval %.3f .. %.3f; mean %.3f, 95 %% interval %.3f .. %.3f",
+		median(frames), lo, hi, mean, mean-half, mean+half)
 }
 
 // meanCI is v's mean and the half width of its 95 % t interval, the t
