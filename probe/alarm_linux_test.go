@@ -138,15 +138,15 @@ func TestProberRunPoke(t *testing.T) {
 }
 
 // TestMonoClock: the clock read without a system call is CLOCK_MONOTONIC,
-// within the error it states.
+// within the skew it states.
 func TestMonoClock(t *testing.T) {
 	c := newMonoClock()
 	for range 100 {
 		before := monotonic()
 		got := c.now()
 		after := monotonic()
-		if lo, hi := before-uint64(c.error), after+uint64(c.error); got < lo || got > hi {
-			t.Fatalf("mono %d outside [%d, %d] (error %v)", got, lo, hi, c.error)
+		if lo, hi := before-uint64(c.skew), after+uint64(c.skew); got < lo || got > hi {
+			t.Fatalf("mono %d outside [%d, %d] (skew %v)", got, lo, hi, c.skew)
 		}
 	}
 }

@@ -13,19 +13,19 @@ import (
 // each one wakes its sleeping sysmon thread, and a prober reads the clock
 // every tick.)
 type monoClock struct {
-	t0    time.Time // Go's clock when base was read (the midpoint)
-	base  uint64    // CLOCK_MONOTONIC ns at t0
-	error time.Duration
+	t0   time.Time     // Go's clock when base was read (the midpoint)
+	base uint64        // CLOCK_MONOTONIC ns at t0
+	skew time.Duration // the offset is known to within skew
 }
 
-// newMonoClock reads both clocks; the offset is known to within error,
+// newMonoClock reads both clocks; the offset is known to within skew,
 // half the time the clock_gettime took.
 func newMonoClock() monoClock {
 	a := time.Now()
 	base := monotonic()
 	b := time.Now()
 	half := b.Sub(a) / 2
-	return monoClock{t0: a.Add(half), base: base, error: half}
+	return monoClock{t0: a.Add(half), base: base, skew: half}
 }
 
 // now is CLOCK_MONOTONIC in ns.

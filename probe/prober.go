@@ -118,6 +118,7 @@ func (l *prober) run(ctx context.Context) {
 	l.poke()
 	for {
 		if err := l.alarm.wait(); err != nil || ctx.Err() != nil {
+			l.alarmFailed(ctx, err)
 			return
 		}
 		l.armMu.Lock()
@@ -135,17 +136,23 @@ func (l *prober) run(ctx context.Context) {
 		err := l.alarm.set(iv)
 		l.armMu.Unlock()
 		if err != nil {
-			// Closed, as ctx ended: nothing else fails on a timerfd. Should
-			// it, the link stops being probed, which looks like a dead
-			// link (the safe side), and the error is in its figures.
-			if ctx.Err() == nil {
-				l.mu.Lock()
-				l.sendError = err.Error()
-				l.mu.Unlock()
-			}
+			l.alarmFailed(ctx, err)
 			return
 		}
 	}
+}
+
+// alarmFailed records why run stops when ctx has not ended. The alarm
+// fails only once closed, as ctx ends: nothing else fails on a timerfd.
+// Should it, the link stops being probed, which looks like a dead link
+// (the safe side), and the error is in its figures.
+func (l *prober) alarmFailed(ctx context.Context, err error) {
+	if err == nil || ctx.Err() != nil {
+		return
+	}
+	l.mu.Lock()
+	l.sendError = err.Error()
+	l.mu.Unlock()
 }
 
 // unicastFor is how long after the target's last reply probes still go to
