@@ -88,8 +88,6 @@ func BenchmarkProbeThroughput(b *testing.B) {
 		wm, wh := meanCI(means[a])
 		b.Logf("BENCH probe throughput ratio %s / no program, between worlds: mean %.3f (standard deviation %.3f), 95 %% interval %.3f .. %.3f (worlds' means %s)",
 			arm.name, wm, stddev(means[a]), wm-wh, wm+wh, listOf(means[a]))
-		b.ReportMetric(wm, "throughput-ratio"+arm.unit)
-		b.ReportMetric(wm-wh, "throughput-ratio-ci-low"+arm.unit)
 	}
 	if !split {
 		return
