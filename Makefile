@@ -44,7 +44,7 @@ test-host: ## unit and privileged tests on this host's kernel (as root), with -r
 test-vm: ## kernel lab: kernel tests and the end-to-end scenario on Debian 6.1 and 6.12 under QEMU
 	$(GO) run ./cmd/multilink-lab $(LABFLAGS)
 
-bench: ## benchmarks on this host and in the kernel lab (figures in docs/benchmarks.md; about an hour and a half: the probe throughput bench takes 52 minutes of it on the host)
+bench: ## benchmarks on this host and in the kernel lab (figures in docs/benchmarks.md; about an hour and a half: the probe throughput bench takes 50 minutes of it on the host)
 	$(GO) test -v -run '^$$' -bench 'ProbeCost|ProbeThroughput|ProgramRun|TickFloor|Failover' -benchtime 1x -timeout 90m ./probe ./e2e
 	$(GO) run ./cmd/multilink-lab --packages ./probe,./e2e --run '^$$' --bench 'ProbeCost|Failover' --timeout 60m $(LABFLAGS)
 

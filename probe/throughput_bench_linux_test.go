@@ -42,7 +42,14 @@ func BenchmarkProbeThroughput(b *testing.B) {
 	nstest.RequireCommand(b, "openvpn")
 	nstest.RequireCommand(b, "iperf3")
 	arms := []throughputArm{{"probe", "", Options{}}}
-	split := os.Getenv(splitEnv) == "1"
+	split := false
+	switch v := os.Getenv(splitEnv); v {
+	case "", "0":
+	case "1":
+		split = true
+	default:
+		b.Fatalf("%s=%q: want 1 (the split arms) or 0", splitEnv, v)
+	}
 	if split {
 		arms = append(arms,
 			throughputArm{"probe at one probe a second", "-1s", Options{Interval: sparseEvery}},
@@ -102,7 +109,7 @@ func BenchmarkProbeThroughput(b *testing.B) {
 		median(frames), lo, hi, mean, mean-half, mean+half)
 }
 
-// The environment variables that size BenchmarkProbeThroughput.
+// The environment variables that shape BenchmarkProbeThroughput.
 const (
 	worldsEnv = "MULTILINK_BENCH_WORLDS"
 	roundsEnv = "MULTILINK_BENCH_ROUNDS"
