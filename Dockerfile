@@ -8,7 +8,7 @@
 #     -v /var/lib/multilink:/var/lib/multilink -v /sys/fs/bpf:/sys/fs/bpf multilink
 #
 # On Kubernetes use the charts in charts/ (docs/kubernetes.md); they set the
-# same capabilities. packaging/ checks this file without a Docker engine:
+# same capabilities. deploytest/ checks this file without a Docker engine:
 # pinned bases, build inputs in the context, flags the binary knows.
 #
 # Base images are pinned by the digest of their multi-arch index (the tag is

@@ -21,13 +21,13 @@ demo: build ## the whole system on this host (as root): hub and gateway in names
 	$(BIN) demo $(DEMOFLAGS)
 
 # The eBPF objects are generated with Debian bookworm's clang-14 (pinned by
-# name in bpf/gen.go); the multiarch dir holds asm/types.h.
+# name in internal/bpf/gen.go); the multiarch dir holds asm/types.h.
 generate: ## regenerate the committed eBPF objects and Go bindings (needs clang-14, llvm-14, libbpf-dev)
-	BPF2GO_CFLAGS="-O2 -g -Wall -Werror -I/usr/include/$$(gcc -print-multiarch)" $(GO) generate ./bpf
+	BPF2GO_CFLAGS="-O2 -g -Wall -Werror -I/usr/include/$$(gcc -print-multiarch)" $(GO) generate ./internal/bpf
 
 check-generate: generate ## fail if the committed eBPF objects differ from what make generate produces
-	@git diff --exit-code --stat -- bpf/ || { echo "bpf/: committed objects are stale: run make generate and commit"; exit 1; }
-	@untracked=$$(git ls-files --others --exclude-standard -- bpf/); if [ -n "$$untracked" ]; then echo "bpf/: not committed: $$untracked"; exit 1; fi
+	@git diff --exit-code --stat -- internal/bpf/ || { echo "internal/bpf/: committed objects are stale: run make generate and commit"; exit 1; }
+	@untracked=$$(git ls-files --others --exclude-standard -- internal/bpf/); if [ -n "$$untracked" ]; then echo "internal/bpf/: not committed: $$untracked"; exit 1; fi
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -45,11 +45,11 @@ test-vm: ## kernel lab: kernel tests and the end-to-end scenario on Debian 6.1 a
 	$(GO) run ./cmd/multilink-lab $(LABFLAGS)
 
 bench: ## benchmarks on this host and in the kernel lab (figures in docs/benchmarks.md; about an hour and a half: the probe throughput bench takes 50 minutes of it on the host)
-	$(GO) test -v -run '^$$' -bench 'ProbeCost|ProbeThroughput|ProgramRun|TickFloor|Failover' -benchtime 1x -timeout 90m ./probe ./e2e
-	$(GO) run ./cmd/multilink-lab --packages ./probe,./e2e --run '^$$' --bench 'ProbeCost|Failover' --timeout 60m $(LABFLAGS)
+	$(GO) test -v -run '^$$' -bench 'ProbeCost|ProbeThroughput|ProgramRun|TickFloor|Failover' -benchtime 1x -timeout 90m ./internal/probe ./e2e
+	$(GO) run ./cmd/multilink-lab --packages ./internal/probe,./e2e --run '^$$' --bench 'ProbeCost|Failover' --timeout 60m $(LABFLAGS)
 
 chart-lint: ## helm lint and template both charts (default and ci/ values) and check the rendered objects
-	$(GO) test -count=1 -run 'TestCharts' ./packaging
+	$(GO) test -count=1 -run 'TestCharts' ./deploytest
 
 docker: ## build the container image (IMAGE=multilink:<version>; needs a Docker engine)
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .

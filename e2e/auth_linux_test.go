@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/multilink/multilink/nstest"
+	"github.com/multilink/multilink/internal/nstest"
 )
 
 // TestTokenBeatsInsecure: a daemon given a token (--token-file) and

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/multilink/multilink/demo"
-	"github.com/multilink/multilink/nstest"
+	"github.com/multilink/multilink/internal/demo"
+	"github.com/multilink/multilink/internal/nstest"
 )
 
 // TestDemo runs `multilink demo --json`, the README's first command, and

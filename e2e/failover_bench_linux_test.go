@@ -15,9 +15,9 @@ import (
 
 	"github.com/vishvananda/netns"
 
-	"github.com/multilink/multilink/demo"
-	"github.com/multilink/multilink/impairment"
-	"github.com/multilink/multilink/probe"
+	"github.com/multilink/multilink/internal/demo"
+	"github.com/multilink/multilink/internal/impairment"
+	"github.com/multilink/multilink/internal/probe"
 )
 
 // variant is one way of running the gateway's bond.

@@ -11,9 +11,9 @@ import (
 
 	"github.com/vishvananda/netns"
 
-	"github.com/multilink/multilink/demo"
-	"github.com/multilink/multilink/impairment"
-	"github.com/multilink/multilink/nstest"
+	"github.com/multilink/multilink/internal/demo"
+	"github.com/multilink/multilink/internal/impairment"
+	"github.com/multilink/multilink/internal/nstest"
 )
 
 // TestFailoverAPI: with each driver, the probe's figures, the failover

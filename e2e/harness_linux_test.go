@@ -13,8 +13,8 @@ import (
 
 	"github.com/vishvananda/netns"
 
-	"github.com/multilink/multilink/demo"
-	"github.com/multilink/multilink/nstest"
+	"github.com/multilink/multilink/internal/demo"
+	"github.com/multilink/multilink/internal/nstest"
 )
 
 // binary is the multilink binary under test, built once per test run.

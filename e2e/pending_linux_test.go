@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/multilink/multilink/nstest"
+	"github.com/multilink/multilink/internal/nstest"
 )
 
 // TestRestoreKeepsPending: a saved client that cannot start at boot (its

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/multilink/multilink/nstest"
+	"github.com/multilink/multilink/internal/nstest"
 )
 
 // bondView is the part of GET /v1/client/bond_params the scenario reads.

@@ -11,8 +11,8 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/multilink/multilink/impairment"
-	"github.com/multilink/multilink/nstest"
+	"github.com/multilink/multilink/internal/impairment"
+	"github.com/multilink/multilink/internal/nstest"
 )
 
 // underlayEnv forces the benchmark's underlays: "netem" or "emulated";

@@ -1,7 +1,7 @@
 // Command multilink-lab runs multilink's kernel tests on Debian's stock
 // kernels under QEMU (see package lab).
 //
-//	multilink-lab [--kernels 6.1,6.12] [--packages ./bond,./tunnel,./e2e] [--run REGEX] [-v]
+//	multilink-lab [--kernels 6.1,6.12] [--packages ./internal/bond,./internal/tunnel,./e2e] [--run REGEX] [-v]
 package main
 
 import (
@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/multilink/multilink/lab"
+	"github.com/multilink/multilink/internal/lab"
 )
 
 func main() {
@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var o options
 	fs := flag.NewFlagSet("multilink-lab", flag.ContinueOnError)
 	fs.StringVar(&o.kernels, "kernels", "6.1,6.12", "kernels to run on (names: 6.1, 6.12)")
-	fs.StringVar(&o.packages, "packages", "./nstest,./tunnel,./bond,./probe,./e2e", "test packages to run in the VM")
+	fs.StringVar(&o.packages, "packages", "./internal/nstest,./internal/tunnel,./internal/bond,./internal/probe,./e2e", "test packages to run in the VM")
 	fs.StringVar(&o.run, "run", "", "only tests matching this regexp (go test -run)")
 	fs.StringVar(&o.bench, "bench", "", "also run benchmarks matching this regexp, once each (go test -bench)")
 	fs.StringVar(&o.cache, "cache", "/var/cache/multilink-lab", "where kernel packages are kept")
@@ -77,7 +77,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	script, err := filepath.Abs("lab/guest.sh")
+	script, err := filepath.Abs("internal/lab/guest.sh")
 	if err != nil {
 		return err
 	}

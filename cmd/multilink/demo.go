@@ -11,7 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/multilink/multilink/demo"
+	"github.com/multilink/multilink/internal/demo"
 )
 
 // runDemo is `multilink demo`: exit status 0 only if every step of the

@@ -17,7 +17,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/multilink/multilink/daemon"
+	"github.com/multilink/multilink/internal/daemon"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").

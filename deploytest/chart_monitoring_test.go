@@ -1,0 +1,196 @@
+package deploytest
+
+import (
+	"encoding/json"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+type serviceMonitorSpec struct {
+	Selector struct {
+		MatchLabels map[string]string `json:"matchLabels"`
+	} `json:"selector"`
+	NamespaceSelector struct {
+		Any        bool     `json:"any"`
+		MatchNames []string `json:"matchNames"`
+	} `json:"namespaceSelector"`
+	Endpoints []struct {
+		Port          string `json:"port"`
+		Path          string `json:"path"`
+		Scheme        string `json:"scheme"`
+		Interval      string `json:"interval"`
+		ScrapeTimeout string `json:"scrapeTimeout"`
+	} `json:"endpoints"`
+}
+
+// standardLabel reports whether a label is one the chart puts on every
+// object (not one of the values' own).
+func standardLabel(k string) bool {
+	return strings.HasPrefix(k, "app.kubernetes.io/") || k == "helm.sh/chart"
+}
+
+// checkMonitoring checks the ServiceMonitor and the dashboard ConfigMap
+// one chart rendered with values v: there exactly when enabled, with the
+// values' namespace, labels and annotations; the ServiceMonitor on the
+// Service's api port and /metrics; the ConfigMap holding the chart's
+// dashboard unchanged.
+func checkMonitoring(t *testing.T, r rendered, v values, chart, role string) {
+	dep, err := r.only("Deployment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := r.only("Service")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if v.get("serviceMonitor.enabled") == true {
+		sm, err := r.only("ServiceMonitor")
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkMeta(t, "ServiceMonitor", sm, v, "serviceMonitor", false)
+		var spec serviceMonitorSpec
+		if err := json.Unmarshal(sm.Spec, &spec); err != nil {
+			t.Fatal(err)
+		}
+		sel := spec.Selector.MatchLabels
+		if len(sel) == 0 {
+			t.Error("ServiceMonitor: empty selector (it would pick every Service)")
+		}
+		for k, val := range sel {
+			if svc.Metadata.Labels[k] != val {
+				t.Errorf("ServiceMonitor selects %s=%s, which Service %s lacks (labels %v)", k, val, svc.Metadata.Name, svc.Metadata.Labels)
+			}
+		}
+		if spec.NamespaceSelector.Any || !slices.Equal(spec.NamespaceSelector.MatchNames, []string{releaseNamespace}) {
+			t.Errorf("ServiceMonitor namespaceSelector %+v, want the release's namespace %s, where the Service is", spec.NamespaceSelector, releaseNamespace)
+		}
+		var svcSpec serviceSpec
+		if err := json.Unmarshal(svc.Spec, &svcSpec); err != nil {
+			t.Fatal(err)
+		}
+		if len(spec.Endpoints) != 1 {
+			t.Fatalf("ServiceMonitor: %d endpoints, want 1", len(spec.Endpoints))
+		}
+		ep := spec.Endpoints[0]
+		named := false
+		for _, p := range svcSpec.Ports {
+			named = named || p.Name == ep.Port
+		}
+		if !named || ep.Port != "api" {
+			t.Errorf("ServiceMonitor endpoint port %q: want the Service's api port", ep.Port)
+		}
+		if ep.Path != "/metrics" || (ep.Scheme != "" && ep.Scheme != "http") {
+			t.Errorf("ServiceMonitor endpoint %s://…%s: want http and /metrics, where the daemon serves them", ep.Scheme, ep.Path)
+		}
+		if ep.Interval != v.str("serviceMonitor.interval") || ep.ScrapeTimeout != v.str("serviceMonitor.scrapeTimeout") {
+			t.Errorf("ServiceMonitor interval %q, scrapeTimeout %q: want the values' %q and %q",
+				ep.Interval, ep.ScrapeTimeout, v.str("serviceMonitor.interval"), v.str("serviceMonitor.scrapeTimeout"))
+		}
+	} else if len(r["ServiceMonitor"]) > 0 {
+		t.Error("ServiceMonitor rendered with serviceMonitor.enabled false")
+	}
+
+	name := dep.Metadata.Name + "-dashboard"
+	cm, ok := r["ConfigMap"][name]
+	if v.get("dashboard.enabled") != true {
+		if ok {
+			t.Errorf("ConfigMap %s rendered with dashboard.enabled false", name)
+		}
+		return
+	}
+	if !ok {
+		t.Fatalf("dashboard.enabled, but no ConfigMap %s", name)
+	}
+	checkMeta(t, "dashboard ConfigMap", cm, v, "dashboard", true)
+	key := "multilink-" + role + ".json"
+	if len(cm.Data) != 1 || cm.Data[key] == "" {
+		t.Fatalf("dashboard ConfigMap: data keys %v, want only %s", slices.Collect(maps.Keys(cm.Data)), key)
+	}
+	if n := len(cm.Data[key]); n > 900<<10 {
+		t.Errorf("dashboard: %d bytes, near a ConfigMap's 1 MiB limit", n)
+	}
+	file, err := os.ReadFile(filepath.Join(chart, dashboardFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got any
+	if err := json.Unmarshal(file, &want); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(cm.Data[key]), &got); err != nil {
+		t.Fatalf("dashboard ConfigMap: %s is not JSON: %v", key, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("dashboard ConfigMap: %s is not the chart's %s", key, dashboardFile)
+	}
+}
+
+// checkMeta checks an object's namespace, labels (and annotations) are
+// the values' under prefix: the chart's standard labels and exactly the
+// values' own.
+func checkMeta(t *testing.T, what string, o object, v values, prefix string, annotations bool) {
+	if ns := v.str(prefix + ".namespace"); o.Metadata.Namespace != ns {
+		t.Errorf("%s: namespace %q, want %s.namespace %q", what, o.Metadata.Namespace, prefix, ns)
+	}
+	want := map[string]string{}
+	if m, ok := v.get(prefix + ".labels").(map[string]any); ok {
+		for k, val := range m {
+			want[k] = val.(string)
+		}
+	}
+	got := map[string]string{}
+	for k, val := range o.Metadata.Labels {
+		if !standardLabel(k) {
+			got[k] = val
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("%s: labels %v, want %s.labels %v", what, got, prefix, want)
+	}
+	if o.Metadata.Labels["app.kubernetes.io/name"] == "" {
+		t.Errorf("%s: without the chart's labels", what)
+	}
+	if !annotations {
+		return
+	}
+	wantAnn := map[string]string{}
+	if m, ok := v.get(prefix + ".annotations").(map[string]any); ok {
+		for k, val := range m {
+			wantAnn[k] = val.(string)
+		}
+	}
+	if len(wantAnn) == 0 {
+		wantAnn = nil
+	}
+	if !maps.Equal(o.Metadata.Annotations, wantAnn) {
+		t.Errorf("%s: annotations %v, want %s.annotations %v", what, o.Metadata.Annotations, prefix, wantAnn)
+	}
+}
+
+// TestMetricsEndpoint checks the API serves /metrics, the path the
+// ServiceMonitor scrapes, without the token.
+func TestMetricsEndpoint(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(repoRoot, "internal", "restapi", "router.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, line := range strings.Split(string(src), "\n") {
+		if strings.Contains(line, `GET("/metrics"`) {
+			found = true
+			if strings.Contains(line, "auth") {
+				t.Errorf("internal/restapi/router.go: /metrics takes the token (%s); the ServiceMonitor scrapes without one", strings.TrimSpace(line))
+			}
+		}
+	}
+	if !found {
+		t.Error(`internal/restapi/router.go: no GET("/metrics" route; the charts' ServiceMonitor scrapes /metrics`)
+	}
+}

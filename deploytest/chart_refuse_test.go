@@ -1,0 +1,56 @@
+package deploytest
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// checkRefused renders each chart with values it must refuse: the schema
+// and the templates' own checks have to say no, naming the culprit.
+func checkRefused(t *testing.T, h helm) {
+	for _, c := range []struct {
+		chart, values, want string
+	}{
+		{"multilink-server", `serverConfig: {links: two}`, "links"},
+		{"multilink-server", `serverConfig: {links: 17}`, "links"},
+		{"multilink-server", `serverConfig: {bridge_ip: "10.8.0"}`, "bridge_ip"},
+		{"multilink-server", `serverConfig: {bridge_interface: "br0;reboot"}`, "bridge_interface"},
+		{"multilink-server", `serverConfig: {bride_interface: br0}`, "bride_interface"},
+		{"multilink-server", `api: {service: {ports: {api: {containerPort: 4444}}}}`, "containerPort (4444) must equal"},
+		{"multilink-server", `api: {envVars: {apiMultilinkServerPort: 4444}}`, "must equal api.envVars.apiMultilinkServerPort (4444)"},
+		{"multilink-server", `token: {value: short}`, "token"},
+		{"multilink-server", `dashboard: {enabled: true, labels: {grafana_dashboard: 1}}`, "grafana_dashboard"},
+		{"multilink-server", `dashboard: {enabled: true, namespace: Monitoring}`, "namespace"},
+		{"multilink-server", `dashboard: {enabeld: true}`, "enabeld"},
+		{"multilink-server", `serviceMonitor: {enabled: true, interval: 30}`, "interval"},
+		{"multilink-client", `serviceMonitor: {enabled: true, interval: 15sec}`, "interval"},
+		{"multilink-client", `serviceMonitor: {enabled: true, interval: 10s, scrapeTimeout: 15s}`, "scrapeTimeout (15s) must not exceed serviceMonitor.interval (10s)"},
+		{"multilink-client", `serviceMonitor: {enabled: true, interval: 1m, scrapeTimeout: 1m500ms}`, "must not exceed"},
+		{"multilink-client", `serviceMonitor: {enabled: true, labels: {release: true}}`, "release"},
+		{"multilink-server", `replicaCount: 2`, "replicaCount"},
+		{"multilink-client", `clientConfig: {slaves: [{ip_server: 192.0.2.1}]}`, "hw_int"},
+		{"multilink-client", `clientConfig: {slaves: []}`, "slaves"},
+		{"multilink-client", `clientConfig: {bonding_mode: "7"}`, "bonding_mode"},
+		{"multilink-client", `clientConfig: {arp_validate: filter-active}`, "arp_validate"},
+		{"multilink-client", `clientConfig: {serverApiUrl: "158.42.89.111:3333"}`, "serverApiUrl"},
+		{"multilink-client", `clientConfig: {extraBonding: {bonding_mode: 1}}`, "bonding_mode"},
+		{"multilink-client", `clientConfig: {serverToken: "has space in it, 16+"}`, "serverToken"},
+		{"multilink-client", `api: {envVars: {MULTILINK_API_TOKEN: x}}`, "MULTILINK_API_TOKEN"},
+	} {
+		t.Run(c.chart+"/"+c.values, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "bad.yaml")
+			if err := os.WriteFile(file, []byte(c.values+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := h.template("bad", filepath.Join(repoRoot, "charts", c.chart), file)
+			if err == nil {
+				t.Fatalf("rendered with %s", c.values)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("refused, but the error does not name %q:\n%v", c.want, err)
+			}
+		})
+	}
+}

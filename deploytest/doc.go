@@ -1,0 +1,29 @@
+// Package packaging checks how the daemon ships, without a Docker engine or
+// a cluster. It holds tests only:
+//
+//   - The Dockerfile: base images pinned by digest; every file the build of
+//     ./cmd/multilink reads is in the build context after .dockerignore and
+//     is copied in; the binary the build writes is the one the final stage
+//     copies; every flag ENTRYPOINT and CMD pass is one `multilink daemon
+//     --help` lists; the HEALTHCHECK asks /health on the port CMD listens on.
+//   - The Helm charts in charts/: `helm lint --strict` and `helm template`
+//     with the default values and each charts/<chart>/ci/*.yaml (the spec's
+//     example values among them), then the rendered objects: host network,
+//     capabilities (drop ALL, then exactly the ones the daemon needs), no
+//     privileged container, probes on /health, the token from a Secret, and
+//     the config file, which must parse as the daemon's (config.ParseFile)
+//     and say what the values say. values.schema.json must refuse bad values.
+//   - Monitoring: the ServiceMonitor selects the chart's Service and scrapes
+//     its api port at /metrics; the dashboard ConfigMap carries the values'
+//     label, namespace and annotations and holds files/dashboard.json as it
+//     is. That Grafana dashboard, the same file in both charts, is checked
+//     on its own: Grafana's shape, no datasource but the ${datasource}
+//     variable, and every metric, label and label value its PromQL names
+//     exported by the daemon: daemon.Collectors, built over fakes, are
+//     gathered and asked to Describe.
+//
+// Helm comes from the Go module proxy (HelmModule at HelmVersion), built
+// once per test run into a temporary directory. A test skips only when Helm
+// cannot be built, and fails instead when the CI environment variable is
+// set: CI promises the module proxy.
+package deploytest

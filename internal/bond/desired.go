@@ -1,0 +1,56 @@
+package bond
+
+import "github.com/multilink/multilink/internal/config"
+
+// defaultMissedMax is BOND_DEFAULT_MISSED_MAX: what arp_missed_max is on a
+// new bond, and what kernels before 5.19 use without the option.
+const defaultMissedMax = 2
+
+// Desired returns the parameters that make Create recreate the bond as
+// Info has it (what a restart needs): Params, every one read back live,
+//   - without active_slave: the kernel's choice, not a setting;
+//   - without the options the mode lacks: ARP monitoring's (arp_interval,
+//     arp_validate, arp_missed_max) in 802.3ad, balance-tlb and
+//     balance-alb, and primary outside active-backup, balance-tlb and
+//     balance-alb. config.Check refuses them, and the kernel refuses them
+//     at creation even when they are 0 (EACCES);
+//   - without arp_missed_max and peer_notif_delay where they have a new
+//     bond's values (2 and 0): a kernel that predates them reports them
+//     so, and Create refuses them there.
+func (i Info) Desired() config.BondParams {
+	p := i.Params.Merge(config.BondParams{})
+	p.ActiveSlave = nil
+	mode := modeOf(p)
+	if !usesARP(mode) {
+		p.ArpInterval, p.ArpValidate, p.ArpMissedMax = nil, nil, nil
+	}
+	if !hasPrimary(mode) {
+		p.Primary = nil
+	}
+	if p.ArpMissedMax != nil && *p.ArpMissedMax == defaultMissedMax {
+		p.ArpMissedMax = nil
+	}
+	if p.PeerNotifDelay != nil && *p.PeerNotifDelay == 0 {
+		p.PeerNotifDelay = nil
+	}
+	return p
+}
+
+// usesARP reports whether mode can do ARP monitoring (all but 802.3ad,
+// balance-tlb and balance-alb), as config.Check has it.
+func usesARP(mode int) bool {
+	return mode != config.Mode8023AD && mode != config.ModeTLB && mode != config.ModeALB
+}
+
+// hasPrimary reports whether mode has a primary and an active slave.
+func hasPrimary(mode int) bool {
+	return mode == config.ModeActiveBackup || mode == config.ModeTLB || mode == config.ModeALB
+}
+
+// modeOf is p's mode; a nil mode is active-backup, as config.Check has it.
+func modeOf(p config.BondParams) int {
+	if p.Mode == nil {
+		return config.ModeActiveBackup
+	}
+	return *p.Mode
+}

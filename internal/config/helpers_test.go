@@ -1,0 +1,120 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/multilink/multilink/internal/errkind"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func readSpec(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// wantInvalid fails unless err is a *errkind.Error of KindInvalid naming field.
+func wantInvalid(t *testing.T, err error, field string) {
+	t.Helper()
+	var e *errkind.Error
+	switch {
+	case err == nil:
+		t.Fatalf("accepted, want an error naming %q", field)
+	case !errors.As(err, &e):
+		t.Fatalf("error %q (%T) is not a *errkind.Error", err, err)
+	case e.Kind != errkind.KindInvalid:
+		t.Fatalf("kind %d, want KindInvalid: %v", e.Kind, err)
+	case !errors.Is(err, errkind.ErrInvalid):
+		t.Fatalf("errors.Is(ErrInvalid) false: %v", err)
+	case e.Field != field:
+		t.Fatalf("field %q, want %q (error %q)", e.Field, field, err)
+	case e.Error() == "" || e.Msg == "" && e.Err == nil:
+		t.Fatalf("error without a message: %#v", e)
+	}
+}
+
+func addrs(s ...string) []netip.Addr {
+	out := make([]netip.Addr, len(s))
+	for i, a := range s {
+		out[i] = netip.MustParseAddr(a)
+	}
+	return out
+}
+
+// object edits: del removes a key.
+type deleted struct{}
+
+var del = deleted{}
+
+func apply(m map[string]any, kv []any) {
+	for i := 0; i+1 < len(kv); i += 2 {
+		k := kv[i].(string)
+		if kv[i+1] == del {
+			delete(m, k)
+		} else {
+			m[k] = kv[i+1]
+		}
+	}
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// serverBody is the spec's server example with kv put over it.
+func serverBody(kv ...any) string {
+	m := map[string]any{"bride_interface": "br0", "bridge_ip": "10.8.0.254", "links": "2"}
+	apply(m, kv)
+	return mustJSON(m)
+}
+
+// clientParts is the spec's client example, open for editing.
+type clientParts struct {
+	top, bond, bonding map[string]any
+	slaves             []any
+}
+
+func (c clientParts) slave(i int) map[string]any { return c.slaves[i].(map[string]any) }
+
+func specClientParts() clientParts {
+	c := clientParts{
+		bonding: map[string]any{
+			"bonding_mode": "1", "primary": "tap1", "arp_ip_target": "10.8.0.254",
+			"arp_interval": "100", "fail_over_mac": "1", "arp_validate": "5",
+		},
+		slaves: []any{
+			map[string]any{"hw_int": "eth0", "ip_server": "158.42.89.111", "netmask": "255.255.255.0"},
+			map[string]any{"hw_int": "wlan0", "ip_server": "192.168.150.100", "netmask": "255.255.255.0"},
+		},
+	}
+	c.bond = map[string]any{"ip_address": "10.8.0.253", "slaves": c.slaves, "bonding": c.bonding}
+	c.top = map[string]any{"server_api_url": "http://158.42.89.111:3333", "bond": map[string]any{"bond0": c.bond}}
+	return c
+}
+
+// clientBody is the spec's client example after edit.
+func clientBody(edit func(c clientParts)) string {
+	c := specClientParts()
+	if edit != nil {
+		edit(c)
+	}
+	return mustJSON(c.top)
+}
+
+// bondingBody is the spec's client example with kv put over its bonding.
+func bondingBody(kv ...any) string {
+	return clientBody(func(c clientParts) { apply(c.bonding, kv) })
+}

@@ -1,0 +1,63 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"reflect"
+	"strings"
+
+	"github.com/multilink/multilink/internal/errkind"
+)
+
+// DecodeStrict decodes one JSON object into dst, refusing unknown fields
+// and trailing data, with errkind.KindInvalid errors that name the field.
+// For bodies whose types need no string-number leniency (ours, not the
+// spec's).
+func DecodeStrict(data []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te):
+			return errkind.Invalid(te.Field, "must be %s, not a JSON %s", jsonKind(te.Type), te.Value)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return errkind.Invalid(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field")
+		}
+		return errkind.Invalid("", "not a valid JSON object: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errkind.Invalid("", "data after the JSON object")
+	}
+	return nil
+}
+
+// jsonKind names a Go type the way a JSON user knows it.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "a value of another type"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
+}
+
+// Prefix puts prefix before the field an error names ("policy" +
+// "hold_down_ms" = "policy.hold_down_ms").
+func Prefix(prefixField string, err error) error { return prefix(prefixField, err) }

@@ -1,0 +1,281 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"github.com/multilink/multilink/internal/bond"
+	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/failover"
+	"github.com/multilink/multilink/internal/gateway"
+	"github.com/multilink/multilink/internal/probe"
+	"github.com/multilink/multilink/internal/restapi"
+)
+
+// clientStack is what the gateway role runs besides tunnels: the bond
+// drivers, the eBPF probe on every link, and the failover engine of every
+// bond. It implements gateway.Links (bonds coming and going) and the API's
+// Links and Failover.
+type clientStack struct {
+	log      *slog.Logger
+	nl       *netlink.Handle
+	kernel   *bond.Kernel
+	ebpf     *bond.EBPF
+	bonds    *bond.Chooser
+	monitor  *probe.Monitor
+	brain    *failover.Manager
+	policy   failover.Policy // for new bonds
+	noEngine bool
+
+	mu        sync.Mutex
+	addresses map[string]gateway.BondUp // by bond: what Announce needs
+}
+
+// stackOptions are the client stack's settings (flags and config file).
+type stackOptions struct {
+	BondDriver string          // config.DriverAuto, DriverKernel, DriverEBPF
+	NoFailover bool            // probe, but leave failover to the bond (the kernel's ARP monitor)
+	Probe      json.RawMessage // the config file's probe: section
+	Policy     json.RawMessage // its policy: section
+}
+
+// probeSettings is the config file's probe: section.
+type probeSettings struct {
+	IntervalMs       float64 `json:"interval_ms"`
+	BackupIntervalMs float64 `json:"backup_interval_ms"`
+	Attach           string  `json:"attach"`
+}
+
+func newClientStack(o stackOptions, nl *netlink.Handle, log *slog.Logger) (*clientStack, error) {
+	var ps probeSettings
+	if len(o.Probe) > 0 {
+		if err := config.DecodeStrict(o.Probe, &ps); err != nil {
+			return nil, fmt.Errorf("config probe: %w", err)
+		}
+	}
+	policy := failover.DefaultPolicy()
+	if len(o.Policy) > 0 {
+		p, err := failover.ParsePolicy(o.Policy, policy)
+		if err != nil {
+			return nil, fmt.Errorf("config policy: %w", err)
+		}
+		policy = p
+	}
+	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+	monitor, err := probe.NewMonitor(probe.Options{Interval: ms(ps.IntervalMs), BackupInterval: ms(ps.BackupIntervalMs), Attach: ps.Attach, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("config probe: %w", err)
+	}
+	s := &clientStack{log: log, nl: nl, monitor: monitor, policy: policy, noEngine: o.NoFailover, addresses: map[string]gateway.BondUp{}}
+	s.kernel = bond.NewKernel(nl, log)
+	if s.ebpf, err = bond.NewEBPF(nl, netns.None(), ps.Attach, log); err != nil {
+		monitor.Close()
+		return nil, err
+	}
+	if s.bonds, err = bond.NewChooser(s.kernel, s.ebpf, o.BondDriver); err != nil {
+		monitor.Close()
+		return nil, fmt.Errorf("--bond-driver: %w", err)
+	}
+	s.brain = failover.NewManager(monitor, log)
+	return s, nil
+}
+
+// Up starts probing a new bond's links and deciding for it.
+func (s *clientStack) Up(ctx context.Context, b gateway.BondUp) error {
+	var added []string
+	undo := func() {
+		for _, t := range added {
+			_ = s.monitor.Remove(t)
+		}
+	}
+	for _, t := range b.Taps {
+		if err := s.monitor.Add(ctx, probe.LinkSpec{Bond: b.Bond, Link: t, Target: b.Target, Active: t == b.Primary}); err != nil {
+			undo()
+			return fmt.Errorf("probe %s: %w", t, err)
+		}
+		added = append(added, t)
+	}
+	// Set before the engine starts: its first steer announces through it.
+	s.mu.Lock()
+	s.addresses[b.Bond] = b
+	s.mu.Unlock()
+	if s.noEngine {
+		s.log.Warn("failover engine off (--no-failover): the bond's own monitor decides", "bond", b.Bond)
+		return nil
+	}
+	err := s.brain.Add(ctx, failover.EngineOptions{Bond: b.Bond, Links: b.Taps, Primary: b.Primary,
+		Policy: s.policy, Steerer: steerer{s}, Prober: s.monitor})
+	if err != nil {
+		undo()
+		s.mu.Lock()
+		delete(s.addresses, b.Bond)
+		s.mu.Unlock()
+		return fmt.Errorf("failover engine: %w", err)
+	}
+	return nil
+}
+
+// Down stops deciding for a bond and probing its links.
+func (s *clientStack) Down(ctx context.Context, name string) {
+	s.brain.Remove(name)
+	s.mu.Lock()
+	b := s.addresses[name]
+	delete(s.addresses, name)
+	s.mu.Unlock()
+	for _, t := range b.Taps {
+		if err := s.monitor.Remove(t); err != nil && errkind.KindOf(err) != errkind.KindNotFound {
+			s.log.Warn("stop probing", "link", t, "err", err)
+		}
+	}
+}
+
+// Primary makes the operator's new primary the first in the bond's ranking.
+func (s *clientStack) Primary(name, tap string) {
+	if e, ok := s.brain.Engine(name); ok {
+		if err := e.Apply(failover.Update{Primary: &tap}); err != nil {
+			s.log.Warn("new primary not taken by the failover engine", "bond", name, "primary", tap, "err", err)
+		}
+	}
+}
+
+// Links implements restapi.Links.
+func (s *clientStack) Links() []probe.LinkStats { return s.monitor.Links() }
+
+// Policy implements restapi.Failover.
+func (s *clientStack) Policy(_ context.Context, name string) (restapi.PolicyStatus, error) {
+	e, ok := s.brain.Engine(name)
+	if !ok {
+		return restapi.PolicyStatus{}, errkind.NotFound("no client with bond %s is started", name)
+	}
+	return s.policyStatus(e), nil
+}
+
+func (s *clientStack) policyStatus(e *failover.Engine) restapi.PolicyStatus {
+	active, backup := s.monitor.Intervals()
+	return restapi.PolicyStatus{Status: e.Status(), ProbeIntervalMs: msf(active), BackupIntervalMs: msf(backup)}
+}
+
+// SetPolicy implements restapi.Failover: everything is validated before
+// anything changes.
+func (s *clientStack) SetPolicy(_ context.Context, name string, body []byte) (restapi.PolicyStatus, error) {
+	e, ok := s.brain.Engine(name)
+	if !ok {
+		return restapi.PolicyStatus{}, errkind.NotFound("no client with bond %s is started", name)
+	}
+	u, iv, err := failover.ParseRequest(body, e.Policy())
+	if err != nil {
+		return restapi.PolicyStatus{}, err
+	}
+	active, backup := s.monitor.Intervals()
+	if iv.Active > 0 {
+		active = iv.Active
+	}
+	if iv.Backup > 0 {
+		backup = iv.Backup
+	}
+	if err := e.Check(u); err != nil {
+		return restapi.PolicyStatus{}, err
+	}
+	if err := s.monitor.SetIntervals(active, backup); err != nil {
+		return restapi.PolicyStatus{}, err
+	}
+	if err := e.Apply(u); err != nil {
+		return restapi.PolicyStatus{}, err
+	}
+	return s.policyStatus(e), nil
+}
+
+// Events implements restapi.Failover.
+func (s *clientStack) Events(bond string, limit int) []failover.Event {
+	return s.brain.Events().List(bond, limit)
+}
+
+// Close stops the engines and the probe and unloads the programs.
+func (s *clientStack) Close() error {
+	s.brain.Close()
+	return errors.Join(s.monitor.Close(), s.ebpf.Close(), s.kernel.Close())
+}
+
+// steerer moves a bond's traffic through its driver.
+type steerer struct{ s *clientStack }
+
+// switchGrace is the least time after a switch the bond still takes the
+// frames arriving on the link it left: replies in flight on the old path,
+// and what the hub sends there before the gratuitous ARP has reached it
+// over the new one. It makes failback lossless.
+const switchGrace = 500 * time.Millisecond
+
+// maxSwitchGrace bounds what slow or jittery links stretch the grace to.
+const maxSwitchGrace = 5 * time.Second
+
+// graceFor is the grace of a switch within a bond whose links have these
+// figures: switchGrace, or twice the sum of the two largest retransmission
+// timeouts (SRTT + 4 RTTVAR, RFC 6298) when that is longer, at most
+// maxSwitchGrace. The link left covers what is still on its way over it,
+// the link taken the gratuitous ARP's trip; the two largest bound any pair
+// without asking the kernel which link is left. A link without an RTT yet
+// adds nothing.
+func graceFor(links ...probe.Figures) time.Duration {
+	var first, second time.Duration
+	for _, f := range links {
+		if !f.HasRTT {
+			continue
+		}
+		switch rto := f.RTTSmoothed + 4*f.RTTVar; {
+		case rto > first:
+			first, second = rto, first
+		case rto > second:
+			second = rto
+		}
+	}
+	return min(max(switchGrace, 2*(first+second)), maxSwitchGrace)
+}
+
+// Steer switches the bond: the kernel bond through its primary (it
+// switches at once; active_slave alone does not move it off an up
+// primary), the eBPF bond by one map write, both with the grace of
+// graceFor its links.
+func (st steerer) Steer(ctx context.Context, name, link string) error {
+	st.s.mu.Lock()
+	taps := st.s.addresses[name].Taps
+	st.s.mu.Unlock()
+	figs := make([]probe.Figures, 0, len(taps))
+	for _, t := range taps {
+		f, _, _ := st.s.monitor.Figures(t)
+		figs = append(figs, f)
+	}
+	grace := graceFor(figs...)
+	st.s.log.Debug("switch grace", "bond", name, "to", link, "grace", grace)
+	return st.s.bonds.Switch(ctx, name, link, grace)
+}
+
+func (st steerer) Active(ctx context.Context, name string) (string, error) {
+	info, err := st.s.bonds.Info(ctx, name)
+	return info.Active, err
+}
+
+// Announce sends a gratuitous ARP for the bond's address from its MAC.
+func (st steerer) Announce(_ context.Context, name string) error {
+	st.s.mu.Lock()
+	b, ok := st.s.addresses[name]
+	st.s.mu.Unlock()
+	if !ok {
+		return errkind.NotFound("no bond %s", name)
+	}
+	l, err := st.s.nl.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("find %s: %w", name, err)
+	}
+	return probe.Announce(l.Attrs().Index, l.Attrs().HardwareAddr, b.Address.Addr())
+}
+
+func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,183 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/internal/gateway"
+	"github.com/multilink/multilink/internal/hub"
+	"github.com/multilink/multilink/internal/ping"
+	"github.com/multilink/multilink/internal/restapi"
+	"github.com/multilink/multilink/internal/tunnel"
+)
+
+// Options are the daemon's settings (its flags).
+type Options struct {
+	Listen     string // API address, default 0.0.0.0:3333
+	StateDir   string // default /var/lib/multilink
+	Token      string // from MULTILINK_API_TOKEN
+	TokenFile  string // --token-file
+	Insecure   bool   // --insecure-no-auth; ignored when a token is configured
+	ConfigFile string // --config
+	OpenVPN    string // openvpn binary; default from PATH
+	BondDriver string // --bond-driver: auto (default), kernel or ebpf
+	NoFailover bool   // --no-failover: probe only, the bond's own monitor decides
+	Version    string
+	Logger     *slog.Logger
+	// Ready, if set, receives the API's bound address once it listens.
+	Ready func(addr net.Addr)
+}
+
+// Defaults for Options.
+const (
+	DefaultListen   = "0.0.0.0:3333"
+	DefaultStateDir = "/var/lib/multilink"
+	shutdownTimeout = 20 * time.Second
+)
+
+// Run runs the daemon until ctx ends, then tears down what it made.
+func Run(ctx context.Context, o Options) error {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if o.Listen == "" {
+		o.Listen = DefaultListen
+	}
+	if o.StateDir == "" {
+		o.StateDir = DefaultStateDir
+	}
+	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
+		return fmt.Errorf("create state dir: %w", err)
+	}
+	var file config.File
+	if o.ConfigFile != "" {
+		f, err := config.LoadFile(o.ConfigFile)
+		if err != nil {
+			return err
+		}
+		file = f
+	}
+	token, err := apiToken(o, log)
+	if err != nil {
+		return err
+	}
+	nl, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("open netlink: %w", err)
+	}
+	defer nl.Close()
+	stack, err := newClientStack(stackOptions{BondDriver: o.BondDriver, NoFailover: o.NoFailover, Probe: file.Probe, Policy: file.Policy}, nl, log)
+	if err != nil {
+		return err
+	}
+	tunnels, err := tunnel.NewManager(tunnel.Options{Dir: filepath.Join(o.StateDir, "tunnels"), OpenVPN: o.OpenVPN, Logger: log})
+	if err != nil {
+		stack.Close()
+		return fmt.Errorf("start tunnel supervisor: %w", err)
+	}
+	keys := filepath.Join(o.StateDir, "keys")
+	r := newRoles(
+		hub.New(hub.Options{Netlink: nl, Tunnels: tunnels, KeyDir: keys, Logger: log}),
+		gateway.New(gateway.Options{Netlink: nl, Tunnels: tunnels, Bond: stack.bonds, Links: stack, Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Logger: log}),
+		newStore(o.StateDir), log)
+	defer teardown(log, r, tunnels, stack)
+	saved, err := r.store.load()
+	if err != nil {
+		return err
+	}
+	r.restore(ctx, desired(saved, file))
+
+	metrics, err := metricsHandler(stack, r.gw, o.Version)
+	if err != nil {
+		return fmt.Errorf("build metrics: %w", err)
+	}
+	router, err := restapi.NewRouter(restapi.Deps{
+		Hub:      hubRole{r},
+		Gateway:  gatewayRole{r},
+		Taps:     tapControl{tunnels},
+		Pinger:   ping.New(log),
+		Health:   health{r: r},
+		Links:    stack,
+		Failover: stack,
+		Metrics:  metrics,
+		Version:  o.Version,
+		Token:    token,
+		Insecure: token == "",
+		Logger:   log,
+	})
+	if err != nil {
+		return fmt.Errorf("build API: %w", err)
+	}
+	return serve(ctx, log, o, router)
+}
+
+// serve runs the HTTP server until ctx ends, then shuts it down gracefully.
+func serve(ctx context.Context, log *slog.Logger, o Options, h http.Handler) error {
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      90 * time.Second, // a client start waits for its hub and tunnels
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	log.Info("API listening", "addr", ln.Addr().String(), "version", o.Version)
+	if o.Ready != nil {
+		o.Ready(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve API: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("API shutdown", "err", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve API: %w", err)
+	}
+	return nil
+}
+
+// teardown removes everything the roles made; the desired state stays
+// saved. It ends the retries of pending entries first, so that none starts
+// anything behind its back.
+func teardown(log *slog.Logger, r *roles, tunnels *tunnel.Manager, stack *clientStack) {
+	r.stopRetries()
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := r.gw.Close(ctx); err != nil {
+		log.Error("tear down clients", "err", err)
+	}
+	if err := stack.Close(); err != nil {
+		log.Error("stop probes and bond drivers", "err", err)
+	}
+	if err := r.hub.Close(ctx); err != nil {
+		log.Error("tear down servers", "err", err)
+	}
+	if err := tunnels.Close(ctx); err != nil {
+		log.Error("stop tunnels", "err", err)
+	}
+	log.Info("stopped; everything this daemon made is removed")
+}

@@ -1,0 +1,78 @@
+package daemon
+
+import (
+	"context"
+	"testing"
+
+	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/gateway"
+	"github.com/multilink/multilink/internal/hub"
+)
+
+func TestHealth(t *testing.T) {
+	hubLinks := func(running ...bool) []hub.LinkStatus {
+		var out []hub.LinkStatus
+		for _, r := range running {
+			out = append(out, hub.LinkStatus{Running: r})
+		}
+		return out
+	}
+	gwLinks := func(running ...bool) []gateway.LinkStatus {
+		var out []gateway.LinkStatus
+		for _, r := range running {
+			out = append(out, gateway.LinkStatus{Running: r})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name    string
+		servers []hub.Status
+		clients []gateway.Status
+		pending bool // a client is pending besides
+		want    string
+		checks  int
+	}{
+		{name: "idle", want: "ok"},
+		{name: "all well", want: "ok", checks: 2,
+			servers: []hub.Status{{Bridge: "br0", Present: true, Links: hubLinks(true, true)}},
+			clients: []gateway.Status{{Bond: "bond0", Present: true, Active: "tap1", Links: gwLinks(true, true)}}},
+		{name: "a server tunnel down", want: "degraded", checks: 1,
+			servers: []hub.Status{{Bridge: "br0", Present: true, Links: hubLinks(true, false)}}},
+		{name: "no active slave", want: "degraded", checks: 1,
+			clients: []gateway.Status{{Bond: "bond0", Present: true, Links: gwLinks(true, true)}}},
+		{name: "a client tunnel down", want: "degraded", checks: 1,
+			clients: []gateway.Status{{Bond: "bond0", Present: true, Active: "tap1", Links: gwLinks(false, true)}}},
+		{name: "bridge missing", want: "down", checks: 2,
+			servers: []hub.Status{{Bridge: "br0", Links: hubLinks(true, true)}},
+			clients: []gateway.Status{{Bond: "bond0", Present: true, Links: gwLinks(true, true)}}},
+		{name: "no server tunnel", want: "down", checks: 1,
+			servers: []hub.Status{{Bridge: "br0", Present: true, Links: hubLinks(false, false)}}},
+		{name: "bond missing", want: "down", checks: 1,
+			clients: []gateway.Status{{Bond: "bond0", Active: "tap1", Links: gwLinks(true, true)}}},
+		{name: "pending", want: "degraded", checks: 2, pending: true,
+			servers: []hub.Status{{Bridge: "br0", Present: true, Links: hubLinks(true, true)}}},
+		{name: "down and pending", want: "down", checks: 2, pending: true,
+			clients: []gateway.Status{{Bond: "bond0", Active: "tap1", Links: gwLinks(true, true)}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.hub.statuses, f.gw.statuses = c.servers, c.clients
+			if c.pending {
+				f.gw.setFail("bond1", errkind.Unavailable(nil, "reach the hub"))
+				cl := specClient(t)
+				cl.Bond = "bond1"
+				f.restore(context.Background(), config.File{Clients: []config.Client{cl}})
+			}
+			rep := health{r: f.roles}.Health(context.Background())
+			if rep.Status != c.want || len(rep.Checks) != c.checks {
+				t.Errorf("health %+v, want %s with %d checks", rep, c.want, c.checks)
+			}
+			for _, ch := range rep.Checks {
+				if ch.Detail == "" || ch.OK != (c.want == "ok") && len(rep.Checks) == 1 {
+					t.Errorf("check %+v", ch)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,165 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/multilink/multilink/internal/bond"
+	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/internal/gateway"
+	"github.com/multilink/multilink/internal/hub"
+	"github.com/multilink/multilink/internal/restapi"
+)
+
+// servers is what the daemon needs of the server role; *hub.Hub has it.
+type servers interface {
+	restapi.Hub
+	Configs() []config.Server
+	Close(ctx context.Context) error
+}
+
+// clients is what the daemon needs of the client role; *gateway.Gateway has it.
+type clients interface {
+	restapi.Gateway
+	Configs() []config.Client
+	Close(ctx context.Context) error
+}
+
+// roles puts the hub and gateway behind the API, keeps the desired entries
+// that do not run yet (pending) and saves the desired state after every
+// change.
+type roles struct {
+	hub   servers
+	gw    clients
+	store store
+	log   *slog.Logger
+	retry backoff // of pending entries
+
+	saveMu  sync.Mutex // serialises saves: the last one written is the newest
+	mu      sync.Mutex // guards pending
+	pending map[string]*pending
+	wg      sync.WaitGroup // retry loops
+}
+
+func newRoles(h servers, g clients, s store, log *slog.Logger) *roles {
+	return &roles{hub: h, gw: g, store: s, log: log, retry: backoff{min: retryMin, max: retryMax}, pending: map[string]*pending{}}
+}
+
+// save writes the desired state: what runs and what is pending.
+func (r *roles) save() {
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
+	// Pending first: an entry that starts is running before it stops being
+	// pending, so it is in one list or in both, never in neither.
+	r.mu.Lock()
+	waiting := make([]*pending, 0, len(r.pending))
+	for _, p := range r.pending {
+		waiting = append(waiting, p)
+	}
+	r.mu.Unlock()
+	f := config.File{Servers: r.hub.Configs(), Clients: r.gw.Configs()}
+	running := map[string]bool{}
+	for _, s := range f.Servers {
+		running[serverKey(s.BridgeInterface)] = true
+	}
+	for _, c := range f.Clients {
+		running[clientKey(c.Bond)] = true
+	}
+	for _, p := range waiting {
+		switch {
+		case running[p.key()]: // started a moment ago
+		case p.server != nil:
+			f.Servers = append(f.Servers, *p.server)
+		default:
+			f.Clients = append(f.Clients, *p.client)
+		}
+	}
+	sort.Slice(f.Servers, func(i, j int) bool { return f.Servers[i].BridgeInterface < f.Servers[j].BridgeInterface })
+	sort.Slice(f.Clients, func(i, j int) bool { return f.Clients[i].Bond < f.Clients[j].Bond })
+	if err := r.store.save(f); err != nil {
+		// The change is made; only its survival across a restart is at risk.
+		r.log.Error("save desired state", "err", err)
+	}
+}
+
+// hubRole is the api's view of the server role.
+type hubRole struct{ *roles }
+
+func (h hubRole) Start(ctx context.Context, c config.Server) (hub.Status, error) {
+	if err := h.notPending(serverKey(c.BridgeInterface)); err != nil {
+		return hub.Status{}, err
+	}
+	st, err := h.hub.Start(ctx, c)
+	if err == nil {
+		h.save()
+	}
+	return st, err
+}
+
+// Stop stops a server, or ends the retries of a pending one: either way
+// it leaves the desired state.
+func (h hubRole) Stop(ctx context.Context, name string) error {
+	if ok, err := h.stopPending(ctx, serverKey(name)); ok {
+		return err
+	}
+	err := h.hub.Stop(ctx, name)
+	h.save()
+	return err
+}
+
+// Status lists the running servers and the pending ones.
+func (h hubRole) Status(ctx context.Context) []hub.Status {
+	out := append(h.hub.Status(ctx), h.pendingServers()...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Bridge < out[j].Bridge })
+	return out
+}
+
+func (h hubRole) Key(ctx context.Context, bridge string) (hub.Key, error) {
+	return h.hub.Key(ctx, bridge)
+}
+
+// gatewayRole is the api's view of the client role.
+type gatewayRole struct{ *roles }
+
+func (g gatewayRole) Start(ctx context.Context, c config.Client) (gateway.Status, error) {
+	if err := g.notPending(clientKey(c.Bond)); err != nil {
+		return gateway.Status{}, err
+	}
+	st, err := g.gw.Start(ctx, c)
+	if err == nil {
+		g.save()
+	}
+	return st, err
+}
+
+// Stop stops a client, or ends the retries of a pending one: either way
+// it leaves the desired state.
+func (g gatewayRole) Stop(ctx context.Context, name string) error {
+	if ok, err := g.stopPending(ctx, clientKey(name)); ok {
+		return err
+	}
+	err := g.gw.Stop(ctx, name)
+	g.save()
+	return err
+}
+
+// Status lists the running clients and the pending ones.
+func (g gatewayRole) Status(ctx context.Context) []gateway.Status {
+	out := append(g.gw.Status(ctx), g.pendingClients()...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Bond < out[j].Bond })
+	return out
+}
+
+func (g gatewayRole) BondParams(ctx context.Context, name string) (bond.Info, error) {
+	return g.gw.BondParams(ctx, name)
+}
+
+func (g gatewayRole) SetBondParams(ctx context.Context, name string, p config.BondParams) (bond.Info, error) {
+	info, err := g.gw.SetBondParams(ctx, name, p)
+	if err == nil {
+		g.save()
+	}
+	return info, err
+}

@@ -1,0 +1,119 @@
+package failover
+
+import (
+	"slices"
+	"time"
+
+	"github.com/multilink/multilink/internal/errkind"
+)
+
+// LinkStatus is one link as the engine judges it.
+type LinkStatus struct {
+	Link     string    `json:"link"`
+	Priority int       `json:"priority"` // 1 is preferred
+	State    State     `json:"state"`
+	Reason   string    `json:"reason"`
+	Since    time.Time `json:"since"`
+}
+
+// Status is a bond's failover state.
+type Status struct {
+	Bond      string            `json:"bond"`
+	Active    string            `json:"active_link"`
+	Pin       string            `json:"pin,omitempty"`
+	Priority  []string          `json:"priority"`
+	Links     []LinkStatus      `json:"links"`
+	Failovers map[string]uint64 `json:"failovers"`
+	Policy    PolicyView        `json:"policy"`
+}
+
+// Status returns the bond's failover state.
+func (e *Engine) Status() Status {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := Status{Bond: e.bond, Active: e.active, Pin: e.pin, Priority: slices.Clone(e.order()),
+		Failovers: map[string]uint64{}, Policy: viewOf(e.pol)}
+	for i, l := range st.Priority {
+		j := e.judges[l]
+		st.Links = append(st.Links, LinkStatus{Link: l, Priority: i + 1, State: j.state, Reason: j.reason, Since: j.since})
+	}
+	for r, n := range e.failovers {
+		st.Failovers[r] = n
+	}
+	return st
+}
+
+// Update is a change of a bond's policy: nil fields stay as they are.
+type Update struct {
+	Policy   *Policy
+	Pin      *string   // "" releases the pin
+	Priority *[]string // empty: back to the primary first, then slave order
+	Primary  *string   // the bond's configured primary changed
+}
+
+// Apply validates u against the bond and applies it; an invalid update
+// changes nothing.
+func (e *Engine) Apply(u Update) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.check(u); err != nil {
+		return err
+	}
+	if u.Policy != nil {
+		e.pol = *u.Policy
+	}
+	if u.Pin != nil {
+		e.manual = e.manual || *u.Pin != e.pin
+		e.pin = *u.Pin
+	}
+	if u.Priority != nil {
+		e.priority = slices.Clone(*u.Priority)
+		e.manual = true
+	}
+	if u.Primary != nil {
+		e.primary = *u.Primary
+		e.manual = true
+	}
+	e.poke()
+	return nil
+}
+
+// Check validates u against the bond without applying it.
+func (e *Engine) Check(u Update) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.check(u)
+}
+
+func (e *Engine) check(u Update) error {
+	if u.Policy != nil {
+		if err := u.Policy.Check(); err != nil {
+			return err
+		}
+	}
+	if u.Pin != nil && *u.Pin != "" && !slices.Contains(e.links, *u.Pin) {
+		return errkind.Invalid("pin", "%s is not a link of %s (links: %v)", *u.Pin, e.bond, e.links)
+	}
+	if u.Priority != nil && len(*u.Priority) > 0 {
+		p := *u.Priority
+		if len(p) != len(e.links) {
+			return errkind.Invalid("priority", "must list each of %v once, got %v", e.links, p)
+		}
+		for i, l := range p {
+			if !slices.Contains(e.links, l) || slices.Index(p, l) != i {
+				return errkind.Invalid("priority", "must list each of %v once, got %v", e.links, p)
+			}
+		}
+	}
+	if u.Primary != nil && *u.Primary != "" && !slices.Contains(e.links, *u.Primary) {
+		return errkind.Invalid("primary", "%s is not a link of %s", *u.Primary, e.bond)
+	}
+	return nil
+}
+
+// Policy returns the bond's policy.
+func (e *Engine) Policy() Policy {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.pol
+}

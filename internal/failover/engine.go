@@ -1,0 +1,396 @@
+package failover
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/multilink/multilink/internal/probe"
+)
+
+// Steerer moves a bond's traffic; the gateway adapts its bond.Driver.
+type Steerer interface {
+	// Steer makes link the bond's active link (kernel bond: primary, so
+	// the kernel's own monitor agrees; eBPF bond: one map write).
+	Steer(ctx context.Context, bond, link string) error
+	// Active is the link the bond uses now ("" if none).
+	Active(ctx context.Context, bond string) (string, error)
+	// Announce tells the hub at once where the bond is now (a gratuitous
+	// ARP from the bond's address), so traffic to the gateway follows.
+	Announce(ctx context.Context, bond string) error
+}
+
+// Prober is what the engine needs of the probe monitor.
+type Prober interface {
+	Figures(link string) (probe.Figures, time.Duration, bool)
+	SetActive(link string, fast bool) error
+	// LastReply is when the kernel last saw a reply on link: checked
+	// before a link is declared down, since a daemon slowed down (a busy
+	// CPU) may not have read the replies that did arrive.
+	LastReply(link string) time.Time
+	// FirstSentAfter is when the first probe out of link after t was
+	// sent (zero if none): a link is dead only if it was asked.
+	FirstSentAfter(link string, t time.Time) time.Time
+}
+
+// deadDwell is how long after a switch the engine waits before it moves
+// on again from a dead active link when no link is up.
+const deadDwell = 500 * time.Millisecond
+
+// reconcileEvery is how often the engine checks which link the bond really
+// uses (the kernel bond may switch by itself).
+const reconcileEvery = 500 * time.Millisecond
+
+// Engine decides which link one bond uses and acts on it. Its methods are
+// safe for concurrent use; Run does the work.
+type Engine struct {
+	bond    string
+	steer   Steerer
+	prober  Prober
+	events  *Events
+	log     *slog.Logger
+	samples chan probe.Sample
+	kick    chan struct{}
+
+	mu        sync.Mutex
+	links     []string // slave order
+	primary   string   // the configured primary: first in priority
+	priority  []string // explicit order from the policy, if set
+	pol       Policy
+	pin       string
+	manual    bool // the next switch is the operator's doing
+	judges    map[string]*judge
+	active    string
+	switched  time.Time // the last switch
+	steered   string    // the link the engine last set as the bond's primary
+	left      string    // the link the bond last left by itself, at kernelAt
+	kernelAt  time.Time
+	failovers map[string]uint64 // by reason
+}
+
+// EngineOptions configures an Engine.
+type EngineOptions struct {
+	Bond    string
+	Links   []string // the bond's links (TAPs) in slave order
+	Primary string   // the configured primary; first in priority
+	Policy  Policy
+	Steerer Steerer
+	Prober  Prober
+	Events  *Events
+	Logger  *slog.Logger
+}
+
+// NewEngine returns an engine for one bond; Run starts it.
+func NewEngine(o EngineOptions) *Engine {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{
+		bond: o.Bond, links: slices.Clone(o.Links), primary: o.Primary, pol: o.Policy,
+		steer: o.Steerer, prober: o.Prober, events: o.Events, log: log.With("bond", o.Bond),
+		samples: make(chan probe.Sample, 1024), kick: make(chan struct{}, 1),
+		judges: map[string]*judge{}, failovers: map[string]uint64{},
+	}
+	now := time.Now()
+	for _, l := range o.Links {
+		_, iv, _ := o.Prober.Figures(l)
+		e.judges[l] = newJudge(now, iv, e.firstSentOf(l))
+	}
+	return e
+}
+
+// Sample hands the engine one of its links' probe samples.
+func (e *Engine) Sample(s probe.Sample) {
+	select {
+	case e.samples <- s:
+	default: // the engine is behind; the next evaluation catches up
+	}
+}
+
+func (e *Engine) poke() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run decides and acts until ctx ends.
+func (e *Engine) Run(ctx context.Context) {
+	if a, err := e.steer.Active(ctx, e.bond); err == nil {
+		e.mu.Lock()
+		e.active, e.steered = a, a
+		e.mu.Unlock()
+	}
+	e.setProbeRates()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	reconcile := time.NewTicker(reconcileEvery)
+	defer reconcile.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s := <-e.samples:
+			e.take(s)
+		drain:
+			for {
+				select {
+				case s := <-e.samples:
+					e.take(s)
+				default:
+					break drain
+				}
+			}
+		case <-reconcile.C:
+			e.reconcile(ctx, time.Now())
+		case <-e.kick:
+		case <-timer.C:
+		}
+		next := e.step(ctx, time.Now())
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(max(time.Until(next), time.Millisecond))
+	}
+}
+
+// firstSentOf asks the prober when link's first probe after a time left.
+func (e *Engine) firstSentOf(link string) func(time.Time) time.Time {
+	return func(after time.Time) time.Time { return e.prober.FirstSentAfter(link, after) }
+}
+
+// take feeds a sample to its link's judge.
+func (e *Engine) take(s probe.Sample) {
+	fig, iv, ok := e.prober.Figures(s.Link)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	j := e.judges[s.Link]
+	if j == nil || !ok {
+		return
+	}
+	j.setInterval(iv, s.At)
+	j.sample(s, fig, e.pol)
+}
+
+// order is the links in priority order: the policy's, else the primary
+// first and the others in slave order.
+func (e *Engine) order() []string {
+	if len(e.priority) > 0 {
+		return e.priority
+	}
+	out := make([]string, 0, len(e.links))
+	if slices.Contains(e.links, e.primary) {
+		out = append(out, e.primary)
+	}
+	for _, l := range e.links {
+		if l != e.primary {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// step evaluates every link at now, switches if the decision says so, and
+// returns when to look again at the latest.
+func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
+	e.mu.Lock()
+	next := now.Add(time.Second)
+	var cands []candidate
+	for _, l := range e.order() {
+		j := e.judges[l]
+		if fig, iv, ok := e.prober.Figures(l); ok {
+			j.fig = fig
+			j.setInterval(iv, now)
+		}
+		if j.state != Down && j.lastReply.After(time.Time{}) && j.silence(now) > j.deadTime(e.pol) {
+			// About to be declared dead: ask the kernel first.
+			if at := e.prober.LastReply(l); at.After(j.lastReply) {
+				j.lastReply = at
+			}
+		}
+		if j.evaluate(now, e.pol) {
+			e.log.Info("link state", "link", l, "state", j.state, "reason", j.reason)
+			e.events.add(Event{At: now, Bond: e.bond, Kind: KindState, Link: l, State: j.state, Detail: j.reason})
+		}
+		if d := j.nextDeadline(now, e.pol); !d.IsZero() && d.Before(next) {
+			next = d
+		}
+		cands = append(cands, candidate{name: l, state: j.state, score: score(j), rtt: j.rttBad(e.pol)})
+	}
+	// Moves between bad links wait: a hold-down after the last switch while
+	// the active link is degraded, deadDwell while it is down (a stalled CPU
+	// makes every link look dead at once for a moment).
+	wait := e.pol.HoldDown
+	if j := e.judges[e.active]; j != nil && j.state != Degraded {
+		wait = min(wait, deadDwell)
+	}
+	settled := now.Sub(e.switched) >= wait
+	if until := e.switched.Add(wait); !settled && until.Before(next) {
+		next = until
+	}
+	target, reason := decide(cands, e.active, e.pin, e.pol.Stickiness, settled)
+	if reason == ReasonFailback && target == e.left {
+		// The bond's own monitor left this link: back to it only once it
+		// has been up, by our probes, for a hold-down since.
+		if until := e.kernelAt.Add(e.pol.HoldDown); now.Before(until) {
+			target, reason = e.active, ""
+			if until.Before(next) {
+				next = until
+			}
+		}
+	}
+	if e.manual {
+		// The operator changed the pin or the priority: a switch that
+		// follows at once is theirs.
+		if reason != "" {
+			reason = ReasonManual
+		}
+		e.manual = false
+	}
+	from := e.active
+	var ev Event
+	if reason != "" {
+		ev = e.switchEvent(now, from, target, reason)
+	}
+	// Staying on a link the bond chose by itself: its primary follows, or
+	// the kernel would return to the old primary past hold-down and flap
+	// damping the moment it answers again.
+	align := reason == "" && e.active != "" && e.active != e.steered
+	e.mu.Unlock()
+	if reason != "" {
+		e.act(ctx, ev)
+	} else if align {
+		e.align(ctx, target)
+	}
+	e.setProbeRates()
+	return next
+}
+
+// score ranks degraded links: lower is better.
+func score(j *judge) time.Duration {
+	return j.fig.RTTSmoothed + 4*j.fig.RTTVar + time.Duration(j.fig.Loss*float64(time.Second))
+}
+
+// switchEvent describes a switch, with how long the problem took to see.
+func (e *Engine) switchEvent(now time.Time, from, to, reason string) Event {
+	ev := Event{At: now, Bond: e.bond, Kind: KindSwitch, From: from, To: to, Reason: reason}
+	if j := e.judges[from]; j != nil {
+		ev.Detail = j.reason
+		switch reason {
+		case ReasonDown:
+			if !j.lastReply.IsZero() {
+				ev.Detection = now.Sub(j.lastReply)
+			}
+		case ReasonRTT, ReasonLoss:
+			if !j.badSince.IsZero() {
+				ev.Detection = now.Sub(j.badSince)
+			}
+		}
+	}
+	if j := e.judges[to]; j != nil && reason == ReasonFailback {
+		ev.Detail = "up again, hold-down over: " + j.reason
+	}
+	return ev
+}
+
+// act steers the bond and records the switch.
+func (e *Engine) act(ctx context.Context, ev Event) {
+	start := time.Now()
+	if err := e.steer.Steer(ctx, e.bond, ev.To); err != nil {
+		e.log.Error("switch link", "from", ev.From, "to", ev.To, "reason", ev.Reason, "err", err)
+		return
+	}
+	ev.Switch = time.Since(start)
+	if err := e.steer.Announce(ctx, e.bond); err != nil {
+		e.log.Warn("announce the switch to the hub", "err", err)
+	}
+	e.mu.Lock()
+	e.active, e.steered = ev.To, ev.To
+	e.switched = ev.At
+	e.left = ""
+	e.failovers[ev.Reason]++
+	e.mu.Unlock()
+	e.events.add(ev)
+	e.log.Info("switched link", "from", ev.From, "to", ev.To, "reason", ev.Reason, "detail", ev.Detail,
+		"detection", ev.Detection, "switch", ev.Switch)
+}
+
+// setProbeRates probes at the active rate the active link and every link
+// ranked above it that is not up (down, unknown, degraded or in its
+// hold-down): those would take over as soon as they are healthy, and at the
+// standby rate their recovery would take seconds to show. Proven at the
+// active rate, failback is make-before-break. The preferred links are
+// normally the cheap ones (WiFi before 5G); the links ranked below the
+// active one stay at the standby rate while the active link is up. While
+// it is not, every link is probed at the active rate: the engine is about
+// to choose among them, and a standby link's figures at the standby rate
+// are seconds old (one that a CPU stall made look slow would stay
+// "degraded" for that long, and keep the engine on a lossy primary).
+func (e *Engine) setProbeRates() {
+	e.mu.Lock()
+	fast := map[string]bool{e.active: true}
+	choosing := e.judges[e.active] != nil && e.judges[e.active].state != Up
+	for _, l := range e.order() {
+		if l == e.active && !choosing {
+			break
+		}
+		if choosing || e.judges[l].state != Up {
+			fast[l] = true
+		}
+	}
+	links := slices.Clone(e.links)
+	e.mu.Unlock()
+	for _, l := range links {
+		if err := e.prober.SetActive(l, fast[l]); err != nil {
+			e.log.Debug("set probe rate", "link", l, "err", err)
+		}
+	}
+}
+
+// align sets the bond's primary to link, the active one, without a switch.
+func (e *Engine) align(ctx context.Context, link string) {
+	if err := e.steer.Steer(ctx, e.bond, link); err != nil {
+		e.log.Debug("keep the bond's primary on the link it chose", "link", link, "err", err)
+		return
+	}
+	e.mu.Lock()
+	if e.active == link {
+		e.steered = link
+	}
+	e.mu.Unlock()
+}
+
+// reconcile notices a switch the bond made by itself (the kernel bond's
+// ARP monitor saw the active link die before the engine did, or thought
+// so), records it and tells the hub. The engine's own decision then
+// rules: it steers back if it rates the link the bond left better, else it
+// stays and sets the bond's primary to the link the bond chose (step), and
+// a return to the link left waits for a hold-down from now.
+func (e *Engine) reconcile(ctx context.Context, now time.Time) {
+	a, err := e.steer.Active(ctx, e.bond)
+	if err != nil || a == "" {
+		return
+	}
+	e.mu.Lock()
+	from := e.active
+	if a == from {
+		e.mu.Unlock()
+		return
+	}
+	e.active = a
+	e.left, e.kernelAt = from, now
+	e.failovers[ReasonKernel]++
+	e.mu.Unlock()
+	e.events.add(Event{At: now, Bond: e.bond, Kind: KindSwitch, From: from, To: a, Reason: ReasonKernel,
+		Detail: "the bond switched by itself"})
+	e.log.Info("bond switched by itself", "from", from, "to", a)
+	if err := e.steer.Announce(ctx, e.bond); err != nil {
+		e.log.Warn("announce the switch to the hub", "err", err)
+	}
+}

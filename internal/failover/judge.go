@@ -1,0 +1,306 @@
+package failover
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/multilink/multilink/internal/probe"
+)
+
+// State is a link's health.
+type State string
+
+// The states. A link in its hold-down after an outage is Degraded (reason
+// "hold-down"): usable when nothing is up, never preferred.
+const (
+	Unknown  State = "unknown" // no verdict yet (just added)
+	Up       State = "up"
+	Degraded State = "degraded"
+	Down     State = "down"
+)
+
+// States lists every state, for metrics.
+func States() []State { return []State{Unknown, Up, Degraded, Down} }
+
+// startupGrace is how long a link that has never answered may stay
+// unknown before it counts as down: its tunnel may still be connecting.
+const startupGrace = 10 * time.Second
+
+// judge is one link's health verdict, fed with its probe samples.
+type judge struct {
+	state  State
+	reason string
+	since  time.Time // the state's start
+
+	added     time.Time
+	lastReply time.Time
+	clock     time.Time // the dead time runs from max(lastReply, clock): role changes restart it
+	interval  time.Duration
+	fig       probe.Figures
+	base      baseline
+	firstSent func(after time.Time) time.Time // the first probe sent after a time (zero: none)
+
+	badSince  time.Time // start of the current run of bad samples (detection latency)
+	goodSince time.Time // start of the current run of good health (hold-down); zero: not good
+	penalty   float64   // flap penalty, as of penaltyAt
+	penaltyAt time.Time
+}
+
+// newJudge judges a link probed every interval; firstSent tells when its
+// prober first sent a probe after a given time (zero if it has not).
+func newJudge(now time.Time, interval time.Duration, firstSent func(after time.Time) time.Time) *judge {
+	return &judge{state: Unknown, since: now, added: now, clock: now, interval: interval, firstSent: firstSent}
+}
+
+// sample takes a probe sample with the link's figures after it.
+func (j *judge) sample(s probe.Sample, fig probe.Figures, p Policy) {
+	j.fig = fig
+	if s.Lost {
+		if j.badSince.IsZero() {
+			j.badSince = s.At
+		}
+		return
+	}
+	if s.At.After(j.lastReply) {
+		j.lastReply = s.At
+	}
+	j.base.add(s.At, s.RTT, p.BaselineWindow)
+	if s.RTT > p.degradeRTT(j.base.min()) {
+		if j.badSince.IsZero() {
+			j.badSince = s.At.Add(-s.RTT) // the probe met the slowness when it left
+		}
+	} else if !j.degradedNow(p) {
+		j.badSince = time.Time{}
+	}
+}
+
+// setInterval notes a new probe interval (a role change). A faster one
+// starts the dead time again, so a backup made active is not judged by its
+// slow past; a slower one only lengthens it.
+func (j *judge) setInterval(d time.Duration, now time.Time) {
+	if d < j.interval {
+		j.clock = now
+	}
+	j.interval = d
+}
+
+// deadTime is max(floor, 2*SRTT + 4*RTTVAR).
+func (j *judge) deadTime(p Policy) time.Duration {
+	floor := max(p.DeadFloor, time.Duration(p.DeadProbes)*j.interval)
+	if !j.fig.HasRTT {
+		return floor
+	}
+	return max(floor, 2*j.fig.RTTSmoothed+4*j.fig.RTTVar)
+}
+
+// silence is how long the link has not answered, counted from the later of
+// its last reply and its last role change.
+func (j *judge) silence(now time.Time) time.Duration { return now.Sub(j.ref()) }
+
+// ref is where silence counts from.
+func (j *judge) ref() time.Time {
+	if j.lastReply.After(j.clock) {
+		return j.lastReply
+	}
+	return j.clock
+}
+
+// asked is when the first probe the link left unanswered was sent: the
+// first after ref (zero if none yet).
+func (j *judge) asked() time.Time { return j.firstSent(j.ref()) }
+
+// askedEnough is how long the link must have been asked in vain, on top
+// of its silence, to be dead: the dead time less one probe interval (the
+// first probe after a reply leaves up to an interval later). Silence alone
+// is not enough: a daemon that did not send (a stalled CPU, a long GC)
+// heard nothing because it asked nothing.
+func (j *judge) askedEnough(dead time.Duration) time.Duration {
+	return max(0, dead-j.interval)
+}
+
+func (j *judge) degradedNow(p Policy) bool {
+	return j.rttBad(p) || j.lossBad(p)
+}
+
+func (j *judge) rttBad(p Policy) bool {
+	return j.fig.HasRTT && j.fig.RTTSmoothed > p.degradeRTT(j.base.min())
+}
+
+func (j *judge) lossBad(p Policy) bool {
+	return j.fig.Decided >= p.MinLossSamples && j.fig.Loss > p.LossDegraded
+}
+
+func (j *judge) goodNow(p Policy) bool {
+	rttOK := !j.fig.HasRTT || j.fig.RTTSmoothed <= p.recoverRTT(j.base.min())
+	lossOK := j.fig.Decided < p.MinLossSamples || j.fig.Loss <= p.LossRecovered
+	return rttOK && lossOK
+}
+
+// decayedPenalty is the flap penalty at now (it halves every FlapHalfLife).
+func (j *judge) decayedPenalty(now time.Time, p Policy) float64 {
+	if j.penalty == 0 {
+		return 0
+	}
+	return j.penalty * math.Exp2(-now.Sub(j.penaltyAt).Seconds()/p.FlapHalfLife.Seconds())
+}
+
+// holdLeft is what remains of the hold-down (0 when over or not running).
+func (j *judge) holdLeft(now time.Time, p Policy) time.Duration {
+	if j.goodSince.IsZero() {
+		return p.holdDown(j.decayedPenalty(now, p))
+	}
+	return max(0, j.goodSince.Add(p.holdDown(j.decayedPenalty(now, p))).Sub(now))
+}
+
+// evaluate updates the verdict at now and reports whether it changed.
+func (j *judge) evaluate(now time.Time, p Policy) bool {
+	next, reason := j.verdict(now, p)
+	if next == Down && j.state == Up {
+		// Flap damping counts the failures of a link that was trusted
+		// again; the blips of one bad period (a lossy link going between
+		// degraded and down) are one failure, not many.
+		j.penalty = j.decayedPenalty(now, p) + 1
+		j.penaltyAt = now
+	}
+	changed := next != j.state
+	if changed {
+		j.state, j.since = next, now
+	}
+	j.reason = reason
+	return changed
+}
+
+// verdict is the state the link is in at now, and why.
+func (j *judge) verdict(now time.Time, p Policy) (State, string) {
+	dead := j.deadTime(p)
+	if j.state == Down && !j.lastReply.After(j.since) {
+		// Only a reply brings a down link back, not a longer dead time.
+		return Down, j.reason
+	}
+	if j.lastReply.IsZero() {
+		if s := now.Sub(j.added); s > max(dead, startupGrace) {
+			return Down, fmt.Sprintf("no reply since the link was added %s ago", round(s))
+		}
+		return Unknown, "no reply yet"
+	}
+	if s := j.silence(now); s > dead {
+		if a := j.asked(); !a.IsZero() && now.Sub(a) > j.askedEnough(dead) {
+			j.goodSince = time.Time{}
+			return Down, fmt.Sprintf("no reply for %s (dead time %s)", round(s), round(dead))
+		}
+	}
+	bad := j.degradedNow(p)
+	good := !bad && j.goodNow(p)
+	switch {
+	case good && j.goodSince.IsZero():
+		j.goodSince = now
+	case !good:
+		j.goodSince = time.Time{}
+	}
+	if bad {
+		return Degraded, j.badReason(p)
+	}
+	switch j.state {
+	case Unknown, Up:
+		// A new link, or an up one not yet past the demote thresholds.
+		return Up, "healthy"
+	}
+	// Down or Degraded: up again only after the hold-down of good health.
+	if !good {
+		return Degraded, "recovering: not yet below the recovery thresholds"
+	}
+	if left := j.holdLeft(now, p); left > 0 {
+		return Degraded, fmt.Sprintf("hold-down: %s left", round(left))
+	}
+	return Up, "healthy"
+}
+
+func (j *judge) badReason(p Policy) string {
+	if j.rttBad(p) {
+		return fmt.Sprintf("rtt %s above %s (baseline %s)", round(j.fig.RTTSmoothed), round(p.degradeRTT(j.base.min())), round(j.base.min()))
+	}
+	return fmt.Sprintf("loss %.0f%% above %.0f%%", j.fig.Loss*100, p.LossDegraded*100)
+}
+
+// nextDeadline is when the verdict may change with no new sample; the
+// zero time when only a sample can change it (a link that is down).
+func (j *judge) nextDeadline(now time.Time, p Policy) time.Time {
+	if j.state == Down {
+		return time.Time{}
+	}
+	var next time.Time
+	switch {
+	case j.lastReply.IsZero():
+		next = j.added.Add(max(j.deadTime(p), startupGrace) + time.Millisecond)
+	default:
+		dead := j.deadTime(p)
+		next = j.ref().Add(dead + time.Millisecond)
+		if !next.After(now) {
+			// Silent long enough but not asked long enough: when it has
+			// been, or, if nothing was sent yet, one interval on.
+			next = now.Add(j.interval)
+			if a := j.asked(); !a.IsZero() {
+				next = a.Add(j.askedEnough(dead) + time.Millisecond)
+			}
+		}
+	}
+	if j.state != Up && !j.goodSince.IsZero() {
+		if h := now.Add(j.holdLeft(now, p) + time.Millisecond); h.Before(next) {
+			next = h
+		}
+	}
+	if !next.After(now) {
+		return time.Time{} // due already: the next evaluation sees it
+	}
+	return next
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
+// baseline is a windowed minimum of RTT samples: the lowest RTT within the
+// window, kept in ten sub-windows so old minima expire.
+type baseline struct {
+	slots [10]struct {
+		start time.Time
+		min   time.Duration
+	}
+	last int
+}
+
+func (b *baseline) add(at time.Time, rtt time.Duration, window time.Duration) {
+	width := window / time.Duration(len(b.slots))
+	cur := &b.slots[b.last]
+	if cur.start.IsZero() || at.Sub(cur.start) >= width {
+		b.last = (b.last + 1) % len(b.slots)
+		cur = &b.slots[b.last]
+		cur.start, cur.min = at, rtt
+	} else if rtt < cur.min {
+		cur.min = rtt
+	}
+	// Forget sub-windows older than the window.
+	for i := range b.slots {
+		if s := &b.slots[i]; !s.start.IsZero() && at.Sub(s.start) >= window {
+			s.start, s.min = time.Time{}, 0
+		}
+	}
+}
+
+// min is the lowest RTT in the window, 0 before any sample.
+func (b *baseline) min() time.Duration {
+	var m time.Duration
+	for _, s := range b.slots {
+		if !s.start.IsZero() && (m == 0 || s.min < m) {
+			m = s.min
+		}
+	}
+	return m
+}

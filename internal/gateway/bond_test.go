@@ -1,0 +1,137 @@
+package gateway
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+
+	"github.com/multilink/multilink/internal/bond"
+	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/internal/errkind"
+)
+
+// bondDriver is the world's bond.Driver. It keeps every parameter of a
+// bond as the kernel reports it, and acts like bond.Kernel over the
+// kernel's bonding driver where bond_params depend on it: Set merges p
+// over the live parameters with what the kernel changes by itself,
+// validates the result and changes nothing if it is refused; Create
+// validates as Kernel.Create does, and both refuse an option the mode
+// lacks, as the kernel does even when it is 0.
+type bondDriver struct{ w *world }
+
+// fresh is what the kernel reports of a new bond.
+func fresh() config.BondParams {
+	return config.BondParams{Mode: ptr(0), Primary: ptr(""), ArpInterval: ptr(0), ArpIPTarget: []netip.Addr{},
+		ArpValidate: ptr(0), ArpMissedMax: ptr(2), FailOverMac: ptr(0), PrimaryReselect: ptr(0), NumGratArp: ptr(1),
+		PeerNotifDelay: ptr(0), Miimon: ptr(0), Updelay: ptr(0), Downdelay: ptr(0), AllSlavesActive: ptr(0)}
+}
+
+func arpMode(mode int) bool     { return mode != 4 && mode != 5 && mode != 6 }
+func primaryMode(mode int) bool { return mode == 1 || mode == 5 || mode == 6 }
+
+// refused is what the kernel refuses besides config.Check: an option the
+// mode lacks (EACCES) and ARP validation with MII monitoring.
+func refused(given, eff config.BondParams) error {
+	if !arpMode(*eff.Mode) && (given.ArpInterval != nil || given.ArpValidate != nil || given.ArpMissedMax != nil) {
+		return errkind.Invalid("bonding_mode", "fake kernel: ARP monitoring options in mode %d (EACCES)", *eff.Mode)
+	}
+	if given.ArpValidate != nil && *given.ArpValidate > 0 && *eff.Miimon > 0 {
+		return errkind.Invalid("arp_validate", "fake kernel: ARP validation with MII monitoring")
+	}
+	return nil
+}
+
+func (b bondDriver) Create(_ context.Context, s bond.Spec) error {
+	b.w.mu.Lock()
+	defer b.w.mu.Unlock()
+	if err := b.w.op("bond " + s.Name + " " + strings.Join(s.Slaves, ",")); err != nil {
+		return err
+	}
+	p := s.Params.Merge(config.BondParams{})
+	if p.Mode == nil {
+		p.Mode = ptr(config.ModeActiveBackup)
+	}
+	if err := p.Check(s.Slaves); err != nil {
+		return err
+	}
+	live := fresh().Merge(p)
+	live.ActiveSlave = nil
+	if err := refused(p, live); err != nil {
+		return err
+	}
+	s.Params = live
+	b.w.bonds[s.Name] = s
+	return nil
+}
+
+func (b bondDriver) Delete(_ context.Context, name string) error {
+	b.w.mu.Lock()
+	defer b.w.mu.Unlock()
+	delete(b.w.bonds, name)
+	return b.w.op("bond del " + name)
+}
+
+func (b bondDriver) Info(_ context.Context, name string) (bond.Info, error) {
+	b.w.mu.Lock()
+	defer b.w.mu.Unlock()
+	s, ok := b.w.bonds[name]
+	if !ok {
+		return bond.Info{}, errkind.NotFound("bond %s", name)
+	}
+	active := ""
+	if primaryMode(*s.Params.Mode) {
+		active = s.Slaves[0]
+		if *s.Params.Primary != "" {
+			active = *s.Params.Primary
+		}
+	}
+	p := s.Params.Merge(config.BondParams{ActiveSlave: &active})
+	return bond.Info{Name: name, Driver: "fake", Up: true, Slaves: s.Slaves, Active: active, Params: p}, nil
+}
+
+func (b bondDriver) Set(_ context.Context, name string, p config.BondParams) error {
+	b.w.mu.Lock()
+	defer b.w.mu.Unlock()
+	s, ok := b.w.bonds[name]
+	if !ok {
+		return errkind.NotFound("bond %s", name)
+	}
+	live := s.Params
+	next := live.Merge(config.BondParams{})
+	if p.Mode != nil && *p.Mode != *live.Mode {
+		// bond_option_mode_set, and the slaves released and enslaved again.
+		next.ArpValidate = ptr(0)
+		if !arpMode(*p.Mode) {
+			next.ArpInterval = ptr(0)
+			if *next.Miimon == 0 {
+				next.Miimon = ptr(100)
+			}
+		}
+		if !primaryMode(*p.Mode) {
+			next.Primary = ptr("")
+		}
+	}
+	if p.Miimon != nil && *p.Miimon > 0 && *live.ArpInterval > 0 {
+		// bond_option_miimon_set turns ARP monitoring off.
+		next.ArpInterval, next.ArpValidate = ptr(0), ptr(0)
+	}
+	next = next.Merge(p)
+	// Judged as Kernel.Set judges: the options the mode lacks only if given.
+	eff := next.Merge(config.BondParams{})
+	if !arpMode(*eff.Mode) && p.ArpMissedMax == nil {
+		eff.ArpMissedMax = nil
+	}
+	if !primaryMode(*eff.Mode) && p.Primary == nil {
+		eff.Primary = nil
+	}
+	if err := eff.Check(s.Slaves); err != nil {
+		return err
+	}
+	if err := refused(p, next); err != nil {
+		return err
+	}
+	next.ActiveSlave = nil
+	s.Params = next
+	b.w.bonds[name] = s
+	return b.w.op("bond set " + name)
+}

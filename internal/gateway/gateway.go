@@ -1,0 +1,330 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/multilink/multilink/internal/bond"
+	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/hub"
+	"github.com/multilink/multilink/internal/tunnel"
+)
+
+// Netlink is what the gateway needs of a netlink handle; *netlink.Handle has it.
+type Netlink interface {
+	LinkByName(name string) (netlink.Link, error)
+	RouteReplace(route *netlink.Route) error
+	RouteDel(route *netlink.Route) error
+	RuleAdd(rule *netlink.Rule) error
+	RuleDel(rule *netlink.Rule) error
+}
+
+// Tunnels is what the gateway needs of the tunnel supervisor.
+type Tunnels interface {
+	Start(ctx context.Context, s tunnel.Spec) error
+	Stop(ctx context.Context, tap string) error
+	Status(tap string) (tunnel.Status, bool)
+}
+
+// KeyFetcher gets a hub's link key and ports; HTTPFetcher is the real one.
+type KeyFetcher interface {
+	FetchKey(ctx context.Context, base, bridge, token string) (hub.Key, error)
+}
+
+// Options configures a Gateway.
+type Options struct {
+	Netlink Netlink
+	Tunnels Tunnels
+	Bond    bond.Driver
+	Fetcher KeyFetcher
+	Links   Links  // told about bonds coming and going (nil: nobody)
+	KeyDir  string // where fetched keys are kept (0600)
+	Token   string // sent to hubs when a client gives no server_token
+	Logger  *slog.Logger
+}
+
+// Gateway runs the client role.
+//
+// mu guards the maps only: it is never held while a hub is asked for its
+// key or a bond is brought up or torn down, so status, health and
+// bond_params answer meanwhile. A bond being started or stopped is busy:
+// its names and routing slot stay reserved until it is done.
+type Gateway struct {
+	opts    Options
+	log     *slog.Logger
+	mu      sync.Mutex
+	clients map[string]*client
+	busy    map[string]*busy
+	setMu   sync.Mutex // serialises SetBondParams
+}
+
+// busy is a bond being started or stopped without g.mu held.
+type busy struct {
+	doing string   // "started" or "stopped"
+	names []string // the bond and its TAPs
+	slot  int
+	done  chan struct{} // closed when it is no longer busy
+}
+
+type client struct {
+	cfg     config.Client
+	slot    int
+	keyFile string
+	ports   []int
+	routes  []linkRoute
+	target  netip.Addr // the hub bridge's address
+	started time.Time
+}
+
+// New returns a Gateway with no bonds yet.
+func New(opts Options) *Gateway {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Gateway{opts: opts, log: log.With("role", "client"), clients: map[string]*client{}, busy: map[string]*busy{}}
+}
+
+// Start brings up the bond cfg describes. On error nothing it made is left.
+// A start of a bond being started or stopped is errkind.KindConflict.
+func (g *Gateway) Start(ctx context.Context, cfg config.Client) (Status, error) {
+	if err := cfg.Check(); err != nil {
+		return Status{}, err
+	}
+	g.mu.Lock()
+	if err := g.checkFree(cfg); err != nil {
+		g.mu.Unlock()
+		return Status{}, err
+	}
+	slot := g.freeSlot()
+	g.reserve(cfg.Bond, "started", append([]string{cfg.Bond}, cfg.Taps()...), slot)
+	g.mu.Unlock()
+	defer g.release(cfg.Bond)
+	ifindex, err := g.hwIndexes(cfg)
+	if err != nil {
+		return Status{}, err
+	}
+	token := cfg.ServerToken
+	if token == "" {
+		token = g.opts.Token
+	}
+	key, err := g.opts.Fetcher.FetchKey(ctx, cfg.ServerAPIURL, cfg.ServerBridge, token)
+	if err != nil {
+		return Status{}, fmt.Errorf("fetch link key: %w", err)
+	}
+	if len(key.Links) < len(cfg.Slaves) {
+		return Status{}, errkind.Invalid(cfg.Field("slaves"), "%d slaves, but the hub's bridge %s serves %d links", len(cfg.Slaves), key.Bridge, len(key.Links))
+	}
+	hubIP, err := parseAddr(key.BridgeIP)
+	if err != nil {
+		return Status{}, errkind.Unavailable(err, "the hub sent bridge_ip %q", key.BridgeIP)
+	}
+	if len(cfg.Bonding.ArpIPTarget) == 0 {
+		cfg.Bonding.ArpIPTarget = append(cfg.Bonding.ArpIPTarget, hubIP)
+	}
+	if err := cfg.Bonding.Check(cfg.Taps()); err != nil {
+		return Status{}, err
+	}
+	c := &client{cfg: cfg, slot: slot, keyFile: filepath.Join(g.opts.KeyDir, cfg.Bond+".key"), target: hubIP, started: time.Now()}
+	if err := c.bringUp(ctx, g, key, ifindex); err != nil {
+		return Status{}, err
+	}
+	st := g.status(ctx, c)
+	g.mu.Lock()
+	g.clients[cfg.Bond] = c // before release: the name is never free meanwhile
+	g.mu.Unlock()
+	g.linksUp(ctx, c)
+	g.log.Info("client started", "bond", cfg.Bond, "address", cfg.Address, "slaves", len(cfg.Slaves), "hub", cfg.ServerAPIURL)
+	return st, nil
+}
+
+// reserve marks bond name busy with names and slot; g.mu is held.
+func (g *Gateway) reserve(name, doing string, names []string, slot int) {
+	g.busy[name] = &busy{doing: doing, names: names, slot: slot, done: make(chan struct{})}
+}
+
+// release ends what reserve began.
+func (g *Gateway) release(name string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if b, ok := g.busy[name]; ok {
+		close(b.done)
+		delete(g.busy, name)
+	}
+}
+
+// hwIndexes returns the ifindex of each slave's hw_int. A hw_int this host
+// lacks is bad input, named by its field as decoding names it.
+func (g *Gateway) hwIndexes(cfg config.Client) ([]int, error) {
+	ifindex := make([]int, len(cfg.Slaves))
+	for i, s := range cfg.Slaves {
+		l, err := g.opts.Netlink.LinkByName(s.HWInt)
+		var nf netlink.LinkNotFoundError
+		switch {
+		case errors.As(err, &nf) || errors.Is(err, unix.ENODEV):
+			return nil, errkind.Invalid(cfg.SlaveField(i, "hw_int"), "no interface %s on this host", s.HWInt)
+		case err != nil:
+			return nil, fmt.Errorf("look up hw_int %s: %w", s.HWInt, err)
+		}
+		ifindex[i] = l.Attrs().Index
+	}
+	return ifindex, nil
+}
+
+// bringUp makes the key file, routes, tunnels and bond, undoing all on error.
+func (c *client) bringUp(ctx context.Context, g *Gateway, key hub.Key, ifindex []int) (err error) {
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+	bg := context.WithoutCancel(ctx)
+	if err := os.MkdirAll(g.opts.KeyDir, 0o700); err != nil {
+		return fmt.Errorf("create key dir: %w", err)
+	}
+	if err := tunnel.WriteKey(c.keyFile, []byte(key.Key)); err != nil {
+		return fmt.Errorf("write link key: %w", err)
+	}
+	undo = append(undo, func() { _ = os.Remove(c.keyFile) })
+	taps := c.cfg.Taps()
+	for i, s := range c.cfg.Slaves {
+		lr := planRoute(c.slot, i, s, ifindex[i])
+		if err := g.addRoute(lr); err != nil {
+			return fmt.Errorf("pin link %s to %s: %w", taps[i], s.HWInt, err)
+		}
+		c.routes = append(c.routes, lr)
+		undo = append(undo, func() { _ = g.delRoute(lr) })
+		port := key.Links[i].Port
+		c.ports = append(c.ports, port)
+		spec := tunnel.Spec{Tap: taps[i], Role: tunnel.Client, Port: port, Remote: s.IPServer, Device: s.HWInt, Mark: lr.mark, KeyFile: c.keyFile}
+		if err := g.opts.Tunnels.Start(ctx, spec); err != nil {
+			return fmt.Errorf("start link %s: %w", taps[i], err)
+		}
+		tap := taps[i]
+		undo = append(undo, func() { _ = g.opts.Tunnels.Stop(bg, tap) })
+	}
+	spec := bond.Spec{Name: c.cfg.Bond, Address: c.cfg.Address, Slaves: taps, Params: c.cfg.Bonding, Driver: c.cfg.Driver}
+	if err := g.opts.Bond.Create(ctx, spec); err != nil {
+		return err // the driver says "create bond <name>: ..."
+	}
+	return nil
+}
+
+// checkFree refuses a client whose bond or TAP names are taken; g.mu is held.
+func (g *Gateway) checkFree(cfg config.Client) error {
+	if _, ok := g.clients[cfg.Bond]; ok {
+		return errkind.Conflict("client %s is already started", cfg.Bond)
+	}
+	if b, ok := g.busy[cfg.Bond]; ok {
+		return errkind.Conflict("client %s is being %s", cfg.Bond, b.doing)
+	}
+	names := append([]string{cfg.Bond}, cfg.Taps()...)
+	for other, b := range g.busy {
+		for _, name := range names {
+			if slices.Contains(b.names, name) {
+				return errkind.Conflict("interface %s is used by client %s, being %s (give another bond name or tap_prefix)", name, other, b.doing)
+			}
+		}
+	}
+	for _, name := range names {
+		if _, err := g.opts.Netlink.LinkByName(name); err == nil {
+			return errkind.Conflict("interface %s exists already and is not ours (give another bond name or tap_prefix)", name)
+		}
+	}
+	return nil
+}
+
+func (g *Gateway) freeSlot() int {
+	used := map[int]bool{}
+	for _, c := range g.clients {
+		used[c.slot] = true
+	}
+	for _, b := range g.busy {
+		used[b.slot] = true
+	}
+	for s := 0; ; s++ {
+		if !used[s] {
+			return s
+		}
+	}
+}
+
+// Stop removes the client of bond name and everything it made. A bond
+// being started or stopped is errkind.KindConflict.
+func (g *Gateway) Stop(ctx context.Context, name string) error {
+	g.mu.Lock()
+	c, ok := g.clients[name]
+	if !ok {
+		b := g.busy[name]
+		g.mu.Unlock()
+		if b != nil {
+			return errkind.Conflict("client %s is being %s; try again once that has answered", name, b.doing)
+		}
+		return errkind.NotFound("no client with bond %s is started", name)
+	}
+	delete(g.clients, name)
+	g.reserve(name, "stopped", append([]string{name}, c.cfg.Taps()...), c.slot)
+	g.mu.Unlock()
+	defer g.release(name)
+	g.linksDown(ctx, name)
+	var errs []error
+	if err := g.opts.Bond.Delete(ctx, name); err != nil && errkind.KindOf(err) != errkind.KindNotFound {
+		errs = append(errs, fmt.Errorf("delete bond %s: %w", name, err))
+	}
+	for _, tap := range c.cfg.Taps() {
+		if err := g.opts.Tunnels.Stop(ctx, tap); err != nil && errkind.KindOf(err) != errkind.KindNotFound {
+			errs = append(errs, fmt.Errorf("stop link %s: %w", tap, err))
+		}
+	}
+	for _, lr := range c.routes {
+		errs = append(errs, g.delRoute(lr))
+	}
+	if err := os.Remove(c.keyFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("remove key: %w", err))
+	}
+	g.log.Info("client stopped", "bond", name)
+	return errors.Join(errs...)
+}
+
+// Close stops every client (daemon shutdown), once the starts and stops
+// under way have ended (or ctx has).
+func (g *Gateway) Close(ctx context.Context) error {
+	g.mu.Lock()
+	var running []chan struct{}
+	for _, b := range g.busy {
+		running = append(running, b.done)
+	}
+	g.mu.Unlock()
+	for _, done := range running {
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	}
+	g.mu.Lock()
+	names := make([]string, 0, len(g.clients))
+	for n := range g.clients {
+		names = append(names, n)
+	}
+	g.mu.Unlock()
+	var errs []error
+	for _, n := range names {
+		errs = append(errs, g.Stop(ctx, n))
+	}
+	return errors.Join(errs...)
+}

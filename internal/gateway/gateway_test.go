@@ -1,0 +1,307 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/multilink/multilink/internal/bond"
+	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/hub"
+	"github.com/multilink/multilink/internal/tunnel"
+)
+
+// world is a fake host: links, routes, rules, tunnels and bonds in memory,
+// every operation recorded. Its methods may be called concurrently.
+type world struct {
+	mu      sync.Mutex
+	links   map[string]int
+	routes  map[string]bool
+	rules   map[string]bool
+	tunnels map[string]tunnel.Spec
+	bonds   map[string]bond.Spec
+	ops     []string
+	fail    string // operation prefix that fails
+
+	lookupErr error         // LinkByName of an existing link fails with this
+	stopping  chan struct{} // if set, tunnel stops signal stopEnter, then wait for it to close
+	stopEnter chan struct{}
+}
+
+func newWorld(hw ...string) *world {
+	w := &world{links: map[string]int{}, routes: map[string]bool{}, rules: map[string]bool{},
+		tunnels: map[string]tunnel.Spec{}, bonds: map[string]bond.Spec{}}
+	for i, n := range hw {
+		w.links[n] = i + 2
+	}
+	return w
+}
+
+func (w *world) op(s string) error {
+	w.ops = append(w.ops, s)
+	if w.fail != "" && strings.HasPrefix(s, w.fail) {
+		return errors.New("injected failure")
+	}
+	return nil
+}
+
+func (w *world) LinkByName(name string) (netlink.Link, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if i, ok := w.links[name]; ok {
+		if w.lookupErr != nil {
+			return nil, w.lookupErr
+		}
+		return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: name, Index: i}}, nil
+	}
+	return nil, netlink.LinkNotFoundError{}
+}
+
+func routeKey(r *netlink.Route) string {
+	return fmt.Sprintf("table %d %s gw %v dev %d", r.Table, r.Dst, r.Gw, r.LinkIndex)
+}
+
+func (w *world) RouteReplace(r *netlink.Route) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.op("route " + routeKey(r)); err != nil {
+		return err
+	}
+	w.routes[routeKey(r)] = true
+	return nil
+}
+
+func (w *world) RouteDel(r *netlink.Route) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.routes, routeKey(r))
+	return w.op("route del " + routeKey(r))
+}
+
+func ruleKey(r *netlink.Rule) string {
+	return fmt.Sprintf("pref %d fwmark %#x lookup %d", r.Priority, r.Mark, r.Table)
+}
+
+func (w *world) RuleAdd(r *netlink.Rule) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.op("rule " + ruleKey(r)); err != nil {
+		return err
+	}
+	w.rules[ruleKey(r)] = true
+	return nil
+}
+
+func (w *world) RuleDel(r *netlink.Rule) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.rules, ruleKey(r))
+	return w.op("rule del " + ruleKey(r))
+}
+
+func (w *world) Start(_ context.Context, s tunnel.Spec) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.op("tunnel " + s.Tap); err != nil {
+		return err
+	}
+	w.tunnels[s.Tap] = s
+	return nil
+}
+
+func (w *world) Stop(_ context.Context, tap string) error {
+	if w.stopping != nil {
+		select {
+		case w.stopEnter <- struct{}{}:
+		default:
+		}
+		<-w.stopping
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.tunnels, tap)
+	return w.op("tunnel stop " + tap)
+}
+
+func (w *world) Status(tap string) (tunnel.Status, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s, ok := w.tunnels[tap]
+	return tunnel.Status{Tap: tap, Port: s.Port, Running: ok}, ok
+}
+
+// fetcher answers like a hub with two links.
+type fetcher struct {
+	err       error
+	gotToken  string
+	gotBridge string
+	entered   chan struct{} // if set, gets a value when FetchKey is called
+	block     chan struct{} // if set, FetchKey waits for it to close
+}
+
+const testKey = "-----BEGIN OpenVPN Static key V1-----\n" +
+	"00000000000000000000000000000000\n00000000000000000000000000000000\n00000000000000000000000000000000\n00000000000000000000000000000000\n" +
+	"00000000000000000000000000000000\n00000000000000000000000000000000\n00000000000000000000000000000000\n00000000000000000000000000000000\n" +
+	"00000000000000000000000000000000\n00000000000000000000000000000000\n00000000000000000000000000000000\n00000000000000000000000000000000\n" +
+	"00000000000000000000000000000000\n00000000000000000000000000000000\n00000000000000000000000000000000\n00000000000000000000000000000000\n" +
+	"-----END OpenVPN Static key V1-----\n"
+
+func (f *fetcher) FetchKey(ctx context.Context, base, bridge, token string) (hub.Key, error) {
+	if f.entered != nil {
+		f.entered <- struct{}{}
+	}
+	if f.block != nil {
+		select {
+		case <-f.block:
+		case <-ctx.Done():
+			return hub.Key{}, errkind.Unavailable(ctx.Err(), "reach the hub")
+		}
+	}
+	f.gotToken, f.gotBridge = token, bridge
+	if f.err != nil {
+		return hub.Key{}, f.err
+	}
+	return hub.Key{Bridge: "br0", BridgeIP: "10.8.0.254", Key: testKey,
+		Links: []hub.KeyLink{{Tap: "tap1", Port: 1191}, {Tap: "tap2", Port: 1192}}}, nil
+}
+
+func specClient(t *testing.T) config.Client {
+	t.Helper()
+	data, err := os.ReadFile("../config/testdata/spec_client_start.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c config.Client
+	if err := json.Unmarshal(data, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func newGateway(t *testing.T, w *world, f *fetcher) *Gateway {
+	return New(Options{Netlink: w, Tunnels: w, Bond: bondDriver{w}, Fetcher: f, KeyDir: t.TempDir(), Token: "daemon-token"})
+}
+
+func TestStartStop(t *testing.T) {
+	w := newWorld("eth0", "wlan0")
+	f := &fetcher{}
+	g := newGateway(t, w, f)
+	ctx := context.Background()
+	st, err := g.Start(ctx, specClient(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"route table 1296826368 158.42.89.0/24 gw <nil> dev 2",
+		"rule pref 1000 fwmark 0x4d4c0000 lookup 1296826368",
+		"tunnel tap1",
+		"route table 1296826369 192.168.150.0/24 gw <nil> dev 3",
+		"rule pref 1000 fwmark 0x4d4c0001 lookup 1296826369",
+		"tunnel tap2",
+		"bond bond0 tap1,tap2",
+	}
+	if got := strings.Join(w.ops, "\n"); got != strings.Join(want, "\n") {
+		t.Errorf("ops:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+	t1 := w.tunnels["tap1"]
+	if t1.Device != "eth0" || t1.Remote.String() != "158.42.89.111" || t1.Port != 1191 || t1.Mark != 0x4d4c0000 || t1.Role != tunnel.Client {
+		t.Errorf("tap1 spec %+v", t1)
+	}
+	if f.gotToken != "daemon-token" {
+		t.Errorf("token sent to hub %q, want the daemon's", f.gotToken)
+	}
+	if st.Active != "tap1" || len(st.Links) != 2 || st.Links[1].Port != 1192 {
+		t.Errorf("status %+v", st)
+	}
+	if _, err := g.Start(ctx, specClient(t)); errkind.KindOf(err) != errkind.KindConflict {
+		t.Errorf("second start: %v, want conflict", err)
+	}
+	if err := g.Stop(ctx, "bond0"); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.routes)+len(w.rules)+len(w.tunnels)+len(w.bonds) != 0 {
+		t.Errorf("left after stop: %v %v %v %v", w.routes, w.rules, w.tunnels, w.bonds)
+	}
+	if err := g.Stop(ctx, "bond0"); errkind.KindOf(err) != errkind.KindNotFound {
+		t.Errorf("second stop: %v", err)
+	}
+}
+
+func TestStartRollsBack(t *testing.T) {
+	for _, fail := range []string{"route table 1296826369", "rule pref 1000 fwmark 0x4d4c0001", "tunnel tap2", "bond bond0"} {
+		t.Run(fail, func(t *testing.T) {
+			w := newWorld("eth0", "wlan0")
+			w.fail = fail
+			g := newGateway(t, w, &fetcher{})
+			if _, err := g.Start(context.Background(), specClient(t)); err == nil {
+				t.Fatal("start succeeded")
+			}
+			if len(w.routes)+len(w.rules)+len(w.tunnels)+len(w.bonds) != 0 {
+				t.Errorf("left: %v %v %v %v", w.routes, w.rules, w.tunnels, w.bonds)
+			}
+			if len(g.Status(context.Background())) != 0 {
+				t.Error("failed client listed")
+			}
+		})
+	}
+}
+
+func TestStartRefuses(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld("eth0") // no wlan0
+	// The field is named as decoding names a bad wlan0 in the same body.
+	data, err := os.ReadFile("../config/testdata/spec_client_start.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bad config.Client
+	decodeErr := json.Unmarshal([]byte(strings.Replace(string(data), `"wlan0"`, `"wlan 0"`, 1)), &bad)
+	want := errkind.FieldOf(decodeErr)
+	if want != "bond.bond0.slaves[1].hw_int" {
+		t.Fatalf("decoding names a bad hw_int %q (%v)", want, decodeErr)
+	}
+	if _, err := newGateway(t, w, &fetcher{}).Start(ctx, specClient(t)); errkind.KindOf(err) != errkind.KindInvalid || errkind.FieldOf(err) != want {
+		t.Errorf("missing hw_int: %v (field %q, want %q)", err, errkind.FieldOf(err), want)
+	}
+	if len(w.ops) != 0 {
+		t.Errorf("ops despite refusal: %v", w.ops)
+	}
+	// A netlink failure other than "not found" keeps its detail and is no
+	// fault of the request.
+	w = newWorld("eth0", "wlan0")
+	w.lookupErr = unix.ENOBUFS
+	_, err = newGateway(t, w, &fetcher{}).Start(ctx, specClient(t))
+	if !errors.Is(err, unix.ENOBUFS) || errkind.KindOf(err) == errkind.KindInvalid {
+		t.Errorf("netlink failure: %v, want ENOBUFS kept, not invalid", err)
+	}
+	w = newWorld("eth0", "wlan0")
+	f := &fetcher{err: errkind.Unavailable(errors.New("connection refused"), "reach the hub")}
+	if _, err := newGateway(t, w, f).Start(ctx, specClient(t)); errkind.KindOf(err) != errkind.KindUnavailable {
+		t.Errorf("hub down: %v, want unavailable", err)
+	}
+	w = newWorld("eth0", "wlan0", "tap1")
+	if _, err := newGateway(t, w, &fetcher{}).Start(ctx, specClient(t)); errkind.KindOf(err) != errkind.KindConflict {
+		t.Errorf("foreign tap1: %v, want conflict", err)
+	}
+}
+
+func TestArpTargetFromHub(t *testing.T) {
+	w := newWorld("eth0", "wlan0")
+	c := specClient(t)
+	c.Bonding.ArpIPTarget = nil
+	if _, err := newGateway(t, w, &fetcher{}).Start(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.bonds["bond0"].Params.ArpIPTarget; len(got) != 1 || got[0].String() != "10.8.0.254" {
+		t.Errorf("arp_ip_target %v, want the hub's bridge address", got)
+	}
+}

@@ -1,0 +1,172 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/internal/errkind"
+)
+
+func params(t *testing.T, s string) config.BondParams {
+	t.Helper()
+	var p config.BondParams
+	if err := json.Unmarshal([]byte(s), &p); err != nil {
+		t.Fatalf("decode %s: %v", s, err)
+	}
+	return p
+}
+
+func TestSetBondParams(t *testing.T) {
+	w := newWorld("eth0", "wlan0")
+	g := newGateway(t, w, &fetcher{})
+	ctx := context.Background()
+	if _, err := g.Start(ctx, specClient(t)); err != nil {
+		t.Fatal(err)
+	}
+	var p config.BondParams
+	if err := json.Unmarshal([]byte(`{"primary":"tap2","arp_interval":"50"}`), &p); err != nil {
+		t.Fatal(err)
+	}
+	info, err := g.SetBondParams(ctx, "bond0", p)
+	if err != nil || *info.Params.Primary != "tap2" || *info.Params.ArpInterval != 50 {
+		t.Fatalf("set: %+v %v", info, err)
+	}
+	if c := g.Configs()[0]; *c.Bonding.Primary != "tap2" || *c.Bonding.ArpInterval != 50 {
+		t.Errorf("config not updated for restarts: %+v", c.Bonding)
+	}
+	bad := config.BondParams{Primary: ptr("tap9")}
+	before := len(w.ops)
+	if _, err := g.SetBondParams(ctx, "bond0", bad); errkind.KindOf(err) != errkind.KindInvalid {
+		t.Errorf("primary tap9: %v", err)
+	}
+	if len(w.ops) != before {
+		t.Errorf("bad params reached the bond: %v", w.ops[before:])
+	}
+	if _, err := g.SetBondParams(ctx, "bond9", p); errkind.KindOf(err) != errkind.KindNotFound {
+		t.Errorf("unknown bond: %v", err)
+	}
+}
+
+// TestSetBondParamsDriverJudges: changes the bond driver accepts (what
+// the kernel changes by itself included) are not refused by the gateway,
+// and what is stored for restarts is what is in force, which a restarted
+// daemon can create again.
+func TestSetBondParamsDriverJudges(t *testing.T) {
+	for _, put := range []string{
+		`{"bonding_mode": "802.3ad"}`,
+		`{"bonding_mode": "0"}`,
+		`{"miimon": 100, "arp_interval": 0}`,
+		`{"bonding_mode": "balance-alb", "updelay": 300, "miimon": 100}`,
+		`{"arp_missed_max": 4, "primary": ""}`,
+	} {
+		t.Run(put, func(t *testing.T) {
+			w := newWorld("eth0", "wlan0")
+			g := newGateway(t, w, &fetcher{})
+			ctx := context.Background()
+			if _, err := g.Start(ctx, specClient(t)); err != nil {
+				t.Fatal(err)
+			}
+			info, err := g.SetBondParams(ctx, "bond0", params(t, put))
+			if err != nil {
+				t.Fatalf("set %s: %v", put, err)
+			}
+			stored := g.Configs()[0]
+			if !reflect.DeepEqual(stored.Bonding, info.Desired()) {
+				t.Errorf("stored %s, want the parameters in force %s", jsonText(t, stored.Bonding), jsonText(t, info.Desired()))
+			}
+
+			// A restart: the desired state goes through state.json and a
+			// new gateway starts it on a new host.
+			data, err := json.Marshal(config.File{Clients: g.Configs()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			saved, err := config.ParseFile(data)
+			if err != nil {
+				t.Fatalf("parse saved state %s: %v", data, err)
+			}
+			w2 := newWorld("eth0", "wlan0")
+			g2 := newGateway(t, w2, &fetcher{})
+			if _, err := g2.Start(ctx, saved.Clients[0]); err != nil {
+				t.Fatalf("restart from %s: %v", data, err)
+			}
+			again, err := g2.BondParams(ctx, "bond0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(again.Params, info.Params) {
+				t.Errorf("after a restart %s, before %s", jsonText(t, again.Params), jsonText(t, info.Params))
+			}
+		})
+	}
+}
+
+// TestSetBondParamsRefused: what the driver refuses is 400 and changes
+// neither the bond nor what is stored.
+func TestSetBondParamsRefused(t *testing.T) {
+	w := newWorld("eth0", "wlan0")
+	g := newGateway(t, w, &fetcher{})
+	ctx := context.Background()
+	if _, err := g.Start(ctx, specClient(t)); err != nil {
+		t.Fatal(err)
+	}
+	live, _ := g.BondParams(ctx, "bond0")
+	stored := g.Configs()[0].Bonding
+	for _, put := range []string{
+		`{"primary": "tap9"}`,
+		`{"miimon": 100, "arp_interval": 100}`,
+		`{"bonding_mode": "802.3ad", "arp_interval": 100}`,
+		`{"bonding_mode": "balance-xor", "primary": "tap1"}`,
+		`{"arp_validate": "all", "miimon": 100, "arp_interval": 0}`,
+		`{"arp_interval": 200, "arp_ip_target": []}`,
+	} {
+		if _, err := g.SetBondParams(ctx, "bond0", params(t, put)); errkind.KindOf(err) != errkind.KindInvalid {
+			t.Errorf("%s: %v, want invalid", put, err)
+		}
+	}
+	if now, _ := g.BondParams(ctx, "bond0"); !reflect.DeepEqual(now.Params, live.Params) {
+		t.Errorf("refused changes changed the bond: %s, was %s", jsonText(t, now.Params), jsonText(t, live.Params))
+	}
+	if now := g.Configs()[0].Bonding; !reflect.DeepEqual(now, stored) {
+		t.Errorf("refused changes changed the stored bonding: %s, was %s", jsonText(t, now), jsonText(t, stored))
+	}
+}
+
+func jsonText(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestSetBondParamsKeepsOperatorPrimary: the live primary may be the
+// failover engine's choice of the moment; a PUT of something else stores
+// the operator's primary, not that one.
+func TestSetBondParamsKeepsOperatorPrimary(t *testing.T) {
+	w := newWorld("eth0", "wlan0")
+	g := newGateway(t, w, &fetcher{})
+	ctx := context.Background()
+	if _, err := g.Start(ctx, specClient(t)); err != nil {
+		t.Fatal(err)
+	}
+	// The failover engine steers the bond to tap2 (through the driver).
+	tap2 := "tap2"
+	if err := (bondDriver{w}).Set(ctx, "bond0", config.BondParams{Primary: &tap2}); err != nil {
+		t.Fatal(err)
+	}
+	var p config.BondParams
+	if err := json.Unmarshal([]byte(`{"arp_interval": "50"}`), &p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.SetBondParams(ctx, "bond0", p); err != nil {
+		t.Fatal(err)
+	}
+	if c := g.Configs()[0]; *c.Bonding.Primary != "tap1" || *c.Bonding.ArpInterval != 50 {
+		t.Errorf("stored primary %s arp_interval %d, want the operator's tap1 and 50", *c.Bonding.Primary, *c.Bonding.ArpInterval)
+	}
+}

@@ -1,0 +1,109 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+
+	"github.com/multilink/multilink/internal/bond"
+	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/internal/errkind"
+)
+
+// Status returns every started client, by bond name.
+func (g *Gateway) Status(ctx context.Context) []Status {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]Status, 0, len(g.clients))
+	for _, c := range g.clients {
+		out = append(out, g.status(ctx, c))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Bond < out[j].Bond })
+	return out
+}
+
+func (g *Gateway) status(ctx context.Context, c *client) Status {
+	st := Status{Bond: c.cfg.Bond, Address: c.cfg.Address.String(), ServerAPIURL: c.cfg.ServerAPIURL, Started: c.started}
+	if info, err := g.opts.Bond.Info(ctx, c.cfg.Bond); err == nil {
+		st.Present, st.Driver, st.Active = true, info.Driver, info.Active
+	}
+	for i, tap := range c.cfg.Taps() {
+		s := c.cfg.Slaves[i]
+		ls := LinkStatus{Tap: tap, HWInt: s.HWInt, IPServer: s.IPServer.String()}
+		if i < len(c.ports) {
+			ls.Port = c.ports[i]
+		}
+		if ts, ok := g.opts.Tunnels.Status(tap); ok {
+			ls.Running, ls.Restarts, ls.Up = ts.Running, ts.Restarts, ts.AdminUp
+		}
+		st.Links = append(st.Links, ls)
+	}
+	return st
+}
+
+// Configs returns the configuration of every started client, by bond name,
+// with the bond parameters as last set.
+func (g *Gateway) Configs() []config.Client {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]config.Client, 0, len(g.clients))
+	for _, c := range g.clients {
+		out = append(out, c.cfg)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Bond < out[j].Bond })
+	return out
+}
+
+// BondParams reads the live parameters of a bond this daemon manages.
+func (g *Gateway) BondParams(ctx context.Context, name string) (bond.Info, error) {
+	g.mu.Lock()
+	_, ok := g.clients[name]
+	g.mu.Unlock()
+	if !ok {
+		return bond.Info{}, errkind.NotFound("no client with bond %s is started", name)
+	}
+	return g.opts.Bond.Info(ctx, name)
+}
+
+// SetBondParams changes the given parameters of a managed bond. The bond
+// driver is the one judge of p: it merges p over the live parameters (with
+// what the kernel changes by itself, such as on a mode change), validates
+// the result and changes nothing if p is invalid. The parameters then in
+// force (bond.Info.Desired) become the client's bonding, so a restart
+// recreates the bond as it was last set. Changes to one gateway's bonds
+// run one at a time, without g.mu.
+func (g *Gateway) SetBondParams(ctx context.Context, name string, p config.BondParams) (bond.Info, error) {
+	g.setMu.Lock()
+	defer g.setMu.Unlock()
+	g.mu.Lock()
+	c, ok := g.clients[name]
+	g.mu.Unlock()
+	if !ok {
+		return bond.Info{}, errkind.NotFound("no client with bond %s is started", name)
+	}
+	if err := g.opts.Bond.Set(ctx, name, p); err != nil {
+		return bond.Info{}, err
+	}
+	info, err := g.opts.Bond.Info(ctx, name)
+	if err != nil {
+		return bond.Info{}, fmt.Errorf("read bond %s back: %w", name, err)
+	}
+	g.mu.Lock()
+	if g.clients[name] == c { // not stopped meanwhile
+		// The live primary may be the failover engine's choice of the
+		// moment; the operator's stays the desired one unless given.
+		primary := c.cfg.Bonding.Primary
+		c.cfg.Bonding = info.Desired()
+		if p.Primary == nil && c.cfg.Bonding.Primary != nil { // the mode has one
+			c.cfg.Bonding.Primary = primary
+		}
+	}
+	g.mu.Unlock()
+	if p.Primary != nil && g.opts.Links != nil {
+		g.opts.Links.Primary(name, *p.Primary)
+	}
+	return info, nil
+}
+
+func parseAddr(s string) (netip.Addr, error) { return netip.ParseAddr(s) }

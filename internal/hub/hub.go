@@ -1,0 +1,301 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/tunnel"
+)
+
+// Netlink is what the hub needs of a netlink handle; *netlink.Handle has it.
+type Netlink interface {
+	LinkAdd(link netlink.Link) error
+	LinkDel(link netlink.Link) error
+	LinkByName(name string) (netlink.Link, error)
+	LinkSetMaster(link, master netlink.Link) error
+	LinkSetUp(link netlink.Link) error
+	AddrReplace(link netlink.Link, addr *netlink.Addr) error
+}
+
+// Tunnels is what the hub needs of the tunnel supervisor.
+type Tunnels interface {
+	Start(ctx context.Context, s tunnel.Spec) error
+	Stop(ctx context.Context, tap string) error
+	Status(tap string) (tunnel.Status, bool)
+}
+
+// Options configures a Hub.
+type Options struct {
+	Netlink Netlink
+	Tunnels Tunnels
+	KeyDir  string // where link keys are kept (0600)
+	Logger  *slog.Logger
+}
+
+// Hub runs the server role.
+type Hub struct {
+	opts    Options
+	log     *slog.Logger
+	mu      sync.Mutex
+	servers map[string]*server
+}
+
+type server struct {
+	cfg     config.Server
+	keyFile string
+	started time.Time
+}
+
+// New returns a Hub serving nothing yet.
+func New(opts Options) *Hub {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Hub{opts: opts, log: log.With("role", "server"), servers: map[string]*server{}}
+}
+
+// Start serves cfg. On error nothing it made is left.
+func (h *Hub) Start(ctx context.Context, cfg config.Server) (Status, error) {
+	if err := cfg.Check(); err != nil {
+		return Status{}, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.checkFree(cfg); err != nil {
+		return Status{}, err
+	}
+	s := &server{cfg: cfg, keyFile: filepath.Join(h.opts.KeyDir, cfg.BridgeInterface+".key"), started: time.Now()}
+	var undo []func()
+	rollback := func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	if err := os.MkdirAll(h.opts.KeyDir, 0o700); err != nil {
+		return Status{}, fmt.Errorf("create key dir: %w", err)
+	}
+	_, statErr := os.Stat(s.keyFile)
+	if err := tunnel.GenerateKey(s.keyFile); err != nil {
+		return Status{}, fmt.Errorf("generate key for %s: %w", cfg.BridgeInterface, err)
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		undo = append(undo, func() { _ = os.Remove(s.keyFile) })
+	}
+	br, err := h.addBridge(cfg)
+	if err != nil {
+		rollback()
+		return Status{}, err
+	}
+	undo = append(undo, func() { _ = h.opts.Netlink.LinkDel(br) })
+	for i, tap := range cfg.Taps() {
+		spec := tunnel.Spec{Tap: tap, Role: tunnel.Server, Port: cfg.Port(i + 1), KeyFile: s.keyFile}
+		if err := h.opts.Tunnels.Start(ctx, spec); err != nil {
+			rollback()
+			return Status{}, fmt.Errorf("start link %s: %w", tap, err)
+		}
+		undo = append(undo, func() { _ = h.opts.Tunnels.Stop(context.WithoutCancel(ctx), tap) })
+		if err := h.enslave(tap, br); err != nil {
+			rollback()
+			return Status{}, err
+		}
+	}
+	h.servers[cfg.BridgeInterface] = s
+	h.log.Info("server started", "bridge", cfg.BridgeInterface, "address", cfg.BridgeIP, "links", cfg.Links, "port_base", cfg.PortBase)
+	return h.status(s), nil
+}
+
+// checkFree refuses a server whose names or ports are taken.
+func (h *Hub) checkFree(cfg config.Server) error {
+	if _, ok := h.servers[cfg.BridgeInterface]; ok {
+		return errkind.Conflict("server %s is already started", cfg.BridgeInterface)
+	}
+	taps := map[string]bool{}
+	for _, t := range cfg.Taps() {
+		taps[t] = true
+	}
+	for name, s := range h.servers {
+		for _, t := range s.cfg.Taps() {
+			if taps[t] {
+				return errkind.Conflict("TAP %s is used by server %s (give another tap_prefix)", t, name)
+			}
+		}
+		lo, hi := s.cfg.Port(1), s.cfg.Port(s.cfg.Links)
+		if cfg.Port(1) <= hi && cfg.Port(cfg.Links) >= lo {
+			return errkind.Conflict("ports %d-%d overlap server %s's %d-%d (give another port_base)", cfg.Port(1), cfg.Port(cfg.Links), name, lo, hi)
+		}
+	}
+	for _, name := range append([]string{cfg.BridgeInterface}, cfg.Taps()...) {
+		if _, err := h.opts.Netlink.LinkByName(name); err == nil {
+			return errkind.Conflict("interface %s exists already and is not ours", name)
+		}
+	}
+	return nil
+}
+
+func (h *Hub) addBridge(cfg config.Server) (netlink.Link, error) {
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: cfg.BridgeInterface}}
+	if err := h.opts.Netlink.LinkAdd(br); err != nil {
+		return nil, fmt.Errorf("add bridge %s: %w", cfg.BridgeInterface, err)
+	}
+	link, err := h.opts.Netlink.LinkByName(cfg.BridgeInterface)
+	if err != nil {
+		_ = h.opts.Netlink.LinkDel(br)
+		return nil, fmt.Errorf("find bridge %s: %w", cfg.BridgeInterface, err)
+	}
+	addr := &netlink.Addr{IPNet: config.IPNet(cfg.BridgeIP)}
+	if err := h.opts.Netlink.AddrReplace(link, addr); err != nil {
+		_ = h.opts.Netlink.LinkDel(link)
+		return nil, fmt.Errorf("address %s on bridge %s: %w", cfg.BridgeIP, cfg.BridgeInterface, err)
+	}
+	if err := h.opts.Netlink.LinkSetUp(link); err != nil {
+		_ = h.opts.Netlink.LinkDel(link)
+		return nil, fmt.Errorf("bring bridge %s up: %w", cfg.BridgeInterface, err)
+	}
+	return link, nil
+}
+
+func (h *Hub) enslave(tap string, br netlink.Link) error {
+	link, err := h.opts.Netlink.LinkByName(tap)
+	if err != nil {
+		return fmt.Errorf("find %s: %w", tap, err)
+	}
+	if err := h.opts.Netlink.LinkSetMaster(link, br); err != nil {
+		return fmt.Errorf("enslave %s in %s: %w", tap, br.Attrs().Name, err)
+	}
+	return nil
+}
+
+// Stop removes the server of bridge name and everything it made, its key too.
+func (h *Hub) Stop(ctx context.Context, name string) error { return h.stop(ctx, name, false) }
+
+// stop removes a server; keepKey keeps its link key for the next start.
+func (h *Hub) stop(ctx context.Context, name string, keepKey bool) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s, ok := h.servers[name]
+	if !ok {
+		return errkind.NotFound("no server with bridge %s is started", name)
+	}
+	var errs []error
+	for _, tap := range s.cfg.Taps() {
+		if err := h.opts.Tunnels.Stop(ctx, tap); err != nil && errkind.KindOf(err) != errkind.KindNotFound {
+			errs = append(errs, fmt.Errorf("stop link %s: %w", tap, err))
+		}
+	}
+	if link, err := h.opts.Netlink.LinkByName(name); err == nil {
+		if err := h.opts.Netlink.LinkDel(link); err != nil {
+			errs = append(errs, fmt.Errorf("delete bridge %s: %w", name, err))
+		}
+	}
+	if !keepKey {
+		if err := os.Remove(s.keyFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove key: %w", err))
+		}
+	}
+	delete(h.servers, name)
+	h.log.Info("server stopped", "bridge", name)
+	return errors.Join(errs...)
+}
+
+// Close stops every server (daemon shutdown), keeping the link keys so the
+// gateways' keys stay valid when the daemon comes back.
+func (h *Hub) Close(ctx context.Context) error {
+	var errs []error
+	for _, name := range h.names() {
+		errs = append(errs, h.stop(ctx, name, true))
+	}
+	return errors.Join(errs...)
+}
+
+func (h *Hub) names() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	names := make([]string, 0, len(h.servers))
+	for n := range h.servers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Configs returns the configuration of every started server, by bridge name.
+func (h *Hub) Configs() []config.Server {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]config.Server, 0, len(h.servers))
+	for _, s := range h.servers {
+		out = append(out, s.cfg)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].BridgeInterface < out[j].BridgeInterface })
+	return out
+}
+
+// Status returns every started server, by bridge name.
+func (h *Hub) Status(ctx context.Context) []Status {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]Status, 0, len(h.servers))
+	for _, s := range h.servers {
+		out = append(out, h.status(s))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Bridge < out[j].Bridge })
+	return out
+}
+
+func (h *Hub) status(s *server) Status {
+	st := Status{Bridge: s.cfg.BridgeInterface, BridgeIP: s.cfg.BridgeIP.Addr().String(), Started: s.started}
+	if _, err := h.opts.Netlink.LinkByName(s.cfg.BridgeInterface); err == nil {
+		st.Present = true
+	}
+	for i, tap := range s.cfg.Taps() {
+		ls := LinkStatus{Tap: tap, Port: s.cfg.Port(i + 1)}
+		if ts, ok := h.opts.Tunnels.Status(tap); ok {
+			ls.Running, ls.Restarts, ls.Up = ts.Running, ts.Restarts, ts.AdminUp
+		}
+		st.Links = append(st.Links, ls)
+	}
+	return st
+}
+
+// Key returns what a gateway needs to connect to bridge (the only one when
+// bridge is empty).
+func (h *Hub) Key(ctx context.Context, bridge string) (Key, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if bridge == "" {
+		if len(h.servers) != 1 {
+			if len(h.servers) == 0 {
+				return Key{}, errkind.NotFound("no server is started")
+			}
+			return Key{}, errkind.Invalid("bridge", "%d servers are started: name one with ?bridge=", len(h.servers))
+		}
+		for name := range h.servers {
+			bridge = name
+		}
+	}
+	s, ok := h.servers[bridge]
+	if !ok {
+		return Key{}, errkind.NotFound("no server with bridge %s is started", bridge)
+	}
+	data, err := os.ReadFile(s.keyFile)
+	if err != nil {
+		return Key{}, fmt.Errorf("read key of %s: %w", bridge, err)
+	}
+	k := Key{Bridge: bridge, BridgeIP: s.cfg.BridgeIP.Addr().String(), Key: string(data), Cipher: tunnel.Cipher, Auth: tunnel.Auth}
+	for i, tap := range s.cfg.Taps() {
+		k.Links = append(k.Links, KeyLink{Tap: tap, Port: s.cfg.Port(i + 1)})
+	}
+	return k, nil
+}

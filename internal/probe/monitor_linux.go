@@ -1,0 +1,419 @@
+package probe
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/multilink/multilink/internal/bpf"
+	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/nsthread"
+	"github.com/multilink/multilink/internal/tcattach"
+)
+
+// Legacy filter name and priority: before anything else of ours on the
+// TAP (the eBPF bond's filter comes later).
+const (
+	filterName     = "multilink_probe"
+	filterPriority = 1
+)
+
+// Options configures a Monitor.
+type Options struct {
+	Interval       time.Duration // the active link's probe interval; 0: DefaultInterval
+	BackupInterval time.Duration // the other links'; 0: DefaultBackupInterval
+	Attach         string        // tcattach.Auto (default), tcattach.TCX or tcattach.Legacy
+	NoRingbuf      bool          // poll the counters even where a ring buffer exists (tests)
+	NetNS          string        // path of the namespace the TAPs live in; empty: the caller's
+	Logger         *slog.Logger
+
+	eagerWake bool // every reply wakes the ring reader, as before wake gaps (the benchmark's baseline)
+	noFrames  bool // the prober ticks but sends nothing (the benchmark's split of a tick's cost from its probe's)
+}
+
+// Monitor probes links and keeps their measurements. Programs load at the
+// first Add, so a daemon that only serves as a hub needs no BPF.
+type Monitor struct {
+	opts Options
+	log  *slog.Logger
+	ns   netns.NsHandle // not open: the caller's namespace
+	nl   *netlink.Handle
+	mono monoClock
+
+	mu       sync.Mutex
+	obj      *objects
+	rb       *ringbuf.Reader
+	rbWait   *ringWaiter        // where readEvents waits for rb
+	drainMu  sync.Mutex         // held by whoever reads rb (drain)
+	rec      ringbuf.Record     // drain's buffer, under drainMu
+	links    map[string]*probed // by TAP name
+	ivMu     sync.Mutex
+	interval [2]time.Duration // under ivMu: backup, active
+	// idxMu and subMu are apart from mu, which Add holds while it loads
+	// and attaches: a drain (every link's tick) never waits for that.
+	idxMu   sync.RWMutex
+	byIndex map[int]*probed // under idxMu
+	subMu   sync.Mutex
+	subs    map[int]chan Sample // under subMu, with nextSub and dropped
+	nextSub int
+	dropped uint64 // samples a slow subscriber missed
+	wg      sync.WaitGroup
+	closed  bool
+}
+
+// probed is a link with its kernel side.
+type probed struct {
+	*prober
+	obj    *linkObjects
+	att    *tcattach.Attachment
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewMonitor returns a Monitor probing nothing yet.
+func NewMonitor(opts Options) (*Monitor, error) {
+	if opts.Interval == 0 {
+		opts.Interval = DefaultInterval
+	}
+	if opts.BackupInterval == 0 {
+		opts.BackupInterval = DefaultBackupInterval
+	}
+	if err := checkIntervals(opts.Interval, opts.BackupInterval); err != nil {
+		return nil, err
+	}
+	if err := tcattach.CheckMode(opts.Attach); err != nil {
+		return nil, errkind.Invalid("attach", "%v", err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := &Monitor{opts: opts, log: log.With("component", "probe"), ns: netns.None(), mono: newMonoClock(),
+		links: map[string]*probed{}, byIndex: map[int]*probed{}, subs: map[int]chan Sample{},
+		interval: [2]time.Duration{opts.BackupInterval, opts.Interval}}
+	var err error
+	if opts.NetNS != "" {
+		if m.ns, err = netns.GetFromPath(opts.NetNS); err != nil {
+			return nil, fmt.Errorf("open netns %s: %w", opts.NetNS, err)
+		}
+		m.nl, err = netlink.NewHandleAt(m.ns, unix.NETLINK_ROUTE)
+	} else {
+		m.nl, err = netlink.NewHandle(unix.NETLINK_ROUTE)
+	}
+	if err != nil {
+		if m.ns.IsOpen() {
+			m.ns.Close()
+		}
+		return nil, fmt.Errorf("open netlink: %w", err)
+	}
+	return m, nil
+}
+
+func checkIntervals(active, backup time.Duration) error {
+	for _, v := range []struct {
+		name string
+		d    time.Duration
+	}{{"interval", active}, {"backup_interval", backup}} {
+		if v.d < MinInterval || v.d > MaxInterval {
+			return errkind.Invalid(v.name, "%s is out of range %s..%s", v.d, MinInterval, MaxInterval)
+		}
+	}
+	return nil
+}
+
+// SetIntervals changes the probe intervals of the active and the other
+// links, at once.
+func (m *Monitor) SetIntervals(active, backup time.Duration) error {
+	if err := checkIntervals(active, backup); err != nil {
+		return err
+	}
+	m.ivMu.Lock()
+	m.interval = [2]time.Duration{backup, active}
+	m.ivMu.Unlock()
+	m.mu.Lock()
+	ls := m.all()
+	m.mu.Unlock()
+	for _, l := range ls {
+		l.poke()
+	}
+	return nil
+}
+
+// Intervals returns the active and backup probe intervals.
+func (m *Monitor) Intervals() (active, backup time.Duration) {
+	m.ivMu.Lock()
+	defer m.ivMu.Unlock()
+	return m.interval[1], m.interval[0]
+}
+
+func (m *Monitor) intervalFor(active bool) time.Duration {
+	m.ivMu.Lock()
+	defer m.ivMu.Unlock()
+	if active {
+		return m.interval[1]
+	}
+	return m.interval[0]
+}
+
+// Add starts probing spec.Link. It loads the programs the first time.
+func (m *Monitor) Add(ctx context.Context, spec LinkSpec) error {
+	if !spec.Target.Is4() {
+		return errkind.Invalid("target", "%s is not an IPv4 address", spec.Target)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("probe monitor is closed")
+	}
+	if _, ok := m.links[spec.Link]; ok {
+		return errkind.Conflict("link %s is probed already", spec.Link)
+	}
+	if err := m.load(); err != nil {
+		return err
+	}
+	dev, err := m.nl.LinkByName(spec.Link)
+	if err != nil {
+		return errkind.NotFound("no interface %s to probe: %v", spec.Link, err)
+	}
+	p, err := m.start(ctx, spec, dev.Attrs().Index)
+	if err != nil {
+		return fmt.Errorf("probe %s: %w", spec.Link, err)
+	}
+	m.links[spec.Link] = p
+	m.idxMu.Lock()
+	m.byIndex[p.ifindex] = p
+	m.idxMu.Unlock()
+	m.log.Info("probing link", "bond", spec.Bond, "link", spec.Link, "target", spec.Target, "attach", p.att.Mode(),
+		"active", spec.Active, "ring_buffer", m.obj.ringbuf)
+	return nil
+}
+
+// load loads the programs and starts the ring buffer reader, once.
+func (m *Monitor) load() error {
+	if m.obj != nil {
+		return nil
+	}
+	o, err := loadObjects(loadOptions{noRingbuf: m.opts.NoRingbuf})
+	if err != nil {
+		return errkind.Unsupported(err, "the eBPF link probe cannot load its maps (needs CAP_BPF and CAP_NET_ADMIN, Linux 5.4+)")
+	}
+	if o.ringbuf {
+		rb, err := ringbuf.NewReader(o.Events)
+		if err != nil {
+			o.Close()
+			return fmt.Errorf("open probe ring buffer: %w", err)
+		}
+		w, err := newRingWaiter(o.Events)
+		if err != nil {
+			rb.Close()
+			o.Close()
+			return err
+		}
+		rb.SetDeadline(time.Unix(1, 0)) // reads never block: drain
+		m.rb, m.rbWait = rb, w
+		m.wg.Add(1)
+		go m.readEvents(rb, w)
+	}
+	m.obj = o
+	return nil
+}
+
+// start attaches to ifindex and runs the link's prober.
+func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *probed, err error) {
+	base, err := NewProbeMAC()
+	if err != nil {
+		return nil, err
+	}
+	alarm, err := newTimerAlarm()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			alarm.close()
+		}
+	}()
+	cfg := bpf.ProbeLinkConfig{Target: binary.NativeEndian.Uint32(spec.Target.AsSlice())}
+	copy(cfg.ProbeMac[:], base)
+	lo, err := m.obj.addLink(uint32(ifindex), cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &probed{obj: lo}
+	defer func() {
+		if err != nil {
+			_ = m.stop(p) // what it can; the error is start's
+		}
+	}()
+	var snd *packetSender
+	err = nsthread.In(m.ns, func() error {
+		var err error
+		progs := []tcattach.Program{{Prog: lo.ProbeIngress, Ingress: true}, {Prog: lo.ProbeEgress}}
+		// First: the probe sees every frame before anything else on the
+		// TAP decides (the eBPF bond drops what reaches an inactive member).
+		p.att, err = tcattach.Attach(m.nl, ifindex, progs, tcattach.Options{Mode: m.opts.Attach, Name: filterName, First: true, Priority: filterPriority})
+		if err != nil {
+			return err
+		}
+		snd, err = newPacketSender(ifindex)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	obj := m.obj
+	var drain func()
+	if obj.ringbuf {
+		drain = func() {
+			if err := m.drain(); err != nil && !errors.Is(err, ringbuf.ErrClosed) {
+				m.log.Error("probe ring buffer", "err", err)
+			}
+		}
+	}
+	var out sender = snd
+	if m.opts.noFrames {
+		out = discardSender{snd}
+	}
+	p.prober = &prober{
+		spec: spec, ifindex: ifindex, base: base, snd: out, polling: !m.obj.ringbuf, drain: drain,
+		setGap:   m.gapSetter(lo, cfg),
+		read:     func() (kernelView, error) { return obj.readLink(lo) },
+		readStat: func() (kernelView, error) { return obj.readStats(lo) },
+		publish:  m.publish,
+		alarm:    alarm,
+		mono:     m.mono.now,
+		active:   spec.Active,
+		interval: m.intervalFor,
+	}
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.cancel, p.done = cancel, make(chan struct{})
+	go func() {
+		defer close(p.done)
+		p.run(lctx)
+	}()
+	return p, nil
+}
+
+// gapSetter writes the link's wake gap into its config (nil: the gap
+// stays 0, every reply wakes the reader).
+func (m *Monitor) gapSetter(lo *linkObjects, cfg bpf.ProbeLinkConfig) func(time.Duration) error {
+	if m.opts.eagerWake || !m.obj.ringbuf {
+		return nil
+	}
+	return func(gap time.Duration) error {
+		c := cfg
+		c.WakeGapNs = uint64(gap)
+		return m.obj.configure(lo, c)
+	}
+}
+
+// stop ends p's prober and removes what start made.
+func (m *Monitor) stop(p *probed) error {
+	var errs []error
+	if p.cancel != nil {
+		p.cancel()
+		<-p.done
+	}
+	if p.prober != nil {
+		if err := p.snd.close(); err != nil {
+			errs = append(errs, fmt.Errorf("close probe socket: %w", err))
+		}
+	}
+	if p.att != nil {
+		if err := p.att.Detach(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := m.obj.removeLink(p.obj); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Remove stops probing tap and detaches from it.
+func (m *Monitor) Remove(tap string) error {
+	m.mu.Lock()
+	p, ok := m.links[tap]
+	if ok {
+		delete(m.links, tap)
+		m.idxMu.Lock()
+		delete(m.byIndex, p.ifindex)
+		m.idxMu.Unlock()
+	}
+	m.mu.Unlock()
+	if !ok {
+		return errkind.NotFound("link %s is not probed", tap)
+	}
+	if err := m.stop(p); err != nil {
+		return fmt.Errorf("stop probing %s: %w", tap, err)
+	}
+	m.log.Info("stopped probing link", "link", tap)
+	return nil
+}
+
+// SetActive sets whether tap is the active link (probed at Interval).
+func (m *Monitor) SetActive(tap string, active bool) error {
+	m.mu.Lock()
+	p, ok := m.links[tap]
+	m.mu.Unlock()
+	if !ok {
+		return errkind.NotFound("link %s is not probed", tap)
+	}
+	p.setActive(active)
+	return nil
+}
+
+func (m *Monitor) all() []*probed {
+	out := make([]*probed, 0, len(m.links))
+	for _, p := range m.links {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Close stops probing every link and unloads the programs.
+func (m *Monitor) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	ls := m.all()
+	m.mu.Unlock()
+	var errs []error
+	for _, p := range ls {
+		errs = append(errs, m.Remove(p.spec.Link))
+	}
+	if m.rb != nil {
+		// The reader first (its wait ends, readEvents returns), then
+		// the ring it reads: the reader's readiness check reads the ring.
+		errs = append(errs, m.rbWait.Close())
+		m.wg.Wait()
+		errs = append(errs, m.rb.Close())
+	}
+	m.wg.Wait()
+	if m.obj != nil {
+		errs = append(errs, m.obj.Close())
+	}
+	m.subMu.Lock()
+	for id, ch := range m.subs {
+		delete(m.subs, id)
+		close(ch)
+	}
+	m.subMu.Unlock()
+	m.nl.Close()
+	if m.ns.IsOpen() {
+		m.ns.Close()
+	}
+	return errors.Join(errs...)
+}

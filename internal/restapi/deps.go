@@ -1,0 +1,121 @@
+package restapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/multilink/multilink/internal/bond"
+	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/internal/failover"
+	"github.com/multilink/multilink/internal/gateway"
+	"github.com/multilink/multilink/internal/hub"
+	"github.com/multilink/multilink/internal/ping"
+	"github.com/multilink/multilink/internal/probe"
+)
+
+// DefaultMaxBody bounds a request body when Deps.MaxBody is 0.
+const DefaultMaxBody = 64 << 10
+
+// Deps is what the API drives. Everything but Metrics is required.
+type Deps struct {
+	Hub      Hub
+	Gateway  Gateway
+	Taps     Taps
+	Pinger   Pinger
+	Health   Health
+	Links    Links
+	Failover Failover
+
+	// Version is reported by GET /version ("dev" when empty).
+	Version string
+	// Token is the bearer token of the authenticated endpoints. Empty is
+	// allowed only with Insecure; a non-empty Token always turns auth on.
+	Token    string
+	Insecure bool
+	// Logger gets the request log and the details of internal errors
+	// (nil: discard).
+	Logger *slog.Logger
+	// Metrics, if set, is served at GET /metrics (open).
+	Metrics http.Handler
+	// MaxBody bounds request bodies in bytes (0: DefaultMaxBody).
+	MaxBody int64
+}
+
+// Hub is the server role: bridges with one TAP tunnel per link.
+type Hub interface {
+	Start(ctx context.Context, c config.Server) (hub.Status, error)
+	Stop(ctx context.Context, bridge string) error
+	Status(ctx context.Context) []hub.Status
+	// Key returns the link key of bridge ("" = the only one).
+	Key(ctx context.Context, bridge string) (hub.Key, error)
+}
+
+// Gateway is the client role: bonds over TAP tunnels to a hub.
+type Gateway interface {
+	Start(ctx context.Context, c config.Client) (gateway.Status, error)
+	Stop(ctx context.Context, name string) error
+	Status(ctx context.Context) []gateway.Status
+	BondParams(ctx context.Context, name string) (bond.Info, error)
+	SetBondParams(ctx context.Context, name string, p config.BondParams) (bond.Info, error)
+}
+
+// Taps brings the TAPs this daemon manages up and down; any other name is
+// fault.KindNotFound.
+type Taps interface {
+	SetTap(ctx context.Context, tap string, up bool) error
+}
+
+// Pinger runs a ping test.
+type Pinger interface {
+	Ping(ctx context.Context, r ping.Request) (ping.Result, error)
+}
+
+// Links are the probe's per-link figures.
+type Links interface {
+	Links() []probe.LinkStats
+}
+
+// Failover controls the failover decisions of the gateway's bonds.
+type Failover interface {
+	// Policy is a bond's failover state and policy; fault.KindNotFound for
+	// a bond that is not started.
+	Policy(ctx context.Context, bond string) (PolicyStatus, error)
+	// SetPolicy applies a PUT body (failover.ParseRequest's shape).
+	SetPolicy(ctx context.Context, bond string, body []byte) (PolicyStatus, error)
+	// Events lists the latest switches and state changes of bond ("": all).
+	Events(bond string, limit int) []failover.Event
+}
+
+// PolicyStatus is the body of GET and PUT /v1/client/policy/{bond}: the
+// bond's failover state with the probe intervals (daemon-wide).
+type PolicyStatus struct {
+	failover.Status
+	ProbeIntervalMs  float64 `json:"probe_interval_ms"`
+	BackupIntervalMs float64 `json:"backup_interval_ms"`
+}
+
+// Health reports the daemon's real health.
+type Health interface {
+	Health(ctx context.Context) Report
+}
+
+// Health statuses.
+const (
+	StatusOK       = "ok"       // everything started runs (or nothing is started)
+	StatusDegraded = "degraded" // it works, with less redundancy than asked for
+	StatusDown     = "down"     // something started does not work
+)
+
+// Report is the body of GET /health.
+type Report struct {
+	Status string  `json:"status"` // StatusOK, StatusDegraded or StatusDown
+	Checks []Check `json:"checks"`
+}
+
+// Check is one thing /health looked at.
+type Check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}

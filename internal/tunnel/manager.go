@@ -1,0 +1,347 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/multilink/multilink/internal/atomicfile"
+	"github.com/multilink/multilink/internal/errkind"
+)
+
+// Options configures a Manager.
+type Options struct {
+	Dir         string        // where config files are written (created 0700, files 0600); required
+	OpenVPN     string        // openvpn binary, a path or a name looked up on PATH; empty: "openvpn"
+	Logger      *slog.Logger  // nil: discard
+	NetNS       string        // path of the network namespace to work in (/var/run/netns/x); empty: the caller's
+	MinBackoff  time.Duration // delay before the first restart; 0: 500 ms
+	MaxBackoff  time.Duration // longest delay between restarts; 0: 30 s
+	StableAfter time.Duration // added: a run this long resets the backoff to MinBackoff; 0: 1 min
+	StopTimeout time.Duration // added: wait after SIGTERM before SIGKILL; 0: 5 s
+	Renderer    Renderer      // added: the config file flavour; nil: StaticKey{}
+}
+
+// Manager runs and supervises OpenVPN TAP tunnels in one network
+// namespace. Its methods are safe for concurrent use. Use one Manager per
+// namespace: TAPs of ours that no process holds are taken over.
+type Manager struct {
+	opts Options
+	log  *slog.Logger
+	dev  devices
+	ns   netns.NsHandle // not open: the caller's namespace
+
+	probeMu sync.Mutex
+	openvpn string // resolved binary, empty until the first successful probe
+	version Version
+
+	mu      sync.Mutex
+	tunnels map[string]*tun
+	closed  bool
+	once    sync.Once // closes dev and ns
+}
+
+// tun is one supervised tunnel. Fields but st are set before its
+// goroutine starts; st and stopping are guarded by Manager.mu; err is
+// readable once done is closed.
+type tun struct {
+	spec     Spec
+	conf     string
+	ctx      context.Context // ends when the tunnel is to stop
+	cancel   context.CancelFunc
+	done     chan struct{}
+	err      error
+	st       Status
+	stopping bool
+}
+
+// NewManager returns a Manager working in opts.NetNS. It starts nothing;
+// openvpn is looked for at the first Start.
+func NewManager(opts Options) (*Manager, error) {
+	if err := opts.check(); err != nil {
+		return nil, fmt.Errorf("new tunnel manager: %w", err)
+	}
+	ns := netns.None()
+	if opts.NetNS != "" {
+		var err error
+		if ns, err = netns.GetFromPath(opts.NetNS); err != nil {
+			return nil, fmt.Errorf("new tunnel manager: open netns %s: %w", opts.NetNS, err)
+		}
+	}
+	dev, err := newKernelDevices(ns)
+	if err == nil {
+		var m *Manager
+		if m, err = newManager(opts, dev, ns); err == nil {
+			return m, nil
+		}
+		dev.close()
+	}
+	if ns.IsOpen() {
+		ns.Close()
+	}
+	return nil, fmt.Errorf("new tunnel manager: %w", err)
+}
+
+func (o Options) check() error {
+	if o.Dir == "" {
+		return errkind.Invalid("dir", "is required")
+	}
+	if o.MinBackoff < 0 || o.MaxBackoff < 0 || o.MaxBackoff > 0 && o.MinBackoff > o.MaxBackoff {
+		return errkind.Invalid("backoff", "want 0 <= min %s <= max %s", o.MinBackoff, o.MaxBackoff)
+	}
+	return nil
+}
+
+// newManager takes ownership of dev and ns.
+func newManager(opts Options, dev devices, ns netns.NsHandle) (*Manager, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create config dir: %w", err)
+	}
+	if opts.OpenVPN == "" {
+		opts.OpenVPN = "openvpn"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&opts.MinBackoff, 500*time.Millisecond)
+	def(&opts.MaxBackoff, max(30*time.Second, opts.MinBackoff))
+	def(&opts.StableAfter, time.Minute)
+	def(&opts.StopTimeout, 5*time.Second)
+	if opts.Renderer == nil {
+		opts.Renderer = StaticKey{}
+	}
+	return &Manager{opts: opts, log: opts.Logger, dev: dev, ns: ns, tunnels: map[string]*tun{}}, nil
+}
+
+// probe resolves openvpn and its version once; a failure is retried at
+// the next Start.
+func (m *Manager) probe(ctx context.Context) (string, Version, error) {
+	m.probeMu.Lock()
+	defer m.probeMu.Unlock()
+	if m.openvpn != "" {
+		return m.openvpn, m.version, nil
+	}
+	path, v, err := probeOpenVPN(ctx, m.opts.OpenVPN)
+	if err != nil {
+		return "", Version{}, err
+	}
+	if !v.AtLeast(2, 5) {
+		return "", Version{}, errkind.Unsupported(nil, "%s is OpenVPN %s; bind-dev needs 2.5 or later", path, v)
+	}
+	m.log.Info("openvpn found", "path", path, "version", v.String())
+	m.openvpn, m.version = path, v
+	return path, v, nil
+}
+
+// Start creates the TAP (persistent, up), writes the config file and
+// starts a supervised openvpn for s. It returns once the process runs.
+// It is a errkind.Conflict error when s.Tap is managed already, when an
+// interface of that name exists that is not an idle TAP of ours, or when
+// another server tunnel has s.Port.
+func (m *Manager) Start(ctx context.Context, s Spec) error {
+	if err := m.start(ctx, s); err != nil {
+		return fmt.Errorf("start tunnel %s: %w", s.Tap, err)
+	}
+	return nil
+}
+
+func (m *Manager) start(ctx context.Context, s Spec) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	bin, v, err := m.probe(ctx)
+	if err != nil {
+		return err
+	}
+	key, err := os.ReadFile(s.KeyFile)
+	if err != nil {
+		return errkind.Invalid("key_file", "%v", err)
+	}
+	if err := ParseKey(key); err != nil {
+		return fmt.Errorf("key file %s: %w", s.KeyFile, err)
+	}
+	text, err := m.opts.Renderer.Render(s, v)
+	if err != nil {
+		return err
+	}
+	t, err := m.add(ctx, s, text)
+	if err != nil {
+		return err
+	}
+	first := make(chan error, 1)
+	go m.supervise(t, bin, first)
+	if err := <-first; err != nil {
+		<-t.done
+		return err
+	}
+	st, _ := m.Status(s.Tap)
+	m.log.Info("tunnel started", "tap", s.Tap, "role", s.Role, "port", s.Port, "pid", st.PID)
+	return nil
+}
+
+// add registers a tunnel for s after checking for conflicts, and creates
+// its TAP and config atomicfile.
+func (m *Manager) add(ctx context.Context, s Spec, text []byte) (*tun, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, errkind.Unavailable(nil, "tunnel manager is closed")
+	}
+	if _, ok := m.tunnels[s.Tap]; ok {
+		return nil, errkind.Conflict("tunnel %s is already managed", s.Tap)
+	}
+	for _, o := range m.tunnels {
+		if s.Role == Server && o.spec.Role == Server && o.spec.Port == s.Port {
+			return nil, errkind.Conflict("port %d is taken by tunnel %s", s.Port, o.spec.Tap)
+		}
+	}
+	found, idle, err := m.dev.lookup(s.Tap)
+	switch {
+	case err != nil:
+		return nil, err
+	case found && !idle:
+		return nil, errkind.Conflict("interface %s exists and is not an idle TAP of ours", s.Tap)
+	case found:
+		m.log.Warn("removing a TAP left by an earlier run", "tap", s.Tap)
+		if err := m.dev.remove(s.Tap); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.dev.createTap(s.Tap, true); err != nil {
+		return nil, err
+	}
+	conf := filepath.Join(m.opts.Dir, s.Tap+".conf")
+	if err := atomicfile.WriteAtomic(conf, text, 0o600); err != nil {
+		_ = m.dev.remove(s.Tap)
+		return nil, fmt.Errorf("write config: %w", err)
+	}
+	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	t := &tun{
+		spec: s, conf: conf, ctx: tctx, cancel: cancel, done: make(chan struct{}),
+		st: Status{Tap: s.Tap, Role: s.Role, Port: s.Port, AdminUp: true, Since: time.Now()},
+	}
+	m.tunnels[s.Tap] = t
+	return t, nil
+}
+
+// Stop ends the tunnel's process (SIGTERM, SIGKILL after StopTimeout),
+// then removes its TAP and config atomicfile. It is a errkind.NotFound error when
+// tap is not managed. If ctx ends first, Stop returns and the removal
+// still completes in the background.
+func (m *Manager) Stop(ctx context.Context, tap string) error {
+	m.mu.Lock()
+	t, ok := m.tunnels[tap]
+	if ok {
+		t.stopping = true
+		t.cancel()
+	}
+	m.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("stop tunnel %s: %w", tap, errkind.NotFound("tunnel %s is not managed", tap))
+	}
+	if err := wait(ctx, t); err != nil {
+		return fmt.Errorf("stop tunnel %s: %w", tap, err)
+	}
+	m.log.Info("tunnel stopped", "tap", tap)
+	return nil
+}
+
+func wait(ctx context.Context, t *tun) error {
+	select {
+	case <-t.done:
+		return t.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// SetUp sets a managed TAP's admin state. The state is remembered: a TAP
+// the supervisor has to create again gets it too.
+func (m *Manager) SetUp(ctx context.Context, tap string, up bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.tunnels[tap]
+	if !ok || t.stopping {
+		return fmt.Errorf("set tap %s up=%t: %w", tap, up, errkind.NotFound("tunnel %s is not managed", tap))
+	}
+	if err := m.dev.setUp(tap, up); err != nil {
+		return err
+	}
+	t.st.AdminUp = up
+	m.log.Info("tap admin state", "tap", tap, "up", up)
+	return nil
+}
+
+// Status returns a managed tunnel's state.
+func (m *Manager) Status(tap string) (Status, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.tunnels[tap]
+	if !ok {
+		return Status{}, false
+	}
+	return t.st, true
+}
+
+// List returns the state of every managed tunnel, sorted by TAP name.
+func (m *Manager) List() []Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l := make([]Status, 0, len(m.tunnels))
+	for _, t := range m.tunnels {
+		l = append(l, t.st)
+	}
+	slices.SortFunc(l, func(a, b Status) int { return strings.Compare(a.Tap, b.Tap) })
+	return l
+}
+
+// Close stops every tunnel as Stop does and refuses further Starts. When
+// all are gone it releases the netlink handle and namespace; if ctx ends
+// first it returns ctx's error and the tunnels finish stopping in the
+// background. Close may be called again.
+func (m *Manager) Close(ctx context.Context) error {
+	m.mu.Lock()
+	m.closed = true
+	ts := make([]*tun, 0, len(m.tunnels))
+	for _, t := range m.tunnels {
+		t.stopping = true
+		t.cancel()
+		ts = append(ts, t)
+	}
+	m.mu.Unlock()
+	var errs []error
+	for _, t := range ts {
+		if err := wait(ctx, t); ctx.Err() != nil {
+			return fmt.Errorf("close tunnels: %w", ctx.Err())
+		} else if err != nil {
+			errs = append(errs, fmt.Errorf("stop tunnel %s: %w", t.spec.Tap, err))
+		}
+	}
+	m.once.Do(func() {
+		if err := m.dev.close(); err != nil {
+			errs = append(errs, err)
+		}
+		if m.ns.IsOpen() {
+			m.ns.Close()
+		}
+	})
+	return errors.Join(errs...)
+}

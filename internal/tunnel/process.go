@@ -1,0 +1,39 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"syscall"
+
+	"github.com/multilink/multilink/internal/nsthread"
+)
+
+// runProcess runs `openvpn --config conf` in the Manager's namespace and
+// waits for it on the thread that forked it (see package thread). It calls
+// started with the PID once the process runs. When ctx ends the process
+// gets SIGTERM, and SIGKILL after StopTimeout. The argv holds nothing but
+// the binary and the config file's path; no shell is involved.
+func (m *Manager) runProcess(ctx context.Context, bin, conf string, out *output, started func(pid int)) error {
+	return nsthread.In(m.ns, func() error {
+		cmd := exec.CommandContext(ctx, bin, "--config", conf)
+		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+		cmd.WaitDelay = m.opts.StopTimeout
+		cmd.SysProcAttr = procAttr()
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start %s: %w", bin, err)
+		}
+		out.setPID(cmd.Process.Pid)
+		started(cmd.Process.Pid)
+		err := cmd.Wait()
+		out.flush()
+		if err != nil && ctx.Err() != nil && cmd.ProcessState != nil {
+			// Stopped on purpose: say how it ended (exit status 0 after
+			// SIGTERM, or killed after StopTimeout), not "context canceled".
+			err = errors.New(cmd.ProcessState.String())
+		}
+		return err
+	})
+}

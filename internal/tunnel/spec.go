@@ -1,0 +1,60 @@
+package tunnel
+
+import (
+	"math"
+	"path/filepath"
+
+	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/internal/errkind"
+)
+
+// check validates s before any of it reaches a config file or the kernel.
+// Every value that is written into the config file is checked here, so the
+// renderer needs no quoting.
+func (s Spec) check() error {
+	if err := config.CheckIfName("tap", s.Tap); err != nil {
+		return err
+	}
+	if s.Device != "" {
+		if err := config.CheckIfName("device", s.Device); err != nil {
+			return err
+		}
+	}
+	if s.Port < 1 || s.Port > 65535 {
+		return errkind.Invalid("port", "%d is out of range 1..65535", s.Port)
+	}
+	// OpenVPN parses --mark with atoi into an int.
+	if s.Mark > math.MaxInt32 {
+		return errkind.Invalid("mark", "%#x is larger than %#x", s.Mark, math.MaxInt32)
+	}
+	switch s.Role {
+	case Server:
+		if s.Remote.IsValid() {
+			return errkind.Invalid("remote", "is for clients only")
+		}
+	case Client:
+		if !s.Remote.IsValid() || s.Remote.IsUnspecified() || s.Remote.IsMulticast() || s.Remote.Zone() != "" {
+			return errkind.Invalid("remote", "%q is not a unicast address without zone", s.Remote)
+		}
+	default:
+		return errkind.Invalid("role", "%q is neither %q nor %q", s.Role, Server, Client)
+	}
+	return checkPath("key_file", s.KeyFile)
+}
+
+// checkPath accepts an absolute, clean path of letters, digits and
+// "/._-+@:,": nothing OpenVPN's config parser treats specially.
+func checkPath(field, p string) error {
+	if p == "" || !filepath.IsAbs(p) || filepath.Clean(p) != p {
+		return errkind.Invalid(field, "%q is not a clean absolute path", p)
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '/' || c == '.' || c == '_' || c == '-' || c == '+' || c == '@' || c == ':' || c == ','
+		if !ok {
+			return errkind.Invalid(field, "%q has a forbidden character at byte %d", p, i)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,433 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/nstest"
+	"github.com/multilink/multilink/internal/nsthread"
+)
+
+// lab is a hub and a gateway namespace joined by two veth underlays,
+// with a Manager in each.
+type lab struct {
+	hub, gw *nstest.NS
+	hm, gm  *Manager
+	hubDir  string
+	gwDir   string
+	key     string
+}
+
+func newLab(t *testing.T) *lab {
+	t.Helper()
+	nstest.RequireCommand(t, "openvpn")
+	nstest.RequireCommand(t, "ping")
+	l := &lab{hub: nstest.New(t, "hub"), gw: nstest.New(t, "gw"), hubDir: t.TempDir(), gwDir: t.TempDir()}
+	nstest.Veth(t, l.hub, "hv1", "192.0.2.1/24", l.gw, "gv1", "192.0.2.2/24")
+	nstest.Veth(t, l.hub, "hv2", "198.51.100.1/24", l.gw, "gv2", "198.51.100.2/24")
+	l.key = filepath.Join(t.TempDir(), "link.key")
+	if err := GenerateKey(l.key); err != nil {
+		t.Fatal(err)
+	}
+	l.hm = nsManager(t, l.hub, l.hubDir)
+	l.gm = nsManager(t, l.gw, l.gwDir)
+	return l
+}
+
+func nsManager(t *testing.T, ns *nstest.NS, dir string) *Manager {
+	t.Helper()
+	m, err := NewManager(Options{Dir: dir, NetNS: ns.Path(), Logger: testLogger(t),
+		MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, StopTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := m.Close(ctx); err != nil {
+			t.Errorf("close manager in %s: %v", ns.Name, err)
+		}
+	})
+	return m
+}
+
+func (l *lab) start(t *testing.T, m *Manager, s Spec) {
+	t.Helper()
+	s.KeyFile = l.key
+	if err := m.Start(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func addAddr(t *testing.T, ns *nstest.NS, link, cidr string) {
+	t.Helper()
+	lk, err := ns.Handle.LinkByName(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := netlink.ParseAddr(cidr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.Handle.AddrAdd(lk, a); err != nil {
+		t.Fatalf("address %s on %s in %s: %v", cidr, link, ns.Name, err)
+	}
+}
+
+// pingOK pings addr from ns until one answer, at most 20 tries of 1 s.
+func pingOK(t *testing.T, ns *nstest.NS, addr string) {
+	t.Helper()
+	var out []byte
+	for range 20 {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		var err error
+		out, err = ns.Command(ctx, "ping", "-n", "-c", "1", "-W", "1", addr).CombinedOutput()
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // ping -W bounds the wait when there is a route
+	}
+	t.Fatalf("no answer from %s in %s after 20 tries:\n%s", addr, ns.Name, out)
+}
+
+// pingFails reports whether a single ping from ns to addr gets no answer.
+func pingFails(t *testing.T, ns *nstest.NS, addr string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	return ns.Command(ctx, "ping", "-n", "-c", "1", "-W", "1", addr).Run() != nil
+}
+
+// tapState returns a TAP's ifindex and admin state.
+func tapState(t *testing.T, ns *nstest.NS, name string) (index int, up bool) {
+	t.Helper()
+	lk, err := ns.Handle.LinkByName(name)
+	if err != nil {
+		t.Fatalf("%s in %s: %v", name, ns.Name, err)
+	}
+	if _, ok := lk.(*netlink.Tuntap); !ok {
+		t.Fatalf("%s in %s is a %s, want tuntap", name, ns.Name, lk.Type())
+	}
+	return lk.Attrs().Index, lk.Attrs().Flags&net.FlagUp != 0
+}
+
+// holdsTap reports whether process pid has the TAP open, from its
+// fdinfo ("iff: tap1"). Unlike tapBusy it does not touch the device, so it
+// cannot make a starting openvpn fail with EBUSY.
+func holdsTap(pid int, tap string) bool {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if target, _ := os.Readlink(filepath.Join(dir, e.Name())); target != "/dev/net/tun" {
+			continue
+		}
+		info, _ := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%s", pid, e.Name()))
+		for _, line := range strings.Split(string(info), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == "iff:" && f[1] == tap {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// killAndWaitRestart SIGKILLs the tunnel's openvpn (a PID we started) and
+// waits until the supervisor runs a new one that has opened the TAP.
+func killAndWaitRestart(t *testing.T, m *Manager, ns *nstest.NS, tap string) {
+	t.Helper()
+	before, _ := m.Status(tap)
+	if !before.Running || before.PID == 0 {
+		t.Fatalf("%s is not running: %+v", tap, before)
+	}
+	if err := syscall.Kill(before.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, tap+" to restart and open its TAP", func() bool {
+		st, _ := m.Status(tap)
+		return st.Running && st.PID != before.PID && st.Restarts == before.Restarts+1 && holdsTap(st.PID, tap)
+	})
+	if st, _ := m.Status(tap); st.LastExit != "signal: killed" {
+		t.Errorf("LastExit = %q, want signal: killed", st.LastExit)
+	}
+}
+
+func TestTunnelsAcrossNamespaces(t *testing.T) {
+	l := newLab(t)
+	l.start(t, l.hm, Spec{Tap: "tap1", Role: Server, Port: 1191})
+	l.start(t, l.hm, Spec{Tap: "tap2", Role: Server, Port: 1192})
+	l.start(t, l.gm, Spec{Tap: "tap1", Role: Client, Port: 1191, Remote: netip.MustParseAddr("192.0.2.1"), Device: "gv1"})
+	l.start(t, l.gm, Spec{Tap: "tap2", Role: Client, Port: 1192, Remote: netip.MustParseAddr("198.51.100.1"), Device: "gv2"})
+	addAddr(t, l.hub, "tap1", "10.8.1.1/24")
+	addAddr(t, l.gw, "tap1", "10.8.1.2/24")
+	addAddr(t, l.hub, "tap2", "10.8.2.1/24")
+	addAddr(t, l.gw, "tap2", "10.8.2.2/24")
+	pingOK(t, l.gw, "10.8.1.1")
+	pingOK(t, l.gw, "10.8.2.1")
+	pingOK(t, l.hub, "10.8.2.2")
+
+	t.Run("foreign interface", func(t *testing.T) {
+		err := l.gm.Start(context.Background(), Spec{Tap: "gv1", Role: Server, Port: 1199, KeyFile: l.key})
+		if !errors.Is(err, errkind.ErrConflict) {
+			t.Fatalf("Start on gv1 = %v, want a conflict", err)
+		}
+		if _, err := l.gw.Handle.LinkByName("gv1"); err != nil {
+			t.Fatalf("gv1 harmed: %v", err)
+		}
+	})
+
+	t.Run("restart after kill", func(t *testing.T) {
+		idx, _ := tapState(t, l.gw, "tap1")
+		killAndWaitRestart(t, l.gm, l.gw, "tap1")
+		if now, up := tapState(t, l.gw, "tap1"); now != idx || !up {
+			t.Fatalf("tap1 after restart: ifindex %d (was %d), up %t: not the same TAP", now, idx, up)
+		}
+		pingOK(t, l.gw, "10.8.1.1")
+		// The server side too.
+		killAndWaitRestart(t, l.hm, l.hub, "tap1")
+		pingOK(t, l.gw, "10.8.1.1")
+	})
+
+	t.Run("admin down survives restart", func(t *testing.T) {
+		ctx := context.Background()
+		if err := l.gm.SetUp(ctx, "tap2", false); err != nil {
+			t.Fatal(err)
+		}
+		if _, up := tapState(t, l.gw, "tap2"); up {
+			t.Fatal("tap2 up after SetUp(false)")
+		}
+		killAndWaitRestart(t, l.gm, l.gw, "tap2")
+		if _, up := tapState(t, l.gw, "tap2"); up {
+			t.Fatal("tap2 up after a restart, want it to stay down")
+		}
+		if st, _ := l.gm.Status("tap2"); st.AdminUp {
+			t.Error("Status.AdminUp true for a TAP set down")
+		}
+		if !pingFails(t, l.gw, "10.8.2.1") {
+			t.Error("ping crossed a TAP that is down")
+		}
+		if err := l.gm.SetUp(ctx, "tap2", true); err != nil {
+			t.Fatal(err)
+		}
+		pingOK(t, l.gw, "10.8.2.1")
+	})
+
+	t.Run("stop leaves nothing", func(t *testing.T) {
+		for _, c := range []struct {
+			m   *Manager
+			ns  *nstest.NS
+			dir string
+		}{{l.gm, l.gw, l.gwDir}, {l.hm, l.hub, l.hubDir}} {
+			st, _ := c.m.Status("tap2")
+			conf := filepath.Join(c.dir, "tap2.conf")
+			if _, err := os.Stat(conf); err != nil {
+				t.Fatalf("config file before Stop: %v", err)
+			}
+			if err := c.m.Stop(context.Background(), "tap2"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.ns.Handle.LinkByName("tap2"); err == nil {
+				t.Errorf("tap2 still exists in %s after Stop", c.ns.Name)
+			}
+			if _, err := os.Stat(conf); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("config file after Stop: %v", err)
+			}
+			if !processGone(st.PID, conf) {
+				t.Errorf("openvpn %d still runs after Stop", st.PID)
+			}
+			if _, ok := c.m.Status("tap2"); ok {
+				t.Error("tap2 still managed after Stop")
+			}
+		}
+		pingOK(t, l.gw, "10.8.1.1") // the other link is untouched
+	})
+
+	t.Run("close leaves nothing", func(t *testing.T) {
+		for _, c := range []struct {
+			m  *Manager
+			ns *nstest.NS
+		}{{l.gm, l.gw}, {l.hm, l.hub}} {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			err := c.m.Close(ctx)
+			cancel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.ns.Handle.LinkByName("tap1"); err == nil {
+				t.Errorf("tap1 still exists in %s after Close", c.ns.Name)
+			}
+			out, err := exec.Command("ip", "netns", "pids", c.ns.Name).Output()
+			if err != nil || strings.TrimSpace(string(out)) != "" {
+				t.Errorf("processes left in %s: %q %v", c.ns.Name, out, err)
+			}
+		}
+	})
+}
+
+// TestSameHubAddressTwoPaths: the hub has one address (203.0.113.1, on
+// lo) reachable over both underlays; the gateway pins each link to its
+// underlay by policy routing on the socket mark (rule fwmark M lookup T,
+// route in T via that underlay) plus bind-dev. The hub answers ARP only
+// for addresses on the asking interface (arp_ignore 1), so the kernel's
+// "assume on-link" fallback for a bound socket without a route fails: the
+// pings prove the marks select the routes.
+func TestSameHubAddressTwoPaths(t *testing.T) {
+	l := newLab(t)
+	l.hub.Run(t, "sysctl", "-q", "-w", "net.ipv4.conf.all.arp_ignore=1")
+	for _, k := range []string{"all", "default", "gv1", "gv2"} {
+		l.gw.Run(t, "sysctl", "-q", "-w", "net.ipv4.conf."+k+".rp_filter=0")
+	}
+	addAddr(t, l.hub, "lo", "203.0.113.1/32")
+	hubAddr := netip.MustParseAddr("203.0.113.1")
+	for i, p := range []struct {
+		dev string
+		gw  string
+	}{{"gv1", "192.0.2.1"}, {"gv2", "198.51.100.1"}} {
+		mark := uint32(101 + i)
+		lk, err := l.gw.Handle.LinkByName(p.dev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt := &netlink.Route{LinkIndex: lk.Attrs().Index, Table: int(mark),
+			Dst: &net.IPNet{IP: hubAddr.AsSlice(), Mask: net.CIDRMask(32, 32)}, Gw: net.ParseIP(p.gw)}
+		if err := l.gw.Handle.RouteAdd(rt); err != nil {
+			t.Fatalf("route table %d: %v", mark, err)
+		}
+		rule := netlink.NewRule()
+		rule.Family = unix.AF_INET
+		rule.Mark = mark
+		rule.Table = int(mark)
+		rule.Priority = 1000
+		if err := l.gw.Handle.RuleAdd(rule); err != nil {
+			t.Fatalf("rule fwmark %d: %v", mark, err)
+		}
+	}
+	l.start(t, l.hm, Spec{Tap: "tap1", Role: Server, Port: 1191})
+	l.start(t, l.hm, Spec{Tap: "tap2", Role: Server, Port: 1192})
+	l.start(t, l.gm, Spec{Tap: "tap1", Role: Client, Port: 1191, Remote: hubAddr, Device: "gv1", Mark: 101})
+	l.start(t, l.gm, Spec{Tap: "tap2", Role: Client, Port: 1192, Remote: hubAddr, Device: "gv2", Mark: 102})
+	addAddr(t, l.hub, "tap1", "10.8.1.1/24")
+	addAddr(t, l.gw, "tap1", "10.8.1.2/24")
+	addAddr(t, l.hub, "tap2", "10.8.2.1/24")
+	addAddr(t, l.gw, "tap2", "10.8.2.2/24")
+	pingOK(t, l.gw, "10.8.1.1")
+	pingOK(t, l.gw, "10.8.2.1")
+
+	// Link i leaves by underlay i: 50 quick pings through tapN show up on
+	// hvN, while the other underlay carries only background traffic
+	// (keepalives at 1/s, IPv6 neighbour discovery on the TAPs).
+	rx := func(name string) uint64 {
+		lk, err := l.hub.Handle.LinkByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lk.Attrs().Statistics.RxPackets
+	}
+	for _, c := range []struct{ dst, via, other string }{{"10.8.1.1", "hv1", "hv2"}, {"10.8.2.1", "hv2", "hv1"}} {
+		via, other, began := rx(c.via), rx(c.other), time.Now()
+		out, err := l.gw.Command(context.Background(), "ping", "-n", "-q", "-c", "50", "-i", "0.01", "-W", "1", c.dst).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ping %s: %v\n%s", c.dst, err, out)
+		}
+		dVia, dOther := rx(c.via)-via, rx(c.other)-other
+		t.Logf("ping %s: %s rx +%d, %s rx +%d in %s", c.dst, c.via, dVia, c.other, dOther, time.Since(began))
+		if dVia < 50 || dOther >= 25 {
+			t.Errorf("ping %s: %s rx +%d, %s rx +%d: not by its own underlay", c.dst, c.via, dVia, c.other, dOther)
+		}
+	}
+}
+
+// TestKernelDevices checks the real TAP handling: persistence, the alias
+// that marks ours, and "idle" meaning no process has it open.
+func TestKernelDevices(t *testing.T) {
+	ns := nstest.New(t, "tap")
+	h, err := netns.GetFromPath(ns.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	d, err := newKernelDevices(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.close() })
+	if err := d.createTap("tap9", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, up := tapState(t, ns, "tap9"); up {
+		t.Fatal("new tap9 is up, want down")
+	}
+	if busy, err := tapBusy(h, "tap9"); busy || err != nil {
+		t.Fatalf("new tap9: busy %t %v, want idle", busy, err)
+	}
+	if err := d.createTap("tap9", true); !errors.Is(err, errkind.ErrConflict) {
+		t.Errorf("second createTap = %v, want a conflict", err)
+	}
+	if found, idle, err := d.lookup("tap9"); !found || !idle || err != nil {
+		t.Fatalf("lookup(tap9) = %t %t %v, want an idle TAP of ours", found, idle, err)
+	}
+	if err := d.setUp("tap9", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, up := tapState(t, ns, "tap9"); !up {
+		t.Fatal("tap9 down after setUp(true)")
+	}
+
+	// A process holding it open: not idle. Attach as openvpn does.
+	var fd int
+	if err := nsthread.In(h, func() error {
+		var err error
+		fd, err = openTap("tap9", unix.IFF_TAP|unix.IFF_NO_PI)
+		return err
+	}); err != nil {
+		t.Fatalf("attach to tap9: %v", err)
+	}
+	if found, idle, _ := d.lookup("tap9"); !found || idle {
+		t.Errorf("lookup(tap9) while attached = %t %t, want found, not idle", found, idle)
+	}
+	unix.Close(fd)
+	if busy, err := tapBusy(h, "tap9"); busy || err != nil {
+		t.Errorf("tap9 after close: busy %t %v, want idle (and still there)", busy, err)
+	}
+
+	// Not ours: a veth, and a TAP without our alias.
+	nstest.Veth(t, ns, "v0", "", ns, "v1", "")
+	if found, idle, _ := d.lookup("v0"); !found || idle {
+		t.Errorf("lookup(v0) = %t %t, want found, not ours", found, idle)
+	}
+	if err := d.remove("v0"); err == nil {
+		t.Error("remove deleted a veth")
+	}
+	ns.Run(t, "ip", "tuntap", "add", "dev", "tap8", "mode", "tap")
+	if found, idle, _ := d.lookup("tap8"); !found || idle {
+		t.Errorf("lookup(tap8) = %t %t, want found, not ours", found, idle)
+	}
+
+	if err := d.remove("tap9"); err != nil {
+		t.Fatal(err)
+	}
+	if found, _, _ := d.lookup("tap9"); found {
+		t.Error("tap9 exists after remove")
+	}
+	if err := d.remove("tap9"); err != nil {
+		t.Errorf("remove of a missing TAP: %v", err)
+	}
+}
