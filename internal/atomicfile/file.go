@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 )
 
-// WriteAtomic writes data to path with mode, replacing what is there.
-func WriteAtomic(path string, data []byte, mode os.FileMode) error {
+// Write writes data to path with mode, replacing what is there.
+func Write(path string, data []byte, mode os.FileMode) error {
 	tmp, err := writeTemp(path, data, mode)
 	if err != nil {
 		return err

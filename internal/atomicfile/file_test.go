@@ -11,7 +11,7 @@ func TestWriteAtomic(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.json")
 	for _, data := range []string{"one\n", "two\n"} {
-		if err := WriteAtomic(path, []byte(data), 0o600); err != nil {
+		if err := Write(path, []byte(data), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		got, err := os.ReadFile(path)
@@ -24,7 +24,7 @@ func TestWriteAtomic(t *testing.T) {
 		t.Errorf("mode %v, %v; want 0600", st.Mode(), err)
 	}
 	assertOnly(t, dir, "state.json")
-	if err := WriteAtomic(filepath.Join(dir, "no", "such"), nil, 0o600); err == nil {
+	if err := Write(filepath.Join(dir, "no", "such"), nil, 0o600); err == nil {
 		t.Error("write into a missing directory succeeded")
 	}
 }

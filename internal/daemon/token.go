@@ -68,7 +68,7 @@ func resolveToken(env, tokenFile, stateDir string) (token, source string, err er
 		return "", "", fmt.Errorf("generate token: %w", err)
 	}
 	token = hex.EncodeToString(b[:])
-	if err := atomicfile.WriteAtomic(path, []byte(token+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(path, []byte(token+"\n"), 0o600); err != nil {
 		return "", "", fmt.Errorf("write token: %w", err)
 	}
 	return token, path + " (generated)", nil

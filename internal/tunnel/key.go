@@ -106,7 +106,7 @@ func WriteKey(path string, data []byte) error {
 	if err := ParseKey(data); err != nil {
 		return fmt.Errorf("write key %s: %w", path, err)
 	}
-	if err := atomicfile.WriteAtomic(path, data, 0o600); err != nil {
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
 		return fmt.Errorf("write key %s: %w", path, err)
 	}
 	return nil

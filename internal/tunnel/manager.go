@@ -229,7 +229,7 @@ func (m *Manager) add(ctx context.Context, s Spec, text []byte) (*tun, error) {
 		return nil, err
 	}
 	conf := filepath.Join(m.opts.Dir, s.Tap+".conf")
-	if err := atomicfile.WriteAtomic(conf, text, 0o600); err != nil {
+	if err := atomicfile.Write(conf, text, 0o600); err != nil {
 		_ = m.dev.remove(s.Tap)
 		return nil, fmt.Errorf("write config: %w", err)
 	}
