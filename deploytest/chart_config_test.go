@@ -9,6 +9,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/config"
 )
 
@@ -62,14 +63,14 @@ func checkConfigFile(t *testing.T, r rendered, pod podSpec, c container, file st
 		t.Fatalf("the daemon would refuse its config file: %v\n%s", err, data)
 	}
 	if v.get("serverConfig") != nil {
-		var want config.Server
+		var want api.Server
 		decodeInto(t, serverBody(v), &want)
 		if len(f.Clients) != 0 || len(f.Servers) != 1 || !reflect.DeepEqual(f.Servers[0], want) {
 			t.Errorf("config file declares %+v, want the server of the values %+v\n%s", f, want, data)
 		}
 		return
 	}
-	var want config.Client
+	var want api.Client
 	decodeInto(t, clientBody(v), &want)
 	if len(f.Servers) != 0 || len(f.Clients) != 1 || !reflect.DeepEqual(f.Clients[0], want) {
 		t.Errorf("config file declares %+v, want the client of the values %+v\n%s", f, want, data)

@@ -40,7 +40,7 @@ func newTopology(t testing.TB) *topology {
 // specServerBody is the spec's example server start body, verbatim.
 func specServerBody(t testing.TB) []byte {
 	t.Helper()
-	data, err := os.ReadFile("../internal/config/testdata/spec_server_start.json")
+	data, err := os.ReadFile("../api/testdata/spec_server_start.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func specServerBody(t testing.TB) []byte {
 // addresses, the gateway's two underlay interfaces.
 func specClientBody(t testing.TB) []byte {
 	t.Helper()
-	data, err := os.ReadFile("../internal/config/testdata/spec_client_start.json")
+	data, err := os.ReadFile("../api/testdata/spec_client_start.json")
 	if err != nil {
 		t.Fatal(err)
 	}

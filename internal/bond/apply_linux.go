@@ -9,12 +9,12 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 )
 
-// given lists the keys of p's given parameters, in config.BondParamKeys order.
-func given(p config.BondParams) []string {
+// given lists the keys of p's given parameters, in api.BondParamKeys order.
+func given(p api.BondParams) []string {
 	has := map[string]bool{
 		"bonding_mode":      p.Mode != nil,
 		"primary":           p.Primary != nil,
@@ -33,7 +33,7 @@ func given(p config.BondParams) []string {
 		"all_slaves_active": p.AllSlavesActive != nil,
 	}
 	var out []string
-	for _, k := range config.BondParamKeys {
+	for _, k := range api.BondParamKeys {
 		if has[k] {
 			out = append(out, k)
 		}
@@ -43,17 +43,17 @@ func given(p config.BondParams) []string {
 
 // field is the key an error about p is reported on: p's one parameter, or
 // "" when it has several.
-func field(p config.BondParams) string {
+func field(p api.BondParams) string {
 	if g := given(p); len(g) == 1 {
 		return g[0]
 	}
 	return ""
 }
 
-// checkKernel refuses what config.Check lets through but the kernel
+// checkKernel refuses what api.Check lets through but the kernel
 // refuses: ARP validation sent together with MII monitoring. given is what
 // is sent, eff what is in force afterwards.
-func checkKernel(given, eff config.BondParams) error {
+func checkKernel(given, eff api.BondParams) error {
 	if intOr(given.ArpValidate, 0) > 0 && intOr(eff.Miimon, 0) > 0 {
 		return errkind.Invalid("arp_validate", "ARP validation needs ARP monitoring; it cannot be used with MII monitoring (miimon %d)", *eff.Miimon)
 	}
@@ -62,7 +62,7 @@ func checkKernel(given, eff config.BondParams) error {
 
 // checkRaw refuses a raw parameter the kernel does not report: it predates
 // it and would ignore it silently.
-func checkRaw(p config.BondParams, have rawValues) error {
+func checkRaw(p api.BondParams, have rawValues) error {
 	if p.ArpMissedMax != nil && have.missedMax == nil {
 		return notSupported("arp_missed_max", "5.19")
 	}
@@ -77,7 +77,7 @@ func checkRaw(p config.BondParams, have rawValues) error {
 // netlink always sends IFLA_IFNAME, do_setlink treats it as a rename when
 // ifi_index is set, and Linux 6.1 refuses a rename of an up device with
 // EBUSY even to the same name. With ifi_index 0 the name is a lookup.
-func (k *Kernel) modify(bond netlink.Link, p config.BondParams, index map[string]int) error {
+func (k *Kernel) modify(bond netlink.Link, p api.BondParams, index map[string]int) error {
 	a := netlink.NewLinkAttrs()
 	a.Name = bond.Attrs().Name
 	b, err := bondFields(a, p, index)
@@ -91,7 +91,7 @@ func (k *Kernel) modify(bond netlink.Link, p config.BondParams, index map[string
 }
 
 // setRaw sends the raw attributes of p, if it has any.
-func (k *Kernel) setRaw(name string, p config.BondParams) error {
+func (k *Kernel) setRaw(name string, p api.BondParams) error {
 	attrs := rawAttrs(p)
 	if len(attrs) == 0 {
 		return nil
@@ -139,12 +139,12 @@ func indexOf(links []netlink.Link) map[string]int {
 
 // checkNames validates the bond's and the slaves' names.
 func checkNames(name string, slaves []string) error {
-	if err := config.CheckIfName("name", name); err != nil {
+	if err := api.CheckIfName("name", name); err != nil {
 		return err
 	}
 	for i, s := range slaves {
 		f := fmt.Sprintf("slaves[%d]", i)
-		if err := config.CheckIfName(f, s); err != nil {
+		if err := api.CheckIfName(f, s); err != nil {
 			return err
 		}
 		if s == name {

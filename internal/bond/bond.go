@@ -4,7 +4,7 @@ import (
 	"context"
 	"net/netip"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 )
 
 // Spec is a bond to create.
@@ -12,18 +12,18 @@ type Spec struct {
 	Name    string       // bond interface name, e.g. bond0
 	Address netip.Prefix // the bond's address, e.g. 10.8.0.253/24
 	Slaves  []string     // slave interface names in priority order (TAPs); they exist already
-	Params  config.BondParams
-	Driver  string // config.DriverAuto (""), DriverKernel or DriverEBPF; for a Chooser
+	Params  api.BondParams
+	Driver  string // api.DriverAuto (""), DriverKernel or DriverEBPF; for a Chooser
 }
 
 // Info is a bond as the kernel (or the eBPF path) has it now.
 type Info struct {
-	Name   string            `json:"bond"`
-	Driver string            `json:"driver"` // "kernel" or "ebpf"
-	Up     bool              `json:"up"`
-	Slaves []string          `json:"slaves"`
-	Active string            `json:"active_slave"` // "" when none
-	Params config.BondParams `json:"params"`       // every parameter, read back live
+	Name   string         `json:"bond"`
+	Driver string         `json:"driver"` // "kernel" or "ebpf"
+	Up     bool           `json:"up"`
+	Slaves []string       `json:"slaves"`
+	Active string         `json:"active_slave"` // "" when none
+	Params api.BondParams `json:"params"`       // every parameter, read back live
 }
 
 // Driver is a bond implementation. The rest of multilink talks to bonds
@@ -42,5 +42,5 @@ type Driver interface {
 	// implementation changes by itself, such as on a mode change). It is
 	// the one validator of a change: an invalid p is fault.KindInvalid
 	// and changes nothing.
-	Set(ctx context.Context, name string, p config.BondParams) error
+	Set(ctx context.Context, name string, p api.BondParams) error
 }

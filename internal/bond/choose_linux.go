@@ -5,7 +5,7 @@ import (
 	"errors"
 	"sync"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 )
 
@@ -26,7 +26,7 @@ var _ Driver = (*Chooser)(nil)
 // NewChooser chooses between kernel and ebpf (either may be nil: not
 // available), by def unless a Spec says otherwise.
 func NewChooser(kernel, ebpf Driver, def string) (*Chooser, error) {
-	if err := config.CheckDriver("bond_driver", def); err != nil {
+	if err := api.CheckDriver("bond_driver", def); err != nil {
 		return nil, err
 	}
 	return &Chooser{kernel: kernel, ebpf: ebpf, def: def, owner: map[string]Driver{}}, nil
@@ -38,15 +38,15 @@ func (c *Chooser) Create(ctx context.Context, s Spec) error {
 	if mode == "" {
 		mode = c.def
 	}
-	if err := config.CheckDriver("driver", mode); err != nil {
+	if err := api.CheckDriver("driver", mode); err != nil {
 		return err
 	}
 	var d Driver
 	var err error
 	switch mode {
-	case config.DriverKernel:
+	case api.DriverKernel:
 		d, err = c.kernel, c.try(ctx, c.kernel, s, "kernel")
-	case config.DriverEBPF:
+	case api.DriverEBPF:
 		d, err = c.ebpf, c.try(ctx, c.ebpf, s, "ebpf")
 	default:
 		d, err = c.kernel, c.try(ctx, c.kernel, s, "kernel")
@@ -105,7 +105,7 @@ func (c *Chooser) Info(ctx context.Context, name string) (Info, error) {
 }
 
 // Set changes a bond this Chooser created.
-func (c *Chooser) Set(ctx context.Context, name string, p config.BondParams) error {
+func (c *Chooser) Set(ctx context.Context, name string, p api.BondParams) error {
 	d, err := c.driverOf(name)
 	if err != nil {
 		return err

@@ -9,7 +9,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 )
 
@@ -47,9 +47,9 @@ func (k *Kernel) create(ctx context.Context, s Spec) (err error) {
 	if err := checkNames(s.Name, s.Slaves); err != nil {
 		return err
 	}
-	p := s.Params.Merge(config.BondParams{})
+	p := s.Params.Merge(api.BondParams{})
 	if p.Mode == nil {
-		p.Mode = ptr(config.ModeActiveBackup)
+		p.Mode = ptr(api.ModeActiveBackup)
 	}
 	if err := p.Check(s.Slaves); err != nil {
 		return err
@@ -129,7 +129,7 @@ func (k *Kernel) create(ctx context.Context, s Spec) (err error) {
 	}
 	index := indexOf(slaves)
 	if primary != nil && *primary != "" {
-		if err := k.modify(bond, config.BondParams{Primary: primary}, index); err != nil {
+		if err := k.modify(bond, api.BondParams{Primary: primary}, index); err != nil {
 			return err
 		}
 	}
@@ -143,7 +143,7 @@ func (k *Kernel) create(ctx context.Context, s Spec) (err error) {
 		return fmt.Errorf("set up: %w", err)
 	}
 	if active != nil && *active != "" {
-		if err := k.modify(bond, config.BondParams{ActiveSlave: active}, index); err != nil {
+		if err := k.modify(bond, api.BondParams{ActiveSlave: active}, index); err != nil {
 			return err
 		}
 	}

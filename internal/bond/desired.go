@@ -1,6 +1,6 @@
 package bond
 
-import "github.com/multilink/multilink/internal/config"
+import "github.com/multilink/multilink/api"
 
 // defaultMissedMax is BOND_DEFAULT_MISSED_MAX: what arp_missed_max is on a
 // new bond, and what kernels before 5.19 use without the option.
@@ -12,13 +12,13 @@ const defaultMissedMax = 2
 //   - without the options the mode lacks: ARP monitoring's (arp_interval,
 //     arp_validate, arp_missed_max) in 802.3ad, balance-tlb and
 //     balance-alb, and primary outside active-backup, balance-tlb and
-//     balance-alb. config.Check refuses them, and the kernel refuses them
+//     balance-alb. api.Check refuses them, and the kernel refuses them
 //     at creation even when they are 0 (EACCES);
 //   - without arp_missed_max and peer_notif_delay where they have a new
 //     bond's values (2 and 0): a kernel that predates them reports them
 //     so, and Create refuses them there.
-func (i Info) Desired() config.BondParams {
-	p := i.Params.Merge(config.BondParams{})
+func (i Info) Desired() api.BondParams {
+	p := i.Params.Merge(api.BondParams{})
 	p.ActiveSlave = nil
 	mode := modeOf(p)
 	if !usesARP(mode) {
@@ -37,20 +37,20 @@ func (i Info) Desired() config.BondParams {
 }
 
 // usesARP reports whether mode can do ARP monitoring (all but 802.3ad,
-// balance-tlb and balance-alb), as config.Check has it.
+// balance-tlb and balance-alb), as api.Check has it.
 func usesARP(mode int) bool {
-	return mode != config.Mode8023AD && mode != config.ModeTLB && mode != config.ModeALB
+	return mode != api.Mode8023AD && mode != api.ModeTLB && mode != api.ModeALB
 }
 
 // hasPrimary reports whether mode has a primary and an active slave.
 func hasPrimary(mode int) bool {
-	return mode == config.ModeActiveBackup || mode == config.ModeTLB || mode == config.ModeALB
+	return mode == api.ModeActiveBackup || mode == api.ModeTLB || mode == api.ModeALB
 }
 
-// modeOf is p's mode; a nil mode is active-backup, as config.Check has it.
-func modeOf(p config.BondParams) int {
+// modeOf is p's mode; a nil mode is active-backup, as api.Check has it.
+func modeOf(p api.BondParams) int {
 	if p.Mode == nil {
-		return config.ModeActiveBackup
+		return api.ModeActiveBackup
 	}
 	return *p.Mode
 }

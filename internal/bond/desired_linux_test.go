@@ -5,7 +5,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 )
 
 // TestDesiredRecreates changes the spec bond as PUT bond_params does, then
@@ -42,7 +42,7 @@ func TestDesiredRecreates(t *testing.T) {
 				t.Errorf("desired has active_slave %q", *want.ActiveSlave)
 			}
 			if err := want.Check(before.Slaves); err != nil {
-				t.Errorf("desired %s fails config.Check: %v", jsonOf(t, want), err)
+				t.Errorf("desired %s fails api.Check: %v", jsonOf(t, want), err)
 			}
 
 			f2 := newFake("tap1", "tap2")
@@ -54,7 +54,7 @@ func TestDesiredRecreates(t *testing.T) {
 				t.Fatalf("recreate from %s: %v", jsonOf(t, want), err)
 			}
 			after := info(t, k2)
-			if !reflect.DeepEqual(after.Params.Merge(config.BondParams{ActiveSlave: ptr("")}), before.Params.Merge(config.BondParams{ActiveSlave: ptr("")})) {
+			if !reflect.DeepEqual(after.Params.Merge(api.BondParams{ActiveSlave: ptr("")}), before.Params.Merge(api.BondParams{ActiveSlave: ptr("")})) {
 				t.Errorf("recreated bond differs:\n%s\nwant:\n%s", jsonOf(t, after.Params), jsonOf(t, before.Params))
 			}
 		})

@@ -36,7 +36,7 @@
 //
 // # Parameters
 //
-// Each config.BondParams field maps to one IFLA_BOND_* attribute of the
+// Each api.BondParams field maps to one IFLA_BOND_* attribute of the
 // bond's IFLA_LINKINFO/IFLA_INFO_DATA (linux/if_link.h), sent by one of
 // three paths: a netlink.Bond field (netlink sends the fields that are not
 // NewLinkBond's -1, so a change carries exactly the given parameters), a
@@ -82,7 +82,7 @@
 // # What the kernel does by itself
 //
 // From bond_options.c and bond_netlink.c; Set's validation
-// (config.Check on the merged parameters) models these:
+// (api.BondParams.Check on the merged parameters) models these:
 //   - a mode change resets arp_validate to none; a mode without ARP
 //     monitoring (802.3ad, balance-tlb, balance-alb) sets arp_interval 0 and
 //     miimon 100 if it was 0;

@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 )
 
@@ -49,7 +49,7 @@ func specBond() Spec {
 		Name:    "bond0",
 		Address: netip.MustParsePrefix("10.8.0.253/24"),
 		Slaves:  []string{"tap1", "tap2"},
-		Params: config.BondParams{
+		Params: api.BondParams{
 			Mode:        ptr(1),
 			Primary:     ptr("tap1"),
 			ArpInterval: ptr(100),
@@ -61,9 +61,9 @@ func specBond() Spec {
 }
 
 // decode reads bond parameters as the API does.
-func decode(t *testing.T, s string) config.BondParams {
+func decode(t *testing.T, s string) api.BondParams {
 	t.Helper()
-	var p config.BondParams
+	var p api.BondParams
 	if err := json.Unmarshal([]byte(s), &p); err != nil {
 		t.Fatalf("decode %s: %v", s, err)
 	}

@@ -17,8 +17,8 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bpf"
-	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/nsthread"
 	"github.com/multilink/multilink/internal/tcattach"
@@ -117,8 +117,8 @@ func (e *EBPF) create(s Spec) (err error) {
 	if err := s.Params.Check(s.Slaves); err != nil {
 		return err
 	}
-	if m := s.Params.Mode; m != nil && *m != config.ModeActiveBackup {
-		return errkind.Invalid("bonding_mode", "the eBPF bond is active-backup only (mode 1), not %s", config.ModeNames[*m])
+	if m := s.Params.Mode; m != nil && *m != api.ModeActiveBackup {
+		return errkind.Invalid("bonding_mode", "the eBPF bond is active-backup only (mode 1), not %s", api.ModeNames[*m])
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -291,7 +291,7 @@ func (e *EBPF) Info(ctx context.Context, name string) (Info, error) {
 	if err := e.obj.Bonds.Lookup(uint32(b.peer.Attrs().Index), &st); err != nil {
 		return Info{}, fmt.Errorf("read bond %s: %w", name, err)
 	}
-	info := Info{Name: name, Driver: DriverEBPF, Slaves: slices.Clone(b.spec.Slaves), Params: b.spec.Params.Merge(config.BondParams{})}
+	info := Info{Name: name, Driver: DriverEBPF, Slaves: slices.Clone(b.spec.Slaves), Params: b.spec.Params.Merge(api.BondParams{})}
 	if l, err := e.nl.LinkByName(name); err == nil {
 		info.Up = l.Attrs().Flags&net.FlagUp != 0
 	}
@@ -306,7 +306,7 @@ func (e *EBPF) Info(ctx context.Context, name string) (Info, error) {
 
 // Set validates p against the bond and stores it; primary and
 // active_slave make that link active at once.
-func (e *EBPF) Set(ctx context.Context, name string, p config.BondParams) error {
+func (e *EBPF) Set(ctx context.Context, name string, p api.BondParams) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	b, ok := e.bonds[name]
@@ -318,8 +318,8 @@ func (e *EBPF) Set(ctx context.Context, name string, p config.BondParams) error 
 	if err := eff.Check(b.spec.Slaves); err != nil {
 		return err
 	}
-	if m := eff.Mode; m != nil && *m != config.ModeActiveBackup {
-		return errkind.Invalid("bonding_mode", "the eBPF bond is active-backup only (mode 1), not %s", config.ModeNames[*m])
+	if m := eff.Mode; m != nil && *m != api.ModeActiveBackup {
+		return errkind.Invalid("bonding_mode", "the eBPF bond is active-backup only (mode 1), not %s", api.ModeNames[*m])
 	}
 	to := ""
 	for _, v := range []*string{p.Primary, p.ActiveSlave} {

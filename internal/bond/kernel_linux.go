@@ -13,7 +13,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 )
 
@@ -177,7 +177,7 @@ func (k *Kernel) read(name string) (*state, error) {
 	}
 	b := f.bond
 	active := k.nameOf(f, b.ActiveSlave)
-	p := config.BondParams{
+	p := api.BondParams{
 		Mode:            ptr(int(b.Mode)),
 		Primary:         ptr(k.nameOf(f, b.Primary)),
 		ActiveSlave:     ptr(active),

@@ -15,7 +15,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/nstest"
 )
@@ -92,7 +92,7 @@ func newTopology(t *testing.T, bonding bool) (gw, hub *nstest.NS) {
 }
 
 // create makes the spec's bond, with changes to its parameters.
-func (l *lab) create(t *testing.T, change func(p *config.BondParams)) {
+func (l *lab) create(t *testing.T, change func(p *api.BondParams)) {
 	t.Helper()
 	s := specBond()
 	if change != nil {
@@ -161,7 +161,7 @@ func (l *lab) slavesUp(t *testing.T) {
 }
 
 // wantParams compares every parameter but the active slave (Info.Active).
-func wantParams(t *testing.T, got config.BondParams, want config.BondParams) {
+func wantParams(t *testing.T, got api.BondParams, want api.BondParams) {
 	t.Helper()
 	got.ActiveSlave, want.ActiveSlave = nil, nil
 	g, _ := json.Marshal(got)
@@ -173,8 +173,8 @@ func wantParams(t *testing.T, got config.BondParams, want config.BondParams) {
 
 // specParams is every parameter of the spec's bond as the kernel has it
 // after Create: the given ones plus the kernel's defaults.
-func specParams() config.BondParams {
-	return config.BondParams{
+func specParams() api.BondParams {
+	return api.BondParams{
 		Mode:            ptr(1),
 		Primary:         ptr("tap1"),
 		ArpInterval:     ptr(100),
@@ -237,7 +237,7 @@ func TestKernelSetSpecPut(t *testing.T) {
 
 func TestKernelRawParams(t *testing.T) {
 	l := newLab(t)
-	l.create(t, func(p *config.BondParams) { p.ArpMissedMax = ptr(3) })
+	l.create(t, func(p *api.BondParams) { p.ArpMissedMax = ptr(3) })
 	if p := l.info(t).Params; *p.ArpMissedMax != 3 {
 		t.Errorf("arp_missed_max %d after create with 3", *p.ArpMissedMax)
 	}
@@ -377,7 +377,7 @@ func TestKernelRawSocket(t *testing.T) {
 	if _, _, err := h.BondData("nope0"); !isNotFound(err) {
 		t.Errorf("bond data of a missing link: %v, want ENODEV", err)
 	}
-	missed := rawAttrs(config.BondParams{ArpMissedMax: ptr(3)})
+	missed := rawAttrs(api.BondParams{ArpMissedMax: ptr(3)})
 	if err := h.SetBondData("br0", missed); !errors.Is(err, unix.EOPNOTSUPP) {
 		t.Errorf("bond attributes to a bridge: %v, want EOPNOTSUPP", err)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 )
 
 // defaultMiimon is BOND_DEFAULT_MIIMON, which the kernel sets itself when
@@ -34,9 +34,9 @@ func ptr[T any](v T) *T { return &v }
 //   - updelay, downdelay and peer_notif_delay of 0 without MII monitoring
 //     (refused with EPERM, and read back as 0 anyway);
 //   - primary and active_slave in a mode without them (only "" gets here:
-//     config.Check refuses a name; the kernel refuses the option).
-func sendable(p, eff config.BondParams, live *config.BondParams) config.BondParams {
-	s := p.Merge(config.BondParams{})
+//     api.Check refuses a name; the kernel refuses the option).
+func sendable(p, eff api.BondParams, live *api.BondParams) api.BondParams {
+	s := p.Merge(api.BondParams{})
 	if live != nil {
 		if s.Mode != nil && live.Mode != nil && *s.Mode == *live.Mode {
 			s.Mode = nil
@@ -61,8 +61,8 @@ func sendable(p, eff config.BondParams, live *config.BondParams) config.BondPara
 // stages splits the parameters to send into what goes out in the bond's
 // link message (netlink.Bond fields), the raw attributes, the primary and
 // the active slave, which the driver sends at different moments.
-func stages(s config.BondParams) (fields config.BondParams, raw []Attr, primary, active *string) {
-	fields = s.Merge(config.BondParams{})
+func stages(s api.BondParams) (fields api.BondParams, raw []Attr, primary, active *string) {
+	fields = s.Merge(api.BondParams{})
 	fields.Primary, fields.ActiveSlave = nil, nil
 	fields.ArpMissedMax, fields.PeerNotifDelay = nil, nil
 	return fields, rawAttrs(s), s.Primary, s.ActiveSlave
@@ -70,14 +70,14 @@ func stages(s config.BondParams) (fields config.BondParams, raw []Attr, primary,
 
 // empty reports whether p gives no parameter (an empty, non-nil target
 // list is given: it clears).
-func empty(p config.BondParams) bool { return reflect.DeepEqual(p, config.BondParams{}) }
+func empty(p api.BondParams) bool { return reflect.DeepEqual(p, api.BondParams{}) }
 
 // bondFields returns the netlink.Bond that sends exactly p's given
 // parameters that have a netlink.Bond field: NewLinkBond sets every field to
 // -1 (and targets to nil), which netlink does not send. primary and
 // active_slave go as ifindexes (0, for "", clears them); index resolves
 // the names.
-func bondFields(attrs netlink.LinkAttrs, p config.BondParams, index map[string]int) (*netlink.Bond, error) {
+func bondFields(attrs netlink.LinkAttrs, p api.BondParams, index map[string]int) (*netlink.Bond, error) {
 	b := netlink.NewLinkBond(attrs)
 	set := func(dst *int, v *int) {
 		if v != nil {
@@ -130,7 +130,7 @@ func bondFields(attrs netlink.LinkAttrs, p config.BondParams, index map[string]i
 }
 
 // rawAttrs encodes p's given parameters that netlink.Bond lacks.
-func rawAttrs(p config.BondParams) []Attr {
+func rawAttrs(p api.BondParams) []Attr {
 	var out []Attr
 	if p.PeerNotifDelay != nil {
 		out = append(out, Attr{Type: attrPeerNotifDelay, Value: nl.Uint32Attr(uint32(*p.PeerNotifDelay))})

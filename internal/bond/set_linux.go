@@ -6,12 +6,12 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 )
 
 // Set applies the given parameters of p to the bond. It reads the bond's
 // live parameters, merges p over them and validates the result against the
-// bond's slaves (config.Check plus what the kernel refuses besides); an
+// bond's slaves (api.Check plus what the kernel refuses besides); an
 // invalid p is fault.KindInvalid and changes nothing.
 //
 // Parameters are sent only if given, and mode and fail_over_mac only if
@@ -21,7 +21,7 @@ import (
 // takes the reconfigure cycle instead (see reconfigure). The kernel applies
 // a message's attributes one by one, so a refused value can leave the ones
 // before it applied; Info shows what is in force.
-func (k *Kernel) Set(ctx context.Context, name string, p config.BondParams) error {
+func (k *Kernel) Set(ctx context.Context, name string, p api.BondParams) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -36,7 +36,7 @@ func (k *Kernel) Set(ctx context.Context, name string, p config.BondParams) erro
 	return nil
 }
 
-func (k *Kernel) set(ctx context.Context, name string, p config.BondParams) error {
+func (k *Kernel) set(ctx context.Context, name string, p api.BondParams) error {
 	st, err := k.read(name)
 	if err != nil {
 		return err
@@ -70,7 +70,7 @@ func (k *Kernel) set(ctx context.Context, name string, p config.BondParams) erro
 		return err
 	}
 	if active != nil {
-		if err := k.modify(st.bond, config.BondParams{ActiveSlave: active}, st.index); err != nil {
+		if err := k.modify(st.bond, api.BondParams{ActiveSlave: active}, st.index); err != nil {
 			return err
 		}
 	}
@@ -84,9 +84,9 @@ func (k *Kernel) set(ctx context.Context, name string, p config.BondParams) erro
 // arp_validate back to none; for a mode without ARP monitoring
 // arp_interval 0 and miimon 100 if it was 0), with p put over it. Options
 // the resulting mode lacks (arp_missed_max, primary) are left out unless p
-// gives them, so config.Check judges only what p asks for.
-func effective(live, p config.BondParams) config.BondParams {
-	base := live.Merge(config.BondParams{})
+// gives them, so api.Check judges only what p asks for.
+func effective(live, p api.BondParams) api.BondParams {
+	base := live.Merge(api.BondParams{})
 	base.ActiveSlave = nil
 	if p.Mode != nil && live.Mode != nil && *p.Mode != *live.Mode {
 		base.ArpValidate = ptr(0)
@@ -127,7 +127,7 @@ func effective(live, p config.BondParams) config.BondParams {
 // If a step fails, it enslaves again what it released and brings the bond
 // up again if it took it down, logging what fails there, and returns the
 // first error.
-func (k *Kernel) reconfigure(ctx context.Context, st *state, send, eff config.BondParams) (err error) {
+func (k *Kernel) reconfigure(ctx context.Context, st *state, send, eff api.BondParams) (err error) {
 	name, bond := st.info.Name, st.bond
 	down := send.Mode != nil && st.info.Up
 	k.log.Info("bond reconfigure cycle", "bond", name, "params", given(send), "slaves", st.info.Slaves, "down", down)
@@ -168,7 +168,7 @@ func (k *Kernel) reconfigure(ctx context.Context, st *state, send, eff config.Bo
 		primary = eff.Primary
 	}
 	if primary != nil {
-		if err := k.modify(bond, config.BondParams{Primary: primary}, st.index); err != nil {
+		if err := k.modify(bond, api.BondParams{Primary: primary}, st.index); err != nil {
 			return err
 		}
 	}
@@ -178,10 +178,10 @@ func (k *Kernel) reconfigure(ctx context.Context, st *state, send, eff config.Bo
 		}
 	}
 	if active != nil {
-		return k.modify(bond, config.BondParams{ActiveSlave: active}, st.index)
+		return k.modify(bond, api.BondParams{ActiveSlave: active}, st.index)
 	}
 	if was := st.info.Active; was != "" && hasPrimary(modeOf(eff)) && (eff.Primary == nil || *eff.Primary == "") {
-		if err := k.modify(bond, config.BondParams{ActiveSlave: &was}, st.index); err != nil {
+		if err := k.modify(bond, api.BondParams{ActiveSlave: &was}, st.index); err != nil {
 			k.log.Warn("bond reconfigure: active slave not restored; the kernel chose one", "bond", name, "slave", was, "err", err)
 		}
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 )
 
 // Switcher is a Driver that can move a bond's traffic with a grace on the
@@ -39,7 +39,7 @@ func (k *Kernel) Switch(ctx context.Context, name, to string, grace time.Duratio
 	_, pending := k.grace[name]
 	if grace > 0 && (pending || intOr(st.info.Params.AllSlavesActive, 0) == 0) {
 		if !pending {
-			if err := k.set(ctx, name, config.BondParams{AllSlavesActive: ptr(1)}); err != nil {
+			if err := k.set(ctx, name, api.BondParams{AllSlavesActive: ptr(1)}); err != nil {
 				return fmt.Errorf("switch bond %s: open the other slaves: %w", name, err)
 			}
 		}
@@ -48,7 +48,7 @@ func (k *Kernel) Switch(ctx context.Context, name, to string, grace time.Duratio
 		gen := k.graceGen
 		k.grace[name] = pendingGrace{gen: gen, timer: time.AfterFunc(grace, func() { k.endGrace(name, gen) })}
 	}
-	if err := k.set(ctx, name, config.BondParams{Primary: &to}); err != nil {
+	if err := k.set(ctx, name, api.BondParams{Primary: &to}); err != nil {
 		return fmt.Errorf("switch bond %s to %s: %w", name, to, err)
 	}
 	return nil
@@ -62,7 +62,7 @@ func (k *Kernel) endGrace(name string, gen uint64) {
 		return
 	}
 	delete(k.grace, name)
-	if err := k.set(context.Background(), name, config.BondParams{AllSlavesActive: ptr(0)}); err != nil {
+	if err := k.set(context.Background(), name, api.BondParams{AllSlavesActive: ptr(0)}); err != nil {
 		k.log.Debug("bond switch grace: all_slaves_active not put back (bond gone?)", "bond", name, "err", err)
 	}
 }
@@ -85,5 +85,5 @@ func (c *Chooser) Switch(ctx context.Context, name, to string, grace time.Durati
 	if s, ok := d.(Switcher); ok {
 		return s.Switch(ctx, name, to, grace)
 	}
-	return d.Set(ctx, name, config.BondParams{Primary: &to})
+	return d.Set(ctx, name, api.BondParams{Primary: &to})
 }

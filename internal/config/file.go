@@ -7,6 +7,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 )
 
@@ -25,8 +26,8 @@ import (
 //	policy:            # optional: failover thresholds, as PUT /v1/client/policy's "policy"
 //	  {hold_down_ms: 2000, loss_degraded: 0.1}
 type File struct {
-	Servers []Server `json:"servers,omitempty"`
-	Clients []Client `json:"clients,omitempty"`
+	Servers []api.Server `json:"servers,omitempty"`
+	Clients []api.Client `json:"clients,omitempty"`
 	// Probe and Policy are the file's probe: and policy: sections as JSON,
 	// for the daemon to decode and validate (probe intervals, failover
 	// thresholds); nil when absent. They are settings, not desired state.
@@ -54,13 +55,13 @@ func ParseFile(data []byte) (File, error) {
 		}
 		for i, item := range items {
 			if err := add(item); err != nil {
-				return prefix(index(i), err)
+				return api.Prefix(api.Index(i), err)
 			}
 		}
 		return nil
 	}
 	addServer := func(raw json.RawMessage) error {
-		var s Server
+		var s api.Server
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return err
 		}
@@ -68,7 +69,7 @@ func ParseFile(data []byte) (File, error) {
 		return nil
 	}
 	addClient := func(raw json.RawMessage) error {
-		var c Client
+		var c api.Client
 		if err := json.Unmarshal(raw, &c); err != nil {
 			return err
 		}
@@ -77,7 +78,7 @@ func ParseFile(data []byte) (File, error) {
 	}
 	// Keys are decoded in sorted order: client before clients, server
 	// before servers, which is the order the entries get.
-	fields := map[string]field{
+	fields := map[string]func(json.RawMessage) error{
 		"server":  addServer,
 		"servers": func(raw json.RawMessage) error { return list(raw, addServer) },
 		"client":  addClient,
@@ -85,7 +86,7 @@ func ParseFile(data []byte) (File, error) {
 		"probe":   func(raw json.RawMessage) error { f.Probe = raw; return nil },
 		"policy":  func(raw json.RawMessage) error { f.Policy = raw; return nil },
 	}
-	if err := decodeObject(js, "", fields, nil); err != nil {
+	if err := api.DecodeObject(js, fields); err != nil {
 		return File{}, err
 	}
 	if err := f.Check(); err != nil {
@@ -108,35 +109,35 @@ func (f File) Check() error {
 		return nil
 	}
 	for i, s := range f.Servers {
-		path := "servers" + index(i)
+		path := "servers" + api.Index(i)
 		if err := s.Check(); err != nil {
-			return prefix(path, err)
+			return api.Prefix(path, err)
 		}
-		if err := claim(s.BridgeInterface, join(path, "bridge_interface")); err != nil {
+		if err := claim(s.BridgeInterface, api.Path(path, "bridge_interface")); err != nil {
 			return err
 		}
 		for _, t := range s.Taps() {
-			if err := claim(t, join(path, "tap_prefix")); err != nil {
+			if err := claim(t, api.Path(path, "tap_prefix")); err != nil {
 				return err
 			}
 		}
 		for j, o := range f.Servers[:i] {
 			if s.Port(1) <= o.Port(o.Links) && s.Port(s.Links) >= o.Port(1) {
-				return errkind.Invalid(join(path, "port_base"), "ports %d-%d overlap servers%s's %d-%d",
-					s.Port(1), s.Port(s.Links), index(j), o.Port(1), o.Port(o.Links))
+				return errkind.Invalid(api.Path(path, "port_base"), "ports %d-%d overlap servers%s's %d-%d",
+					s.Port(1), s.Port(s.Links), api.Index(j), o.Port(1), o.Port(o.Links))
 			}
 		}
 	}
 	for i, c := range f.Clients {
-		path := "clients" + index(i)
+		path := "clients" + api.Index(i)
 		if err := c.Check(); err != nil {
-			return prefix(path, err)
+			return api.Prefix(path, err)
 		}
-		if err := claim(c.Bond, join(path, "bond")); err != nil {
+		if err := claim(c.Bond, api.Path(path, "bond")); err != nil {
 			return err
 		}
 		for _, t := range c.Taps() {
-			if err := claim(t, join(path, join("bond", c.Bond)+".tap_prefix")); err != nil {
+			if err := claim(t, api.Path(path, api.Path("bond", c.Bond)+".tap_prefix")); err != nil {
 				return err
 			}
 		}

@@ -10,7 +10,9 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 // specValues is the spec's helm values (serverConfig and clientConfig)
@@ -45,7 +47,7 @@ func TestParseFileSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantServer := Server{"br0", netip.MustParsePrefix("10.8.0.254/24"), 2, 1191, "tap"}
+	wantServer := api.Server{BridgeInterface: "br0", BridgeIP: netip.MustParsePrefix("10.8.0.254/24"), Links: 2, PortBase: 1191, TapPrefix: "tap"}
 	if len(f.Servers) != 1 || !reflect.DeepEqual(f.Servers[0], wantServer) {
 		t.Errorf("servers %+v", f.Servers)
 	}
@@ -53,10 +55,10 @@ func TestParseFileSpec(t *testing.T) {
 		t.Fatalf("clients %+v", f.Clients)
 	}
 	c := f.Clients[0]
-	wantBonding := BondParams{Mode: ptr(1), Primary: ptr("ctap1"), ArpInterval: ptr(50), ArpIPTarget: addrs("10.8.0.254"), ArpValidate: ptr(5), FailOverMac: ptr(1)}
+	wantBonding := api.BondParams{Mode: testsupport.Ptr(1), Primary: testsupport.Ptr("ctap1"), ArpInterval: testsupport.Ptr(50), ArpIPTarget: testsupport.Addrs("10.8.0.254"), ArpValidate: testsupport.Ptr(5), FailOverMac: testsupport.Ptr(1)}
 	if c.Bond != "bond0" || c.ServerAPIURL != "http://158.42.89.111:3333" || len(c.Slaves) != 2 ||
 		c.Slaves[1].HWInt != "wlan0" || c.Slaves[1].Netmask != 24 || !reflect.DeepEqual(c.Bonding, wantBonding) {
-		t.Errorf("client %s", mustJSON(c))
+		t.Errorf("client %s", testsupport.MustJSON(c))
 	}
 
 	// The daemon saves its state as JSON and reads it back with ParseFile.
@@ -69,7 +71,7 @@ func TestParseFileSpec(t *testing.T) {
 		t.Fatalf("%s: %v", js, err)
 	}
 	if !reflect.DeepEqual(back, f) {
-		t.Errorf("round trip:\n%s\n%s", mustJSON(f), mustJSON(back))
+		t.Errorf("round trip:\n%s\n%s", testsupport.MustJSON(f), testsupport.MustJSON(back))
 	}
 }
 
@@ -159,7 +161,7 @@ func TestParseFileRejects(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f, err := ParseFile([]byte(tc.yaml))
-			wantInvalid(t, err, tc.field)
+			testsupport.WantInvalid(t, err, tc.field)
 			if f.Servers != nil || f.Clients != nil {
 				t.Errorf("a rejected file gave %+v", f)
 			}

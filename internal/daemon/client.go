@@ -12,8 +12,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bond"
-	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/failover"
 	"github.com/multilink/multilink/internal/gateway"
@@ -42,7 +42,7 @@ type clientStack struct {
 
 // stackOptions are the client stack's settings (flags and config file).
 type stackOptions struct {
-	BondDriver string          // config.DriverAuto, DriverKernel, DriverEBPF
+	BondDriver string          // api.DriverAuto, DriverKernel, DriverEBPF
 	NoFailover bool            // probe, but leave failover to the bond (the kernel's ARP monitor)
 	Probe      json.RawMessage // the config file's probe: section
 	Policy     json.RawMessage // its policy: section
@@ -58,7 +58,7 @@ type probeSettings struct {
 func newClientStack(o stackOptions, nl *netlink.Handle, log *slog.Logger) (*clientStack, error) {
 	var ps probeSettings
 	if len(o.Probe) > 0 {
-		if err := config.DecodeStrict(o.Probe, &ps); err != nil {
+		if err := api.DecodeStrict(o.Probe, &ps); err != nil {
 			return nil, fmt.Errorf("config probe: %w", err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
@@ -32,7 +33,7 @@ func newRole() *role {
 }
 
 // start marks name running and calls commit under the same lock, so that
-// a concurrent Configs never sees it running without its config.
+// a concurrent Configs never sees it running without its api.
 func (f *role) start(ctx context.Context, name string, commit func()) error {
 	f.mu.Lock()
 	f.starts[name]++
@@ -88,11 +89,11 @@ func (f *role) startsOf(name string) int {
 // fakeHub is a servers whose bridges run in memory.
 type fakeHub struct {
 	*role
-	cfgs     map[string]config.Server
+	cfgs     map[string]api.Server
 	statuses []hub.Status // if set, Status answers these
 }
 
-func (h *fakeHub) Start(ctx context.Context, c config.Server) (hub.Status, error) {
+func (h *fakeHub) Start(ctx context.Context, c api.Server) (hub.Status, error) {
 	if err := h.start(ctx, c.BridgeInterface, func() { h.cfgs[c.BridgeInterface] = c }); err != nil {
 		return hub.Status{}, err
 	}
@@ -116,10 +117,10 @@ func (h *fakeHub) Status(context.Context) []hub.Status {
 
 func (h *fakeHub) Key(context.Context, string) (hub.Key, error) { return hub.Key{}, nil }
 
-func (h *fakeHub) Configs() []config.Server {
+func (h *fakeHub) Configs() []api.Server {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	var out []config.Server
+	var out []api.Server
 	for name := range h.running {
 		out = append(out, h.cfgs[name])
 	}
@@ -131,11 +132,11 @@ func (h *fakeHub) Close(context.Context) error { return nil }
 // fakeGateway is a clients whose bonds run in memory.
 type fakeGateway struct {
 	*role
-	cfgs     map[string]config.Client
+	cfgs     map[string]api.Client
 	statuses []gateway.Status // if set, Status answers these
 }
 
-func (g *fakeGateway) Start(ctx context.Context, c config.Client) (gateway.Status, error) {
+func (g *fakeGateway) Start(ctx context.Context, c api.Client) (gateway.Status, error) {
 	if err := g.start(ctx, c.Bond, func() { g.cfgs[c.Bond] = c }); err != nil {
 		return gateway.Status{}, err
 	}
@@ -159,14 +160,14 @@ func (g *fakeGateway) Status(context.Context) []gateway.Status {
 
 func (g *fakeGateway) BondParams(context.Context, string) (bond.Info, error) { return bond.Info{}, nil }
 
-func (g *fakeGateway) SetBondParams(context.Context, string, config.BondParams) (bond.Info, error) {
+func (g *fakeGateway) SetBondParams(context.Context, string, api.BondParams) (bond.Info, error) {
 	return bond.Info{}, nil
 }
 
-func (g *fakeGateway) Configs() []config.Client {
+func (g *fakeGateway) Configs() []api.Client {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var out []config.Client
+	var out []api.Client
 	for name := range g.running {
 		out = append(out, g.cfgs[name])
 	}
@@ -184,8 +185,8 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	h := &fakeHub{role: newRole(), cfgs: map[string]config.Server{}}
-	g := &fakeGateway{role: newRole(), cfgs: map[string]config.Client{}}
+	h := &fakeHub{role: newRole(), cfgs: map[string]api.Server{}}
+	g := &fakeGateway{role: newRole(), cfgs: map[string]api.Client{}}
 	r := newRoles(h, g, newStore(t.TempDir()), slog.New(slog.DiscardHandler))
 	r.retry = backoff{min: 5 * time.Millisecond, max: 20 * time.Millisecond}
 	t.Cleanup(r.stopRetries)
@@ -204,18 +205,18 @@ func (f *fixture) saved(t *testing.T) config.File {
 
 // specServer is the spec's server, its TAPs named srv1, srv2 so that it
 // can run beside specClient.
-func specServer(t *testing.T) config.Server {
+func specServer(t *testing.T) api.Server {
 	t.Helper()
-	var s config.Server
-	readJSON(t, "../config/testdata/spec_server_start.json", &s)
+	var s api.Server
+	readJSON(t, "../../api/testdata/spec_server_start.json", &s)
 	s.TapPrefix = "srv"
 	return s
 }
 
-func specClient(t *testing.T) config.Client {
+func specClient(t *testing.T) api.Client {
 	t.Helper()
-	var c config.Client
-	readJSON(t, "../config/testdata/spec_client_start.json", &c)
+	var c api.Client
+	readJSON(t, "../../api/testdata/spec_client_start.json", &c)
 	return c
 }
 

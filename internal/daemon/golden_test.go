@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/config"
 )
 
@@ -20,7 +21,7 @@ func TestGoldenState(t *testing.T) {
 	dir := filepath.Join("testdata", "golden")
 	path := filepath.Join(dir, "state.json")
 	s := newStore(t.TempDir())
-	if err := s.save(config.File{Servers: []config.Server{specServer(t)}, Clients: []config.Client{specClient(t)}}); err != nil {
+	if err := s.save(config.File{Servers: []api.Server{specServer(t)}, Clients: []api.Client{specClient(t)}}); err != nil {
 		t.Fatal(err)
 	}
 	got := readState(t, s)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/gateway"
@@ -62,7 +63,7 @@ func TestHealth(t *testing.T) {
 				f.gw.setFail("bond1", errkind.Unavailable(nil, "reach the hub"))
 				cl := specClient(t)
 				cl.Bond = "bond1"
-				f.restore(context.Background(), config.File{Clients: []config.Client{cl}})
+				f.restore(context.Background(), config.File{Clients: []api.Client{cl}})
 			}
 			rep := health{r: f.roles}.Health(context.Background())
 			if rep.Status != c.want || len(rep.Checks) != c.checks {

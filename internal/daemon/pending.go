@@ -6,7 +6,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/gateway"
 	"github.com/multilink/multilink/internal/hub"
@@ -18,8 +18,8 @@ import (
 // retried with backoff until it starts, it is stopped through the API, or
 // the daemon stops. Only an API stop removes it.
 type pending struct {
-	server *config.Server // exactly one of server and client is set
-	client *config.Client
+	server *api.Server // exactly one of server and client is set
+	client *api.Client
 
 	// Guarded by roles.mu.
 	err      error     // the last start's error

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
 )
@@ -38,7 +39,7 @@ func TestRestoreKeepsFailedEntries(t *testing.T) {
 	f := newFixture(t)
 	f.hub.setFail("br0", errkind.Unsupported(errors.New("exec: not found"), "find openvpn"))
 	f.gw.setFail("bond0", errkind.Invalid("bond.bond0.slaves[1].hw_int", "no interface wlan0 on this host"))
-	f.restore(context.Background(), config.File{Servers: []config.Server{specServer(t)}, Clients: []config.Client{specClient(t)}})
+	f.restore(context.Background(), config.File{Servers: []api.Server{specServer(t)}, Clients: []api.Client{specClient(t)}})
 
 	if s := f.saved(t); len(s.Servers) != 1 || len(s.Clients) != 1 {
 		t.Fatalf("desired state after failed restores: %+v", s)
@@ -86,7 +87,7 @@ func TestStartOfPendingConflicts(t *testing.T) {
 	f := newFixture(t)
 	f.gw.setFail("bond0", errkind.Unavailable(nil, "reach the hub"))
 	f.hub.setFail("br0", errkind.Conflict("interface br0 exists already"))
-	f.restore(context.Background(), config.File{Servers: []config.Server{specServer(t)}, Clients: []config.Client{specClient(t)}})
+	f.restore(context.Background(), config.File{Servers: []api.Server{specServer(t)}, Clients: []api.Client{specClient(t)}})
 	if _, err := (gatewayRole{f.roles}).Start(context.Background(), specClient(t)); errkind.KindOf(err) != errkind.KindConflict {
 		t.Errorf("start of a pending client: %v, want conflict", err)
 	}
@@ -101,7 +102,7 @@ func TestStopPending(t *testing.T) {
 	f := newFixture(t)
 	f.gw.setFail("bond0", errkind.Unavailable(nil, "reach the hub"))
 	f.hub.setFail("br0", errkind.Unsupported(nil, "find openvpn"))
-	f.restore(context.Background(), config.File{Servers: []config.Server{specServer(t)}, Clients: []config.Client{specClient(t)}})
+	f.restore(context.Background(), config.File{Servers: []api.Server{specServer(t)}, Clients: []api.Client{specClient(t)}})
 	if err := (gatewayRole{f.roles}).Stop(context.Background(), "bond0"); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestStopPending(t *testing.T) {
 func TestStopPendingDuringStart(t *testing.T) {
 	f := newFixture(t)
 	f.gw.setFail("bond0", errkind.Unavailable(nil, "reach the hub"))
-	f.restore(context.Background(), config.File{Clients: []config.Client{specClient(t)}})
+	f.restore(context.Background(), config.File{Clients: []api.Client{specClient(t)}})
 
 	block := make(chan struct{})
 	var once sync.Once
@@ -173,7 +174,7 @@ func TestShutdownEndsRetries(t *testing.T) {
 	f := newFixture(t)
 	f.retry = backoff{min: time.Hour, max: time.Hour}
 	f.gw.setFail("bond0", errkind.Unavailable(nil, "reach the hub"))
-	f.restore(context.Background(), config.File{Clients: []config.Client{specClient(t)}})
+	f.restore(context.Background(), config.File{Clients: []api.Client{specClient(t)}})
 	done := make(chan struct{})
 	go func() {
 		f.stopRetries()

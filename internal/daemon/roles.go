@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/gateway"
@@ -16,14 +17,14 @@ import (
 // servers is what the daemon needs of the server role; *hub.Hub has it.
 type servers interface {
 	restapi.Hub
-	Configs() []config.Server
+	Configs() []api.Server
 	Close(ctx context.Context) error
 }
 
 // clients is what the daemon needs of the client role; *gateway.Gateway has it.
 type clients interface {
 	restapi.Gateway
-	Configs() []config.Client
+	Configs() []api.Client
 	Close(ctx context.Context) error
 }
 
@@ -87,7 +88,7 @@ func (r *roles) save() {
 // hubRole is the api's view of the server role.
 type hubRole struct{ *roles }
 
-func (h hubRole) Start(ctx context.Context, c config.Server) (hub.Status, error) {
+func (h hubRole) Start(ctx context.Context, c api.Server) (hub.Status, error) {
 	if err := h.notPending(serverKey(c.BridgeInterface)); err != nil {
 		return hub.Status{}, err
 	}
@@ -123,7 +124,7 @@ func (h hubRole) Key(ctx context.Context, bridge string) (hub.Key, error) {
 // gatewayRole is the api's view of the client role.
 type gatewayRole struct{ *roles }
 
-func (g gatewayRole) Start(ctx context.Context, c config.Client) (gateway.Status, error) {
+func (g gatewayRole) Start(ctx context.Context, c api.Client) (gateway.Status, error) {
 	if err := g.notPending(clientKey(c.Bond)); err != nil {
 		return gateway.Status{}, err
 	}
@@ -156,7 +157,7 @@ func (g gatewayRole) BondParams(ctx context.Context, name string) (bond.Info, er
 	return g.gw.BondParams(ctx, name)
 }
 
-func (g gatewayRole) SetBondParams(ctx context.Context, name string, p config.BondParams) (bond.Info, error) {
+func (g gatewayRole) SetBondParams(ctx context.Context, name string, p api.BondParams) (bond.Info, error) {
 	info, err := g.gw.SetBondParams(ctx, name, p)
 	if err == nil {
 		g.save()

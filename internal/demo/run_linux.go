@@ -18,7 +18,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 )
 
 // Options configure a demo run.
@@ -52,7 +52,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := config.CheckDriver("bond-driver", o.Driver); err != nil {
+	if err := api.CheckDriver("bond-driver", o.Driver); err != nil {
 		return Summary{}, err
 	}
 	if o.Bin == "" {
@@ -109,7 +109,7 @@ func startDaemons(ctx context.Context, w *world, o Options, dir string) (hub, gw
 	}
 	driver := o.Driver
 	if driver == "" {
-		driver = config.DriverAuto
+		driver = api.DriverAuto
 	}
 	if gw, err = run("gateway", w.gw, "127.0.0.1:3333", "--bond-driver", driver); err != nil {
 		return hub, nil, err

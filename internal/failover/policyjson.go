@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 )
 
@@ -56,7 +56,7 @@ type Request struct {
 // PolicyView's fields) over base, and validates the result.
 func ParsePolicy(data []byte, base Policy) (Policy, error) {
 	v := viewOf(base)
-	if err := config.DecodeStrict(data, &v); err != nil {
+	if err := api.DecodeStrict(data, &v); err != nil {
 		return Policy{}, err
 	}
 	p := v.policy()
@@ -73,7 +73,7 @@ type Intervals struct{ Active, Backup time.Duration }
 // (for the thresholds it leaves out). Unknown fields are refused by name.
 func ParseRequest(data []byte, cur Policy) (Update, Intervals, error) {
 	var r Request
-	if err := config.DecodeStrict(data, &r); err != nil {
+	if err := api.DecodeStrict(data, &r); err != nil {
 		return Update{}, Intervals{}, err
 	}
 	if r.Pin == nil && r.Priority == nil && r.Policy == nil && r.ProbeIntervalMs == nil && r.BackupIntervalMs == nil {
@@ -83,7 +83,7 @@ func ParseRequest(data []byte, cur Policy) (Update, Intervals, error) {
 	if r.Policy != nil {
 		p, err := ParsePolicy(*r.Policy, cur)
 		if err != nil {
-			return Update{}, Intervals{}, config.Prefix("policy", err)
+			return Update{}, Intervals{}, api.Prefix("policy", err)
 		}
 		u.Policy = &p
 	}

@@ -5,8 +5,8 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bond"
-	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
 )
 
@@ -20,8 +20,8 @@ import (
 type bondDriver struct{ w *world }
 
 // fresh is what the kernel reports of a new bond.
-func fresh() config.BondParams {
-	return config.BondParams{Mode: ptr(0), Primary: ptr(""), ArpInterval: ptr(0), ArpIPTarget: []netip.Addr{},
+func fresh() api.BondParams {
+	return api.BondParams{Mode: ptr(0), Primary: ptr(""), ArpInterval: ptr(0), ArpIPTarget: []netip.Addr{},
 		ArpValidate: ptr(0), ArpMissedMax: ptr(2), FailOverMac: ptr(0), PrimaryReselect: ptr(0), NumGratArp: ptr(1),
 		PeerNotifDelay: ptr(0), Miimon: ptr(0), Updelay: ptr(0), Downdelay: ptr(0), AllSlavesActive: ptr(0)}
 }
@@ -29,9 +29,9 @@ func fresh() config.BondParams {
 func arpMode(mode int) bool     { return mode != 4 && mode != 5 && mode != 6 }
 func primaryMode(mode int) bool { return mode == 1 || mode == 5 || mode == 6 }
 
-// refused is what the kernel refuses besides config.Check: an option the
+// refused is what the kernel refuses besides api.Check: an option the
 // mode lacks (EACCES) and ARP validation with MII monitoring.
-func refused(given, eff config.BondParams) error {
+func refused(given, eff api.BondParams) error {
 	if !arpMode(*eff.Mode) && (given.ArpInterval != nil || given.ArpValidate != nil || given.ArpMissedMax != nil) {
 		return errkind.Invalid("bonding_mode", "fake kernel: ARP monitoring options in mode %d (EACCES)", *eff.Mode)
 	}
@@ -47,9 +47,9 @@ func (b bondDriver) Create(_ context.Context, s bond.Spec) error {
 	if err := b.w.op("bond " + s.Name + " " + strings.Join(s.Slaves, ",")); err != nil {
 		return err
 	}
-	p := s.Params.Merge(config.BondParams{})
+	p := s.Params.Merge(api.BondParams{})
 	if p.Mode == nil {
-		p.Mode = ptr(config.ModeActiveBackup)
+		p.Mode = ptr(api.ModeActiveBackup)
 	}
 	if err := p.Check(s.Slaves); err != nil {
 		return err
@@ -85,11 +85,11 @@ func (b bondDriver) Info(_ context.Context, name string) (bond.Info, error) {
 			active = *s.Params.Primary
 		}
 	}
-	p := s.Params.Merge(config.BondParams{ActiveSlave: &active})
+	p := s.Params.Merge(api.BondParams{ActiveSlave: &active})
 	return bond.Info{Name: name, Driver: "fake", Up: true, Slaves: s.Slaves, Active: active, Params: p}, nil
 }
 
-func (b bondDriver) Set(_ context.Context, name string, p config.BondParams) error {
+func (b bondDriver) Set(_ context.Context, name string, p api.BondParams) error {
 	b.w.mu.Lock()
 	defer b.w.mu.Unlock()
 	s, ok := b.w.bonds[name]
@@ -97,7 +97,7 @@ func (b bondDriver) Set(_ context.Context, name string, p config.BondParams) err
 		return errkind.NotFound("bond %s", name)
 	}
 	live := s.Params
-	next := live.Merge(config.BondParams{})
+	next := live.Merge(api.BondParams{})
 	if p.Mode != nil && *p.Mode != *live.Mode {
 		// bond_option_mode_set, and the slaves released and enslaved again.
 		next.ArpValidate = ptr(0)
@@ -117,7 +117,7 @@ func (b bondDriver) Set(_ context.Context, name string, p config.BondParams) err
 	}
 	next = next.Merge(p)
 	// Judged as Kernel.Set judges: the options the mode lacks only if given.
-	eff := next.Merge(config.BondParams{})
+	eff := next.Merge(api.BondParams{})
 	if !arpMode(*eff.Mode) && p.ArpMissedMax == nil {
 		eff.ArpMissedMax = nil
 	}

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 )
 
@@ -110,7 +110,7 @@ func TestStopDoesNotBlock(t *testing.T) {
 		}
 	})
 	within(t, "SetBondParams of another bond", func() {
-		if _, err := g.SetBondParams(ctx, "bond1", config.BondParams{Primary: ptr("vpn2")}); err != nil {
+		if _, err := g.SetBondParams(ctx, "bond1", api.BondParams{Primary: ptr("vpn2")}); err != nil {
 			t.Errorf("set bond1: %v", err)
 		}
 	})
@@ -152,7 +152,7 @@ func TestCloseWaitsForStart(t *testing.T) {
 }
 
 // otherClient is the spec's client as bond1 over vpn1, vpn2.
-func otherClient(t *testing.T) config.Client {
+func otherClient(t *testing.T) api.Client {
 	c := specClient(t)
 	c.Bond, c.TapPrefix, c.Bonding.Primary = "bond1", "vpn", ptr("vpn1")
 	return c

@@ -15,8 +15,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bond"
-	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/hub"
 	"github.com/multilink/multilink/internal/tunnel"
@@ -79,7 +79,7 @@ type busy struct {
 }
 
 type client struct {
-	cfg     config.Client
+	cfg     api.Client
 	slot    int
 	keyFile string
 	ports   []int
@@ -99,7 +99,7 @@ func New(opts Options) *Gateway {
 
 // Start brings up the bond cfg describes. On error nothing it made is left.
 // A start of a bond being started or stopped is errkind.KindConflict.
-func (g *Gateway) Start(ctx context.Context, cfg config.Client) (Status, error) {
+func (g *Gateway) Start(ctx context.Context, cfg api.Client) (Status, error) {
 	if err := cfg.Check(); err != nil {
 		return Status{}, err
 	}
@@ -167,7 +167,7 @@ func (g *Gateway) release(name string) {
 
 // hwIndexes returns the ifindex of each slave's hw_int. A hw_int this host
 // lacks is bad input, named by its field as decoding names it.
-func (g *Gateway) hwIndexes(cfg config.Client) ([]int, error) {
+func (g *Gateway) hwIndexes(cfg api.Client) ([]int, error) {
 	ifindex := make([]int, len(cfg.Slaves))
 	for i, s := range cfg.Slaves {
 		l, err := g.opts.Netlink.LinkByName(s.HWInt)
@@ -226,7 +226,7 @@ func (c *client) bringUp(ctx context.Context, g *Gateway, key hub.Key, ifindex [
 }
 
 // checkFree refuses a client whose bond or TAP names are taken; g.mu is held.
-func (g *Gateway) checkFree(cfg config.Client) error {
+func (g *Gateway) checkFree(cfg api.Client) error {
 	if _, ok := g.clients[cfg.Bond]; ok {
 		return errkind.Conflict("client %s is already started", cfg.Bond)
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bond"
-	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/hub"
 	"github.com/multilink/multilink/internal/tunnel"
@@ -174,13 +174,13 @@ func (f *fetcher) FetchKey(ctx context.Context, base, bridge, token string) (hub
 		Links: []hub.KeyLink{{Tap: "tap1", Port: 1191}, {Tap: "tap2", Port: 1192}}}, nil
 }
 
-func specClient(t *testing.T) config.Client {
+func specClient(t *testing.T) api.Client {
 	t.Helper()
-	data, err := os.ReadFile("../config/testdata/spec_client_start.json")
+	data, err := os.ReadFile("../../api/testdata/spec_client_start.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c config.Client
+	var c api.Client
 	if err := json.Unmarshal(data, &c); err != nil {
 		t.Fatal(err)
 	}
@@ -259,11 +259,11 @@ func TestStartRefuses(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld("eth0") // no wlan0
 	// The field is named as decoding names a bad wlan0 in the same body.
-	data, err := os.ReadFile("../config/testdata/spec_client_start.json")
+	data, err := os.ReadFile("../../api/testdata/spec_client_start.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var bad config.Client
+	var bad api.Client
 	decodeErr := json.Unmarshal([]byte(strings.Replace(string(data), `"wlan0"`, `"wlan 0"`, 1)), &bad)
 	want := errkind.FieldOf(decodeErr)
 	if want != "bond.bond0.slaves[1].hw_int" {

@@ -6,13 +6,14 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
 )
 
-func params(t *testing.T, s string) config.BondParams {
+func params(t *testing.T, s string) api.BondParams {
 	t.Helper()
-	var p config.BondParams
+	var p api.BondParams
 	if err := json.Unmarshal([]byte(s), &p); err != nil {
 		t.Fatalf("decode %s: %v", s, err)
 	}
@@ -26,7 +27,7 @@ func TestSetBondParams(t *testing.T) {
 	if _, err := g.Start(ctx, specClient(t)); err != nil {
 		t.Fatal(err)
 	}
-	var p config.BondParams
+	var p api.BondParams
 	if err := json.Unmarshal([]byte(`{"primary":"tap2","arp_interval":"50"}`), &p); err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func TestSetBondParams(t *testing.T) {
 	if c := g.Configs()[0]; *c.Bonding.Primary != "tap2" || *c.Bonding.ArpInterval != 50 {
 		t.Errorf("config not updated for restarts: %+v", c.Bonding)
 	}
-	bad := config.BondParams{Primary: ptr("tap9")}
+	bad := api.BondParams{Primary: ptr("tap9")}
 	before := len(w.ops)
 	if _, err := g.SetBondParams(ctx, "bond0", bad); errkind.KindOf(err) != errkind.KindInvalid {
 		t.Errorf("primary tap9: %v", err)
@@ -156,10 +157,10 @@ func TestSetBondParamsKeepsOperatorPrimary(t *testing.T) {
 	}
 	// The failover engine steers the bond to tap2 (through the driver).
 	tap2 := "tap2"
-	if err := (bondDriver{w}).Set(ctx, "bond0", config.BondParams{Primary: &tap2}); err != nil {
+	if err := (bondDriver{w}).Set(ctx, "bond0", api.BondParams{Primary: &tap2}); err != nil {
 		t.Fatal(err)
 	}
-	var p config.BondParams
+	var p api.BondParams
 	if err := json.Unmarshal([]byte(`{"arp_interval": "50"}`), &p); err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 )
 
 // Policy routing numbers. A link's mark and table are the same number:
@@ -31,7 +31,7 @@ func markFor(slot, i int) uint32 { return uint32(markBase + slot*linksPerSlot + 
 
 // planRoute computes the rule and route that pin slave s (index i) of the
 // bond in slot to its hw_int, whose ifindex is ifindex.
-func planRoute(slot, i int, s config.Slave, ifindex int) linkRoute {
+func planRoute(slot, i int, s api.Slave, ifindex int) linkRoute {
 	mark := markFor(slot, i)
 	table := int(mark)
 	rule := netlink.NewRule()

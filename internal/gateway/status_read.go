@@ -6,8 +6,8 @@ import (
 	"net/netip"
 	"sort"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bond"
-	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
 )
 
@@ -44,10 +44,10 @@ func (g *Gateway) status(ctx context.Context, c *client) Status {
 
 // Configs returns the configuration of every started client, by bond name,
 // with the bond parameters as last set.
-func (g *Gateway) Configs() []config.Client {
+func (g *Gateway) Configs() []api.Client {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	out := make([]config.Client, 0, len(g.clients))
+	out := make([]api.Client, 0, len(g.clients))
 	for _, c := range g.clients {
 		out = append(out, c.cfg)
 	}
@@ -73,7 +73,7 @@ func (g *Gateway) BondParams(ctx context.Context, name string) (bond.Info, error
 // force (bond.Info.Desired) become the client's bonding, so a restart
 // recreates the bond as it was last set. Changes to one gateway's bonds
 // run one at a time, without g.mu.
-func (g *Gateway) SetBondParams(ctx context.Context, name string, p config.BondParams) (bond.Info, error) {
+func (g *Gateway) SetBondParams(ctx context.Context, name string, p api.BondParams) (bond.Info, error) {
 	g.setMu.Lock()
 	defer g.setMu.Unlock()
 	g.mu.Lock()

@@ -13,7 +13,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/tunnel"
 )
@@ -52,7 +52,7 @@ type Hub struct {
 }
 
 type server struct {
-	cfg     config.Server
+	cfg     api.Server
 	keyFile string
 	started time.Time
 }
@@ -67,7 +67,7 @@ func New(opts Options) *Hub {
 }
 
 // Start serves cfg. On error nothing it made is left.
-func (h *Hub) Start(ctx context.Context, cfg config.Server) (Status, error) {
+func (h *Hub) Start(ctx context.Context, cfg api.Server) (Status, error) {
 	if err := cfg.Check(); err != nil {
 		return Status{}, err
 	}
@@ -117,7 +117,7 @@ func (h *Hub) Start(ctx context.Context, cfg config.Server) (Status, error) {
 }
 
 // checkFree refuses a server whose names or ports are taken.
-func (h *Hub) checkFree(cfg config.Server) error {
+func (h *Hub) checkFree(cfg api.Server) error {
 	if _, ok := h.servers[cfg.BridgeInterface]; ok {
 		return errkind.Conflict("server %s is already started", cfg.BridgeInterface)
 	}
@@ -144,7 +144,7 @@ func (h *Hub) checkFree(cfg config.Server) error {
 	return nil
 }
 
-func (h *Hub) addBridge(cfg config.Server) (netlink.Link, error) {
+func (h *Hub) addBridge(cfg api.Server) (netlink.Link, error) {
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: cfg.BridgeInterface}}
 	if err := h.opts.Netlink.LinkAdd(br); err != nil {
 		return nil, fmt.Errorf("add bridge %s: %w", cfg.BridgeInterface, err)
@@ -154,7 +154,7 @@ func (h *Hub) addBridge(cfg config.Server) (netlink.Link, error) {
 		_ = h.opts.Netlink.LinkDel(br)
 		return nil, fmt.Errorf("find bridge %s: %w", cfg.BridgeInterface, err)
 	}
-	addr := &netlink.Addr{IPNet: config.IPNet(cfg.BridgeIP)}
+	addr := &netlink.Addr{IPNet: api.IPNet(cfg.BridgeIP)}
 	if err := h.opts.Netlink.AddrReplace(link, addr); err != nil {
 		_ = h.opts.Netlink.LinkDel(link)
 		return nil, fmt.Errorf("address %s on bridge %s: %w", cfg.BridgeIP, cfg.BridgeInterface, err)
@@ -231,10 +231,10 @@ func (h *Hub) names() []string {
 }
 
 // Configs returns the configuration of every started server, by bridge name.
-func (h *Hub) Configs() []config.Server {
+func (h *Hub) Configs() []api.Server {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([]config.Server, 0, len(h.servers))
+	out := make([]api.Server, 0, len(h.servers))
 	for _, s := range h.servers {
 		out = append(out, s.cfg)
 	}

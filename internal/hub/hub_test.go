@@ -11,7 +11,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/tunnel"
 )
@@ -101,10 +101,10 @@ func (f *fakeTunnels) Status(tap string) (tunnel.Status, bool) {
 	return tunnel.Status{Tap: tap, Port: s.Port, Running: ok, AdminUp: ok}, ok
 }
 
-func specServer(t *testing.T) config.Server {
+func specServer(t *testing.T) api.Server {
 	t.Helper()
-	var s config.Server
-	data, err := os.ReadFile("../config/testdata/spec_server_start.json")
+	var s api.Server
+	data, err := os.ReadFile("../../api/testdata/spec_server_start.json")
 	if err != nil {
 		t.Fatal(err)
 	}

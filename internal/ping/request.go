@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 )
 
@@ -116,7 +116,7 @@ func checkAddr(a netip.Addr) error {
 		if !a.Is6() || a.Is4In6() {
 			return errkind.Invalid("ip", "a zone (%%%s) is only for IPv6 addresses", z)
 		}
-		if err := config.CheckIfName("ip", z); err != nil {
+		if err := api.CheckIfName("ip", z); err != nil {
 			return err
 		}
 	}

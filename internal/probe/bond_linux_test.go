@@ -12,8 +12,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bond"
-	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/nstest"
 )
 
@@ -38,7 +38,7 @@ func (w *world) withBond(t *testing.T, failOverMac int) *bond.Kernel {
 	}
 	t.Cleanup(h.Close)
 	k := bond.NewKernel(h, nil)
-	var p config.BondParams
+	var p api.BondParams
 	body := fmt.Sprintf(`{"bonding_mode":"1","primary":"tap1","arp_ip_target":"10.8.0.254","arp_interval":"100","fail_over_mac":"%d","arp_validate":"5"}`, failOverMac)
 	if err := p.UnmarshalJSON([]byte(body)); err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func (w *world) hubSees(t *testing.T, mac string) hubView {
 // Replies on the inactive slave, which the bond drops, are measured.
 func TestProbeBackupLeavesHubAlone(t *testing.T) {
 	for _, fom := range []int{0, 1} {
-		t.Run(config.FailOverMacNames[fom], func(t *testing.T) {
+		t.Run(api.FailOverMacNames[fom], func(t *testing.T) {
 			w := newWorld(t)
 			k := w.withBond(t, fom)
 			nstest.RequireCommand(t, "bridge")

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 )
 
@@ -44,7 +44,7 @@ func (a *handler) decodeBody(c *gin.Context, dst any) error {
 // interface name (400 otherwise).
 func ifName(c *gin.Context, param string) (string, error) {
 	name := c.Param(param)
-	if err := config.CheckIfName(param, name); err != nil {
+	if err := api.CheckIfName(param, name); err != nil {
 		return "", err
 	}
 	return name, nil

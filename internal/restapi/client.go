@@ -7,7 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/gateway"
 )
@@ -22,7 +22,7 @@ type clientStatus struct {
 // bond's status; 409 if started already; 502 if the hub's API cannot be
 // reached or answers wrongly.
 func (a *handler) clientStart(c *gin.Context) {
-	var cfg config.Client
+	var cfg api.Client
 	if err := a.decodeBody(c, &cfg); err != nil {
 		a.fail(c, "start client", err)
 		return
@@ -83,7 +83,7 @@ func (a *handler) setBondParams(c *gin.Context) {
 		a.fail(c, "set bond parameters", err)
 		return
 	}
-	var p config.BondParams
+	var p api.BondParams
 	if err := a.decodeBody(c, &p); err != nil {
 		a.fail(c, "set bond parameters of "+name, err)
 		return

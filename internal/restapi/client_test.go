@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bond"
-	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/gateway"
 )
@@ -28,7 +28,7 @@ func TestClientStartSpecBody(t *testing.T) {
 	if c.ServerAPIURL != "http://158.42.89.111:3333" || c.Bond != "bond0" || c.Address != netip.MustParsePrefix("10.8.0.253/24") {
 		t.Errorf("gateway got %+v", c)
 	}
-	wantSlaves := []config.Slave{
+	wantSlaves := []api.Slave{
 		{HWInt: "eth0", IPServer: netip.MustParseAddr("158.42.89.111"), Netmask: 24},
 		{HWInt: "wlan0", IPServer: netip.MustParseAddr("192.168.150.100"), Netmask: 24},
 	}

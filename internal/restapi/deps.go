@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bond"
-	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/failover"
 	"github.com/multilink/multilink/internal/gateway"
 	"github.com/multilink/multilink/internal/hub"
@@ -44,7 +44,7 @@ type Deps struct {
 
 // Hub is the server role: bridges with one TAP tunnel per link.
 type Hub interface {
-	Start(ctx context.Context, c config.Server) (hub.Status, error)
+	Start(ctx context.Context, c api.Server) (hub.Status, error)
 	Stop(ctx context.Context, bridge string) error
 	Status(ctx context.Context) []hub.Status
 	// Key returns the link key of bridge ("" = the only one).
@@ -53,11 +53,11 @@ type Hub interface {
 
 // Gateway is the client role: bonds over TAP tunnels to a hub.
 type Gateway interface {
-	Start(ctx context.Context, c config.Client) (gateway.Status, error)
+	Start(ctx context.Context, c api.Client) (gateway.Status, error)
 	Stop(ctx context.Context, name string) error
 	Status(ctx context.Context) []gateway.Status
 	BondParams(ctx context.Context, name string) (bond.Info, error)
-	SetBondParams(ctx context.Context, name string, p config.BondParams) (bond.Info, error)
+	SetBondParams(ctx context.Context, name string, p api.BondParams) (bond.Info, error)
 }
 
 // Taps brings the TAPs this daemon manages up and down; any other name is

@@ -49,7 +49,7 @@
 // needed is 400. Bodies are decoded by config (and ping): the spec's
 // examples verbatim, unknown fields rejected by name, every value
 // validated. Path parameters and ?bridge= are interface names, checked with
-// config.CheckIfName before anything is called. Nothing behind the API is
+// api.CheckIfName before anything is called. Nothing behind the API is
 // called for a request that fails any check.
 //
 // # Security

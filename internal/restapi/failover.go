@@ -6,7 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/failover"
 	"github.com/multilink/multilink/internal/probe"
@@ -20,7 +20,7 @@ const defaultEvents = 100
 func (a *handler) links(c *gin.Context) {
 	bond, ok := c.GetQuery("bond")
 	if ok {
-		if err := config.CheckIfName("bond", bond); err != nil {
+		if err := api.CheckIfName("bond", bond); err != nil {
 			a.fail(c, "list links", err)
 			return
 		}
@@ -38,7 +38,7 @@ func (a *handler) links(c *gin.Context) {
 func (a *handler) events(c *gin.Context) {
 	bond, ok := c.GetQuery("bond")
 	if ok {
-		if err := config.CheckIfName("bond", bond); err != nil {
+		if err := api.CheckIfName("bond", bond); err != nil {
 			a.fail(c, "list events", err)
 			return
 		}

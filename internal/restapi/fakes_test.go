@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bond"
-	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/failover"
 	"github.com/multilink/multilink/internal/gateway"
@@ -25,9 +25,9 @@ type recorder struct {
 	// panics makes every recorded call panic.
 	panics bool
 
-	server config.Server
-	client config.Client
-	params config.BondParams
+	server api.Server
+	client api.Client
+	params api.BondParams
 	ping   ping.Request
 	report Report
 	hubs   []hub.Status
@@ -52,7 +52,7 @@ func (r *recorder) Calls() []string {
 
 type fakeHub struct{ *recorder }
 
-func (f fakeHub) Start(_ context.Context, c config.Server) (hub.Status, error) {
+func (f fakeHub) Start(_ context.Context, c api.Server) (hub.Status, error) {
 	err := f.add("hub.Start %s", c.BridgeInterface)
 	f.mu.Lock()
 	f.server = c
@@ -81,7 +81,7 @@ func (f fakeHub) Key(_ context.Context, bridge string) (hub.Key, error) {
 
 type fakeGateway struct{ *recorder }
 
-func (f fakeGateway) Start(_ context.Context, c config.Client) (gateway.Status, error) {
+func (f fakeGateway) Start(_ context.Context, c api.Client) (gateway.Status, error) {
 	err := f.add("gateway.Start %s", c.Bond)
 	f.mu.Lock()
 	f.client = c
@@ -107,10 +107,10 @@ func (f fakeGateway) BondParams(_ context.Context, name string) (bond.Info, erro
 	if err := f.add("gateway.BondParams %s", name); err != nil {
 		return bond.Info{}, err
 	}
-	return bond.Info{Name: name, Driver: "kernel", Up: true, Slaves: []string{"tap1", "tap2"}, Active: "tap1", Params: config.Defaults()}, nil
+	return bond.Info{Name: name, Driver: "kernel", Up: true, Slaves: []string{"tap1", "tap2"}, Active: "tap1", Params: api.Defaults()}, nil
 }
 
-func (f fakeGateway) SetBondParams(_ context.Context, name string, p config.BondParams) (bond.Info, error) {
+func (f fakeGateway) SetBondParams(_ context.Context, name string, p api.BondParams) (bond.Info, error) {
 	err := f.add("gateway.SetBondParams %s", name)
 	f.mu.Lock()
 	f.params = p
@@ -118,7 +118,7 @@ func (f fakeGateway) SetBondParams(_ context.Context, name string, p config.Bond
 	if err != nil {
 		return bond.Info{}, err
 	}
-	return bond.Info{Name: name, Driver: "kernel", Up: true, Slaves: []string{"tap1", "tap2"}, Active: "tap1", Params: config.Defaults().Merge(p)}, nil
+	return bond.Info{Name: name, Driver: "kernel", Up: true, Slaves: []string{"tap1", "tap2"}, Active: "tap1", Params: api.Defaults().Merge(p)}, nil
 }
 
 type fakeTaps struct{ *recorder }

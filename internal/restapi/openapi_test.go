@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bond"
-	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/failover"
 	"github.com/multilink/multilink/internal/gateway"
@@ -194,7 +194,7 @@ func TestOpenAPIExamplesAreTheSpecs(t *testing.T) {
 		if err := json.Unmarshal(op.RequestBody.Content["application/json"].Example, &got); err != nil {
 			t.Errorf("%s %s example: %v", tc.method, tc.path, err)
 		}
-		data, err := os.ReadFile("../config/testdata/" + tc.file)
+		data, err := os.ReadFile("../../api/testdata/" + tc.file)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -354,7 +354,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	if err := json.Unmarshal(doc.Components.Schemas["BondParams"], &bp); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range config.BondParamKeys {
+	for _, k := range api.BondParamKeys {
 		if _, ok := bp.Properties[k]; !ok {
 			t.Errorf("bonding parameter %s is not documented", k)
 		}

@@ -95,7 +95,7 @@ func wantError(t testing.TB, w *httptest.ResponseRecorder, status int) errorBody
 
 func readSpec(t testing.TB, name string) string {
 	t.Helper()
-	b, err := os.ReadFile("../config/testdata/" + name)
+	b, err := os.ReadFile("../../api/testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/hub"
 )
 
@@ -24,7 +24,7 @@ type stopped struct {
 // serverStart: POST /v1/server/start, the spec's body. 200 with the new
 // bridge's status; 409 if that bridge is served already.
 func (a *handler) serverStart(c *gin.Context) {
-	var cfg config.Server
+	var cfg api.Server
 	if err := a.decodeBody(c, &cfg); err != nil {
 		a.fail(c, "start server", err)
 		return
@@ -41,7 +41,7 @@ func (a *handler) serverStart(c *gin.Context) {
 func (a *handler) serverKey(c *gin.Context) {
 	bridge, ok := c.GetQuery("bridge")
 	if ok {
-		if err := config.CheckIfName("bridge", bridge); err != nil {
+		if err := api.CheckIfName("bridge", bridge); err != nil {
 			a.fail(c, "get server key", err)
 			return
 		}

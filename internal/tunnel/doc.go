@@ -57,6 +57,6 @@
 //     SO_MARK needs CAP_NET_ADMIN, so it does not drop privileges
 //     (user/group).
 //   - Every value written into a config file is validated first
-//     (interface names by config.CheckIfName, paths restricted to
+//     (interface names by api.CheckIfName, paths restricted to
 //     "/._-+@:," letters and digits), so no quoting is needed.
 package tunnel

@@ -4,7 +4,7 @@ import (
 	"math"
 	"path/filepath"
 
-	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 )
 
@@ -12,11 +12,11 @@ import (
 // Every value that is written into the config file is checked here, so the
 // renderer needs no quoting.
 func (s Spec) check() error {
-	if err := config.CheckIfName("tap", s.Tap); err != nil {
+	if err := api.CheckIfName("tap", s.Tap); err != nil {
 		return err
 	}
 	if s.Device != "" {
-		if err := config.CheckIfName("device", s.Device); err != nil {
+		if err := api.CheckIfName("device", s.Device); err != nil {
 			return err
 		}
 	}

@@ -1,14 +1,11 @@
-package config
+package api
 
 import (
 	"encoding/json"
-	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/multilink/multilink/internal/errkind"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -20,26 +17,6 @@ func readSpec(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return data
-}
-
-// wantInvalid fails unless err is a *errkind.Error of KindInvalid naming field.
-func wantInvalid(t *testing.T, err error, field string) {
-	t.Helper()
-	var e *errkind.Error
-	switch {
-	case err == nil:
-		t.Fatalf("accepted, want an error naming %q", field)
-	case !errors.As(err, &e):
-		t.Fatalf("error %q (%T) is not a *errkind.Error", err, err)
-	case e.Kind != errkind.KindInvalid:
-		t.Fatalf("kind %d, want KindInvalid: %v", e.Kind, err)
-	case !errors.Is(err, errkind.ErrInvalid):
-		t.Fatalf("errors.Is(ErrInvalid) false: %v", err)
-	case e.Field != field:
-		t.Fatalf("field %q, want %q (error %q)", e.Field, field, err)
-	case e.Error() == "" || e.Msg == "" && e.Err == nil:
-		t.Fatalf("error without a message: %#v", e)
-	}
 }
 
 func addrs(s ...string) []netip.Addr {

@@ -1,4 +1,4 @@
-package config
+package api
 
 import (
 	"bytes"
@@ -61,3 +61,22 @@ func jsonKind(t reflect.Type) string {
 // Prefix puts prefix before the field an error names ("policy" +
 // "hold_down_ms" = "policy.hold_down_ms").
 func Prefix(prefixField string, err error) error { return prefix(prefixField, err) }
+
+// DecodeObject decodes data, which must be one JSON object, member by
+// member with the API bodies' rules: every key must be in fields, a key
+// given twice or an unknown one is an error naming it. It lets a document
+// made of API bodies (the daemon's config file) decode them alike.
+func DecodeObject(data []byte, fields map[string]func(json.RawMessage) error) error {
+	fs := make(map[string]field, len(fields))
+	for k, f := range fields {
+		fs[k] = f
+	}
+	return decodeObject(data, "", fs, nil)
+}
+
+// Path joins a field path and a key or index ("servers" + "[1]" =
+// "servers[1]", "bond" + "bond0" = "bond.bond0"), as errors name fields.
+func Path(path, key string) string { return join(path, key) }
+
+// Index is a list index as a path names it: "[i]".
+func Index(i int) string { return index(i) }

@@ -1,8 +1,10 @@
-package config
+package api
 
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 // TestServerCheck: Check refuses servers built in code that the decoder
@@ -30,7 +32,7 @@ func TestServerCheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := specServer(t)
 			tc.edit(&s)
-			wantInvalid(t, s.Check(), tc.field)
+			testsupport.WantInvalid(t, s.Check(), tc.field)
 		})
 	}
 }
@@ -63,7 +65,7 @@ func TestClientCheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := specClient(t)
 			tc.edit(&c)
-			wantInvalid(t, c.Check(), tc.field)
+			testsupport.WantInvalid(t, c.Check(), tc.field)
 		})
 	}
 }
@@ -75,6 +77,6 @@ func TestCheckIfName(t *testing.T) {
 		}
 	}
 	for _, n := range badNames {
-		t.Run(n.name, func(t *testing.T) { wantInvalid(t, CheckIfName("x", n.value), "x") })
+		t.Run(n.name, func(t *testing.T) { testsupport.WantInvalid(t, CheckIfName("x", n.value), "x") })
 	}
 }

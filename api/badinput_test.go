@@ -1,4 +1,4 @@
-package config
+package api
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 type badCase struct {
@@ -25,13 +27,13 @@ func checkBad[T any, P interface {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			v := good
-			wantInvalid(t, P(&v).UnmarshalJSON([]byte(tc.body)), tc.field)
+			testsupport.WantInvalid(t, P(&v).UnmarshalJSON([]byte(tc.body)), tc.field)
 			if !reflect.DeepEqual(v, good) {
 				t.Errorf("a rejected body changed the value: %+v", v)
 			}
 			if json.Valid([]byte(tc.body)) {
 				v := good
-				wantInvalid(t, json.Unmarshal([]byte(tc.body), &v), tc.field)
+				testsupport.WantInvalid(t, json.Unmarshal([]byte(tc.body), &v), tc.field)
 			}
 		})
 	}

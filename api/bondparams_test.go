@@ -1,4 +1,4 @@
-package config
+package api
 
 import (
 	"net/netip"
@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 // TestBondParamKeys: every field of BondParams has its key in
@@ -123,7 +125,7 @@ func TestBondParamsCheck(t *testing.T) {
 	}
 	for _, tc := range bad {
 		t.Run(tc.field+" "+mustJSON(tc.p), func(t *testing.T) {
-			wantInvalid(t, tc.p.Check(taps), tc.field)
+			testsupport.WantInvalid(t, tc.p.Check(taps), tc.field)
 		})
 	}
 }
