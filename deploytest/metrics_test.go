@@ -12,9 +12,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/daemon"
 	"github.com/multilink/multilink/internal/failover"
-	"github.com/multilink/multilink/internal/gateway"
 	mlprobe "github.com/multilink/multilink/internal/probe" // probe is a type here (manifest_test.go)
 )
 
@@ -98,8 +98,8 @@ func daemonMetrics(t *testing.T) map[string]family {
 // fakeBonds lists one kernel bond.
 type fakeBonds struct{}
 
-func (fakeBonds) Status(context.Context) []gateway.Status {
-	return []gateway.Status{{Bond: "bond0", Driver: "kernel"}}
+func (fakeBonds) Status(context.Context) []api.ClientStatus {
+	return []api.ClientStatus{{Bond: "bond0", Driver: "kernel"}}
 }
 
 // (a variable label with a constraint prints as c(name)).

@@ -16,16 +16,6 @@ type Spec struct {
 	Driver  string // api.DriverAuto (""), DriverKernel or DriverEBPF; for a Chooser
 }
 
-// Info is a bond as the kernel (or the eBPF path) has it now.
-type Info struct {
-	Name   string         `json:"bond"`
-	Driver string         `json:"driver"` // "kernel" or "ebpf"
-	Up     bool           `json:"up"`
-	Slaves []string       `json:"slaves"`
-	Active string         `json:"active_slave"` // "" when none
-	Params api.BondParams `json:"params"`       // every parameter, read back live
-}
-
 // Driver is a bond implementation. The rest of multilink talks to bonds
 // only through it, so the kernel's bonding driver and the eBPF data path
 // are interchangeable.
@@ -36,7 +26,7 @@ type Driver interface {
 	// Delete releases the slaves (they stay, down) and removes the bond.
 	Delete(ctx context.Context, name string) error
 	// Info reads the bond's live state; fault.KindNotFound if absent.
-	Info(ctx context.Context, name string) (Info, error)
+	Info(ctx context.Context, name string) (api.BondInfo, error)
 	// Set applies the given (non-nil) parameters, validated against the
 	// bond's slaves and the parameters already in force (with what the
 	// implementation changes by itself, such as on a mode change). It is

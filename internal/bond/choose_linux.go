@@ -96,10 +96,10 @@ func (c *Chooser) Delete(ctx context.Context, name string) error {
 }
 
 // Info reads a bond this Chooser created.
-func (c *Chooser) Info(ctx context.Context, name string) (Info, error) {
+func (c *Chooser) Info(ctx context.Context, name string) (api.BondInfo, error) {
 	d, err := c.driverOf(name)
 	if err != nil {
-		return Info{}, err
+		return api.BondInfo{}, err
 	}
 	return d.Info(ctx, name)
 }

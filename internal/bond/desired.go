@@ -12,12 +12,12 @@ const defaultMissedMax = 2
 //   - without the options the mode lacks: ARP monitoring's (arp_interval,
 //     arp_validate, arp_missed_max) in 802.3ad, balance-tlb and
 //     balance-alb, and primary outside active-backup, balance-tlb and
-//     balance-alb. api.Check refuses them, and the kernel refuses them
+//     balance-alb. api.BondParams.Check refuses them, and the kernel refuses them
 //     at creation even when they are 0 (EACCES);
 //   - without arp_missed_max and peer_notif_delay where they have a new
 //     bond's values (2 and 0): a kernel that predates them reports them
 //     so, and Create refuses them there.
-func (i Info) Desired() api.BondParams {
+func Desired(i api.BondInfo) api.BondParams {
 	p := i.Params.Merge(api.BondParams{})
 	p.ActiveSlave = nil
 	mode := modeOf(p)
@@ -37,7 +37,7 @@ func (i Info) Desired() api.BondParams {
 }
 
 // usesARP reports whether mode can do ARP monitoring (all but 802.3ad,
-// balance-tlb and balance-alb), as api.Check has it.
+// balance-tlb and balance-alb), as api.BondParams.Check has it.
 func usesARP(mode int) bool {
 	return mode != api.Mode8023AD && mode != api.ModeTLB && mode != api.ModeALB
 }
@@ -47,7 +47,7 @@ func hasPrimary(mode int) bool {
 	return mode == api.ModeActiveBackup || mode == api.ModeTLB || mode == api.ModeALB
 }
 
-// modeOf is p's mode; a nil mode is active-backup, as api.Check has it.
+// modeOf is p's mode; a nil mode is active-backup, as api.BondParams.Check has it.
 func modeOf(p api.BondParams) int {
 	if p.Mode == nil {
 		return api.ModeActiveBackup

@@ -37,7 +37,7 @@ func TestDesiredRecreates(t *testing.T) {
 				t.Fatalf("set %s: %v", c.put, err)
 			}
 			before := info(t, k)
-			want := before.Desired()
+			want := Desired(before)
 			if want.ActiveSlave != nil {
 				t.Errorf("desired has active_slave %q", *want.ActiveSlave)
 			}

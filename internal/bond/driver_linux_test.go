@@ -82,7 +82,7 @@ func created(t *testing.T) (*fakeNL, *Kernel) {
 	return f, k
 }
 
-func info(t *testing.T, k *Kernel) Info {
+func info(t *testing.T, k *Kernel) api.BondInfo {
 	t.Helper()
 	i, err := k.Info(context.Background(), "bond0")
 	if err != nil {

@@ -280,18 +280,18 @@ func (e *EBPF) Delete(ctx context.Context, name string) error {
 }
 
 // Info reports the bond: its stored parameters with the live active link.
-func (e *EBPF) Info(ctx context.Context, name string) (Info, error) {
+func (e *EBPF) Info(ctx context.Context, name string) (api.BondInfo, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	b, ok := e.bonds[name]
 	if !ok {
-		return Info{}, errkind.NotFound("no eBPF bond %s", name)
+		return api.BondInfo{}, errkind.NotFound("no eBPF bond %s", name)
 	}
 	var st bpf.BondBondState
 	if err := e.obj.Bonds.Lookup(uint32(b.peer.Attrs().Index), &st); err != nil {
-		return Info{}, fmt.Errorf("read bond %s: %w", name, err)
+		return api.BondInfo{}, fmt.Errorf("read bond %s: %w", name, err)
 	}
-	info := Info{Name: name, Driver: DriverEBPF, Slaves: slices.Clone(b.spec.Slaves), Params: b.spec.Params.Merge(api.BondParams{})}
+	info := api.BondInfo{Name: name, Driver: DriverEBPF, Slaves: slices.Clone(b.spec.Slaves), Params: b.spec.Params.Merge(api.BondParams{})}
 	if l, err := e.nl.LinkByName(name); err == nil {
 		info.Up = l.Attrs().Flags&net.FlagUp != 0
 	}

@@ -161,7 +161,7 @@ func (f *found) slaveNames() []string {
 // state is a bond read back completely.
 type state struct {
 	*found
-	info Info
+	info api.BondInfo
 	raw  rawValues
 }
 
@@ -194,7 +194,7 @@ func (k *Kernel) read(name string) (*state, error) {
 		Downdelay:       ptr(b.DownDelay),
 		AllSlavesActive: ptr(b.AllSlavesActive),
 	}
-	return &state{found: f, raw: rv, info: Info{
+	return &state{found: f, raw: rv, info: api.BondInfo{
 		Name:   name,
 		Driver: DriverKernel,
 		Up:     b.Flags&net.FlagUp != 0,
@@ -247,15 +247,15 @@ func targets(ips []net.IP) []netip.Addr {
 // link, errkind.KindInvalid if it is not a bond. Every parameter is set;
 // arp_missed_max reads 2 and peer_notif_delay 0 on kernels that predate
 // them (what those kernels do).
-func (k *Kernel) Info(ctx context.Context, name string) (Info, error) {
+func (k *Kernel) Info(ctx context.Context, name string) (api.BondInfo, error) {
 	if err := ctx.Err(); err != nil {
-		return Info{}, err
+		return api.BondInfo{}, err
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	st, err := k.read(name)
 	if err != nil {
-		return Info{}, fmt.Errorf("bond %s info: %w", name, err)
+		return api.BondInfo{}, fmt.Errorf("bond %s info: %w", name, err)
 	}
 	return st.info, nil
 }

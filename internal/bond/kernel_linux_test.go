@@ -103,7 +103,7 @@ func (l *lab) create(t *testing.T, change func(p *api.BondParams)) {
 	}
 }
 
-func (l *lab) info(t *testing.T) Info {
+func (l *lab) info(t *testing.T) api.BondInfo {
 	t.Helper()
 	i, err := l.k.Info(context.Background(), "bond0")
 	if err != nil {

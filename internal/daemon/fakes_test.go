@@ -10,11 +10,8 @@ import (
 	"time"
 
 	"github.com/multilink/multilink/api"
-	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
-	"github.com/multilink/multilink/internal/gateway"
-	"github.com/multilink/multilink/internal/hub"
 )
 
 // role is the shared state of a fake hub or gateway: what runs, what a
@@ -90,32 +87,32 @@ func (f *role) startsOf(name string) int {
 type fakeHub struct {
 	*role
 	cfgs     map[string]api.Server
-	statuses []hub.Status // if set, Status answers these
+	statuses []api.ServerStatus // if set, Status answers these
 }
 
-func (h *fakeHub) Start(ctx context.Context, c api.Server) (hub.Status, error) {
+func (h *fakeHub) Start(ctx context.Context, c api.Server) (api.ServerStatus, error) {
 	if err := h.start(ctx, c.BridgeInterface, func() { h.cfgs[c.BridgeInterface] = c }); err != nil {
-		return hub.Status{}, err
+		return api.ServerStatus{}, err
 	}
-	return hub.Status{Bridge: c.BridgeInterface, Present: true}, nil
+	return api.ServerStatus{Bridge: c.BridgeInterface, Present: true}, nil
 }
 
 func (h *fakeHub) Stop(_ context.Context, name string) error { return h.stop(name) }
 
-func (h *fakeHub) Status(context.Context) []hub.Status {
+func (h *fakeHub) Status(context.Context) []api.ServerStatus {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.statuses != nil {
 		return h.statuses
 	}
-	var out []hub.Status
+	var out []api.ServerStatus
 	for name := range h.running {
-		out = append(out, hub.Status{Bridge: name, Present: true, Links: []hub.LinkStatus{{Tap: "tap1", Running: true}}})
+		out = append(out, api.ServerStatus{Bridge: name, Present: true, Links: []api.ServerLink{{Tap: "tap1", Running: true}}})
 	}
 	return out
 }
 
-func (h *fakeHub) Key(context.Context, string) (hub.Key, error) { return hub.Key{}, nil }
+func (h *fakeHub) Key(context.Context, string) (api.Key, error) { return api.Key{}, nil }
 
 func (h *fakeHub) Configs() []api.Server {
 	h.mu.Lock()
@@ -133,35 +130,37 @@ func (h *fakeHub) Close(context.Context) error { return nil }
 type fakeGateway struct {
 	*role
 	cfgs     map[string]api.Client
-	statuses []gateway.Status // if set, Status answers these
+	statuses []api.ClientStatus // if set, Status answers these
 }
 
-func (g *fakeGateway) Start(ctx context.Context, c api.Client) (gateway.Status, error) {
+func (g *fakeGateway) Start(ctx context.Context, c api.Client) (api.ClientStatus, error) {
 	if err := g.start(ctx, c.Bond, func() { g.cfgs[c.Bond] = c }); err != nil {
-		return gateway.Status{}, err
+		return api.ClientStatus{}, err
 	}
-	return gateway.Status{Bond: c.Bond, Present: true}, nil
+	return api.ClientStatus{Bond: c.Bond, Present: true}, nil
 }
 
 func (g *fakeGateway) Stop(_ context.Context, name string) error { return g.stop(name) }
 
-func (g *fakeGateway) Status(context.Context) []gateway.Status {
+func (g *fakeGateway) Status(context.Context) []api.ClientStatus {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.statuses != nil {
 		return g.statuses
 	}
-	var out []gateway.Status
+	var out []api.ClientStatus
 	for name := range g.running {
-		out = append(out, gateway.Status{Bond: name, Present: true, Active: "tap1", Links: []gateway.LinkStatus{{Tap: "tap1", Running: true}}})
+		out = append(out, api.ClientStatus{Bond: name, Present: true, Active: "tap1", Links: []api.ClientLink{{Tap: "tap1", Running: true}}})
 	}
 	return out
 }
 
-func (g *fakeGateway) BondParams(context.Context, string) (bond.Info, error) { return bond.Info{}, nil }
+func (g *fakeGateway) BondParams(context.Context, string) (api.BondInfo, error) {
+	return api.BondInfo{}, nil
+}
 
-func (g *fakeGateway) SetBondParams(context.Context, string, api.BondParams) (bond.Info, error) {
-	return bond.Info{}, nil
+func (g *fakeGateway) SetBondParams(context.Context, string, api.BondParams) (api.BondInfo, error) {
+	return api.BondInfo{}, nil
 }
 
 func (g *fakeGateway) Configs() []api.Client {

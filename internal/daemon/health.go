@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/multilink/multilink/internal/gateway"
-	"github.com/multilink/multilink/internal/hub"
-	"github.com/multilink/multilink/internal/restapi"
+	"github.com/multilink/multilink/api"
 )
 
 // health reports what really runs: every started bridge and bond present
@@ -18,48 +16,48 @@ type health struct{ r *roles }
 // has no running tunnel at all; "degraded": some tunnel is not running, a
 // bond has no active slave, or a desired server or client does not run
 // (pending: its start failed and is retried).
-func (h health) Health(ctx context.Context) restapi.Report {
-	rep := report{Report: restapi.Report{Status: restapi.StatusOK}}
+func (h health) Health(ctx context.Context) api.HealthReport {
+	rep := report{HealthReport: api.HealthReport{Status: api.StatusOK}}
 	for _, s := range h.r.hub.Status(ctx) {
-		n := running(s.Links, func(l hub.LinkStatus) bool { return l.Running })
+		n := running(s.Links, func(l api.ServerLink) bool { return l.Running })
 		rep.judge("server/"+s.Bridge, s.Present, true, n, len(s.Links),
 			fmt.Sprintf("bridge present: %t, tunnels running: %d/%d", s.Present, n, len(s.Links)))
 	}
 	for _, s := range h.r.gw.Status(ctx) {
-		n := running(s.Links, func(l gateway.LinkStatus) bool { return l.Running })
+		n := running(s.Links, func(l api.ClientLink) bool { return l.Running })
 		rep.judge("client/"+s.Bond, s.Present, s.Active != "", n, len(s.Links),
 			fmt.Sprintf("bond present: %t, active slave: %q, tunnels running: %d/%d", s.Present, s.Active, n, len(s.Links)))
 	}
 	list, why := h.r.pendingList()
 	for i, p := range list {
-		rep.add(restapi.Check{Name: p.key(), OK: false, Detail: why[i]}, restapi.StatusDegraded)
+		rep.add(api.HealthCheck{Name: p.key(), OK: false, Detail: why[i]}, api.StatusDegraded)
 	}
-	return rep.Report
+	return rep.HealthReport
 }
 
 // report is a Report being put together: its status is the worst so far.
-type report struct{ restapi.Report }
+type report struct{ api.HealthReport }
 
 // judge adds the check of one bridge or bond: down when it is missing or
 // none of its tunnels runs, degraded when a tunnel does not run or the
 // role's own condition (ok) fails.
 func (r *report) judge(name string, present, ok bool, running, links int, detail string) {
-	c := restapi.Check{Name: name, OK: present && ok && running == links, Detail: detail}
+	c := api.HealthCheck{Name: name, OK: present && ok && running == links, Detail: detail}
 	switch {
 	case !present || running == 0:
-		r.add(c, restapi.StatusDown)
+		r.add(c, api.StatusDown)
 	case !c.OK:
-		r.add(c, restapi.StatusDegraded)
+		r.add(c, api.StatusDegraded)
 	default:
-		r.add(c, restapi.StatusOK)
+		r.add(c, api.StatusOK)
 	}
 }
 
 // add adds c, whose status is status, and makes the report's status worse
 // if status is.
-func (r *report) add(c restapi.Check, status string) {
+func (r *report) add(c api.HealthCheck, status string) {
 	r.Checks = append(r.Checks, c)
-	if status == restapi.StatusDown || status == restapi.StatusDegraded && r.Status == restapi.StatusOK {
+	if status == api.StatusDown || status == api.StatusDegraded && r.Status == api.StatusOK {
 		r.Status = status
 	}
 }

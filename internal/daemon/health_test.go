@@ -7,54 +7,52 @@ import (
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
-	"github.com/multilink/multilink/internal/gateway"
-	"github.com/multilink/multilink/internal/hub"
 )
 
 func TestHealth(t *testing.T) {
-	hubLinks := func(running ...bool) []hub.LinkStatus {
-		var out []hub.LinkStatus
+	hubLinks := func(running ...bool) []api.ServerLink {
+		var out []api.ServerLink
 		for _, r := range running {
-			out = append(out, hub.LinkStatus{Running: r})
+			out = append(out, api.ServerLink{Running: r})
 		}
 		return out
 	}
-	gwLinks := func(running ...bool) []gateway.LinkStatus {
-		var out []gateway.LinkStatus
+	gwLinks := func(running ...bool) []api.ClientLink {
+		var out []api.ClientLink
 		for _, r := range running {
-			out = append(out, gateway.LinkStatus{Running: r})
+			out = append(out, api.ClientLink{Running: r})
 		}
 		return out
 	}
 	for _, c := range []struct {
 		name    string
-		servers []hub.Status
-		clients []gateway.Status
+		servers []api.ServerStatus
+		clients []api.ClientStatus
 		pending bool // a client is pending besides
 		want    string
 		checks  int
 	}{
 		{name: "idle", want: "ok"},
 		{name: "all well", want: "ok", checks: 2,
-			servers: []hub.Status{{Bridge: "br0", Present: true, Links: hubLinks(true, true)}},
-			clients: []gateway.Status{{Bond: "bond0", Present: true, Active: "tap1", Links: gwLinks(true, true)}}},
+			servers: []api.ServerStatus{{Bridge: "br0", Present: true, Links: hubLinks(true, true)}},
+			clients: []api.ClientStatus{{Bond: "bond0", Present: true, Active: "tap1", Links: gwLinks(true, true)}}},
 		{name: "a server tunnel down", want: "degraded", checks: 1,
-			servers: []hub.Status{{Bridge: "br0", Present: true, Links: hubLinks(true, false)}}},
+			servers: []api.ServerStatus{{Bridge: "br0", Present: true, Links: hubLinks(true, false)}}},
 		{name: "no active slave", want: "degraded", checks: 1,
-			clients: []gateway.Status{{Bond: "bond0", Present: true, Links: gwLinks(true, true)}}},
+			clients: []api.ClientStatus{{Bond: "bond0", Present: true, Links: gwLinks(true, true)}}},
 		{name: "a client tunnel down", want: "degraded", checks: 1,
-			clients: []gateway.Status{{Bond: "bond0", Present: true, Active: "tap1", Links: gwLinks(false, true)}}},
+			clients: []api.ClientStatus{{Bond: "bond0", Present: true, Active: "tap1", Links: gwLinks(false, true)}}},
 		{name: "bridge missing", want: "down", checks: 2,
-			servers: []hub.Status{{Bridge: "br0", Links: hubLinks(true, true)}},
-			clients: []gateway.Status{{Bond: "bond0", Present: true, Links: gwLinks(true, true)}}},
+			servers: []api.ServerStatus{{Bridge: "br0", Links: hubLinks(true, true)}},
+			clients: []api.ClientStatus{{Bond: "bond0", Present: true, Links: gwLinks(true, true)}}},
 		{name: "no server tunnel", want: "down", checks: 1,
-			servers: []hub.Status{{Bridge: "br0", Present: true, Links: hubLinks(false, false)}}},
+			servers: []api.ServerStatus{{Bridge: "br0", Present: true, Links: hubLinks(false, false)}}},
 		{name: "bond missing", want: "down", checks: 1,
-			clients: []gateway.Status{{Bond: "bond0", Active: "tap1", Links: gwLinks(true, true)}}},
+			clients: []api.ClientStatus{{Bond: "bond0", Active: "tap1", Links: gwLinks(true, true)}}},
 		{name: "pending", want: "degraded", checks: 2, pending: true,
-			servers: []hub.Status{{Bridge: "br0", Present: true, Links: hubLinks(true, true)}}},
+			servers: []api.ServerStatus{{Bridge: "br0", Present: true, Links: hubLinks(true, true)}}},
 		{name: "down and pending", want: "down", checks: 2, pending: true,
-			clients: []gateway.Status{{Bond: "bond0", Active: "tap1", Links: gwLinks(true, true)}}},
+			clients: []api.ClientStatus{{Bond: "bond0", Active: "tap1", Links: gwLinks(true, true)}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)

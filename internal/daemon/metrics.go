@@ -9,14 +9,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/failover"
-	"github.com/multilink/multilink/internal/gateway"
 	"github.com/multilink/multilink/internal/probe"
 )
 
 // BondLister lists the gateway's bonds; *gateway.Gateway is one.
 type BondLister interface {
-	Status(ctx context.Context) []gateway.Status
+	Status(ctx context.Context) []api.ClientStatus
 }
 
 // Collectors are the daemon's metrics: the probe's collector over links,

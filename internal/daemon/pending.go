@@ -8,8 +8,6 @@ import (
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
-	"github.com/multilink/multilink/internal/gateway"
-	"github.com/multilink/multilink/internal/hub"
 )
 
 // pending is a desired server or client that does not run: its start at
@@ -146,14 +144,14 @@ func (r *roles) pendingList() (list []*pending, why []string) {
 }
 
 // pendingServers are the pending servers as status shows them.
-func (r *roles) pendingServers() []hub.Status {
-	var out []hub.Status
+func (r *roles) pendingServers() []api.ServerStatus {
+	var out []api.ServerStatus
 	list, why := r.pendingList()
 	for i, p := range list {
 		if s := p.server; s != nil {
-			st := hub.Status{Bridge: s.BridgeInterface, BridgeIP: s.BridgeIP.Addr().String(), Pending: why[i]}
+			st := api.ServerStatus{Bridge: s.BridgeInterface, BridgeIP: s.BridgeIP.Addr().String(), Pending: why[i]}
 			for j, tap := range s.Taps() {
-				st.Links = append(st.Links, hub.LinkStatus{Tap: tap, Port: s.Port(j + 1)})
+				st.Links = append(st.Links, api.ServerLink{Tap: tap, Port: s.Port(j + 1)})
 			}
 			out = append(out, st)
 		}
@@ -162,15 +160,15 @@ func (r *roles) pendingServers() []hub.Status {
 }
 
 // pendingClients are the pending clients as status shows them.
-func (r *roles) pendingClients() []gateway.Status {
-	var out []gateway.Status
+func (r *roles) pendingClients() []api.ClientStatus {
+	var out []api.ClientStatus
 	list, why := r.pendingList()
 	for i, p := range list {
 		if c := p.client; c != nil {
-			st := gateway.Status{Bond: c.Bond, Address: c.Address.String(), ServerAPIURL: c.ServerAPIURL, Pending: why[i]}
+			st := api.ClientStatus{Bond: c.Bond, Address: c.Address.String(), ServerAPIURL: c.ServerAPIURL, Pending: why[i]}
 			for j, tap := range c.Taps() {
 				s := c.Slaves[j]
-				st.Links = append(st.Links, gateway.LinkStatus{Tap: tap, HWInt: s.HWInt, IPServer: s.IPServer.String()})
+				st.Links = append(st.Links, api.ClientLink{Tap: tap, HWInt: s.HWInt, IPServer: s.IPServer.String()})
 			}
 			out = append(out, st)
 		}

@@ -7,10 +7,7 @@ import (
 	"sync"
 
 	"github.com/multilink/multilink/api"
-	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/config"
-	"github.com/multilink/multilink/internal/gateway"
-	"github.com/multilink/multilink/internal/hub"
 	"github.com/multilink/multilink/internal/restapi"
 )
 
@@ -88,9 +85,9 @@ func (r *roles) save() {
 // hubRole is the api's view of the server role.
 type hubRole struct{ *roles }
 
-func (h hubRole) Start(ctx context.Context, c api.Server) (hub.Status, error) {
+func (h hubRole) Start(ctx context.Context, c api.Server) (api.ServerStatus, error) {
 	if err := h.notPending(serverKey(c.BridgeInterface)); err != nil {
-		return hub.Status{}, err
+		return api.ServerStatus{}, err
 	}
 	st, err := h.hub.Start(ctx, c)
 	if err == nil {
@@ -111,22 +108,22 @@ func (h hubRole) Stop(ctx context.Context, name string) error {
 }
 
 // Status lists the running servers and the pending ones.
-func (h hubRole) Status(ctx context.Context) []hub.Status {
+func (h hubRole) Status(ctx context.Context) []api.ServerStatus {
 	out := append(h.hub.Status(ctx), h.pendingServers()...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Bridge < out[j].Bridge })
 	return out
 }
 
-func (h hubRole) Key(ctx context.Context, bridge string) (hub.Key, error) {
+func (h hubRole) Key(ctx context.Context, bridge string) (api.Key, error) {
 	return h.hub.Key(ctx, bridge)
 }
 
 // gatewayRole is the api's view of the client role.
 type gatewayRole struct{ *roles }
 
-func (g gatewayRole) Start(ctx context.Context, c api.Client) (gateway.Status, error) {
+func (g gatewayRole) Start(ctx context.Context, c api.Client) (api.ClientStatus, error) {
 	if err := g.notPending(clientKey(c.Bond)); err != nil {
-		return gateway.Status{}, err
+		return api.ClientStatus{}, err
 	}
 	st, err := g.gw.Start(ctx, c)
 	if err == nil {
@@ -147,17 +144,17 @@ func (g gatewayRole) Stop(ctx context.Context, name string) error {
 }
 
 // Status lists the running clients and the pending ones.
-func (g gatewayRole) Status(ctx context.Context) []gateway.Status {
+func (g gatewayRole) Status(ctx context.Context) []api.ClientStatus {
 	out := append(g.gw.Status(ctx), g.pendingClients()...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Bond < out[j].Bond })
 	return out
 }
 
-func (g gatewayRole) BondParams(ctx context.Context, name string) (bond.Info, error) {
+func (g gatewayRole) BondParams(ctx context.Context, name string) (api.BondInfo, error) {
 	return g.gw.BondParams(ctx, name)
 }
 
-func (g gatewayRole) SetBondParams(ctx context.Context, name string, p api.BondParams) (bond.Info, error) {
+func (g gatewayRole) SetBondParams(ctx context.Context, name string, p api.BondParams) (api.BondInfo, error) {
 	info, err := g.gw.SetBondParams(ctx, name, p)
 	if err == nil {
 		g.save()

@@ -71,12 +71,12 @@ func (b bondDriver) Delete(_ context.Context, name string) error {
 	return b.w.op("bond del " + name)
 }
 
-func (b bondDriver) Info(_ context.Context, name string) (bond.Info, error) {
+func (b bondDriver) Info(_ context.Context, name string) (api.BondInfo, error) {
 	b.w.mu.Lock()
 	defer b.w.mu.Unlock()
 	s, ok := b.w.bonds[name]
 	if !ok {
-		return bond.Info{}, errkind.NotFound("bond %s", name)
+		return api.BondInfo{}, errkind.NotFound("bond %s", name)
 	}
 	active := ""
 	if primaryMode(*s.Params.Mode) {
@@ -86,7 +86,7 @@ func (b bondDriver) Info(_ context.Context, name string) (bond.Info, error) {
 		}
 	}
 	p := s.Params.Merge(api.BondParams{ActiveSlave: &active})
-	return bond.Info{Name: name, Driver: "fake", Up: true, Slaves: s.Slaves, Active: active, Params: p}, nil
+	return api.BondInfo{Name: name, Driver: "fake", Up: true, Slaves: s.Slaves, Active: active, Params: p}, nil
 }
 
 func (b bondDriver) Set(_ context.Context, name string, p api.BondParams) error {

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
-	"github.com/multilink/multilink/internal/hub"
 	"github.com/multilink/multilink/internal/tunnel"
 )
 
@@ -23,17 +23,17 @@ type HTTPFetcher struct {
 }
 
 // FetchKey asks the hub at base for the key of bridge ("" = its only one).
-func (f HTTPFetcher) FetchKey(ctx context.Context, base, bridge, token string) (hub.Key, error) {
+func (f HTTPFetcher) FetchKey(ctx context.Context, base, bridge, token string) (api.Key, error) {
 	u, err := url.Parse(strings.TrimRight(base, "/") + "/v1/server/key")
 	if err != nil {
-		return hub.Key{}, errkind.Invalid("server_api_url", "%q: %v", base, err)
+		return api.Key{}, errkind.Invalid("server_api_url", "%q: %v", base, err)
 	}
 	if bridge != "" {
 		u.RawQuery = url.Values{"bridge": {bridge}}.Encode()
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return hub.Key{}, errkind.Invalid("server_api_url", "%q: %v", base, err)
+		return api.Key{}, errkind.Invalid("server_api_url", "%q: %v", base, err)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -44,15 +44,15 @@ func (f HTTPFetcher) FetchKey(ctx context.Context, base, bridge, token string) (
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return hub.Key{}, errkind.Unavailable(err, "reach the hub API at %s", base)
+		return api.Key{}, errkind.Unavailable(err, "reach the hub API at %s", base)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxKeyResponse+1))
 	if err != nil {
-		return hub.Key{}, errkind.Unavailable(err, "read the hub's key answer")
+		return api.Key{}, errkind.Unavailable(err, "read the hub's key answer")
 	}
 	if len(body) > maxKeyResponse {
-		return hub.Key{}, errkind.Unavailable(nil, "the hub's key answer is larger than %d bytes", maxKeyResponse)
+		return api.Key{}, errkind.Unavailable(nil, "the hub's key answer is larger than %d bytes", maxKeyResponse)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct {
@@ -60,25 +60,25 @@ func (f HTTPFetcher) FetchKey(ctx context.Context, base, bridge, token string) (
 		}
 		_ = json.Unmarshal(body, &e)
 		what := map[int]string{401: " (the hub rejected our token: set server_token or the same token on both)", 404: " (no server started there, or not that bridge)"}
-		return hub.Key{}, errkind.Unavailable(nil, "the hub API at %s answered %s%s: %s", base, resp.Status, what[resp.StatusCode], e.Error)
+		return api.Key{}, errkind.Unavailable(nil, "the hub API at %s answered %s%s: %s", base, resp.Status, what[resp.StatusCode], e.Error)
 	}
-	var k hub.Key
+	var k api.Key
 	if err := json.Unmarshal(body, &k); err != nil {
-		return hub.Key{}, errkind.Unavailable(err, "decode the hub's key answer")
+		return api.Key{}, errkind.Unavailable(err, "decode the hub's key answer")
 	}
 	if err := tunnel.ParseKey([]byte(k.Key)); err != nil {
-		return hub.Key{}, errkind.Unavailable(err, "the hub sent no valid key")
+		return api.Key{}, errkind.Unavailable(err, "the hub sent no valid key")
 	}
 	if len(k.Links) == 0 {
-		return hub.Key{}, errkind.Unavailable(nil, "the hub listed no links")
+		return api.Key{}, errkind.Unavailable(nil, "the hub listed no links")
 	}
 	for _, l := range k.Links {
 		if l.Port < 1 || l.Port > 65535 {
-			return hub.Key{}, errkind.Unavailable(nil, "the hub listed link %s with port %d", l.Tap, l.Port)
+			return api.Key{}, errkind.Unavailable(nil, "the hub listed link %s with port %d", l.Tap, l.Port)
 		}
 	}
 	if k.Cipher != "" && k.Cipher != tunnel.Cipher || k.Auth != "" && k.Auth != tunnel.Auth {
-		return hub.Key{}, errkind.Unavailable(nil, "the hub uses cipher %s auth %s, we speak %s %s", k.Cipher, k.Auth, tunnel.Cipher, tunnel.Auth)
+		return api.Key{}, errkind.Unavailable(nil, "the hub uses cipher %s auth %s, we speak %s %s", k.Cipher, k.Auth, tunnel.Cipher, tunnel.Auth)
 	}
 	return k, nil
 }

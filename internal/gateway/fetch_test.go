@@ -9,15 +9,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
-	"github.com/multilink/multilink/internal/hub"
 	"github.com/multilink/multilink/internal/tunnel"
 )
 
 // hubKey is a good answer of GET /v1/server/key.
-func hubKey() hub.Key {
-	return hub.Key{Bridge: "br0", BridgeIP: "10.8.0.254", Key: testKey, Cipher: tunnel.Cipher, Auth: tunnel.Auth,
-		Links: []hub.KeyLink{{Tap: "tap1", Port: 1191}, {Tap: "tap2", Port: 1192}}}
+func hubKey() api.Key {
+	return api.Key{Bridge: "br0", BridgeIP: "10.8.0.254", Key: testKey, Cipher: tunnel.Cipher, Auth: tunnel.Auth,
+		Links: []api.KeyLink{{Tap: "tap1", Port: 1191}, {Tap: "tap2", Port: 1192}}}
 }
 
 // request is what a fake hub saw of a key request.
@@ -25,7 +25,7 @@ type request struct {
 	path, query, auth string
 }
 
-// fakeHub serves answer (a hub.Key or raw bytes) with status, recording
+// fakeHub serves answer (an api.Key or raw bytes) with status, recording
 // the requests it gets.
 func fakeHub(t *testing.T, status int, answer any) (*httptest.Server, *[]request) {
 	t.Helper()
@@ -97,7 +97,7 @@ func TestFetchKeyIPv6(t *testing.T) {
 }
 
 func TestFetchKeyBadAnswers(t *testing.T) {
-	mod := func(f func(k *hub.Key)) hub.Key {
+	mod := func(f func(k *api.Key)) api.Key {
 		k := hubKey()
 		f(&k)
 		return k
@@ -117,12 +117,12 @@ func TestFetchKeyBadAnswers(t *testing.T) {
 		{"not JSON error", http.StatusBadGateway, []byte("<html>proxy</html>"), []string{"502"}},
 		{"oversize", http.StatusOK, []byte(`{"key":"` + strings.Repeat("0", maxKeyResponse) + `"}`), []string{"larger than"}},
 		{"not JSON", http.StatusOK, []byte("hello"), []string{"decode"}},
-		{"invalid key", http.StatusOK, mod(func(k *hub.Key) { k.Key = "not a key" }), []string{"no valid key"}},
-		{"no links", http.StatusOK, mod(func(k *hub.Key) { k.Links = nil }), []string{"no links"}},
-		{"port 0", http.StatusOK, mod(func(k *hub.Key) { k.Links[1].Port = 0 }), []string{"tap2", "port 0"}},
-		{"port too big", http.StatusOK, mod(func(k *hub.Key) { k.Links[0].Port = 70000 }), []string{"port 70000"}},
-		{"cipher", http.StatusOK, mod(func(k *hub.Key) { k.Cipher = "BF-CBC" }), []string{"cipher BF-CBC", tunnel.Cipher}},
-		{"auth", http.StatusOK, mod(func(k *hub.Key) { k.Auth = "SHA1" }), []string{"auth SHA1"}},
+		{"invalid key", http.StatusOK, mod(func(k *api.Key) { k.Key = "not a key" }), []string{"no valid key"}},
+		{"no links", http.StatusOK, mod(func(k *api.Key) { k.Links = nil }), []string{"no links"}},
+		{"port 0", http.StatusOK, mod(func(k *api.Key) { k.Links[1].Port = 0 }), []string{"tap2", "port 0"}},
+		{"port too big", http.StatusOK, mod(func(k *api.Key) { k.Links[0].Port = 70000 }), []string{"port 70000"}},
+		{"cipher", http.StatusOK, mod(func(k *api.Key) { k.Cipher = "BF-CBC" }), []string{"cipher BF-CBC", tunnel.Cipher}},
+		{"auth", http.StatusOK, mod(func(k *api.Key) { k.Auth = "SHA1" }), []string{"auth SHA1"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			srv, _ := fakeHub(t, c.status, c.answer)

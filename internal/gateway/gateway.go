@@ -18,7 +18,6 @@ import (
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/errkind"
-	"github.com/multilink/multilink/internal/hub"
 	"github.com/multilink/multilink/internal/tunnel"
 )
 
@@ -40,7 +39,7 @@ type Tunnels interface {
 
 // KeyFetcher gets a hub's link key and ports; HTTPFetcher is the real one.
 type KeyFetcher interface {
-	FetchKey(ctx context.Context, base, bridge, token string) (hub.Key, error)
+	FetchKey(ctx context.Context, base, bridge, token string) (api.Key, error)
 }
 
 // Options configures a Gateway.
@@ -99,14 +98,14 @@ func New(opts Options) *Gateway {
 
 // Start brings up the bond cfg describes. On error nothing it made is left.
 // A start of a bond being started or stopped is errkind.KindConflict.
-func (g *Gateway) Start(ctx context.Context, cfg api.Client) (Status, error) {
+func (g *Gateway) Start(ctx context.Context, cfg api.Client) (api.ClientStatus, error) {
 	if err := cfg.Check(); err != nil {
-		return Status{}, err
+		return api.ClientStatus{}, err
 	}
 	g.mu.Lock()
 	if err := g.checkFree(cfg); err != nil {
 		g.mu.Unlock()
-		return Status{}, err
+		return api.ClientStatus{}, err
 	}
 	slot := g.freeSlot()
 	g.reserve(cfg.Bond, "started", append([]string{cfg.Bond}, cfg.Taps()...), slot)
@@ -114,7 +113,7 @@ func (g *Gateway) Start(ctx context.Context, cfg api.Client) (Status, error) {
 	defer g.release(cfg.Bond)
 	ifindex, err := g.hwIndexes(cfg)
 	if err != nil {
-		return Status{}, err
+		return api.ClientStatus{}, err
 	}
 	token := cfg.ServerToken
 	if token == "" {
@@ -122,24 +121,24 @@ func (g *Gateway) Start(ctx context.Context, cfg api.Client) (Status, error) {
 	}
 	key, err := g.opts.Fetcher.FetchKey(ctx, cfg.ServerAPIURL, cfg.ServerBridge, token)
 	if err != nil {
-		return Status{}, fmt.Errorf("fetch link key: %w", err)
+		return api.ClientStatus{}, fmt.Errorf("fetch link key: %w", err)
 	}
 	if len(key.Links) < len(cfg.Slaves) {
-		return Status{}, errkind.Invalid(cfg.Field("slaves"), "%d slaves, but the hub's bridge %s serves %d links", len(cfg.Slaves), key.Bridge, len(key.Links))
+		return api.ClientStatus{}, errkind.Invalid(cfg.Field("slaves"), "%d slaves, but the hub's bridge %s serves %d links", len(cfg.Slaves), key.Bridge, len(key.Links))
 	}
 	hubIP, err := parseAddr(key.BridgeIP)
 	if err != nil {
-		return Status{}, errkind.Unavailable(err, "the hub sent bridge_ip %q", key.BridgeIP)
+		return api.ClientStatus{}, errkind.Unavailable(err, "the hub sent bridge_ip %q", key.BridgeIP)
 	}
 	if len(cfg.Bonding.ArpIPTarget) == 0 {
 		cfg.Bonding.ArpIPTarget = append(cfg.Bonding.ArpIPTarget, hubIP)
 	}
 	if err := cfg.Bonding.Check(cfg.Taps()); err != nil {
-		return Status{}, err
+		return api.ClientStatus{}, err
 	}
 	c := &client{cfg: cfg, slot: slot, keyFile: filepath.Join(g.opts.KeyDir, cfg.Bond+".key"), target: hubIP, started: time.Now()}
 	if err := c.bringUp(ctx, g, key, ifindex); err != nil {
-		return Status{}, err
+		return api.ClientStatus{}, err
 	}
 	st := g.status(ctx, c)
 	g.mu.Lock()
@@ -184,7 +183,7 @@ func (g *Gateway) hwIndexes(cfg api.Client) ([]int, error) {
 }
 
 // bringUp makes the key file, routes, tunnels and bond, undoing all on error.
-func (c *client) bringUp(ctx context.Context, g *Gateway, key hub.Key, ifindex []int) (err error) {
+func (c *client) bringUp(ctx context.Context, g *Gateway, key api.Key, ifindex []int) (err error) {
 	var undo []func()
 	defer func() {
 		if err != nil {

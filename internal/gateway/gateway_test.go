@@ -16,7 +16,6 @@ import (
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/errkind"
-	"github.com/multilink/multilink/internal/hub"
 	"github.com/multilink/multilink/internal/tunnel"
 )
 
@@ -155,7 +154,7 @@ const testKey = "-----BEGIN OpenVPN Static key V1-----\n" +
 	"00000000000000000000000000000000\n00000000000000000000000000000000\n00000000000000000000000000000000\n00000000000000000000000000000000\n" +
 	"-----END OpenVPN Static key V1-----\n"
 
-func (f *fetcher) FetchKey(ctx context.Context, base, bridge, token string) (hub.Key, error) {
+func (f *fetcher) FetchKey(ctx context.Context, base, bridge, token string) (api.Key, error) {
 	if f.entered != nil {
 		f.entered <- struct{}{}
 	}
@@ -163,15 +162,15 @@ func (f *fetcher) FetchKey(ctx context.Context, base, bridge, token string) (hub
 		select {
 		case <-f.block:
 		case <-ctx.Done():
-			return hub.Key{}, errkind.Unavailable(ctx.Err(), "reach the hub")
+			return api.Key{}, errkind.Unavailable(ctx.Err(), "reach the hub")
 		}
 	}
 	f.gotToken, f.gotBridge = token, bridge
 	if f.err != nil {
-		return hub.Key{}, f.err
+		return api.Key{}, f.err
 	}
-	return hub.Key{Bridge: "br0", BridgeIP: "10.8.0.254", Key: testKey,
-		Links: []hub.KeyLink{{Tap: "tap1", Port: 1191}, {Tap: "tap2", Port: 1192}}}, nil
+	return api.Key{Bridge: "br0", BridgeIP: "10.8.0.254", Key: testKey,
+		Links: []api.KeyLink{{Tap: "tap1", Port: 1191}, {Tap: "tap2", Port: 1192}}}, nil
 }
 
 func specClient(t *testing.T) api.Client {

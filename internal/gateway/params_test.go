@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/multilink/multilink/api"
+	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
 )
@@ -75,8 +76,8 @@ func TestSetBondParamsDriverJudges(t *testing.T) {
 				t.Fatalf("set %s: %v", put, err)
 			}
 			stored := g.Configs()[0]
-			if !reflect.DeepEqual(stored.Bonding, info.Desired()) {
-				t.Errorf("stored %s, want the parameters in force %s", jsonText(t, stored.Bonding), jsonText(t, info.Desired()))
+			if !reflect.DeepEqual(stored.Bonding, bond.Desired(info)) {
+				t.Errorf("stored %s, want the parameters in force %s", jsonText(t, stored.Bonding), jsonText(t, bond.Desired(info)))
 			}
 
 			// A restart: the desired state goes through state.json and a

@@ -12,10 +12,10 @@ import (
 )
 
 // Status returns every started client, by bond name.
-func (g *Gateway) Status(ctx context.Context) []Status {
+func (g *Gateway) Status(ctx context.Context) []api.ClientStatus {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	out := make([]Status, 0, len(g.clients))
+	out := make([]api.ClientStatus, 0, len(g.clients))
 	for _, c := range g.clients {
 		out = append(out, g.status(ctx, c))
 	}
@@ -23,14 +23,14 @@ func (g *Gateway) Status(ctx context.Context) []Status {
 	return out
 }
 
-func (g *Gateway) status(ctx context.Context, c *client) Status {
-	st := Status{Bond: c.cfg.Bond, Address: c.cfg.Address.String(), ServerAPIURL: c.cfg.ServerAPIURL, Started: c.started}
+func (g *Gateway) status(ctx context.Context, c *client) api.ClientStatus {
+	st := api.ClientStatus{Bond: c.cfg.Bond, Address: c.cfg.Address.String(), ServerAPIURL: c.cfg.ServerAPIURL, Started: c.started}
 	if info, err := g.opts.Bond.Info(ctx, c.cfg.Bond); err == nil {
 		st.Present, st.Driver, st.Active = true, info.Driver, info.Active
 	}
 	for i, tap := range c.cfg.Taps() {
 		s := c.cfg.Slaves[i]
-		ls := LinkStatus{Tap: tap, HWInt: s.HWInt, IPServer: s.IPServer.String()}
+		ls := api.ClientLink{Tap: tap, HWInt: s.HWInt, IPServer: s.IPServer.String()}
 		if i < len(c.ports) {
 			ls.Port = c.ports[i]
 		}
@@ -56,12 +56,12 @@ func (g *Gateway) Configs() []api.Client {
 }
 
 // BondParams reads the live parameters of a bond this daemon manages.
-func (g *Gateway) BondParams(ctx context.Context, name string) (bond.Info, error) {
+func (g *Gateway) BondParams(ctx context.Context, name string) (api.BondInfo, error) {
 	g.mu.Lock()
 	_, ok := g.clients[name]
 	g.mu.Unlock()
 	if !ok {
-		return bond.Info{}, errkind.NotFound("no client with bond %s is started", name)
+		return api.BondInfo{}, errkind.NotFound("no client with bond %s is started", name)
 	}
 	return g.opts.Bond.Info(ctx, name)
 }
@@ -73,28 +73,28 @@ func (g *Gateway) BondParams(ctx context.Context, name string) (bond.Info, error
 // force (bond.Info.Desired) become the client's bonding, so a restart
 // recreates the bond as it was last set. Changes to one gateway's bonds
 // run one at a time, without g.mu.
-func (g *Gateway) SetBondParams(ctx context.Context, name string, p api.BondParams) (bond.Info, error) {
+func (g *Gateway) SetBondParams(ctx context.Context, name string, p api.BondParams) (api.BondInfo, error) {
 	g.setMu.Lock()
 	defer g.setMu.Unlock()
 	g.mu.Lock()
 	c, ok := g.clients[name]
 	g.mu.Unlock()
 	if !ok {
-		return bond.Info{}, errkind.NotFound("no client with bond %s is started", name)
+		return api.BondInfo{}, errkind.NotFound("no client with bond %s is started", name)
 	}
 	if err := g.opts.Bond.Set(ctx, name, p); err != nil {
-		return bond.Info{}, err
+		return api.BondInfo{}, err
 	}
 	info, err := g.opts.Bond.Info(ctx, name)
 	if err != nil {
-		return bond.Info{}, fmt.Errorf("read bond %s back: %w", name, err)
+		return api.BondInfo{}, fmt.Errorf("read bond %s back: %w", name, err)
 	}
 	g.mu.Lock()
 	if g.clients[name] == c { // not stopped meanwhile
 		// The live primary may be the failover engine's choice of the
 		// moment; the operator's stays the desired one unless given.
 		primary := c.cfg.Bonding.Primary
-		c.cfg.Bonding = info.Desired()
+		c.cfg.Bonding = bond.Desired(info)
 		if p.Primary == nil && c.cfg.Bonding.Primary != nil { // the mode has one
 			c.cfg.Bonding.Primary = primary
 		}

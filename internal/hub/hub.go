@@ -67,14 +67,14 @@ func New(opts Options) *Hub {
 }
 
 // Start serves cfg. On error nothing it made is left.
-func (h *Hub) Start(ctx context.Context, cfg api.Server) (Status, error) {
+func (h *Hub) Start(ctx context.Context, cfg api.Server) (api.ServerStatus, error) {
 	if err := cfg.Check(); err != nil {
-		return Status{}, err
+		return api.ServerStatus{}, err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := h.checkFree(cfg); err != nil {
-		return Status{}, err
+		return api.ServerStatus{}, err
 	}
 	s := &server{cfg: cfg, keyFile: filepath.Join(h.opts.KeyDir, cfg.BridgeInterface+".key"), started: time.Now()}
 	var undo []func()
@@ -84,11 +84,11 @@ func (h *Hub) Start(ctx context.Context, cfg api.Server) (Status, error) {
 		}
 	}
 	if err := os.MkdirAll(h.opts.KeyDir, 0o700); err != nil {
-		return Status{}, fmt.Errorf("create key dir: %w", err)
+		return api.ServerStatus{}, fmt.Errorf("create key dir: %w", err)
 	}
 	_, statErr := os.Stat(s.keyFile)
 	if err := tunnel.GenerateKey(s.keyFile); err != nil {
-		return Status{}, fmt.Errorf("generate key for %s: %w", cfg.BridgeInterface, err)
+		return api.ServerStatus{}, fmt.Errorf("generate key for %s: %w", cfg.BridgeInterface, err)
 	}
 	if errors.Is(statErr, os.ErrNotExist) {
 		undo = append(undo, func() { _ = os.Remove(s.keyFile) })
@@ -96,19 +96,19 @@ func (h *Hub) Start(ctx context.Context, cfg api.Server) (Status, error) {
 	br, err := h.addBridge(cfg)
 	if err != nil {
 		rollback()
-		return Status{}, err
+		return api.ServerStatus{}, err
 	}
 	undo = append(undo, func() { _ = h.opts.Netlink.LinkDel(br) })
 	for i, tap := range cfg.Taps() {
 		spec := tunnel.Spec{Tap: tap, Role: tunnel.Server, Port: cfg.Port(i + 1), KeyFile: s.keyFile}
 		if err := h.opts.Tunnels.Start(ctx, spec); err != nil {
 			rollback()
-			return Status{}, fmt.Errorf("start link %s: %w", tap, err)
+			return api.ServerStatus{}, fmt.Errorf("start link %s: %w", tap, err)
 		}
 		undo = append(undo, func() { _ = h.opts.Tunnels.Stop(context.WithoutCancel(ctx), tap) })
 		if err := h.enslave(tap, br); err != nil {
 			rollback()
-			return Status{}, err
+			return api.ServerStatus{}, err
 		}
 	}
 	h.servers[cfg.BridgeInterface] = s
@@ -243,10 +243,10 @@ func (h *Hub) Configs() []api.Server {
 }
 
 // Status returns every started server, by bridge name.
-func (h *Hub) Status(ctx context.Context) []Status {
+func (h *Hub) Status(ctx context.Context) []api.ServerStatus {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([]Status, 0, len(h.servers))
+	out := make([]api.ServerStatus, 0, len(h.servers))
 	for _, s := range h.servers {
 		out = append(out, h.status(s))
 	}
@@ -254,13 +254,13 @@ func (h *Hub) Status(ctx context.Context) []Status {
 	return out
 }
 
-func (h *Hub) status(s *server) Status {
-	st := Status{Bridge: s.cfg.BridgeInterface, BridgeIP: s.cfg.BridgeIP.Addr().String(), Started: s.started}
+func (h *Hub) status(s *server) api.ServerStatus {
+	st := api.ServerStatus{Bridge: s.cfg.BridgeInterface, BridgeIP: s.cfg.BridgeIP.Addr().String(), Started: s.started}
 	if _, err := h.opts.Netlink.LinkByName(s.cfg.BridgeInterface); err == nil {
 		st.Present = true
 	}
 	for i, tap := range s.cfg.Taps() {
-		ls := LinkStatus{Tap: tap, Port: s.cfg.Port(i + 1)}
+		ls := api.ServerLink{Tap: tap, Port: s.cfg.Port(i + 1)}
 		if ts, ok := h.opts.Tunnels.Status(tap); ok {
 			ls.Running, ls.Restarts, ls.Up = ts.Running, ts.Restarts, ts.AdminUp
 		}
@@ -271,15 +271,15 @@ func (h *Hub) status(s *server) Status {
 
 // Key returns what a gateway needs to connect to bridge (the only one when
 // bridge is empty).
-func (h *Hub) Key(ctx context.Context, bridge string) (Key, error) {
+func (h *Hub) Key(ctx context.Context, bridge string) (api.Key, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if bridge == "" {
 		if len(h.servers) != 1 {
 			if len(h.servers) == 0 {
-				return Key{}, errkind.NotFound("no server is started")
+				return api.Key{}, errkind.NotFound("no server is started")
 			}
-			return Key{}, errkind.Invalid("bridge", "%d servers are started: name one with ?bridge=", len(h.servers))
+			return api.Key{}, errkind.Invalid("bridge", "%d servers are started: name one with ?bridge=", len(h.servers))
 		}
 		for name := range h.servers {
 			bridge = name
@@ -287,15 +287,15 @@ func (h *Hub) Key(ctx context.Context, bridge string) (Key, error) {
 	}
 	s, ok := h.servers[bridge]
 	if !ok {
-		return Key{}, errkind.NotFound("no server with bridge %s is started", bridge)
+		return api.Key{}, errkind.NotFound("no server with bridge %s is started", bridge)
 	}
 	data, err := os.ReadFile(s.keyFile)
 	if err != nil {
-		return Key{}, fmt.Errorf("read key of %s: %w", bridge, err)
+		return api.Key{}, fmt.Errorf("read key of %s: %w", bridge, err)
 	}
-	k := Key{Bridge: bridge, BridgeIP: s.cfg.BridgeIP.Addr().String(), Key: string(data), Cipher: tunnel.Cipher, Auth: tunnel.Auth}
+	k := api.Key{Bridge: bridge, BridgeIP: s.cfg.BridgeIP.Addr().String(), Key: string(data), Cipher: tunnel.Cipher, Auth: tunnel.Auth}
 	for i, tap := range s.cfg.Taps() {
-		k.Links = append(k.Links, KeyLink{Tap: tap, Port: s.cfg.Port(i + 1)})
+		k.Links = append(k.Links, api.KeyLink{Tap: tap, Port: s.cfg.Port(i + 1)})
 	}
 	return k, nil
 }

@@ -6,7 +6,7 @@
 // and IPv6 targets given as literal addresses: no name resolution and no
 // shell. A Request's zero fields take the defaults below; given values are
 // checked against the bounds, and a whole test never runs longer than
-// MaxDuration, so it finishes inside the API server's write timeout.
+// api.MaxPingDuration, so it finishes inside the API server's write timeout.
 //
 //	count        4 echo requests       (1..100)
 //	interval_ms  200 ms between them   (10..10000)

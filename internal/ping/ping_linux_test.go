@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/nstest"
 )
 
@@ -50,7 +51,7 @@ func TestPingLoopback(t *testing.T) {
 		t.Run(s, func(t *testing.T) {
 			ip := netip.MustParseAddr(s)
 			nstest.Require(t, hasLoopback(ip), "this host's loopback has no %s", ip)
-			res, err := p.Ping(t.Context(), Request{IP: ip, Count: 3, Interval: 20, Timeout: 1000})
+			res, err := p.Ping(t.Context(), api.PingRequest{IP: ip, Count: 3, Interval: 20, Timeout: 1000})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,7 +75,7 @@ func TestPingCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := New(nil).Ping(ctx, Request{IP: netip.MustParseAddr("127.0.0.1"), Count: 100, Interval: 500, Timeout: 1000})
+	_, err := New(nil).Ping(ctx, api.PingRequest{IP: netip.MustParseAddr("127.0.0.1"), Count: 100, Interval: 500, Timeout: 1000})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want context.Canceled", err)
 	}

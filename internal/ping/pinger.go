@@ -10,6 +10,8 @@ import (
 	"time"
 
 	probing "github.com/prometheus-community/pro-bing"
+
+	"github.com/multilink/multilink/api"
 )
 
 // maxConcurrent bounds the ping tests that run at once (each holds a raw
@@ -33,16 +35,16 @@ func New(log *slog.Logger) *Pinger {
 // Ping sends req.Count echo requests to req.IP and reports what came back.
 // It ends early when every reply is in, and returns ctx's error if ctx
 // ends first. An invalid req is a fault.KindInvalid error.
-func (p *Pinger) Ping(ctx context.Context, req Request) (Result, error) {
+func (p *Pinger) Ping(ctx context.Context, req api.PingRequest) (api.PingResult, error) {
 	if err := req.Check(); err != nil {
-		return Result{}, err
+		return api.PingResult{}, err
 	}
-	r := req.filled()
+	r := req.Filled()
 	select {
 	case p.sem <- struct{}{}:
 		defer func() { <-p.sem }()
 	case <-ctx.Done():
-		return Result{}, fmt.Errorf("ping %s: %w", r.IP, ctx.Err())
+		return api.PingResult{}, fmt.Errorf("ping %s: %w", r.IP, ctx.Err())
 	}
 
 	pr := probing.New(r.IP.String())
@@ -56,7 +58,7 @@ func (p *Pinger) Ping(ctx context.Context, req Request) (Result, error) {
 	}
 	pr.Count = r.Count
 	pr.Interval = time.Duration(r.Interval) * time.Millisecond
-	pr.Timeout = r.duration()
+	pr.Timeout = r.Duration()
 	pr.RecordRtts = false
 	pr.RecordTTLs = false
 
@@ -72,15 +74,15 @@ func (p *Pinger) Ping(ctx context.Context, req Request) (Result, error) {
 
 	err := pr.RunWithContext(ctx)
 	if ctx.Err() != nil {
-		return Result{}, fmt.Errorf("ping %s: %w", r.IP, ctx.Err())
+		return api.PingResult{}, fmt.Errorf("ping %s: %w", r.IP, ctx.Err())
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	if err != nil && (sendErr == nil || !errors.Is(err, sendErr)) {
-		return Result{}, fmt.Errorf("ping %s: %w", r.IP, err)
+		return api.PingResult{}, fmt.Errorf("ping %s: %w", r.IP, err)
 	}
 	st := pr.Statistics()
-	res := Result{
+	res := api.PingResult{
 		IP:          r.IP.String(),
 		Sent:        st.PacketsSent,
 		Received:    st.PacketsRecv,

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/multilink/multilink/api"
 )
 
 // auth requires "Authorization: Bearer <token>" when a token is set. Both
@@ -42,5 +44,5 @@ func (a *handler) unauthorized(c *gin.Context, reason, challenge, msg string) {
 	a.log.Warn("API request refused", "reason", reason, "method", c.Request.Method,
 		"path", c.Request.URL.Path, "remote", c.ClientIP())
 	c.Header("WWW-Authenticate", challenge)
-	c.AbortWithStatusJSON(http.StatusUnauthorized, errorBody{Error: msg})
+	c.AbortWithStatusJSON(http.StatusUnauthorized, api.Error{Error: msg})
 }

@@ -9,13 +9,12 @@ import (
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
-	"github.com/multilink/multilink/internal/gateway"
 )
 
 // clientStatus is the body of GET /v1/client/status.
 type clientStatus struct {
-	Started bool             `json:"started"` // at least one bond runs (pending ones do not count)
-	Clients []gateway.Status `json:"clients"`
+	Started bool               `json:"started"` // at least one bond runs (pending ones do not count)
+	Clients []api.ClientStatus `json:"clients"`
 }
 
 // clientStart: POST /v1/client/start, the spec's body. 200 with the new
@@ -39,9 +38,9 @@ func (a *handler) clientStart(c *gin.Context) {
 func (a *handler) clientStatus(c *gin.Context) {
 	s := a.d.Gateway.Status(c.Request.Context())
 	if s == nil {
-		s = []gateway.Status{}
+		s = []api.ClientStatus{}
 	}
-	started := slices.ContainsFunc(s, func(st gateway.Status) bool { return st.Pending == "" })
+	started := slices.ContainsFunc(s, func(st api.ClientStatus) bool { return st.Pending == "" })
 	c.JSON(http.StatusOK, clientStatus{Started: started, Clients: s})
 }
 

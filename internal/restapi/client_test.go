@@ -8,9 +8,7 @@ import (
 	"testing"
 
 	"github.com/multilink/multilink/api"
-	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/errkind"
-	"github.com/multilink/multilink/internal/gateway"
 )
 
 func TestClientStartSpecBody(t *testing.T) {
@@ -19,7 +17,7 @@ func TestClientStartSpecBody(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
-	var st gateway.Status
+	var st api.ClientStatus
 	decode(t, w, &st)
 	if st.Bond != "bond0" {
 		t.Errorf("answer %+v", st)
@@ -62,14 +60,14 @@ func TestClientStatus(t *testing.T) {
 	if w.Code != http.StatusOK || st.Started || st.Clients == nil {
 		t.Errorf("idle: %d %s", w.Code, w.Body)
 	}
-	a.rec.gws = []gateway.Status{{Bond: "bond0", Present: true, Active: "tap1"}}
+	a.rec.gws = []api.ClientStatus{{Bond: "bond0", Present: true, Active: "tap1"}}
 	w = a.doAuth(http.MethodGet, "/v1/client/status", "", "")
 	decode(t, w, &st)
 	if !st.Started || len(st.Clients) != 1 || st.Clients[0].Active != "tap1" {
 		t.Errorf("started: %s", w.Body)
 	}
 	// A desired client that does not run yet is listed, not started.
-	a.rec.gws = []gateway.Status{{Bond: "bond0", Pending: "not running: 1 failed starts (next attempt in 2s): reach the hub"}}
+	a.rec.gws = []api.ClientStatus{{Bond: "bond0", Pending: "not running: 1 failed starts (next attempt in 2s): reach the hub"}}
 	w = a.doAuth(http.MethodGet, "/v1/client/status", "", "")
 	decode(t, w, &st)
 	if st.Started || len(st.Clients) != 1 || st.Clients[0].Pending == "" || strings.Contains(w.Body.String(), "started_at") {
@@ -96,7 +94,7 @@ func TestBondParamsGet(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
-	var info bond.Info
+	var info api.BondInfo
 	decode(t, w, &info)
 	if info.Name != "bond0" || info.Active != "tap1" || info.Params.ArpInterval == nil || *info.Params.ArpInterval != 100 {
 		t.Errorf("info %+v", info)
@@ -118,7 +116,7 @@ func TestBondParamsPutSpecBody(t *testing.T) {
 	if p.Mode != nil || p.ArpValidate != nil || p.ArpIPTarget != nil || p.Miimon != nil {
 		t.Errorf("parameters not given were set: %+v", p)
 	}
-	var info bond.Info
+	var info api.BondInfo
 	decode(t, w, &info)
 	if *info.Params.Primary != "tap2" || *info.Params.ArpInterval != 50 {
 		t.Errorf("answer %+v", info.Params)

@@ -5,7 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/multilink/multilink/internal/ping"
+	"github.com/multilink/multilink/api"
 )
 
 // tapState is the answer of tap_up and tap_down.
@@ -43,7 +43,7 @@ func (a *handler) setTap(c *gin.Context, up bool) {
 
 // pingTest: POST /v1/ping_test {"ip": ...}.
 func (a *handler) pingTest(c *gin.Context) {
-	var req ping.Request
+	var req api.PingRequest
 	if err := a.decodeBody(c, &req); err != nil {
 		a.fail(c, "ping test", err)
 		return
@@ -66,12 +66,12 @@ func (a *handler) version(c *gin.Context) {
 func (a *handler) health(c *gin.Context) {
 	rep := a.d.Health.Health(c.Request.Context())
 	if rep.Checks == nil {
-		rep.Checks = []Check{}
+		rep.Checks = []api.HealthCheck{}
 	}
 	status := http.StatusOK
 	switch rep.Status {
-	case StatusOK, StatusDegraded:
-	case StatusDown:
+	case api.StatusOK, api.StatusDegraded:
+	case api.StatusDown:
 		status = http.StatusServiceUnavailable
 	default:
 		a.log.Error("health report with an unknown status", "status", rep.Status)

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
-	"github.com/multilink/multilink/internal/ping"
 )
 
 func TestTapUpDown(t *testing.T) {
@@ -36,14 +36,14 @@ func TestPingTest(t *testing.T) {
 	a := newTestAPI(t)
 	for _, tc := range []struct {
 		body string
-		want ping.Request
+		want api.PingRequest
 	}{
-		{`{"ip": "10.8.0.254"}`, ping.Request{IP: netip.MustParseAddr("10.8.0.254")}},
+		{`{"ip": "10.8.0.254"}`, api.PingRequest{IP: netip.MustParseAddr("10.8.0.254")}},
 		{`{"ip": "2001:db8::1", "count": "3", "interval_ms": 100, "timeout_ms": 500}`,
-			ping.Request{IP: netip.MustParseAddr("2001:db8::1"), Count: 3, Interval: 100, Timeout: 500}},
+			api.PingRequest{IP: netip.MustParseAddr("2001:db8::1"), Count: 3, Interval: 100, Timeout: 500}},
 	} {
 		w := a.do(http.MethodPost, "/v1/ping_test", tc.body)
-		var res ping.Result
+		var res api.PingResult
 		decode(t, w, &res)
 		if w.Code != http.StatusOK || res.IP != tc.want.IP.String() || res.Received != 4 {
 			t.Errorf("%s: %d %s", tc.body, w.Code, w.Body)
@@ -66,20 +66,20 @@ func TestVersion(t *testing.T) {
 
 func TestHealth(t *testing.T) {
 	cases := []struct {
-		report Report
+		report api.HealthReport
 		code   int
 	}{
-		{Report{Status: StatusOK}, http.StatusOK},
-		{Report{Status: StatusDegraded, Checks: []Check{{Name: "client/bond0", OK: false, Detail: "tunnels running: 1/2"}}}, http.StatusOK},
-		{Report{Status: StatusDown, Checks: []Check{{Name: "server/br0", Detail: "bridge present: false"}}}, http.StatusServiceUnavailable},
-		{Report{Status: "confused"}, http.StatusServiceUnavailable},
+		{api.HealthReport{Status: api.StatusOK}, http.StatusOK},
+		{api.HealthReport{Status: api.StatusDegraded, Checks: []api.HealthCheck{{Name: "client/bond0", OK: false, Detail: "tunnels running: 1/2"}}}, http.StatusOK},
+		{api.HealthReport{Status: api.StatusDown, Checks: []api.HealthCheck{{Name: "server/br0", Detail: "bridge present: false"}}}, http.StatusServiceUnavailable},
+		{api.HealthReport{Status: "confused"}, http.StatusServiceUnavailable},
 	}
 	for _, tc := range cases {
 		for _, path := range []string{"/health", "/helth"} {
 			a := newTestAPI(t)
 			a.rec.report = tc.report
 			w := a.doAuth(http.MethodGet, path, "", "")
-			var got Report
+			var got api.HealthReport
 			decode(t, w, &got)
 			if w.Code != tc.code || got.Status != tc.report.Status || got.Checks == nil || len(got.Checks) != len(tc.report.Checks) {
 				t.Errorf("%s with %+v: %d %s, want %d", path, tc.report, w.Code, w.Body, tc.code)

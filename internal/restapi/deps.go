@@ -6,11 +6,7 @@ import (
 	"net/http"
 
 	"github.com/multilink/multilink/api"
-	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/failover"
-	"github.com/multilink/multilink/internal/gateway"
-	"github.com/multilink/multilink/internal/hub"
-	"github.com/multilink/multilink/internal/ping"
 	"github.com/multilink/multilink/internal/probe"
 )
 
@@ -44,20 +40,20 @@ type Deps struct {
 
 // Hub is the server role: bridges with one TAP tunnel per link.
 type Hub interface {
-	Start(ctx context.Context, c api.Server) (hub.Status, error)
+	Start(ctx context.Context, c api.Server) (api.ServerStatus, error)
 	Stop(ctx context.Context, bridge string) error
-	Status(ctx context.Context) []hub.Status
+	Status(ctx context.Context) []api.ServerStatus
 	// Key returns the link key of bridge ("" = the only one).
-	Key(ctx context.Context, bridge string) (hub.Key, error)
+	Key(ctx context.Context, bridge string) (api.Key, error)
 }
 
 // Gateway is the client role: bonds over TAP tunnels to a hub.
 type Gateway interface {
-	Start(ctx context.Context, c api.Client) (gateway.Status, error)
+	Start(ctx context.Context, c api.Client) (api.ClientStatus, error)
 	Stop(ctx context.Context, name string) error
-	Status(ctx context.Context) []gateway.Status
-	BondParams(ctx context.Context, name string) (bond.Info, error)
-	SetBondParams(ctx context.Context, name string, p api.BondParams) (bond.Info, error)
+	Status(ctx context.Context) []api.ClientStatus
+	BondParams(ctx context.Context, name string) (api.BondInfo, error)
+	SetBondParams(ctx context.Context, name string, p api.BondParams) (api.BondInfo, error)
 }
 
 // Taps brings the TAPs this daemon manages up and down; any other name is
@@ -68,7 +64,7 @@ type Taps interface {
 
 // Pinger runs a ping test.
 type Pinger interface {
-	Ping(ctx context.Context, r ping.Request) (ping.Result, error)
+	Ping(ctx context.Context, r api.PingRequest) (api.PingResult, error)
 }
 
 // Links are the probe's per-link figures.
@@ -97,25 +93,5 @@ type PolicyStatus struct {
 
 // Health reports the daemon's real health.
 type Health interface {
-	Health(ctx context.Context) Report
-}
-
-// Health statuses.
-const (
-	StatusOK       = "ok"       // everything started runs (or nothing is started)
-	StatusDegraded = "degraded" // it works, with less redundancy than asked for
-	StatusDown     = "down"     // something started does not work
-)
-
-// Report is the body of GET /health.
-type Report struct {
-	Status string  `json:"status"` // StatusOK, StatusDegraded or StatusDown
-	Checks []Check `json:"checks"`
-}
-
-// Check is one thing /health looked at.
-type Check struct {
-	Name   string `json:"name"`
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail,omitempty"`
+	Health(ctx context.Context) api.HealthReport
 }

@@ -9,7 +9,7 @@
 // Answers are JSON. The choices the spec leaves open:
 //
 //	POST /v1/server/start                   200 the bridge's hub.Status; 409 started already; 501 no openvpn
-//	GET  /v1/server/key[?bridge=br0]        200 hub.Key ("" = the only bridge); 404 none
+//	GET  /v1/server/key[?bridge=br0]        200 api.Key ("" = the only bridge); 404 none
 //	POST /v1/server/stop/{bridge_interface} 200 {"stopped": "br0"}; 404 not started
 //	GET  /v1/server/status                  200 {"started": bool, "servers": [hub.Status...]}
 //	POST /v1/client/start                   200 the bond's gateway.Status; 409; 502 hub unreachable; 501 no bonding driver or openvpn

@@ -7,14 +7,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 )
-
-// errorBody is every error answer.
-type errorBody struct {
-	Error string `json:"error"`
-	Field string `json:"field,omitempty"`
-}
 
 // statusOf maps an error to its HTTP status: one status per fault kind.
 func statusOf(err error) int {
@@ -48,13 +43,13 @@ func statusOf(err error) int {
 // to the log.
 func (a *handler) fail(c *gin.Context, op string, err error) {
 	status := statusOf(err)
-	body := errorBody{Error: err.Error(), Field: errkind.FieldOf(err)}
+	body := api.Error{Error: err.Error(), Field: errkind.FieldOf(err)}
 	switch status {
 	case http.StatusInternalServerError:
 		a.log.Error("API request failed", "op", op, "method", c.Request.Method, "path", c.Request.URL.Path, "err", err)
-		body = errorBody{Error: op + ": internal error (details are in the daemon's log)"}
+		body = api.Error{Error: op + ": internal error (details are in the daemon's log)"}
 	case http.StatusRequestEntityTooLarge:
-		body = errorBody{Error: fmt.Sprintf("request body is larger than %d bytes", a.maxBody)}
+		body = api.Error{Error: fmt.Sprintf("request body is larger than %d bytes", a.maxBody)}
 	default:
 		a.log.Info("API request rejected", "op", op, "status", status, "err", err)
 	}
@@ -62,11 +57,11 @@ func (a *handler) fail(c *gin.Context, op string, err error) {
 }
 
 func (a *handler) noRoute(c *gin.Context) {
-	c.JSON(http.StatusNotFound, errorBody{Error: fmt.Sprintf("no endpoint %s %s", c.Request.Method, c.Request.URL.Path)})
+	c.JSON(http.StatusNotFound, api.Error{Error: fmt.Sprintf("no endpoint %s %s", c.Request.Method, c.Request.URL.Path)})
 }
 
 // noMethod answers 405; gin has set the Allow header.
 func (a *handler) noMethod(c *gin.Context) {
-	c.JSON(http.StatusMethodNotAllowed, errorBody{Error: fmt.Sprintf("method %s is not allowed on %s (allowed: %s)",
+	c.JSON(http.StatusMethodNotAllowed, api.Error{Error: fmt.Sprintf("method %s is not allowed on %s (allowed: %s)",
 		c.Request.Method, c.Request.URL.Path, c.Writer.Header().Get("Allow"))})
 }

@@ -7,12 +7,8 @@ import (
 	"time"
 
 	"github.com/multilink/multilink/api"
-	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/failover"
-	"github.com/multilink/multilink/internal/gateway"
-	"github.com/multilink/multilink/internal/hub"
-	"github.com/multilink/multilink/internal/ping"
 	"github.com/multilink/multilink/internal/probe"
 )
 
@@ -28,10 +24,10 @@ type recorder struct {
 	server api.Server
 	client api.Client
 	params api.BondParams
-	ping   ping.Request
-	report Report
-	hubs   []hub.Status
-	gws    []gateway.Status
+	ping   api.PingRequest
+	report api.HealthReport
+	hubs   []api.ServerStatus
+	gws    []api.ClientStatus
 }
 
 func (r *recorder) add(format string, args ...any) error {
@@ -52,73 +48,73 @@ func (r *recorder) Calls() []string {
 
 type fakeHub struct{ *recorder }
 
-func (f fakeHub) Start(_ context.Context, c api.Server) (hub.Status, error) {
+func (f fakeHub) Start(_ context.Context, c api.Server) (api.ServerStatus, error) {
 	err := f.add("hub.Start %s", c.BridgeInterface)
 	f.mu.Lock()
 	f.server = c
 	f.mu.Unlock()
 	if err != nil {
-		return hub.Status{}, err
+		return api.ServerStatus{}, err
 	}
-	return hub.Status{Bridge: c.BridgeInterface, BridgeIP: c.BridgeIP.String(), Present: true}, nil
+	return api.ServerStatus{Bridge: c.BridgeInterface, BridgeIP: c.BridgeIP.String(), Present: true}, nil
 }
 
 func (f fakeHub) Stop(_ context.Context, bridge string) error { return f.add("hub.Stop %s", bridge) }
 
-func (f fakeHub) Status(context.Context) []hub.Status {
+func (f fakeHub) Status(context.Context) []api.ServerStatus {
 	_ = f.add("hub.Status")
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.hubs
 }
 
-func (f fakeHub) Key(_ context.Context, bridge string) (hub.Key, error) {
-	if err := f.add("hub.Key %s", bridge); err != nil {
-		return hub.Key{}, err
+func (f fakeHub) Key(_ context.Context, bridge string) (api.Key, error) {
+	if err := f.add("api.Key %s", bridge); err != nil {
+		return api.Key{}, err
 	}
-	return hub.Key{Bridge: "br0", Key: "-----BEGIN OpenVPN Static key V1-----", Links: []hub.KeyLink{{Tap: "tap1", Port: 1191}}}, nil
+	return api.Key{Bridge: "br0", Key: "-----BEGIN OpenVPN Static key V1-----", Links: []api.KeyLink{{Tap: "tap1", Port: 1191}}}, nil
 }
 
 type fakeGateway struct{ *recorder }
 
-func (f fakeGateway) Start(_ context.Context, c api.Client) (gateway.Status, error) {
+func (f fakeGateway) Start(_ context.Context, c api.Client) (api.ClientStatus, error) {
 	err := f.add("gateway.Start %s", c.Bond)
 	f.mu.Lock()
 	f.client = c
 	f.mu.Unlock()
 	if err != nil {
-		return gateway.Status{}, err
+		return api.ClientStatus{}, err
 	}
-	return gateway.Status{Bond: c.Bond, Address: c.Address.String(), Present: true}, nil
+	return api.ClientStatus{Bond: c.Bond, Address: c.Address.String(), Present: true}, nil
 }
 
 func (f fakeGateway) Stop(_ context.Context, name string) error {
 	return f.add("gateway.Stop %s", name)
 }
 
-func (f fakeGateway) Status(context.Context) []gateway.Status {
+func (f fakeGateway) Status(context.Context) []api.ClientStatus {
 	_ = f.add("gateway.Status")
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.gws
 }
 
-func (f fakeGateway) BondParams(_ context.Context, name string) (bond.Info, error) {
+func (f fakeGateway) BondParams(_ context.Context, name string) (api.BondInfo, error) {
 	if err := f.add("gateway.BondParams %s", name); err != nil {
-		return bond.Info{}, err
+		return api.BondInfo{}, err
 	}
-	return bond.Info{Name: name, Driver: "kernel", Up: true, Slaves: []string{"tap1", "tap2"}, Active: "tap1", Params: api.Defaults()}, nil
+	return api.BondInfo{Name: name, Driver: "kernel", Up: true, Slaves: []string{"tap1", "tap2"}, Active: "tap1", Params: api.Defaults()}, nil
 }
 
-func (f fakeGateway) SetBondParams(_ context.Context, name string, p api.BondParams) (bond.Info, error) {
+func (f fakeGateway) SetBondParams(_ context.Context, name string, p api.BondParams) (api.BondInfo, error) {
 	err := f.add("gateway.SetBondParams %s", name)
 	f.mu.Lock()
 	f.params = p
 	f.mu.Unlock()
 	if err != nil {
-		return bond.Info{}, err
+		return api.BondInfo{}, err
 	}
-	return bond.Info{Name: name, Driver: "kernel", Up: true, Slaves: []string{"tap1", "tap2"}, Active: "tap1", Params: api.Defaults().Merge(p)}, nil
+	return api.BondInfo{Name: name, Driver: "kernel", Up: true, Slaves: []string{"tap1", "tap2"}, Active: "tap1", Params: api.Defaults().Merge(p)}, nil
 }
 
 type fakeTaps struct{ *recorder }
@@ -129,20 +125,20 @@ func (f fakeTaps) SetTap(_ context.Context, tap string, up bool) error {
 
 type fakePinger struct{ *recorder }
 
-func (f fakePinger) Ping(_ context.Context, r ping.Request) (ping.Result, error) {
+func (f fakePinger) Ping(_ context.Context, r api.PingRequest) (api.PingResult, error) {
 	err := f.add("pinger.Ping %s", r.IP)
 	f.mu.Lock()
 	f.ping = r
 	f.mu.Unlock()
 	if err != nil {
-		return ping.Result{}, err
+		return api.PingResult{}, err
 	}
-	return ping.Result{IP: r.IP.String(), Sent: 4, Received: 4, MinMs: 0.1, AvgMs: 0.2, MaxMs: 0.3}, nil
+	return api.PingResult{IP: r.IP.String(), Sent: 4, Received: 4, MinMs: 0.1, AvgMs: 0.2, MaxMs: 0.3}, nil
 }
 
 type fakeHealth struct{ *recorder }
 
-func (f fakeHealth) Health(context.Context) Report {
+func (f fakeHealth) Health(context.Context) api.HealthReport {
 	_ = f.add("health.Health")
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -200,7 +196,7 @@ func (f fakeFailover) Events(bond string, limit int) []failover.Event {
 
 // fakeDeps returns Deps whose every dependency records into one recorder.
 func fakeDeps(token string) (Deps, *recorder) {
-	rec := &recorder{report: Report{Status: StatusOK}}
+	rec := &recorder{report: api.HealthReport{Status: api.StatusOK}}
 	return Deps{
 		Hub:      fakeHub{rec},
 		Gateway:  fakeGateway{rec},

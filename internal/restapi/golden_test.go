@@ -13,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/multilink/multilink/internal/gateway"
-	"github.com/multilink/multilink/internal/hub"
+	"github.com/multilink/multilink/api"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/*")
@@ -83,11 +82,11 @@ func TestGoldenAnswers(t *testing.T) {
 		_, _ = w.Write([]byte("multilink_up 1\n"))
 	})
 	started := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
-	rec.hubs = []hub.Status{{Bridge: "br0", BridgeIP: "10.8.0.254/24", Present: true, Started: started,
-		Links: []hub.LinkStatus{{Tap: "tap1", Port: 1191, Running: true, Up: true}, {Tap: "tap2", Port: 1192, Restarts: 1}}}}
-	rec.gws = []gateway.Status{{Bond: "bond0", Address: "10.8.0.253/24", ServerAPIURL: "http://158.42.89.111:3333", Driver: "kernel",
+	rec.hubs = []api.ServerStatus{{Bridge: "br0", BridgeIP: "10.8.0.254/24", Present: true, Started: started,
+		Links: []api.ServerLink{{Tap: "tap1", Port: 1191, Running: true, Up: true}, {Tap: "tap2", Port: 1192, Restarts: 1}}}}
+	rec.gws = []api.ClientStatus{{Bond: "bond0", Address: "10.8.0.253/24", ServerAPIURL: "http://158.42.89.111:3333", Driver: "kernel",
 		Present: true, Active: "tap1", Started: started,
-		Links: []gateway.LinkStatus{{Tap: "tap1", HWInt: "eth0", IPServer: "158.42.89.111", Port: 1191, Running: true, Up: true}}},
+		Links: []api.ClientLink{{Tap: "tap1", HWInt: "eth0", IPServer: "158.42.89.111", Port: 1191, Running: true, Up: true}}},
 		{Bond: "bond1", Pending: "not running: 1 failed starts (next attempt in 2s): reach the hub"}}
 	a := newTestAPIWith(t, d, rec)
 

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/multilink/multilink/api"
 )
 
 // recovery turns a panic in a handler into a logged 500 JSON answer.
@@ -24,7 +26,7 @@ func (a *handler) recovery(c *gin.Context) {
 		a.log.Error("API handler panicked", "method", c.Request.Method, "path", c.Request.URL.Path,
 			"panic", v, "stack", string(debug.Stack()))
 		if !c.Writer.Written() {
-			c.AbortWithStatusJSON(http.StatusInternalServerError, errorBody{Error: "internal error (details are in the daemon's log)"})
+			c.AbortWithStatusJSON(http.StatusInternalServerError, api.Error{Error: "internal error (details are in the daemon's log)"})
 			return
 		}
 		c.Abort()

@@ -11,12 +11,8 @@ import (
 	"testing"
 
 	"github.com/multilink/multilink/api"
-	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/failover"
-	"github.com/multilink/multilink/internal/gateway"
-	"github.com/multilink/multilink/internal/hub"
-	"github.com/multilink/multilink/internal/ping"
 	"github.com/multilink/multilink/internal/probe"
 )
 
@@ -270,20 +266,20 @@ func resolves(doc any, ref string) bool {
 func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	doc := loadOpenAPI(t)
 	types := map[string]any{
-		"Error":         errorBody{},
-		"HubStatus":     hub.Status{},
-		"HubLink":       hub.LinkStatus{},
+		"Error":         api.Error{},
+		"HubStatus":     api.ServerStatus{},
+		"HubLink":       api.ServerLink{},
 		"ServerStatus":  serverStatus{},
-		"Key":           hub.Key{},
+		"Key":           api.Key{},
 		"Stopped":       stopped{},
-		"GatewayStatus": gateway.Status{},
-		"GatewayLink":   gateway.LinkStatus{},
+		"GatewayStatus": api.ClientStatus{},
+		"GatewayLink":   api.ClientLink{},
 		"ClientStatus":  clientStatus{},
-		"BondInfo":      bond.Info{},
+		"BondInfo":      api.BondInfo{},
 		"TapState":      tapState{},
-		"PingResult":    ping.Result{},
+		"PingResult":    api.PingResult{},
 		"Version":       versionBody{},
-		"Health":        Report{},
+		"Health":        api.HealthReport{},
 	}
 	for name, v := range types {
 		var s struct {

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/multilink/multilink/api"
 )
 
 const testToken = "s3cret-test-token-0123456789"
@@ -80,12 +82,12 @@ func decode(t testing.TB, w *httptest.ResponseRecorder, v any) {
 }
 
 // wantError checks an error answer: status, JSON {"error": non-empty}.
-func wantError(t testing.TB, w *httptest.ResponseRecorder, status int) errorBody {
+func wantError(t testing.TB, w *httptest.ResponseRecorder, status int) api.Error {
 	t.Helper()
 	if w.Code != status {
 		t.Errorf("status %d, want %d (body %s)", w.Code, status, w.Body)
 	}
-	var e errorBody
+	var e api.Error
 	decode(t, w, &e)
 	if e.Error == "" {
 		t.Errorf("error answer without an error message: %s", w.Body)

@@ -7,13 +7,12 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/multilink/multilink/api"
-	"github.com/multilink/multilink/internal/hub"
 )
 
 // serverStatus is the body of GET /v1/server/status.
 type serverStatus struct {
-	Started bool         `json:"started"` // at least one bridge is served (pending ones do not count)
-	Servers []hub.Status `json:"servers"`
+	Started bool               `json:"started"` // at least one bridge is served (pending ones do not count)
+	Servers []api.ServerStatus `json:"servers"`
 }
 
 // stopped is the answer of a stop.
@@ -72,8 +71,8 @@ func (a *handler) serverStop(c *gin.Context) {
 func (a *handler) serverStatus(c *gin.Context) {
 	s := a.d.Hub.Status(c.Request.Context())
 	if s == nil {
-		s = []hub.Status{}
+		s = []api.ServerStatus{}
 	}
-	started := slices.ContainsFunc(s, func(st hub.Status) bool { return st.Pending == "" })
+	started := slices.ContainsFunc(s, func(st api.ServerStatus) bool { return st.Pending == "" })
 	c.JSON(http.StatusOK, serverStatus{Started: started, Servers: s})
 }

@@ -6,8 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
-	"github.com/multilink/multilink/internal/hub"
 )
 
 func TestServerStartSpecBody(t *testing.T) {
@@ -16,7 +16,7 @@ func TestServerStartSpecBody(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
-	var st hub.Status
+	var st api.ServerStatus
 	decode(t, w, &st)
 	if st.Bridge != "br0" || st.BridgeIP != "10.8.0.254/24" {
 		t.Errorf("answer %+v", st)
@@ -49,7 +49,7 @@ func TestServerKey(t *testing.T) {
 	if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control %q on the key, want no-store", cc)
 	}
-	var k hub.Key
+	var k api.Key
 	decode(t, w, &k)
 	if k.Key == "" || len(k.Links) != 1 || k.Links[0].Port != 1191 {
 		t.Errorf("key %+v", k)
@@ -57,7 +57,7 @@ func TestServerKey(t *testing.T) {
 	if w := a.do(http.MethodGet, "/v1/server/key?bridge=br1", ""); w.Code != http.StatusOK {
 		t.Errorf("key of br1: %d", w.Code)
 	}
-	if c := a.rec.Calls(); !slices.Equal(c, []string{"hub.Key ", "hub.Key br1"}) {
+	if c := a.rec.Calls(); !slices.Equal(c, []string{"api.Key ", "api.Key br1"}) {
 		t.Errorf("calls %q", c)
 	}
 	a.rec.err = errkind.NotFound("no server is started")
@@ -90,13 +90,13 @@ func TestServerStatus(t *testing.T) {
 	if w.Code != http.StatusOK || st.Started || st.Servers == nil || len(st.Servers) != 0 {
 		t.Errorf("idle: %d %s", w.Code, w.Body)
 	}
-	a.rec.hubs = []hub.Status{{Bridge: "br0", Present: true, Links: []hub.LinkStatus{{Tap: "tap1", Port: 1191, Running: true}}}}
+	a.rec.hubs = []api.ServerStatus{{Bridge: "br0", Present: true, Links: []api.ServerLink{{Tap: "tap1", Port: 1191, Running: true}}}}
 	w = a.doAuth(http.MethodGet, "/v1/server/status", "", "")
 	decode(t, w, &st)
 	if w.Code != http.StatusOK || !st.Started || len(st.Servers) != 1 || st.Servers[0].Links[0].Port != 1191 {
 		t.Errorf("started: %d %s", w.Code, w.Body)
 	}
-	a.rec.hubs = []hub.Status{{Bridge: "br0", Pending: "not running: 2 failed starts (next attempt in 4s): find openvpn"}}
+	a.rec.hubs = []api.ServerStatus{{Bridge: "br0", Pending: "not running: 2 failed starts (next attempt in 4s): find openvpn"}}
 	w = a.doAuth(http.MethodGet, "/v1/server/status", "", "")
 	decode(t, w, &st)
 	if st.Started || len(st.Servers) != 1 || st.Servers[0].Pending == "" {

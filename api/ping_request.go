@@ -1,4 +1,4 @@
-package ping
+package api
 
 import (
 	"bytes"
@@ -9,19 +9,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 )
 
 // UnmarshalJSON decodes {"ip": "...", "count": n, "interval_ms": n,
 // "timeout_ms": n}: numbers as JSON numbers or strings, unknown fields
 // rejected by name, every given value checked against its bounds.
-func (r *Request) UnmarshalJSON(data []byte) error {
+func (r *PingRequest) UnmarshalJSON(data []byte) error {
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(data, &members); err != nil || members == nil {
 		return errkind.Invalid("", `must be a JSON object: {"ip": "192.0.2.1"}`)
 	}
-	var out Request
+	var out PingRequest
 	fields := map[string]func(json.RawMessage) error{
 		"ip": func(raw json.RawMessage) error {
 			var s string
@@ -32,9 +31,9 @@ func (r *Request) UnmarshalJSON(data []byte) error {
 			out.IP = a
 			return err
 		},
-		"count":       intField("count", &out.Count, MinCount, MaxCount),
-		"interval_ms": intField("interval_ms", &out.Interval, MinInterval, MaxInterval),
-		"timeout_ms":  intField("timeout_ms", &out.Timeout, MinTimeout, MaxTimeout),
+		"count":       intField("count", &out.Count, MinPingCount, MaxPingCount),
+		"interval_ms": intField("interval_ms", &out.Interval, MinPingInterval, MaxPingInterval),
+		"timeout_ms":  intField("timeout_ms", &out.Timeout, MinPingTimeout, MaxPingTimeout),
 	}
 	keys := make([]string, 0, len(members))
 	for k := range members {
@@ -116,7 +115,7 @@ func checkAddr(a netip.Addr) error {
 		if !a.Is6() || a.Is4In6() {
 			return errkind.Invalid("ip", "a zone (%%%s) is only for IPv6 addresses", z)
 		}
-		if err := api.CheckIfName("ip", z); err != nil {
+		if err := CheckIfName("ip", z); err != nil {
 			return err
 		}
 	}
@@ -124,7 +123,7 @@ func checkAddr(a netip.Addr) error {
 }
 
 // Check validates r; zero fields stand for their defaults.
-func (r Request) Check() error {
+func (r PingRequest) Check() error {
 	if err := checkAddr(r.IP); err != nil {
 		return err
 	}
@@ -133,39 +132,39 @@ func (r Request) Check() error {
 		v      int
 		lo, hi int
 	}{
-		{"count", r.Count, MinCount, MaxCount},
-		{"interval_ms", r.Interval, MinInterval, MaxInterval},
-		{"timeout_ms", r.Timeout, MinTimeout, MaxTimeout},
+		{"count", r.Count, MinPingCount, MaxPingCount},
+		{"interval_ms", r.Interval, MinPingInterval, MaxPingInterval},
+		{"timeout_ms", r.Timeout, MinPingTimeout, MaxPingTimeout},
 	}
 	for _, b := range bounds {
 		if b.v != 0 && (b.v < b.lo || b.v > b.hi) {
 			return errkind.Invalid(b.name, "%d is out of range %d..%d", b.v, b.lo, b.hi)
 		}
 	}
-	f := r.filled()
-	if d := f.duration(); d > MaxDuration {
+	f := r.Filled()
+	if d := f.Duration(); d > MaxPingDuration {
 		return errkind.Invalid("count", "%d pings %d ms apart plus a %d ms timeout take %s, more than %s",
-			f.Count, f.Interval, f.Timeout, d, MaxDuration)
+			f.Count, f.Interval, f.Timeout, d, MaxPingDuration)
 	}
 	return nil
 }
 
-// filled returns r with the defaults in place of zero fields.
-func (r Request) filled() Request {
+// Filled returns r with the defaults in place of zero fields.
+func (r PingRequest) Filled() PingRequest {
 	if r.Count == 0 {
-		r.Count = DefaultCount
+		r.Count = DefaultPingCount
 	}
 	if r.Interval == 0 {
-		r.Interval = DefaultInterval
+		r.Interval = DefaultPingInterval
 	}
 	if r.Timeout == 0 {
-		r.Timeout = DefaultTimeout
+		r.Timeout = DefaultPingTimeout
 	}
 	return r
 }
 
-// duration is the longest a filled request runs.
-func (r Request) duration() time.Duration {
+// Duration is the longest a filled request runs.
+func (r PingRequest) Duration() time.Duration {
 	return time.Duration(r.Count-1)*time.Duration(r.Interval)*time.Millisecond +
 		time.Duration(r.Timeout)*time.Millisecond
 }

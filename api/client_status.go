@@ -1,24 +1,24 @@
-package gateway
+package api
 
 import "time"
 
-// Status is one gateway bond.
-type Status struct {
+// ClientStatus is one gateway bond.
+type ClientStatus struct {
 	Bond         string       `json:"bond"`
 	Address      string       `json:"ip_address"`
 	ServerAPIURL string       `json:"server_api_url"`
 	Driver       string       `json:"driver"`
 	Present      bool         `json:"present"` // the bond exists in the kernel
 	Active       string       `json:"active_slave"`
-	Links        []LinkStatus `json:"links"`
+	Links        []ClientLink `json:"links"`
 	Started      time.Time    `json:"started_at,omitzero"`
 	// Pending is set for a desired client that does not run: why. The
 	// daemon retries it until it starts or is stopped.
 	Pending string `json:"pending,omitempty"`
 }
 
-// LinkStatus is one tunnel of a bond.
-type LinkStatus struct {
+// ClientLink is one tunnel of a bond.
+type ClientLink struct {
 	Tap      string `json:"tap"`
 	HWInt    string `json:"hw_int"`
 	IPServer string `json:"ip_server"`

@@ -1,21 +1,21 @@
-package hub
+package api
 
 import "time"
 
-// Status is one served bridge.
-type Status struct {
+// ServerStatus is one served bridge.
+type ServerStatus struct {
 	Bridge   string       `json:"bridge_interface"`
 	BridgeIP string       `json:"bridge_ip"`
 	Present  bool         `json:"present"` // the bridge exists in the kernel
-	Links    []LinkStatus `json:"links"`
+	Links    []ServerLink `json:"links"`
 	Started  time.Time    `json:"started_at,omitzero"`
 	// Pending is set for a desired server that does not run: why. The
 	// daemon retries it until it starts or is stopped.
 	Pending string `json:"pending,omitempty"`
 }
 
-// LinkStatus is one tunnel of a bridge.
-type LinkStatus struct {
+// ServerLink is one tunnel of a bridge.
+type ServerLink struct {
 	Tap      string `json:"tap"`
 	Port     int    `json:"port"`
 	Running  bool   `json:"running"`

@@ -1,4 +1,4 @@
-package ping
+package api
 
 import (
 	"net/netip"
@@ -7,28 +7,28 @@ import (
 
 // Defaults and bounds of a Request.
 const (
-	DefaultCount    = 4
-	DefaultInterval = 200  // ms
-	DefaultTimeout  = 2000 // ms
+	DefaultPingCount    = 4
+	DefaultPingInterval = 200  // ms
+	DefaultPingTimeout  = 2000 // ms
 
-	MinCount, MaxCount       = 1, 100
-	MinInterval, MaxInterval = 10, 10000  // ms
-	MinTimeout, MaxTimeout   = 100, 30000 // ms
+	MinPingCount, MaxPingCount       = 1, 100
+	MinPingInterval, MaxPingInterval = 10, 10000  // ms
+	MinPingTimeout, MaxPingTimeout   = 100, 30000 // ms
 
-	// MaxDuration bounds a whole test: (count-1)*interval + timeout.
-	MaxDuration = 60 * time.Second
+	// MaxPingDuration bounds a whole test: (count-1)*interval + timeout.
+	MaxPingDuration = 60 * time.Second
 )
 
-// Request is the body of POST /v1/ping_test. Zero fields take the defaults.
-type Request struct {
+// PingRequest is the body of POST /v1/ping_test. Zero fields take the defaults.
+type PingRequest struct {
 	IP       netip.Addr // IPv4 or IPv6 target (an IPv6 link-local one may carry a %zone)
 	Count    int        // echo requests to send (default 4, 1..100)
 	Interval int        // ms between requests (default 200, 10..10000)
 	Timeout  int        // ms to wait for the last reply (default 2000, 100..30000)
 }
 
-// Result is what a ping test measured.
-type Result struct {
+// PingResult is what a ping test measured.
+type PingResult struct {
 	IP          string  `json:"ip"`
 	Sent        int     `json:"sent"`
 	Received    int     `json:"received"`
