@@ -18,7 +18,6 @@ import (
 	"github.com/multilink/multilink/internal/failover"
 	"github.com/multilink/multilink/internal/gateway"
 	"github.com/multilink/multilink/internal/probe"
-	"github.com/multilink/multilink/internal/restapi"
 )
 
 // clientStack is what the gateway role runs besides tunnels: the bond
@@ -151,29 +150,29 @@ func (s *clientStack) Primary(name, tap string) {
 func (s *clientStack) Links() []probe.LinkStats { return s.monitor.Links() }
 
 // Policy implements restapi.Failover.
-func (s *clientStack) Policy(_ context.Context, name string) (restapi.PolicyStatus, error) {
+func (s *clientStack) Policy(_ context.Context, name string) (api.PolicyStatus, error) {
 	e, ok := s.brain.Engine(name)
 	if !ok {
-		return restapi.PolicyStatus{}, errkind.NotFound("no client with bond %s is started", name)
+		return api.PolicyStatus{}, errkind.NotFound("no client with bond %s is started", name)
 	}
 	return s.policyStatus(e), nil
 }
 
-func (s *clientStack) policyStatus(e *failover.Engine) restapi.PolicyStatus {
+func (s *clientStack) policyStatus(e *failover.Engine) api.PolicyStatus {
 	active, backup := s.monitor.Intervals()
-	return restapi.PolicyStatus{Status: e.Status(), ProbeIntervalMs: msf(active), BackupIntervalMs: msf(backup)}
+	return api.PolicyStatus{FailoverStatus: e.Status(), ProbeIntervalMs: msf(active), BackupIntervalMs: msf(backup)}
 }
 
 // SetPolicy implements restapi.Failover: everything is validated before
 // anything changes.
-func (s *clientStack) SetPolicy(_ context.Context, name string, body []byte) (restapi.PolicyStatus, error) {
+func (s *clientStack) SetPolicy(_ context.Context, name string, body []byte) (api.PolicyStatus, error) {
 	e, ok := s.brain.Engine(name)
 	if !ok {
-		return restapi.PolicyStatus{}, errkind.NotFound("no client with bond %s is started", name)
+		return api.PolicyStatus{}, errkind.NotFound("no client with bond %s is started", name)
 	}
 	u, iv, err := failover.ParseRequest(body, e.Policy())
 	if err != nil {
-		return restapi.PolicyStatus{}, err
+		return api.PolicyStatus{}, err
 	}
 	active, backup := s.monitor.Intervals()
 	if iv.Active > 0 {
@@ -183,13 +182,13 @@ func (s *clientStack) SetPolicy(_ context.Context, name string, body []byte) (re
 		backup = iv.Backup
 	}
 	if err := e.Check(u); err != nil {
-		return restapi.PolicyStatus{}, err
+		return api.PolicyStatus{}, err
 	}
 	if err := s.monitor.SetIntervals(active, backup); err != nil {
-		return restapi.PolicyStatus{}, err
+		return api.PolicyStatus{}, err
 	}
 	if err := e.Apply(u); err != nil {
-		return restapi.PolicyStatus{}, err
+		return api.PolicyStatus{}, err
 	}
 	return s.policyStatus(e), nil
 }

@@ -2,40 +2,20 @@ package failover
 
 import (
 	"slices"
-	"time"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 )
 
-// LinkStatus is one link as the engine judges it.
-type LinkStatus struct {
-	Link     string    `json:"link"`
-	Priority int       `json:"priority"` // 1 is preferred
-	State    State     `json:"state"`
-	Reason   string    `json:"reason"`
-	Since    time.Time `json:"since"`
-}
-
-// Status is a bond's failover state.
-type Status struct {
-	Bond      string            `json:"bond"`
-	Active    string            `json:"active_link"`
-	Pin       string            `json:"pin,omitempty"`
-	Priority  []string          `json:"priority"`
-	Links     []LinkStatus      `json:"links"`
-	Failovers map[string]uint64 `json:"failovers"`
-	Policy    PolicyView        `json:"policy"`
-}
-
 // Status returns the bond's failover state.
-func (e *Engine) Status() Status {
+func (e *Engine) Status() api.FailoverStatus {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	st := Status{Bond: e.bond, Active: e.active, Pin: e.pin, Priority: slices.Clone(e.order()),
+	st := api.FailoverStatus{Bond: e.bond, Active: e.active, Pin: e.pin, Priority: slices.Clone(e.order()),
 		Failovers: map[string]uint64{}, Policy: viewOf(e.pol)}
 	for i, l := range st.Priority {
 		j := e.judges[l]
-		st.Links = append(st.Links, LinkStatus{Link: l, Priority: i + 1, State: j.state, Reason: j.reason, Since: j.since})
+		st.Links = append(st.Links, api.FailoverLink{Link: l, Priority: i + 1, State: j.state, Reason: j.reason, Since: j.since})
 	}
 	for r, n := range e.failovers {
 		st.Failovers[r] = n

@@ -1,6 +1,10 @@
 package failover
 
-import "time"
+import (
+	"time"
+
+	"github.com/multilink/multilink/api"
+)
 
 // Reasons a bond's active link changes.
 const (
@@ -21,7 +25,7 @@ func Reasons() []string {
 // candidate is a link as the decision sees it.
 type candidate struct {
 	name  string
-	state State
+	state api.LinkState
 	score time.Duration // lower is better: SRTT + 4*RTTVAR + loss x 1 s
 	rtt   bool          // degraded by RTT (else by loss or hold-down)
 }
@@ -51,7 +55,7 @@ func decide(links []candidate, active, pin string, stickiness float64, settled b
 		}
 	}
 	for i, c := range links {
-		if c.state != Up {
+		if c.state != api.LinkUp {
 			continue
 		}
 		if c.name == active {
@@ -60,9 +64,9 @@ func decide(links []candidate, active, pin string, stickiness float64, settled b
 		switch {
 		case active == "":
 			return c.name, ReasonStart // nothing active yet: not a failover
-		case cur < 0 || links[cur].state == Down || links[cur].state == Unknown:
+		case cur < 0 || links[cur].state == api.LinkDown || links[cur].state == api.LinkUnknown:
 			return c.name, ReasonDown
-		case links[cur].state == Degraded:
+		case links[cur].state == api.LinkDegraded:
 			return c.name, degradedReason(links[cur])
 		case i < cur:
 			return c.name, ReasonFailback
@@ -74,18 +78,18 @@ func decide(links []candidate, active, pin string, stickiness float64, settled b
 	}
 	best := -1
 	for i, c := range links {
-		if c.state == Degraded && (best < 0 || c.score < links[best].score) {
+		if c.state == api.LinkDegraded && (best < 0 || c.score < links[best].score) {
 			best = i
 		}
 	}
 	if best < 0 || links[best].name == active {
 		return active, ""
 	}
-	if cur >= 0 && links[cur].state == Degraded &&
+	if cur >= 0 && links[cur].state == api.LinkDegraded &&
 		float64(links[best].score) > (1-stickiness)*float64(links[cur].score) {
 		return active, "" // not better by enough to move
 	}
-	if cur < 0 || links[cur].state == Down || links[cur].state == Unknown {
+	if cur < 0 || links[cur].state == api.LinkDown || links[cur].state == api.LinkUnknown {
 		return links[best].name, ReasonDown
 	}
 	return links[best].name, degradedReason(links[cur])

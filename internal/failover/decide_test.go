@@ -3,12 +3,14 @@ package failover
 import (
 	"testing"
 	"time"
+
+	"github.com/multilink/multilink/api"
 )
 
 func TestDecideBetweenBadLinksWaits(t *testing.T) {
-	slow := candidate{name: "tap1", state: Degraded, score: 300 * time.Millisecond, rtt: true}
-	down := candidate{name: "tap2", state: Down}
-	up := candidate{name: "tap2", state: Up, score: time.Millisecond}
+	slow := candidate{name: "tap1", state: api.LinkDegraded, score: 300 * time.Millisecond, rtt: true}
+	down := candidate{name: "tap2", state: api.LinkDown}
+	up := candidate{name: "tap2", state: api.LinkUp, score: time.Millisecond}
 	// The active tap2 just went down, tap1 is only degraded: not settled, stay.
 	if got, why := decide([]candidate{slow, down}, "tap2", "", 0.2, false); got != "tap2" || why != "" {
 		t.Errorf("unsettled: %s %q, want to stay on tap2", got, why)
@@ -17,19 +19,19 @@ func TestDecideBetweenBadLinksWaits(t *testing.T) {
 		t.Errorf("settled: %s %q, want tap1 for down", got, why)
 	}
 	// A healthy link is taken at once, settled or not.
-	if got, why := decide([]candidate{{name: "tap1", state: Down}, up}, "tap1", "", 0.2, false); got != "tap2" || why != ReasonDown {
+	if got, why := decide([]candidate{{name: "tap1", state: api.LinkDown}, up}, "tap1", "", 0.2, false); got != "tap2" || why != ReasonDown {
 		t.Errorf("unsettled with an up link: %s %q, want tap2", got, why)
 	}
 }
 
 func TestDecide(t *testing.T) {
-	up := func(n string) candidate { return candidate{name: n, state: Up, score: time.Millisecond} }
-	down := func(n string) candidate { return candidate{name: n, state: Down} }
+	up := func(n string) candidate { return candidate{name: n, state: api.LinkUp, score: time.Millisecond} }
+	down := func(n string) candidate { return candidate{name: n, state: api.LinkDown} }
 	slow := func(n string, score time.Duration) candidate {
-		return candidate{name: n, state: Degraded, score: score, rtt: true}
+		return candidate{name: n, state: api.LinkDegraded, score: score, rtt: true}
 	}
 	lossy := func(n string, score time.Duration) candidate {
-		return candidate{name: n, state: Degraded, score: score}
+		return candidate{name: n, state: api.LinkDegraded, score: score}
 	}
 	cases := []struct {
 		name      string
@@ -49,7 +51,7 @@ func TestDecide(t *testing.T) {
 		{"all degraded: sticky", []candidate{slow("tap1", 100*time.Millisecond), slow("tap2", 90*time.Millisecond)}, "tap1", "", "tap1", ""},
 		{"active dead, others degraded", []candidate{down("tap1"), slow("tap2", 500*time.Millisecond)}, "tap1", "", "tap2", ReasonDown},
 		{"all down: keep", []candidate{down("tap1"), down("tap2")}, "tap2", "", "tap2", ""},
-		{"unknown at start: keep", []candidate{{name: "tap1", state: Unknown}, {name: "tap2", state: Unknown}}, "tap1", "", "tap1", ""},
+		{"unknown at start: keep", []candidate{{name: "tap1", state: api.LinkUnknown}, {name: "tap2", state: api.LinkUnknown}}, "tap1", "", "tap1", ""},
 		{"no active yet", []candidate{up("tap1"), up("tap2")}, "", "", "tap1", ReasonStart},
 		{"pin wins over health", []candidate{up("tap1"), down("tap2")}, "tap1", "tap2", "tap2", ReasonManual},
 		{"pinned stays", []candidate{up("tap1"), up("tap2")}, "tap2", "tap2", "tap2", ""},

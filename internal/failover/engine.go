@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/probe"
 )
 
@@ -208,7 +209,7 @@ func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
 			j.fig = fig
 			j.setInterval(iv, now)
 		}
-		if j.state != Down && j.lastReply.After(time.Time{}) && j.silence(now) > j.deadTime(e.pol) {
+		if j.state != api.LinkDown && j.lastReply.After(time.Time{}) && j.silence(now) > j.deadTime(e.pol) {
 			// About to be declared dead: ask the kernel first.
 			if at := e.prober.LastReply(l); at.After(j.lastReply) {
 				j.lastReply = at
@@ -227,7 +228,7 @@ func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
 	// the active link is degraded, deadDwell while it is down (a stalled CPU
 	// makes every link look dead at once for a moment).
 	wait := e.pol.HoldDown
-	if j := e.judges[e.active]; j != nil && j.state != Degraded {
+	if j := e.judges[e.active]; j != nil && j.state != api.LinkDegraded {
 		wait = min(wait, deadDwell)
 	}
 	settled := now.Sub(e.switched) >= wait
@@ -335,12 +336,12 @@ func (e *Engine) act(ctx context.Context, ev Event) {
 func (e *Engine) setProbeRates() {
 	e.mu.Lock()
 	fast := map[string]bool{e.active: true}
-	choosing := e.judges[e.active] != nil && e.judges[e.active].state != Up
+	choosing := e.judges[e.active] != nil && e.judges[e.active].state != api.LinkUp
 	for _, l := range e.order() {
 		if l == e.active && !choosing {
 			break
 		}
-		if choosing || e.judges[l].state != Up {
+		if choosing || e.judges[l].state != api.LinkUp {
 			fast[l] = true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/probe"
 )
@@ -226,7 +227,7 @@ func TestEngineAllDownKeepsLast(t *testing.T) {
 	}
 	st := r.e.Status()
 	for _, l := range st.Links {
-		if l.State != Down {
+		if l.State != api.LinkDown {
 			t.Errorf("%s is %s, want down", l.Link, l.State)
 		}
 	}
@@ -317,7 +318,7 @@ func TestEngineKernelSwitchToDeadLink(t *testing.T) {
 	r := newRig(t)
 	r.play(3000, 10, both(time.Millisecond))
 	r.play(4000, 10, map[string]time.Duration{"tap1": time.Millisecond}) // tap2 dies (standby: 3 s of silence)
-	if r.e.judges["tap2"].state != Down {
+	if r.e.judges["tap2"].state != api.LinkDown {
 		t.Fatalf("tap2 is %s, want down", r.e.judges["tap2"].state)
 	}
 	r.b.mu.Lock()
@@ -344,7 +345,7 @@ func TestEngineKernelSwitchToDegradedLink(t *testing.T) {
 	r.b.mu.Unlock()
 	slow := map[string]time.Duration{"tap1": 400 * time.Millisecond, "tap2": time.Millisecond}
 	r.play(2000, 10, slow) // tap1 degraded by RTT, the engine on tap2
-	if r.e.judges["tap1"].state != Degraded || r.e.active != "tap2" {
+	if r.e.judges["tap1"].state != api.LinkDegraded || r.e.active != "tap2" {
 		t.Fatalf("tap1 %s, active %s: want tap1 degraded, tap2 active", r.e.judges["tap1"].state, r.e.active)
 	}
 	n := len(r.b.steers)
@@ -445,7 +446,7 @@ func TestEngineStalledProberIsNotDeath(t *testing.T) {
 	r.b.sendsFrom["tap1"] = at(r.now + 400)
 	r.b.mu.Unlock()
 	r.play(400, 10, map[string]time.Duration{"tap2": time.Millisecond}) // tap1: nothing sent, nothing heard
-	if s := r.e.judges["tap1"].state; s != Up || len(r.switches()) != 0 {
+	if s := r.e.judges["tap1"].state; s != api.LinkUp || len(r.switches()) != 0 {
 		t.Fatalf("after 400 ms without probes tap1 is %v, switches %+v: want up, none", s, r.switches())
 	}
 	// Sending again from now on; nothing comes back.
@@ -488,7 +489,7 @@ func TestEngineProbesAllWhileChoosing(t *testing.T) {
 	ms := time.Millisecond
 	r.play(1000, 10, both(ms))
 	r.play(500, 10, map[string]time.Duration{"tap1": ms, "tap2": 300 * ms})
-	if s := r.e.judges["tap2"].state; s != Degraded {
+	if s := r.e.judges["tap2"].state; s != api.LinkDegraded {
 		t.Fatalf("tap2 %v after 500 ms at 300 ms RTT, want degraded", s)
 	}
 	if r.b.fast["tap2"] {
@@ -511,7 +512,7 @@ func TestEngineProbesAllWhileChoosing(t *testing.T) {
 			r.e.take(probe.Sample{Bond: "bond0", Link: l, At: at(r.now), RTT: d})
 		}
 		r.stepNow()
-		if r.e.judges["tap1"].state == Degraded && r.e.active == "tap1" && !r.b.fast["tap2"] {
+		if r.e.judges["tap1"].state == api.LinkDegraded && r.e.active == "tap1" && !r.b.fast["tap2"] {
 			t.Fatalf("at +%d ms probe rates %v with the active link degraded: want every link fast", r.now, r.b.fast)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"sync"
 	"time"
+
+	"github.com/multilink/multilink/api"
 )
 
 // Event kinds.
@@ -20,7 +22,7 @@ type Event struct {
 	From, To  string        // switch
 	Reason    string        // switch: ReasonDown, ...
 	Link      string        // state
-	State     State         // state
+	State     api.LinkState // state
 	Detail    string        // why, in words
 	Detection time.Duration // switch: from the first sign of trouble to the decision
 	Switch    time.Duration // switch: how long steering the bond took
@@ -29,17 +31,17 @@ type Event struct {
 // MarshalJSON writes durations in milliseconds.
 func (e Event) MarshalJSON() ([]byte, error) {
 	type ev struct {
-		At          time.Time `json:"at"`
-		Bond        string    `json:"bond"`
-		Kind        string    `json:"kind"`
-		From        string    `json:"from,omitempty"`
-		To          string    `json:"to,omitempty"`
-		Reason      string    `json:"reason,omitempty"`
-		Link        string    `json:"link,omitempty"`
-		State       State     `json:"state,omitempty"`
-		Detail      string    `json:"detail,omitempty"`
-		DetectionMs *float64  `json:"detection_ms,omitempty"`
-		SwitchMs    *float64  `json:"switch_ms,omitempty"`
+		At          time.Time     `json:"at"`
+		Bond        string        `json:"bond"`
+		Kind        string        `json:"kind"`
+		From        string        `json:"from,omitempty"`
+		To          string        `json:"to,omitempty"`
+		Reason      string        `json:"reason,omitempty"`
+		Link        string        `json:"link,omitempty"`
+		State       api.LinkState `json:"state,omitempty"`
+		Detail      string        `json:"detail,omitempty"`
+		DetectionMs *float64      `json:"detection_ms,omitempty"`
+		SwitchMs    *float64      `json:"switch_ms,omitempty"`
 	}
 	out := ev{At: e.At, Bond: e.Bond, Kind: e.Kind, From: e.From, To: e.To, Reason: e.Reason, Link: e.Link, State: e.State, Detail: e.Detail}
 	if e.Kind == KindSwitch {

@@ -5,23 +5,14 @@ import (
 	"math"
 	"time"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/probe"
 )
 
-// State is a link's health.
-type State string
-
-// The states. A link in its hold-down after an outage is Degraded (reason
-// "hold-down"): usable when nothing is up, never preferred.
-const (
-	Unknown  State = "unknown" // no verdict yet (just added)
-	Up       State = "up"
-	Degraded State = "degraded"
-	Down     State = "down"
-)
-
 // States lists every state, for metrics.
-func States() []State { return []State{Unknown, Up, Degraded, Down} }
+func States() []api.LinkState {
+	return []api.LinkState{api.LinkUnknown, api.LinkUp, api.LinkDegraded, api.LinkDown}
+}
 
 // startupGrace is how long a link that has never answered may stay
 // unknown before it counts as down: its tunnel may still be connecting.
@@ -29,7 +20,7 @@ const startupGrace = 10 * time.Second
 
 // judge is one link's health verdict, fed with its probe samples.
 type judge struct {
-	state  State
+	state  api.LinkState
 	reason string
 	since  time.Time // the state's start
 
@@ -50,7 +41,7 @@ type judge struct {
 // newJudge judges a link probed every interval; firstSent tells when its
 // prober first sent a probe after a given time (zero if it has not).
 func newJudge(now time.Time, interval time.Duration, firstSent func(after time.Time) time.Time) *judge {
-	return &judge{state: Unknown, since: now, added: now, clock: now, interval: interval, firstSent: firstSent}
+	return &judge{state: api.LinkUnknown, since: now, added: now, clock: now, interval: interval, firstSent: firstSent}
 }
 
 // sample takes a probe sample with the link's figures after it.
@@ -156,7 +147,7 @@ func (j *judge) holdLeft(now time.Time, p Policy) time.Duration {
 // evaluate updates the verdict at now and reports whether it changed.
 func (j *judge) evaluate(now time.Time, p Policy) bool {
 	next, reason := j.verdict(now, p)
-	if next == Down && j.state == Up {
+	if next == api.LinkDown && j.state == api.LinkUp {
 		// Flap damping counts the failures of a link that was trusted
 		// again; the blips of one bad period (a lossy link going between
 		// degraded and down) are one failure, not many.
@@ -172,22 +163,22 @@ func (j *judge) evaluate(now time.Time, p Policy) bool {
 }
 
 // verdict is the state the link is in at now, and why.
-func (j *judge) verdict(now time.Time, p Policy) (State, string) {
+func (j *judge) verdict(now time.Time, p Policy) (api.LinkState, string) {
 	dead := j.deadTime(p)
-	if j.state == Down && !j.lastReply.After(j.since) {
+	if j.state == api.LinkDown && !j.lastReply.After(j.since) {
 		// Only a reply brings a down link back, not a longer dead time.
-		return Down, j.reason
+		return api.LinkDown, j.reason
 	}
 	if j.lastReply.IsZero() {
 		if s := now.Sub(j.added); s > max(dead, startupGrace) {
-			return Down, fmt.Sprintf("no reply since the link was added %s ago", round(s))
+			return api.LinkDown, fmt.Sprintf("no reply since the link was added %s ago", round(s))
 		}
-		return Unknown, "no reply yet"
+		return api.LinkUnknown, "no reply yet"
 	}
 	if s := j.silence(now); s > dead {
 		if a := j.asked(); !a.IsZero() && now.Sub(a) > j.askedEnough(dead) {
 			j.goodSince = time.Time{}
-			return Down, fmt.Sprintf("no reply for %s (dead time %s)", round(s), round(dead))
+			return api.LinkDown, fmt.Sprintf("no reply for %s (dead time %s)", round(s), round(dead))
 		}
 	}
 	bad := j.degradedNow(p)
@@ -199,21 +190,21 @@ func (j *judge) verdict(now time.Time, p Policy) (State, string) {
 		j.goodSince = time.Time{}
 	}
 	if bad {
-		return Degraded, j.badReason(p)
+		return api.LinkDegraded, j.badReason(p)
 	}
 	switch j.state {
-	case Unknown, Up:
+	case api.LinkUnknown, api.LinkUp:
 		// A new link, or an up one not yet past the demote thresholds.
-		return Up, "healthy"
+		return api.LinkUp, "healthy"
 	}
 	// Down or Degraded: up again only after the hold-down of good health.
 	if !good {
-		return Degraded, "recovering: not yet below the recovery thresholds"
+		return api.LinkDegraded, "recovering: not yet below the recovery thresholds"
 	}
 	if left := j.holdLeft(now, p); left > 0 {
-		return Degraded, fmt.Sprintf("hold-down: %s left", round(left))
+		return api.LinkDegraded, fmt.Sprintf("hold-down: %s left", round(left))
 	}
-	return Up, "healthy"
+	return api.LinkUp, "healthy"
 }
 
 func (j *judge) badReason(p Policy) string {
@@ -226,7 +217,7 @@ func (j *judge) badReason(p Policy) string {
 // nextDeadline is when the verdict may change with no new sample; the
 // zero time when only a sample can change it (a link that is down).
 func (j *judge) nextDeadline(now time.Time, p Policy) time.Time {
-	if j.state == Down {
+	if j.state == api.LinkDown {
 		return time.Time{}
 	}
 	var next time.Time
@@ -245,7 +236,7 @@ func (j *judge) nextDeadline(now time.Time, p Policy) time.Time {
 			}
 		}
 	}
-	if j.state != Up && !j.goodSince.IsZero() {
+	if j.state != api.LinkUp && !j.goodSince.IsZero() {
 		if h := now.Add(j.holdLeft(now, p) + time.Millisecond); h.Before(next) {
 			next = h
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/probe"
 )
 
@@ -58,7 +59,7 @@ func (f *feeder) run(durMs, everyMs int, rtt time.Duration) {
 	}
 }
 
-func stateAt(ms int, s State) string {
+func stateAt(ms int, s api.LinkState) string {
 	return time.Duration(ms*int(time.Millisecond)).String() + " " + string(s)
 }
 
@@ -96,11 +97,11 @@ func absDur(d time.Duration) time.Duration {
 }
 
 // transition returns the time of the first change to s after fromMs.
-func (f *feeder) transition(s State, fromMs int) (time.Duration, bool) {
+func (f *feeder) transition(s api.LinkState, fromMs int) (time.Duration, bool) {
 	for _, e := range f.log {
 		d, st, _ := strings.Cut(e, " ")
 		dur, _ := time.ParseDuration(d)
-		if State(st) == s && dur >= time.Duration(fromMs)*time.Millisecond {
+		if api.LinkState(st) == s && dur >= time.Duration(fromMs)*time.Millisecond {
 			return dur - time.Duration(fromMs)*time.Millisecond, true
 		}
 	}
@@ -118,7 +119,7 @@ func TestJudgeSequences(t *testing.T) {
 			f.run(1000, 20, time.Millisecond)
 			f.run(500, 1, 0) // silence, evaluated every ms
 		}, func(t *testing.T, f *feeder) {
-			d, ok := f.transition(Down, 1000)
+			d, ok := f.transition(api.LinkDown, 1000)
 			// last reply at 980 ms; dead time max(15 ms, 3 x 20 ms, 2 ms + ...) = 60 ms.
 			if !ok || d < 40*time.Millisecond || d > 42*time.Millisecond {
 				t.Errorf("down %v after the last sample at 1000 ms (log %v), want 41 ms (980 + 60 + 1)", d, f.log)
@@ -128,11 +129,11 @@ func TestJudgeSequences(t *testing.T) {
 			f.run(2000, 20, 300*time.Millisecond) // 300 ms RTT, replies pipelined every 20 ms
 			f.run(400, 1, 0)                      // 400 ms without a reply: less than 2*SRTT+4*RTTVAR
 		}, func(t *testing.T, f *feeder) {
-			if f.j.state != Up || len(f.log) != 1 {
+			if f.j.state != api.LinkUp || len(f.log) != 1 {
 				t.Errorf("state %s, log %v: want up throughout", f.j.state, f.log)
 			}
 			f.run(300, 1, 0) // now past 600 ms + 4 x var
-			if f.j.state != Down {
+			if f.j.state != api.LinkDown {
 				t.Errorf("state %s after 700 ms of silence", f.j.state)
 			}
 		}},
@@ -140,7 +141,7 @@ func TestJudgeSequences(t *testing.T) {
 			f.run(1000, 20, time.Millisecond)
 			f.run(1000, 20, 301*time.Millisecond)
 		}, func(t *testing.T, f *feeder) {
-			d, ok := f.transition(Degraded, 1000)
+			d, ok := f.transition(api.LinkDegraded, 1000)
 			if !ok || d > 200*time.Millisecond || !strings.Contains(f.j.reason, "rtt") {
 				t.Errorf("degraded after %v (%v), reason %q: want within 200 ms of samples", d, f.log, f.j.reason)
 			}
@@ -152,7 +153,7 @@ func TestJudgeSequences(t *testing.T) {
 				f.run(60, 20, -1)
 			}
 		}, func(t *testing.T, f *feeder) {
-			d, ok := f.transition(Degraded, 1000)
+			d, ok := f.transition(api.LinkDegraded, 1000)
 			if !ok || d > time.Second || !strings.Contains(f.j.reason, "loss") {
 				t.Errorf("degraded after %v (%v), reason %q", d, f.log, f.j.reason)
 			}
@@ -164,7 +165,7 @@ func TestJudgeSequences(t *testing.T) {
 				f.run(20, 20, -1)
 			}
 		}, func(t *testing.T, f *feeder) {
-			if len(f.log) != 1 || f.j.state != Up {
+			if len(f.log) != 1 || f.j.state != api.LinkUp {
 				t.Errorf("log %v, want up throughout", f.log)
 			}
 		}},
@@ -199,7 +200,7 @@ func TestJudgeSequences(t *testing.T) {
 			start := f.now
 			f.run(10000, 20, time.Millisecond)
 			want := f.p.HoldDown - time.Second
-			if d, ok := f.transition(Up, start); !ok || d < want || d > want+100*time.Millisecond {
+			if d, ok := f.transition(api.LinkUp, start); !ok || d < want || d > want+100*time.Millisecond {
 				t.Errorf("up %v after the flapping stopped (ok %t), want %v", d, ok, want)
 			}
 		}},
@@ -236,14 +237,14 @@ func TestJudgeSequences(t *testing.T) {
 			if p := f.j.decayedPenalty(at(f.now), f.p); p > 1.01 {
 				t.Errorf("flap penalty %.2f after one bad period, want 1", p)
 			}
-			if f.j.state != Up {
+			if f.j.state != api.LinkUp {
 				t.Errorf("state %s after 3 s of health, want up (hold-down 2 s)", f.j.state)
 			}
 		}},
 		{"a link that never answers goes down after the start-up grace", func(f *feeder) {
 			f.run(10100, 10, 0)
 		}, func(t *testing.T, f *feeder) {
-			if d, ok := f.transition(Down, 0); !ok || d < startupGrace || d > startupGrace+20*time.Millisecond {
+			if d, ok := f.transition(api.LinkDown, 0); !ok || d < startupGrace || d > startupGrace+20*time.Millisecond {
 				t.Errorf("down at %v (%v), want just past %v: its tunnel may still be connecting", d, f.log, startupGrace)
 			}
 		}},
@@ -253,7 +254,7 @@ func TestJudgeSequences(t *testing.T) {
 			f.j.setInterval(iv, at(f.now))      // made active: 20 ms
 			f.run(50, 1, 0)                     // 50 ms without reply: below 60 ms
 		}, func(t *testing.T, f *feeder) {
-			if f.j.state != Up {
+			if f.j.state != api.LinkUp {
 				t.Errorf("state %s right after the role change (%v)", f.j.state, f.log)
 			}
 		}},

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/probe"
 )
@@ -104,14 +105,14 @@ func (m *Manager) Engine(bond string) (*Engine, bool) {
 }
 
 // Statuses returns every bond's failover state, by bond name.
-func (m *Manager) Statuses() []Status {
+func (m *Manager) Statuses() []api.FailoverStatus {
 	m.mu.Lock()
 	es := make([]*Engine, 0, len(m.engines))
 	for _, r := range m.engines {
 		es = append(es, r.Engine)
 	}
 	m.mu.Unlock()
-	out := make([]Status, 0, len(es))
+	out := make([]api.FailoverStatus, 0, len(es))
 	for _, e := range es {
 		out = append(out, e.Status())
 	}

@@ -1,38 +1,21 @@
 package failover
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 )
 
-// PolicyView is a Policy as the API shows and takes it (times in ms).
-type PolicyView struct {
-	DeadProbes         int     `json:"dead_probes"`
-	DeadFloorMs        float64 `json:"dead_floor_ms"`
-	RTTFactor          float64 `json:"rtt_factor"`
-	RTTMarginMs        float64 `json:"rtt_margin_ms"`
-	RecoverRTTFactor   float64 `json:"recover_rtt_factor"`
-	RecoverRTTMarginMs float64 `json:"recover_rtt_margin_ms"`
-	LossDegraded       float64 `json:"loss_degraded"`
-	LossRecovered      float64 `json:"loss_recovered"`
-	MinLossSamples     int     `json:"min_loss_samples"`
-	BaselineWindowMs   float64 `json:"baseline_window_ms"`
-	HoldDownMs         float64 `json:"hold_down_ms"`
-	MaxHoldDownMs      float64 `json:"max_hold_down_ms"`
-	FlapHalfLifeMs     float64 `json:"flap_half_life_ms"`
-	Stickiness         float64 `json:"stickiness"`
+func viewOf(p Policy) api.Policy {
+	return api.Policy{DeadProbes: p.DeadProbes, DeadFloorMs: ms(p.DeadFloor), RTTFactor: p.RTTFactor, RTTMarginMs: ms(p.RTTMargin),
+		RecoverRTTFactor: p.RecoverRTTFactor, RecoverRTTMarginMs: ms(p.RecoverRTTMargin), LossDegraded: p.LossDegraded,
+		LossRecovered: p.LossRecovered, MinLossSamples: p.MinLossSamples, BaselineWindowMs: ms(p.BaselineWindow),
+		HoldDownMs: ms(p.HoldDown), MaxHoldDownMs: ms(p.MaxHoldDown), FlapHalfLifeMs: ms(p.FlapHalfLife), Stickiness: p.Stickiness}
 }
 
-func viewOf(p Policy) PolicyView {
-	return PolicyView{p.DeadProbes, ms(p.DeadFloor), p.RTTFactor, ms(p.RTTMargin), p.RecoverRTTFactor, ms(p.RecoverRTTMargin),
-		p.LossDegraded, p.LossRecovered, p.MinLossSamples, ms(p.BaselineWindow), ms(p.HoldDown), ms(p.MaxHoldDown),
-		ms(p.FlapHalfLife), p.Stickiness}
-}
-
-func (v PolicyView) policy() Policy {
+// policyOf is the Policy an API view gives.
+func policyOf(v api.Policy) Policy {
 	d := func(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
 	return Policy{v.DeadProbes, d(v.DeadFloorMs), v.RTTFactor, d(v.RTTMarginMs), v.RecoverRTTFactor, d(v.RecoverRTTMarginMs),
 		v.LossDegraded, v.LossRecovered, v.MinLossSamples, d(v.BaselineWindowMs), d(v.HoldDownMs), d(v.MaxHoldDownMs),
@@ -40,26 +23,16 @@ func (v PolicyView) policy() Policy {
 }
 
 // View is p for the API.
-func (p Policy) View() PolicyView { return viewOf(p) }
-
-// Request is the body of PUT /v1/client/policy/{bond}. Every field is
-// optional; policy may give any subset of the thresholds.
-type Request struct {
-	Pin              *string          `json:"pin"`
-	Priority         *[]string        `json:"priority"`
-	Policy           *json.RawMessage `json:"policy"`
-	ProbeIntervalMs  *float64         `json:"probe_interval_ms"`
-	BackupIntervalMs *float64         `json:"backup_interval_ms"`
-}
+func (p Policy) View() api.Policy { return viewOf(p) }
 
 // ParsePolicy decodes a policy object (any subset of the thresholds,
-// PolicyView's fields) over base, and validates the result.
+// api.Policy's fields) over base, and validates the result.
 func ParsePolicy(data []byte, base Policy) (Policy, error) {
 	v := viewOf(base)
 	if err := api.DecodeStrict(data, &v); err != nil {
 		return Policy{}, err
 	}
-	p := v.policy()
+	p := policyOf(v)
 	if err := p.Check(); err != nil {
 		return Policy{}, err
 	}
@@ -72,7 +45,7 @@ type Intervals struct{ Active, Backup time.Duration }
 // ParseRequest decodes a policy request against the bond's current policy
 // (for the thresholds it leaves out). Unknown fields are refused by name.
 func ParseRequest(data []byte, cur Policy) (Update, Intervals, error) {
-	var r Request
+	var r api.PolicyRequest
 	if err := api.DecodeStrict(data, &r); err != nil {
 		return Update{}, Intervals{}, err
 	}

@@ -76,19 +76,11 @@ type Links interface {
 type Failover interface {
 	// Policy is a bond's failover state and policy; fault.KindNotFound for
 	// a bond that is not started.
-	Policy(ctx context.Context, bond string) (PolicyStatus, error)
+	Policy(ctx context.Context, bond string) (api.PolicyStatus, error)
 	// SetPolicy applies a PUT body (failover.ParseRequest's shape).
-	SetPolicy(ctx context.Context, bond string, body []byte) (PolicyStatus, error)
+	SetPolicy(ctx context.Context, bond string, body []byte) (api.PolicyStatus, error)
 	// Events lists the latest switches and state changes of bond ("": all).
 	Events(bond string, limit int) []failover.Event
-}
-
-// PolicyStatus is the body of GET and PUT /v1/client/policy/{bond}: the
-// bond's failover state with the probe intervals (daemon-wide).
-type PolicyStatus struct {
-	failover.Status
-	ProbeIntervalMs  float64 `json:"probe_interval_ms"`
-	BackupIntervalMs float64 `json:"backup_interval_ms"`
 }
 
 // Health reports the daemon's real health.

@@ -161,30 +161,30 @@ func (f fakeLinks) Links() []probe.LinkStats {
 // fakeFailover knows bond0.
 type fakeFailover struct{ *recorder }
 
-func (f fakeFailover) status(bond string) PolicyStatus {
-	return PolicyStatus{Status: failover.Status{Bond: bond, Active: "tap1", Priority: []string{"tap1", "tap2"},
+func (f fakeFailover) status(bond string) api.PolicyStatus {
+	return api.PolicyStatus{FailoverStatus: api.FailoverStatus{Bond: bond, Active: "tap1", Priority: []string{"tap1", "tap2"},
 		Failovers: map[string]uint64{}, Policy: failover.DefaultPolicy().View()}, ProbeIntervalMs: 20, BackupIntervalMs: 1000}
 }
 
-func (f fakeFailover) Policy(_ context.Context, bond string) (PolicyStatus, error) {
+func (f fakeFailover) Policy(_ context.Context, bond string) (api.PolicyStatus, error) {
 	if err := f.add("failover.Policy %s", bond); err != nil {
-		return PolicyStatus{}, err
+		return api.PolicyStatus{}, err
 	}
 	if bond != "bond0" {
-		return PolicyStatus{}, errkind.NotFound("no client with bond %s is started", bond)
+		return api.PolicyStatus{}, errkind.NotFound("no client with bond %s is started", bond)
 	}
 	return f.status(bond), nil
 }
 
-func (f fakeFailover) SetPolicy(_ context.Context, bond string, body []byte) (PolicyStatus, error) {
+func (f fakeFailover) SetPolicy(_ context.Context, bond string, body []byte) (api.PolicyStatus, error) {
 	if err := f.add("failover.SetPolicy %s %s", bond, body); err != nil {
-		return PolicyStatus{}, err
+		return api.PolicyStatus{}, err
 	}
 	if bond != "bond0" {
-		return PolicyStatus{}, errkind.NotFound("no client with bond %s is started", bond)
+		return api.PolicyStatus{}, errkind.NotFound("no client with bond %s is started", bond)
 	}
 	if _, _, err := failover.ParseRequest(body, failover.DefaultPolicy()); err != nil {
-		return PolicyStatus{}, err
+		return api.PolicyStatus{}, err
 	}
 	return f.status(bond), nil
 }

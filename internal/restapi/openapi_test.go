@@ -311,7 +311,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	encoded := map[string]any{
 		"LinkStats":    probe.LinkStats{Figures: probe.Figures{HasRTT: true}, SendError: "x", Histogram: []probe.Bucket{{}}},
 		"Event":        failover.Event{Kind: failover.KindSwitch, From: "a", To: "b", Reason: "r", Link: "l", State: "s", Detail: "d"},
-		"PolicyStatus": PolicyStatus{Status: failover.Status{Pin: "tap1", Links: []failover.LinkStatus{{}}}},
+		"PolicyStatus": api.PolicyStatus{FailoverStatus: api.FailoverStatus{Pin: "tap1", Links: []api.FailoverLink{{}}}},
 		"Policy":       failover.DefaultPolicy().View(),
 	}
 	for name, v := range encoded {
