@@ -34,7 +34,7 @@ type FailoverStatus struct {
 	Priority  []string          `json:"priority"`
 	Links     []FailoverLink    `json:"links"`
 	Failovers map[string]uint64 `json:"failovers"`
-	Policy    Policy     `json:"policy"`
+	Policy    Policy            `json:"policy"`
 }
 
 // Policy is the failover engine's policy as the API shows and takes it (times in ms).

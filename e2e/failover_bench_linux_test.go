@@ -15,9 +15,9 @@ import (
 
 	"github.com/vishvananda/netns"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/demo"
 	"github.com/multilink/multilink/internal/impairment"
-	"github.com/multilink/multilink/internal/probe"
 )
 
 // variant is one way of running the gateway's bond.
@@ -310,12 +310,12 @@ func processCPU(t testing.TB, pid int) time.Duration {
 
 // tapCounters reads the probe's counters per TAP from the gateway's API
 // (none without an engine).
-func tapCounters(t testing.TB, gw *daemon) map[string]*probe.Counters {
+func tapCounters(t testing.TB, gw *daemon) map[string]*api.LinkCounters {
 	var links []struct {
-		Link     string         `json:"link"`
-		Counters probe.Counters `json:"counters"`
+		Link     string           `json:"link"`
+		Counters api.LinkCounters `json:"counters"`
 	}
-	out := map[string]*probe.Counters{}
+	out := map[string]*api.LinkCounters{}
 	if code := gw.callAuth(http.MethodGet, "/v1/client/links", nil, &links, false); code != http.StatusOK {
 		return out
 	}

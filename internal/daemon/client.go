@@ -147,7 +147,14 @@ func (s *clientStack) Primary(name, tap string) {
 }
 
 // Links implements restapi.Links.
-func (s *clientStack) Links() []probe.LinkStats { return s.monitor.Links() }
+func (s *clientStack) Links() []api.LinkStats {
+	links := s.monitor.Links()
+	out := make([]api.LinkStats, len(links))
+	for i, l := range links {
+		out[i] = l.API()
+	}
+	return out
+}
 
 // Policy implements restapi.Failover.
 func (s *clientStack) Policy(_ context.Context, name string) (api.PolicyStatus, error) {
@@ -194,8 +201,13 @@ func (s *clientStack) SetPolicy(_ context.Context, name string, body []byte) (ap
 }
 
 // Events implements restapi.Failover.
-func (s *clientStack) Events(bond string, limit int) []failover.Event {
-	return s.brain.Events().List(bond, limit)
+func (s *clientStack) Events(bond string, limit int) []api.Event {
+	events := s.brain.Events().List(bond, limit)
+	out := make([]api.Event, len(events))
+	for i, e := range events {
+		out[i] = e.API()
+	}
+	return out
 }
 
 // Close stops the engines and the probe and unloads the programs.

@@ -217,7 +217,7 @@ func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
 		}
 		if j.evaluate(now, e.pol) {
 			e.log.Info("link state", "link", l, "state", j.state, "reason", j.reason)
-			e.events.add(Event{At: now, Bond: e.bond, Kind: KindState, Link: l, State: j.state, Detail: j.reason})
+			e.events.add(Event{At: now, Bond: e.bond, Kind: api.EventState, Link: l, State: j.state, Detail: j.reason})
 		}
 		if d := j.nextDeadline(now, e.pol); !d.IsZero() && d.Before(next) {
 			next = d
@@ -280,7 +280,7 @@ func score(j *judge) time.Duration {
 
 // switchEvent describes a switch, with how long the problem took to see.
 func (e *Engine) switchEvent(now time.Time, from, to, reason string) Event {
-	ev := Event{At: now, Bond: e.bond, Kind: KindSwitch, From: from, To: to, Reason: reason}
+	ev := Event{At: now, Bond: e.bond, Kind: api.EventSwitch, From: from, To: to, Reason: reason}
 	if j := e.judges[from]; j != nil {
 		ev.Detail = j.reason
 		switch reason {
@@ -388,7 +388,7 @@ func (e *Engine) reconcile(ctx context.Context, now time.Time) {
 	e.left, e.kernelAt = from, now
 	e.failovers[ReasonKernel]++
 	e.mu.Unlock()
-	e.events.add(Event{At: now, Bond: e.bond, Kind: KindSwitch, From: from, To: a, Reason: ReasonKernel,
+	e.events.add(Event{At: now, Bond: e.bond, Kind: api.EventSwitch, From: from, To: a, Reason: ReasonKernel,
 		Detail: "the bond switched by itself"})
 	e.log.Info("bond switched by itself", "from", from, "to", a)
 	if err := e.steer.Announce(ctx, e.bond); err != nil {

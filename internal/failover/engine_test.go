@@ -142,7 +142,7 @@ func (r *rig) stepNow() time.Time {
 func (r *rig) switches() []Event {
 	var out []Event
 	for _, e := range r.e.events.List("bond0", 0) {
-		if e.Kind == KindSwitch {
+		if e.Kind == api.EventSwitch {
 			out = append(out, e)
 		}
 	}

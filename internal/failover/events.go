@@ -1,17 +1,10 @@
 package failover
 
 import (
-	"encoding/json"
 	"sync"
 	"time"
 
 	"github.com/multilink/multilink/api"
-)
-
-// Event kinds.
-const (
-	KindSwitch = "switch" // the bond's active link changed
-	KindState  = "state"  // a link's state changed
 )
 
 // Event is one switch or state change.
@@ -28,27 +21,14 @@ type Event struct {
 	Switch    time.Duration // switch: how long steering the bond took
 }
 
-// MarshalJSON writes durations in milliseconds.
-func (e Event) MarshalJSON() ([]byte, error) {
-	type ev struct {
-		At          time.Time     `json:"at"`
-		Bond        string        `json:"bond"`
-		Kind        string        `json:"kind"`
-		From        string        `json:"from,omitempty"`
-		To          string        `json:"to,omitempty"`
-		Reason      string        `json:"reason,omitempty"`
-		Link        string        `json:"link,omitempty"`
-		State       api.LinkState `json:"state,omitempty"`
-		Detail      string        `json:"detail,omitempty"`
-		DetectionMs *float64      `json:"detection_ms,omitempty"`
-		SwitchMs    *float64      `json:"switch_ms,omitempty"`
-	}
-	out := ev{At: e.At, Bond: e.Bond, Kind: e.Kind, From: e.From, To: e.To, Reason: e.Reason, Link: e.Link, State: e.State, Detail: e.Detail}
-	if e.Kind == KindSwitch {
+// API is e as the API shows it (durations in milliseconds).
+func (e Event) API() api.Event {
+	out := api.Event{At: e.At, Bond: e.Bond, Kind: e.Kind, From: e.From, To: e.To, Reason: e.Reason, Link: e.Link, State: e.State, Detail: e.Detail}
+	if e.Kind == api.EventSwitch {
 		d, s := ms(e.Detection), ms(e.Switch)
 		out.DetectionMs, out.SwitchMs = &d, &s
 	}
-	return json.Marshal(out)
+	return out
 }
 
 // Events is a bounded history of events, oldest dropped first.
@@ -58,13 +38,10 @@ type Events struct {
 	list []Event
 }
 
-// DefaultEventHistory is how many events are kept.
-const DefaultEventHistory = 512
-
 // NewEvents keeps the last max events.
 func NewEvents(max int) *Events {
 	if max <= 0 {
-		max = DefaultEventHistory
+		max = api.MaxEvents
 	}
 	return &Events{max: max}
 }

@@ -38,7 +38,7 @@ func NewManager(src Source, log *slog.Logger) *Manager {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{events: NewEvents(DefaultEventHistory), log: log.With("component", "failover"),
+	m := &Manager{events: NewEvents(api.MaxEvents), log: log.With("component", "failover"),
 		engines: map[string]*running{}, done: make(chan struct{})}
 	ch, cancel := src.Subscribe(4096)
 	m.cancel = cancel

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/multilink/multilink/api"
 )
 
 // Source is what the collector reads: Monitor has it.
@@ -28,7 +30,7 @@ type metric struct {
 	value      func(s LinkStats) (float64, bool) // false: leave the series out
 }
 
-func counter(f func(c Counters) uint64) func(LinkStats) (float64, bool) {
+func counter(f func(c api.LinkCounters) uint64) func(LinkStats) (float64, bool) {
 	return func(s LinkStats) (float64, bool) { return float64(f(s.Counters)), true }
 }
 
@@ -40,16 +42,16 @@ func hasRTT(s LinkStats) bool { return s.HasRTT }
 
 // metrics are the per-link series besides the histogram.
 var metrics = []metric{
-	{"multilink_link_arp_requests_total", "ARP requests for the probe target that left the link (the daemon's probes and the bond's own).", prometheus.CounterValue, counter(func(c Counters) uint64 { return c.ArpRequests })},
-	{"multilink_link_arp_replies_total", "ARP replies from the probe target that arrived on the link.", prometheus.CounterValue, counter(func(c Counters) uint64 { return c.ArpReplies })},
-	{"multilink_link_probes_sent_total", "ARP probes the daemon sent on the link.", prometheus.CounterValue, counter(func(c Counters) uint64 { return c.ProbesSent })},
-	{"multilink_link_probe_replies_total", "Replies to the daemon's ARP probes, each timed.", prometheus.CounterValue, counter(func(c Counters) uint64 { return c.ProbeReplies })},
-	{"multilink_link_rx_frames_total", "Frames received on the link (from the hub).", prometheus.CounterValue, counter(func(c Counters) uint64 { return c.RxFrames })},
-	{"multilink_link_rx_bytes_total", "Bytes received on the link.", prometheus.CounterValue, counter(func(c Counters) uint64 { return c.RxBytes })},
-	{"multilink_link_tx_frames_total", "Frames sent on the link (to the hub).", prometheus.CounterValue, counter(func(c Counters) uint64 { return c.TxFrames })},
-	{"multilink_link_tx_bytes_total", "Bytes sent on the link.", prometheus.CounterValue, counter(func(c Counters) uint64 { return c.TxBytes })},
-	{"multilink_link_malformed_frames_total", "Runt frames and truncated or non-Ethernet/IPv4 ARP packets seen on the link.", prometheus.CounterValue, counter(func(c Counters) uint64 { return c.Malformed })},
-	{"multilink_link_vlan_frames_total", "VLAN-tagged frames seen on the link (counted, not parsed).", prometheus.CounterValue, counter(func(c Counters) uint64 { return c.VLAN })},
+	{"multilink_link_arp_requests_total", "ARP requests for the probe target that left the link (the daemon's probes and the bond's own).", prometheus.CounterValue, counter(func(c api.LinkCounters) uint64 { return c.ArpRequests })},
+	{"multilink_link_arp_replies_total", "ARP replies from the probe target that arrived on the link.", prometheus.CounterValue, counter(func(c api.LinkCounters) uint64 { return c.ArpReplies })},
+	{"multilink_link_probes_sent_total", "ARP probes the daemon sent on the link.", prometheus.CounterValue, counter(func(c api.LinkCounters) uint64 { return c.ProbesSent })},
+	{"multilink_link_probe_replies_total", "Replies to the daemon's ARP probes, each timed.", prometheus.CounterValue, counter(func(c api.LinkCounters) uint64 { return c.ProbeReplies })},
+	{"multilink_link_rx_frames_total", "Frames received on the link (from the hub).", prometheus.CounterValue, counter(func(c api.LinkCounters) uint64 { return c.RxFrames })},
+	{"multilink_link_rx_bytes_total", "Bytes received on the link.", prometheus.CounterValue, counter(func(c api.LinkCounters) uint64 { return c.RxBytes })},
+	{"multilink_link_tx_frames_total", "Frames sent on the link (to the hub).", prometheus.CounterValue, counter(func(c api.LinkCounters) uint64 { return c.TxFrames })},
+	{"multilink_link_tx_bytes_total", "Bytes sent on the link.", prometheus.CounterValue, counter(func(c api.LinkCounters) uint64 { return c.TxBytes })},
+	{"multilink_link_malformed_frames_total", "Runt frames and truncated or non-Ethernet/IPv4 ARP packets seen on the link.", prometheus.CounterValue, counter(func(c api.LinkCounters) uint64 { return c.Malformed })},
+	{"multilink_link_vlan_frames_total", "VLAN-tagged frames seen on the link (counted, not parsed).", prometheus.CounterValue, counter(func(c api.LinkCounters) uint64 { return c.VLAN })},
 	{"multilink_link_last_reply_age_seconds", "Time since the last ARP reply from the probe target (absent before the first).", prometheus.GaugeValue,
 		seconds(func(s LinkStats) time.Duration { return s.LastReplyAge }, func(s LinkStats) bool { return s.LastReplyAge >= 0 })},
 	{"multilink_link_rtt_smoothed_seconds", "Smoothed probe RTT (RFC 6298 SRTT).", prometheus.GaugeValue, seconds(func(s LinkStats) time.Duration { return s.RTTSmoothed }, hasRTT)},

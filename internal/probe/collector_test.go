@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/multilink/multilink/api"
 )
 
 type fakeSource []LinkStats
@@ -21,7 +23,7 @@ func TestCollectorGolden(t *testing.T) {
 			Bond: "bond0", Link: "tap1", Active: true, Interval: 20 * time.Millisecond,
 			Figures:      Figures{RTTLast: 1500 * time.Microsecond, RTTSmoothed: 1500 * time.Microsecond, RTTVar: 250 * time.Microsecond, Jitter: 100 * time.Microsecond, HasRTT: true, Loss: 0.02, Decided: 50},
 			LastReplyAge: 12 * time.Millisecond, LastRxAge: time.Millisecond,
-			Counters:  Counters{RxFrames: 100, RxBytes: 6400, TxFrames: 90, TxBytes: 5000, ArpRequests: 60, ArpReplies: 55, ProbesSent: 50, ProbeReplies: 5, Malformed: 1, VLAN: 2},
+			Counters:  api.LinkCounters{RxFrames: 100, RxBytes: 6400, TxFrames: 90, TxBytes: 5000, ArpRequests: 60, ArpReplies: 55, ProbesSent: 50, ProbeReplies: 5, Malformed: 1, VLAN: 2},
 			Histogram: buckets(hist), RTTSum: 5 * time.Second,
 		},
 		{Bond: "bond0", Link: "tap2", Interval: time.Second, LastReplyAge: -1, LastRxAge: -1, Histogram: buckets(make([]uint64, 24))},

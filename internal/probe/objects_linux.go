@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/rlimit"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bpf"
 	"github.com/multilink/multilink/internal/errkind"
 )
@@ -304,8 +305,8 @@ func (o *objects) stats(idx uint32) (kernelView, error) {
 		return kernelView{}, fmt.Errorf("read link stats: %w", err)
 	}
 	kv := kernelView{
-		Counters:    Counters{ArpRequests: st.ArpRequests, ArpReplies: st.ArpReplies, ProbesSent: st.ProbesSent, ProbeReplies: st.ProbeReplies},
-		lastReplyNs: st.LastReplyNs, rttLastNs: st.RttLastNs, rttSumNs: st.RttSumNs,
+		LinkCounters: api.LinkCounters{ArpRequests: st.ArpRequests, ArpReplies: st.ArpReplies, ProbesSent: st.ProbesSent, ProbeReplies: st.ProbeReplies},
+		lastReplyNs:  st.LastReplyNs, rttLastNs: st.RttLastNs, rttSumNs: st.RttSumNs,
 		slotSent: st.SlotSentNs, hist: st.RttHist[:],
 	}
 	if st.LastReplyNs != 0 {

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/multilink/multilink/api"
 )
 
 // LinkSpec is a link to probe.
@@ -18,7 +20,7 @@ type LinkSpec struct {
 
 // kernelView is what a link reads of its kernel counters each tick.
 type kernelView struct {
-	Counters
+	api.LinkCounters
 	lastRxNs, lastReplyNs, rttLastNs, rttSumNs uint64
 	peer                                       net.HardwareAddr
 	slotSent                                   [Slots]uint64
@@ -275,7 +277,7 @@ func (l *prober) snapshot(attach string) LinkStats {
 	st := LinkStats{
 		Bond: l.spec.Bond, Link: l.spec.Link, Ifindex: l.ifindex, Attach: attach,
 		Active: l.active, Interval: l.interval(l.active), Figures: l.tr.fig,
-		InFlight: l.tr.inFlight(), Counters: kv.Counters, RTTSum: time.Duration(kv.rttSumNs),
+		InFlight: l.tr.inFlight(), Counters: kv.LinkCounters, RTTSum: time.Duration(kv.rttSumNs),
 		LastReplyAge: -1, LastRxAge: -1, SendError: l.sendError,
 	}
 	now := l.mono()

@@ -302,7 +302,7 @@ func TestProgramsCountTheirLinkOnly(t *testing.T) {
 	}
 	peer := testProbe{o.objects, other}
 	if kv := counters(t, peer); kv.RxFrames != 0 || kv.TxFrames != 0 || kv.ProbesSent != 0 {
-		t.Errorf("the other link counted another link's frames: %+v", kv.Counters)
+		t.Errorf("the other link counted another link's frames: %+v", kv.LinkCounters)
 	}
 	var idx uint32
 	if err := o.Links.Lookup(uint32(testIfindex), &idx); err != nil || idx != o.idx {

@@ -6,8 +6,6 @@ import (
 	"net/http"
 
 	"github.com/multilink/multilink/api"
-	"github.com/multilink/multilink/internal/failover"
-	"github.com/multilink/multilink/internal/probe"
 )
 
 // DefaultMaxBody bounds a request body when Deps.MaxBody is 0.
@@ -69,7 +67,7 @@ type Pinger interface {
 
 // Links are the probe's per-link figures.
 type Links interface {
-	Links() []probe.LinkStats
+	Links() []api.LinkStats
 }
 
 // Failover controls the failover decisions of the gateway's bonds.
@@ -80,7 +78,7 @@ type Failover interface {
 	// SetPolicy applies a PUT body (failover.ParseRequest's shape).
 	SetPolicy(ctx context.Context, bond string, body []byte) (api.PolicyStatus, error)
 	// Events lists the latest switches and state changes of bond ("": all).
-	Events(bond string, limit int) []failover.Event
+	Events(bond string, limit int) []api.Event
 }
 
 // Health reports the daemon's real health.

@@ -8,8 +8,6 @@ import (
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
-	"github.com/multilink/multilink/internal/failover"
-	"github.com/multilink/multilink/internal/probe"
 )
 
 // defaultEvents is how many events GET /v1/client/events returns unless
@@ -25,7 +23,7 @@ func (a *handler) links(c *gin.Context) {
 			return
 		}
 	}
-	out := []probe.LinkStats{}
+	out := []api.LinkStats{}
 	for _, l := range a.d.Links.Links() {
 		if !ok || l.Bond == bond {
 			out = append(out, l)
@@ -46,15 +44,15 @@ func (a *handler) events(c *gin.Context) {
 	limit := defaultEvents
 	if s, ok := c.GetQuery("limit"); ok {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > failover.DefaultEventHistory {
-			a.fail(c, "list events", errkind.Invalid("limit", "%q is not a number in 1..%d", s, failover.DefaultEventHistory))
+		if err != nil || n < 1 || n > api.MaxEvents {
+			a.fail(c, "list events", errkind.Invalid("limit", "%q is not a number in 1..%d", s, api.MaxEvents))
 			return
 		}
 		limit = n
 	}
 	ev := a.d.Failover.Events(bond, limit)
 	if ev == nil {
-		ev = []failover.Event{}
+		ev = []api.Event{}
 	}
 	c.JSON(http.StatusOK, ev)
 }

@@ -148,14 +148,18 @@ func (f fakeHealth) Health(context.Context) api.HealthReport {
 // fakeLinks answers two probed links of bond0 and one of bond1.
 type fakeLinks struct{ *recorder }
 
-func (f fakeLinks) Links() []probe.LinkStats {
+func (f fakeLinks) Links() []api.LinkStats {
 	_ = f.add("links.Links")
-	return []probe.LinkStats{
+	var out []api.LinkStats
+	for _, l := range []probe.LinkStats{
 		{Bond: "bond0", Link: "tap1", Active: true, Interval: 20 * time.Millisecond, LastReplyAge: time.Millisecond, LastRxAge: -1,
 			Figures: probe.Figures{RTTLast: time.Millisecond, RTTSmoothed: time.Millisecond, HasRTT: true}},
 		{Bond: "bond0", Link: "tap2", Interval: time.Second, LastReplyAge: -1, LastRxAge: -1},
 		{Bond: "bond1", Link: "tap3", Interval: time.Second, LastReplyAge: -1, LastRxAge: -1},
+	} {
+		out = append(out, l.API())
 	}
+	return out
 }
 
 // fakeFailover knows bond0.
@@ -189,9 +193,10 @@ func (f fakeFailover) SetPolicy(_ context.Context, bond string, body []byte) (ap
 	return f.status(bond), nil
 }
 
-func (f fakeFailover) Events(bond string, limit int) []failover.Event {
+func (f fakeFailover) Events(bond string, limit int) []api.Event {
 	_ = f.add("failover.Events %s %d", bond, limit)
-	return []failover.Event{{Bond: "bond0", Kind: failover.KindSwitch, From: "tap1", To: "tap2", Reason: failover.ReasonDown, Detection: 61 * time.Millisecond}}
+	e := failover.Event{Bond: "bond0", Kind: api.EventSwitch, From: "tap1", To: "tap2", Reason: failover.ReasonDown, Detection: 61 * time.Millisecond}
+	return []api.Event{e.API()}
 }
 
 // fakeDeps returns Deps whose every dependency records into one recorder.

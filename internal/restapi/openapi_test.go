@@ -309,8 +309,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	// Types with their own JSON encoding: the documented properties are the
 	// keys of an encoded value (every optional field set).
 	encoded := map[string]any{
-		"LinkStats":    probe.LinkStats{Figures: probe.Figures{HasRTT: true}, SendError: "x", Histogram: []probe.Bucket{{}}},
-		"Event":        failover.Event{Kind: failover.KindSwitch, From: "a", To: "b", Reason: "r", Link: "l", State: "s", Detail: "d"},
+		"LinkStats":    probe.LinkStats{Figures: probe.Figures{HasRTT: true}, SendError: "x", Histogram: []probe.Bucket{{}}}.API(),
+		"Event":        failover.Event{Kind: api.EventSwitch, From: "a", To: "b", Reason: "r", Link: "l", State: "s", Detail: "d"}.API(),
 		"PolicyStatus": api.PolicyStatus{FailoverStatus: api.FailoverStatus{Pin: "tap1", Links: []api.FailoverLink{{}}}},
 		"Policy":       failover.DefaultPolicy().View(),
 	}

@@ -1,0 +1,29 @@
+package api
+
+import "time"
+
+// Event kinds.
+const (
+	EventSwitch = "switch" // the bond's active link changed
+	EventState  = "state"  // a link's state changed
+)
+
+// MaxEvents is how many events the daemon keeps, and the most one GET
+// /v1/client/events lists.
+const MaxEvents = 512
+
+// Event is one switch or link state change: an item of GET
+// /v1/client/events. The two durations are set on switches only.
+type Event struct {
+	At          time.Time `json:"at"`
+	Bond        string    `json:"bond"`
+	Kind        string    `json:"kind"` // EventSwitch or EventState
+	From        string    `json:"from,omitempty"`
+	To          string    `json:"to,omitempty"`
+	Reason      string    `json:"reason,omitempty"`       // switch: why ("down", "degraded_rtt", ...)
+	Link        string    `json:"link,omitempty"`         // state: the link
+	State       LinkState `json:"state,omitempty"`        // state: its new state
+	Detail      string    `json:"detail,omitempty"`       // why, in words
+	DetectionMs *float64  `json:"detection_ms,omitempty"` // from the first sign of trouble to the decision
+	SwitchMs    *float64  `json:"switch_ms,omitempty"`    // how long steering the bond took
+}
