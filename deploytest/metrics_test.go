@@ -15,6 +15,7 @@ import (
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/daemon"
 	"github.com/multilink/multilink/internal/failover"
+	"github.com/multilink/multilink/internal/gateway"
 	mlprobe "github.com/multilink/multilink/internal/probe" // probe is a type here (manifest_test.go)
 )
 
@@ -52,7 +53,7 @@ func daemonMetrics(t *testing.T) map[string]family {
 	t.Helper()
 	brain := failover.NewManager(fakeSamples{}, nil)
 	t.Cleanup(brain.Close)
-	reg, err := daemon.NewRegistry(fakeLinks{}, brain, fakeBonds{}, "test")
+	reg, err := daemon.NewRegistry(gateway.Collectors(fakeLinks{}, brain, fakeBonds{}), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func daemonMetrics(t *testing.T) map[string]family {
 	// Families with no sample over the fakes still have their description.
 	ch := make(chan *prometheus.Desc)
 	go func() {
-		for _, c := range daemon.Collectors(fakeLinks{}, brain, fakeBonds{}, "test") {
+		for _, c := range daemon.Collectors(gateway.Collectors(fakeLinks{}, brain, fakeBonds{}), "test") {
 			c.Describe(ch)
 		}
 		close(ch)

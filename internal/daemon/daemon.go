@@ -78,28 +78,26 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("open netlink: %w", err)
 	}
 	defer nl.Close()
-	stack, err := newClientStack(stackOptions{BondDriver: o.BondDriver, NoFailover: o.NoFailover, Probe: file.Probe, Policy: file.Policy}, nl, log)
-	if err != nil {
-		return err
-	}
 	tunnels, err := tunnel.NewManager(tunnel.Options{Dir: filepath.Join(o.StateDir, "tunnels"), OpenVPN: o.OpenVPN, Logger: log})
 	if err != nil {
-		stack.Close()
 		return fmt.Errorf("start tunnel supervisor: %w", err)
 	}
 	keys := filepath.Join(o.StateDir, "keys")
-	r := newRoles(
-		hub.New(hub.Options{Netlink: nl, Tunnels: tunnels, KeyDir: keys, Logger: log}),
-		gateway.New(gateway.Options{Netlink: nl, Tunnels: tunnels, Bond: stack.bonds, Links: stack, Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Logger: log}),
-		newStore(o.StateDir), log)
-	defer teardown(log, r, tunnels, stack)
+	gw, err := gateway.New(nl, gateway.Options{Tunnels: tunnels, Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Logger: log,
+		Dataplane: gateway.DataplaneOptions{BondDriver: o.BondDriver, NoFailover: o.NoFailover, Probe: file.Probe, Policy: file.Policy}})
+	if err != nil {
+		closeTunnels(log, tunnels)
+		return err
+	}
+	r := newRoles(hub.New(hub.Options{Netlink: nl, Tunnels: tunnels, KeyDir: keys, Logger: log}), gw, newStore(o.StateDir), log)
+	defer teardown(log, r, tunnels)
 	saved, err := r.store.load()
 	if err != nil {
 		return err
 	}
 	r.restore(ctx, desired(saved, file))
 
-	metrics, err := metricsHandler(stack, r.gw, o.Version)
+	reg, err := NewRegistry(gw.Collectors(), o.Version)
 	if err != nil {
 		return fmt.Errorf("build metrics: %w", err)
 	}
@@ -109,9 +107,9 @@ func Run(ctx context.Context, o Options) error {
 		Taps:     tapControl{tunnels},
 		Pinger:   ping.New(log),
 		Health:   health{r: r},
-		Links:    stack,
-		Failover: stack,
-		Metrics:  metrics,
+		Links:    gw,
+		Failover: gw,
+		Metrics:  metricsHandler(reg),
 		Version:  o.Version,
 		Token:    token,
 		Insecure: token == "",
@@ -163,21 +161,25 @@ func serve(ctx context.Context, log *slog.Logger, o Options, h http.Handler) err
 // teardown removes everything the roles made; the desired state stays
 // saved. It ends the retries of pending entries first, so that none starts
 // anything behind its back.
-func teardown(log *slog.Logger, r *roles, tunnels *tunnel.Manager, stack *clientStack) {
+func teardown(log *slog.Logger, r *roles, tunnels *tunnel.Manager) {
 	r.stopRetries()
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := r.gw.Close(ctx); err != nil {
-		log.Error("tear down clients", "err", err)
-	}
-	if err := stack.Close(); err != nil {
-		log.Error("stop probes and bond drivers", "err", err)
+		log.Error("tear down clients and the data plane", "err", err)
 	}
 	if err := r.hub.Close(ctx); err != nil {
 		log.Error("tear down servers", "err", err)
 	}
+	closeTunnels(log, tunnels)
+	log.Info("stopped; everything this daemon made is removed")
+}
+
+// closeTunnels stops the tunnel supervisor and every tunnel it runs.
+func closeTunnels(log *slog.Logger, tunnels *tunnel.Manager) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
 	if err := tunnels.Close(ctx); err != nil {
 		log.Error("stop tunnels", "err", err)
 	}
-	log.Info("stopped; everything this daemon made is removed")
 }

@@ -1,6 +1,9 @@
-// Package daemon wires multilink together and runs it: the API token, the
-// state directory, the tunnel supervisor, the hub and gateway roles, the
-// REST API and its HTTP server, and an orderly shutdown.
+// Package daemon wires multilink together and runs it: flags, the API
+// token, the state directory and its desired state, the tunnel supervisor
+// shared by both roles, the hub and gateway roles behind the REST API, its
+// HTTP server and metrics registry, and an orderly shutdown. It owns no
+// data plane of its own: the gateway starts and stops its bonds' probes,
+// engines and steering (package gateway), the hub its bridges.
 //
 // State: what was started through the API (or the --config file) is the
 // desired state. It is saved to <state-dir>/state.json (0600) after every

@@ -32,7 +32,7 @@ func within(t *testing.T, what string, f func()) {
 func TestStartDoesNotBlock(t *testing.T) {
 	w := newWorld("eth0", "wlan0")
 	f := &fetcher{entered: make(chan struct{}, 1), block: make(chan struct{})}
-	g := newGateway(t, w, f)
+	g := testGateway(t, w, f)
 	ctx := context.Background()
 	started := make(chan error, 1)
 	go func() {
@@ -87,7 +87,7 @@ func TestStartDoesNotBlock(t *testing.T) {
 // TestStopDoesNotBlock stops a bond whose tunnels take their time to end.
 func TestStopDoesNotBlock(t *testing.T) {
 	w := newWorld("eth0", "wlan0")
-	g := newGateway(t, w, &fetcher{})
+	g := testGateway(t, w, &fetcher{})
 	ctx := context.Background()
 	if _, err := g.Start(ctx, specClient(t)); err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ func TestStopDoesNotBlock(t *testing.T) {
 func TestCloseWaitsForStart(t *testing.T) {
 	w := newWorld("eth0", "wlan0")
 	f := &fetcher{entered: make(chan struct{}, 1), block: make(chan struct{})}
-	g := newGateway(t, w, f)
+	g := testGateway(t, w, f)
 	ctx := context.Background()
 	started := make(chan error, 1)
 	go func() {

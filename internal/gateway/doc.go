@@ -4,6 +4,15 @@
 // slave (tap1..tapN in slave order), and bonds the TAPs through a
 // bond.Driver with the requested parameters and address.
 //
+// The gateway owns its data plane: New makes the bond drivers (kernel and
+// eBPF), the eBPF probe and the failover engines' manager; a bond that
+// comes up is probed on every link and gets its engine, whose decisions
+// are steered into the bond (the kernel bond through its primary, the
+// eBPF bond by one map write, both with a grace that keeps failback
+// lossless); a bond that goes down loses both first. Close stops the
+// bonds, then the data plane. So a decision travels engine -> gateway ->
+// bond driver, inside this package.
+//
 // Pinning: each link's OpenVPN socket is bound to its hw_int
 // (SO_BINDTODEVICE) and carries a firewall mark; a policy rule sends that
 // mark to a routing table of its own holding the route to the hub through

@@ -44,14 +44,12 @@ type KeyFetcher interface {
 
 // Options configures a Gateway.
 type Options struct {
-	Netlink Netlink
-	Tunnels Tunnels
-	Bond    bond.Driver
-	Fetcher KeyFetcher
-	Links   Links  // told about bonds coming and going (nil: nobody)
-	KeyDir  string // where fetched keys are kept (0600)
-	Token   string // sent to hubs when a client gives no server_token
-	Logger  *slog.Logger
+	Tunnels   Tunnels
+	Fetcher   KeyFetcher
+	KeyDir    string // where fetched keys are kept (0600)
+	Token     string // sent to hubs when a client gives no server_token
+	Dataplane DataplaneOptions
+	Logger    *slog.Logger
 }
 
 // Gateway runs the client role.
@@ -62,6 +60,10 @@ type Options struct {
 // its names and routing slot stay reserved until it is done.
 type Gateway struct {
 	opts    Options
+	nl      Netlink
+	bonds   bond.Driver
+	watch   bondWatcher // told about bonds coming and going (nil: nobody)
+	dp      *dataplane  // nil in unit tests: no probe, no engines
 	log     *slog.Logger
 	mu      sync.Mutex
 	clients map[string]*client
@@ -87,13 +89,30 @@ type client struct {
 	started time.Time
 }
 
-// New returns a Gateway with no bonds yet.
-func New(opts Options) *Gateway {
+// New returns a Gateway with no bonds yet, its data plane (bond drivers,
+// probe, failover engines) ready. Close ends both.
+func New(nl *netlink.Handle, opts Options) (*Gateway, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Gateway{opts: opts, log: log.With("role", "client"), clients: map[string]*client{}, busy: map[string]*busy{}}
+	dp, err := newDataplane(opts.Dataplane, nl, log)
+	if err != nil {
+		return nil, err
+	}
+	g := newGateway(opts, nl, dp.bonds, dp)
+	g.dp = dp
+	return g, nil
+}
+
+// newGateway is a Gateway over the given netlink, bond driver and bond
+// watcher (nil: none), without a data plane of its own.
+func newGateway(opts Options, nl Netlink, bonds bond.Driver, watch bondWatcher) *Gateway {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Gateway{opts: opts, nl: nl, bonds: bonds, watch: watch, log: log.With("role", "client"), clients: map[string]*client{}, busy: map[string]*busy{}}
 }
 
 // Start brings up the bond cfg describes. On error nothing it made is left.
@@ -169,7 +188,7 @@ func (g *Gateway) release(name string) {
 func (g *Gateway) hwIndexes(cfg api.Client) ([]int, error) {
 	ifindex := make([]int, len(cfg.Slaves))
 	for i, s := range cfg.Slaves {
-		l, err := g.opts.Netlink.LinkByName(s.HWInt)
+		l, err := g.nl.LinkByName(s.HWInt)
 		var nf netlink.LinkNotFoundError
 		switch {
 		case errors.As(err, &nf) || errors.Is(err, unix.ENODEV):
@@ -218,7 +237,7 @@ func (c *client) bringUp(ctx context.Context, g *Gateway, key api.Key, ifindex [
 		undo = append(undo, func() { _ = g.opts.Tunnels.Stop(bg, tap) })
 	}
 	spec := bond.Spec{Name: c.cfg.Bond, Address: c.cfg.Address, Slaves: taps, Params: c.cfg.Bonding, Driver: c.cfg.Driver}
-	if err := g.opts.Bond.Create(ctx, spec); err != nil {
+	if err := g.bonds.Create(ctx, spec); err != nil {
 		return err // the driver says "create bond <name>: ..."
 	}
 	return nil
@@ -241,7 +260,7 @@ func (g *Gateway) checkFree(cfg api.Client) error {
 		}
 	}
 	for _, name := range names {
-		if _, err := g.opts.Netlink.LinkByName(name); err == nil {
+		if _, err := g.nl.LinkByName(name); err == nil {
 			return errkind.Conflict("interface %s exists already and is not ours (give another bond name or tap_prefix)", name)
 		}
 	}
@@ -282,7 +301,7 @@ func (g *Gateway) Stop(ctx context.Context, name string) error {
 	defer g.release(name)
 	g.linksDown(ctx, name)
 	var errs []error
-	if err := g.opts.Bond.Delete(ctx, name); err != nil && errkind.KindOf(err) != errkind.KindNotFound {
+	if err := g.bonds.Delete(ctx, name); err != nil && errkind.KindOf(err) != errkind.KindNotFound {
 		errs = append(errs, fmt.Errorf("delete bond %s: %w", name, err))
 	}
 	for _, tap := range c.cfg.Taps() {
@@ -301,7 +320,8 @@ func (g *Gateway) Stop(ctx context.Context, name string) error {
 }
 
 // Close stops every client (daemon shutdown), once the starts and stops
-// under way have ended (or ctx has).
+// under way have ended (or ctx has), then the data plane: the engines, the
+// probe and its programs, the bond drivers.
 func (g *Gateway) Close(ctx context.Context) error {
 	g.mu.Lock()
 	var running []chan struct{}
@@ -324,6 +344,11 @@ func (g *Gateway) Close(ctx context.Context) error {
 	var errs []error
 	for _, n := range names {
 		errs = append(errs, g.Stop(ctx, n))
+	}
+	if g.dp != nil {
+		if err := g.dp.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("stop probes and bond drivers: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -186,14 +186,14 @@ func specClient(t *testing.T) api.Client {
 	return c
 }
 
-func newGateway(t *testing.T, w *world, f *fetcher) *Gateway {
-	return New(Options{Netlink: w, Tunnels: w, Bond: bondDriver{w}, Fetcher: f, KeyDir: t.TempDir(), Token: "daemon-token"})
+func testGateway(t *testing.T, w *world, f *fetcher) *Gateway {
+	return newGateway(Options{Tunnels: w, Fetcher: f, KeyDir: t.TempDir(), Token: "daemon-token"}, w, bondDriver{w}, nil)
 }
 
 func TestStartStop(t *testing.T) {
 	w := newWorld("eth0", "wlan0")
 	f := &fetcher{}
-	g := newGateway(t, w, f)
+	g := testGateway(t, w, f)
 	ctx := context.Background()
 	st, err := g.Start(ctx, specClient(t))
 	if err != nil {
@@ -240,7 +240,7 @@ func TestStartRollsBack(t *testing.T) {
 		t.Run(fail, func(t *testing.T) {
 			w := newWorld("eth0", "wlan0")
 			w.fail = fail
-			g := newGateway(t, w, &fetcher{})
+			g := testGateway(t, w, &fetcher{})
 			if _, err := g.Start(context.Background(), specClient(t)); err == nil {
 				t.Fatal("start succeeded")
 			}
@@ -268,7 +268,7 @@ func TestStartRefuses(t *testing.T) {
 	if want != "bond.bond0.slaves[1].hw_int" {
 		t.Fatalf("decoding names a bad hw_int %q (%v)", want, decodeErr)
 	}
-	if _, err := newGateway(t, w, &fetcher{}).Start(ctx, specClient(t)); errkind.KindOf(err) != errkind.KindInvalid || errkind.FieldOf(err) != want {
+	if _, err := testGateway(t, w, &fetcher{}).Start(ctx, specClient(t)); errkind.KindOf(err) != errkind.KindInvalid || errkind.FieldOf(err) != want {
 		t.Errorf("missing hw_int: %v (field %q, want %q)", err, errkind.FieldOf(err), want)
 	}
 	if len(w.ops) != 0 {
@@ -278,17 +278,17 @@ func TestStartRefuses(t *testing.T) {
 	// fault of the request.
 	w = newWorld("eth0", "wlan0")
 	w.lookupErr = unix.ENOBUFS
-	_, err = newGateway(t, w, &fetcher{}).Start(ctx, specClient(t))
+	_, err = testGateway(t, w, &fetcher{}).Start(ctx, specClient(t))
 	if !errors.Is(err, unix.ENOBUFS) || errkind.KindOf(err) == errkind.KindInvalid {
 		t.Errorf("netlink failure: %v, want ENOBUFS kept, not invalid", err)
 	}
 	w = newWorld("eth0", "wlan0")
 	f := &fetcher{err: errkind.Unavailable(errors.New("connection refused"), "reach the hub")}
-	if _, err := newGateway(t, w, f).Start(ctx, specClient(t)); errkind.KindOf(err) != errkind.KindUnavailable {
+	if _, err := testGateway(t, w, f).Start(ctx, specClient(t)); errkind.KindOf(err) != errkind.KindUnavailable {
 		t.Errorf("hub down: %v, want unavailable", err)
 	}
 	w = newWorld("eth0", "wlan0", "tap1")
-	if _, err := newGateway(t, w, &fetcher{}).Start(ctx, specClient(t)); errkind.KindOf(err) != errkind.KindConflict {
+	if _, err := testGateway(t, w, &fetcher{}).Start(ctx, specClient(t)); errkind.KindOf(err) != errkind.KindConflict {
 		t.Errorf("foreign tap1: %v, want conflict", err)
 	}
 }
@@ -297,7 +297,7 @@ func TestArpTargetFromHub(t *testing.T) {
 	w := newWorld("eth0", "wlan0")
 	c := specClient(t)
 	c.Bonding.ArpIPTarget = nil
-	if _, err := newGateway(t, w, &fetcher{}).Start(context.Background(), c); err != nil {
+	if _, err := testGateway(t, w, &fetcher{}).Start(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
 	if got := w.bonds["bond0"].Params.ArpIPTarget; len(got) != 1 || got[0].String() != "10.8.0.254" {

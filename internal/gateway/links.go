@@ -5,8 +5,8 @@ import (
 	"net/netip"
 )
 
-// BondUp describes a bond that has just come up, for the daemon's probe
-// and failover engine.
+// BondUp describes a bond that has just come up, for the data plane's
+// probe and failover engine.
 type BondUp struct {
 	Bond    string
 	Address netip.Prefix // the bond's own address (gratuitous ARPs)
@@ -15,9 +15,9 @@ type BondUp struct {
 	Target  netip.Addr   // the hub bridge's address: what the links are probed against
 }
 
-// Links is told about bonds coming and going; the daemon starts and stops
-// probing and failover decisions there. Optional (Options.Links nil).
-type Links interface {
+// bondWatcher is told about bonds coming and going; the data plane starts
+// and stops probing and failover decisions there.
+type bondWatcher interface {
 	// Up is called once a bond is up. An error is logged: the bond works
 	// without its probe, with the kernel bond's own ARP monitor only (an
 	// eBPF bond has no monitor of its own: it stays on its primary).
@@ -29,7 +29,7 @@ type Links interface {
 }
 
 func (g *Gateway) linksUp(ctx context.Context, c *client) {
-	if g.opts.Links == nil {
+	if g.watch == nil {
 		return
 	}
 	primary := ""
@@ -37,13 +37,13 @@ func (g *Gateway) linksUp(ctx context.Context, c *client) {
 		primary = *p
 	}
 	b := BondUp{Bond: c.cfg.Bond, Address: c.cfg.Address, Taps: c.cfg.Taps(), Primary: primary, Target: c.target}
-	if err := g.opts.Links.Up(ctx, b); err != nil {
+	if err := g.watch.Up(ctx, b); err != nil {
 		g.log.Warn("bond works without its link probe and failover engine", "bond", c.cfg.Bond, "err", err)
 	}
 }
 
 func (g *Gateway) linksDown(ctx context.Context, bond string) {
-	if g.opts.Links != nil {
-		g.opts.Links.Down(ctx, bond)
+	if g.watch != nil {
+		g.watch.Down(ctx, bond)
 	}
 }

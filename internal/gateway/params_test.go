@@ -23,7 +23,7 @@ func params(t *testing.T, s string) api.BondParams {
 
 func TestSetBondParams(t *testing.T) {
 	w := newWorld("eth0", "wlan0")
-	g := newGateway(t, w, &fetcher{})
+	g := testGateway(t, w, &fetcher{})
 	ctx := context.Background()
 	if _, err := g.Start(ctx, specClient(t)); err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func TestSetBondParamsDriverJudges(t *testing.T) {
 	} {
 		t.Run(put, func(t *testing.T) {
 			w := newWorld("eth0", "wlan0")
-			g := newGateway(t, w, &fetcher{})
+			g := testGateway(t, w, &fetcher{})
 			ctx := context.Background()
 			if _, err := g.Start(ctx, specClient(t)); err != nil {
 				t.Fatal(err)
@@ -91,7 +91,7 @@ func TestSetBondParamsDriverJudges(t *testing.T) {
 				t.Fatalf("parse saved state %s: %v", data, err)
 			}
 			w2 := newWorld("eth0", "wlan0")
-			g2 := newGateway(t, w2, &fetcher{})
+			g2 := testGateway(t, w2, &fetcher{})
 			if _, err := g2.Start(ctx, saved.Clients[0]); err != nil {
 				t.Fatalf("restart from %s: %v", data, err)
 			}
@@ -110,7 +110,7 @@ func TestSetBondParamsDriverJudges(t *testing.T) {
 // neither the bond nor what is stored.
 func TestSetBondParamsRefused(t *testing.T) {
 	w := newWorld("eth0", "wlan0")
-	g := newGateway(t, w, &fetcher{})
+	g := testGateway(t, w, &fetcher{})
 	ctx := context.Background()
 	if _, err := g.Start(ctx, specClient(t)); err != nil {
 		t.Fatal(err)
@@ -151,7 +151,7 @@ func jsonText(t *testing.T, v any) string {
 // the operator's primary, not that one.
 func TestSetBondParamsKeepsOperatorPrimary(t *testing.T) {
 	w := newWorld("eth0", "wlan0")
-	g := newGateway(t, w, &fetcher{})
+	g := testGateway(t, w, &fetcher{})
 	ctx := context.Background()
 	if _, err := g.Start(ctx, specClient(t)); err != nil {
 		t.Fatal(err)

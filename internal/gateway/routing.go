@@ -61,11 +61,11 @@ func hostNet(a netip.Addr) *net.IPNet {
 
 // addRoute installs lr; on error nothing of it is left.
 func (g *Gateway) addRoute(lr linkRoute) error {
-	if err := g.opts.Netlink.RouteReplace(lr.route); err != nil {
+	if err := g.nl.RouteReplace(lr.route); err != nil {
 		return fmt.Errorf("add route %s table %d: %w", lr.route.Dst, lr.route.Table, err)
 	}
-	if err := g.opts.Netlink.RuleAdd(lr.rule); err != nil && !errors.Is(err, unix.EEXIST) {
-		_ = g.opts.Netlink.RouteDel(lr.route)
+	if err := g.nl.RuleAdd(lr.rule); err != nil && !errors.Is(err, unix.EEXIST) {
+		_ = g.nl.RouteDel(lr.route)
 		return fmt.Errorf("add rule fwmark %#x table %d: %w", lr.mark, lr.rule.Table, err)
 	}
 	return nil
@@ -74,10 +74,10 @@ func (g *Gateway) addRoute(lr linkRoute) error {
 // delRoute removes lr, ignoring what is gone already.
 func (g *Gateway) delRoute(lr linkRoute) error {
 	var errs []error
-	if err := g.opts.Netlink.RuleDel(lr.rule); err != nil && !gone(err) {
+	if err := g.nl.RuleDel(lr.rule); err != nil && !gone(err) {
 		errs = append(errs, fmt.Errorf("delete rule fwmark %#x: %w", lr.mark, err))
 	}
-	if err := g.opts.Netlink.RouteDel(lr.route); err != nil && !gone(err) {
+	if err := g.nl.RouteDel(lr.route); err != nil && !gone(err) {
 		errs = append(errs, fmt.Errorf("delete route table %d: %w", lr.route.Table, err))
 	}
 	return errors.Join(errs...)

@@ -25,7 +25,7 @@ func (g *Gateway) Status(ctx context.Context) []api.ClientStatus {
 
 func (g *Gateway) status(ctx context.Context, c *client) api.ClientStatus {
 	st := api.ClientStatus{Bond: c.cfg.Bond, Address: c.cfg.Address.String(), ServerAPIURL: c.cfg.ServerAPIURL, Started: c.started}
-	if info, err := g.opts.Bond.Info(ctx, c.cfg.Bond); err == nil {
+	if info, err := g.bonds.Info(ctx, c.cfg.Bond); err == nil {
 		st.Present, st.Driver, st.Active = true, info.Driver, info.Active
 	}
 	for i, tap := range c.cfg.Taps() {
@@ -63,7 +63,7 @@ func (g *Gateway) BondParams(ctx context.Context, name string) (api.BondInfo, er
 	if !ok {
 		return api.BondInfo{}, errkind.NotFound("no client with bond %s is started", name)
 	}
-	return g.opts.Bond.Info(ctx, name)
+	return g.bonds.Info(ctx, name)
 }
 
 // SetBondParams changes the given parameters of a managed bond. The bond
@@ -82,10 +82,10 @@ func (g *Gateway) SetBondParams(ctx context.Context, name string, p api.BondPara
 	if !ok {
 		return api.BondInfo{}, errkind.NotFound("no client with bond %s is started", name)
 	}
-	if err := g.opts.Bond.Set(ctx, name, p); err != nil {
+	if err := g.bonds.Set(ctx, name, p); err != nil {
 		return api.BondInfo{}, err
 	}
-	info, err := g.opts.Bond.Info(ctx, name)
+	info, err := g.bonds.Info(ctx, name)
 	if err != nil {
 		return api.BondInfo{}, fmt.Errorf("read bond %s back: %w", name, err)
 	}
@@ -100,8 +100,8 @@ func (g *Gateway) SetBondParams(ctx context.Context, name string, p api.BondPara
 		}
 	}
 	g.mu.Unlock()
-	if p.Primary != nil && g.opts.Links != nil {
-		g.opts.Links.Primary(name, *p.Primary)
+	if p.Primary != nil && g.watch != nil {
+		g.watch.Primary(name, *p.Primary)
 	}
 	return info, nil
 }

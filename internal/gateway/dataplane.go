@@ -1,4 +1,4 @@
-package daemon
+package gateway
 
 import (
 	"context"
@@ -16,15 +16,14 @@ import (
 	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/failover"
-	"github.com/multilink/multilink/internal/gateway"
 	"github.com/multilink/multilink/internal/probe"
 )
 
-// clientStack is what the gateway role runs besides tunnels: the bond
-// drivers, the eBPF probe on every link, and the failover engine of every
-// bond. It implements gateway.Links (bonds coming and going) and the API's
-// Links and Failover.
-type clientStack struct {
+// dataplane is what the gateway runs besides its tunnels: the bond
+// drivers, the eBPF probe on every link, the failover engine of every bond
+// and the steering of the engines' decisions into the bonds. The Gateway
+// starts and stops a bond's share of it with the bond (bondWatcher).
+type dataplane struct {
 	log      *slog.Logger
 	nl       *netlink.Handle
 	kernel   *bond.Kernel
@@ -36,11 +35,11 @@ type clientStack struct {
 	noEngine bool
 
 	mu        sync.Mutex
-	addresses map[string]gateway.BondUp // by bond: what Announce needs
+	addresses map[string]BondUp // by bond: what Announce needs
 }
 
-// stackOptions are the client stack's settings (flags and config file).
-type stackOptions struct {
+// DataplaneOptions are the data plane's settings (flags and config file).
+type DataplaneOptions struct {
 	BondDriver string          // api.DriverAuto, DriverKernel, DriverEBPF
 	NoFailover bool            // probe, but leave failover to the bond (the kernel's ARP monitor)
 	Probe      json.RawMessage // the config file's probe: section
@@ -54,7 +53,7 @@ type probeSettings struct {
 	Attach           string  `json:"attach"`
 }
 
-func newClientStack(o stackOptions, nl *netlink.Handle, log *slog.Logger) (*clientStack, error) {
+func newDataplane(o DataplaneOptions, nl *netlink.Handle, log *slog.Logger) (*dataplane, error) {
 	var ps probeSettings
 	if len(o.Probe) > 0 {
 		if err := api.DecodeStrict(o.Probe, &ps); err != nil {
@@ -74,7 +73,7 @@ func newClientStack(o stackOptions, nl *netlink.Handle, log *slog.Logger) (*clie
 	if err != nil {
 		return nil, fmt.Errorf("config probe: %w", err)
 	}
-	s := &clientStack{log: log, nl: nl, monitor: monitor, policy: policy, noEngine: o.NoFailover, addresses: map[string]gateway.BondUp{}}
+	s := &dataplane{log: log, nl: nl, monitor: monitor, policy: policy, noEngine: o.NoFailover, addresses: map[string]BondUp{}}
 	s.kernel = bond.NewKernel(nl, log)
 	if s.ebpf, err = bond.NewEBPF(nl, netns.None(), ps.Attach, log); err != nil {
 		monitor.Close()
@@ -89,7 +88,7 @@ func newClientStack(o stackOptions, nl *netlink.Handle, log *slog.Logger) (*clie
 }
 
 // Up starts probing a new bond's links and deciding for it.
-func (s *clientStack) Up(ctx context.Context, b gateway.BondUp) error {
+func (s *dataplane) Up(ctx context.Context, b BondUp) error {
 	var added []string
 	undo := func() {
 		for _, t := range added {
@@ -124,7 +123,7 @@ func (s *clientStack) Up(ctx context.Context, b gateway.BondUp) error {
 }
 
 // Down stops deciding for a bond and probing its links.
-func (s *clientStack) Down(ctx context.Context, name string) {
+func (s *dataplane) Down(ctx context.Context, name string) {
 	s.brain.Remove(name)
 	s.mu.Lock()
 	b := s.addresses[name]
@@ -138,7 +137,7 @@ func (s *clientStack) Down(ctx context.Context, name string) {
 }
 
 // Primary makes the operator's new primary the first in the bond's ranking.
-func (s *clientStack) Primary(name, tap string) {
+func (s *dataplane) Primary(name, tap string) {
 	if e, ok := s.brain.Engine(name); ok {
 		if err := e.Apply(failover.Update{Primary: &tap}); err != nil {
 			s.log.Warn("new primary not taken by the failover engine", "bond", name, "primary", tap, "err", err)
@@ -147,7 +146,7 @@ func (s *clientStack) Primary(name, tap string) {
 }
 
 // Links implements restapi.Links.
-func (s *clientStack) Links() []api.LinkStats {
+func (s *dataplane) Links() []api.LinkStats {
 	links := s.monitor.Links()
 	out := make([]api.LinkStats, len(links))
 	for i, l := range links {
@@ -157,7 +156,7 @@ func (s *clientStack) Links() []api.LinkStats {
 }
 
 // Policy implements restapi.Failover.
-func (s *clientStack) Policy(_ context.Context, name string) (api.PolicyStatus, error) {
+func (s *dataplane) Policy(_ context.Context, name string) (api.PolicyStatus, error) {
 	e, ok := s.brain.Engine(name)
 	if !ok {
 		return api.PolicyStatus{}, errkind.NotFound("no client with bond %s is started", name)
@@ -165,14 +164,14 @@ func (s *clientStack) Policy(_ context.Context, name string) (api.PolicyStatus, 
 	return s.policyStatus(e), nil
 }
 
-func (s *clientStack) policyStatus(e *failover.Engine) api.PolicyStatus {
+func (s *dataplane) policyStatus(e *failover.Engine) api.PolicyStatus {
 	active, backup := s.monitor.Intervals()
 	return api.PolicyStatus{FailoverStatus: e.Status(), ProbeIntervalMs: msf(active), BackupIntervalMs: msf(backup)}
 }
 
 // SetPolicy implements restapi.Failover: everything is validated before
 // anything changes.
-func (s *clientStack) SetPolicy(_ context.Context, name string, body []byte) (api.PolicyStatus, error) {
+func (s *dataplane) SetPolicy(_ context.Context, name string, body []byte) (api.PolicyStatus, error) {
 	e, ok := s.brain.Engine(name)
 	if !ok {
 		return api.PolicyStatus{}, errkind.NotFound("no client with bond %s is started", name)
@@ -201,7 +200,7 @@ func (s *clientStack) SetPolicy(_ context.Context, name string, body []byte) (ap
 }
 
 // Events implements restapi.Failover.
-func (s *clientStack) Events(bond string, limit int) []api.Event {
+func (s *dataplane) Events(bond string, limit int) []api.Event {
 	events := s.brain.Events().List(bond, limit)
 	out := make([]api.Event, len(events))
 	for i, e := range events {
@@ -211,13 +210,13 @@ func (s *clientStack) Events(bond string, limit int) []api.Event {
 }
 
 // Close stops the engines and the probe and unloads the programs.
-func (s *clientStack) Close() error {
+func (s *dataplane) Close() error {
 	s.brain.Close()
 	return errors.Join(s.monitor.Close(), s.ebpf.Close(), s.kernel.Close())
 }
 
 // steerer moves a bond's traffic through its driver.
-type steerer struct{ s *clientStack }
+type steerer struct{ s *dataplane }
 
 // switchGrace is the least time after a switch the bond still takes the
 // frames arriving on the link it left: replies in flight on the old path,
