@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.run, "run", "", "only tests matching this regexp (go test -run)")
 	fs.StringVar(&o.bench, "bench", "", "also run benchmarks matching this regexp, once each (go test -bench)")
 	fs.StringVar(&o.cache, "cache", "/var/cache/multilink-lab", "where kernel packages are kept")
-	fs.StringVar(&o.work, "work", ".cache/lab", "work dir (must not be under /tmp: the VM mounts its own /tmp)")
+	fs.StringVar(&o.work, "work", "", "work dir, not under /tmp: the VM mounts its own /tmp (default .cache/lab in the checkout, or /var/tmp/multilink-lab/<hash of its path> for a checkout under /tmp)")
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "limit for one kernel's whole run")
 	fs.BoolVar(&o.verbose, "v", false, "stream the VM's console")
 	fs.IntVar(&o.memory, "memory", 2048, "VM memory in MiB")
@@ -63,23 +63,21 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	work, err := filepath.Abs(o.work)
+	checkout, err := checkoutDir()
 	if err != nil {
 		return err
 	}
-	if strings.HasPrefix(work, "/tmp/") {
-		return errors.New("--work must not be under /tmp: the VM mounts a fresh /tmp")
-	}
-	if err := os.MkdirAll(work, 0o755); err != nil {
-		return fmt.Errorf("create work dir: %w", err)
-	}
-	plan, names, err := buildPlan(ctx, o, work)
+	work, err := workDir(o.work, checkout)
 	if err != nil {
 		return err
 	}
-	script, err := filepath.Abs("internal/lab/guest.sh")
+	plan, names, err := buildPlan(ctx, o, checkout, work)
 	if err != nil {
 		return err
+	}
+	guest := lab.Guest{Script: filepath.Join(checkout, "internal", "lab", "guest.sh"), Plan: plan}
+	if lab.UnderTmp(checkout) {
+		guest.Keep = checkout
 	}
 	total := [3]int{}
 	failed := false
@@ -95,7 +93,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			console = stdout
 		}
 		start := time.Now()
-		out, runErr := lab.Run(ctx, lab.RunOptions{Kernel: p, Guest: lab.Guest{Script: script, Plan: plan},
+		out, runErr := lab.Run(ctx, lab.RunOptions{Kernel: p, Guest: guest,
 			Timeout: o.timeout, Memory: o.memory, CPUs: o.cpus, Output: console, WorkDir: work})
 		if err := os.WriteFile(filepath.Join(work, "console-"+p.Version+".log"), []byte(out), 0o644); err != nil {
 			return fmt.Errorf("save console log: %w", err)
@@ -166,10 +164,51 @@ func pickKernels(list string) ([]lab.Kernel, error) {
 	return out, nil
 }
 
+// checkoutDir is the current directory, the checkout's root, with
+// symlinks resolved: the guest sees the host's paths, except that its /tmp
+// is a fresh one.
+func checkoutDir() (string, error) {
+	wd, err := os.Getwd()
+	if err == nil {
+		wd, err = filepath.EvalSymlinks(wd)
+	}
+	if err != nil {
+		return "", fmt.Errorf("find the checkout: %w", err)
+	}
+	return wd, nil
+}
+
+// workDir creates the work dir (given, or the default for checkout) and
+// returns its resolved path, refusing one under /tmp.
+func workDir(given, checkout string) (string, error) {
+	work := given
+	if work == "" {
+		work = lab.DefaultWorkDir(checkout)
+	}
+	errTmp := fmt.Errorf("--work %s must not be under /tmp: the VM mounts a fresh /tmp", work)
+	work, err := filepath.Abs(work)
+	if err != nil {
+		return "", fmt.Errorf("resolve work dir: %w", err)
+	}
+	if lab.UnderTmp(work) {
+		return "", errTmp
+	}
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return "", fmt.Errorf("create work dir: %w", err)
+	}
+	if work, err = filepath.EvalSymlinks(work); err != nil {
+		return "", fmt.Errorf("resolve work dir: %w", err)
+	}
+	if lab.UnderTmp(work) {
+		return "", errTmp
+	}
+	return work, nil
+}
+
 // buildPlan compiles the test binaries and the multilink binary into work
 // and writes the plan guest.sh follows. It returns the plan's path and the
-// package names in it.
-func buildPlan(ctx context.Context, o options, work string) (string, []string, error) {
+// package names in it. Package paths are relative to checkout.
+func buildPlan(ctx context.Context, o options, checkout, work string) (string, []string, error) {
 	var b strings.Builder
 	if strings.Contains(o.packages, "e2e") {
 		// The end-to-end tests run the real binary.
@@ -191,9 +230,9 @@ func buildPlan(ctx context.Context, o options, work string) (string, []string, e
 		if _, err := os.Stat(test); err != nil {
 			return "", nil, fmt.Errorf("package %s has no tests", pkg)
 		}
-		dir, err := filepath.Abs(pkg)
-		if err != nil {
-			return "", nil, err
+		dir := pkg
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(checkout, pkg)
 		}
 		args := "-test.v -test.count=1 -test.timeout=" + (o.timeout - time.Minute).String()
 		if o.run != "" {

@@ -13,4 +13,11 @@
 // missing result fails the run. Parse keeps a failed test's own lines
 // (not the daemon log records it forwards), so the summary can repeat them
 // where a log's tail shows them.
+//
+// The guest reaches everything by its host path: guest.sh and the test
+// packages' dirs in the checkout, the plan and binaries in the work dir.
+// The fresh /tmp hides the host's, so the work dir must not be under /tmp
+// (DefaultWorkDir puts a /tmp checkout's under /var/tmp), and a checkout
+// under /tmp (Guest.Keep) is bind-mounted back at its path before the
+// tmpfs covers it.
 package lab

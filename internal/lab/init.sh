@@ -12,7 +12,10 @@ mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
 mount -t devtmpfs dev /host/dev
 mkdir -p /host/dev/pts 2>/dev/null; mount -t devpts devpts /host/dev/pts 2>/dev/null
+# The fresh /tmp hides the host's; KEEP (a checkout under /tmp) is bound back at its path.
+if [ -n "$KEEP" ]; then mkdir -p /keep && mount -o bind "/host$KEEP" /keep || fail "bind $KEEP"; fi
 mount -t tmpfs -o mode=1777 tmp /host/tmp
+if [ -n "$KEEP" ]; then mkdir -p "/host$KEEP" && mount -o bind /keep "/host$KEEP" || fail "bind $KEEP back"; fi
 mount -t tmpfs -o mode=755 run /host/run
 mount -t bpf bpf /host/sys/fs/bpf || echo "LAB-WARN: no bpffs"
 mount -t tracefs tracefs /host/sys/kernel/tracing 2>/dev/null

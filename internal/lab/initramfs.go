@@ -22,6 +22,9 @@ var bootModules = []string{"virtio_pci", "9pnet_virtio", "9p"}
 type Guest struct {
 	Script string // absolute path of guest.sh on the host
 	Plan   string // absolute path of the plan file guest.sh reads
+	// Keep is a host dir under /tmp the guest must still see at its path
+	// (a checkout under /tmp, with guest.sh and the packages' dirs), or "".
+	Keep string
 }
 
 // initramfs builds the VM's initramfs for kernel p.
@@ -45,7 +48,7 @@ func initramfs(ctx context.Context, p Prepared, g Guest) ([]byte, error) {
 	}
 	w.File("bin/busybox", 0o755, bb)
 	w.File("init", 0o755, initScript)
-	conf := fmt.Sprintf("KVER=%q\nKROOT=%q\nGUEST=%q\nPLAN=%q\n", p.Version, p.Root, g.Script, g.Plan)
+	conf := fmt.Sprintf("KVER=%q\nKROOT=%q\nGUEST=%q\nPLAN=%q\nKEEP=%q\n", p.Version, p.Root, g.Script, g.Plan, g.Keep)
 	w.File("lab.conf", 0o644, []byte(conf))
 	var order []string
 	for _, m := range mods {

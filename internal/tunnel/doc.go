@@ -11,8 +11,8 @@
 //
 // Choices made here:
 //
-//   - Each TAP is created by us as a persistent tuntap device (TUNSETIFF
-//     with IFF_TUN_EXCL, then TUNSETPERSIST) before openvpn starts;
+//   - Each TAP is created by us as a persistent tuntap device (IFF_TAP,
+//     IFF_NO_PI, IFF_TUN_EXCL, then TUNSETPERSIST) before openvpn starts;
 //     openvpn attaches to it by name (checked with OpenVPN 2.6.14) and
 //     leaves its admin state alone, so bridge or bond membership and the
 //     state set by SetUp survive restarts. The supervisor creates the TAP
@@ -21,7 +21,18 @@
 //   - Our TAPs carry the alias "multilink-tunnel". A TAP with that alias
 //     that no process holds open is a leftover of an earlier run (the
 //     daemon was killed) and Start replaces it; any other interface of the
-//     name is a fault.Conflict. Hence one Manager per namespace.
+//     name is an errkind.Conflict. Hence one Manager per namespace.
+//   - TAPs are created with netlink's Tuntap (LinkAdd). It opens
+//     /dev/net/tun on the calling thread, not in the Handle's namespace,
+//     so it runs on the namespace's locked thread (below). It reports
+//     the EBUSY of an existing name as text (errno formatted with %v),
+//     so after a failure the name is looked up: if it exists, the failure
+//     is a conflict. github.com/songgao/water is not used: it cannot
+//     create exclusively (no IFF_TUN_EXCL), it always sets TUNSETPERSIST
+//     (to 0 unless told otherwise) and its fd lacks O_CLOEXEC. The busy
+//     probe (a TUNSETIFF without IFF_TUN_EXCL, EBUSY while a process
+//     holds the TAP) stays hand-written: attaching through netlink would
+//     also set persistence and owner and hide the EBUSY.
 //   - A tun device is born in the namespace of the thread that opens
 //     /dev/net/tun, and a child is born in the namespace of the thread
 //     that forks it. Both happen on a fresh locked OS thread that entered

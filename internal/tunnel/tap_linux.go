@@ -76,8 +76,10 @@ func tapBusy(ns netns.NsHandle, name string) (bool, error) {
 }
 
 // openTap opens /dev/net/tun and attaches it to the tun device name with
-// flags (TUNSETIFF), creating the device unless it exists. The calling
-// thread's namespace is the device's. O_CLOEXEC: a process forked
+// flags (TUNSETIFF), as openvpn does. It serves the busy probe only:
+// createTap goes through netlink. Without IFF_TUN_EXCL it would create a
+// missing device, which vanishes with the fd (no TUNSETPERSIST). The
+// calling thread's namespace is the device's. O_CLOEXEC: a process forked
 // meanwhile must not hold the device open.
 func openTap(name string, flags uint16) (int, error) {
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
@@ -96,23 +98,23 @@ func openTap(name string, flags uint16) (int, error) {
 	return fd, nil
 }
 
+// createTap creates name as a persistent TAP exclusively. LinkAdd opens
+// /dev/net/tun on the calling thread, hence nsthread.In. Flags must be
+// non-zero (zero means netlink's defaults, without IFF_NO_PI); Queues 0
+// and NonPersist false make it set TUNSETPERSIST and close the fd.
 func (d *kernelDevices) createTap(name string, up bool) error {
-	err := nsthread.In(d.ns, func() error {
-		// IFF_TUN_EXCL: fail rather than attach to a device of that name.
-		fd, err := openTap(name, unix.IFF_TAP|unix.IFF_NO_PI|unix.IFF_TUN_EXCL)
-		if errors.Is(err, unix.EBUSY) {
-			return errkind.Conflict("interface %s exists", name)
-		}
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
-		if err := unix.IoctlSetInt(fd, unix.TUNSETPERSIST, 1); err != nil {
-			return fmt.Errorf("TUNSETPERSIST: %w", err)
-		}
-		return nil
-	})
+	tap := &netlink.Tuntap{
+		LinkAttrs: netlink.LinkAttrs{Name: name},
+		Mode:      netlink.TUNTAP_MODE_TAP,
+		Flags:     netlink.TUNTAP_NO_PI | netlink.TUNTAP_TUN_EXCL,
+	}
+	err := nsthread.In(d.ns, func() error { return d.nl.LinkAdd(tap) })
 	if err != nil {
+		// IFF_TUN_EXCL fails with EBUSY on an existing name, but netlink
+		// formats the errno with %v: ask for the name instead.
+		if _, lerr := d.nl.LinkByName(name); lerr == nil {
+			err = errkind.Conflict("interface %s exists", name)
+		}
 		return fmt.Errorf("create tap %s: %w", name, err)
 	}
 	l, err := d.nl.LinkByName(name)

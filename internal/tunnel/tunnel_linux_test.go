@@ -127,6 +127,25 @@ func tapState(t *testing.T, ns *nstest.NS, name string) (index int, up bool) {
 	return lk.Attrs().Index, lk.Attrs().Flags&net.FlagUp != 0
 }
 
+// checkNewTap checks what createTap made of name: a persistent
+// single-queue TAP without packet information, with our alias.
+func checkNewTap(t *testing.T, ns *nstest.NS, name string) {
+	t.Helper()
+	lk, err := ns.Handle.LinkByName(name)
+	if err != nil {
+		t.Fatalf("%s in %s: %v", name, ns.Name, err)
+	}
+	tap, ok := lk.(*netlink.Tuntap)
+	if !ok {
+		t.Fatalf("%s is a %s, want tuntap", name, lk.Type())
+	}
+	if tap.Mode != netlink.TUNTAP_MODE_TAP || tap.NonPersist || tap.Flags&netlink.TUNTAP_NO_PI == 0 ||
+		tap.Flags&netlink.TUNTAP_MULTI_QUEUE != 0 || tap.Alias != tapAlias {
+		t.Errorf("%s: mode %v, non-persistent %t, flags %#x, alias %q; want a persistent single-queue TAP, NO_PI, alias %q",
+			name, tap.Mode, tap.NonPersist, tap.Flags, tap.Alias, tapAlias)
+	}
+}
+
 // holdsTap reports whether process pid has the TAP open, from its
 // fdinfo ("iff: tap1"). Unlike tapBusy it does not touch the device, so it
 // cannot make a starting openvpn fail with EBUSY.
@@ -375,11 +394,20 @@ func TestKernelDevices(t *testing.T) {
 	if _, up := tapState(t, ns, "tap9"); up {
 		t.Fatal("new tap9 is up, want down")
 	}
+	checkNewTap(t, ns, "tap9")
+	// Created in ns, not in the namespace of the test (read only).
+	if _, err := netlink.LinkByName("tap9"); err == nil {
+		t.Fatal("tap9 exists in the test's own namespace")
+	}
 	if busy, err := tapBusy(h, "tap9"); busy || err != nil {
 		t.Fatalf("new tap9: busy %t %v, want idle", busy, err)
 	}
-	if err := d.createTap("tap9", true); !errors.Is(err, errkind.ErrConflict) {
-		t.Errorf("second createTap = %v, want a conflict", err)
+	err = d.createTap("tap9", true)
+	if !errors.Is(err, errkind.ErrConflict) || err.Error() != "create tap tap9: interface tap9 exists" {
+		t.Errorf("second createTap = %v, want the conflict \"create tap tap9: interface tap9 exists\"", err)
+	}
+	if _, up := tapState(t, ns, "tap9"); up {
+		t.Error("second createTap set tap9 up")
 	}
 	if found, idle, err := d.lookup("tap9"); !found || !idle || err != nil {
 		t.Fatalf("lookup(tap9) = %t %t %v, want an idle TAP of ours", found, idle, err)
@@ -415,6 +443,12 @@ func TestKernelDevices(t *testing.T) {
 	}
 	if err := d.remove("v0"); err == nil {
 		t.Error("remove deleted a veth")
+	}
+	if err := d.createTap("v0", true); !errors.Is(err, errkind.ErrConflict) {
+		t.Errorf("createTap(v0) over a veth = %v, want a conflict", err)
+	}
+	if lk, err := ns.Handle.LinkByName("v0"); err != nil || lk.Type() != "veth" {
+		t.Errorf("v0 harmed by createTap: %v %v", lk, err)
 	}
 	ns.Run(t, "ip", "tuntap", "add", "dev", "tap8", "mode", "tap")
 	if found, idle, _ := d.lookup("tap8"); !found || idle {
