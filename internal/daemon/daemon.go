@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -58,9 +57,11 @@ func Run(ctx context.Context, o Options) error {
 	if o.StateDir == "" {
 		o.StateDir = DefaultStateDir
 	}
-	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
-		return fmt.Errorf("create state dir: %w", err)
+	dir, err := openStateDir(o.StateDir, log)
+	if err != nil {
+		return err
 	}
+	defer dir.Close()
 	var file config.File
 	if o.ConfigFile != "" {
 		f, err := config.LoadFile(o.ConfigFile)
@@ -68,6 +69,12 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		file = f
+	}
+	// Before anything is made: a state file that cannot be read stops the
+	// daemon, which never starts empty over it.
+	saved, err := newStore(o.StateDir).load()
+	if err != nil {
+		return err
 	}
 	token, err := apiToken(o, log)
 	if err != nil {
@@ -91,10 +98,6 @@ func Run(ctx context.Context, o Options) error {
 	}
 	r := newRoles(hub.New(hub.Options{Netlink: nl, Tunnels: tunnels, KeyDir: keys, Logger: log}), gw, newStore(o.StateDir), log)
 	defer teardown(log, r, tunnels)
-	saved, err := r.store.load()
-	if err != nil {
-		return err
-	}
 	r.restore(ctx, desired(saved, file))
 
 	reg, err := NewRegistry(gw.Collectors(), o.Version)

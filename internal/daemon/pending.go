@@ -98,7 +98,7 @@ func (r *roles) stopPending(ctx context.Context, key string) (ok bool, err error
 	if !ok {
 		return false, nil
 	}
-	defer r.save()
+	defer r.keepSaved()
 	select {
 	case <-p.done:
 	case <-ctx.Done():

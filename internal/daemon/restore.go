@@ -62,7 +62,7 @@ func (r *roles) restore(ctx context.Context, want config.File) {
 			r.keep(ctx, &pending{client: &c}, err)
 		}
 	}
-	r.save()
+	r.keepSaved()
 }
 
 // retryLoop starts p again after a backoff until it starts, it is stopped
@@ -105,13 +105,13 @@ func (r *roles) retryLoop(ctx context.Context, p *pending) {
 			if err := r.stop(context.WithoutCancel(ctx), p); err != nil {
 				log.Error("undo a start stopped meanwhile", "err", err)
 			}
-			r.save()
+			r.keepSaved()
 			return
 		case stopped:
 			return
 		case err == nil:
 			log.Info("restored after retry", "attempts", p.attempts+1)
-			r.save()
+			r.keepSaved()
 			return
 		case ctx.Err() != nil:
 			return

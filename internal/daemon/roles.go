@@ -2,12 +2,16 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 
 	"github.com/multilink/multilink/api"
+	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/restapi"
 )
 
@@ -45,8 +49,11 @@ func newRoles(h servers, g clients, s store, log *slog.Logger) *roles {
 	return &roles{hub: h, gw: g, store: s, log: log, retry: backoff{min: retryMin, max: retryMax}, pending: map[string]*pending{}}
 }
 
-// save writes the desired state: what runs and what is pending.
-func (r *roles) save() {
+// save writes the desired state: what runs and what is pending, less
+// the entry keyed without ("" for none: a stop saves its entry's removal
+// before it acts). A failure is logged and returned as errkind.KindStorage;
+// the file on disk is then the one before (the write is atomic).
+func (r *roles) save(without string) error {
 	r.saveMu.Lock()
 	defer r.saveMu.Unlock()
 	// Pending first: an entry that starts is running before it stops being
@@ -59,6 +66,8 @@ func (r *roles) save() {
 	r.mu.Unlock()
 	f := config.File{Servers: r.hub.Configs(), Clients: r.gw.Configs()}
 	running := map[string]bool{}
+	f.Servers = slices.DeleteFunc(f.Servers, func(s api.Server) bool { return serverKey(s.BridgeInterface) == without })
+	f.Clients = slices.DeleteFunc(f.Clients, func(c api.Client) bool { return clientKey(c.Bond) == without })
 	for _, s := range f.Servers {
 		running[serverKey(s.BridgeInterface)] = true
 	}
@@ -67,7 +76,7 @@ func (r *roles) save() {
 	}
 	for _, p := range waiting {
 		switch {
-		case running[p.key()]: // started a moment ago
+		case running[p.key()], p.key() == without: // started a moment ago, or being stopped
 		case p.server != nil:
 			f.Servers = append(f.Servers, *p.server)
 		default:
@@ -77,9 +86,25 @@ func (r *roles) save() {
 	sort.Slice(f.Servers, func(i, j int) bool { return f.Servers[i].BridgeInterface < f.Servers[j].BridgeInterface })
 	sort.Slice(f.Clients, func(i, j int) bool { return f.Clients[i].Bond < f.Clients[j].Bond })
 	if err := r.store.save(f); err != nil {
-		// The change is made; only its survival across a restart is at risk.
-		r.log.Error("save desired state", "err", err)
+		r.log.Error("save desired state", "file", r.store.path, "err", err)
+		return errkind.Storage(err, "save the desired state to %s", r.store.path)
 	}
+	return nil
+}
+
+// keepSaved saves the desired state where no request waits on it (a
+// pending entry started or stopped in the background): a failure is
+// logged by save, and the next save tries again.
+func (r *roles) keepSaved() { _ = r.save("") }
+
+// undone reports a change that was made and then undone because it could
+// not be saved (err); a failed undo is logged and named too.
+func (r *roles) undone(what string, err, undoErr error) error {
+	if undoErr != nil {
+		r.log.Error("undo after a failed save", "change", what, "err", undoErr)
+		return fmt.Errorf("%s: %w (and undoing it failed: %v)", what, err, undoErr)
+	}
+	return fmt.Errorf("%s: %w; it was undone", what, err)
 }
 
 // hubRole is the api's view of the server role.
@@ -90,20 +115,27 @@ func (h hubRole) Start(ctx context.Context, c api.Server) (api.ServerStatus, err
 		return api.ServerStatus{}, err
 	}
 	st, err := h.hub.Start(ctx, c)
-	if err == nil {
-		h.save()
+	if err != nil {
+		return st, err
 	}
-	return st, err
+	if err := h.save(""); err != nil {
+		return api.ServerStatus{}, h.undone("start server "+c.BridgeInterface, err, h.hub.Stop(context.WithoutCancel(ctx), c.BridgeInterface))
+	}
+	return st, nil
 }
 
 // Stop stops a server, or ends the retries of a pending one: either way
-// it leaves the desired state.
+// it leaves the desired state, which is saved first: a stop that cannot
+// be saved changes nothing.
 func (h hubRole) Stop(ctx context.Context, name string) error {
+	if err := h.save(serverKey(name)); err != nil {
+		return fmt.Errorf("stop server %s: %w; nothing was changed", name, err)
+	}
 	if ok, err := h.stopPending(ctx, serverKey(name)); ok {
 		return err
 	}
 	err := h.hub.Stop(ctx, name)
-	h.save()
+	h.keepSaved()
 	return err
 }
 
@@ -126,20 +158,27 @@ func (g gatewayRole) Start(ctx context.Context, c api.Client) (api.ClientStatus,
 		return api.ClientStatus{}, err
 	}
 	st, err := g.gw.Start(ctx, c)
-	if err == nil {
-		g.save()
+	if err != nil {
+		return st, err
 	}
-	return st, err
+	if err := g.save(""); err != nil {
+		return api.ClientStatus{}, g.undone("start client "+c.Bond, err, g.gw.Stop(context.WithoutCancel(ctx), c.Bond))
+	}
+	return st, nil
 }
 
 // Stop stops a client, or ends the retries of a pending one: either way
-// it leaves the desired state.
+// it leaves the desired state, which is saved first: a stop that cannot
+// be saved changes nothing.
 func (g gatewayRole) Stop(ctx context.Context, name string) error {
+	if err := g.save(clientKey(name)); err != nil {
+		return fmt.Errorf("stop client %s: %w; nothing was changed", name, err)
+	}
 	if ok, err := g.stopPending(ctx, clientKey(name)); ok {
 		return err
 	}
 	err := g.gw.Stop(ctx, name)
-	g.save()
+	g.keepSaved()
 	return err
 }
 
@@ -154,10 +193,20 @@ func (g gatewayRole) BondParams(ctx context.Context, name string) (api.BondInfo,
 	return g.gw.BondParams(ctx, name)
 }
 
+// SetBondParams changes a bond's parameters and saves them; parameters
+// that cannot be saved are set back to those in force before.
 func (g gatewayRole) SetBondParams(ctx context.Context, name string, p api.BondParams) (api.BondInfo, error) {
-	info, err := g.gw.SetBondParams(ctx, name, p)
-	if err == nil {
-		g.save()
+	before, err := g.gw.BondParams(ctx, name)
+	if err != nil {
+		return api.BondInfo{}, err
 	}
-	return info, err
+	info, err := g.gw.SetBondParams(ctx, name, p)
+	if err != nil {
+		return info, err
+	}
+	if err := g.save(""); err != nil {
+		_, undoErr := g.gw.SetBondParams(context.WithoutCancel(ctx), name, bond.Desired(before))
+		return api.BondInfo{}, g.undone("set the parameters of bond "+name, err, undoErr)
+	}
+	return info, nil
 }

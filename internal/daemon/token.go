@@ -24,7 +24,8 @@ const minTokenLen = 16
 // too, the flag is ignored with a warning, so a leftover flag never opens
 // an API its operator meant to protect. --insecure-no-auth alone turns
 // authentication off (""). Otherwise the token is the state dir's,
-// generated there at the first start.
+// generated there at the first start. A token file others can read is
+// made private first (privateFile).
 func apiToken(o Options, log *slog.Logger) (string, error) {
 	if o.Insecure {
 		if o.Token == "" && o.TokenFile == "" {
@@ -32,6 +33,17 @@ func apiToken(o Options, log *slog.Logger) (string, error) {
 			return "", nil
 		}
 		log.Warn("--insecure-no-auth is ignored: an API token is configured ($" + TokenEnv + " or --token-file), and the API requires it")
+	}
+	if o.Token == "" {
+		file := o.TokenFile
+		if file == "" {
+			file = filepath.Join(o.StateDir, "token")
+		}
+		if _, err := os.Stat(file); err == nil {
+			if err := privateFile(file, log); err != nil {
+				return "", err
+			}
+		}
 	}
 	token, source, err := resolveToken(o.Token, o.TokenFile, o.StateDir)
 	if err != nil {

@@ -17,6 +17,7 @@ const (
 	KindUnavailable              // a peer or resource cannot be reached now
 	KindUnauthorized             // missing or wrong credentials
 	KindUnsupported              // this host (its kernel) lacks what it needs
+	KindStorage                  // what must be saved could not be (a full or failing disk)
 )
 
 // Sentinels for errors.Is.
@@ -27,6 +28,7 @@ var (
 	ErrUnavailable  = errors.New("unavailable")
 	ErrUnauthorized = errors.New("unauthorized")
 	ErrUnsupported  = errors.New("unsupported")
+	ErrStorage      = errors.New("storage")
 )
 
 // Error is a classified error. Field names the input field at fault, if any.
@@ -68,6 +70,8 @@ func (e *Error) Is(target error) bool {
 		return target == ErrUnauthorized
 	case KindUnsupported:
 		return target == ErrUnsupported
+	case KindStorage:
+		return target == ErrStorage
 	}
 	return false
 }
@@ -102,6 +106,11 @@ func Unsupported(err error, format string, args ...any) error {
 	return &Error{Kind: KindUnsupported, Msg: fmt.Sprintf(format, args...), Err: err}
 }
 
+// Storage reports a change that could not be saved; err is the cause.
+func Storage(err error, format string, args ...any) error {
+	return &Error{Kind: KindStorage, Msg: fmt.Sprintf(format, args...), Err: err}
+}
+
 // KindOf returns the kind of the first classified error in err's chain;
 // failing that, the kind whose sentinel err wraps (fmt.Errorf("...: %w",
 // fault.ErrUnavailable)); KindInternal when there is neither.
@@ -120,6 +129,7 @@ func KindOf(err error) Kind {
 		{KindUnavailable, ErrUnavailable},
 		{KindUnauthorized, ErrUnauthorized},
 		{KindUnsupported, ErrUnsupported},
+		{KindStorage, ErrStorage},
 	} {
 		if errors.Is(err, s.err) {
 			return s.kind

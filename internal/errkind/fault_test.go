@@ -24,6 +24,8 @@ func TestKindOf(t *testing.T) {
 		{"each sentinel", fmt.Errorf("a: %w", ErrInvalid), KindInvalid},
 		{"unauthorized", fmt.Errorf("a: %w", ErrUnauthorized), KindUnauthorized},
 		{"unsupported sentinel", fmt.Errorf("a: %w", ErrUnsupported), KindUnsupported},
+		{"storage", fmt.Errorf("start: %w", Storage(errors.New("no space left on device"), "save state")), KindStorage},
+		{"storage sentinel", fmt.Errorf("a: %w", ErrStorage), KindStorage},
 		// The first classified error wins over a sentinel deeper down.
 		{"classified first", Conflict("in use: %v", fmt.Errorf("%w", ErrUnavailable)), KindConflict},
 	} {
@@ -44,6 +46,7 @@ func TestErrorIsItsSentinel(t *testing.T) {
 		{Unavailable(nil, "x"), ErrUnavailable},
 		{Unauthorized("x"), ErrUnauthorized},
 		{Unsupported(nil, "x"), ErrUnsupported},
+		{Storage(nil, "x"), ErrStorage},
 	} {
 		if !errors.Is(fmt.Errorf("op: %w", c.err), c.want) {
 			t.Errorf("%v is not %v", c.err, c.want)

@@ -30,6 +30,10 @@ func statusOf(err error) int {
 		// The server API (or a tunnel to it) a client start depends on
 		// cannot be reached or answered wrongly: the upstream failed.
 		return http.StatusBadGateway
+	case errkind.KindStorage:
+		// The change could not be saved and was undone: the disk (full,
+		// read-only) needs the operator, not a retry.
+		return http.StatusInsufficientStorage
 	case errkind.KindUnsupported:
 		// The host lacks what the request needs (a kernel without the
 		// bonding driver): nothing the client can fix by retrying.
