@@ -6,7 +6,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 PKGS      := ./...
 IMAGE     ?= multilink:$(VERSION)
 
-.PHONY: help build demo test test-host test-unit test-vm bench lint clean deps generate check-generate chart-lint docker
+.PHONY: help build demo test test-host test-unit test-vm bench lint clean deps generate check-generate chart-lint docker docs check-docs
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
@@ -28,6 +28,15 @@ generate: ## regenerate the committed eBPF objects and Go bindings (needs clang-
 check-generate: generate ## fail if the committed eBPF objects differ from what make generate produces
 	@git diff --exit-code --stat -- internal/bpf/ || { echo "internal/bpf/: committed objects are stale: run make generate and commit"; exit 1; }
 	@untracked=$$(git ls-files --others --exclude-standard -- internal/bpf/); if [ -n "$$untracked" ]; then echo "internal/bpf/: not committed: $$untracked"; exit 1; fi
+
+# The SVG depends on Graphviz's version and fonts: generated with Debian
+# bookworm's graphviz (2.43) and its DejaVu fonts, as .ci/deps installs them.
+docs: ## regenerate docs/topology.svg from docs/topology.dot (needs graphviz)
+	dot -Tsvg docs/topology.dot -o docs/topology.svg
+
+check-docs: docs ## fail if the committed docs/topology.svg differs from what make docs produces
+	@git diff --exit-code --stat -- docs/topology.svg || { echo "docs/topology.svg is stale: run make docs and commit"; exit 1; }
+	@untracked=$$(git ls-files --others --exclude-standard -- docs/topology.svg); if [ -n "$$untracked" ]; then echo "docs/: not committed: $$untracked"; exit 1; fi
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -1,4 +1,4 @@
-// Package packaging checks how the daemon ships, without a Docker engine or
+// Package deploytest checks how the daemon ships, without a Docker engine or
 // a cluster. It holds tests only:
 //
 //   - The Dockerfile: base images pinned by digest; every file the build of

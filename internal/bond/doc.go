@@ -1,8 +1,9 @@
 // Package bond runs a gateway's bond of TAP uplinks. The rest of multilink
 // talks to bonds only through Driver; Kernel is the Driver on the kernel's
 // bonding driver, driven through netlink (github.com/vishvananda/netlink);
-// EBPF is the Driver on tc programs (bpf/bond.c) for kernels without it;
-// Chooser picks one of them per bond (auto: the kernel's where it exists).
+// EBPF is the Driver on tc programs (internal/bpf/bond.c) for kernels
+// without it; Chooser picks one of them per bond (auto: the kernel's where
+// it exists).
 //
 // # The eBPF bond
 //
@@ -95,7 +96,8 @@
 //   - IFLA_BOND_PRIMARY names a device by ifindex; the kernel reports the
 //     primary only while it is a slave and the mode has one. Setting the
 //     primary selects it as active at once if its link is up; active_slave
-//     does not move the bond off a primary that is up (KERNEL-LAB, 6.1),
+//     does not move the bond off a primary that is up (seen in the kernel
+//     lab on 6.1),
 //     so steer an active-backup bond with primary.
 //
 // # Kernel versions
@@ -104,7 +106,7 @@
 // ignore the unknown attributes silently (the bond's netlink policy is
 // parsed liberally) and do not report them, so Kernel checks that the bond
 // reports an attribute before sending it: one the kernel lacks is
-// fault.KindInvalid matching ErrNotSupported, and changes nothing. On such
+// errkind.KindInvalid matching ErrNotSupported, and changes nothing. On such
 // kernels Info reads arp_missed_max as 2 (their fixed behaviour) and
 // peer_notif_delay as 0. Recent kernels limit peer_notif_delay to
 // 300000 ms in the netlink policy. A kernel without the bonding driver
@@ -120,6 +122,6 @@
 // Dumps the kernel interrupts (NLM_F_DUMP_INTR) are retried a bounded
 // number of times. Kernel errors are classified for the API: EINVAL,
 // ERANGE, EACCES (option not for this mode) and EOPNOTSUPP as
-// fault.KindInvalid, EEXIST as fault.KindConflict, ENODEV as
-// fault.KindNotFound.
+// errkind.KindInvalid, EEXIST as errkind.KindConflict, ENODEV as
+// errkind.KindNotFound.
 package bond

@@ -1,4 +1,4 @@
-// Package thread runs a function on a fresh, locked OS thread inside a
+// Package nsthread runs a function on a fresh, locked OS thread inside a
 // network namespace, the only safe way for Go code to work in another
 // namespace: setns(2) changes the calling thread only.
 //

@@ -21,12 +21,16 @@
 // load-time constant), so it costs one cache line; ARP frames go on to the
 // shared per-link arrays at the index the instance was loaded with (the
 // links map gives the index by ifindex, for tools). The last frame's time
-// is the coarse clock's, read once a jiffy (bpf_jiffies64, one load, gates
-// it): the coarse clock itself cost about 50 ns a frame. On kernels before
-// 5.11 (5.5) the loader rewrites the coarse clock call (the jiffies call)
-// to the precise clock rather than have the programs test a flag. The price is one verifier pass per TAP
-// when it is added, and 64 KiB per link for 1024 CPUs' slots (machines
-// with more possible CPUs are refused).
+// is the coarse clock's, read at most once a jiffy: a bpf_jiffies64
+// compare (one load) gates the call, so a frame in the same jiffy reads
+// no clock at all; the hot path is measured in nanoseconds, and a clock
+// read on every frame would be a large part of it (docs/benchmarks.md,
+// Probe cost). On kernels without those helpers (bpf_ktime_get_coarse_ns
+// before 5.11, bpf_jiffies64 before 5.5) the loader rewrites the calls to
+// the precise clock rather than have the programs test a flag. The price
+// of an instance per link is one verifier pass per TAP when it is added,
+// and 64 KiB per link for 1024 CPUs' slots (machines with more possible
+// CPUs are refused).
 //
 // # Probes
 //
@@ -63,31 +67,35 @@
 //
 // The ring buffer's reader never blocks in a system call: it drains the
 // ring without waiting and parks in the Go runtime's network poller on the
-// ring's fd (ringWaiter). A reader blocked in epoll_wait kept the runtime's
-// sysmon thread polling every 20 µs, most of the idle daemon's CPU.
+// ring's fd (ringWaiter). A reader blocked in epoll_wait would keep the
+// runtime's sysmon thread polling every 20 µs, which would be most of an
+// idle daemon's CPU.
 //
 // A prober's clock is a timerfd that its goroutine waits on in the same
 // poller (timerAlarm), and every system call of its tick is raw: the
 // stats lookup, the probe's sendto (on a non-blocking socket), the timer's
 // set; the ring is read only while it holds data, and CLOCK_MONOTONIC is
-// read through Go's clock. A time.Timer woke the process three to four
-// times a tick (the runtime's sysmon sleeps until the next timer; the
-// poller waits in whole milliseconds, so wakes early and again), and each
-// system call through the runtime's hooks wakes a sleeping sysmon: a bare
-// 20 ms ticker cost 0.9 % of one CPU on this project's VM, the timerfd
-// 0.3 % (BenchmarkTickFloor).
+// read through Go's clock. The reason: a time.Timer wakes the process
+// three to four times a tick (the runtime's sysmon sleeps until the next
+// timer; the poller waits in whole milliseconds, so wakes early and
+// again), a timerfd once, and each system call through the runtime's
+// hooks wakes a sleeping sysmon. BenchmarkTickFloor prices the two clocks
+// (about 0.9 % against 0.3 % of one CPU for a 20 ms tick on the project's
+// test VM; docs/benchmarks.md).
 //
 // Not every reply wakes the reader. A wake-up is an interrupt (irq_work)
-// on the CPU that took the reply, inside the program's run: about 30 µs on
-// this project's VM, which made the ingress program cost 200 ns a frame on
-// average in a tunnel's traffic, and the active link takes 50 replies a
-// second. A link probed every 50 ms or faster gets a wake gap (two
-// intervals) in its config: a reply within it of the link's previous reply
-// waits in the ring, and the link's prober drains the ring before each
-// probe (before it counts losses), so it waits one interval at most and
-// keeps the kernel's arrival time. The first reply, one after a gap (a
-// loss, a stall, a sudden delay) and every reply of a slower link wake the
-// reader at once. A link's death is judged from the kernel's last-reply
-// time (Monitor.LastReply), not from events, so no reply waiting in the
-// ring makes a link look dead.
+// on the CPU that took the reply, raised inside the program's run and
+// charged to it: tens of µs in a VM, where a data frame costs the program
+// a few ns, and the active link takes 50 replies a second, so waking on
+// every reply would dominate the program's average cost per frame in a
+// tunnel's traffic (BenchmarkProbeCost's eager baseline;
+// docs/benchmarks.md). A link probed every 50 ms or faster therefore gets
+// a wake gap (two intervals) in its config: a reply within it of the
+// link's previous reply waits in the ring, and the link's prober drains
+// the ring before each probe (before it counts losses), so it waits one
+// interval at most and keeps the kernel's arrival time. The first reply,
+// one after a gap (a loss, a stall, a sudden delay) and every reply of a
+// slower link wake the reader at once. A link's death is judged from the
+// kernel's last-reply time (Monitor.LastReply), not from events, so no
+// reply waiting in the ring makes a link look dead.
 package probe

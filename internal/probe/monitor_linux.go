@@ -36,7 +36,7 @@ type Options struct {
 	NetNS          string        // path of the namespace the TAPs live in; empty: the caller's
 	Logger         *slog.Logger
 
-	eagerWake bool // every reply wakes the ring reader, as before wake gaps (the benchmark's baseline)
+	eagerWake bool // every reply wakes the ring reader, no wake gap (BenchmarkProbeCost's eager baseline)
 	noFrames  bool // the prober ticks but sends nothing (the benchmark's split of a tick's cost from its probe's)
 }
 

@@ -53,9 +53,9 @@ const trafficSlot = int(unsafe.Sizeof(bpf.ProbeLinkTraffic{}))
 
 // loadOptions force the paths of older kernels (tests).
 type loadOptions struct {
-	noRingbuf    bool // poll the stats as before 5.8
-	preciseClock bool // stamp frames with bpf_ktime_get_ns as before 5.11
-	noJiffies    bool // stamp every frame, as before 5.5
+	noRingbuf    bool // poll the stats, as on kernels before 5.8
+	preciseClock bool // stamp frames with bpf_ktime_get_ns, as on kernels before 5.11
+	noJiffies    bool // stamp every frame, as on kernels before 5.5
 }
 
 // loadObjects loads the shared maps and prepares the programs' spec. On a

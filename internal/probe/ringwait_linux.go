@@ -11,9 +11,9 @@ import (
 // ring buffer has data. ringbuf.Reader.ReadInto blocks in epoll_wait, a
 // system call, for as long as no event comes: the runtime sees a thread
 // stuck in the kernel, its monitor thread (sysmon) takes the thread's P
-// away every 10 ms and, having just acted, polls again every 20 µs. That
-// spinning was most of the idle daemon's CPU. A goroutine parked in the
-// poller holds no thread and wakes sysmon for nothing.
+// away every 10 ms and, having just acted, polls again every 20 µs: that
+// spinning would be most of an idle daemon's CPU. A goroutine parked in
+// the poller holds no thread and wakes sysmon for nothing.
 type ringWaiter struct{ fd *polledFD }
 
 // newRingWaiter watches the ring buffer map m (a duplicate of its fd, non

@@ -1,4 +1,4 @@
-// Package api is multilink's REST API: the endpoints of the ASSIST-IoT
+// Package restapi is multilink's REST API: the endpoints of the ASSIST-IoT
 // Multi-link enabler's specification, on gin, over small interfaces (Hub,
 // Gateway, Taps, Pinger, Health) that the daemon implements. NewRouter
 // builds it; openapi.json, served at GET /v1/api-export, documents it, and
@@ -8,20 +8,20 @@
 //
 // Answers are JSON. The choices the spec leaves open:
 //
-//	POST /v1/server/start                   200 the bridge's hub.Status; 409 started already; 501 no openvpn
+//	POST /v1/server/start                   200 the bridge's api.ServerStatus; 409 started already; 501 no openvpn
 //	GET  /v1/server/key[?bridge=br0]        200 api.Key ("" = the only bridge); 404 none
 //	POST /v1/server/stop/{bridge_interface} 200 {"stopped": "br0"}; 404 not started
-//	GET  /v1/server/status                  200 {"started": bool, "servers": [hub.Status...]}
-//	POST /v1/client/start                   200 the bond's gateway.Status; 409; 502 hub unreachable; 501 no bonding driver or openvpn
-//	GET  /v1/client/status                  200 {"started": bool, "clients": [gateway.Status...]}
+//	GET  /v1/server/status                  200 {"started": bool, "servers": [api.ServerStatus...]}
+//	POST /v1/client/start                   200 the bond's api.ClientStatus; 409; 502 hub unreachable; 501 no bonding driver or openvpn
+//	GET  /v1/client/status                  200 {"started": bool, "clients": [api.ClientStatus...]}
 //	POST /v1/client/stop/{bond_interface}   200 {"stopped": "bond0"}; 404 not started; 409 its start is under way
-//	PUT  /v1/client/bond_params/{bond}      200 bond.Info after the change; 400 empty {} or bad value
-//	GET  /v1/client/bond_params/{bond}      200 bond.Info, live from the kernel; 404
+//	PUT  /v1/client/bond_params/{bond}      200 api.BondInfo after the change; 400 empty {} or bad value
+//	GET  /v1/client/bond_params/{bond}      200 api.BondInfo, live from the kernel; 404
 //	POST /v1/tap_down/{tap}, /v1/tap_up/{tap}  200 {"tap": "tap1", "up": bool}; 404 not ours
-//	POST /v1/ping_test {"ip": ...}          200 ping.Result (an unanswered target is 100% loss)
+//	POST /v1/ping_test {"ip": ...}          200 api.PingResult (an unanswered target is 100% loss)
 //	GET  /v1/api-export                     200 the OpenAPI 3.0 document
 //	GET  /version                           200 {"version": "..."}
-//	GET  /health, /helth (spec's spelling)  200 ok or degraded, 503 down: Report
+//	GET  /health, /helth (spec's spelling)  200 ok or degraded, 503 down: api.HealthReport
 //	GET  /metrics                           only when Deps.Metrics is set
 //
 // A start answers 200, not 201: it starts a role, it does not create a
@@ -46,7 +46,7 @@
 //
 // Bodies are read up to the limit and must be JSON; the Content-Type is
 // not checked (the spec's clients may omit it). An empty body where one is
-// needed is 400. Bodies are decoded by config (and ping): the spec's
+// needed is 400. Bodies are decoded by package api: the spec's
 // examples verbatim, unknown fields rejected by name, every value
 // validated. Path parameters and ?bridge= are interface names, checked with
 // api.CheckIfName before anything is called. Nothing behind the API is

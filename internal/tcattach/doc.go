@@ -1,4 +1,4 @@
-// Package tc attaches eBPF programs to a device's ingress and egress: with
+// Package tcattach attaches eBPF programs to a device's ingress and egress: with
 // TCX (bpf links, Linux 6.6+) where the kernel has it, else with a clsact
 // qdisc and cls_bpf filters in direct-action mode (down to Linux 5.4),
 // chosen at run time. Several users share a device in a fixed order: with
