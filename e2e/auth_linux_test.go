@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/multilink/multilink/internal/nstest"
+	"github.com/multilink/multilink/internal/topology"
 )
 
 // TestTokenBeatsInsecure: a daemon given a token (--token-file) and
@@ -14,7 +15,7 @@ func TestTokenBeatsInsecure(t *testing.T) {
 	nstest.RequireAdmin(t)
 	ns := nstest.New(t, "mlauth")
 	ns.Run(t, "ip", "link", "set", "lo", "up")
-	d := startDaemon(t, ns, "127.0.0.1:"+apiPort, testToken, "--insecure-no-auth")
+	d := startDaemon(t, ns, "127.0.0.1:"+topology.APIPort, testToken, "--insecure-no-auth")
 	if code := d.callAuth(http.MethodPost, "/v1/server/start", specServerBody(t), nil, false); code != http.StatusUnauthorized {
 		t.Errorf("server start without the token: %d, want 401", code)
 	}

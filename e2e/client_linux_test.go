@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/multilink/multilink/internal/topology"
 )
 
 // TestClientStartWithoutBonding: with the kernel's bonding driver forced
@@ -17,8 +19,8 @@ func TestClientStartWithoutBonding(t *testing.T) {
 	if hasBonding(tp.gw) {
 		t.Skip("not applicable: this kernel has bonding (TestClientScenario/kernel covers the client)")
 	}
-	hub := startDaemon(t, tp.hub, "0.0.0.0:"+apiPort, testToken)
-	gw := startDaemon(t, tp.gw, "127.0.0.1:"+apiPort, testToken, "--bond-driver", "kernel")
+	hub := startDaemon(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken)
+	gw := startDaemon(t, tp.gw, "127.0.0.1:"+topology.APIPort, testToken, "--bond-driver", "kernel")
 	if code := hub.call(http.MethodPost, "/v1/server/start", specServerBody(t), nil); code != http.StatusOK {
 		t.Fatalf("server start: %d", code)
 	}

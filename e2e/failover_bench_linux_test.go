@@ -18,6 +18,7 @@ import (
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/demo"
 	"github.com/multilink/multilink/internal/impairment"
+	"github.com/multilink/multilink/internal/topology"
 )
 
 // variant is one way of running the gateway's bond.
@@ -88,11 +89,11 @@ func benchVariant(b *testing.B, v variant) {
 	}()
 	benchProbeCost(b, tp, gw, v)
 
-	up, err := demo.NewProber(netns.NsHandle(tp.gw.Fd()), netip.MustParseAddr("10.8.0.254"), probeInterval)
+	up, err := demo.NewProber(netns.NsHandle(tp.gw.Fd()), netip.MustParseAddr(topology.HubTunnel), probeInterval)
 	if err != nil {
 		b.Fatal(err)
 	}
-	down, err := demo.NewProber(netns.NsHandle(tp.hub.Fd()), netip.MustParseAddr("10.8.0.253"), probeInterval)
+	down, err := demo.NewProber(netns.NsHandle(tp.hub.Fd()), netip.MustParseAddr(topology.GwTunnel), probeInterval)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -259,7 +260,7 @@ func switchReasons(t testing.TB, gw *daemon, since time.Time) string {
 
 // benchProbeCost measures what keeping each link monitored costs on its
 // underlay, idle (no user traffic): bytes per second both ways.
-func benchProbeCost(b *testing.B, tp *topology, gw *daemon, v variant) {
+func benchProbeCost(b *testing.B, tp *testbed, gw *daemon, v variant) {
 	time.Sleep(3 * time.Second) // past start-up
 	const window = 10 * time.Second
 	r1, r2 := underlayBytes(b, tp, "u1"), underlayBytes(b, tp, "u2")
@@ -328,7 +329,7 @@ func tapCounters(t testing.TB, gw *daemon) map[string]*api.LinkCounters {
 func rate(n uint64, d time.Duration) float64 { return float64(n) / d.Seconds() }
 
 // underlayBytes is a hub-side underlay's rx+tx bytes.
-func underlayBytes(t testing.TB, tp *topology, dev string) uint64 {
+func underlayBytes(t testing.TB, tp *testbed, dev string) uint64 {
 	t.Helper()
 	var total uint64
 	for _, dir := range []string{"rx", "tx"} {
@@ -432,13 +433,9 @@ func waitFlowing(t testing.TB, p *demo.Prober) {
 // waitFlowingAfter waits (bounded) until replies arrive again after since.
 func waitFlowingAfter(t testing.TB, p *demo.Prober, since time.Time) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if p.Flowing(since) {
-			time.Sleep(5 * probeInterval)
-			return
-		}
-		time.Sleep(probeInterval)
+	if waitFor(t, 30*time.Second, probeInterval, func() bool { return p.Flowing(since) }) {
+		time.Sleep(5 * probeInterval)
+		return
 	}
 	t.Fatalf("no echo replies for 30s after %s", since.Format(time.RFC3339Nano))
 }

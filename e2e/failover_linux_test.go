@@ -14,6 +14,7 @@ import (
 	"github.com/multilink/multilink/internal/demo"
 	"github.com/multilink/multilink/internal/impairment"
 	"github.com/multilink/multilink/internal/nstest"
+	"github.com/multilink/multilink/internal/topology"
 )
 
 // TestFailoverAPI: with each driver, the probe's figures, the failover
@@ -35,18 +36,13 @@ func TestFailoverAPI(t *testing.T) {
 					ProbeReplies uint64 `json:"probe_replies"`
 				} `json:"counters"`
 			}
-			deadline := time.Now().Add(20 * time.Second)
-			for {
+			if !waitFor(t, 20*time.Second, 200*time.Millisecond, func() bool {
 				if code := gw.callAuth(http.MethodGet, "/v1/client/links", nil, &links, false); code != http.StatusOK {
 					t.Fatalf("links: %d", code)
 				}
-				if len(links) == 2 && links[0].RTT.Smoothed != nil && links[1].RTT.Smoothed != nil {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("links without RTTs after 20 s: %+v", links)
-				}
-				time.Sleep(200 * time.Millisecond)
+				return len(links) == 2 && links[0].RTT.Smoothed != nil && links[1].RTT.Smoothed != nil
+			}) {
+				t.Fatalf("links without RTTs after 20 s: %+v", links)
 			}
 			if links[0].Link != "tap1" || !links[0].Active {
 				t.Errorf("links %+v: want tap1 probed as the active one", links)
@@ -66,7 +62,7 @@ func TestFailoverAPI(t *testing.T) {
 			// The engine records a switch once the bond has made it, so
 			// the bond may show tap2 a moment before the event exists.
 			var sw []string
-			for wait := time.Now().Add(5 * time.Second); len(sw) == 0 && time.Now().Before(wait); {
+			waitFor(t, 5*time.Second, 100*time.Millisecond, func() bool {
 				if code := gw.callAuth(http.MethodGet, "/v1/client/events?bond=bond0", nil, &events, false); code != http.StatusOK {
 					t.Fatalf("events: %d", code)
 				}
@@ -75,10 +71,8 @@ func TestFailoverAPI(t *testing.T) {
 						sw = append(sw, e.From+">"+e.To+":"+e.Reason)
 					}
 				}
-				if len(sw) == 0 {
-					time.Sleep(100 * time.Millisecond)
-				}
-			}
+				return len(sw) > 0
+			}) // none within 5 s: the check below says so
 			if len(sw) != 1 || sw[0] != "tap1>tap2:down" {
 				t.Errorf("switches after the cut %v, want one: tap1>tap2:down", sw)
 			}
@@ -106,8 +100,8 @@ func TestFailoverAPI(t *testing.T) {
 				t.Fatalf("pin: %d", code)
 			}
 			waitActive(t, gw, "tap2", 10*time.Second)
-			pingOK(t, tp.gw, "10.8.0.254")
-			pingOK(t, tp.hub, "10.8.0.253")
+			pingOK(t, tp.gw, topology.HubTunnel)
+			pingOK(t, tp.hub, topology.GwTunnel)
 			var pol struct {
 				Pin    string `json:"pin"`
 				Policy struct {
@@ -179,14 +173,14 @@ func TestDegradedPrimary(t *testing.T) {
 				}
 				waitSettled(t, gw)
 			}
-			up := startProber(t, tp.gw, "10.8.0.254")
-			down := startProber(t, tp.hub, "10.8.0.253")
+			up := startProber(t, tp.gw, topology.HubTunnel)
+			down := startProber(t, tp.hub, topology.GwTunnel)
 			// Hub to gateway only, as the bench's loss scenario.
 			for _, impair := range []impairment.Impairment{{Delay: 300 * time.Millisecond}, {Loss: 0.3}} {
 				must(t, primary.Set(impairment.Impairment{}, impair))
 				waitActive(t, gw, "tap2", 10*time.Second)
-				pingOK(t, tp.gw, "10.8.0.254")
-				pingOK(t, tp.hub, "10.8.0.253")
+				pingOK(t, tp.gw, topology.HubTunnel)
+				pingOK(t, tp.hub, topology.GwTunnel)
 				must(t, primary.Set(impairment.Impairment{}, impairment.Impairment{}))
 				restored := time.Now()
 				waitActive(t, gw, "tap1", 30*time.Second)
@@ -226,19 +220,15 @@ func TestHubFollowsSwitch(t *testing.T) {
 			setLink(t, tp.hub, "u1", false)
 			waitActive(t, gw, "tap2", 30*time.Second)
 			mac = bondMAC(t, tp) // fail_over_mac 1: the kernel bond's MAC follows the active slave
-			deadline := time.Now().Add(2 * time.Second)
-			for time.Now().Before(deadline) {
-				if port := hubPort(t, tp, mac); port == "tap2" {
-					return
-				}
-				time.Sleep(20 * time.Millisecond)
+			if waitFor(t, 2*time.Second, 20*time.Millisecond, func() bool { return hubPort(t, tp, mac) == "tap2" }) {
+				return
 			}
 			t.Errorf("2 s after the switch the hub still has %s on %q, want tap2", mac, hubPort(t, tp, mac))
 		})
 	}
 }
 
-func bondMAC(t *testing.T, tp *topology) string {
+func bondMAC(t *testing.T, tp *testbed) string {
 	t.Helper()
 	l, err := tp.gw.Handle.LinkByName("bond0")
 	if err != nil {
@@ -248,7 +238,7 @@ func bondMAC(t *testing.T, tp *topology) string {
 }
 
 // hubPort is the hub bridge's port for mac ("" if unknown).
-func hubPort(t *testing.T, tp *topology, mac string) string {
+func hubPort(t *testing.T, tp *testbed, mac string) string {
 	t.Helper()
 	for _, line := range strings.Split(tp.hub.Run(t, "bridge", "fdb", "show", "br", "br0"), "\n") {
 		if f := strings.Fields(line); len(f) >= 3 && f[0] == mac && f[1] == "dev" {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/multilink/multilink/internal/nstest"
+	"github.com/multilink/multilink/internal/topology"
 )
 
 // TestRestoreKeepsPending: a saved client that cannot start at boot (its
@@ -23,7 +24,7 @@ func TestRestoreKeepsPending(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(stateDir, "state.json"), state, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := startDaemonIn(t, ns, "127.0.0.1:"+apiPort, testToken, stateDir)
+	d := startDaemonIn(t, ns, "127.0.0.1:"+topology.APIPort, testToken, stateDir)
 
 	var h struct {
 		Status string `json:"status"`

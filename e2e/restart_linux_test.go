@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/multilink/multilink/internal/topology"
 )
 
 // TestRestartRestores checks that state is not kept in memory: a daemon
@@ -12,7 +14,7 @@ import (
 // state dir brings the server back with the same link key.
 func TestRestartRestores(t *testing.T) {
 	tp := newTopology(t)
-	hub := startDaemon(t, tp.hub, "0.0.0.0:"+apiPort, testToken)
+	hub := startDaemon(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken)
 	if code := hub.call(http.MethodPost, "/v1/server/start", specServerBody(t), nil); code != http.StatusOK {
 		t.Fatalf("server start: %d", code)
 	}
@@ -26,7 +28,7 @@ func TestRestartRestores(t *testing.T) {
 	}
 	assertNothingLeft(t, tp.hub.Name, links(t, tp.hub), openvpnPids(t, tp.hub))
 
-	again := startDaemonIn(t, tp.hub, "0.0.0.0:"+apiPort, testToken, hub.stateDir)
+	again := startDaemonIn(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken, hub.stateDir)
 	var status struct {
 		Started bool `json:"started"`
 	}

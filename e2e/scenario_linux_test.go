@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/multilink/multilink/internal/nstest"
+	"github.com/multilink/multilink/internal/topology"
 )
 
 // bondView is the part of GET /v1/client/bond_params the scenario reads.
@@ -34,14 +35,9 @@ func (d *daemon) bond(t testing.TB) bondView {
 // waitActive waits (bounded) until bond0's active slave is want.
 func waitActive(t testing.TB, gw *daemon, want string, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
 	var last bondView
-	for time.Now().Before(deadline) {
-		last = gw.bond(t)
-		if last.Active == want {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
+	if waitFor(t, within, 200*time.Millisecond, func() bool { last = gw.bond(t); return last.Active == want }) {
+		return
 	}
 	t.Fatalf("active slave is %q after %s, want %s (bond %+v)", last.Active, within, want, last)
 }
@@ -65,7 +61,7 @@ func pingOK(t testing.TB, ns *nstest.NS, addr string) {
 var drivers = []string{"kernel", "ebpf"}
 
 // requireDriver skips (fails in the lab) when the kernel cannot run driver.
-func requireDriver(t testing.TB, tp *topology, driver string) {
+func requireDriver(t testing.TB, tp *testbed, driver string) {
 	t.Helper()
 	if driver == "kernel" {
 		nstest.Require(t, hasBonding(tp.gw), "kernel has no bonding driver")
@@ -74,15 +70,15 @@ func requireDriver(t testing.TB, tp *topology, driver string) {
 
 // scenario brings up the hub and the gateway (bonds by driver, extra
 // daemon flags) through their APIs.
-func scenario(t testing.TB, tp *topology, clientBody []byte, driver string, extra ...string) (hub, gw *daemon) {
+func scenario(t testing.TB, tp *testbed, clientBody []byte, driver string, extra ...string) (hub, gw *daemon) {
 	t.Helper()
 	requireDriver(t, tp, driver)
-	hub = startDaemon(t, tp.hub, "0.0.0.0:"+apiPort, testToken)
+	hub = startDaemon(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken)
 	args := append([]string{"--bond-driver", driver}, extra...)
 	if _, bench := t.(*testing.B); nstest.InLab() && !bench { // benchmarks measure the defaults
 		args = append(args, "--config", emulatorPolicy(t))
 	}
-	gw = startDaemon(t, tp.gw, "127.0.0.1:"+apiPort, testToken, args...)
+	gw = startDaemon(t, tp.gw, "127.0.0.1:"+topology.APIPort, testToken, args...)
 	if code := hub.call(http.MethodPost, "/v1/server/start", specServerBody(t), nil); code != http.StatusOK {
 		t.Fatalf("server start: %d", code)
 	}
@@ -94,8 +90,8 @@ func scenario(t testing.TB, tp *topology, clientBody []byte, driver string, extr
 	}
 	waitActive(t, gw, "tap1", 30*time.Second)
 	waitSettled(t, gw)
-	pingOK(t, tp.gw, "10.8.0.254")
-	pingOK(t, tp.hub, "10.8.0.253")
+	pingOK(t, tp.gw, topology.HubTunnel)
+	pingOK(t, tp.hub, topology.GwTunnel)
 	return hub, gw
 }
 
@@ -120,8 +116,7 @@ func emulatorPolicy(t testing.TB) string {
 func waitSettled(t testing.TB, gw *daemon) {
 	t.Helper()
 	var since time.Time
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	settled := waitFor(t, 60*time.Second, 100*time.Millisecond, func() bool {
 		var st struct {
 			Active string `json:"active_link"`
 			Links  []struct {
@@ -130,7 +125,7 @@ func waitSettled(t testing.TB, gw *daemon) {
 		}
 		code, data, err := gw.Do(context.Background(), http.MethodGet, "/v1/client/policy/bond0", nil, false)
 		if err == nil && code == http.StatusNotFound {
-			return // --no-failover
+			return true // --no-failover
 		}
 		steady := err == nil && code == http.StatusOK && json.Unmarshal(data, &st) == nil && st.Active == "tap1" && len(st.Links) == 2
 		for _, l := range st.Links {
@@ -142,25 +137,27 @@ func waitSettled(t testing.TB, gw *daemon) {
 		case since.IsZero():
 			since = time.Now()
 		case time.Since(since) >= 2*time.Second:
-			return
+			return true
 		}
-		time.Sleep(100 * time.Millisecond)
+		return false
+	})
+	if !settled {
+		t.Fatalf("the bond did not settle (both links up, tap1 active, for 2 s) within 60 s")
 	}
-	t.Fatalf("the bond did not settle (both links up, tap1 active, for 2 s) within 60 s")
 }
 
 // cutAndRestore cuts the primary underlay with cut, checks traffic moves to
 // tap2 in both directions, restores it and checks traffic returns to tap1.
-func cutAndRestore(t testing.TB, tp *topology, gw *daemon, what string, cut, restore func()) {
+func cutAndRestore(t testing.TB, tp *testbed, gw *daemon, what string, cut, restore func()) {
 	t.Helper()
 	cut()
 	waitActive(t, gw, "tap2", 30*time.Second)
-	pingOK(t, tp.gw, "10.8.0.254")
-	pingOK(t, tp.hub, "10.8.0.253")
+	pingOK(t, tp.gw, topology.HubTunnel)
+	pingOK(t, tp.hub, topology.GwTunnel)
 	restore()
 	waitActive(t, gw, "tap1", 30*time.Second)
-	pingOK(t, tp.gw, "10.8.0.254")
-	pingOK(t, tp.hub, "10.8.0.253")
+	pingOK(t, tp.gw, topology.HubTunnel)
+	pingOK(t, tp.hub, topology.GwTunnel)
 	t.Logf("%s: failed over to tap2 and back to tap1, pings both ways", what)
 }
 
@@ -228,12 +225,12 @@ func clientScenario(t *testing.T, driver string) {
 		t.Fatalf("tap_down: %d", code)
 	}
 	waitActive(t, gw, "tap1", 30*time.Second)
-	pingOK(t, tp.gw, "10.8.0.254")
+	pingOK(t, tp.gw, topology.HubTunnel)
 	if code := gw.call(http.MethodPost, "/v1/tap_up/tap2", nil, nil); code != http.StatusOK {
 		t.Fatalf("tap_up: %d", code)
 	}
 	waitActive(t, gw, "tap2", 30*time.Second)
-	pingOK(t, tp.gw, "10.8.0.254")
+	pingOK(t, tp.gw, topology.HubTunnel)
 
 	stopBoth(t, tp, hub, gw)
 }
@@ -247,15 +244,15 @@ func TestSameHubAddress(t *testing.T) {
 			tp := newTopology(t)
 			const hubIP = "203.0.113.1"
 			tp.hub.Run(t, "ip", "addr", "add", hubIP+"/32", "dev", "lo")
-			tp.gw.Run(t, "ip", "route", "add", hubIP+"/32", "via", hubU1) // for the API call only
+			tp.gw.Run(t, "ip", "route", "add", hubIP+"/32", "via", topology.HubU1) // for the API call only
 			body := fmt.Sprintf(`{"server_api_url": "http://%s:%s", "bond": {"bond0": {
-				"ip_address": "10.8.0.253",
+				"ip_address": "%s",
 				"slaves": [
 					{"hw_int": "u1", "ip_server": "%s", "netmask": "255.255.255.255", "gateway": "%s"},
 					{"hw_int": "u2", "ip_server": "%s", "netmask": "255.255.255.255", "gateway": "%s"}],
-				"bonding": {"bonding_mode": "1", "primary": "tap1", "arp_ip_target": "10.8.0.254",
+				"bonding": {"bonding_mode": "1", "primary": "tap1", "arp_ip_target": "%s",
 					"arp_interval": "100", "fail_over_mac": "1", "arp_validate": "5"}}}}`,
-				hubIP, apiPort, hubIP, hubU1, hubIP, hubU2)
+				hubIP, topology.APIPort, topology.GwTunnel, hubIP, topology.HubU1, hubIP, topology.HubU2, topology.HubTunnel)
 			hub, gw := scenario(t, tp, []byte(body), driver)
 			// With u1 cut, tap2 still carries traffic: its tunnel leaves by u2
 			// although the main table routes the hub address via u1.
@@ -269,7 +266,7 @@ func TestSameHubAddress(t *testing.T) {
 
 // stopBoth stops client and server through the API and checks that
 // nothing of ours is left in either namespace.
-func stopBoth(t testing.TB, tp *topology, hub, gw *daemon) {
+func stopBoth(t testing.TB, tp *testbed, hub, gw *daemon) {
 	t.Helper()
 	if code := gw.call(http.MethodPost, "/v1/client/stop/bond0", nil, nil); code != http.StatusOK {
 		t.Fatalf("client stop: %d", code)

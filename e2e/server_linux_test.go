@@ -7,13 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/multilink/multilink/internal/topology"
 )
 
 // TestServerLifecycle drives a hub through the spec's server endpoints with
 // the spec's example body and checks the kernel and processes at each step.
 func TestServerLifecycle(t *testing.T) {
 	tp := newTopology(t)
-	hub := startDaemon(t, tp.hub, "0.0.0.0:"+apiPort, testToken)
+	hub := startDaemon(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken)
 
 	if code := hub.callAuth(http.MethodPost, "/v1/server/start", specServerBody(t), nil, false); code != http.StatusUnauthorized {
 		t.Fatalf("start without token: %d, want 401", code)
@@ -34,7 +36,7 @@ func TestServerLifecycle(t *testing.T) {
 		t.Errorf("%d openvpn processes in hub, want 2", n)
 	}
 	out := tp.hub.Run(t, "ip", "-4", "-o", "addr", "show", "dev", "br0")
-	if !strings.Contains(out, "10.8.0.254/24") {
+	if !strings.Contains(out, topology.HubTunnel+"/24") {
 		t.Errorf("br0 address: %s", out)
 	}
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"strings"
@@ -8,33 +9,52 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/multilink/multilink/internal/impairment"
 	"github.com/multilink/multilink/internal/nstest"
+	"github.com/multilink/multilink/internal/topology"
 )
 
-// Lab addresses: documentation prefixes for the underlays, 10.8.0.0/24 for
-// the tunnels, all inside namespaces the test made.
-const (
-	hubU1, gwU1 = "192.0.2.1", "192.0.2.2"
-	hubU2, gwU2 = "198.51.100.1", "198.51.100.2"
-	apiPort     = "3333"
-	testToken   = "e2e-test-token-0123456789abcdef"
-)
+// testToken is the daemons' API token in these tests.
+const testToken = "e2e-test-token-0123456789abcdef"
 
-// topology is the spec's two-host setup: a hub and a gateway joined by two
-// underlays (two "wireless links").
-type topology struct {
+// testbed is the spec's two-host setup, built by package topology (the
+// demo's world): a hub and a gateway joined by two underlays (two
+// "wireless links"), with nstest's helpers on both namespaces.
+type testbed struct {
 	hub, gw *nstest.NS
+	links   [2]*impairment.Link // the emulated underlays (newEmulatedTopology only)
 }
 
-func newTopology(t testing.TB) *topology {
+// newTopology joins hub and gateway with veth pairs, for the kernel's
+// impairments (link down, netem).
+func newTopology(t testing.TB) *testbed { return buildTestbed(t, topology.VethPairs) }
+
+// newEmulatedTopology runs the underlays through the userspace emulator
+// (package impairment, through a third namespace): cut, delay and loss
+// without netem, on any kernel.
+func newEmulatedTopology(t testing.TB) *testbed { return buildTestbed(t, topology.Emulated) }
+
+func buildTestbed(t testing.TB, kind topology.Kind) *testbed {
 	t.Helper()
 	nstest.RequireAdmin(t)
 	nstest.RequireCommand(t, "openvpn")
 	nstest.RequireCommand(t, "ip")
-	tp := &topology{hub: nstest.New(t, "mlhub"), gw: nstest.New(t, "mlgw")}
-	nstest.Veth(t, tp.gw, "u1", gwU1+"/24", tp.hub, "u1", hubU1+"/24")
-	nstest.Veth(t, tp.gw, "u2", gwU2+"/24", tp.hub, "u2", hubU2+"/24")
-	return tp
+	tp, err := topology.New(context.Background(), topology.Options{Prefix: "mle2e", Kind: kind})
+	if err != nil {
+		t.Fatalf("build the topology: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := tp.Close(); err != nil {
+			t.Errorf("remove the topology: %v", err)
+		}
+	})
+	// Adopted after the Close above was registered, so their cleanup (the
+	// end of what still runs in the namespaces) comes first.
+	return &testbed{
+		hub:   nstest.Adopt(t, tp.Hub.Name, tp.Hub.Handle),
+		gw:    nstest.Adopt(t, tp.Gw.Name, tp.Gw.Handle),
+		links: tp.Links,
+	}
 }
 
 // specServerBody is the spec's example server start body, verbatim.
@@ -57,11 +77,11 @@ func specClientBody(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	s := strings.NewReplacer(
-		"http://158.42.89.111:3333", "http://"+hubU1+":"+apiPort,
+		"http://158.42.89.111:3333", "http://"+topology.HubU1+":"+topology.APIPort,
 		`"hw_int": "eth0"`, `"hw_int": "u1"`,
 		`"hw_int": "wlan0"`, `"hw_int": "u2"`,
-		"158.42.89.111", hubU1,
-		"192.168.150.100", hubU2,
+		"158.42.89.111", topology.HubU1,
+		"192.168.150.100", topology.HubU2,
 	).Replace(string(data))
 	return []byte(s)
 }

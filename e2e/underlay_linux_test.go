@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"testing"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/multilink/multilink/internal/impairment"
@@ -31,7 +29,7 @@ type underlay interface {
 // newBenchTopology is the spec's topology with two underlays the benchmark
 // can cut, delay and make lossy: veth pairs with netem in the kernel where
 // it exists (the lab), the userspace emulator elsewhere. It names which.
-func newBenchTopology(t testing.TB) (*topology, [2]underlay, string) {
+func newBenchTopology(t testing.TB) (*testbed, [2]underlay, string) {
 	t.Helper()
 	nstest.RequireAdmin(t)
 	kind := os.Getenv(underlayEnv)
@@ -54,8 +52,8 @@ func newBenchTopology(t testing.TB) (*topology, [2]underlay, string) {
 		}
 		return tp, u, "netem (kernel, on each veth end)"
 	case "emulated":
-		tp, links := newEmulatedTopology(t)
-		return tp, [2]underlay{emulated{links[0]}, emulated{links[1]}}, "emulated (userspace, package impairment)"
+		tp := newEmulatedTopology(t)
+		return tp, [2]underlay{emulated{tp.links[0]}, emulated{tp.links[1]}}, "emulated (userspace, package impairment)"
 	}
 	t.Fatalf("%s=%q: want netem or emulated", underlayEnv, kind)
 	return nil, [2]underlay{}, ""
@@ -138,30 +136,4 @@ func (e emulated) Cut(cut bool) error { e.l.Cut(cut); return nil }
 
 func (e emulated) Set(toHub, toGw impairment.Impairment) error {
 	return errors.Join(e.l.Set(impairment.AtoB, toHub), e.l.Set(impairment.BtoA, toGw))
-}
-
-// newEmulatedTopology is the spec's topology with the two underlays
-// emulated in userspace (package impairment, through a third namespace):
-// cut, delay and loss without netem, on any kernel.
-func newEmulatedTopology(t testing.TB) (*topology, [2]*impairment.Link) {
-	t.Helper()
-	nstest.RequireAdmin(t)
-	nstest.RequireCommand(t, "openvpn")
-	tp := &topology{hub: nstest.New(t, "mlhub"), gw: nstest.New(t, "mlgw")}
-	mid := nstest.New(t, "mlnet")
-	var links [2]*impairment.Link
-	for i, addr := range [][2]string{{gwU1, hubU1}, {gwU2, hubU2}} {
-		u := fmt.Sprintf("u%d", i+1)
-		l, err := impairment.NewLink(context.Background(), impairment.LinkOptions{
-			Left: netns.NsHandle(tp.gw.Fd()), Middle: netns.NsHandle(mid.Fd()), Right: netns.NsHandle(tp.hub.Fd()),
-			LeftName: u, RightName: u, MiddleLeft: fmt.Sprintf("g%d", i+1), MiddleRight: fmt.Sprintf("h%d", i+1), Seed: uint64(i + 1)})
-		if err != nil {
-			t.Fatalf("emulate %s: %v", u, err)
-		}
-		t.Cleanup(func() { _ = l.Close() })
-		links[i] = l
-		tp.gw.Run(t, "ip", "addr", "add", addr[0]+"/24", "dev", u)
-		tp.hub.Run(t, "ip", "addr", "add", addr[1]+"/24", "dev", u)
-	}
-	return tp, links
 }

@@ -9,6 +9,7 @@
 // time of each step, as text or JSON. Everything it made is removed when
 // it ends or is interrupted.
 //
-// The links are emulated in userspace (package impairment), so delay and
-// loss work on kernels without netem.
+// The namespaces and links come from package topology (shared with the
+// end-to-end tests); the links are emulated in userspace (package
+// impairment), so delay and loss work on kernels without netem.
 package demo

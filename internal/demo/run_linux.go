@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/multilink/multilink/api"
+	"github.com/multilink/multilink/internal/topology"
 )
 
 // Options configure a demo run.
@@ -31,15 +32,15 @@ type Options struct {
 
 // The spec's example bodies, addresses adapted to the demo's links.
 const (
-	serverBody = `{"bride_interface": "br0", "bridge_ip": "10.8.0.254", "links": "2"}`
+	serverBody = `{"bride_interface": "br0", "bridge_ip": "` + topology.HubTunnel + `", "links": "2"}`
 	clientBody = `{
-  "server_api_url": "http://192.0.2.1:3333",
+  "server_api_url": "http://` + topology.HubU1 + `:` + topology.APIPort + `",
   "bond": {"bond0": {
-    "ip_address": "10.8.0.253",
+    "ip_address": "` + topology.GwTunnel + `",
     "slaves": [
-      {"hw_int": "u1", "ip_server": "192.0.2.1", "netmask": "255.255.255.0"},
-      {"hw_int": "u2", "ip_server": "198.51.100.1", "netmask": "255.255.255.0"}],
-    "bonding": {"bonding_mode": "1", "primary": "tap1", "arp_ip_target": "10.8.0.254",
+      {"hw_int": "u1", "ip_server": "` + topology.HubU1 + `", "netmask": "255.255.255.0"},
+      {"hw_int": "u2", "ip_server": "` + topology.HubU2 + `", "netmask": "255.255.255.0"}],
+    "bonding": {"bonding_mode": "1", "primary": "tap1", "arp_ip_target": "` + topology.HubTunnel + `",
       "arp_interval": "100", "fail_over_mac": "1", "arp_validate": "5"}}}}`
 )
 
@@ -69,12 +70,16 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	defer os.RemoveAll(dir)
 	start := time.Now()
 	fmt.Fprintf(o.Out, "multilink demo: a hub and a gateway in network namespaces, two emulated links (u1 = tap1, the primary; u2 = tap2)\n")
-	w, err := newWorld(ctx, o.Logger)
+	w, err := topology.New(ctx, topology.Options{Prefix: "mldemo", Kind: topology.Emulated, Logger: o.Logger})
 	if err != nil {
-		return Summary{}, err
+		return Summary{}, fmt.Errorf("build the namespaces: %w", err)
 	}
-	defer w.close(o.Logger)
-	fmt.Fprintf(o.Out, "namespaces %s-{hub,gw,net} are up; starting the daemons\n", w.prefix)
+	defer func() {
+		if err := w.Close(); err != nil {
+			o.Logger.Warn("demo cleanup", "err", err)
+		}
+	}()
+	fmt.Fprintf(o.Out, "namespaces %s-{hub,gw,net} are up; starting the daemons\n", w.Name)
 	hub, gw, err := startDaemons(ctx, w, o, dir)
 	if hub != nil {
 		defer hub.Stop()
@@ -94,7 +99,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 
 // startDaemons starts both daemons and sets them up with the spec's
 // bodies, through their APIs only.
-func startDaemons(ctx context.Context, w *world, o Options, dir string) (hub, gw *Daemon, err error) {
+func startDaemons(ctx context.Context, w *topology.Topology, o Options, dir string) (hub, gw *Daemon, err error) {
 	var b [24]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, nil, fmt.Errorf("make a token: %w", err)
@@ -104,14 +109,14 @@ func startDaemons(ctx context.Context, w *world, o Options, dir string) (hub, gw
 		return StartDaemon(ctx, DaemonOptions{Name: name, NS: ns, Bin: o.Bin, StateDir: filepath.Join(dir, name), Listen: listen,
 			Token: token, Args: append([]string{"--log-format", "json"}, args...)})
 	}
-	if hub, err = run("hub", w.hub, "0.0.0.0:3333"); err != nil {
+	if hub, err = run("hub", w.Hub.Handle, "0.0.0.0:"+topology.APIPort); err != nil {
 		return nil, nil, err
 	}
 	driver := o.Driver
 	if driver == "" {
 		driver = api.DriverAuto
 	}
-	if gw, err = run("gateway", w.gw, "127.0.0.1:3333", "--bond-driver", driver); err != nil {
+	if gw, err = run("gateway", w.Gw.Handle, "127.0.0.1:"+topology.APIPort, "--bond-driver", driver); err != nil {
 		return hub, nil, err
 	}
 	if _, err := hub.Call(ctx, http.MethodPost, "/v1/server/start", []byte(serverBody), nil); err != nil {
@@ -127,17 +132,17 @@ func startDaemons(ctx context.Context, w *world, o Options, dir string) (hub, gw
 
 // play waits for the bond to settle, starts traffic both ways, and plays
 // the timeline.
-func play(ctx context.Context, w *world, hub, gw *Daemon, o Options, start time.Time) (Summary, error) {
+func play(ctx context.Context, w *topology.Topology, hub, gw *Daemon, o Options, start time.Time) (Summary, error) {
 	sum := Summary{Driver: bondDriver(ctx, gw), Kernel: kernelRelease(), OK: true}
 	if err := waitSettled(ctx, gw, 30*time.Second); err != nil {
 		return sum, err
 	}
 	fmt.Fprintf(o.Out, "bond0 is up on tap1 (driver %s); traffic: an echo every 10 ms each way over the bond\n\n", sum.Driver)
-	up, err := NewProber(w.gw, netip.MustParseAddr("10.8.0.254"), 10*time.Millisecond)
+	up, err := NewProber(w.Gw.Handle, netip.MustParseAddr(topology.HubTunnel), 10*time.Millisecond)
 	if err != nil {
 		return sum, err
 	}
-	down, err := NewProber(w.hub, netip.MustParseAddr("10.8.0.253"), 10*time.Millisecond)
+	down, err := NewProber(w.Hub.Handle, netip.MustParseAddr(topology.GwTunnel), 10*time.Millisecond)
 	if err != nil {
 		return sum, err
 	}
@@ -166,9 +171,9 @@ func play(ctx context.Context, w *world, hub, gw *Daemon, o Options, start time.
 
 // runStep applies a step, waits for the bond to end on the expected link,
 // holds, and measures.
-func runStep(ctx context.Context, st step, w *world, gw *Daemon, up, down *Prober) (Step, error) {
+func runStep(ctx context.Context, st step, w *topology.Topology, gw *Daemon, up, down *Prober) (Step, error) {
 	res := Step{Name: st.name, Expect: st.expect, At: time.Now()}
-	if err := st.do(w.links[0]); err != nil {
+	if err := st.do(w.Links[0]); err != nil {
 		return res, fmt.Errorf("%s: %w", st.name, err)
 	}
 	deadline := res.At.Add(st.within)

@@ -83,11 +83,12 @@ func hasCap(c int) bool {
 	return data[c/32].Effective&(1<<(uint(c)%32)) != 0
 }
 
-// NS is a named network namespace owned by one test.
+// NS is a named network namespace used by one test.
 type NS struct {
 	Name   string
 	Handle *netlink.Handle
 	ns     netns.NsHandle
+	owned  bool // made by New: closed and deleted when the test ends
 }
 
 // New makes a namespace named prefix-<random> with lo up, and removes it
@@ -102,13 +103,10 @@ func New(t testing.TB, prefix string) *NS {
 	if err != nil {
 		t.Fatalf("create netns %s: %v", name, err)
 	}
-	n := &NS{Name: name, ns: ns}
+	n := &NS{Name: name, ns: ns, owned: true}
 	t.Cleanup(func() { n.close(t) })
-	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
-	if err != nil {
-		t.Fatalf("netlink handle in %s: %v", name, err)
-	}
-	n.Handle = h
+	n.open(t)
+	h := n.Handle
 	lo, err := h.LinkByName("lo")
 	if err != nil {
 		t.Fatalf("lo in %s: %v", name, err)
@@ -117,6 +115,30 @@ func New(t testing.TB, prefix string) *NS {
 		t.Fatalf("lo up in %s: %v", name, err)
 	}
 	return n
+}
+
+// Adopt gives a test the helpers of NS on a namespace it did not make
+// (package topology makes the end-to-end tests' ones): a netlink handle
+// inside it and, when the test ends, the end of whatever still runs in it
+// (a failed test's processes). The namespace stays open and named: its
+// maker closes and deletes it, after this cleanup if the maker's cleanup
+// was registered before Adopt.
+func Adopt(t testing.TB, name string, ns netns.NsHandle) *NS {
+	t.Helper()
+	n := &NS{Name: name, ns: ns}
+	t.Cleanup(func() { n.close(t) })
+	n.open(t)
+	return n
+}
+
+// open makes n's netlink handle.
+func (n *NS) open(t testing.TB) {
+	t.Helper()
+	h, err := netlink.NewHandleAt(n.ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		t.Fatalf("netlink handle in %s: %v", n.Name, err)
+	}
+	n.Handle = h
 }
 
 func (n *NS) close(t testing.TB) {
@@ -131,6 +153,9 @@ func (n *NS) close(t testing.TB) {
 				_ = unix.Kill(pid, unix.SIGKILL)
 			}
 		}
+	}
+	if !n.owned {
+		return
 	}
 	n.ns.Close()
 	if err := netns.DeleteNamed(n.Name); err != nil {
