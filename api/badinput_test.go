@@ -1,4 +1,4 @@
-package api
+package api_test
 
 import (
 	"encoding/json"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/testsupport"
 )
 
@@ -145,7 +146,7 @@ func TestServerRejects(t *testing.T) {
 	for _, n := range badNames {
 		cases = append(cases, badCase{"bridge name " + n.name, serverBody("bride_interface", n.value), "bridge_interface"})
 	}
-	checkBad(t, specServer(t), cases)
+	checkBad(t, testsupport.SpecServer(t), cases)
 }
 
 func TestClientRejects(t *testing.T) {
@@ -316,7 +317,7 @@ func TestClientRejects(t *testing.T) {
 	for _, n := range badNames {
 		cases = append(cases, badCase{"hw_int " + n.name, inSlave(0, "hw_int", n.value), slave0 + "hw_int"})
 	}
-	checkBad(t, specClient(t), cases)
+	checkBad(t, testsupport.SpecClient(t), cases)
 }
 
 func TestBondParamsRejects(t *testing.T) {
@@ -368,5 +369,5 @@ func TestBondParamsRejects(t *testing.T) {
 		{"primary too long", `{"primary": "tap0123456789abc"}`, "primary"},
 		{"active_slave shell", `{"active_slave": "tap1;reboot"}`, "active_slave"},
 	}
-	checkBad(t, BondParams{Primary: ptr("tap1"), Mode: ptr(1)}, cases)
+	checkBad(t, api.BondParams{Primary: testsupport.Ptr("tap1"), Mode: testsupport.Ptr(1)}, cases)
 }

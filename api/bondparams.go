@@ -278,7 +278,7 @@ func (p BondParams) check(slaves []string, needTargets bool) error {
 	if arp && mii {
 		return errkind.Invalid("arp_interval", "ARP monitoring and MII monitoring (miimon) cannot be used together; set one of them to 0")
 	}
-	if !modeUsesARP(mode) {
+	if !ModeUsesARP(mode) {
 		// The kernel refuses these options in 802.3ad, balance-tlb and balance-alb.
 		switch {
 		case arp:
@@ -302,10 +302,10 @@ func (p BondParams) check(slaves []string, needTargets bool) error {
 			return errkind.Invalid(d.key, "needs MII monitoring (miimon > 0, arp_interval 0)")
 		}
 	}
-	if p.ActiveSlave != nil && *p.ActiveSlave != "" && !modeHasPrimary(mode) {
+	if p.ActiveSlave != nil && *p.ActiveSlave != "" && !ModeHasPrimary(mode) {
 		return errkind.Invalid("active_slave", "only active-backup, balance-tlb and balance-alb have an active slave, not %s", ModeNames[mode])
 	}
-	if p.Primary != nil && *p.Primary != "" && !modeHasPrimary(mode) {
+	if p.Primary != nil && *p.Primary != "" && !ModeHasPrimary(mode) {
 		return errkind.Invalid("primary", "only active-backup, balance-tlb and balance-alb have a primary, not %s", ModeNames[mode])
 	}
 	return nil
@@ -330,12 +330,17 @@ func checkTargets(targets []netip.Addr) error {
 	return nil
 }
 
-// modeUsesARP reports whether mode can do ARP monitoring (all but
-// 802.3ad, balance-tlb and balance-alb).
-func modeUsesARP(mode int) bool { return mode != Mode8023AD && mode != ModeTLB && mode != ModeALB }
+// ModeUsesARP reports whether bonding mode can do ARP monitoring (all but
+// 802.3ad, balance-tlb and balance-alb): the kernel refuses arp_interval,
+// arp_validate and arp_missed_max in the others. It is the one statement
+// of that rule: Check, the bond drivers and their fakes ask it.
+func ModeUsesARP(mode int) bool { return mode != Mode8023AD && mode != ModeTLB && mode != ModeALB }
 
-// modeHasPrimary reports whether mode has a primary and an active slave.
-func modeHasPrimary(mode int) bool {
+// ModeHasPrimary reports whether bonding mode has a primary and an active
+// slave (active-backup, balance-tlb and balance-alb): the kernel refuses
+// both options in the others. It is the one statement of that rule: Check,
+// the bond drivers and their fakes ask it.
+func ModeHasPrimary(mode int) bool {
 	return mode == ModeActiveBackup || mode == ModeTLB || mode == ModeALB
 }
 
@@ -362,10 +367,10 @@ func startDefaults(given BondParams, tapPrefix string) BondParams {
 	if given.Mode != nil {
 		mode = *given.Mode
 	}
-	if !modeUsesARP(mode) || given.Miimon != nil && *given.Miimon > 0 {
+	if !ModeUsesARP(mode) || given.Miimon != nil && *given.Miimon > 0 {
 		d.ArpInterval, d.ArpValidate = nil, nil
 	}
-	if modeHasPrimary(mode) {
+	if ModeHasPrimary(mode) {
 		first := tapPrefix + "1"
 		d.Primary = &first
 	}

@@ -1,4 +1,4 @@
-package api
+package api_test
 
 import (
 	"net/netip"
@@ -7,50 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/testsupport"
 )
-
-// TestBondParamKeys: every field of BondParams has its key in
-// BondParamKeys, in order, and every *int field is in intParams.
-func TestBondParamKeys(t *testing.T) {
-	rt := reflect.TypeFor[BondParams]()
-	var keys, ints []string
-	field := map[string]int{} // key -> field index
-	for i := range rt.NumField() {
-		f := rt.Field(i)
-		key, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		keys = append(keys, key)
-		field[key] = i
-		if f.Type == reflect.TypeFor[*int]() {
-			ints = append(ints, key)
-		}
-	}
-	if !slices.Equal(keys, BondParamKeys) {
-		t.Errorf("BondParamKeys %q, fields %q", BondParamKeys, keys)
-	}
-	var table []string
-	for _, ip := range intParams {
-		table = append(table, ip.key)
-		var p BondParams
-		*ip.ptr(&p) = ptr(7)
-		if v := reflect.ValueOf(p).Field(field[ip.key]); v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Int() != 7 {
-			t.Errorf("intParams %q points at another field", ip.key)
-		}
-		if ip.names != nil && (ip.min != 0 || ip.max != len(ip.names)-1) {
-			t.Errorf("%s: range %d..%d for %d names", ip.key, ip.min, ip.max, len(ip.names))
-		}
-	}
-	slices.Sort(ints)
-	slices.Sort(table)
-	if !slices.Equal(ints, table) {
-		t.Errorf("intParams %q, *int fields %q", table, ints)
-	}
-	for alias, canon := range bondAliases {
-		if !slices.Contains(BondParamKeys, canon) || slices.Contains(BondParamKeys, alias) {
-			t.Errorf("alias %q -> %q", alias, canon)
-		}
-	}
-}
 
 // TestKernelNames: the option tables are the kernel's, in its order.
 func TestKernelNames(t *testing.T) {
@@ -58,18 +17,18 @@ func TestKernelNames(t *testing.T) {
 		names []string
 		want  string
 	}{
-		{ModeNames, "balance-rr active-backup balance-xor broadcast 802.3ad balance-tlb balance-alb"},
-		{ArpValidateNames, "none active backup all filter filter_active filter_backup"},
-		{FailOverMacNames, "none active follow"},
-		{PrimaryReselectNames, "always better failure"},
+		{api.ModeNames, "balance-rr active-backup balance-xor broadcast 802.3ad balance-tlb balance-alb"},
+		{api.ArpValidateNames, "none active backup all filter filter_active filter_backup"},
+		{api.FailOverMacNames, "none active follow"},
+		{api.PrimaryReselectNames, "always better failure"},
 	}
 	for _, tc := range tests {
 		if got := strings.Join(tc.names, " "); got != tc.want {
 			t.Errorf("%s, want %s", got, tc.want)
 		}
 	}
-	if ModeNames[ModeActiveBackup] != "active-backup" || ModeNames[Mode8023AD] != "802.3ad" ||
-		ModeNames[ModeTLB] != "balance-tlb" || ModeNames[ModeALB] != "balance-alb" {
+	if api.ModeNames[api.ModeActiveBackup] != "active-backup" || api.ModeNames[api.Mode8023AD] != "802.3ad" ||
+		api.ModeNames[api.ModeTLB] != "balance-tlb" || api.ModeNames[api.ModeALB] != "balance-alb" {
 		t.Error("mode constants do not match ModeNames")
 	}
 }
@@ -78,87 +37,87 @@ func TestKernelNames(t *testing.T) {
 // gateway merges them: nothing out of range may pass (or panic).
 func TestBondParamsCheck(t *testing.T) {
 	taps := []string{"tap1", "tap2"}
-	good := []BondParams{
+	good := []api.BondParams{
 		{},
-		Defaults().Merge(BondParams{ArpIPTarget: addrs("10.8.0.254")}),
-		{Mode: ptr(1), Miimon: ptr(100), Updelay: ptr(200), Downdelay: ptr(200), PeerNotifDelay: ptr(100)},
-		{Mode: ptr(4), Miimon: ptr(100), ArpInterval: ptr(0), ArpValidate: ptr(0)},
-		{Mode: ptr(4), Updelay: ptr(200)}, // the kernel turns miimon on for 802.3ad
-		{Mode: ptr(5), Primary: ptr("tap2"), ActiveSlave: ptr("tap1")},
-		{Mode: ptr(0), ArpInterval: ptr(100), ArpIPTarget: addrs("10.8.0.254"), Primary: ptr("")},
-		{ArpIPTarget: targetAddrs(16), ArpInterval: ptr(1)},
+		api.Defaults().Merge(api.BondParams{ArpIPTarget: testsupport.Addrs("10.8.0.254")}),
+		{Mode: testsupport.Ptr(1), Miimon: testsupport.Ptr(100), Updelay: testsupport.Ptr(200), Downdelay: testsupport.Ptr(200), PeerNotifDelay: testsupport.Ptr(100)},
+		{Mode: testsupport.Ptr(4), Miimon: testsupport.Ptr(100), ArpInterval: testsupport.Ptr(0), ArpValidate: testsupport.Ptr(0)},
+		{Mode: testsupport.Ptr(4), Updelay: testsupport.Ptr(200)}, // the kernel turns miimon on for 802.3ad
+		{Mode: testsupport.Ptr(5), Primary: testsupport.Ptr("tap2"), ActiveSlave: testsupport.Ptr("tap1")},
+		{Mode: testsupport.Ptr(0), ArpInterval: testsupport.Ptr(100), ArpIPTarget: testsupport.Addrs("10.8.0.254"), Primary: testsupport.Ptr("")},
+		{ArpIPTarget: targetAddrs(16), ArpInterval: testsupport.Ptr(1)},
 		{ArpIPTarget: []netip.Addr{}},
 	}
 	for _, p := range good {
 		if err := p.Check(taps); err != nil {
-			t.Errorf("%s: %v", mustJSON(p), err)
+			t.Errorf("%s: %v", testsupport.MustJSON(p), err)
 		}
 	}
 	bad := []struct {
-		p     BondParams
+		p     api.BondParams
 		field string
 	}{
-		{BondParams{Mode: ptr(7)}, "bonding_mode"},
-		{BondParams{Mode: ptr(-1)}, "bonding_mode"},
-		{BondParams{ArpValidate: ptr(9)}, "arp_validate"},
-		{BondParams{FailOverMac: ptr(3)}, "fail_over_mac"},
-		{BondParams{PrimaryReselect: ptr(-1)}, "primary_reselect"},
-		{BondParams{ArpMissedMax: ptr(0)}, "arp_missed_max"},
-		{BondParams{NumGratArp: ptr(256)}, "num_grat_arp"},
-		{BondParams{AllSlavesActive: ptr(2)}, "all_slaves_active"},
-		{BondParams{Miimon: ptr(-1)}, "miimon"},
-		{BondParams{ArpIPTarget: targetAddrs(17)}, "arp_ip_target"},
-		{BondParams{ArpIPTarget: addrs("10.8.0.1", "10.8.0.1")}, "arp_ip_target[1]"},
-		{BondParams{ArpIPTarget: addrs("fe80::1")}, "arp_ip_target[0]"},
-		{BondParams{ArpIPTarget: []netip.Addr{{}}}, "arp_ip_target[0]"},
-		{BondParams{Primary: ptr("tap3")}, "primary"},
-		{BondParams{ActiveSlave: ptr("eth0")}, "active_slave"},
-		{BondParams{ArpInterval: ptr(100)}, "arp_ip_target"},
-		{BondParams{ArpInterval: ptr(100), Miimon: ptr(100), ArpIPTarget: addrs("10.8.0.254")}, "arp_interval"},
-		{BondParams{Mode: ptr(4), ArpInterval: ptr(100), ArpIPTarget: addrs("10.8.0.254")}, "arp_interval"},
-		{BondParams{Mode: ptr(5), ArpValidate: ptr(1)}, "arp_validate"},
-		{BondParams{Mode: ptr(6), ArpMissedMax: ptr(2)}, "arp_missed_max"},
-		{BondParams{Mode: ptr(0), Primary: ptr("tap1")}, "primary"},
-		{BondParams{Mode: ptr(3), ActiveSlave: ptr("tap1")}, "active_slave"},
-		{BondParams{Miimon: ptr(0), Updelay: ptr(100)}, "updelay"},
-		{BondParams{ArpInterval: ptr(100), ArpIPTarget: addrs("10.8.0.254"), Downdelay: ptr(100)}, "downdelay"},
+		{api.BondParams{Mode: testsupport.Ptr(7)}, "bonding_mode"},
+		{api.BondParams{Mode: testsupport.Ptr(-1)}, "bonding_mode"},
+		{api.BondParams{ArpValidate: testsupport.Ptr(9)}, "arp_validate"},
+		{api.BondParams{FailOverMac: testsupport.Ptr(3)}, "fail_over_mac"},
+		{api.BondParams{PrimaryReselect: testsupport.Ptr(-1)}, "primary_reselect"},
+		{api.BondParams{ArpMissedMax: testsupport.Ptr(0)}, "arp_missed_max"},
+		{api.BondParams{NumGratArp: testsupport.Ptr(256)}, "num_grat_arp"},
+		{api.BondParams{AllSlavesActive: testsupport.Ptr(2)}, "all_slaves_active"},
+		{api.BondParams{Miimon: testsupport.Ptr(-1)}, "miimon"},
+		{api.BondParams{ArpIPTarget: targetAddrs(17)}, "arp_ip_target"},
+		{api.BondParams{ArpIPTarget: testsupport.Addrs("10.8.0.1", "10.8.0.1")}, "arp_ip_target[1]"},
+		{api.BondParams{ArpIPTarget: testsupport.Addrs("fe80::1")}, "arp_ip_target[0]"},
+		{api.BondParams{ArpIPTarget: []netip.Addr{{}}}, "arp_ip_target[0]"},
+		{api.BondParams{Primary: testsupport.Ptr("tap3")}, "primary"},
+		{api.BondParams{ActiveSlave: testsupport.Ptr("eth0")}, "active_slave"},
+		{api.BondParams{ArpInterval: testsupport.Ptr(100)}, "arp_ip_target"},
+		{api.BondParams{ArpInterval: testsupport.Ptr(100), Miimon: testsupport.Ptr(100), ArpIPTarget: testsupport.Addrs("10.8.0.254")}, "arp_interval"},
+		{api.BondParams{Mode: testsupport.Ptr(4), ArpInterval: testsupport.Ptr(100), ArpIPTarget: testsupport.Addrs("10.8.0.254")}, "arp_interval"},
+		{api.BondParams{Mode: testsupport.Ptr(5), ArpValidate: testsupport.Ptr(1)}, "arp_validate"},
+		{api.BondParams{Mode: testsupport.Ptr(6), ArpMissedMax: testsupport.Ptr(2)}, "arp_missed_max"},
+		{api.BondParams{Mode: testsupport.Ptr(0), Primary: testsupport.Ptr("tap1")}, "primary"},
+		{api.BondParams{Mode: testsupport.Ptr(3), ActiveSlave: testsupport.Ptr("tap1")}, "active_slave"},
+		{api.BondParams{Miimon: testsupport.Ptr(0), Updelay: testsupport.Ptr(100)}, "updelay"},
+		{api.BondParams{ArpInterval: testsupport.Ptr(100), ArpIPTarget: testsupport.Addrs("10.8.0.254"), Downdelay: testsupport.Ptr(100)}, "downdelay"},
 	}
 	for _, tc := range bad {
-		t.Run(tc.field+" "+mustJSON(tc.p), func(t *testing.T) {
+		t.Run(tc.field+" "+testsupport.MustJSON(tc.p), func(t *testing.T) {
 			testsupport.WantInvalid(t, tc.p.Check(taps), tc.field)
 		})
 	}
 }
 
 func TestMerge(t *testing.T) {
-	base := Defaults().Merge(BondParams{Primary: ptr("tap1"), ArpIPTarget: addrs("10.8.0.254")})
-	snapshot := mustJSON(base)
+	base := api.Defaults().Merge(api.BondParams{Primary: testsupport.Ptr("tap1"), ArpIPTarget: testsupport.Addrs("10.8.0.254")})
+	snapshot := testsupport.MustJSON(base)
 
-	m := base.Merge(BondParams{Primary: ptr("tap2"), ArpInterval: ptr(50), Miimon: ptr(0)})
+	m := base.Merge(api.BondParams{Primary: testsupport.Ptr("tap2"), ArpInterval: testsupport.Ptr(50), Miimon: testsupport.Ptr(0)})
 	if *m.Primary != "tap2" || *m.ArpInterval != 50 || *m.Miimon != 0 || *m.Mode != 1 || *m.ArpValidate != 5 ||
-		!slices.Equal(m.ArpIPTarget, addrs("10.8.0.254")) {
-		t.Errorf("merged %s", mustJSON(m))
+		!slices.Equal(m.ArpIPTarget, testsupport.Addrs("10.8.0.254")) {
+		t.Errorf("merged %s", testsupport.MustJSON(m))
 	}
 	// The result shares nothing with its inputs.
 	*m.Mode, *m.Primary, m.ArpIPTarget[0] = 4, "x", netip.MustParseAddr("192.0.2.1")
-	if mustJSON(base) != snapshot {
-		t.Errorf("changing the merge changed its input: %s", mustJSON(base))
+	if testsupport.MustJSON(base) != snapshot {
+		t.Errorf("changing the merge changed its input: %s", testsupport.MustJSON(base))
 	}
-	q := BondParams{ActiveSlave: ptr("tap1")}
+	q := api.BondParams{ActiveSlave: testsupport.Ptr("tap1")}
 	m = base.Merge(q)
 	*m.ActiveSlave = "tap2"
 	if *q.ActiveSlave != "tap1" {
 		t.Error("merge shares q's pointers")
 	}
 	// An empty target list is given: it clears; nil leaves them.
-	if m := base.Merge(BondParams{ArpIPTarget: []netip.Addr{}}); m.ArpIPTarget == nil || len(m.ArpIPTarget) != 0 {
+	if m := base.Merge(api.BondParams{ArpIPTarget: []netip.Addr{}}); m.ArpIPTarget == nil || len(m.ArpIPTarget) != 0 {
 		t.Errorf("clearing targets gave %#v", m.ArpIPTarget)
 	}
-	if m := base.Merge(BondParams{}); !reflect.DeepEqual(m, base) {
-		t.Errorf("merging nothing: %s", mustJSON(m))
+	if m := base.Merge(api.BondParams{}); !reflect.DeepEqual(m, base) {
+		t.Errorf("merging nothing: %s", testsupport.MustJSON(m))
 	}
-	if m := (BondParams{}).Merge(base); !reflect.DeepEqual(m, base) {
-		t.Errorf("merging onto nothing: %s", mustJSON(m))
+	if m := (api.BondParams{}).Merge(base); !reflect.DeepEqual(m, base) {
+		t.Errorf("merging onto nothing: %s", testsupport.MustJSON(m))
 	}
 }
 
@@ -166,17 +125,29 @@ func TestMerge(t *testing.T) {
 // empty target list stays given.
 func TestMarshalBondParams(t *testing.T) {
 	tests := []struct {
-		p    BondParams
+		p    api.BondParams
 		want string
 	}{
-		{BondParams{}, `{}`},
-		{Defaults(), `{"bonding_mode":1,"arp_interval":100,"arp_validate":5,"fail_over_mac":1}`},
-		{BondParams{ArpIPTarget: []netip.Addr{}}, `{"arp_ip_target":[]}`},
-		{BondParams{Primary: ptr(""), ArpIPTarget: addrs("10.8.0.254", "10.8.0.1")}, `{"primary":"","arp_ip_target":["10.8.0.254","10.8.0.1"]}`},
+		{api.BondParams{}, `{}`},
+		{api.Defaults(), `{"bonding_mode":1,"arp_interval":100,"arp_validate":5,"fail_over_mac":1}`},
+		{api.BondParams{ArpIPTarget: []netip.Addr{}}, `{"arp_ip_target":[]}`},
+		{api.BondParams{Primary: testsupport.Ptr(""), ArpIPTarget: testsupport.Addrs("10.8.0.254", "10.8.0.1")}, `{"primary":"","arp_ip_target":["10.8.0.254","10.8.0.1"]}`},
 	}
 	for _, tc := range tests {
-		if got := mustJSON(tc.p); got != tc.want {
+		if got := testsupport.MustJSON(tc.p); got != tc.want {
 			t.Errorf("got %s, want %s", got, tc.want)
+		}
+	}
+}
+
+// TestModeRules: the kernel's rules of which modes monitor by ARP and
+// which have a primary, mode by mode.
+func TestModeRules(t *testing.T) {
+	for mode, name := range api.ModeNames {
+		arp := name != "802.3ad" && name != "balance-tlb" && name != "balance-alb"
+		primary := name == "active-backup" || name == "balance-tlb" || name == "balance-alb"
+		if api.ModeUsesARP(mode) != arp || api.ModeHasPrimary(mode) != primary {
+			t.Errorf("%s: ModeUsesARP %t, ModeHasPrimary %t; want %t, %t", name, api.ModeUsesARP(mode), api.ModeHasPrimary(mode), arp, primary)
 		}
 	}
 }

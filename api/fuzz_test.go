@@ -1,11 +1,12 @@
-package api
+package api_test
 
 import (
-	"encoding/json"
 	"reflect"
 	"testing"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 // FuzzDecode feeds any bytes to every decoder: none may panic, every
@@ -15,7 +16,7 @@ import (
 // bodies has its own fuzz test (internal/config).
 func FuzzDecode(f *testing.F) {
 	for _, name := range []string{"spec_server_start.json", "spec_client_start.json", "spec_bond_params.json"} {
-		f.Add(readSpec(f, name))
+		f.Add(testsupport.SpecBody(f, name))
 	}
 	f.Add([]byte(`{"bridge_interface": "br1", "bridge_ip": "10.9.0.1/16", "links": 16, "port_base": 65520, "tap_prefix": "t"}`))
 	f.Add([]byte(`{"bonding_mode": "802.3ad", "miimon": 100, "arp_ip_target": ["10.8.0.254", "10.8.0.1"], "primary": ""}`))
@@ -30,7 +31,7 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 
-		good := Server{BridgeInterface: "keep"}
+		good := api.Server{BridgeInterface: "keep"}
 		s := good
 		if err := s.UnmarshalJSON(data); err != nil {
 			invalid("server", err)
@@ -44,7 +45,7 @@ func FuzzDecode(f *testing.F) {
 			roundTrip(t, s)
 		}
 
-		var c Client
+		var c api.Client
 		if err := c.UnmarshalJSON(data); err != nil {
 			invalid("client", err)
 			if !reflect.ValueOf(c).IsZero() {
@@ -52,32 +53,16 @@ func FuzzDecode(f *testing.F) {
 			}
 		} else {
 			if err := c.Check(); err != nil {
-				t.Fatalf("accepted client fails Check: %v (%s)", err, mustJSON(c))
+				t.Fatalf("accepted client fails Check: %v (%s)", err, testsupport.MustJSON(c))
 			}
 			roundTrip(t, c)
 		}
 
-		var p BondParams
+		var p api.BondParams
 		if err := p.UnmarshalJSON(data); err != nil {
 			invalid("bond params", err)
 		} else {
 			roundTrip(t, p)
 		}
 	})
-}
-
-// roundTrip wants v to Marshal and Unmarshal to an equal value.
-func roundTrip[T any](t *testing.T, v T) {
-	t.Helper()
-	out, err := json.Marshal(v)
-	if err != nil {
-		t.Fatalf("accepted %T does not marshal: %v", v, err)
-	}
-	var back T
-	if err := json.Unmarshal(out, &back); err != nil {
-		t.Fatalf("%T %s does not read back: %v", v, out, err)
-	}
-	if !reflect.DeepEqual(back, v) {
-		t.Fatalf("%T round trip:\n%s\n%s", v, mustJSON(v), mustJSON(back))
-	}
 }

@@ -1,31 +1,12 @@
-package api
+package api_test
 
 import (
 	"encoding/json"
-	"net/netip"
-	"os"
-	"path/filepath"
+	"reflect"
 	"testing"
+
+	"github.com/multilink/multilink/internal/testsupport"
 )
-
-func ptr[T any](v T) *T { return &v }
-
-func readSpec(t testing.TB, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
-func addrs(s ...string) []netip.Addr {
-	out := make([]netip.Addr, len(s))
-	for i, a := range s {
-		out[i] = netip.MustParseAddr(a)
-	}
-	return out
-}
 
 // object edits: del removes a key.
 type deleted struct{}
@@ -43,19 +24,11 @@ func apply(m map[string]any, kv []any) {
 	}
 }
 
-func mustJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
-}
-
 // serverBody is the spec's server example with kv put over it.
 func serverBody(kv ...any) string {
 	m := map[string]any{"bride_interface": "br0", "bridge_ip": "10.8.0.254", "links": "2"}
 	apply(m, kv)
-	return mustJSON(m)
+	return testsupport.MustJSON(m)
 }
 
 // clientParts is the spec's client example, open for editing.
@@ -88,10 +61,26 @@ func clientBody(edit func(c clientParts)) string {
 	if edit != nil {
 		edit(c)
 	}
-	return mustJSON(c.top)
+	return testsupport.MustJSON(c.top)
 }
 
 // bondingBody is the spec's client example with kv put over its bonding.
 func bondingBody(kv ...any) string {
 	return clientBody(func(c clientParts) { apply(c.bonding, kv) })
+}
+
+// roundTrip wants v to Marshal and Unmarshal to an equal value.
+func roundTrip[T any](t *testing.T, v T) {
+	t.Helper()
+	out, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("accepted %T does not marshal: %v", v, err)
+	}
+	var back T
+	if err := json.Unmarshal(out, &back); err != nil {
+		t.Fatalf("%T %s does not read back: %v", v, out, err)
+	}
+	if !reflect.DeepEqual(back, v) {
+		t.Fatalf("%T round trip:\n%s\n%s", v, testsupport.MustJSON(v), testsupport.MustJSON(back))
+	}
 }

@@ -1,27 +1,28 @@
-package api
+package api_test
 
 import (
 	"encoding/json"
 	"net/netip"
 	"testing"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 )
 
 func TestRequestDecode(t *testing.T) {
 	good := []struct {
 		body string
-		want PingRequest
+		want api.PingRequest
 	}{
-		{`{"ip": "10.8.0.254"}`, PingRequest{IP: netip.MustParseAddr("10.8.0.254")}},
-		{`{"ip": "2001:db8::1", "count": 3}`, PingRequest{IP: netip.MustParseAddr("2001:db8::1"), Count: 3}},
-		{`{"ip": "::ffff:192.0.2.1"}`, PingRequest{IP: netip.MustParseAddr("192.0.2.1")}},
-		{`{"ip": "fe80::1%eth0"}`, PingRequest{IP: netip.MustParseAddr("fe80::1%eth0")}},
+		{`{"ip": "10.8.0.254"}`, api.PingRequest{IP: netip.MustParseAddr("10.8.0.254")}},
+		{`{"ip": "2001:db8::1", "count": 3}`, api.PingRequest{IP: netip.MustParseAddr("2001:db8::1"), Count: 3}},
+		{`{"ip": "::ffff:192.0.2.1"}`, api.PingRequest{IP: netip.MustParseAddr("192.0.2.1")}},
+		{`{"ip": "fe80::1%eth0"}`, api.PingRequest{IP: netip.MustParseAddr("fe80::1%eth0")}},
 		{`{"ip": " 127.0.0.1 ", "count": "2", "interval_ms": 10, "timeout_ms": "100"}`,
-			PingRequest{IP: netip.MustParseAddr("127.0.0.1"), Count: 2, Interval: 10, Timeout: 100}},
+			api.PingRequest{IP: netip.MustParseAddr("127.0.0.1"), Count: 2, Interval: 10, Timeout: 100}},
 	}
 	for _, tc := range good {
-		var r PingRequest
+		var r api.PingRequest
 		if err := json.Unmarshal([]byte(tc.body), &r); err != nil {
 			t.Errorf("%s: %v", tc.body, err)
 			continue
@@ -57,7 +58,7 @@ func TestRequestDecodeRejects(t *testing.T) {
 		{`{"ip": "10.0.0.1", "host": "x"}`, "host"},
 	}
 	for _, tc := range bad {
-		var r PingRequest
+		var r api.PingRequest
 		err := json.Unmarshal([]byte(tc.body), &r)
 		if errkind.KindOf(err) != errkind.KindInvalid {
 			t.Errorf("%s: err %v, want an invalid-kind error", tc.body, err)
@@ -70,18 +71,18 @@ func TestRequestDecodeRejects(t *testing.T) {
 }
 
 func TestRequestCheckDefaults(t *testing.T) {
-	r := PingRequest{IP: netip.MustParseAddr("192.0.2.1")}
+	r := api.PingRequest{IP: netip.MustParseAddr("192.0.2.1")}
 	if err := r.Check(); err != nil {
 		t.Fatal(err)
 	}
 	f := r.Filled()
-	if f.Count != DefaultPingCount || f.Interval != DefaultPingInterval || f.Timeout != DefaultPingTimeout {
+	if f.Count != api.DefaultPingCount || f.Interval != api.DefaultPingInterval || f.Timeout != api.DefaultPingTimeout {
 		t.Errorf("filled: %+v", f)
 	}
-	if err := (PingRequest{}).Check(); errkind.FieldOf(err) != "ip" {
+	if err := (api.PingRequest{}).Check(); errkind.FieldOf(err) != "ip" {
 		t.Errorf("no ip: %v", err)
 	}
-	if err := (PingRequest{IP: r.IP, Count: -1}).Check(); errkind.FieldOf(err) != "count" {
+	if err := (api.PingRequest{IP: r.IP, Count: -1}).Check(); errkind.FieldOf(err) != "count" {
 		t.Errorf("negative count: %v", err)
 	}
 }

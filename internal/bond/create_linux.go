@@ -49,7 +49,7 @@ func (k *Kernel) create(ctx context.Context, s Spec) (err error) {
 	}
 	p := s.Params.Merge(api.BondParams{})
 	if p.Mode == nil {
-		p.Mode = ptr(api.ModeActiveBackup)
+		p.Mode = new(api.ModeActiveBackup)
 	}
 	if err := p.Check(s.Slaves); err != nil {
 		return err

@@ -21,10 +21,10 @@ func Desired(i api.BondInfo) api.BondParams {
 	p := i.Params.Merge(api.BondParams{})
 	p.ActiveSlave = nil
 	mode := modeOf(p)
-	if !usesARP(mode) {
+	if !api.ModeUsesARP(mode) {
 		p.ArpInterval, p.ArpValidate, p.ArpMissedMax = nil, nil, nil
 	}
-	if !hasPrimary(mode) {
+	if !api.ModeHasPrimary(mode) {
 		p.Primary = nil
 	}
 	if p.ArpMissedMax != nil && *p.ArpMissedMax == defaultMissedMax {
@@ -34,17 +34,6 @@ func Desired(i api.BondInfo) api.BondParams {
 		p.PeerNotifDelay = nil
 	}
 	return p
-}
-
-// usesARP reports whether mode can do ARP monitoring (all but 802.3ad,
-// balance-tlb and balance-alb), as api.BondParams.Check has it.
-func usesARP(mode int) bool {
-	return mode != api.Mode8023AD && mode != api.ModeTLB && mode != api.ModeALB
-}
-
-// hasPrimary reports whether mode has a primary and an active slave.
-func hasPrimary(mode int) bool {
-	return mode == api.ModeActiveBackup || mode == api.ModeTLB || mode == api.ModeALB
 }
 
 // modeOf is p's mode; a nil mode is active-backup, as api.BondParams.Check has it.

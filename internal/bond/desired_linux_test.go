@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/multilink/multilink/api"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 // TestDesiredRecreates changes the spec bond as PUT bond_params does, then
@@ -33,7 +34,7 @@ func TestDesiredRecreates(t *testing.T) {
 			if err := k.Create(ctx, specBond()); err != nil {
 				t.Fatalf("create: %v", err)
 			}
-			if err := k.Set(ctx, "bond0", decode(t, c.put)); err != nil {
+			if err := k.Set(ctx, "bond0", testsupport.Decode[api.BondParams](t, c.put)); err != nil {
 				t.Fatalf("set %s: %v", c.put, err)
 			}
 			before := info(t, k)
@@ -54,7 +55,7 @@ func TestDesiredRecreates(t *testing.T) {
 				t.Fatalf("recreate from %s: %v", jsonOf(t, want), err)
 			}
 			after := info(t, k2)
-			if !reflect.DeepEqual(after.Params.Merge(api.BondParams{ActiveSlave: ptr("")}), before.Params.Merge(api.BondParams{ActiveSlave: ptr("")})) {
+			if !reflect.DeepEqual(after.Params.Merge(api.BondParams{ActiveSlave: testsupport.Ptr("")}), before.Params.Merge(api.BondParams{ActiveSlave: testsupport.Ptr("")})) {
 				t.Errorf("recreated bond differs:\n%s\nwant:\n%s", jsonOf(t, after.Params), jsonOf(t, before.Params))
 			}
 		})

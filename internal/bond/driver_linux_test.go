@@ -7,7 +7,6 @@ import (
 	"flag"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -24,20 +24,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 func golden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
+	if want := testsupport.Golden(t, path, []byte(got), *update); got != string(want) {
 		t.Errorf("%s differs\n--- want\n%s--- got\n%s", path, want, got)
 	}
 }
@@ -50,24 +37,14 @@ func specBond() Spec {
 		Address: netip.MustParsePrefix("10.8.0.253/24"),
 		Slaves:  []string{"tap1", "tap2"},
 		Params: api.BondParams{
-			Mode:        ptr(1),
-			Primary:     ptr("tap1"),
-			ArpInterval: ptr(100),
+			Mode:        testsupport.Ptr(1),
+			Primary:     testsupport.Ptr("tap1"),
+			ArpInterval: testsupport.Ptr(100),
 			ArpIPTarget: []netip.Addr{netip.MustParseAddr("10.8.0.254")},
-			ArpValidate: ptr(5),
-			FailOverMac: ptr(1),
+			ArpValidate: testsupport.Ptr(5),
+			FailOverMac: testsupport.Ptr(1),
 		},
 	}
-}
-
-// decode reads bond parameters as the API does.
-func decode(t *testing.T, s string) api.BondParams {
-	t.Helper()
-	var p api.BondParams
-	if err := json.Unmarshal([]byte(s), &p); err != nil {
-		t.Fatalf("decode %s: %v", s, err)
-	}
-	return p
 }
 
 // created is a fake with the spec bond made and its transcript cleared.
@@ -121,11 +98,11 @@ func TestCreateRaw(t *testing.T) {
 	f := newFake("tap1", "tap2")
 	k := NewKernel(f, nil)
 	s := specBond()
-	s.Params.ArpMissedMax = ptr(3)
-	s.Params.NumGratArp = ptr(2)
-	s.Params.PrimaryReselect = ptr(2)
-	s.Params.AllSlavesActive = ptr(1)
-	s.Params.PeerNotifDelay = ptr(0) // without MII monitoring: not sent
+	s.Params.ArpMissedMax = testsupport.Ptr(3)
+	s.Params.NumGratArp = testsupport.Ptr(2)
+	s.Params.PrimaryReselect = testsupport.Ptr(2)
+	s.Params.AllSlavesActive = testsupport.Ptr(1)
+	s.Params.PeerNotifDelay = testsupport.Ptr(0) // without MII monitoring: not sent
 	if err := k.Create(context.Background(), s); err != nil {
 		t.Fatalf("create: %v", err)
 	}
@@ -174,13 +151,13 @@ func TestCreateRefused(t *testing.T) {
 		kind  errkind.Kind
 	}{
 		{"bond exists", func(f *fakeNL) { f.addLink("bond0", "veth") }, nil, errkind.KindConflict},
-		{"slave missing", nil, func(s *Spec) { s.Slaves = []string{"tap1", "tap3"}; s.Params.Primary = ptr("tap1") }, errkind.KindNotFound},
+		{"slave missing", nil, func(s *Spec) { s.Slaves = []string{"tap1", "tap3"}; s.Params.Primary = testsupport.Ptr("tap1") }, errkind.KindNotFound},
 		{"slave enslaved", func(f *fakeNL) { f.byName("tap2").master = f.addLink("br0", "veth").index }, nil, errkind.KindConflict},
 		{"slave twice", nil, func(s *Spec) { s.Slaves = []string{"tap1", "tap1"} }, errkind.KindInvalid},
 		{"bad name", nil, func(s *Spec) { s.Name = "bond 0" }, errkind.KindInvalid},
-		{"primary not a slave", nil, func(s *Spec) { s.Params.Primary = ptr("tap3") }, errkind.KindInvalid},
-		{"arp and miimon", nil, func(s *Spec) { s.Params.Miimon = ptr(100) }, errkind.KindInvalid},
-		{"arp_validate with miimon", nil, func(s *Spec) { s.Params.ArpInterval = ptr(0); s.Params.Miimon = ptr(100) }, errkind.KindInvalid},
+		{"primary not a slave", nil, func(s *Spec) { s.Params.Primary = testsupport.Ptr("tap3") }, errkind.KindInvalid},
+		{"arp and miimon", nil, func(s *Spec) { s.Params.Miimon = testsupport.Ptr(100) }, errkind.KindInvalid},
+		{"arp_validate with miimon", nil, func(s *Spec) { s.Params.ArpInterval = testsupport.Ptr(0); s.Params.Miimon = testsupport.Ptr(100) }, errkind.KindInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake("tap1", "tap2")
@@ -206,7 +183,7 @@ func TestCreateOldKernel(t *testing.T) {
 	f := newFake("tap1", "tap2")
 	f.oldKernel = true
 	s := specBond()
-	s.Params.ArpMissedMax = ptr(3)
+	s.Params.ArpMissedMax = testsupport.Ptr(3)
 	err := NewKernel(f, nil).Create(context.Background(), s)
 	if errkind.KindOf(err) != errkind.KindInvalid || errkind.FieldOf(err) != "arp_missed_max" || !errors.Is(err, ErrNotSupported) {
 		t.Fatalf("create: %v, want invalid arp_missed_max, not supported", err)
@@ -229,7 +206,7 @@ func TestCreateNoBondingDriver(t *testing.T) {
 // TestSetSpecPut applies the spec's PUT bond_params example.
 func TestSetSpecPut(t *testing.T) {
 	f, k := created(t)
-	if err := k.Set(context.Background(), "bond0", decode(t, `{"primary": "tap2", "arp_interval": "50"}`)); err != nil {
+	if err := k.Set(context.Background(), "bond0", testsupport.Decode[api.BondParams](t, `{"primary": "tap2", "arp_interval": "50"}`)); err != nil {
 		t.Fatalf("set: %v", err)
 	}
 	golden(t, "set_put", f.transcript())
@@ -241,7 +218,7 @@ func TestSetSpecPut(t *testing.T) {
 
 func TestSetModeChange(t *testing.T) {
 	f, k := created(t)
-	if err := k.Set(context.Background(), "bond0", decode(t, `{"bonding_mode": "balance-rr"}`)); err != nil {
+	if err := k.Set(context.Background(), "bond0", testsupport.Decode[api.BondParams](t, `{"bonding_mode": "balance-rr"}`)); err != nil {
 		t.Fatalf("set: %v", err)
 	}
 	golden(t, "set_mode", f.transcript())
@@ -252,7 +229,7 @@ func TestSetModeChangeTLB(t *testing.T) {
 	f, k := created(t)
 	// balance-tlb has no ARP monitoring: the kernel turns MII monitoring
 	// on by itself; the primary is restored after the cycle.
-	if err := k.Set(context.Background(), "bond0", decode(t, `{"bonding_mode": 5, "updelay": 200}`)); err != nil {
+	if err := k.Set(context.Background(), "bond0", testsupport.Decode[api.BondParams](t, `{"bonding_mode": 5, "updelay": 200}`)); err != nil {
 		t.Fatalf("set: %v", err)
 	}
 	golden(t, "set_mode_tlb", f.transcript())
@@ -264,7 +241,7 @@ func TestSetModeChangeTLB(t *testing.T) {
 
 func TestSetFailOverMac(t *testing.T) {
 	f, k := created(t)
-	if err := k.Set(context.Background(), "bond0", decode(t, `{"fail_over_mac": "follow", "arp_interval": 50}`)); err != nil {
+	if err := k.Set(context.Background(), "bond0", testsupport.Decode[api.BondParams](t, `{"fail_over_mac": "follow", "arp_interval": 50}`)); err != nil {
 		t.Fatalf("set: %v", err)
 	}
 	golden(t, "set_fail_over_mac", f.transcript())
@@ -279,7 +256,7 @@ func TestSetFailOverMac(t *testing.T) {
 func TestSetCycleRecovers(t *testing.T) {
 	f, k := created(t)
 	f.failOn, f.failErr = "modify bond0 mode=0", unix.EIO
-	err := k.Set(context.Background(), "bond0", decode(t, `{"bonding_mode": 0}`))
+	err := k.Set(context.Background(), "bond0", testsupport.Decode[api.BondParams](t, `{"bonding_mode": 0}`))
 	if !errors.Is(err, unix.EIO) {
 		t.Fatalf("set: %v, want EIO", err)
 	}
@@ -293,7 +270,7 @@ func TestSetCycleRecovers(t *testing.T) {
 
 func TestSetRaw(t *testing.T) {
 	f, k := created(t)
-	if err := k.Set(context.Background(), "bond0", decode(t, `{"arp_missed_max": 5, "num_grat_arp": 3}`)); err != nil {
+	if err := k.Set(context.Background(), "bond0", testsupport.Decode[api.BondParams](t, `{"arp_missed_max": 5, "num_grat_arp": 3}`)); err != nil {
 		t.Fatalf("set: %v", err)
 	}
 	golden(t, "set_raw", f.transcript())
@@ -304,7 +281,7 @@ func TestSetRaw(t *testing.T) {
 
 func TestSetMiimonPeerNotifDelay(t *testing.T) {
 	f, k := created(t)
-	p := decode(t, `{"arp_interval": 0, "miimon": 100, "arp_validate": 0, "peer_notif_delay": 300, "downdelay": 200}`)
+	p := testsupport.Decode[api.BondParams](t, `{"arp_interval": 0, "miimon": 100, "arp_validate": 0, "peer_notif_delay": 300, "downdelay": 200}`)
 	if err := k.Set(context.Background(), "bond0", p); err != nil {
 		t.Fatalf("set: %v", err)
 	}
@@ -316,7 +293,7 @@ func TestSetMiimonPeerNotifDelay(t *testing.T) {
 
 func TestSetPrimaryClear(t *testing.T) {
 	f, k := created(t)
-	if err := k.Set(context.Background(), "bond0", decode(t, `{"primary": ""}`)); err != nil {
+	if err := k.Set(context.Background(), "bond0", testsupport.Decode[api.BondParams](t, `{"primary": ""}`)); err != nil {
 		t.Fatalf("set: %v", err)
 	}
 	golden(t, "set_primary_clear", f.transcript())
@@ -327,7 +304,7 @@ func TestSetPrimaryClear(t *testing.T) {
 
 func TestSetActiveSlave(t *testing.T) {
 	f, k := created(t)
-	if err := k.Set(context.Background(), "bond0", decode(t, `{"primary": "", "active_slave": "tap2"}`)); err != nil {
+	if err := k.Set(context.Background(), "bond0", testsupport.Decode[api.BondParams](t, `{"primary": "", "active_slave": "tap2"}`)); err != nil {
 		t.Fatalf("set: %v", err)
 	}
 	golden(t, "set_active", f.transcript())
@@ -341,7 +318,7 @@ func TestSetActiveSlave(t *testing.T) {
 func TestSetNothing(t *testing.T) {
 	f, k := created(t)
 	for _, p := range []string{`{}`, `{"bonding_mode": "active-backup", "fail_over_mac": 1}`} {
-		if err := k.Set(context.Background(), "bond0", decode(t, p)); err != nil {
+		if err := k.Set(context.Background(), "bond0", testsupport.Decode[api.BondParams](t, p)); err != nil {
 			t.Fatalf("set %s: %v", p, err)
 		}
 	}
@@ -368,7 +345,7 @@ func TestSetInvalid(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, k := created(t)
-			err := k.Set(context.Background(), "bond0", decode(t, tc.params))
+			err := k.Set(context.Background(), "bond0", testsupport.Decode[api.BondParams](t, tc.params))
 			if errkind.KindOf(err) != errkind.KindInvalid || errkind.FieldOf(err) != tc.field {
 				t.Errorf("set %s: %v (kind %d, field %q), want invalid %s", tc.params, err, errkind.KindOf(err), errkind.FieldOf(err), tc.field)
 			}
@@ -385,7 +362,7 @@ func TestSetOldKernel(t *testing.T) {
 	if p := info(t, k).Params; *p.ArpMissedMax != 2 || *p.PeerNotifDelay != 0 {
 		t.Errorf("old kernel reads arp_missed_max %d, peer_notif_delay %d; want 2, 0", *p.ArpMissedMax, *p.PeerNotifDelay)
 	}
-	err := k.Set(context.Background(), "bond0", decode(t, `{"arp_missed_max": 3}`))
+	err := k.Set(context.Background(), "bond0", testsupport.Decode[api.BondParams](t, `{"arp_missed_max": 3}`))
 	if errkind.KindOf(err) != errkind.KindInvalid || !errors.Is(err, ErrNotSupported) {
 		t.Errorf("set: %v, want invalid, not supported", err)
 	}
@@ -398,7 +375,7 @@ func TestSetOldKernel(t *testing.T) {
 func TestSetKernelRefuses(t *testing.T) {
 	f, k := created(t)
 	f.failOn, f.failErr = "modify bond0 arp_interval=50", unix.EINVAL
-	err := k.Set(context.Background(), "bond0", decode(t, `{"arp_interval": 50}`))
+	err := k.Set(context.Background(), "bond0", testsupport.Decode[api.BondParams](t, `{"arp_interval": 50}`))
 	if errkind.KindOf(err) != errkind.KindInvalid || errkind.FieldOf(err) != "arp_interval" || !errors.Is(err, unix.EINVAL) {
 		t.Errorf("set: %v, want invalid arp_interval wrapping EINVAL", err)
 	}
@@ -406,7 +383,7 @@ func TestSetKernelRefuses(t *testing.T) {
 
 func TestSetMissing(t *testing.T) {
 	f := newFake("tap1")
-	err := NewKernel(f, nil).Set(context.Background(), "bond0", decode(t, `{"arp_interval": 50}`))
+	err := NewKernel(f, nil).Set(context.Background(), "bond0", testsupport.Decode[api.BondParams](t, `{"arp_interval": 50}`))
 	if errkind.KindOf(err) != errkind.KindNotFound {
 		t.Errorf("set: %v, want not found", err)
 	}
@@ -502,7 +479,7 @@ func TestSlaveOrder(t *testing.T) {
 		t.Errorf("slaves %s, want the Spec's order tap2,tap1", got)
 	}
 	f.ops = nil
-	if err := k.Set(context.Background(), "bond0", decode(t, `{"fail_over_mac": 0}`)); err != nil {
+	if err := k.Set(context.Background(), "bond0", testsupport.Decode[api.BondParams](t, `{"fail_over_mac": 0}`)); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "set_order", f.transcript())

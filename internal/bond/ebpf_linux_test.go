@@ -10,10 +10,12 @@ import (
 
 	"github.com/vishvananda/netns"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bpf"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/nstest"
 	"github.com/multilink/multilink/internal/tcattach"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 // ebpfLab is the spec's topology with an eBPF bond on the gateway.
@@ -125,7 +127,7 @@ func TestEBPFBond(t *testing.T) {
 
 			// Switch: one map write.
 			start := time.Now()
-			if err := l.e.Set(ctx, "bond0", decode(t, `{"active_slave": "tap2"}`)); err != nil {
+			if err := l.e.Set(ctx, "bond0", testsupport.Decode[api.BondParams](t, `{"active_slave": "tap2"}`)); err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("switch took %v", time.Since(start))
@@ -138,7 +140,7 @@ func TestEBPFBond(t *testing.T) {
 			}
 			ping(t, l.hub, "10.8.0.253")
 			// primary acts too, and every parameter is stored and reported.
-			if err := l.e.Set(ctx, "bond0", decode(t, `{"primary": "tap1", "arp_interval": "50"}`)); err != nil {
+			if err := l.e.Set(ctx, "bond0", testsupport.Decode[api.BondParams](t, `{"primary": "tap1", "arp_interval": "50"}`)); err != nil {
 				t.Fatal(err)
 			}
 			if info, _ := l.e.Info(ctx, "bond0"); info.Active != "tap1" || *info.Params.ArpInterval != 50 || *info.Params.Primary != "tap1" {
@@ -147,7 +149,7 @@ func TestEBPFBond(t *testing.T) {
 			ping(t, l.gw, "10.8.0.254")
 			// Bad parameters change nothing.
 			for _, bad := range []string{`{"primary": "tap9"}`, `{"bonding_mode": "balance-rr"}`} {
-				if err := l.e.Set(ctx, "bond0", decode(t, bad)); errkind.KindOf(err) != errkind.KindInvalid {
+				if err := l.e.Set(ctx, "bond0", testsupport.Decode[api.BondParams](t, bad)); errkind.KindOf(err) != errkind.KindInvalid {
 					t.Errorf("%s: %v, want invalid", bad, err)
 				}
 			}
@@ -186,7 +188,7 @@ func TestEBPFBondRefuses(t *testing.T) {
 	l := newEBPFLab(t, tcattach.Auto)
 	ctx := context.Background()
 	s := specBond()
-	s.Params = decode(t, `{"bonding_mode": "balance-rr"}`)
+	s.Params = testsupport.Decode[api.BondParams](t, `{"bonding_mode": "balance-rr"}`)
 	if err := l.e.Create(ctx, s); errkind.KindOf(err) != errkind.KindInvalid {
 		t.Errorf("mode 0: %v, want invalid", err)
 	}
@@ -219,7 +221,7 @@ func TestEBPFBondRefusesStrangers(t *testing.T) {
 	s.Name = "bond1"
 	s.Address = netip.MustParsePrefix("10.9.0.253/24")
 	s.Slaves = []string{"tap2"}
-	s.Params.Primary = ptr("tap2")
+	s.Params.Primary = testsupport.Ptr("tap2")
 	if err := l.e.Create(ctx, s); errkind.KindOf(err) != errkind.KindConflict {
 		t.Errorf("tap2 in a second bond: %v, want conflict", err)
 	}
@@ -227,7 +229,7 @@ func TestEBPFBondRefusesStrangers(t *testing.T) {
 		t.Error("bond1 left after the refused create")
 	}
 	for _, body := range []string{`{"active_slave": "tap9"}`, `{"primary": "tap9"}`, `{"primary": "tap2", "active_slave": "tap9"}`} {
-		if err := l.e.Set(ctx, "bond0", decode(t, body)); errkind.KindOf(err) != errkind.KindInvalid {
+		if err := l.e.Set(ctx, "bond0", testsupport.Decode[api.BondParams](t, body)); errkind.KindOf(err) != errkind.KindInvalid {
 			t.Errorf("set %s: %v, want invalid", body, err)
 		}
 		info, err := l.e.Info(ctx, "bond0")

@@ -9,6 +9,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/multilink/multilink/api"
 )
 
 // fakeNL is a Netlink and Raw that keeps links in memory, acts like the
@@ -263,7 +265,7 @@ func (f *fakeNL) change(fl *fakeLink, b *netlink.Bond) error {
 		case fl.up:
 			return unix.EBUSY
 		}
-		if !arpMode(int(b.Mode)) {
+		if !api.ModeUsesARP(int(b.Mode)) {
 			k.arpInterval = 0
 			if k.miimon == 0 {
 				k.miimon = 100
@@ -273,7 +275,7 @@ func (f *fakeNL) change(fl *fakeLink, b *netlink.Bond) error {
 		k.mode = int(b.Mode)
 	}
 	if b.ActiveSlave >= 0 {
-		if !primaryMode(k.mode) {
+		if !api.ModeHasPrimary(k.mode) {
 			return unix.EACCES
 		}
 		if b.ActiveSlave == 0 {
@@ -312,7 +314,7 @@ func (f *fakeNL) change(fl *fakeLink, b *netlink.Bond) error {
 		if b.ArpInterval > 0 && miimon > 0 {
 			return unix.EINVAL
 		}
-		if !arpMode(k.mode) {
+		if !api.ModeUsesARP(k.mode) {
 			return unix.EACCES
 		}
 		k.arpInterval = b.ArpInterval
@@ -327,13 +329,13 @@ func (f *fakeNL) change(fl *fakeLink, b *netlink.Bond) error {
 		if b.ArpValidate > 0 && miimon > 0 {
 			return unix.EINVAL
 		}
-		if !arpMode(k.mode) {
+		if !api.ModeUsesARP(k.mode) {
 			return unix.EACCES
 		}
 		k.arpValidate = int(b.ArpValidate)
 	}
 	if b.Primary >= 0 {
-		if !primaryMode(k.mode) {
+		if !api.ModeHasPrimary(k.mode) {
 			return unix.EACCES
 		}
 		k.primary = ""
@@ -360,15 +362,12 @@ func (f *fakeNL) change(fl *fakeLink, b *netlink.Bond) error {
 	return nil
 }
 
-func arpMode(mode int) bool     { return mode != 4 && mode != 5 && mode != 6 }
-func primaryMode(mode int) bool { return mode == 1 || mode == 5 || mode == 6 }
-
 // reselect picks the active slave as the kernel does in the modes that
 // have one: the primary if it is a slave (KERNEL-LAB: setting primary
 // switches at once), else the current one, else the first slave.
 func (f *fakeNL) reselect(fl *fakeLink) {
 	k := fl.bond
-	if !primaryMode(k.mode) {
+	if !api.ModeHasPrimary(k.mode) {
 		k.active = 0
 		return
 	}
@@ -511,7 +510,7 @@ func (f *fakeNL) SetBondData(name string, data []Attr) error {
 			}
 			k.peerNotifDelay = int(binary.NativeEndian.Uint32(a.Value)) / k.miimon * k.miimon
 		case attrMissedMax:
-			if !arpMode(k.mode) {
+			if !api.ModeUsesARP(k.mode) {
 				return unix.EACCES
 			}
 			k.missedMax = int(a.Value[0])
@@ -551,7 +550,7 @@ func (f *fakeNL) link(fl *fakeLink) netlink.Link {
 	case "bond":
 		k := fl.bond
 		primary := 0
-		if p := f.byName(k.primary); p != nil && p.master == fl.index && primaryMode(k.mode) {
+		if p := f.byName(k.primary); p != nil && p.master == fl.index && api.ModeHasPrimary(k.mode) {
 			primary = p.index // the kernel reports primary_slave, set on enslave in these modes only
 		}
 		return &netlink.Bond{

@@ -18,6 +18,7 @@ import (
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/nstest"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 // The kernel tests build the spec's topology in two fresh namespaces: the
@@ -114,33 +115,16 @@ func (l *lab) info(t *testing.T) api.BondInfo {
 
 func (l *lab) set(t *testing.T, params string) {
 	t.Helper()
-	if err := l.k.Set(context.Background(), "bond0", decode(t, params)); err != nil {
+	if err := l.k.Set(context.Background(), "bond0", testsupport.Decode[api.BondParams](t, params)); err != nil {
 		t.Fatalf("set %s: %v", params, err)
 	}
 }
 
-// eventually polls cond every 50 ms for at most limit; ARP monitoring
-// needs a few intervals (slower under QEMU TCG).
-func eventually(t *testing.T, limit time.Duration, what string, cond func() (bool, string)) time.Duration {
-	t.Helper()
-	start := time.Now()
-	var last string
-	for time.Since(start) < limit {
-		ok, state := cond()
-		if ok {
-			return time.Since(start)
-		}
-		last = state
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s: not after %v (last: %s)", what, limit, last)
-	return 0
-}
-
-// slavesUp waits until the bond's ARP monitor has both slaves up.
+// slavesUp waits until the bond's ARP monitor has both slaves up: a few
+// ARP intervals, slower under QEMU TCG.
 func (l *lab) slavesUp(t *testing.T) {
 	t.Helper()
-	d := eventually(t, 15*time.Second, "tap1 and tap2 up in bond0", func() (bool, string) {
+	d := testsupport.EventuallyState(t, 15*time.Second, "tap1 and tap2 up in bond0", func() (bool, string) {
 		var state []string
 		up := true
 		for _, n := range []string{"tap1", "tap2"} {
@@ -175,20 +159,20 @@ func wantParams(t *testing.T, got api.BondParams, want api.BondParams) {
 // after Create: the given ones plus the kernel's defaults.
 func specParams() api.BondParams {
 	return api.BondParams{
-		Mode:            ptr(1),
-		Primary:         ptr("tap1"),
-		ArpInterval:     ptr(100),
+		Mode:            testsupport.Ptr(1),
+		Primary:         testsupport.Ptr("tap1"),
+		ArpInterval:     testsupport.Ptr(100),
 		ArpIPTarget:     []netip.Addr{netip.MustParseAddr("10.8.0.254")},
-		ArpValidate:     ptr(5),
-		ArpMissedMax:    ptr(2),
-		FailOverMac:     ptr(1),
-		PrimaryReselect: ptr(0),
-		NumGratArp:      ptr(1),
-		PeerNotifDelay:  ptr(0),
-		Miimon:          ptr(0),
-		Updelay:         ptr(0),
-		Downdelay:       ptr(0),
-		AllSlavesActive: ptr(0),
+		ArpValidate:     testsupport.Ptr(5),
+		ArpMissedMax:    testsupport.Ptr(2),
+		FailOverMac:     testsupport.Ptr(1),
+		PrimaryReselect: testsupport.Ptr(0),
+		NumGratArp:      testsupport.Ptr(1),
+		PeerNotifDelay:  testsupport.Ptr(0),
+		Miimon:          testsupport.Ptr(0),
+		Updelay:         testsupport.Ptr(0),
+		Downdelay:       testsupport.Ptr(0),
+		AllSlavesActive: testsupport.Ptr(0),
 	}
 }
 
@@ -226,7 +210,7 @@ func TestKernelSetSpecPut(t *testing.T) {
 		t.Errorf("active slave %q right after primary tap2, want tap2", i.Active)
 	}
 	want := specParams()
-	want.Primary, want.ArpInterval = ptr("tap2"), ptr(50)
+	want.Primary, want.ArpInterval = testsupport.Ptr("tap2"), testsupport.Ptr(50)
 	wantParams(t, i.Params, want)
 
 	l.set(t, `{"primary": ""}`)
@@ -237,7 +221,7 @@ func TestKernelSetSpecPut(t *testing.T) {
 
 func TestKernelRawParams(t *testing.T) {
 	l := newLab(t)
-	l.create(t, func(p *api.BondParams) { p.ArpMissedMax = ptr(3) })
+	l.create(t, func(p *api.BondParams) { p.ArpMissedMax = testsupport.Ptr(3) })
 	if p := l.info(t).Params; *p.ArpMissedMax != 3 {
 		t.Errorf("arp_missed_max %d after create with 3", *p.ArpMissedMax)
 	}
@@ -249,8 +233,8 @@ func TestKernelRawParams(t *testing.T) {
 	// makes the kernel drop arp_validate by itself.
 	l.set(t, `{"arp_interval": 0, "miimon": 100, "peer_notif_delay": 300, "updelay": 200}`)
 	want := specParams()
-	want.ArpInterval, want.ArpValidate, want.ArpMissedMax = ptr(0), ptr(0), ptr(5)
-	want.Miimon, want.PeerNotifDelay, want.Updelay = ptr(100), ptr(300), ptr(200)
+	want.ArpInterval, want.ArpValidate, want.ArpMissedMax = testsupport.Ptr(0), testsupport.Ptr(0), testsupport.Ptr(5)
+	want.Miimon, want.PeerNotifDelay, want.Updelay = testsupport.Ptr(100), testsupport.Ptr(300), testsupport.Ptr(200)
 	wantParams(t, l.info(t).Params, want)
 }
 
@@ -260,7 +244,7 @@ func TestKernelModeChange(t *testing.T) {
 	l.set(t, `{"bonding_mode": "balance-rr"}`)
 	i := l.info(t)
 	want := specParams()
-	want.Mode, want.Primary, want.ArpValidate = ptr(0), ptr(""), ptr(0) // the kernel resets arp_validate
+	want.Mode, want.Primary, want.ArpValidate = testsupport.Ptr(0), testsupport.Ptr(""), testsupport.Ptr(0) // the kernel resets arp_validate
 	wantParams(t, i.Params, want)
 	if !i.Up || strings.Join(i.Slaves, ",") != "tap1,tap2" || i.Active != "" {
 		t.Errorf("after the cycle: %s", jsonOf(t, i))
@@ -284,7 +268,7 @@ func TestKernelFailOverMacChange(t *testing.T) {
 	l.set(t, `{"fail_over_mac": "none"}`)
 	i := l.info(t)
 	want := specParams()
-	want.FailOverMac = ptr(0)
+	want.FailOverMac = testsupport.Ptr(0)
 	wantParams(t, i.Params, want)
 	if !i.Up || strings.Join(i.Slaves, ",") != "tap1,tap2" {
 		t.Errorf("after the cycle: %s", jsonOf(t, i))
@@ -377,7 +361,7 @@ func TestKernelRawSocket(t *testing.T) {
 	if _, _, err := h.BondData("nope0"); !isNotFound(err) {
 		t.Errorf("bond data of a missing link: %v, want ENODEV", err)
 	}
-	missed := rawAttrs(api.BondParams{ArpMissedMax: ptr(3)})
+	missed := rawAttrs(api.BondParams{ArpMissedMax: testsupport.Ptr(3)})
 	if err := h.SetBondData("br0", missed); !errors.Is(err, unix.EOPNOTSUPP) {
 		t.Errorf("bond attributes to a bridge: %v, want EOPNOTSUPP", err)
 	}
@@ -413,7 +397,7 @@ func TestKernelNoBond(t *testing.T) {
 	if err := k.Delete(ctx, "tap1"); errkind.KindOf(err) != errkind.KindInvalid {
 		t.Errorf("delete of a veth: %v, want invalid", err)
 	}
-	if err := k.Set(ctx, "bond0", decode(t, `{"arp_interval": 50}`)); errkind.KindOf(err) != errkind.KindNotFound {
+	if err := k.Set(ctx, "bond0", testsupport.Decode[api.BondParams](t, `{"arp_interval": 50}`)); errkind.KindOf(err) != errkind.KindNotFound {
 		t.Errorf("set of a missing bond: %v, want not found", err)
 	}
 	s := specBond()

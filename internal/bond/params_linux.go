@@ -23,8 +23,6 @@ func intOr(v *int, def int) int {
 	return *v
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // sendable returns the parameters of p that are sent to the kernel, given
 // eff (the parameters in force afterwards) and live (those in force now;
 // nil for a bond being created). It drops what the kernel would refuse
@@ -52,7 +50,7 @@ func sendable(p, eff api.BondParams, live *api.BondParams) api.BondParams {
 			}
 		}
 	}
-	if !hasPrimary(modeOf(eff)) {
+	if !api.ModeHasPrimary(modeOf(eff)) {
 		s.Primary, s.ActiveSlave = nil, nil
 	}
 	return s
@@ -156,12 +154,12 @@ func parseRaw(data []Attr) (rawValues, error) {
 			if len(a.Value) < 1 {
 				return v, fmt.Errorf("IFLA_BOND_MISSED_MAX of %d bytes", len(a.Value))
 			}
-			v.missedMax = ptr(int(a.Value[0]))
+			v.missedMax = new(int(a.Value[0]))
 		case attrPeerNotifDelay:
 			if len(a.Value) < 4 {
 				return v, fmt.Errorf("IFLA_BOND_PEER_NOTIF_DELAY of %d bytes", len(a.Value))
 			}
-			v.peerNotifDelay = ptr(int(binary.NativeEndian.Uint32(a.Value)))
+			v.peerNotifDelay = new(int(binary.NativeEndian.Uint32(a.Value)))
 		}
 	}
 	return v, nil

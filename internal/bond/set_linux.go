@@ -89,20 +89,20 @@ func effective(live, p api.BondParams) api.BondParams {
 	base := live.Merge(api.BondParams{})
 	base.ActiveSlave = nil
 	if p.Mode != nil && live.Mode != nil && *p.Mode != *live.Mode {
-		base.ArpValidate = ptr(0)
-		if !usesARP(*p.Mode) {
-			base.ArpInterval = ptr(0)
+		base.ArpValidate = new(0)
+		if !api.ModeUsesARP(*p.Mode) {
+			base.ArpInterval = new(0)
 			if intOr(base.Miimon, 0) == 0 {
-				base.Miimon = ptr(defaultMiimon)
+				base.Miimon = new(defaultMiimon)
 			}
 		}
 	}
 	eff := base.Merge(p)
 	mode := modeOf(eff)
-	if !usesARP(mode) && p.ArpMissedMax == nil {
+	if !api.ModeUsesARP(mode) && p.ArpMissedMax == nil {
 		eff.ArpMissedMax = nil
 	}
-	if !hasPrimary(mode) && p.Primary == nil {
+	if !api.ModeHasPrimary(mode) && p.Primary == nil {
 		eff.Primary = nil
 	}
 	return eff
@@ -164,7 +164,7 @@ func (k *Kernel) reconfigure(ctx context.Context, st *state, send, eff api.BondP
 		}
 		released = released[1:]
 	}
-	if primary == nil && hasPrimary(modeOf(eff)) && eff.Primary != nil && *eff.Primary != "" {
+	if primary == nil && api.ModeHasPrimary(modeOf(eff)) && eff.Primary != nil && *eff.Primary != "" {
 		primary = eff.Primary
 	}
 	if primary != nil {
@@ -180,7 +180,7 @@ func (k *Kernel) reconfigure(ctx context.Context, st *state, send, eff api.BondP
 	if active != nil {
 		return k.modify(bond, api.BondParams{ActiveSlave: active}, st.index)
 	}
-	if was := st.info.Active; was != "" && hasPrimary(modeOf(eff)) && (eff.Primary == nil || *eff.Primary == "") {
+	if was := st.info.Active; was != "" && api.ModeHasPrimary(modeOf(eff)) && (eff.Primary == nil || *eff.Primary == "") {
 		if err := k.modify(bond, api.BondParams{ActiveSlave: &was}, st.index); err != nil {
 			k.log.Warn("bond reconfigure: active slave not restored; the kernel chose one", "bond", name, "slave", was, "err", err)
 		}

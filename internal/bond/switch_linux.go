@@ -39,7 +39,7 @@ func (k *Kernel) Switch(ctx context.Context, name, to string, grace time.Duratio
 	_, pending := k.grace[name]
 	if grace > 0 && (pending || intOr(st.info.Params.AllSlavesActive, 0) == 0) {
 		if !pending {
-			if err := k.set(ctx, name, api.BondParams{AllSlavesActive: ptr(1)}); err != nil {
+			if err := k.set(ctx, name, api.BondParams{AllSlavesActive: new(1)}); err != nil {
 				return fmt.Errorf("switch bond %s: open the other slaves: %w", name, err)
 			}
 		}
@@ -62,7 +62,7 @@ func (k *Kernel) endGrace(name string, gen uint64) {
 		return
 	}
 	delete(k.grace, name)
-	if err := k.set(context.Background(), name, api.BondParams{AllSlavesActive: ptr(0)}); err != nil {
+	if err := k.set(context.Background(), name, api.BondParams{AllSlavesActive: new(0)}); err != nil {
 		k.log.Debug("bond switch grace: all_slaves_active not put back (bond gone?)", "bond", name, "err", err)
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/nstest"
 	"github.com/multilink/multilink/internal/tcattach"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 // TestKernelSwitchGrace: a switch sets the primary at once and opens the
@@ -32,7 +34,7 @@ func TestKernelSwitchGrace(t *testing.T) {
 	if err := k.Switch(ctx, "bond0", "tap1", 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	if err := k.Set(ctx, "bond0", decode(t, `{"all_slaves_active": 1}`)); err != nil {
+	if err := k.Set(ctx, "bond0", testsupport.Decode[api.BondParams](t, `{"all_slaves_active": 1}`)); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)

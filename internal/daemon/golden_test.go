@@ -9,6 +9,7 @@ import (
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/*")
@@ -21,22 +22,11 @@ func TestGoldenState(t *testing.T) {
 	dir := filepath.Join("testdata", "golden")
 	path := filepath.Join(dir, "state.json")
 	s := newStore(t.TempDir())
-	if err := s.save(config.File{Servers: []api.Server{specServer(t)}, Clients: []api.Client{specClient(t)}}); err != nil {
+	if err := s.save(config.File{Servers: []api.Server{specServer(t)}, Clients: []api.Client{testsupport.SpecClient(t)}}); err != nil {
 		t.Fatal(err)
 	}
 	got := readState(t, s)
-	if *update {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatalf("make golden dir: %v", err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatalf("write golden: %v", err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden: %v (go test -update writes it)", err)
-	}
+	want := testsupport.Golden(t, path, got, *update)
 	if !bytes.Equal(got, want) {
 		t.Errorf("saved state differs from %s\n--- got\n%s--- want\n%s", path, got, want)
 	}

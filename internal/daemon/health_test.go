@@ -7,6 +7,7 @@ import (
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 func TestHealth(t *testing.T) {
@@ -56,10 +57,11 @@ func TestHealth(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.hub.statuses, f.gw.statuses = c.servers, c.clients
+			f.hub.SetStatuses(c.servers)
+			f.gw.SetStatuses(c.clients)
 			if c.pending {
-				f.gw.setFail("bond1", errkind.Unavailable(nil, "reach the hub"))
-				cl := specClient(t)
+				f.gw.SetFail("bond1", errkind.Unavailable(nil, "reach the hub"))
+				cl := testsupport.SpecClient(t)
 				cl.Bond = "bond1"
 				f.restore(context.Background(), config.File{Clients: []api.Client{cl}})
 			}

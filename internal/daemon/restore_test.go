@@ -11,17 +11,11 @@ import (
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
-// eventually polls cond for up to 5 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
+// settle bounds the waits for retries and restores.
+const settle = 5 * time.Second
 
 func (f *fixture) attempts(key string) int {
 	f.mu.Lock()
@@ -37,9 +31,9 @@ func (f *fixture) attempts(key string) int {
 // state, are reported, and start once the host is ready.
 func TestRestoreKeepsFailedEntries(t *testing.T) {
 	f := newFixture(t)
-	f.hub.setFail("br0", errkind.Unsupported(errors.New("exec: not found"), "find openvpn"))
-	f.gw.setFail("bond0", errkind.Invalid("bond.bond0.slaves[1].hw_int", "no interface wlan0 on this host"))
-	f.restore(context.Background(), config.File{Servers: []api.Server{specServer(t)}, Clients: []api.Client{specClient(t)}})
+	f.hub.SetFail("br0", errkind.Unsupported(errors.New("exec: not found"), "find openvpn"))
+	f.gw.SetFail("bond0", errkind.Invalid("bond.bond0.slaves[1].hw_int", "no interface wlan0 on this host"))
+	f.restore(context.Background(), config.File{Servers: []api.Server{specServer(t)}, Clients: []api.Client{testsupport.SpecClient(t)}})
 
 	if s := f.saved(t); len(s.Servers) != 1 || len(s.Clients) != 1 {
 		t.Fatalf("desired state after failed restores: %+v", s)
@@ -68,11 +62,11 @@ func TestRestoreKeepsFailedEntries(t *testing.T) {
 	}
 
 	// They are retried, whatever the error, and start once they can.
-	eventually(t, "retries", func() bool { return f.attempts("client/bond0") >= 3 && f.attempts("server/br0") >= 3 })
-	f.hub.setFail("br0", nil)
-	f.gw.setFail("bond0", nil)
-	eventually(t, "the restores", func() bool { return f.hub.isRunning("br0") && f.gw.isRunning("bond0") })
-	eventually(t, "no pending entry", func() bool { list, _ := f.pendingList(); return len(list) == 0 })
+	testsupport.Eventually(t, settle, "retries", func() bool { return f.attempts("client/bond0") >= 3 && f.attempts("server/br0") >= 3 })
+	f.hub.SetFail("br0", nil)
+	f.gw.SetFail("bond0", nil)
+	testsupport.Eventually(t, settle, "the restores", func() bool { return f.hub.Running("br0") && f.gw.Running("bond0") })
+	testsupport.Eventually(t, settle, "no pending entry", func() bool { list, _ := f.pendingList(); return len(list) == 0 })
 	if s := f.saved(t); len(s.Servers) != 1 || len(s.Clients) != 1 {
 		t.Errorf("desired state after the restores: %+v", s)
 	}
@@ -85,10 +79,10 @@ func TestRestoreKeepsFailedEntries(t *testing.T) {
 // start of the same name is 409, not a second copy.
 func TestStartOfPendingConflicts(t *testing.T) {
 	f := newFixture(t)
-	f.gw.setFail("bond0", errkind.Unavailable(nil, "reach the hub"))
-	f.hub.setFail("br0", errkind.Conflict("interface br0 exists already"))
-	f.restore(context.Background(), config.File{Servers: []api.Server{specServer(t)}, Clients: []api.Client{specClient(t)}})
-	if _, err := (gatewayRole{f.roles}).Start(context.Background(), specClient(t)); errkind.KindOf(err) != errkind.KindConflict {
+	f.gw.SetFail("bond0", errkind.Unavailable(nil, "reach the hub"))
+	f.hub.SetFail("br0", errkind.Conflict("interface br0 exists already"))
+	f.restore(context.Background(), config.File{Servers: []api.Server{specServer(t)}, Clients: []api.Client{testsupport.SpecClient(t)}})
+	if _, err := (gatewayRole{f.roles}).Start(context.Background(), testsupport.SpecClient(t)); errkind.KindOf(err) != errkind.KindConflict {
 		t.Errorf("start of a pending client: %v, want conflict", err)
 	}
 	if _, err := (hubRole{f.roles}).Start(context.Background(), specServer(t)); errkind.KindOf(err) != errkind.KindConflict {
@@ -100,9 +94,9 @@ func TestStartOfPendingConflicts(t *testing.T) {
 // state and ends its retries.
 func TestStopPending(t *testing.T) {
 	f := newFixture(t)
-	f.gw.setFail("bond0", errkind.Unavailable(nil, "reach the hub"))
-	f.hub.setFail("br0", errkind.Unsupported(nil, "find openvpn"))
-	f.restore(context.Background(), config.File{Servers: []api.Server{specServer(t)}, Clients: []api.Client{specClient(t)}})
+	f.gw.SetFail("bond0", errkind.Unavailable(nil, "reach the hub"))
+	f.hub.SetFail("br0", errkind.Unsupported(nil, "find openvpn"))
+	f.restore(context.Background(), config.File{Servers: []api.Server{specServer(t)}, Clients: []api.Client{testsupport.SpecClient(t)}})
 	if err := (gatewayRole{f.roles}).Stop(context.Background(), "bond0"); err != nil {
 		t.Fatal(err)
 	}
@@ -112,11 +106,11 @@ func TestStopPending(t *testing.T) {
 	if s := f.saved(t); len(s.Servers)+len(s.Clients) != 0 {
 		t.Errorf("desired state after the stops: %+v", s)
 	}
-	n := f.gw.startsOf("bond0") + f.hub.startsOf("br0")
-	f.gw.setFail("bond0", nil)
-	f.hub.setFail("br0", nil)
+	n := f.gw.Starts("bond0") + f.hub.Starts("br0")
+	f.gw.SetFail("bond0", nil)
+	f.hub.SetFail("br0", nil)
 	time.Sleep(50 * time.Millisecond) // several retry periods
-	if m := f.gw.startsOf("bond0") + f.hub.startsOf("br0"); m != n {
+	if m := f.gw.Starts("bond0") + f.hub.Starts("br0"); m != n {
 		t.Errorf("%d starts after the stops", m-n)
 	}
 	if rep := (health{r: f.roles}).Health(context.Background()); rep.Status != "ok" || len(rep.Checks) != 0 {
@@ -131,18 +125,16 @@ func TestStopPending(t *testing.T) {
 // the entry waits for that start and undoes it; the entry never comes back.
 func TestStopPendingDuringStart(t *testing.T) {
 	f := newFixture(t)
-	f.gw.setFail("bond0", errkind.Unavailable(nil, "reach the hub"))
-	f.restore(context.Background(), config.File{Clients: []api.Client{specClient(t)}})
+	f.gw.SetFail("bond0", errkind.Unavailable(nil, "reach the hub"))
+	f.restore(context.Background(), config.File{Clients: []api.Client{testsupport.SpecClient(t)}})
 
 	block := make(chan struct{})
 	var once sync.Once
 	release := func() { once.Do(func() { close(block) }) }
 	t.Cleanup(release) // before the fixture's cleanup: a failed test does not hang
-	f.gw.mu.Lock()
-	f.gw.entered, f.gw.block = make(chan string, 1), block
-	f.gw.fail["bond0"] = nil // the retry under way will succeed
-	f.gw.mu.Unlock()
-	<-f.gw.entered // a retry is starting bond0
+	entered := f.gw.HoldStarts(block)
+	f.gw.SetFail("bond0", nil) // the retry under way will succeed
+	<-entered                  // a retry is starting bond0
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- gatewayRole{f.roles}.Stop(context.Background(), "bond0") }()
@@ -155,15 +147,15 @@ func TestStopPendingDuringStart(t *testing.T) {
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
-	if f.gw.isRunning("bond0") {
+	if f.gw.Running("bond0") {
 		t.Error("bond0 runs after its stop answered")
 	}
 	if s := f.saved(t); len(s.Clients) != 0 {
 		t.Errorf("desired state after the stop: %+v", s)
 	}
-	n := f.gw.startsOf("bond0")
+	n := f.gw.Starts("bond0")
 	time.Sleep(50 * time.Millisecond)
-	if f.gw.startsOf("bond0") != n || f.gw.isRunning("bond0") {
+	if f.gw.Starts("bond0") != n || f.gw.Running("bond0") {
 		t.Error("bond0 was started again after its stop")
 	}
 }
@@ -173,8 +165,8 @@ func TestStopPendingDuringStart(t *testing.T) {
 func TestShutdownEndsRetries(t *testing.T) {
 	f := newFixture(t)
 	f.retry = backoff{min: time.Hour, max: time.Hour}
-	f.gw.setFail("bond0", errkind.Unavailable(nil, "reach the hub"))
-	f.restore(context.Background(), config.File{Clients: []api.Client{specClient(t)}})
+	f.gw.SetFail("bond0", errkind.Unavailable(nil, "reach the hub"))
+	f.restore(context.Background(), config.File{Clients: []api.Client{testsupport.SpecClient(t)}})
 	done := make(chan struct{})
 	go func() {
 		f.stopRetries()

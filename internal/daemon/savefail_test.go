@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 // failingStore is a store whose writes fail: its directory is missing.
@@ -23,14 +24,14 @@ func TestStartNotSavedIsUndone(t *testing.T) {
 	if errkind.KindOf(err) != errkind.KindStorage || !strings.Contains(err.Error(), f.store.path) || !strings.Contains(err.Error(), "undone") {
 		t.Fatalf("server start: %v, want a storage error naming %s and the undo", err, f.store.path)
 	}
-	if f.hub.isRunning("br0") {
+	if f.hub.Running("br0") {
 		t.Error("br0 still runs after its start could not be saved")
 	}
-	_, err = gatewayRole{f.roles}.Start(ctx, specClient(t))
+	_, err = gatewayRole{f.roles}.Start(ctx, testsupport.SpecClient(t))
 	if errkind.KindOf(err) != errkind.KindStorage {
 		t.Fatalf("client start: %v, want a storage error", err)
 	}
-	if f.gw.isRunning("bond0") {
+	if f.gw.Running("bond0") {
 		t.Error("bond0 still runs after its start could not be saved")
 	}
 }
@@ -41,7 +42,7 @@ func TestStopNotSavedChangesNothing(t *testing.T) {
 	if _, err := (hubRole{f.roles}).Start(ctx, specServer(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (gatewayRole{f.roles}).Start(ctx, specClient(t)); err != nil {
+	if _, err := (gatewayRole{f.roles}).Start(ctx, testsupport.SpecClient(t)); err != nil {
 		t.Fatal(err)
 	}
 	good := f.store
@@ -52,7 +53,7 @@ func TestStopNotSavedChangesNothing(t *testing.T) {
 	if err := (gatewayRole{f.roles}).Stop(ctx, "bond0"); errkind.KindOf(err) != errkind.KindStorage {
 		t.Fatalf("client stop: %v, want a storage error", err)
 	}
-	if !f.hub.isRunning("br0") || !f.gw.isRunning("bond0") {
+	if !f.hub.Running("br0") || !f.gw.Running("bond0") {
 		t.Error("a stop that could not be saved stopped something")
 	}
 	f.store = good

@@ -8,6 +8,7 @@ import (
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 // bondDriver is the world's bond.Driver. It keeps every parameter of a
@@ -21,18 +22,17 @@ type bondDriver struct{ w *world }
 
 // fresh is what the kernel reports of a new bond.
 func fresh() api.BondParams {
-	return api.BondParams{Mode: ptr(0), Primary: ptr(""), ArpInterval: ptr(0), ArpIPTarget: []netip.Addr{},
-		ArpValidate: ptr(0), ArpMissedMax: ptr(2), FailOverMac: ptr(0), PrimaryReselect: ptr(0), NumGratArp: ptr(1),
-		PeerNotifDelay: ptr(0), Miimon: ptr(0), Updelay: ptr(0), Downdelay: ptr(0), AllSlavesActive: ptr(0)}
+	zero := func() *int { return testsupport.Ptr(0) }
+	return api.BondParams{Mode: zero(), Primary: testsupport.Ptr(""), ArpInterval: zero(), ArpIPTarget: []netip.Addr{},
+		ArpValidate: zero(), ArpMissedMax: testsupport.Ptr(2), FailOverMac: zero(), PrimaryReselect: zero(),
+		NumGratArp: testsupport.Ptr(1), PeerNotifDelay: zero(), Miimon: zero(), Updelay: zero(), Downdelay: zero(),
+		AllSlavesActive: zero()}
 }
-
-func arpMode(mode int) bool     { return mode != 4 && mode != 5 && mode != 6 }
-func primaryMode(mode int) bool { return mode == 1 || mode == 5 || mode == 6 }
 
 // refused is what the kernel refuses besides api.Check: an option the
 // mode lacks (EACCES) and ARP validation with MII monitoring.
 func refused(given, eff api.BondParams) error {
-	if !arpMode(*eff.Mode) && (given.ArpInterval != nil || given.ArpValidate != nil || given.ArpMissedMax != nil) {
+	if !api.ModeUsesARP(*eff.Mode) && (given.ArpInterval != nil || given.ArpValidate != nil || given.ArpMissedMax != nil) {
 		return errkind.Invalid("bonding_mode", "fake kernel: ARP monitoring options in mode %d (EACCES)", *eff.Mode)
 	}
 	if given.ArpValidate != nil && *given.ArpValidate > 0 && *eff.Miimon > 0 {
@@ -44,19 +44,16 @@ func refused(given, eff api.BondParams) error {
 func (b bondDriver) Create(_ context.Context, s bond.Spec) error {
 	b.w.mu.Lock()
 	defer b.w.mu.Unlock()
-	if err := b.w.op("bond " + s.Name + " " + strings.Join(s.Slaves, ",")); err != nil {
+	if err := b.w.Do("bond " + s.Name + " " + strings.Join(s.Slaves, ",")); err != nil {
 		return err
 	}
-	p := s.Params.Merge(api.BondParams{})
-	if p.Mode == nil {
-		p.Mode = ptr(api.ModeActiveBackup)
-	}
-	if err := p.Check(s.Slaves); err != nil {
+	if err := s.Params.Check(s.Slaves); err != nil {
 		return err
 	}
-	live := fresh().Merge(p)
+	// A bond created without a mode is active-backup, as Check judges it.
+	live := fresh().Merge(api.BondParams{Mode: testsupport.Ptr(api.ModeActiveBackup)}).Merge(s.Params)
 	live.ActiveSlave = nil
-	if err := refused(p, live); err != nil {
+	if err := refused(s.Params, live); err != nil {
 		return err
 	}
 	s.Params = live
@@ -68,7 +65,7 @@ func (b bondDriver) Delete(_ context.Context, name string) error {
 	b.w.mu.Lock()
 	defer b.w.mu.Unlock()
 	delete(b.w.bonds, name)
-	return b.w.op("bond del " + name)
+	return b.w.Do("bond del " + name)
 }
 
 func (b bondDriver) Info(_ context.Context, name string) (api.BondInfo, error) {
@@ -79,7 +76,7 @@ func (b bondDriver) Info(_ context.Context, name string) (api.BondInfo, error) {
 		return api.BondInfo{}, errkind.NotFound("bond %s", name)
 	}
 	active := ""
-	if primaryMode(*s.Params.Mode) {
+	if api.ModeHasPrimary(*s.Params.Mode) {
 		active = s.Slaves[0]
 		if *s.Params.Primary != "" {
 			active = *s.Params.Primary
@@ -100,28 +97,28 @@ func (b bondDriver) Set(_ context.Context, name string, p api.BondParams) error 
 	next := live.Merge(api.BondParams{})
 	if p.Mode != nil && *p.Mode != *live.Mode {
 		// bond_option_mode_set, and the slaves released and enslaved again.
-		next.ArpValidate = ptr(0)
-		if !arpMode(*p.Mode) {
-			next.ArpInterval = ptr(0)
+		next.ArpValidate = testsupport.Ptr(0)
+		if !api.ModeUsesARP(*p.Mode) {
+			next.ArpInterval = testsupport.Ptr(0)
 			if *next.Miimon == 0 {
-				next.Miimon = ptr(100)
+				next.Miimon = testsupport.Ptr(100)
 			}
 		}
-		if !primaryMode(*p.Mode) {
-			next.Primary = ptr("")
+		if !api.ModeHasPrimary(*p.Mode) {
+			next.Primary = testsupport.Ptr("")
 		}
 	}
 	if p.Miimon != nil && *p.Miimon > 0 && *live.ArpInterval > 0 {
 		// bond_option_miimon_set turns ARP monitoring off.
-		next.ArpInterval, next.ArpValidate = ptr(0), ptr(0)
+		next.ArpInterval, next.ArpValidate = testsupport.Ptr(0), testsupport.Ptr(0)
 	}
 	next = next.Merge(p)
 	// Judged as Kernel.Set judges: the options the mode lacks only if given.
 	eff := next.Merge(api.BondParams{})
-	if !arpMode(*eff.Mode) && p.ArpMissedMax == nil {
+	if !api.ModeUsesARP(*eff.Mode) && p.ArpMissedMax == nil {
 		eff.ArpMissedMax = nil
 	}
-	if !primaryMode(*eff.Mode) && p.Primary == nil {
+	if !api.ModeHasPrimary(*eff.Mode) && p.Primary == nil {
 		eff.Primary = nil
 	}
 	if err := eff.Check(s.Slaves); err != nil {
@@ -133,5 +130,5 @@ func (b bondDriver) Set(_ context.Context, name string, p api.BondParams) error 
 	next.ActiveSlave = nil
 	s.Params = next
 	b.w.bonds[name] = s
-	return b.w.op("bond set " + name)
+	return b.w.Do("bond set " + name)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 // within runs f and fails the test if it does not return within 2 s: the
@@ -30,16 +31,8 @@ func within(t *testing.T, what string, f func()) {
 // reads answer meanwhile, the same bond (or its TAP names) cannot be
 // started twice, and it cannot be stopped before its start has answered.
 func TestStartDoesNotBlock(t *testing.T) {
-	w := newWorld("eth0", "wlan0")
-	f := &fetcher{entered: make(chan struct{}, 1), block: make(chan struct{})}
-	g := testGateway(t, w, f)
+	w, f, g, started := startBlocked(t)
 	ctx := context.Background()
-	started := make(chan error, 1)
-	go func() {
-		_, err := g.Start(ctx, specClient(t))
-		started <- err
-	}()
-	<-f.entered
 	within(t, "Status", func() {
 		if st := g.Status(ctx); len(st) != 0 {
 			t.Errorf("status lists a bond whose start has not answered: %+v", st)
@@ -52,12 +45,12 @@ func TestStartDoesNotBlock(t *testing.T) {
 		}
 	})
 	within(t, "a second Start", func() {
-		if _, err := g.Start(ctx, specClient(t)); errkind.KindOf(err) != errkind.KindConflict {
+		if _, err := g.Start(ctx, testsupport.SpecClient(t)); errkind.KindOf(err) != errkind.KindConflict {
 			t.Errorf("second start: %v, want conflict", err)
 		}
 	})
 	within(t, "a Start with the same TAPs", func() {
-		c := specClient(t)
+		c := testsupport.SpecClient(t)
 		c.Bond = "bond1"
 		if _, err := g.Start(ctx, c); errkind.KindOf(err) != errkind.KindConflict {
 			t.Errorf("start of bond1 over tap1, tap2: %v, want conflict", err)
@@ -86,12 +79,8 @@ func TestStartDoesNotBlock(t *testing.T) {
 
 // TestStopDoesNotBlock stops a bond whose tunnels take their time to end.
 func TestStopDoesNotBlock(t *testing.T) {
-	w := newWorld("eth0", "wlan0")
-	g := testGateway(t, w, &fetcher{})
+	w, g := startedGateway(t)
 	ctx := context.Background()
-	if _, err := g.Start(ctx, specClient(t)); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := g.Start(ctx, otherClient(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -105,12 +94,12 @@ func TestStopDoesNotBlock(t *testing.T) {
 		}
 	})
 	within(t, "a Start of the bond being stopped", func() {
-		if _, err := g.Start(ctx, specClient(t)); errkind.KindOf(err) != errkind.KindConflict {
+		if _, err := g.Start(ctx, testsupport.SpecClient(t)); errkind.KindOf(err) != errkind.KindConflict {
 			t.Errorf("start while stopping: %v, want conflict", err)
 		}
 	})
 	within(t, "SetBondParams of another bond", func() {
-		if _, err := g.SetBondParams(ctx, "bond1", api.BondParams{Primary: ptr("vpn2")}); err != nil {
+		if _, err := g.SetBondParams(ctx, "bond1", api.BondParams{Primary: testsupport.Ptr("vpn2")}); err != nil {
 			t.Errorf("set bond1: %v", err)
 		}
 	})
@@ -118,7 +107,7 @@ func TestStopDoesNotBlock(t *testing.T) {
 	if err := <-stopped; err != nil {
 		t.Fatalf("stop: %v", err)
 	}
-	if _, err := g.Start(ctx, specClient(t)); err != nil {
+	if _, err := g.Start(ctx, testsupport.SpecClient(t)); err != nil {
 		t.Errorf("start again after stop: %v", err)
 	}
 }
@@ -126,16 +115,8 @@ func TestStopDoesNotBlock(t *testing.T) {
 // TestCloseWaitsForStart: a daemon shutting down while a start is under
 // way stops that bond too once it is up.
 func TestCloseWaitsForStart(t *testing.T) {
-	w := newWorld("eth0", "wlan0")
-	f := &fetcher{entered: make(chan struct{}, 1), block: make(chan struct{})}
-	g := testGateway(t, w, f)
+	w, f, g, started := startBlocked(t)
 	ctx := context.Background()
-	started := make(chan error, 1)
-	go func() {
-		_, err := g.Start(ctx, specClient(t))
-		started <- err
-	}()
-	<-f.entered
 	closed := make(chan error, 1)
 	go func() { closed <- g.Close(ctx) }()
 	time.Sleep(50 * time.Millisecond)
@@ -146,14 +127,14 @@ func TestCloseWaitsForStart(t *testing.T) {
 	if err := <-closed; err != nil {
 		t.Fatal(err)
 	}
-	if len(w.bonds)+len(w.tunnels)+len(w.routes) != 0 || len(g.Status(ctx)) != 0 {
-		t.Errorf("left after close: %v %v %v", w.bonds, w.tunnels, w.routes)
+	if len(w.bonds)+len(w.tunnels)+len(w.Routes()) != 0 || len(g.Status(ctx)) != 0 {
+		t.Errorf("left after close: %v %v %v", w.bonds, w.tunnels, w.Routes())
 	}
 }
 
 // otherClient is the spec's client as bond1 over vpn1, vpn2.
 func otherClient(t *testing.T) api.Client {
-	c := specClient(t)
-	c.Bond, c.TapPrefix, c.Bonding.Primary = "bond1", "vpn", ptr("vpn1")
+	c := testsupport.SpecClient(t)
+	c.Bond, c.TapPrefix, c.Bonding.Primary = "bond1", "vpn", testsupport.Ptr("vpn1")
 	return c
 }

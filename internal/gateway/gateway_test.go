@@ -4,113 +4,39 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/testsupport"
 	"github.com/multilink/multilink/internal/tunnel"
 )
 
-// world is a fake host: links, routes, rules, tunnels and bonds in memory,
-// every operation recorded. Its methods may be called concurrently.
+// world is a fake host: links, routes and rules (the shared fake netlink),
+// tunnels and bonds in memory, every change in one transcript. Its
+// methods may be called concurrently.
 type world struct {
-	mu      sync.Mutex
-	links   map[string]int
-	routes  map[string]bool
-	rules   map[string]bool
-	tunnels map[string]tunnel.Spec
-	bonds   map[string]bond.Spec
-	ops     []string
-	fail    string // operation prefix that fails
-
-	lookupErr error         // LinkByName of an existing link fails with this
+	*testsupport.FakeNetlink
+	mu        sync.Mutex
+	tunnels   map[string]tunnel.Spec
+	bonds     map[string]bond.Spec
 	stopping  chan struct{} // if set, tunnel stops signal stopEnter, then wait for it to close
 	stopEnter chan struct{}
 }
 
 func newWorld(hw ...string) *world {
-	w := &world{links: map[string]int{}, routes: map[string]bool{}, rules: map[string]bool{},
-		tunnels: map[string]tunnel.Spec{}, bonds: map[string]bond.Spec{}}
-	for i, n := range hw {
-		w.links[n] = i + 2
-	}
-	return w
-}
-
-func (w *world) op(s string) error {
-	w.ops = append(w.ops, s)
-	if w.fail != "" && strings.HasPrefix(s, w.fail) {
-		return errors.New("injected failure")
-	}
-	return nil
-}
-
-func (w *world) LinkByName(name string) (netlink.Link, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if i, ok := w.links[name]; ok {
-		if w.lookupErr != nil {
-			return nil, w.lookupErr
-		}
-		return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: name, Index: i}}, nil
-	}
-	return nil, netlink.LinkNotFoundError{}
-}
-
-func routeKey(r *netlink.Route) string {
-	return fmt.Sprintf("table %d %s gw %v dev %d", r.Table, r.Dst, r.Gw, r.LinkIndex)
-}
-
-func (w *world) RouteReplace(r *netlink.Route) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if err := w.op("route " + routeKey(r)); err != nil {
-		return err
-	}
-	w.routes[routeKey(r)] = true
-	return nil
-}
-
-func (w *world) RouteDel(r *netlink.Route) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	delete(w.routes, routeKey(r))
-	return w.op("route del " + routeKey(r))
-}
-
-func ruleKey(r *netlink.Rule) string {
-	return fmt.Sprintf("pref %d fwmark %#x lookup %d", r.Priority, r.Mark, r.Table)
-}
-
-func (w *world) RuleAdd(r *netlink.Rule) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if err := w.op("rule " + ruleKey(r)); err != nil {
-		return err
-	}
-	w.rules[ruleKey(r)] = true
-	return nil
-}
-
-func (w *world) RuleDel(r *netlink.Rule) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	delete(w.rules, ruleKey(r))
-	return w.op("rule del " + ruleKey(r))
+	return &world{FakeNetlink: testsupport.NewFakeNetlink(hw...), tunnels: map[string]tunnel.Spec{}, bonds: map[string]bond.Spec{}}
 }
 
 func (w *world) Start(_ context.Context, s tunnel.Spec) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.op("tunnel " + s.Tap); err != nil {
+	if err := w.Do("tunnel " + s.Tap); err != nil {
 		return err
 	}
 	w.tunnels[s.Tap] = s
@@ -128,7 +54,7 @@ func (w *world) Stop(_ context.Context, tap string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.tunnels, tap)
-	return w.op("tunnel stop " + tap)
+	return w.Do("tunnel stop " + tap)
 }
 
 func (w *world) Status(tap string) (tunnel.Status, bool) {
@@ -173,21 +99,36 @@ func (f *fetcher) FetchKey(ctx context.Context, base, bridge, token string) (api
 		Links: []api.KeyLink{{Tap: "tap1", Port: 1191}, {Tap: "tap2", Port: 1192}}}, nil
 }
 
-func specClient(t *testing.T) api.Client {
-	t.Helper()
-	data, err := os.ReadFile("../../api/testdata/spec_client_start.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c api.Client
-	if err := json.Unmarshal(data, &c); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 func testGateway(t *testing.T, w *world, f *fetcher) *Gateway {
 	return newGateway(Options{Tunnels: w, Fetcher: f, KeyDir: t.TempDir(), Token: "daemon-token"}, w, bondDriver{w}, nil)
+}
+
+// startedGateway is a gateway on a new world with the spec's client started.
+func startedGateway(t *testing.T) (*world, *Gateway) {
+	t.Helper()
+	w := newWorld("eth0", "wlan0")
+	g := testGateway(t, w, &fetcher{})
+	if _, err := g.Start(context.Background(), testsupport.SpecClient(t)); err != nil {
+		t.Fatal(err)
+	}
+	return w, g
+}
+
+// startBlocked starts the spec's client on a new world whose hub does not
+// answer until f.block closes; it returns once the start has asked the
+// hub, with the channel the start's error will come on.
+func startBlocked(t *testing.T) (*world, *fetcher, *Gateway, <-chan error) {
+	t.Helper()
+	w := newWorld("eth0", "wlan0")
+	f := &fetcher{entered: make(chan struct{}, 1), block: make(chan struct{})}
+	g := testGateway(t, w, f)
+	started := make(chan error, 1)
+	go func() {
+		_, err := g.Start(context.Background(), testsupport.SpecClient(t))
+		started <- err
+	}()
+	<-f.entered
+	return w, f, g, started
 }
 
 func TestStartStop(t *testing.T) {
@@ -195,7 +136,7 @@ func TestStartStop(t *testing.T) {
 	f := &fetcher{}
 	g := testGateway(t, w, f)
 	ctx := context.Background()
-	st, err := g.Start(ctx, specClient(t))
+	st, err := g.Start(ctx, testsupport.SpecClient(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +149,7 @@ func TestStartStop(t *testing.T) {
 		"tunnel tap2",
 		"bond bond0 tap1,tap2",
 	}
-	if got := strings.Join(w.ops, "\n"); got != strings.Join(want, "\n") {
+	if got := strings.Join(w.Ops(), "\n"); got != strings.Join(want, "\n") {
 		t.Errorf("ops:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}
 	t1 := w.tunnels["tap1"]
@@ -221,14 +162,14 @@ func TestStartStop(t *testing.T) {
 	if st.Active != "tap1" || len(st.Links) != 2 || st.Links[1].Port != 1192 {
 		t.Errorf("status %+v", st)
 	}
-	if _, err := g.Start(ctx, specClient(t)); errkind.KindOf(err) != errkind.KindConflict {
+	if _, err := g.Start(ctx, testsupport.SpecClient(t)); errkind.KindOf(err) != errkind.KindConflict {
 		t.Errorf("second start: %v, want conflict", err)
 	}
 	if err := g.Stop(ctx, "bond0"); err != nil {
 		t.Fatal(err)
 	}
-	if len(w.routes)+len(w.rules)+len(w.tunnels)+len(w.bonds) != 0 {
-		t.Errorf("left after stop: %v %v %v %v", w.routes, w.rules, w.tunnels, w.bonds)
+	if len(w.Routes())+len(w.Rules())+len(w.tunnels)+len(w.bonds) != 0 {
+		t.Errorf("left after stop: %v %v %v %v", w.Routes(), w.Rules(), w.tunnels, w.bonds)
 	}
 	if err := g.Stop(ctx, "bond0"); errkind.KindOf(err) != errkind.KindNotFound {
 		t.Errorf("second stop: %v", err)
@@ -239,13 +180,13 @@ func TestStartRollsBack(t *testing.T) {
 	for _, fail := range []string{"route table 1296826369", "rule pref 1000 fwmark 0x4d4c0001", "tunnel tap2", "bond bond0"} {
 		t.Run(fail, func(t *testing.T) {
 			w := newWorld("eth0", "wlan0")
-			w.fail = fail
+			w.FailOn(fail)
 			g := testGateway(t, w, &fetcher{})
-			if _, err := g.Start(context.Background(), specClient(t)); err == nil {
+			if _, err := g.Start(context.Background(), testsupport.SpecClient(t)); err == nil {
 				t.Fatal("start succeeded")
 			}
-			if len(w.routes)+len(w.rules)+len(w.tunnels)+len(w.bonds) != 0 {
-				t.Errorf("left: %v %v %v %v", w.routes, w.rules, w.tunnels, w.bonds)
+			if len(w.Routes())+len(w.Rules())+len(w.tunnels)+len(w.bonds) != 0 {
+				t.Errorf("left: %v %v %v %v", w.Routes(), w.Rules(), w.tunnels, w.bonds)
 			}
 			if len(g.Status(context.Background())) != 0 {
 				t.Error("failed client listed")
@@ -258,44 +199,41 @@ func TestStartRefuses(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld("eth0") // no wlan0
 	// The field is named as decoding names a bad wlan0 in the same body.
-	data, err := os.ReadFile("../../api/testdata/spec_client_start.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testsupport.SpecBody(t, "spec_client_start.json")
 	var bad api.Client
 	decodeErr := json.Unmarshal([]byte(strings.Replace(string(data), `"wlan0"`, `"wlan 0"`, 1)), &bad)
 	want := errkind.FieldOf(decodeErr)
 	if want != "bond.bond0.slaves[1].hw_int" {
 		t.Fatalf("decoding names a bad hw_int %q (%v)", want, decodeErr)
 	}
-	if _, err := testGateway(t, w, &fetcher{}).Start(ctx, specClient(t)); errkind.KindOf(err) != errkind.KindInvalid || errkind.FieldOf(err) != want {
+	if _, err := testGateway(t, w, &fetcher{}).Start(ctx, testsupport.SpecClient(t)); errkind.KindOf(err) != errkind.KindInvalid || errkind.FieldOf(err) != want {
 		t.Errorf("missing hw_int: %v (field %q, want %q)", err, errkind.FieldOf(err), want)
 	}
-	if len(w.ops) != 0 {
-		t.Errorf("ops despite refusal: %v", w.ops)
+	if ops := w.Ops(); len(ops) != 0 {
+		t.Errorf("ops despite refusal: %v", ops)
 	}
 	// A netlink failure other than "not found" keeps its detail and is no
 	// fault of the request.
 	w = newWorld("eth0", "wlan0")
-	w.lookupErr = unix.ENOBUFS
-	_, err = testGateway(t, w, &fetcher{}).Start(ctx, specClient(t))
+	w.FailLookups(unix.ENOBUFS)
+	_, err := testGateway(t, w, &fetcher{}).Start(ctx, testsupport.SpecClient(t))
 	if !errors.Is(err, unix.ENOBUFS) || errkind.KindOf(err) == errkind.KindInvalid {
 		t.Errorf("netlink failure: %v, want ENOBUFS kept, not invalid", err)
 	}
 	w = newWorld("eth0", "wlan0")
 	f := &fetcher{err: errkind.Unavailable(errors.New("connection refused"), "reach the hub")}
-	if _, err := testGateway(t, w, f).Start(ctx, specClient(t)); errkind.KindOf(err) != errkind.KindUnavailable {
+	if _, err := testGateway(t, w, f).Start(ctx, testsupport.SpecClient(t)); errkind.KindOf(err) != errkind.KindUnavailable {
 		t.Errorf("hub down: %v, want unavailable", err)
 	}
 	w = newWorld("eth0", "wlan0", "tap1")
-	if _, err := testGateway(t, w, &fetcher{}).Start(ctx, specClient(t)); errkind.KindOf(err) != errkind.KindConflict {
+	if _, err := testGateway(t, w, &fetcher{}).Start(ctx, testsupport.SpecClient(t)); errkind.KindOf(err) != errkind.KindConflict {
 		t.Errorf("foreign tap1: %v, want conflict", err)
 	}
 }
 
 func TestArpTargetFromHub(t *testing.T) {
 	w := newWorld("eth0", "wlan0")
-	c := specClient(t)
+	c := testsupport.SpecClient(t)
 	c.Bonding.ArpIPTarget = nil
 	if _, err := testGateway(t, w, &fetcher{}).Start(context.Background(), c); err != nil {
 		t.Fatal(err)

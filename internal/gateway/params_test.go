@@ -10,28 +10,13 @@ import (
 	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
-func params(t *testing.T, s string) api.BondParams {
-	t.Helper()
-	var p api.BondParams
-	if err := json.Unmarshal([]byte(s), &p); err != nil {
-		t.Fatalf("decode %s: %v", s, err)
-	}
-	return p
-}
-
 func TestSetBondParams(t *testing.T) {
-	w := newWorld("eth0", "wlan0")
-	g := testGateway(t, w, &fetcher{})
+	w, g := startedGateway(t)
 	ctx := context.Background()
-	if _, err := g.Start(ctx, specClient(t)); err != nil {
-		t.Fatal(err)
-	}
-	var p api.BondParams
-	if err := json.Unmarshal([]byte(`{"primary":"tap2","arp_interval":"50"}`), &p); err != nil {
-		t.Fatal(err)
-	}
+	p := testsupport.Decode[api.BondParams](t, `{"primary":"tap2","arp_interval":"50"}`)
 	info, err := g.SetBondParams(ctx, "bond0", p)
 	if err != nil || *info.Params.Primary != "tap2" || *info.Params.ArpInterval != 50 {
 		t.Fatalf("set: %+v %v", info, err)
@@ -39,13 +24,13 @@ func TestSetBondParams(t *testing.T) {
 	if c := g.Configs()[0]; *c.Bonding.Primary != "tap2" || *c.Bonding.ArpInterval != 50 {
 		t.Errorf("config not updated for restarts: %+v", c.Bonding)
 	}
-	bad := api.BondParams{Primary: ptr("tap9")}
-	before := len(w.ops)
+	bad := api.BondParams{Primary: testsupport.Ptr("tap9")}
+	before := len(w.Ops())
 	if _, err := g.SetBondParams(ctx, "bond0", bad); errkind.KindOf(err) != errkind.KindInvalid {
 		t.Errorf("primary tap9: %v", err)
 	}
-	if len(w.ops) != before {
-		t.Errorf("bad params reached the bond: %v", w.ops[before:])
+	if ops := w.Ops(); len(ops) != before {
+		t.Errorf("bad params reached the bond: %v", ops[before:])
 	}
 	if _, err := g.SetBondParams(ctx, "bond9", p); errkind.KindOf(err) != errkind.KindNotFound {
 		t.Errorf("unknown bond: %v", err)
@@ -65,19 +50,15 @@ func TestSetBondParamsDriverJudges(t *testing.T) {
 		`{"arp_missed_max": 4, "primary": ""}`,
 	} {
 		t.Run(put, func(t *testing.T) {
-			w := newWorld("eth0", "wlan0")
-			g := testGateway(t, w, &fetcher{})
+			_, g := startedGateway(t)
 			ctx := context.Background()
-			if _, err := g.Start(ctx, specClient(t)); err != nil {
-				t.Fatal(err)
-			}
-			info, err := g.SetBondParams(ctx, "bond0", params(t, put))
+			info, err := g.SetBondParams(ctx, "bond0", testsupport.Decode[api.BondParams](t, put))
 			if err != nil {
 				t.Fatalf("set %s: %v", put, err)
 			}
 			stored := g.Configs()[0]
 			if !reflect.DeepEqual(stored.Bonding, bond.Desired(info)) {
-				t.Errorf("stored %s, want the parameters in force %s", jsonText(t, stored.Bonding), jsonText(t, bond.Desired(info)))
+				t.Errorf("stored %s, want the parameters in force %s", testsupport.MustJSON(stored.Bonding), testsupport.MustJSON(bond.Desired(info)))
 			}
 
 			// A restart: the desired state goes through state.json and a
@@ -100,7 +81,7 @@ func TestSetBondParamsDriverJudges(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(again.Params, info.Params) {
-				t.Errorf("after a restart %s, before %s", jsonText(t, again.Params), jsonText(t, info.Params))
+				t.Errorf("after a restart %s, before %s", testsupport.MustJSON(again.Params), testsupport.MustJSON(info.Params))
 			}
 		})
 	}
@@ -109,12 +90,8 @@ func TestSetBondParamsDriverJudges(t *testing.T) {
 // TestSetBondParamsRefused: what the driver refuses is 400 and changes
 // neither the bond nor what is stored.
 func TestSetBondParamsRefused(t *testing.T) {
-	w := newWorld("eth0", "wlan0")
-	g := testGateway(t, w, &fetcher{})
+	_, g := startedGateway(t)
 	ctx := context.Background()
-	if _, err := g.Start(ctx, specClient(t)); err != nil {
-		t.Fatal(err)
-	}
 	live, _ := g.BondParams(ctx, "bond0")
 	stored := g.Configs()[0].Bonding
 	for _, put := range []string{
@@ -125,46 +102,30 @@ func TestSetBondParamsRefused(t *testing.T) {
 		`{"arp_validate": "all", "miimon": 100, "arp_interval": 0}`,
 		`{"arp_interval": 200, "arp_ip_target": []}`,
 	} {
-		if _, err := g.SetBondParams(ctx, "bond0", params(t, put)); errkind.KindOf(err) != errkind.KindInvalid {
+		if _, err := g.SetBondParams(ctx, "bond0", testsupport.Decode[api.BondParams](t, put)); errkind.KindOf(err) != errkind.KindInvalid {
 			t.Errorf("%s: %v, want invalid", put, err)
 		}
 	}
 	if now, _ := g.BondParams(ctx, "bond0"); !reflect.DeepEqual(now.Params, live.Params) {
-		t.Errorf("refused changes changed the bond: %s, was %s", jsonText(t, now.Params), jsonText(t, live.Params))
+		t.Errorf("refused changes changed the bond: %s, was %s", testsupport.MustJSON(now.Params), testsupport.MustJSON(live.Params))
 	}
 	if now := g.Configs()[0].Bonding; !reflect.DeepEqual(now, stored) {
-		t.Errorf("refused changes changed the stored bonding: %s, was %s", jsonText(t, now), jsonText(t, stored))
+		t.Errorf("refused changes changed the stored bonding: %s, was %s", testsupport.MustJSON(now), testsupport.MustJSON(stored))
 	}
-}
-
-func jsonText(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // TestSetBondParamsKeepsOperatorPrimary: the live primary may be the
 // failover engine's choice of the moment; a PUT of something else stores
 // the operator's primary, not that one.
 func TestSetBondParamsKeepsOperatorPrimary(t *testing.T) {
-	w := newWorld("eth0", "wlan0")
-	g := testGateway(t, w, &fetcher{})
+	w, g := startedGateway(t)
 	ctx := context.Background()
-	if _, err := g.Start(ctx, specClient(t)); err != nil {
-		t.Fatal(err)
-	}
 	// The failover engine steers the bond to tap2 (through the driver).
 	tap2 := "tap2"
 	if err := (bondDriver{w}).Set(ctx, "bond0", api.BondParams{Primary: &tap2}); err != nil {
 		t.Fatal(err)
 	}
-	var p api.BondParams
-	if err := json.Unmarshal([]byte(`{"arp_interval": "50"}`), &p); err != nil {
-		t.Fatal(err)
-	}
+	p := testsupport.Decode[api.BondParams](t, `{"arp_interval": "50"}`)
 	if _, err := g.SetBondParams(ctx, "bond0", p); err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func planRoute(slot, i int, s api.Slave, ifindex int) linkRoute {
 	rule := netlink.NewRule()
 	rule.Family = unix.AF_INET
 	rule.Mark = mark
-	rule.Mask = ptr(uint32(0xffffffff))
+	rule.Mask = new(uint32(0xffffffff))
 	rule.Table = table
 	rule.Priority = rulePriority
 	r := &netlink.Route{LinkIndex: ifindex, Table: table}
@@ -52,8 +52,6 @@ func planRoute(slot, i int, s api.Slave, ifindex int) linkRoute {
 	}
 	return linkRoute{mark: mark, rule: rule, route: r}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func hostNet(a netip.Addr) *net.IPNet {
 	return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(32, 32)}

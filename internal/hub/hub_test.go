@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,67 +10,15 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/testsupport"
 	"github.com/multilink/multilink/internal/tunnel"
 )
 
-// fakeNet is an in-memory netlink that records operations.
-type fakeNet struct {
-	links  map[string]netlink.Link
-	ops    []string
-	failOn string // an op prefix that fails
-}
-
-func newFakeNet(existing ...string) *fakeNet {
-	f := &fakeNet{links: map[string]netlink.Link{}}
-	for _, n := range existing {
-		f.links[n] = &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: n}}
-	}
-	return f
-}
-
-func (f *fakeNet) op(s string) error {
-	f.ops = append(f.ops, s)
-	if f.failOn != "" && strings.HasPrefix(s, f.failOn) {
-		return errors.New("injected failure")
-	}
-	return nil
-}
-
-func (f *fakeNet) LinkAdd(l netlink.Link) error {
-	if err := f.op("add " + l.Type() + " " + l.Attrs().Name); err != nil {
-		return err
-	}
-	f.links[l.Attrs().Name] = l
-	return nil
-}
-
-func (f *fakeNet) LinkDel(l netlink.Link) error {
-	delete(f.links, l.Attrs().Name)
-	return f.op("del " + l.Attrs().Name)
-}
-
-func (f *fakeNet) LinkByName(name string) (netlink.Link, error) {
-	if l, ok := f.links[name]; ok {
-		return l, nil
-	}
-	return nil, netlink.LinkNotFoundError{}
-}
-
-func (f *fakeNet) LinkSetMaster(l, m netlink.Link) error {
-	return f.op("master " + l.Attrs().Name + " " + m.Attrs().Name)
-}
-
-func (f *fakeNet) LinkSetUp(l netlink.Link) error { return f.op("up " + l.Attrs().Name) }
-
-func (f *fakeNet) AddrReplace(l netlink.Link, a *netlink.Addr) error {
-	return f.op("addr " + l.Attrs().Name + " " + a.IPNet.String())
-}
-
-// fakeTunnels creates the TAP in fakeNet on Start, as the real one does.
+// fakeTunnels creates the TAP in the fake netlink on Start, as the real
+// one does.
 type fakeTunnels struct {
-	net     *fakeNet
+	net     *testsupport.FakeNetlink
 	running map[string]tunnel.Spec
 	failTap string
 }
@@ -81,8 +28,8 @@ func (f *fakeTunnels) Start(_ context.Context, s tunnel.Spec) error {
 		return errors.New("injected tunnel failure")
 	}
 	f.running[s.Tap] = s
-	f.net.links[s.Tap] = &netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: s.Tap}}
-	f.net.ops = append(f.net.ops, "tunnel start "+s.Tap)
+	f.net.AddLink(&netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: s.Tap}})
+	f.net.Note("tunnel start " + s.Tap)
 	return nil
 }
 
@@ -91,8 +38,8 @@ func (f *fakeTunnels) Stop(_ context.Context, tap string) error {
 		return errkind.NotFound("tap %s", tap)
 	}
 	delete(f.running, tap)
-	delete(f.net.links, tap)
-	f.net.ops = append(f.net.ops, "tunnel stop "+tap)
+	f.net.RemoveLink(tap)
+	f.net.Note("tunnel stop " + tap)
 	return nil
 }
 
@@ -101,21 +48,8 @@ func (f *fakeTunnels) Status(tap string) (tunnel.Status, bool) {
 	return tunnel.Status{Tap: tap, Port: s.Port, Running: ok, AdminUp: ok}, ok
 }
 
-func specServer(t *testing.T) api.Server {
-	t.Helper()
-	var s api.Server
-	data, err := os.ReadFile("../../api/testdata/spec_server_start.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, &s); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func newHub(t *testing.T, existing ...string) (*Hub, *fakeNet, *fakeTunnels, string) {
-	n := newFakeNet(existing...)
+func newHub(t *testing.T, existing ...string) (*Hub, *testsupport.FakeNetlink, *fakeTunnels, string) {
+	n := testsupport.NewFakeNetlink(existing...)
 	tun := &fakeTunnels{net: n, running: map[string]tunnel.Spec{}}
 	dir := t.TempDir()
 	return New(Options{Netlink: n, Tunnels: tun, KeyDir: dir}), n, tun, dir
@@ -124,12 +58,12 @@ func newHub(t *testing.T, existing ...string) (*Hub, *fakeNet, *fakeTunnels, str
 func TestStartStop(t *testing.T) {
 	h, n, tun, dir := newHub(t)
 	ctx := context.Background()
-	st, err := h.Start(ctx, specServer(t))
+	st, err := h.Start(ctx, testsupport.SpecServer(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := "add bridge br0|addr br0 10.8.0.254/24|up br0|tunnel start tap1|master tap1 br0|tunnel start tap2|master tap2 br0"
-	if got := strings.Join(n.ops, "|"); got != want {
+	if got := strings.Join(n.Ops(), "|"); got != want {
 		t.Errorf("ops:\n got %s\nwant %s", got, want)
 	}
 	if len(st.Links) != 2 || st.Links[1].Port != 1192 || !st.Present {
@@ -146,14 +80,14 @@ func TestStartStop(t *testing.T) {
 	if err != nil || !strings.Contains(k.Key, "OpenVPN Static key V1") || len(k.Links) != 2 || k.BridgeIP != "10.8.0.254" {
 		t.Errorf("key %+v %v", k, err)
 	}
-	if _, err := h.Start(ctx, specServer(t)); errkind.KindOf(err) != errkind.KindConflict {
+	if _, err := h.Start(ctx, testsupport.SpecServer(t)); errkind.KindOf(err) != errkind.KindConflict {
 		t.Errorf("second start: %v, want conflict", err)
 	}
 	if err := h.Stop(ctx, "br0"); err != nil {
 		t.Fatal(err)
 	}
-	if len(n.links) != 0 || len(tun.running) != 0 {
-		t.Errorf("left after stop: links %v tunnels %v", n.links, tun.running)
+	if len(n.Links()) != 0 || len(tun.running) != 0 {
+		t.Errorf("left after stop: links %v tunnels %v", n.Links(), tun.running)
 	}
 	if _, err := os.Stat(key); !os.IsNotExist(err) {
 		t.Errorf("key left after stop: %v", err)
@@ -177,12 +111,13 @@ func TestStartRollsBack(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, n, tun, dir := newHub(t)
-			n.failOn, tun.failTap = tc.failOn, tc.failTap
-			if _, err := h.Start(context.Background(), specServer(t)); err == nil {
+			n.FailOn(tc.failOn)
+			tun.failTap = tc.failTap
+			if _, err := h.Start(context.Background(), testsupport.SpecServer(t)); err == nil {
 				t.Fatal("start succeeded")
 			}
-			if len(n.links) != 0 || len(tun.running) != 0 {
-				t.Errorf("left after failed start: links %v tunnels %v", n.links, tun.running)
+			if len(n.Links()) != 0 || len(tun.running) != 0 {
+				t.Errorf("left after failed start: links %v tunnels %v", n.Links(), tun.running)
 			}
 			if files, _ := os.ReadDir(dir); len(files) != 0 {
 				t.Errorf("files left: %v", files)
@@ -197,14 +132,14 @@ func TestStartRollsBack(t *testing.T) {
 func TestConflicts(t *testing.T) {
 	ctx := context.Background()
 	h, _, _, _ := newHub(t, "br0")
-	if _, err := h.Start(ctx, specServer(t)); errkind.KindOf(err) != errkind.KindConflict {
+	if _, err := h.Start(ctx, testsupport.SpecServer(t)); errkind.KindOf(err) != errkind.KindConflict {
 		t.Errorf("foreign br0: %v, want conflict", err)
 	}
 	h, _, _, _ = newHub(t)
-	if _, err := h.Start(ctx, specServer(t)); err != nil {
+	if _, err := h.Start(ctx, testsupport.SpecServer(t)); err != nil {
 		t.Fatal(err)
 	}
-	other := specServer(t)
+	other := testsupport.SpecServer(t)
 	other.BridgeInterface = "br1"
 	if _, err := h.Start(ctx, other); errkind.KindOf(err) != errkind.KindConflict || !strings.Contains(err.Error(), "tap1") {
 		t.Errorf("same TAPs: %v, want conflict naming tap1", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/multilink/multilink/internal/nstest"
 	"github.com/multilink/multilink/internal/nsthread"
 	"github.com/multilink/multilink/internal/tcattach"
+	"github.com/multilink/multilink/internal/testsupport"
 	"github.com/multilink/multilink/internal/tunnel"
 )
 
@@ -77,13 +78,7 @@ func manager(t testing.TB, ns *nstest.NS) *tunnel.Manager {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := m.Close(ctx); err != nil {
-			t.Errorf("close tunnels in %s: %v", ns.Name, err)
-		}
-	})
+	testsupport.CloseAtEnd(t, "the tunnels in "+ns.Name, 20*time.Second, m.Close)
 	return m
 }
 

@@ -132,7 +132,7 @@ func TestTokenNeverLogged(t *testing.T) {
 		a.do(g.method, g.path, g.body)
 		a.doAuth(g.method, g.path, g.body, "Bearer wrong-"+testToken)
 	}
-	a.rec.err = errInternalForTest
+	a.rec.Err = errInternalForTest
 	a.do("POST", "/v1/server/start", guarded[0].body)
 	if a.log.Len() == 0 {
 		t.Fatal("nothing was logged")

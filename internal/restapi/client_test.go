@@ -22,7 +22,7 @@ func TestClientStartSpecBody(t *testing.T) {
 	if st.Bond != "bond0" {
 		t.Errorf("answer %+v", st)
 	}
-	c := a.rec.client
+	c := a.rec.gw.LastStart()
 	if c.ServerAPIURL != "http://158.42.89.111:3333" || c.Bond != "bond0" || c.Address != netip.MustParsePrefix("10.8.0.253/24") {
 		t.Errorf("gateway got %+v", c)
 	}
@@ -45,7 +45,7 @@ func TestClientStartSpecBody(t *testing.T) {
 
 func TestClientStartHubUnreachable(t *testing.T) {
 	a := newTestAPI(t)
-	a.rec.err = errkind.Unavailable(nil, "reach the hub API at http://158.42.89.111:3333")
+	a.rec.Err = errkind.Unavailable(nil, "reach the hub API at http://158.42.89.111:3333")
 	e := wantError(t, a.do(http.MethodPost, "/v1/client/start", readSpec(t, "spec_client_start.json")), http.StatusBadGateway)
 	if e.Error != "reach the hub API at http://158.42.89.111:3333" {
 		t.Errorf("error %q", e.Error)
@@ -60,14 +60,14 @@ func TestClientStatus(t *testing.T) {
 	if w.Code != http.StatusOK || st.Started || st.Clients == nil {
 		t.Errorf("idle: %d %s", w.Code, w.Body)
 	}
-	a.rec.gws = []api.ClientStatus{{Bond: "bond0", Present: true, Active: "tap1"}}
+	a.rec.gw.SetStatuses([]api.ClientStatus{{Bond: "bond0", Present: true, Active: "tap1"}})
 	w = a.doAuth(http.MethodGet, "/v1/client/status", "", "")
 	decode(t, w, &st)
 	if !st.Started || len(st.Clients) != 1 || st.Clients[0].Active != "tap1" {
 		t.Errorf("started: %s", w.Body)
 	}
 	// A desired client that does not run yet is listed, not started.
-	a.rec.gws = []api.ClientStatus{{Bond: "bond0", Pending: "not running: 1 failed starts (next attempt in 2s): reach the hub"}}
+	a.rec.gw.SetStatuses([]api.ClientStatus{{Bond: "bond0", Pending: "not running: 1 failed starts (next attempt in 2s): reach the hub"}})
 	w = a.doAuth(http.MethodGet, "/v1/client/status", "", "")
 	decode(t, w, &st)
 	if st.Started || len(st.Clients) != 1 || st.Clients[0].Pending == "" || strings.Contains(w.Body.String(), "started_at") {
@@ -99,7 +99,7 @@ func TestBondParamsGet(t *testing.T) {
 	if info.Name != "bond0" || info.Active != "tap1" || info.Params.ArpInterval == nil || *info.Params.ArpInterval != 100 {
 		t.Errorf("info %+v", info)
 	}
-	a.rec.err = errkind.NotFound("no client with bond bond0 is started")
+	a.rec.Err = errkind.NotFound("no client with bond bond0 is started")
 	wantError(t, a.doAuth(http.MethodGet, "/v1/client/bond_params/bond0", "", ""), http.StatusNotFound)
 }
 
@@ -109,7 +109,7 @@ func TestBondParamsPutSpecBody(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
-	p := a.rec.params
+	p := a.rec.gw.LastParams()
 	if p.Primary == nil || *p.Primary != "tap2" || p.ArpInterval == nil || *p.ArpInterval != 50 {
 		t.Errorf("gateway got %+v", p)
 	}
@@ -128,7 +128,7 @@ func TestBondParamsPutSpecBody(t *testing.T) {
 
 func TestBondParamsPutSemanticError(t *testing.T) {
 	a := newTestAPI(t)
-	a.rec.err = errkind.Invalid("primary", `"tap9" is not a slave of this bond`)
+	a.rec.Err = errkind.Invalid("primary", `"tap9" is not a slave of this bond`)
 	e := wantError(t, a.do(http.MethodPut, "/v1/client/bond_params/bond0", `{"primary": "tap9"}`), http.StatusBadRequest)
 	if e.Field != "primary" {
 		t.Errorf("field %q", e.Field)

@@ -28,7 +28,7 @@ func TestTapUpDown(t *testing.T) {
 	if c := a.rec.Calls(); !slices.Equal(c, []string{"taps.SetTap tap2 false", "taps.SetTap tap2 true"}) {
 		t.Errorf("calls %q", c)
 	}
-	a.rec.err = errkind.NotFound("tap eth0 is not managed by multilink")
+	a.rec.Err = errkind.NotFound("tap eth0 is not managed by multilink")
 	wantError(t, a.do(http.MethodPost, "/v1/tap_down/eth0", ""), http.StatusNotFound)
 }
 

@@ -57,7 +57,7 @@ func TestFaultStatusThroughHandlers(t *testing.T) {
 	for _, e := range endpoints {
 		for _, k := range kinds {
 			a := newTestAPI(t)
-			a.rec.err = k.err
+			a.rec.Err = k.err
 			w := a.do(e.method, e.path, e.body)
 			body := wantError(t, w, k.code)
 			if k.code == 500 {
@@ -77,7 +77,7 @@ func TestFaultStatusThroughHandlers(t *testing.T) {
 // TestInternalErrorNamesTheOperation: the generic 500 says what failed.
 func TestInternalErrorNamesTheOperation(t *testing.T) {
 	a := newTestAPI(t)
-	a.rec.err = errInternalForTest
+	a.rec.Err = errInternalForTest
 	e := wantError(t, a.do("POST", "/v1/client/start", clientBody), 500)
 	if !strings.Contains(e.Error, "start client bond bond0") {
 		t.Errorf("error %q", e.Error)
@@ -86,7 +86,7 @@ func TestInternalErrorNamesTheOperation(t *testing.T) {
 
 func TestPanicIs500JSON(t *testing.T) {
 	a := newTestAPI(t)
-	a.rec.panics = true
+	a.rec.Panics = true
 	wantError(t, a.doAuth("GET", "/v1/server/status", "", ""), 500)
 	if !strings.Contains(a.log.String(), "panicked") {
 		t.Errorf("panic not logged:\n%s", a.log)

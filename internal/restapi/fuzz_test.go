@@ -11,7 +11,7 @@ import (
 // fuzzBody posts body to path on a router over fakes and fails on a panic,
 // a 5xx or a non-JSON answer; accepted bodies must have reached the fake
 // valid (check).
-func fuzzBody(f *testing.F, method, path string, seeds []string, check func(t *testing.T, rec *recorder)) {
+func fuzzBody(f *testing.F, method, path string, seeds []string, check func(t *testing.T, rec *fakes)) {
 	for _, s := range seeds {
 		f.Add(s)
 	}
@@ -21,9 +21,7 @@ func fuzzBody(f *testing.F, method, path string, seeds []string, check func(t *t
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		rec.mu.Lock()
-		rec.calls = nil
-		rec.mu.Unlock()
+		rec.Reset()
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+testToken)
 		w := httptest.NewRecorder()
@@ -59,9 +57,9 @@ func FuzzServerStart(f *testing.F) {
 		`{"links": 1e400}`,
 		`[]`, `null`, `""`, ``,
 	}
-	fuzzBody(f, "POST", "/v1/server/start", seeds, func(t *testing.T, rec *recorder) {
-		if err := rec.server.Check(); err != nil {
-			t.Fatalf("accepted an invalid server: %v (%+v)", err, rec.server)
+	fuzzBody(f, "POST", "/v1/server/start", seeds, func(t *testing.T, rec *fakes) {
+		if err := rec.hub.LastStart().Check(); err != nil {
+			t.Fatalf("accepted an invalid server: %v (%+v)", err, rec.hub.LastStart())
 		}
 	})
 }
@@ -74,9 +72,9 @@ func FuzzClientStart(f *testing.F) {
 		`{"bond": {"a": null}}`,
 		`{"server_api_url": 1}`,
 	}
-	fuzzBody(f, "POST", "/v1/client/start", seeds, func(t *testing.T, rec *recorder) {
-		if err := rec.client.Check(); err != nil {
-			t.Fatalf("accepted an invalid client: %v (%+v)", err, rec.client)
+	fuzzBody(f, "POST", "/v1/client/start", seeds, func(t *testing.T, rec *fakes) {
+		if err := rec.gw.LastStart().Check(); err != nil {
+			t.Fatalf("accepted an invalid client: %v (%+v)", err, rec.gw.LastStart())
 		}
 	})
 }
@@ -88,8 +86,8 @@ func FuzzBondParams(f *testing.F) {
 		`{"miimon": "-1"}`,
 		`{}`,
 	}
-	fuzzBody(f, "PUT", "/v1/client/bond_params/bond0", seeds, func(t *testing.T, rec *recorder) {
-		if _, err := json.Marshal(rec.params); err != nil {
+	fuzzBody(f, "PUT", "/v1/client/bond_params/bond0", seeds, func(t *testing.T, rec *fakes) {
+		if _, err := json.Marshal(rec.gw.LastParams()); err != nil {
 			t.Fatalf("accepted parameters do not marshal: %v", err)
 		}
 	})
@@ -101,7 +99,7 @@ func FuzzPingTest(f *testing.F) {
 		`{"ip": "fe80::1%eth0", "count": "3"}`,
 		`{"ip": "::", "timeout_ms": 1e9}`,
 	}
-	fuzzBody(f, "POST", "/v1/ping_test", seeds, func(t *testing.T, rec *recorder) {
+	fuzzBody(f, "POST", "/v1/ping_test", seeds, func(t *testing.T, rec *fakes) {
 		if err := rec.ping.Check(); err != nil {
 			t.Fatalf("accepted an invalid ping request: %v (%+v)", err, rec.ping)
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/multilink/multilink/api"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/*")
@@ -22,20 +22,7 @@ var update = flag.Bool("update", false, "rewrite testdata/golden/*")
 // to it with -update.
 func golden(t *testing.T, name string, got []byte) []byte {
 	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatalf("make golden dir: %v", err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatalf("write golden %s: %v", path, err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden: %v (go test -update writes it)", err)
-	}
-	return want
+	return testsupport.Golden(t, filepath.Join("testdata", "golden", name), got, *update)
 }
 
 // firstDiff returns the 1-based number of the first line where got and
@@ -82,12 +69,12 @@ func TestGoldenAnswers(t *testing.T) {
 		_, _ = w.Write([]byte("multilink_up 1\n"))
 	})
 	started := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
-	rec.hubs = []api.ServerStatus{{Bridge: "br0", BridgeIP: "10.8.0.254/24", Present: true, Started: started,
-		Links: []api.ServerLink{{Tap: "tap1", Port: 1191, Running: true, Up: true}, {Tap: "tap2", Port: 1192, Restarts: 1}}}}
-	rec.gws = []api.ClientStatus{{Bond: "bond0", Address: "10.8.0.253/24", ServerAPIURL: "http://158.42.89.111:3333", Driver: "kernel",
+	rec.hub.SetStatuses([]api.ServerStatus{{Bridge: "br0", BridgeIP: "10.8.0.254/24", Present: true, Started: started,
+		Links: []api.ServerLink{{Tap: "tap1", Port: 1191, Running: true, Up: true}, {Tap: "tap2", Port: 1192, Restarts: 1}}}})
+	rec.gw.SetStatuses([]api.ClientStatus{{Bond: "bond0", Address: "10.8.0.253/24", ServerAPIURL: "http://158.42.89.111:3333", Driver: "kernel",
 		Present: true, Active: "tap1", Started: started,
 		Links: []api.ClientLink{{Tap: "tap1", HWInt: "eth0", IPServer: "158.42.89.111", Port: 1191, Running: true, Up: true}}},
-		{Bond: "bond1", Pending: "not running: 1 failed starts (next attempt in 2s): reach the hub"}}
+		{Bond: "bond1", Pending: "not running: 1 failed starts (next attempt in 2s): reach the hub"}})
 	a := newTestAPIWith(t, d, rec)
 
 	token, wrong := "Bearer "+testToken, "Bearer not-the-token"

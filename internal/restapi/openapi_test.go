@@ -3,7 +3,6 @@ package restapi
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/failover"
 	"github.com/multilink/multilink/internal/probe"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 // openAPIDoc is the part of the document the tests read.
@@ -190,11 +190,7 @@ func TestOpenAPIExamplesAreTheSpecs(t *testing.T) {
 		if err := json.Unmarshal(op.RequestBody.Content["application/json"].Example, &got); err != nil {
 			t.Errorf("%s %s example: %v", tc.method, tc.path, err)
 		}
-		data, err := os.ReadFile("../../api/testdata/" + tc.file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(data, &want); err != nil {
+		if err := json.Unmarshal(testsupport.SpecBody(t, tc.file), &want); err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(got, want) {
@@ -368,6 +364,6 @@ func TestOpenAPIStartsDocumentHostErrors(t *testing.T) {
 		}
 	}
 	a := newTestAPI(t)
-	a.rec.err = errkind.Unsupported(nil, "find openvpn")
+	a.rec.Err = errkind.Unsupported(nil, "find openvpn")
 	wantError(t, a.do(http.MethodPost, guarded[0].path, guarded[0].body), http.StatusNotImplemented)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/multilink/multilink/api"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 const testToken = "s3cret-test-token-0123456789"
@@ -28,7 +29,7 @@ func TestMain(m *testing.M) {
 type testAPI struct {
 	t   testing.TB
 	h   http.Handler
-	rec *recorder
+	rec *fakes
 	log *bytes.Buffer
 }
 
@@ -38,7 +39,7 @@ func newTestAPI(t testing.TB) *testAPI {
 	return newTestAPIWith(t, d, rec)
 }
 
-func newTestAPIWith(t testing.TB, d Deps, rec *recorder) *testAPI {
+func newTestAPIWith(t testing.TB, d Deps, rec *fakes) *testAPI {
 	t.Helper()
 	var buf bytes.Buffer
 	d.Logger = slog.New(slog.NewTextHandler(&syncWriter{w: &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -95,13 +96,10 @@ func wantError(t testing.TB, w *httptest.ResponseRecorder, status int) api.Error
 	return e
 }
 
+// readSpec is the spec's example body name, as a request body.
 func readSpec(t testing.TB, name string) string {
 	t.Helper()
-	b, err := os.ReadFile("../../api/testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return string(testsupport.SpecBody(t, name))
 }
 
 // syncWriter serialises writes from concurrent handlers.

@@ -3,6 +3,7 @@ package testsupport
 import (
 	"encoding/json"
 	"net/netip"
+	"testing"
 )
 
 // Ptr is a pointer to a copy of v, for the optional fields of API bodies.
@@ -24,4 +25,15 @@ func MustJSON(v any) string {
 		panic(err)
 	}
 	return string(b)
+}
+
+// Decode is body decoded into a T as the API decodes a request (with
+// json.Unmarshal, so T's own UnmarshalJSON); t fails if it cannot be.
+func Decode[T any](t testing.TB, body string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
+	return v
 }

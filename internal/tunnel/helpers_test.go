@@ -17,6 +17,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 // The test binary doubles as a fake openvpn (fakeEnv names a directory
@@ -105,7 +106,7 @@ func readyFile(dir string, pid int) string {
 func (w *fakeWorld) waitReady(t *testing.T, m *Manager, tap string) int {
 	t.Helper()
 	var pid int
-	waitFor(t, waitLong, tap+"'s fake openvpn to be ready", func() bool {
+	testsupport.Eventually(t, waitLong, tap+"'s fake openvpn to be ready", func() bool {
 		st, _ := m.Status(tap)
 		pid = st.PID
 		_, err := os.Stat(readyFile(w.dir, pid))
@@ -163,13 +164,7 @@ func (w *fakeWorld) manager(t *testing.T, opts Options) *Manager {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := m.Close(ctx); err != nil {
-			t.Errorf("close manager: %v", err)
-		}
-	})
+	testsupport.CloseAtEnd(t, "the manager", 10*time.Second, m.Close)
 	return m
 }
 
@@ -274,18 +269,6 @@ func (w *testWriter) stop() {
 	w.mu.Lock()
 	w.done = true
 	w.mu.Unlock()
-}
-
-// waitFor polls cond every 10 ms until it holds or timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // processGone reports whether pid no longer runs the process whose

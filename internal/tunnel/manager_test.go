@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 const waitLong = 10 * time.Second
@@ -65,7 +66,7 @@ func TestRestartWithBackoff(t *testing.T) {
 	if err := m.Start(context.Background(), testSpec(w.key, "tap1", 1191)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "three restarts", func() bool {
+	testsupport.Eventually(t, waitLong, "three restarts", func() bool {
 		st, _ := m.Status("tap1")
 		return st.Restarts >= 3
 	})
@@ -74,7 +75,7 @@ func TestRestartWithBackoff(t *testing.T) {
 		t.Errorf("LastExit = %q, want exit status 3", st.LastExit)
 	}
 	w.setMode(t, "run")
-	waitFor(t, waitLong, "a run that lasts", func() bool {
+	testsupport.Eventually(t, waitLong, "a run that lasts", func() bool {
 		st, _ := m.Status("tap1")
 		return st.Running && st.PID != 0 && !processGone(st.PID, "tap1.conf")
 	})
@@ -124,7 +125,7 @@ func TestSetUpRemembered(t *testing.T) {
 	if err := syscall.Kill(st.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "restart", func() bool {
+	testsupport.Eventually(t, waitLong, "restart", func() bool {
 		st, _ := m.Status("tap1")
 		return st.Restarts == 1 && st.Running
 	})
@@ -268,7 +269,7 @@ func TestCloseStopsAll(t *testing.T) {
 	if err := m.Close(ctx); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	waitFor(t, waitLong, "goroutines to end", func() bool { return runtime.NumGoroutine() <= base })
+	testsupport.Eventually(t, waitLong, "goroutines to end", func() bool { return runtime.NumGoroutine() <= base })
 }
 
 // TestDaemonDeathKillsTunnels kills a daemon with SIGKILL: its openvpn
@@ -301,5 +302,5 @@ func TestDaemonDeathKillsTunnels(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	waitFor(t, waitLong, "the orphaned tunnel process to die", func() bool { return processGone(pid, "tap1.conf") })
+	testsupport.Eventually(t, waitLong, "the orphaned tunnel process to die", func() bool { return processGone(pid, "tap1.conf") })
 }

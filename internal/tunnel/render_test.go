@@ -4,11 +4,11 @@ import (
 	"errors"
 	"flag"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -34,16 +34,7 @@ func TestRenderGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			path := filepath.Join("testdata", c.golden)
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if string(got) != string(want) {
+			if want := testsupport.Golden(t, path, got, *update); string(got) != string(want) {
 				t.Errorf("config differs from %s:\n--- got\n%s--- want\n%s", path, got, want)
 			}
 		})

@@ -21,6 +21,7 @@ import (
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/nstest"
 	"github.com/multilink/multilink/internal/nsthread"
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 // lab is a hub and a gateway namespace joined by two veth underlays,
@@ -56,13 +57,7 @@ func nsManager(t *testing.T, ns *nstest.NS, dir string) *Manager {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := m.Close(ctx); err != nil {
-			t.Errorf("close manager in %s: %v", ns.Name, err)
-		}
-	})
+	testsupport.CloseAtEnd(t, "the manager in "+ns.Name, 20*time.Second, m.Close)
 	return m
 }
 
@@ -180,7 +175,7 @@ func killAndWaitRestart(t *testing.T, m *Manager, ns *nstest.NS, tap string) {
 	if err := syscall.Kill(before.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, tap+" to restart and open its TAP", func() bool {
+	testsupport.Eventually(t, 20*time.Second, tap+" to restart and open its TAP", func() bool {
 		st, _ := m.Status(tap)
 		return st.Running && st.PID != before.PID && st.Restarts == before.Restarts+1 && holdsTap(st.PID, tap)
 	})

@@ -1,0 +1,50 @@
+package testsupport
+
+import (
+	"context"
+
+	"github.com/multilink/multilink/api"
+)
+
+// FakeHub is a fake server role: it has what restapi.Hub asks for, and
+// Configs and Close besides, as the daemon's servers do. Its calls are
+// recorded ("hub.Start br0", "hub.Stop br0", "hub.Status", "hub.Key br0",
+// "hub.Configs", "hub.Close"); its mode says what it keeps.
+type FakeHub struct {
+	*role[api.Server, api.ServerStatus]
+}
+
+// NewFakeHub is a fake hub recording into rec (nil: a Recorder of its own).
+func NewFakeHub(rec *Recorder, mode RoleMode) *FakeHub {
+	return &FakeHub{newRole[api.Server](rec, "hub", mode, func(bridge string) api.ServerStatus {
+		return api.ServerStatus{Bridge: bridge, Present: true, Links: []api.ServerLink{{Tap: "tap1", Running: true}}}
+	})}
+}
+
+// Start starts a server of bridge c.BridgeInterface.
+func (h *FakeHub) Start(_ context.Context, c api.Server) (api.ServerStatus, error) {
+	if err := h.start(c.BridgeInterface, c); err != nil {
+		return api.ServerStatus{}, err
+	}
+	return api.ServerStatus{Bridge: c.BridgeInterface, BridgeIP: c.BridgeIP.String(), Present: true}, nil
+}
+
+// Stop stops the server of bridge.
+func (h *FakeHub) Stop(_ context.Context, bridge string) error { return h.stop(bridge) }
+
+// Status lists the servers.
+func (h *FakeHub) Status(context.Context) []api.ServerStatus { return h.list() }
+
+// Key answers a link key of two TAPs whatever the bridge.
+func (h *FakeHub) Key(_ context.Context, bridge string) (api.Key, error) {
+	if err := h.rec.Record("hub.Key %s", bridge); err != nil {
+		return api.Key{}, err
+	}
+	return api.Key{Bridge: "br0", Key: "-----BEGIN OpenVPN Static key V1-----", Links: []api.KeyLink{{Tap: "tap1", Port: 1191}}}, nil
+}
+
+// Configs are the bodies of the running servers (Tracking).
+func (h *FakeHub) Configs() []api.Server { return h.configs() }
+
+// Close ends nothing: it is recorded.
+func (h *FakeHub) Close(context.Context) error { return h.rec.Record("hub.Close") }
