@@ -279,7 +279,7 @@ func checkURL(field, s string) error {
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
-		return errkind.Invalid(field, "%q is not an http:// or https:// URL with a host", s)
+		return errkind.Invalid(field, "%q is not an http:// or https:// URL with a host", RedactURL(s))
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
@@ -287,7 +287,7 @@ func checkURL(field, s string) error {
 		}
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery || strings.Contains(s, "#") {
-		return errkind.Invalid(field, "%q has a query or fragment; give the API's base URL only", s)
+		return errkind.Invalid(field, "%q has a query or fragment; give the API's base URL only", RedactURL(s))
 	}
 	return nil
 }

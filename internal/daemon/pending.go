@@ -165,7 +165,7 @@ func (r *roles) pendingClients() []api.ClientStatus {
 	list, why := r.pendingList()
 	for i, p := range list {
 		if c := p.client; c != nil {
-			st := api.ClientStatus{Bond: c.Bond, Address: c.Address.String(), ServerAPIURL: c.ServerAPIURL, Pending: why[i]}
+			st := api.ClientStatus{Bond: c.Bond, Address: c.Address.String(), ServerAPIURL: api.RedactURL(c.ServerAPIURL), Pending: why[i]}
 			for j, tap := range c.Taps() {
 				s := c.Slaves[j]
 				st.Links = append(st.Links, api.ClientLink{Tap: tap, HWInt: s.HWInt, IPServer: s.IPServer.String()})

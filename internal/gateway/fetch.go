@@ -24,16 +24,26 @@ type HTTPFetcher struct {
 
 // FetchKey asks the hub at base for the key of bridge ("" = its only one).
 func (f HTTPFetcher) FetchKey(ctx context.Context, base, bridge, token string) (api.Key, error) {
+	shown := api.RedactURL(base)
 	u, err := url.Parse(strings.TrimRight(base, "/") + "/v1/server/key")
 	if err != nil {
-		return api.Key{}, errkind.Invalid("server_api_url", "%q: %v", base, err)
+		return api.Key{}, errkind.Invalid("server_api_url", "%q: %v", shown, api.RedactURL(err.Error()))
 	}
+	// Credentials in the URL go as basic auth when there is no token, as
+	// net/http would send them, and the URL without them is all an error
+	// of the HTTP client can show.
+	user := u.User
+	u.User = nil
 	if bridge != "" {
 		u.RawQuery = url.Values{"bridge": {bridge}}.Encode()
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return api.Key{}, errkind.Invalid("server_api_url", "%q: %v", base, err)
+		return api.Key{}, errkind.Invalid("server_api_url", "%q: %v", shown, err)
+	}
+	if user != nil && token == "" {
+		pass, _ := user.Password() // as net/http does: basic auth only without another Authorization
+		req.SetBasicAuth(user.Username(), pass)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -44,7 +54,7 @@ func (f HTTPFetcher) FetchKey(ctx context.Context, base, bridge, token string) (
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return api.Key{}, errkind.Unavailable(err, "reach the hub API at %s", base)
+		return api.Key{}, errkind.Unavailable(err, "reach the hub API at %s", shown)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxKeyResponse+1))
@@ -60,7 +70,7 @@ func (f HTTPFetcher) FetchKey(ctx context.Context, base, bridge, token string) (
 		}
 		_ = json.Unmarshal(body, &e)
 		what := map[int]string{401: " (the hub rejected our token: set server_token or the same token on both)", 404: " (no server started there, or not that bridge)"}
-		return api.Key{}, errkind.Unavailable(nil, "the hub API at %s answered %s%s: %s", base, resp.Status, what[resp.StatusCode], e.Error)
+		return api.Key{}, errkind.Unavailable(nil, "the hub API at %s answered %s%s: %s", shown, resp.Status, what[resp.StatusCode], e.Error)
 	}
 	var k api.Key
 	if err := json.Unmarshal(body, &k); err != nil {

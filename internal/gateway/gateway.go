@@ -164,7 +164,7 @@ func (g *Gateway) Start(ctx context.Context, cfg api.Client) (api.ClientStatus, 
 	g.clients[cfg.Bond] = c // before release: the name is never free meanwhile
 	g.mu.Unlock()
 	g.linksUp(ctx, c)
-	g.log.Info("client started", "bond", cfg.Bond, "address", cfg.Address, "slaves", len(cfg.Slaves), "hub", cfg.ServerAPIURL)
+	g.log.Info("client started", "bond", cfg.Bond, "address", cfg.Address, "slaves", len(cfg.Slaves), "hub", api.RedactURL(cfg.ServerAPIURL))
 	return st, nil
 }
 

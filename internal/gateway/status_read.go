@@ -24,7 +24,7 @@ func (g *Gateway) Status(ctx context.Context) []api.ClientStatus {
 }
 
 func (g *Gateway) status(ctx context.Context, c *client) api.ClientStatus {
-	st := api.ClientStatus{Bond: c.cfg.Bond, Address: c.cfg.Address.String(), ServerAPIURL: c.cfg.ServerAPIURL, Started: c.started}
+	st := api.ClientStatus{Bond: c.cfg.Bond, Address: c.cfg.Address.String(), ServerAPIURL: api.RedactURL(c.cfg.ServerAPIURL), Started: c.started}
 	if info, err := g.bonds.Info(ctx, c.cfg.Bond); err == nil {
 		st.Present, st.Driver, st.Active = true, info.Driver, info.Active
 	}
