@@ -66,6 +66,9 @@ type daemon struct {
 	t        testing.TB
 	ns       *nstest.NS
 	stateDir string
+	addr     string   // its --listen
+	token    string   // its API token
+	extra    []string // its further flags
 }
 
 // startDaemon runs `multilink daemon` in ns, listening on addr, and waits
@@ -83,7 +86,7 @@ func startDaemonIn(t testing.TB, ns *nstest.NS, addr, token, stateDir string, ex
 	if err != nil {
 		t.Fatalf("daemon in %s: %v", ns.Name, err)
 	}
-	d := &daemon{Daemon: dd, t: t, ns: ns, stateDir: stateDir}
+	d := &daemon{Daemon: dd, t: t, ns: ns, stateDir: stateDir, addr: addr, token: token, extra: extra}
 	t.Cleanup(func() {
 		if err := d.Stop(); err != nil {
 			t.Errorf("stop daemon in %s: %v", ns.Name, err)
@@ -93,6 +96,13 @@ func startDaemonIn(t testing.TB, ns *nstest.NS, addr, token, stateDir string, ex
 		}
 	})
 	return d
+}
+
+// again starts a new daemon with the same flags and state dir (the old
+// one must have ended).
+func (d *daemon) again(t testing.TB) *daemon {
+	t.Helper()
+	return startDaemonIn(t, d.ns, d.addr, d.token, d.stateDir, d.extra...)
 }
 
 // stop ends the daemon with SIGTERM (as Kubernetes does) and waits for it.

@@ -1,22 +1,35 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/multilink/multilink/internal/errkind"
 )
 
-// Write writes data to path with mode, replacing what is there.
+// Write writes data to path with mode, replacing what is there. A
+// failure (a full or read-only disk) is errkind.KindStorage, and path
+// keeps what it held.
 func Write(path string, data []byte, mode os.FileMode) error {
 	tmp, err := writeTemp(path, data, mode)
 	if err != nil {
-		return err
+		return storage(path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("rename to %s: %w", path, err)
+		return storage(path, fmt.Errorf("rename to %s: %w", path, err))
 	}
-	return syncDir(path)
+	return storage(path, syncDir(path))
+}
+
+// storage classifies a failure to write path as errkind.KindStorage.
+func storage(path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return errkind.Storage(err, "write %s", path)
 }
 
 // WriteNew writes data to path with mode if there is no file there; if
@@ -25,15 +38,18 @@ func Write(path string, data []byte, mode os.FileMode) error {
 func WriteNew(path string, data []byte, mode os.FileMode) error {
 	tmp, err := writeTemp(path, data, mode)
 	if err != nil {
-		return err
+		return storage(path, err)
 	}
 	defer os.Remove(tmp)
 	// A hard link fails if path exists: no clobbering a file that
 	// appeared meanwhile.
 	if err := os.Link(tmp, path); err != nil {
-		return fmt.Errorf("link to %s: %w", path, err)
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("link to %s: %w", path, err)
+		}
+		return storage(path, fmt.Errorf("link to %s: %w", path, err))
 	}
-	return syncDir(path)
+	return storage(path, syncDir(path))
 }
 
 // writeTemp writes data to a new file with mode next to path, synced, and

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/multilink/multilink/api"
+	"github.com/multilink/multilink/internal/owner"
 )
 
 // Spec is a bond to create.
@@ -13,7 +14,8 @@ type Spec struct {
 	Address netip.Prefix // the bond's address, e.g. 10.8.0.253/24
 	Slaves  []string     // slave interface names in priority order (TAPs); they exist already
 	Params  api.BondParams
-	Driver  string // api.DriverAuto (""), DriverKernel or DriverEBPF; for a Chooser
+	Driver  string     // api.DriverAuto (""), DriverKernel or DriverEBPF; for a Chooser
+	Mark    owner.Mark // set on the bond's interfaces right after they are made ("": none)
 }
 
 // Driver is a bond implementation. The rest of multilink talks to bonds

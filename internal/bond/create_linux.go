@@ -105,6 +105,11 @@ func (k *Kernel) create(ctx context.Context, s Spec) (err error) {
 		return fmt.Errorf("look up new bond: %w", err)
 	}
 	bond.Index = l.Attrs().Index
+	if s.Mark != "" {
+		if err := s.Mark.Set(k.nl, l); err != nil {
+			return err
+		}
+	}
 
 	if len(raw) > 0 {
 		have, err := k.rawRead(s.Name, bond.Index)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/owner"
 	"github.com/multilink/multilink/internal/testsupport"
 )
 
@@ -28,6 +29,9 @@ func golden(t *testing.T, name, got string) {
 		t.Errorf("%s differs\n--- want\n%s--- got\n%s", path, want, got)
 	}
 }
+
+// testMark is the owner mark the privileged tests set on their bonds.
+const testMark owner.Mark = "multilink:0123456789abcdef"
 
 // specBond is the spec's client bond: mode 1, primary tap1, ARP monitoring
 // of 10.8.0.254 every 100 ms, arp_validate 5, fail_over_mac 1.

@@ -204,6 +204,13 @@ func (e *EBPF) makeDevice(b *ebond) error {
 	if b.peer, err = e.nl.LinkByName(peerName(name)); err != nil {
 		return fmt.Errorf("find %s: %w", peerName(name), err)
 	}
+	if m := b.spec.Mark; m != "" {
+		for _, l := range []netlink.Link{b.dev, b.peer} {
+			if err := m.Set(e.nl, l); err != nil {
+				return err
+			}
+		}
+	}
 	if err := e.nl.AddrReplace(b.dev, &netlink.Addr{IPNet: prefixNet(b.spec.Address)}); err != nil {
 		return fmt.Errorf("address %s on %s: %w", b.spec.Address, name, err)
 	}

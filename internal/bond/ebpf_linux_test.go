@@ -102,8 +102,15 @@ func TestEBPFBond(t *testing.T) {
 				return
 			}
 			ctx := context.Background()
-			if err := l.e.Create(ctx, specBond()); err != nil {
+			s := specBond()
+			s.Mark = testMark
+			if err := l.e.Create(ctx, s); err != nil {
 				t.Fatalf("create: %v", err)
+			}
+			for _, name := range []string{"bond0", peerName("bond0")} {
+				if l, err := l.gw.Handle.LinkByName(name); err != nil || l.Attrs().Alias != string(testMark) {
+					t.Errorf("%s not marked as ours: %v %v", name, l, err)
+				}
 			}
 			info, err := l.e.Info(ctx, "bond0")
 			if err != nil || info.Driver != DriverEBPF || info.Active != "tap1" || !info.Up ||

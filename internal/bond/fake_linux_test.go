@@ -445,6 +445,14 @@ func (f *fakeNL) LinkSetNoMaster(l netlink.Link) error {
 	return nil
 }
 
+func (f *fakeNL) LinkSetAlias(l netlink.Link, alias string) error {
+	fl, err := f.lookup(l)
+	if err != nil {
+		return err
+	}
+	return f.do("alias " + fl.name + " " + alias)
+}
+
 func (f *fakeNL) LinkSetUp(l netlink.Link) error   { return f.setUp(l, true) }
 func (f *fakeNL) LinkSetDown(l netlink.Link) error { return f.setUp(l, false) }
 

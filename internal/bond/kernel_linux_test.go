@@ -188,6 +188,9 @@ func TestKernelCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if bond.Attrs().Alias != string(testMark) {
+		t.Errorf("bond0 alias %q, want the mark %q", bond.Attrs().Alias, testMark)
+	}
 	addrs, err := l.gw.Handle.AddrList(bond, unix.AF_INET)
 	if err != nil || len(addrs) != 1 || addrs[0].IPNet.String() != "10.8.0.253/24" {
 		t.Errorf("bond0 addresses: %v %v", addrs, err)

@@ -22,6 +22,7 @@ type Netlink interface {
 	LinkSetUp(link netlink.Link) error
 	LinkSetDown(link netlink.Link) error
 	AddrReplace(link netlink.Link, addr *netlink.Addr) error
+	LinkSetAlias(link netlink.Link, name string) error
 }
 
 // Attr is one attribute inside a bond's IFLA_INFO_DATA.

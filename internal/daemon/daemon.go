@@ -16,6 +16,7 @@ import (
 	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/gateway"
 	"github.com/multilink/multilink/internal/hub"
+	"github.com/multilink/multilink/internal/owner"
 	"github.com/multilink/multilink/internal/ping"
 	"github.com/multilink/multilink/internal/restapi"
 	"github.com/multilink/multilink/internal/tunnel"
@@ -80,23 +81,32 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	mark, err := owner.Load(o.StateDir)
+	if err != nil {
+		return err
+	}
 	nl, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("open netlink: %w", err)
 	}
 	defer nl.Close()
-	tunnels, err := tunnel.NewManager(tunnel.Options{Dir: filepath.Join(o.StateDir, "tunnels"), OpenVPN: o.OpenVPN, Logger: log})
+	// What a crashed run of this state dir left goes first: the lock says
+	// no other daemon uses the mark, and the desired state is rebuilt.
+	if _, err := owner.Sweep(nl, mark, log); err != nil {
+		return fmt.Errorf("remove what an earlier run left: %w", err)
+	}
+	tunnels, err := tunnel.NewManager(tunnel.Options{Dir: filepath.Join(o.StateDir, "tunnels"), OpenVPN: o.OpenVPN, Alias: string(mark), Logger: log})
 	if err != nil {
 		return fmt.Errorf("start tunnel supervisor: %w", err)
 	}
 	keys := filepath.Join(o.StateDir, "keys")
-	gw, err := gateway.New(nl, gateway.Options{Tunnels: tunnels, Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Logger: log,
+	gw, err := gateway.New(nl, gateway.Options{Tunnels: tunnels, Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Mark: mark, Logger: log,
 		Dataplane: gateway.DataplaneOptions{BondDriver: o.BondDriver, NoFailover: o.NoFailover, Probe: file.Probe, Policy: file.Policy}})
 	if err != nil {
 		closeTunnels(log, tunnels)
 		return err
 	}
-	r := newRoles(hub.New(hub.Options{Netlink: nl, Tunnels: tunnels, KeyDir: keys, Logger: log}), gw, newStore(o.StateDir), log)
+	r := newRoles(hub.New(hub.Options{Netlink: nl, Tunnels: tunnels, KeyDir: keys, Mark: mark, Logger: log}), gw, newStore(o.StateDir), log)
 	defer teardown(log, r, tunnels)
 	r.restore(ctx, desired(saved, file))
 

@@ -62,7 +62,7 @@ func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 	args := append([]string{"daemon", "--listen", o.Listen, "--state-dir", o.StateDir, "--token-file", tokenFile}, o.Args...)
 	started := make(chan error, 1)
 	// The child is born in the thread's namespace; the thread waits for it
-	// so that the parent-death signal is tied to a live nsthread.
+	// so that the parent-death signal is tied to a live thread.
 	go func() {
 		_ = nsthread.In(o.NS, func() error {
 			d.cmd = exec.Command(o.Bin, args...)
@@ -186,6 +186,26 @@ func (d *Daemon) Stop() error {
 		<-d.done
 		return fmt.Errorf("%s daemon did not stop within 30 s; killed", d.Name)
 	}
+}
+
+// Kill ends the daemon with SIGKILL, as a crash would (it removes
+// nothing), and waits for it.
+func (d *Daemon) Kill() error {
+	if d.cmd == nil || d.cmd.Process == nil {
+		return nil
+	}
+	select {
+	case err := <-d.done:
+		d.done <- err
+		return nil
+	default:
+	}
+	if err := d.cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("kill the %s daemon: %w", d.Name, err)
+	}
+	err := <-d.done
+	d.done <- err
+	return nil
 }
 
 // Pid is the daemon's process id.

@@ -18,6 +18,7 @@ import (
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/owner"
 	"github.com/multilink/multilink/internal/tunnel"
 )
 
@@ -46,8 +47,9 @@ type KeyFetcher interface {
 type Options struct {
 	Tunnels   Tunnels
 	Fetcher   KeyFetcher
-	KeyDir    string // where fetched keys are kept (0600)
-	Token     string // sent to hubs when a client gives no server_token
+	KeyDir    string     // where fetched keys are kept (0600)
+	Token     string     // sent to hubs when a client gives no server_token
+	Mark      owner.Mark // set on every bond, to know it after a crash ("": none)
 	Dataplane DataplaneOptions
 	Logger    *slog.Logger
 }
@@ -236,7 +238,7 @@ func (c *client) bringUp(ctx context.Context, g *Gateway, key api.Key, ifindex [
 		tap := taps[i]
 		undo = append(undo, func() { _ = g.opts.Tunnels.Stop(bg, tap) })
 	}
-	spec := bond.Spec{Name: c.cfg.Bond, Address: c.cfg.Address, Slaves: taps, Params: c.cfg.Bonding, Driver: c.cfg.Driver}
+	spec := bond.Spec{Name: c.cfg.Bond, Address: c.cfg.Address, Slaves: taps, Params: c.cfg.Bonding, Driver: c.cfg.Driver, Mark: g.opts.Mark}
 	if err := g.bonds.Create(ctx, spec); err != nil {
 		return err // the driver says "create bond <name>: ..."
 	}

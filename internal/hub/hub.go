@@ -2,9 +2,12 @@ package hub
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
+	"github.com/multilink/multilink/internal/owner"
 	"github.com/multilink/multilink/internal/tunnel"
 )
 
@@ -26,6 +30,9 @@ type Netlink interface {
 	LinkSetMaster(link, master netlink.Link) error
 	LinkSetUp(link netlink.Link) error
 	AddrReplace(link netlink.Link, addr *netlink.Addr) error
+	AddrList(link netlink.Link, family int) ([]netlink.Addr, error)
+	LinkList() ([]netlink.Link, error)
+	LinkSetAlias(link netlink.Link, name string) error
 }
 
 // Tunnels is what the hub needs of the tunnel supervisor.
@@ -39,7 +46,8 @@ type Tunnels interface {
 type Options struct {
 	Netlink Netlink
 	Tunnels Tunnels
-	KeyDir  string // where link keys are kept (0600)
+	KeyDir  string     // where link keys are kept (0600)
+	Mark    owner.Mark // set on every bridge, to know it after a crash ("": none)
 	Logger  *slog.Logger
 }
 
@@ -141,11 +149,49 @@ func (h *Hub) checkFree(cfg api.Server) error {
 			return errkind.Conflict("interface %s exists already and is not ours", name)
 		}
 	}
+	return h.checkSubnet(cfg)
+}
+
+// checkSubnet refuses a bridge whose subnet overlaps another bridge's or
+// an address of this host's other interfaces (an underlay): the routes
+// would fight. Interfaces of ours (a gateway bond beside the hub) are not
+// underlays.
+func (h *Hub) checkSubnet(cfg api.Server) error {
+	subnet := cfg.BridgeIP.Masked()
+	for name, s := range h.servers {
+		if other := s.cfg.BridgeIP.Masked(); other.Overlaps(subnet) {
+			return errkind.Conflict("bridge_ip %s overlaps server %s's subnet %s (give another bridge_ip)", subnet, name, other)
+		}
+	}
+	links, err := h.opts.Netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("list interfaces: %w", err)
+	}
+	for _, l := range links {
+		if h.opts.Mark.Owns(l.Attrs().Alias) || l.Attrs().Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, err := h.opts.Netlink.AddrList(l, netlink.FAMILY_V4)
+		if err != nil {
+			return fmt.Errorf("list the addresses of %s: %w", l.Attrs().Name, err)
+		}
+		for _, a := range addrs {
+			p, ok := netip.AddrFromSlice(a.IP)
+			if !ok {
+				continue
+			}
+			bits, _ := a.Mask.Size()
+			other := netip.PrefixFrom(p.Unmap(), bits).Masked()
+			if other.Overlaps(subnet) {
+				return errkind.Conflict("bridge_ip %s overlaps %s on %s (give another bridge_ip)", subnet, other, l.Attrs().Name)
+			}
+		}
+	}
 	return nil
 }
 
 func (h *Hub) addBridge(cfg api.Server) (netlink.Link, error) {
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: cfg.BridgeInterface}}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: cfg.BridgeInterface, HardwareAddr: h.bridgeMAC(cfg.BridgeInterface)}}
 	if err := h.opts.Netlink.LinkAdd(br); err != nil {
 		return nil, fmt.Errorf("add bridge %s: %w", cfg.BridgeInterface, err)
 	}
@@ -155,6 +201,12 @@ func (h *Hub) addBridge(cfg api.Server) (netlink.Link, error) {
 		return nil, fmt.Errorf("find bridge %s: %w", cfg.BridgeInterface, err)
 	}
 	addr := &netlink.Addr{IPNet: api.IPNet(cfg.BridgeIP)}
+	if h.opts.Mark != "" {
+		if err := h.opts.Mark.Set(h.opts.Netlink, link); err != nil {
+			_ = h.opts.Netlink.LinkDel(link)
+			return nil, err
+		}
+	}
 	if err := h.opts.Netlink.AddrReplace(link, addr); err != nil {
 		_ = h.opts.Netlink.LinkDel(link)
 		return nil, fmt.Errorf("address %s on bridge %s: %w", cfg.BridgeIP, cfg.BridgeInterface, err)
@@ -164,6 +216,21 @@ func (h *Hub) addBridge(cfg api.Server) (netlink.Link, error) {
 		return nil, fmt.Errorf("bring bridge %s up: %w", cfg.BridgeInterface, err)
 	}
 	return link, nil
+}
+
+// bridgeMAC is the bridge's MAC: derived from the owner mark and its name,
+// so that a bridge rebuilt after a crash or a restart keeps it and the
+// gateways' neighbour entries for bridge_ip stay right (a new random MAC
+// would leave them pointing at the old one until they expire). Without a
+// mark (tests) the kernel chooses.
+func (h *Hub) bridgeMAC(name string) net.HardwareAddr {
+	if h.opts.Mark == "" {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(string(h.opts.Mark) + "/" + name))
+	mac := net.HardwareAddr(sum[:6])
+	mac[0] = mac[0]&^0x01 | 0x02 // unicast, locally administered
+	return mac
 }
 
 func (h *Hub) enslave(tap string, br netlink.Link) error {

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,6 +150,10 @@ func TestConflicts(t *testing.T) {
 		t.Errorf("same ports: %v, want conflict on ports", err)
 	}
 	other.PortBase = 1201
+	if _, err := h.Start(ctx, other); errkind.KindOf(err) != errkind.KindConflict || !strings.Contains(err.Error(), "br0") {
+		t.Errorf("same subnet: %v, want conflict naming br0", err)
+	}
+	other.BridgeIP = netip.MustParsePrefix("10.9.0.254/24")
 	if _, err := h.Start(ctx, other); err != nil {
 		t.Errorf("distinct second server: %v", err)
 	}
@@ -160,5 +165,43 @@ func TestConflicts(t *testing.T) {
 	}
 	if err := h.Close(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSubnetInsideAnUnderlay: a bridge inside an underlay's subnet is a
+// conflict naming the underlay, and nothing is made.
+func TestSubnetInsideAnUnderlay(t *testing.T) {
+	h, n, _, _ := newHub(t, "eth0")
+	n.AddAddr("eth0", "10.8.0.0/16")
+	_, err := h.Start(context.Background(), testsupport.SpecServer(t))
+	if errkind.KindOf(err) != errkind.KindConflict || !strings.Contains(err.Error(), "eth0") {
+		t.Fatalf("bridge inside eth0's 10.8.0.0/16: %v, want a conflict naming eth0", err)
+	}
+	if got := n.Links(); len(got) != 1 {
+		t.Errorf("links after the refusal: %v", got)
+	}
+}
+
+// TestBridgeMarked: a hub with a mark sets it on its bridge right after
+// creating it, before the address.
+func TestBridgeMarked(t *testing.T) {
+	h, n, _, _ := newHub(t)
+	h.opts.Mark = "multilink:0123456789abcdef"
+	if _, err := h.Start(context.Background(), testsupport.SpecServer(t)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := n.LinkByName("br0")
+	if err != nil || l.Attrs().Alias != "multilink:0123456789abcdef" {
+		t.Fatalf("br0 %v %v, want it marked", l, err)
+	}
+	// A stable MAC: the same mark and name give the same, unicast and
+	// locally administered, so gateways' neighbour entries survive a rebuild.
+	mac := l.Attrs().HardwareAddr
+	if len(mac) != 6 || mac[0]&0x03 != 0x02 || mac.String() != h.bridgeMAC("br0").String() || mac.String() == h.bridgeMAC("br1").String() {
+		t.Errorf("br0 MAC %v", mac)
+	}
+	tr := strings.Join(n.Ops(), "\n")
+	if i, j := strings.Index(tr, "alias br0"), strings.Index(tr, "addr br0"); i < 0 || j < i {
+		t.Errorf("transcript:\n%s\nwant the mark before the address", tr)
 	}
 }

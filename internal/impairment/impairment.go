@@ -18,7 +18,7 @@ type Impairment struct {
 	Rate   uint64        // bytes per second on the wire, 0 for unlimited
 }
 
-// Validate reports an out-of-range field as a errkind.KindInvalid error.
+// Validate reports an out-of-range field as an errkind.KindInvalid error.
 func (im Impairment) Validate() error {
 	switch {
 	case im.Delay < 0:

@@ -2,6 +2,7 @@ package testsupport
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -20,6 +21,7 @@ type FakeNetlink struct {
 	*Transcript
 	mu        sync.Mutex
 	links     map[string]netlink.Link
+	addrs     map[string][]netlink.Addr // by link name
 	routes    map[string]bool
 	rules     map[string]bool
 	next      int   // the next ifindex
@@ -58,6 +60,7 @@ func (n *FakeNetlink) RemoveLink(name string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	delete(n.links, name)
+	delete(n.addrs, name)
 }
 
 // FailLookups makes LinkByName of an existing link fail with err (nil:
@@ -131,7 +134,64 @@ func (n *FakeNetlink) LinkSetUp(l netlink.Link) error { return n.Do("up " + l.At
 
 // AddrReplace puts an address on l ("addr <l> <address>").
 func (n *FakeNetlink) AddrReplace(l netlink.Link, a *netlink.Addr) error {
-	return n.Do("addr " + l.Attrs().Name + " " + a.IPNet.String())
+	if err := n.Do("addr " + l.Attrs().Name + " " + a.IPNet.String()); err != nil {
+		return err
+	}
+	n.AddAddr(l.Attrs().Name, a.IPNet.String())
+	return nil
+}
+
+// AddAddr puts the address cidr on the link name without recording it
+// (an underlay's address).
+func (n *FakeNetlink) AddAddr(name, cidr string) {
+	a, err := netlink.ParseAddr(cidr)
+	if err != nil {
+		panic(err)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.addrs == nil {
+		n.addrs = map[string][]netlink.Addr{}
+	}
+	n.addrs[name] = append(n.addrs[name], *a)
+}
+
+// AddrList lists l's addresses (all links' for nil); family is ignored.
+func (n *FakeNetlink) AddrList(l netlink.Link, _ int) ([]netlink.Addr, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if l != nil {
+		return slices.Clone(n.addrs[l.Attrs().Name]), nil
+	}
+	var out []netlink.Addr
+	for _, name := range slices.Sorted(maps.Keys(n.addrs)) {
+		out = append(out, n.addrs[name]...)
+	}
+	return out, nil
+}
+
+// LinkList lists the links, sorted by name.
+func (n *FakeNetlink) LinkList() ([]netlink.Link, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]netlink.Link, 0, len(n.links))
+	for _, name := range slices.Sorted(maps.Keys(n.links)) {
+		out = append(out, n.links[name])
+	}
+	return out, nil
+}
+
+// LinkSetAlias sets l's alias ("alias <l> <alias>").
+func (n *FakeNetlink) LinkSetAlias(l netlink.Link, alias string) error {
+	if err := n.Do("alias " + l.Attrs().Name + " " + alias); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if have, ok := n.links[l.Attrs().Name]; ok {
+		have.Attrs().Alias = alias
+	}
+	return nil
 }
 
 func routeKey(r *netlink.Route) string {

@@ -1,7 +1,8 @@
 package tunnel
 
-// tapAlias marks the TAPs this package creates (IFLA_IFALIAS), so that a
-// TAP left behind by an earlier run of the daemon is recognised as ours.
+// tapAlias marks the TAPs this package creates (IFLA_IFALIAS) when its
+// Manager has no Options.Alias (the daemon's owner mark), so that a TAP
+// left behind by an earlier run is recognised as ours.
 const tapAlias = "multilink-tunnel"
 
 // devices is what the Manager needs of the kernel's links in its network

@@ -67,7 +67,7 @@ func checkKeyFile(path string) error {
 // ParseKey validates an OpenVPN static key V1: optional '#' comment lines
 // (as `openvpn --genkey` writes them), the header, 16 lines of 32 hex
 // digits, the footer, and at most one final newline. Anything else,
-// including more than maxKeySize bytes, is a errkind.Invalid error.
+// including more than maxKeySize bytes, is an errkind.Invalid error.
 func ParseKey(data []byte) error {
 	if len(data) > maxKeySize {
 		return errkind.Invalid("key", "is %d bytes, more than %d", len(data), maxKeySize)

@@ -130,7 +130,7 @@ func TestParseKey(t *testing.T) {
 				t.Fatalf("rejected: %v", err)
 			}
 			if !c.ok && !errors.Is(err, errkind.ErrInvalid) {
-				t.Fatalf("got %v, want a errkind.Invalid error", err)
+				t.Fatalf("got %v, want an errkind.Invalid error", err)
 			}
 		})
 	}

@@ -30,6 +30,7 @@ type Options struct {
 	StableAfter time.Duration // added: a run this long resets the backoff to MinBackoff; 0: 1 min
 	StopTimeout time.Duration // added: wait after SIGTERM before SIGKILL; 0: 5 s
 	Renderer    Renderer      // added: the config file flavour; nil: StaticKey{}
+	Alias       string        // set on the TAPs made, to know them after a crash (an owner mark); empty: "multilink-tunnel"
 }
 
 // Manager runs and supervises OpenVPN TAP tunnels in one network
@@ -78,7 +79,7 @@ func NewManager(opts Options) (*Manager, error) {
 			return nil, fmt.Errorf("new tunnel manager: open netns %s: %w", opts.NetNS, err)
 		}
 	}
-	dev, err := newKernelDevices(ns)
+	dev, err := newKernelDevices(ns, opts.Alias)
 	if err == nil {
 		var m *Manager
 		if m, err = newManager(opts, dev, ns); err == nil {
@@ -153,7 +154,7 @@ func (m *Manager) probe(ctx context.Context) (string, Version, error) {
 
 // Start creates the TAP (persistent, up), writes the config file and
 // starts a supervised openvpn for s. It returns once the process runs.
-// It is a errkind.Conflict error when s.Tap is managed already, when an
+// It is an errkind.Conflict error when s.Tap is managed already, when an
 // interface of that name exists that is not an idle TAP of ours, or when
 // another server tunnel has s.Port.
 func (m *Manager) Start(ctx context.Context, s Spec) error {
@@ -198,7 +199,7 @@ func (m *Manager) start(ctx context.Context, s Spec) error {
 }
 
 // add registers a tunnel for s after checking for conflicts, and creates
-// its TAP and config atomicfile.
+// its TAP and config file.
 func (m *Manager) add(ctx context.Context, s Spec, text []byte) (*tun, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -243,7 +244,7 @@ func (m *Manager) add(ctx context.Context, s Spec, text []byte) (*tun, error) {
 }
 
 // Stop ends the tunnel's process (SIGTERM, SIGKILL after StopTimeout),
-// then removes its TAP and config atomicfile. It is a errkind.NotFound error when
+// then removes its TAP and config file. It is an errkind.NotFound error when
 // tap is not managed. If ctx ends first, Stop returns and the removal
 // still completes in the background.
 func (m *Manager) Stop(ctx context.Context, tap string) error {

@@ -69,7 +69,7 @@ func TestRenderRejects(t *testing.T) {
 			s := ok
 			c.edit(&s)
 			if _, err := (StaticKey{}).Render(s, Version{2, 6, 14}); !errors.Is(err, errkind.ErrInvalid) {
-				t.Fatalf("Render = %v, want a errkind.Invalid error", err)
+				t.Fatalf("Render = %v, want an errkind.Invalid error", err)
 			}
 		})
 	}

@@ -16,14 +16,18 @@ import (
 // them (a tun device is born in the namespace of the thread that opens
 // /dev/net/tun), nl for everything else.
 type kernelDevices struct {
-	ns netns.NsHandle // not open: the caller's namespace
-	nl *netlink.Handle
+	alias string         // set on the TAPs made (Options.Alias or tapAlias)
+	ns    netns.NsHandle // not open: the caller's namespace
+	nl    *netlink.Handle
 }
 
 // newKernelDevices works in ns, or the caller's namespace when ns is not
 // open. The caller keeps ownership of ns.
-func newKernelDevices(ns netns.NsHandle) (devices, error) {
-	d := &kernelDevices{ns: ns}
+func newKernelDevices(ns netns.NsHandle, alias string) (devices, error) {
+	if alias == "" {
+		alias = tapAlias
+	}
+	d := &kernelDevices{ns: ns, alias: alias}
 	var err error
 	if ns.IsOpen() {
 		d.nl, err = netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
@@ -44,7 +48,7 @@ func (d *kernelDevices) lookup(name string) (bool, bool, error) {
 	if err != nil {
 		return false, false, fmt.Errorf("find link %s: %w", name, err)
 	}
-	if t, ok := l.(*netlink.Tuntap); !ok || t.Mode != netlink.TUNTAP_MODE_TAP || t.Alias != tapAlias {
+	if t, ok := l.(*netlink.Tuntap); !ok || t.Mode != netlink.TUNTAP_MODE_TAP || !d.ours(t.Alias) {
 		return true, false, nil
 	}
 	busy, err := tapBusy(d.ns, name)
@@ -119,7 +123,7 @@ func (d *kernelDevices) createTap(name string, up bool) error {
 	}
 	l, err := d.nl.LinkByName(name)
 	if err == nil {
-		err = d.nl.LinkSetAlias(l, tapAlias)
+		err = d.nl.LinkSetAlias(l, d.alias)
 		if err == nil && up {
 			err = d.nl.LinkSetUp(l)
 		}
@@ -158,7 +162,7 @@ func (d *kernelDevices) remove(name string) error {
 	if err != nil {
 		return fmt.Errorf("delete tap %s: %w", name, err)
 	}
-	if t, ok := l.(*netlink.Tuntap); !ok || t.Alias != tapAlias {
+	if t, ok := l.(*netlink.Tuntap); !ok || !d.ours(t.Alias) {
 		return fmt.Errorf("delete tap %s: %w", name, errkind.Conflict("%s is not a TAP of ours any more", name))
 	}
 	if err := d.nl.LinkDel(l); err != nil {
@@ -171,3 +175,7 @@ func (d *kernelDevices) close() error {
 	d.nl.Close()
 	return nil
 }
+
+// ours reports whether a TAP's alias makes it ours: this daemon's, or the
+// unmarked alias of a run without an owner mark.
+func (d *kernelDevices) ours(alias string) bool { return alias == d.alias || alias == tapAlias }

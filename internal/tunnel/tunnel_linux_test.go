@@ -378,7 +378,7 @@ func TestKernelDevices(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	d, err := newKernelDevices(h)
+	d, err := newKernelDevices(h, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-func newKernelDevices(netns.NsHandle) (devices, error) {
+func newKernelDevices(netns.NsHandle, string) (devices, error) {
 	return nil, errors.ErrUnsupported
 }
 
