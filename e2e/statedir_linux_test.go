@@ -127,3 +127,67 @@ func fill(t *testing.T, path string) {
 	}
 	t.Fatal("the filesystem never filled")
 }
+
+// TestBadStateFileStops: a daemon whose state file is empty or damaged
+// exits non-zero naming the file and what to do, makes nothing, and
+// leaves the file as it was.
+func TestBadStateFileStops(t *testing.T) {
+	tp := newTopology(t)
+	for name, data := range map[string]string{"empty": "", "truncated": `{"servers": [{"bridge_interface": "br0"`} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "state")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "state.json")
+			if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			cmd := tp.hub.Command(ctx, buildBinary(t), "daemon", "--state-dir", dir, "--listen", "127.0.0.1:3334")
+			cmd.Env = append(os.Environ(), "MULTILINK_API_TOKEN="+testToken)
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+				t.Fatalf("daemon on a %s state file: %v, want a non-zero exit\n%s", name, err, out)
+			}
+			if !strings.Contains(string(out), path) || !strings.Contains(string(out), "restore it from a backup") {
+				t.Errorf("the message does not name %s and what to do:\n%s", path, out)
+			}
+			if back, err := os.ReadFile(path); err != nil || string(back) != data {
+				t.Errorf("the state file changed: %q %v", back, err)
+			}
+			if got := links(t, tp.hub); len(got) > 3 {
+				t.Errorf("interfaces made: %v", got)
+			}
+		})
+	}
+}
+
+// TestCredentialsRedacted: credentials in server_api_url reach neither
+// the client status nor the daemon's log.
+func TestCredentialsRedacted(t *testing.T) {
+	tp := newTopology(t)
+	hub := startDaemon(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken)
+	gw := startDaemon(t, tp.gw, "127.0.0.1:"+topology.APIPort, testToken, "--bond-driver", "ebpf")
+	if code := hub.call(http.MethodPost, "/v1/server/start", specServerBody(t), nil); code != http.StatusOK {
+		t.Fatalf("server start: %d", code)
+	}
+	body := strings.Replace(string(specClientBody(t)), "http://", "http://alice:s3cret-pass@", 1)
+	if code := gw.call(http.MethodPost, "/v1/client/start", []byte(body), nil); code != http.StatusOK {
+		t.Fatalf("client start: %d", code)
+	}
+	code, data, err := gw.Do(t.Context(), http.MethodGet, "/v1/client/status", nil, false)
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("client status: %d %v", code, err)
+	}
+	if !strings.Contains(string(data), "xxxxx@"+topology.HubU1) {
+		t.Errorf("status does not show the redacted URL: %s", data)
+	}
+	for what, text := range map[string]string{"status": string(data), "gateway log": gw.Logs(0)} {
+		if strings.Contains(text, "s3cret") || strings.Contains(text, "alice") {
+			t.Errorf("the %s shows the credentials", what)
+		}
+	}
+}
