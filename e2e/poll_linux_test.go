@@ -3,26 +3,15 @@ package e2e
 import (
 	"testing"
 	"time"
+
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 // waitFor calls cond every interval until it returns true or within has
 // passed (or the test ends), and reports whether it did; the message on
-// failure is the caller's. The e2e tests' one bounded poll: a shared
-// testsupport.Eventually can replace it.
+// failure is the caller's (testsupport.Poll does the polling).
 func waitFor(t testing.TB, within, interval time.Duration, cond func() bool) bool {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		if cond() {
-			return true
-		}
-		if !time.Now().Before(deadline) {
-			return false
-		}
-		select {
-		case <-t.Context().Done():
-			return false
-		case <-time.After(interval):
-		}
-	}
+	_, err := testsupport.Poll(t.Context(), within, interval, "", func() (bool, string) { return cond(), "" })
+	return err == nil
 }

@@ -163,14 +163,8 @@ func (d *Daemon) client() *http.Client {
 // Stop ends the daemon with SIGTERM (it removes what it made) and waits,
 // SIGKILL after 30 s.
 func (d *Daemon) Stop() error {
-	if d.cmd == nil || d.cmd.Process == nil {
+	if d.ended() {
 		return nil
-	}
-	select {
-	case err := <-d.done:
-		d.done <- err
-		return nil
-	default:
 	}
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -191,14 +185,8 @@ func (d *Daemon) Stop() error {
 // Kill ends the daemon with SIGKILL, as a crash would (it removes
 // nothing), and waits for it.
 func (d *Daemon) Kill() error {
-	if d.cmd == nil || d.cmd.Process == nil {
+	if d.ended() {
 		return nil
-	}
-	select {
-	case err := <-d.done:
-		d.done <- err
-		return nil
-	default:
 	}
 	if err := d.cmd.Process.Kill(); err != nil {
 		return fmt.Errorf("kill the %s daemon: %w", d.Name, err)
@@ -206,6 +194,20 @@ func (d *Daemon) Kill() error {
 	err := <-d.done
 	d.done <- err
 	return nil
+}
+
+// ended reports whether the daemon never ran or has exited.
+func (d *Daemon) ended() bool {
+	if d.cmd == nil || d.cmd.Process == nil {
+		return true
+	}
+	select {
+	case err := <-d.done:
+		d.done <- err
+		return true
+	default:
+		return false
+	}
 }
 
 // Pid is the daemon's process id.
