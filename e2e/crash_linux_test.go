@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,4 +78,44 @@ func firstReply(t testing.TB, ns *nstest.NS, addr string, limit time.Duration) e
 		return fmt.Errorf("no echo from %s within %s: %v\n%s", addr, limit, err, out)
 	}
 	return nil
+}
+
+// TestCrashThenDesiredChanged: a gateway daemon killed with -9 whose
+// desired state loses its client meanwhile (state.json edited) removes,
+// at its next start, everything of that client: the bond, its TAPs, the
+// eBPF bond's pair and the policy-routing rules and tables.
+func TestCrashThenDesiredChanged(t *testing.T) {
+	tp := newTopology(t)
+	_, gw := scenario(t, tp, specClientBody(t), "ebpf")
+	if rules := ourRules(t, tp.gw); len(rules) != 2 {
+		t.Fatalf("policy rules while bond0 runs: %q, want 2", rules)
+	}
+	if err := gw.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(gw.stateDir, "state.json"), []byte("{}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gw = gw.again(t)
+	if got := links(t, tp.gw); len(got) != 3 {
+		t.Errorf("interfaces after the restart: %v, want lo, u1, u2 only", got)
+	}
+	if rules := ourRules(t, tp.gw); len(rules) != 0 {
+		t.Errorf("policy rules after the restart: %q, want none", rules)
+	}
+	if out := tp.gw.Run(t, "ip", "route", "show", "table", fmt.Sprint(0x4d4c0000)); strings.TrimSpace(out) != "" {
+		t.Errorf("routes left in table %#x: %s", 0x4d4c0000, out)
+	}
+}
+
+// ourRules lists ns's policy rules of priority 1000 (multilink's).
+func ourRules(t testing.TB, ns *nstest.NS) []string {
+	t.Helper()
+	var out []string
+	for _, l := range strings.Split(ns.Run(t, "ip", "rule", "show"), "\n") {
+		if strings.HasPrefix(l, "1000:") {
+			out = append(out, l)
+		}
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -102,21 +103,26 @@ func TestServerLifecycle(t *testing.T) {
 }
 
 // assertNoFiles fails if d's state dir holds a file other than the
-// desired state, or if that still desires something: after an explicit
-// stop nothing of ours stays on disk (keys, tunnel configs).
+// desired state and the dir's own (the owner mark's instance id, the lock,
+// the routing journal), or if the desired state still desires something:
+// after an explicit stop nothing of ours stays on disk (keys, tunnel
+// configs).
 func assertNoFiles(t testing.TB, d *daemon) {
 	t.Helper()
 	err := filepath.WalkDir(d.stateDir, func(path string, e os.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
 		}
-		if rel, _ := filepath.Rel(d.stateDir, path); rel != "state.json" {
+		if rel, _ := filepath.Rel(d.stateDir, path); !slices.Contains([]string{"state.json", "instance", "lock", "routes.json"}, rel) {
 			t.Errorf("%s: file left after stop: %s", d.ns.Name, rel)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatalf("walk %s: %v", d.stateDir, err)
+	}
+	if j, err := os.ReadFile(filepath.Join(d.stateDir, "routes.json")); err == nil && strings.TrimSpace(string(j)) != "[]" {
+		t.Errorf("%s: the routing journal still lists %s after stop", d.ns.Name, j)
 	}
 	data, err := os.ReadFile(filepath.Join(d.stateDir, "state.json"))
 	if err != nil {

@@ -100,7 +100,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("start tunnel supervisor: %w", err)
 	}
 	keys := filepath.Join(o.StateDir, "keys")
-	gw, err := gateway.New(nl, gateway.Options{Tunnels: tunnels, Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Mark: mark, Logger: log,
+	gw, err := gateway.New(nl, gateway.Options{Tunnels: tunnels, Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Mark: mark, Journal: filepath.Join(o.StateDir, "routes.json"), Logger: log,
 		Dataplane: gateway.DataplaneOptions{BondDriver: o.BondDriver, NoFailover: o.NoFailover, Probe: file.Probe, Policy: file.Policy}})
 	if err != nil {
 		closeTunnels(log, tunnels)

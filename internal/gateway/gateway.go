@@ -50,6 +50,7 @@ type Options struct {
 	KeyDir    string     // where fetched keys are kept (0600)
 	Token     string     // sent to hubs when a client gives no server_token
 	Mark      owner.Mark // set on every bond, to know it after a crash ("": none)
+	Journal   string     // file that lists the policy routing in place, for the next start ("": none)
 	Dataplane DataplaneOptions
 	Logger    *slog.Logger
 }
@@ -66,6 +67,7 @@ type Gateway struct {
 	bonds   bond.Driver
 	watch   bondWatcher // told about bonds coming and going (nil: nobody)
 	dp      *dataplane  // nil in unit tests: no probe, no engines
+	journal *journal    // the policy routing in place
 	log     *slog.Logger
 	mu      sync.Mutex
 	clients map[string]*client
@@ -98,12 +100,19 @@ func New(nl *netlink.Handle, opts Options) (*Gateway, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	j, err := openJournal(opts.Journal)
+	if err != nil {
+		return nil, err
+	}
+	if err := sweepRoutes(nl, j, log); err != nil {
+		return nil, fmt.Errorf("remove the policy routing an earlier run left: %w", err)
+	}
 	dp, err := newDataplane(opts.Dataplane, nl, log)
 	if err != nil {
 		return nil, err
 	}
 	g := newGateway(opts, nl, dp.bonds, dp)
-	g.dp = dp
+	g.dp, g.journal = dp, j
 	return g, nil
 }
 
@@ -114,7 +123,8 @@ func newGateway(opts Options, nl Netlink, bonds bond.Driver, watch bondWatcher) 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Gateway{opts: opts, nl: nl, bonds: bonds, watch: watch, log: log.With("role", "client"), clients: map[string]*client{}, busy: map[string]*busy{}}
+	j, _ := openJournal("") // New replaces it with the state dir's
+	return &Gateway{opts: opts, nl: nl, bonds: bonds, watch: watch, journal: j, log: log.With("role", "client"), clients: map[string]*client{}, busy: map[string]*busy{}}
 }
 
 // Start brings up the bond cfg describes. On error nothing it made is left.

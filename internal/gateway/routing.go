@@ -57,13 +57,18 @@ func hostNet(a netip.Addr) *net.IPNet {
 	return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(32, 32)}
 }
 
-// addRoute installs lr; on error nothing of it is left.
+// addRoute installs lr, journalled first; on error nothing of it is left.
 func (g *Gateway) addRoute(lr linkRoute) error {
+	if err := g.journal.set(lr.mark, true); err != nil {
+		return fmt.Errorf("journal fwmark %#x: %w", lr.mark, err)
+	}
 	if err := g.nl.RouteReplace(lr.route); err != nil {
+		_ = g.journal.set(lr.mark, false)
 		return fmt.Errorf("add route %s table %d: %w", lr.route.Dst, lr.route.Table, err)
 	}
 	if err := g.nl.RuleAdd(lr.rule); err != nil && !errors.Is(err, unix.EEXIST) {
 		_ = g.nl.RouteDel(lr.route)
+		_ = g.journal.set(lr.mark, false)
 		return fmt.Errorf("add rule fwmark %#x table %d: %w", lr.mark, lr.rule.Table, err)
 	}
 	return nil
@@ -77,6 +82,11 @@ func (g *Gateway) delRoute(lr linkRoute) error {
 	}
 	if err := g.nl.RouteDel(lr.route); err != nil && !gone(err) {
 		errs = append(errs, fmt.Errorf("delete route table %d: %w", lr.route.Table, err))
+	}
+	if len(errs) == 0 {
+		// A rule or route that could not be removed stays journalled, for
+		// the next start to remove.
+		errs = append(errs, g.journal.set(lr.mark, false))
 	}
 	return errors.Join(errs...)
 }
