@@ -108,7 +108,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	r := newRoles(hub.New(hub.Options{Netlink: nl, Tunnels: tunnels, KeyDir: keys, Mark: mark, Logger: log}), gw, newStore(o.StateDir), log)
 	defer teardown(log, r, tunnels)
-	r.restore(ctx, desired(saved, file))
+	want := desired(saved, file)
+	if err := pruneFiles(o.StateDir, want, log); err != nil {
+		log.Warn("remove files an earlier run left", "err", err)
+	}
+	r.restore(ctx, want)
 
 	reg, err := NewRegistry(gw.Collectors(), o.Version)
 	if err != nil {
