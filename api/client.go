@@ -23,6 +23,10 @@ type Client struct {
 	ServerToken string `json:"server_token,omitempty"`
 	// ServerBridge selects the hub bridge when the hub serves several.
 	ServerBridge string `json:"server_bridge,omitempty"`
+	// ServerAPIPin is the pin of the hub API's TLS key ("sha256//<base64>",
+	// from `multilink fingerprint` on the hub): required with an https://
+	// server_api_url, which is then trusted by that key alone.
+	ServerAPIPin string `json:"server_api_pin,omitempty"`
 	// Bond is the bond interface's name (the key of the spec's "bond" object).
 	Bond string `json:"-"`
 	// Address is the bond's address; /24 unless a prefix is given.
@@ -55,6 +59,7 @@ func (c *Client) UnmarshalJSON(data []byte) error {
 		"server_api_url": func(raw json.RawMessage) (err error) { out.ServerAPIURL, err = decodeString(raw); return },
 		"server_token":   func(raw json.RawMessage) (err error) { out.ServerToken, err = decodeString(raw); return },
 		"server_bridge":  func(raw json.RawMessage) (err error) { out.ServerBridge, err = decodeString(raw); return },
+		"server_api_pin": func(raw json.RawMessage) (err error) { out.ServerAPIPin, err = decodePin(raw); return },
 		"bond":           func(raw json.RawMessage) error { bondRaw = raw; return nil },
 	}
 	if err := decodeObject(data, "", fields, nil); err != nil {
@@ -217,6 +222,9 @@ func (c Client) Check() error {
 			return err
 		}
 	}
+	if err := checkPin(c.ServerAPIURL, c.ServerAPIPin); err != nil {
+		return err
+	}
 	if err := CheckIfName("bond", c.Bond); err != nil {
 		return err
 	}
@@ -310,6 +318,7 @@ type clientJSON struct {
 	ServerAPIURL string                  `json:"server_api_url"`
 	ServerToken  string                  `json:"server_token,omitempty"`
 	ServerBridge string                  `json:"server_bridge,omitempty"`
+	ServerAPIPin string                  `json:"server_api_pin,omitempty"`
 	Bond         map[string]bondBodyJSON `json:"bond"`
 }
 
@@ -339,7 +348,7 @@ func (c Client) MarshalJSON() ([]byte, error) {
 		b.Slaves = append(b.Slaves, sj)
 	}
 	return json.Marshal(clientJSON{
-		ServerAPIURL: c.ServerAPIURL, ServerToken: c.ServerToken, ServerBridge: c.ServerBridge,
+		ServerAPIURL: c.ServerAPIURL, ServerToken: c.ServerToken, ServerBridge: c.ServerBridge, ServerAPIPin: c.ServerAPIPin,
 		Bond: map[string]bondBodyJSON{c.Bond: b},
 	})
 }

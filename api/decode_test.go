@@ -208,8 +208,10 @@ func TestClientAccepts(t *testing.T) {
 			c.top["server_api_url"] = "https://hub.example:8443/multilink/"
 			c.top["server_token"] = "abc.DEF-123_~+/="
 			c.top["server_bridge"] = "br1"
+			c.top["server_api_pin"] = " sha256//+AKmItTfD3g3mGVSkdpaOQLJiOJF32xPAhVe2zfeel8 "
 		}), func(t *testing.T, c api.Client) {
-			if c.ServerAPIURL != "https://hub.example:8443/multilink/" || c.ServerToken != "abc.DEF-123_~+/=" || c.ServerBridge != "br1" {
+			if c.ServerAPIURL != "https://hub.example:8443/multilink/" || c.ServerToken != "abc.DEF-123_~+/=" || c.ServerBridge != "br1" ||
+				c.ServerAPIPin != "sha256//+AKmItTfD3g3mGVSkdpaOQLJiOJF32xPAhVe2zfeel8=" {
 				t.Errorf("%+v", c)
 			}
 		}},

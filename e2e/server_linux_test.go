@@ -104,7 +104,8 @@ func TestServerLifecycle(t *testing.T) {
 
 // assertNoFiles fails if d's state dir holds a file other than the
 // desired state and the dir's own (the owner mark's instance id, the lock,
-// the routing journal), or if the desired state still desires something:
+// the routing journal, the API's TLS key and certificate), or if the
+// desired state still desires something:
 // after an explicit stop nothing of ours stays on disk (keys, tunnel
 // configs).
 func assertNoFiles(t testing.TB, d *daemon) {
@@ -113,7 +114,7 @@ func assertNoFiles(t testing.TB, d *daemon) {
 		if err != nil || e.IsDir() {
 			return err
 		}
-		if rel, _ := filepath.Rel(d.stateDir, path); !slices.Contains([]string{"state.json", "instance", "lock", "routes.json"}, rel) {
+		if rel, _ := filepath.Rel(d.stateDir, path); !slices.Contains([]string{"state.json", "instance", "lock", "routes.json", "tls/api.key", "tls/api.crt"}, rel) {
 			t.Errorf("%s: file left after stop: %s", d.ns.Name, rel)
 		}
 		return nil

@@ -3,6 +3,7 @@
 //	multilink version
 //	multilink daemon [--listen ADDR] [--state-dir DIR] [--token-file F] [--config FILE] [--insecure-no-auth]
 //	multilink demo [--json] [--bond-driver auto|kernel|ebpf] [-v]
+//	multilink fingerprint [--state-dir DIR | --tls-cert FILE]
 package main
 
 import (
@@ -43,6 +44,7 @@ const usage = `usage: multilink <command> [flags]
 commands:
   daemon    run the multilink daemon (REST API, tunnels, bridge/bond)
   demo      the whole system on this host: hub and gateway in namespaces, a failover timeline
+  fingerprint  print the pin of the API's TLS key (a gateway's server_api_pin)
   version   print the version
 `
 
@@ -59,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runDaemon(args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(args[1:], stdout, stderr)
+	case "fingerprint":
+		return runFingerprint(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -69,12 +73,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 const daemonUsage = "usage: multilink daemon [flags]\n\nflags:\n"
 
-func runDaemon(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
+// newFlagSet is a subcommand's flag set whose usage starts with usage.
+func newFlagSet(name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), daemonUsage)
+		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
+	return fs
+}
+
+func runDaemon(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("daemon", daemonUsage)
 	o := daemon.Options{Version: version, Token: os.Getenv(daemon.TokenEnv)}
 	fs.StringVar(&o.Listen, "listen", daemon.DefaultListen, "API listen address")
 	fs.StringVar(&o.StateDir, "state-dir", daemon.DefaultStateDir, "directory for state, keys, token and tunnel configs (0700)")
@@ -84,6 +94,8 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.OpenVPN, "openvpn", "", "openvpn binary (default: from PATH)")
 	fs.BoolVar(&o.NoFailover, "no-failover", false, "probe the links but leave failover to the bond's own monitor (the kernel bond's ARP monitor; for comparisons)")
 	fs.StringVar(&o.BondDriver, "bond-driver", "auto", "gateway bonds: auto (the kernel's bonding driver where it exists, else eBPF), kernel or ebpf")
+	fs.StringVar(&o.TLSCert, "tls-cert", "", "the API's TLS certificate, PEM (default: a self-signed one in <state-dir>/tls, its key kept so the pin holds)")
+	fs.StringVar(&o.TLSKey, "tls-key", "", "the private key of --tls-cert, PEM")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "text", "log format: text or json")
 	if help, err := parse(fs, args, stdout, stderr); help || err != nil {

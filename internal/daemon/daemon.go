@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/multilink/multilink/internal/apilisten"
+	"github.com/multilink/multilink/internal/apitls"
 	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/gateway"
 	"github.com/multilink/multilink/internal/hub"
@@ -33,6 +36,8 @@ type Options struct {
 	OpenVPN    string // openvpn binary; default from PATH
 	BondDriver string // --bond-driver: auto (default), kernel or ebpf
 	NoFailover bool   // --no-failover: probe only, the bond's own monitor decides
+	TLSCert    string // --tls-cert: the API's certificate (PEM); empty: generated into <state-dir>/tls
+	TLSKey     string // --tls-key: its private key (PEM)
 	Version    string
 	Logger     *slog.Logger
 	// Ready, if set, receives the API's bound address once it listens.
@@ -135,15 +140,46 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("build API: %w", err)
 	}
-	return serve(ctx, log, o, router)
+	certs, err := apiCerts(ctx, o, log)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, log, o, router, certs)
 }
 
+// apiCerts loads the API's TLS certificate: the operator's, or the state
+// dir's self-signed one (its key kept across renewals, so the pin holds).
+// The pin goes to the log at every start.
+func apiCerts(ctx context.Context, o Options, log *slog.Logger) (*apitls.Source, error) {
+	dir := filepath.Join(o.StateDir, "tls")
+	if o.TLSCert == "" && o.TLSKey == "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create %s: %w", dir, err)
+		}
+	}
+	src, err := apitls.Load(ctx, apitls.Options{Dir: dir, CertFile: o.TLSCert, KeyFile: o.TLSKey, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("load the API's TLS certificate: %w", err)
+	}
+	log.Info("API TLS: gateways pin this hub with server_api_pin", "pin", src.Pin())
+	return src, nil
+}
+
+// renewEvery is how often the API's self-signed certificate is checked
+// for renewal (it is reissued 30 days before it expires, same key).
+const renewEvery = 24 * time.Hour
+
 // serve runs the HTTP server until ctx ends, then shuts it down gracefully.
-func serve(ctx context.Context, log *slog.Logger, o Options, h http.Handler) error {
-	ln, err := net.Listen("tcp", o.Listen)
+// The port speaks TLS and, for now, plain HTTP from anywhere too, so
+// that gateways pointed at http:// keep working; loopback clients may
+// always use either.
+func serve(ctx context.Context, log *slog.Logger, o Options, h http.Handler, certs *apitls.Source) error {
+	tcp, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.Listen, err)
 	}
+	ln := apilisten.New(tcp, apilisten.Options{TLS: certs.TLSConfig(), AllowPlain: true, Logger: log})
+	go renew(ctx, log, certs)
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -198,5 +234,21 @@ func closeTunnels(log *slog.Logger, tunnels *tunnel.Manager) {
 	defer cancel()
 	if err := tunnels.Close(ctx); err != nil {
 		log.Error("stop tunnels", "err", err)
+	}
+}
+
+// renew reissues the API's certificate when it nears expiry, until ctx ends.
+func renew(ctx context.Context, log *slog.Logger, certs *apitls.Source) {
+	t := time.NewTicker(renewEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := certs.MaybeRenew(now); err != nil {
+				log.Error("renew the API's TLS certificate", "err", err)
+			}
+		}
 	}
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/multilink/multilink/api"
+	"github.com/multilink/multilink/internal/apitls"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/tunnel"
 )
@@ -19,11 +21,21 @@ const maxKeyResponse = 64 << 10
 
 // HTTPFetcher fetches link keys from a hub's REST API.
 type HTTPFetcher struct {
-	Client *http.Client // nil: a client with a 10 s timeout
+	Client *http.Client // nil: a client with a 10 s timeout (pinned to HubAPI.Pin for https)
 }
 
-// FetchKey asks the hub at base for the key of bridge ("" = its only one).
-func (f HTTPFetcher) FetchKey(ctx context.Context, base, bridge, token string) (api.Key, error) {
+// HubAPI is where and how a gateway asks a hub for a link key.
+type HubAPI struct {
+	URL    string // server_api_url
+	Pin    string // server_api_pin: the only key an https:// hub may answer with
+	Bridge string // the hub's bridge ("" = its only one)
+	Token  string // bearer token ("" = none)
+}
+
+// FetchKey asks the hub for the key of its bridge. An https:// hub must
+// answer with the key hub.Pin names: another is refused naming both pins.
+func (f HTTPFetcher) FetchKey(ctx context.Context, hub HubAPI) (api.Key, error) {
+	base, bridge, token := hub.URL, hub.Bridge, hub.Token
 	shown := api.RedactURL(base)
 	u, err := url.Parse(strings.TrimRight(base, "/") + "/v1/server/key")
 	if err != nil {
@@ -50,10 +62,13 @@ func (f HTTPFetcher) FetchKey(ctx context.Context, base, bridge, token string) (
 	}
 	c := f.Client
 	if c == nil {
-		c = &http.Client{Timeout: 10 * time.Second}
+		c = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: apitls.PinnedClientConfig(hub.Pin), Proxy: nil}}
 	}
 	resp, err := c.Do(req)
 	if err != nil {
+		if mismatch := (*apitls.PinMismatch)(nil); errors.As(err, &mismatch) {
+			return api.Key{}, errkind.Unavailable(mismatch, "refuse the hub API at %s", shown)
+		}
 		return api.Key{}, errkind.Unavailable(err, "reach the hub API at %s", shown)
 	}
 	defer resp.Body.Close()

@@ -19,7 +19,7 @@ func TestFetchKeyCredentials(t *testing.T) {
 	}))
 	defer srv.Close()
 	base := strings.Replace(srv.URL, "http://", "http://alice:s3cret-pass@", 1)
-	_, err := HTTPFetcher{}.FetchKey(context.Background(), base, "", "")
+	_, err := HTTPFetcher{}.FetchKey(context.Background(), HubAPI{URL: base, Bridge: "", Token: ""})
 	if err == nil {
 		t.Fatal("a 401 was taken")
 	}
@@ -30,7 +30,7 @@ func TestFetchKeyCredentials(t *testing.T) {
 		t.Errorf("error shows the credentials: %v", err)
 	}
 	srv.Close()
-	_, err = HTTPFetcher{}.FetchKey(context.Background(), base, "", "api-token-0123456789")
+	_, err = HTTPFetcher{}.FetchKey(context.Background(), HubAPI{URL: base, Bridge: "", Token: "api-token-0123456789"})
 	if err == nil || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "alice") {
 		t.Errorf("unreachable hub: %v", err)
 	}

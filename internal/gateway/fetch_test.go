@@ -53,7 +53,7 @@ func hubHandler(t *testing.T, status int, answer any, got *[]request) http.Handl
 
 func TestFetchKey(t *testing.T) {
 	srv, got := fakeHub(t, http.StatusOK, hubKey())
-	k, err := HTTPFetcher{}.FetchKey(context.Background(), srv.URL+"/", "br0", "secret-token-0123")
+	k, err := HTTPFetcher{}.FetchKey(context.Background(), HubAPI{URL: srv.URL + "/", Bridge: "br0", Token: "secret-token-0123"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestFetchKey(t *testing.T) {
 		t.Errorf("requests %+v, want one %+v", *got, want)
 	}
 	// No bridge: no query; no token: no Authorization header.
-	if _, err := (HTTPFetcher{}).FetchKey(context.Background(), srv.URL, "", ""); err != nil {
+	if _, err := (HTTPFetcher{}).FetchKey(context.Background(), HubAPI{URL: srv.URL, Bridge: "", Token: ""}); err != nil {
 		t.Fatal(err)
 	}
 	if r := (*got)[1]; r.query != "" || r.auth != "" {
@@ -88,7 +88,7 @@ func TestFetchKeyIPv6(t *testing.T) {
 	if !strings.HasPrefix(base, "http://[::1]:") {
 		t.Fatalf("base %s", base)
 	}
-	if _, err := (HTTPFetcher{}).FetchKey(context.Background(), base, "br0", "t"); err != nil {
+	if _, err := (HTTPFetcher{}).FetchKey(context.Background(), HubAPI{URL: base, Bridge: "br0", Token: "t"}); err != nil {
 		t.Fatalf("fetch from %s: %v", base, err)
 	}
 	if len(got) != 1 || got[0].query != "bridge=br0" {
@@ -126,7 +126,7 @@ func TestFetchKeyBadAnswers(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			srv, _ := fakeHub(t, c.status, c.answer)
-			_, err := HTTPFetcher{}.FetchKey(context.Background(), srv.URL, "", "t")
+			_, err := HTTPFetcher{}.FetchKey(context.Background(), HubAPI{URL: srv.URL, Bridge: "", Token: "t"})
 			if errkind.KindOf(err) != errkind.KindUnavailable {
 				t.Fatalf("err %v (kind %d), want unavailable", err, errkind.KindOf(err))
 			}
@@ -143,10 +143,10 @@ func TestFetchKeyUnreachable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	base := srv.URL
 	srv.Close()
-	if _, err := (HTTPFetcher{}).FetchKey(context.Background(), base, "", ""); errkind.KindOf(err) != errkind.KindUnavailable {
+	if _, err := (HTTPFetcher{}).FetchKey(context.Background(), HubAPI{URL: base, Bridge: "", Token: ""}); errkind.KindOf(err) != errkind.KindUnavailable {
 		t.Errorf("closed hub: %v, want unavailable", err)
 	}
-	if _, err := (HTTPFetcher{}).FetchKey(context.Background(), "http://[::1", "", ""); errkind.KindOf(err) != errkind.KindInvalid || errkind.FieldOf(err) != "server_api_url" {
+	if _, err := (HTTPFetcher{}).FetchKey(context.Background(), HubAPI{URL: "http://[::1", Bridge: "", Token: ""}); errkind.KindOf(err) != errkind.KindInvalid || errkind.FieldOf(err) != "server_api_url" {
 		t.Errorf("bad URL: %v, want invalid server_api_url", err)
 	}
 }

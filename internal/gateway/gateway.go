@@ -40,7 +40,7 @@ type Tunnels interface {
 
 // KeyFetcher gets a hub's link key and ports; HTTPFetcher is the real one.
 type KeyFetcher interface {
-	FetchKey(ctx context.Context, base, bridge, token string) (api.Key, error)
+	FetchKey(ctx context.Context, hub HubAPI) (api.Key, error)
 }
 
 // Options configures a Gateway.
@@ -150,7 +150,7 @@ func (g *Gateway) Start(ctx context.Context, cfg api.Client) (api.ClientStatus, 
 	if token == "" {
 		token = g.opts.Token
 	}
-	key, err := g.opts.Fetcher.FetchKey(ctx, cfg.ServerAPIURL, cfg.ServerBridge, token)
+	key, err := g.opts.Fetcher.FetchKey(ctx, HubAPI{URL: cfg.ServerAPIURL, Pin: cfg.ServerAPIPin, Bridge: cfg.ServerBridge, Token: token})
 	if err != nil {
 		return api.ClientStatus{}, fmt.Errorf("fetch link key: %w", err)
 	}

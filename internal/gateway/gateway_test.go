@@ -80,7 +80,7 @@ const testKey = "-----BEGIN OpenVPN Static key V1-----\n" +
 	"00000000000000000000000000000000\n00000000000000000000000000000000\n00000000000000000000000000000000\n00000000000000000000000000000000\n" +
 	"-----END OpenVPN Static key V1-----\n"
 
-func (f *fetcher) FetchKey(ctx context.Context, base, bridge, token string) (api.Key, error) {
+func (f *fetcher) FetchKey(ctx context.Context, hub HubAPI) (api.Key, error) {
 	if f.entered != nil {
 		f.entered <- struct{}{}
 	}
@@ -91,7 +91,7 @@ func (f *fetcher) FetchKey(ctx context.Context, base, bridge, token string) (api
 			return api.Key{}, errkind.Unavailable(ctx.Err(), "reach the hub")
 		}
 	}
-	f.gotToken, f.gotBridge = token, bridge
+	f.gotToken, f.gotBridge = hub.Token, hub.Bridge
 	if f.err != nil {
 		return api.Key{}, f.err
 	}
