@@ -92,10 +92,12 @@ func newTopology(t *testing.T, bonding bool) (gw, hub *nstest.NS) {
 	return gw, hub
 }
 
-// create makes the spec's bond, with changes to its parameters.
+// create makes the spec's bond, marked as ours, with changes to its
+// parameters.
 func (l *lab) create(t *testing.T, change func(p *api.BondParams)) {
 	t.Helper()
 	s := specBond()
+	s.Mark = testMark
 	if change != nil {
 		change(&s.Params)
 	}
