@@ -116,6 +116,9 @@ func clientBody(v values) map[string]any {
 	if br := v.str("clientConfig.serverBridge"); br != "" {
 		body["server_bridge"] = br
 	}
+	if pin := v.str("clientConfig.serverApiPin"); pin != "" {
+		body["server_api_pin"] = pin
+	}
 	return body
 }
 

@@ -191,3 +191,52 @@ func TestCredentialsRedacted(t *testing.T) {
 		}
 	}
 }
+
+// TestStateDirAndTokenMadePrivate: a daemon given a state dir others may
+// read (0755) and a token file others may read (0644) narrows both, with
+// a warning, and runs.
+func TestStateDirAndTokenMadePrivate(t *testing.T) {
+	tp := newTopology(t)
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	token := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(token, []byte(testToken+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(token, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemonIn(t, tp.hub, "127.0.0.1:"+topology.APIPort, testToken, dir, "--token-file", token)
+	for path, want := range map[string]os.FileMode{dir: 0o700, token: 0o600} {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v (%v), want %04o", path, fi.Mode().Perm(), err, want)
+		}
+	}
+	for _, w := range []string{"state dir was open to others", "token file was readable by others"} {
+		if len(d.logLines(w)) == 0 {
+			t.Errorf("no warning %q in the log", w)
+		}
+	}
+}
+
+// TestBridgeInsideAnUnderlay: a server whose bridge subnet overlaps an
+// underlay's answers 409 naming the underlay, and nothing is made.
+func TestBridgeInsideAnUnderlay(t *testing.T) {
+	tp := newTopology(t)
+	hub := startDaemon(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken)
+	body := strings.Replace(string(specServerBody(t)), topology.HubTunnel, "192.0.2.254", 1)
+	var e struct {
+		Error string `json:"error"`
+	}
+	if code := hub.call(http.MethodPost, "/v1/server/start", []byte(body), &e); code != http.StatusConflict || !strings.Contains(e.Error, "u1") {
+		t.Fatalf("bridge in u1's subnet: %d %q, want 409 naming u1", code, e.Error)
+	}
+	if got := links(t, tp.hub); len(got) != 3 {
+		t.Errorf("interfaces after the refusal: %v", got)
+	}
+}

@@ -93,6 +93,7 @@ clients:
   - server_api_url: http://192.0.2.1:3333
     bond: {bond0: {ip_address: 10.10.0.2, tap_prefix: c, slaves: [{hw_int: eth0, ip_server: 192.0.2.1}]}}
   - server_api_url: https://192.0.2.2
+    server_api_pin: sha256//+AKmItTfD3g3mGVSkdpaOQLJiOJF32xPAhVe2zfeel8=
     bond: {bond1: {ip_address: 10.11.0.2, tap_prefix: d, slaves: [{hw_int: eth0, ip_server: 192.0.2.2, netmask: 24}]}}
 `, 2, 2},
 		{"both forms", `
