@@ -80,7 +80,7 @@ func newDataplane(o DataplaneOptions, nl *netlink.Handle, log *slog.Logger) (*da
 		return nil, err
 	}
 	if s.bonds, err = bond.NewChooser(s.kernel, s.ebpf, o.BondDriver); err != nil {
-		monitor.Close()
+		_ = errors.Join(monitor.Close(), s.ebpf.Close(), s.kernel.Close())
 		return nil, fmt.Errorf("--bond-driver: %w", err)
 	}
 	s.brain = failover.NewManager(monitor, log)

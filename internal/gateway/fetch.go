@@ -62,7 +62,8 @@ func (f HTTPFetcher) FetchKey(ctx context.Context, hub HubAPI) (api.Key, error) 
 	}
 	c := f.Client
 	if c == nil {
-		c = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: apitls.PinnedClientConfig(hub.Pin), Proxy: nil}}
+		// One request per fetch: no idle connection is kept to a hub.
+		c = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: apitls.PinnedClientConfig(hub.Pin), DisableKeepAlives: true}}
 	}
 	resp, err := c.Do(req)
 	if err != nil {

@@ -73,5 +73,15 @@ func (j *journal) set(mark uint32, in bool) error {
 	if err != nil {
 		return fmt.Errorf("encode the routing journal: %w", err)
 	}
-	return atomicfile.Write(j.path, append(data, '\n'), 0o600)
+	if err := atomicfile.Write(j.path, append(data, '\n'), 0o600); err != nil {
+		// Not on disk: the map must not say otherwise, or the next set of
+		// the same mark would skip the write.
+		if in {
+			delete(j.marks, mark)
+		} else {
+			j.marks[mark] = true
+		}
+		return err
+	}
+	return nil
 }

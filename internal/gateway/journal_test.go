@@ -66,3 +66,26 @@ func TestStartStopJournals(t *testing.T) {
 		t.Errorf("journal after the stop: %#x", got)
 	}
 }
+
+// TestJournalFailedWriteForgotten: a mark whose write failed is not taken
+// as recorded, so the next set of it writes.
+func TestJournalFailedWriteForgotten(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "later")
+	j, err := openJournal(filepath.Join(dir, "routes.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.set(markFor(0, 0), true); err == nil {
+		t.Fatal("a write into a missing dir worked")
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.set(markFor(0, 0), true); err != nil {
+		t.Fatal(err)
+	}
+	again, err := openJournal(filepath.Join(dir, "routes.json"))
+	if err != nil || !slices.Equal(again.left(), []uint32{markFor(0, 0)}) {
+		t.Errorf("on disk after the retry: %#x %v", again.left(), err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
@@ -172,6 +173,9 @@ func (h *Hub) checkSubnet(cfg api.Server) error {
 			continue
 		}
 		addrs, err := h.opts.Netlink.AddrList(l, netlink.FAMILY_V4)
+		if errors.Is(err, unix.ENODEV) || errors.As(err, new(netlink.LinkNotFoundError)) {
+			continue // gone since the list: it has no address to overlap
+		}
 		if err != nil {
 			return fmt.Errorf("list the addresses of %s: %w", l.Attrs().Name, err)
 		}
