@@ -283,7 +283,7 @@ func (c Client) Check() error {
 // in range if given, no query or fragment (paths are appended to it).
 func checkURL(field, s string) error {
 	if s == "" {
-		return errkind.Invalid(field, "is required: the hub's API, e.g. http://192.0.2.1:3333")
+		return errkind.Invalid(field, "is required: the hub's API, e.g. https://192.0.2.1:3333 (with server_api_pin)")
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {

@@ -4,6 +4,9 @@ package api
 type HealthReport struct {
 	Status string        `json:"status"` // StatusOK, StatusDegraded or StatusDown
 	Checks []HealthCheck `json:"checks"`
+	// Warnings say where secrets cross the network in cleartext (plain
+	// HTTP allowed, a client fetching its key over http://).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // HealthCheck is one thing /health looked at.

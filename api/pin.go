@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"net/netip"
 	"net/url"
 
 	"github.com/multilink/multilink/internal/apitls"
@@ -39,4 +40,20 @@ func checkPin(serverURL, pin string) error {
 		}
 	}
 	return nil
+}
+
+// Cleartext tells whether a server_api_url sends the token and fetches
+// the key in cleartext over the network: http:// to a host other than
+// loopback (localhost, 127.0.0.0/8, ::1).
+func Cleartext(serverURL string) bool {
+	u, err := url.Parse(serverURL)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	return err != nil || !a.Unmap().IsLoopback()
 }

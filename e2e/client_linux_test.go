@@ -27,7 +27,7 @@ func TestClientStartWithoutBonding(t *testing.T) {
 	var e struct {
 		Error string `json:"error"`
 	}
-	code := gw.call(http.MethodPost, "/v1/client/start", specClientBody(t), &e)
+	code := gw.call(http.MethodPost, "/v1/client/start", pinned(t, hub, specClientBody(t)), &e)
 	if code != http.StatusNotImplemented || e.Error == "" {
 		t.Fatalf("client start without bonding: %d %q, want 501 with the reason", code, e.Error)
 	}

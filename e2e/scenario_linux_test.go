@@ -69,7 +69,9 @@ func requireDriver(t testing.TB, tp *testbed, driver string) {
 }
 
 // scenario brings up the hub and the gateway (bonds by driver, extra
-// daemon flags) through their APIs.
+// daemon flags) through their APIs. clientBody has the spec's http://
+// server_api_url: it is started in the default setup, https:// with the
+// hub's pin (the hub answers no plain http from the gateway).
 func scenario(t testing.TB, tp *testbed, clientBody []byte, driver string, extra ...string) (hub, gw *daemon) {
 	t.Helper()
 	requireDriver(t, tp, driver)
@@ -82,7 +84,7 @@ func scenario(t testing.TB, tp *testbed, clientBody []byte, driver string, extra
 	if code := hub.call(http.MethodPost, "/v1/server/start", specServerBody(t), nil); code != http.StatusOK {
 		t.Fatalf("server start: %d", code)
 	}
-	if code := gw.call(http.MethodPost, "/v1/client/start", clientBody, nil); code != http.StatusOK {
+	if code := gw.call(http.MethodPost, "/v1/client/start", pinned(t, hub, clientBody), nil); code != http.StatusOK {
 		t.Fatalf("client start with the spec's body (adapted): %d", code)
 	}
 	if got := gw.bond(t).Driver; got != driver {

@@ -174,7 +174,7 @@ func TestCredentialsRedacted(t *testing.T) {
 	if code := hub.call(http.MethodPost, "/v1/server/start", specServerBody(t), nil); code != http.StatusOK {
 		t.Fatalf("server start: %d", code)
 	}
-	body := strings.Replace(string(specClientBody(t)), "http://", "http://alice:s3cret-pass@", 1)
+	body := strings.Replace(string(pinned(t, hub, specClientBody(t))), "https://", "https://alice:s3cret-pass@", 1)
 	if code := gw.call(http.MethodPost, "/v1/client/start", []byte(body), nil); code != http.StatusOK {
 		t.Fatalf("client start: %d", code)
 	}

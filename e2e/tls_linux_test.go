@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"net/http"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -13,18 +12,31 @@ import (
 // hubPin is the pin of d's API key, as `multilink fingerprint` prints it.
 func hubPin(t testing.TB, d *daemon) string {
 	t.Helper()
-	out, err := exec.Command(buildBinary(t), "fingerprint", "--state-dir", d.stateDir).Output()
+	pin, err := d.Pin(t.Context())
 	if err != nil {
-		t.Fatalf("multilink fingerprint: %v", err)
-	}
-	pin := strings.TrimSpace(string(out))
-	if !strings.HasPrefix(pin, "sha256//") {
-		t.Fatalf("fingerprint printed %q", pin)
+		t.Fatal(err)
 	}
 	if lines := d.logLines(pin); len(lines) == 0 {
 		t.Errorf("the daemon's start-up log does not show its pin %s", pin)
 	}
 	return pin
+}
+
+// pinned is body (a client start body with the spec's http://
+// server_api_url) in the default setup: https:// with the hub's pin.
+func pinned(t testing.TB, hub *daemon, body []byte) []byte {
+	t.Helper()
+	return withPin(t, body, hubPin(t, hub))
+}
+
+// withPin is body pointed at https:// with server_api_pin pin.
+func withPin(t testing.TB, body []byte, pin string) []byte {
+	t.Helper()
+	const from = `"server_api_url": "http://`
+	if !bytes.Contains(body, []byte(from)) {
+		t.Fatalf("body has no %s: %s", from, body)
+	}
+	return bytes.Replace(body, []byte(from), []byte(`"server_api_pin": "`+pin+`", "server_api_url": "https://`), 1)
 }
 
 // TestGatewayPinsHub: a gateway pointed at https:// with the hub's pin
@@ -40,9 +52,6 @@ func TestGatewayPinsHub(t *testing.T) {
 	}
 	pin := hubPin(t, hub)
 	https := bytes.Replace(specClientBody(t), []byte(`"http://`), []byte(`"https://`), 1)
-	withPin := func(p string) []byte {
-		return bytes.Replace(https, []byte(`{`), []byte(`{"server_api_pin": "`+p+`", `), 1)
-	}
 
 	var e struct {
 		Error string `json:"error"`
@@ -53,14 +62,14 @@ func TestGatewayPinsHub(t *testing.T) {
 		t.Errorf("https without a pin: %d %+v, want 400 naming server_api_pin and how to get it", code, e)
 	}
 	const wrong = "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
-	if code := gw.call(http.MethodPost, "/v1/client/start", withPin(wrong), &e); code != http.StatusBadGateway ||
+	if code := gw.call(http.MethodPost, "/v1/client/start", withPin(t, specClientBody(t), wrong), &e); code != http.StatusBadGateway ||
 		!strings.Contains(e.Error, pin) || !strings.Contains(e.Error, wrong) {
 		t.Errorf("another pin: %d %q, want 502 naming %s and %s", code, e.Error, pin, wrong)
 	}
 	if got := links(t, tp.gw); len(got) != 3 {
 		t.Errorf("interfaces after the refusal: %v", got)
 	}
-	if code := gw.call(http.MethodPost, "/v1/client/start", withPin(pin), nil); code != http.StatusOK {
+	if code := gw.call(http.MethodPost, "/v1/client/start", withPin(t, specClientBody(t), pin), nil); code != http.StatusOK {
 		t.Fatalf("https with the hub's pin: %d", code)
 	}
 	waitActive(t, gw, "tap1", 30e9)

@@ -1,7 +1,7 @@
 // Command multilink keeps a gateway connected over several wireless links.
 //
 //	multilink version
-//	multilink daemon [--listen ADDR] [--state-dir DIR] [--token-file F] [--config FILE] [--insecure-no-auth]
+//	multilink daemon [--listen ADDR] [--state-dir DIR] [--token-file F] [--config FILE] [--tls-cert F --tls-key F] [--insecure-plain-http] [--insecure-no-auth]
 //	multilink demo [--json] [--bond-driver auto|kernel|ebpf] [-v]
 //	multilink fingerprint [--state-dir DIR | --tls-cert FILE]
 package main
@@ -96,6 +96,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.BondDriver, "bond-driver", "auto", "gateway bonds: auto (the kernel's bonding driver where it exists, else eBPF), kernel or ebpf")
 	fs.StringVar(&o.TLSCert, "tls-cert", "", "the API's TLS certificate, PEM (default: a self-signed one in <state-dir>/tls, its key kept so the pin holds)")
 	fs.StringVar(&o.TLSKey, "tls-key", "", "the private key of --tls-cert, PEM")
+	fs.BoolVar(&o.InsecurePlainHTTP, "insecure-plain-http", false, "also answer plain HTTP from any address, not only loopback: API tokens and link keys then cross the network in cleartext (for gateways that use the spec's http:// server_api_url; warned at every start, in /health and status)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "text", "log format: text or json")
 	if help, err := parse(fs, args, stdout, stderr); help || err != nil {

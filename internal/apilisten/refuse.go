@@ -12,8 +12,9 @@ import (
 // refusalMessage is the error a plain-HTTP client gets when it may not
 // use plain HTTP.
 const refusalMessage = "this API speaks TLS: use https:// with the hub's pin " +
-	"(server_api_pin, printed by `multilink fingerprint`), " +
-	"or start the daemon with --insecure-plain-http"
+	"(server_api_pin, printed by `multilink fingerprint` on the hub), " +
+	"or allow plain http on the hub: daemon flag --insecure-plain-http, chart value api.insecurePlainHttp " +
+	"(tokens and keys then cross the network in cleartext)"
 
 // refusal returns the whole HTTP/1.1 answer sent to a refused client.
 func refusal() []byte {

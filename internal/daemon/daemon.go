@@ -38,8 +38,12 @@ type Options struct {
 	NoFailover bool   // --no-failover: probe only, the bond's own monitor decides
 	TLSCert    string // --tls-cert: the API's certificate (PEM); empty: generated into <state-dir>/tls
 	TLSKey     string // --tls-key: its private key (PEM)
-	Version    string
-	Logger     *slog.Logger
+	// InsecurePlainHTTP (--insecure-plain-http) serves plain HTTP to any
+	// client, not only loopback: tokens and link keys then cross the
+	// network in cleartext. Warned at every start, in /health and status.
+	InsecurePlainHTTP bool
+	Version           string
+	Logger            *slog.Logger
 	// Ready, if set, receives the API's bound address once it listens.
 	Ready func(addr net.Addr)
 }
@@ -129,6 +133,7 @@ func Run(ctx context.Context, o Options) error {
 		Taps:     tapControl{tunnels},
 		Pinger:   ping.New(log),
 		Health:   health{r: r},
+		Warnings: warnings{r: r, plain: o.InsecurePlainHTTP}.list,
 		Links:    gw,
 		Failover: gw,
 		Metrics:  metricsHandler(reg),
@@ -170,15 +175,17 @@ func apiCerts(ctx context.Context, o Options, log *slog.Logger) (*apitls.Source,
 const renewEvery = 24 * time.Hour
 
 // serve runs the HTTP server until ctx ends, then shuts it down gracefully.
-// The port speaks TLS and, for now, plain HTTP from anywhere too, so
-// that gateways pointed at http:// keep working; loopback clients may
-// always use either.
+// The port speaks TLS; plain HTTP only to loopback clients, or to anyone
+// with --insecure-plain-http.
 func serve(ctx context.Context, log *slog.Logger, o Options, h http.Handler, certs *apitls.Source) error {
 	tcp, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.Listen, err)
 	}
-	ln := apilisten.New(tcp, apilisten.Options{TLS: certs.TLSConfig(), AllowPlain: true, Logger: log})
+	if o.InsecurePlainHTTP {
+		log.Warn(plainHTTPWarning)
+	}
+	ln := apilisten.New(tcp, apilisten.Options{TLS: certs.TLSConfig(), AllowPlain: o.InsecurePlainHTTP, Logger: log})
 	go renew(ctx, log, certs)
 	srv := &http.Server{
 		Handler:           h,
@@ -188,6 +195,9 @@ func serve(ctx context.Context, log *slog.Logger, o Options, h http.Handler, cer
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// net/http's own messages (TLS handshake errors: scanners, a
+		// gateway refusing our key) go to our log, at debug.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	log.Info("API listening", "addr", ln.Addr().String(), "version", o.Version)
 	if o.Ready != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -27,6 +28,7 @@ import (
 type Daemon struct {
 	Name     string
 	StateDir string
+	bin      string
 	ns       netns.NsHandle
 	addr     string // host:port, inside ns
 	token    string
@@ -57,7 +59,7 @@ func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen address %q: %w", o.Listen, err)
 	}
-	d := &Daemon{Name: o.Name, StateDir: o.StateDir, ns: o.NS, addr: net.JoinHostPort("127.0.0.1", port), token: o.Token,
+	d := &Daemon{Name: o.Name, StateDir: o.StateDir, bin: o.Bin, ns: o.NS, addr: net.JoinHostPort("127.0.0.1", port), token: o.Token,
 		done: make(chan error, 1), logs: &logBuffer{}}
 	args := append([]string{"daemon", "--listen", o.Listen, "--state-dir", o.StateDir, "--token-file", tokenFile}, o.Args...)
 	started := make(chan error, 1)
@@ -208,6 +210,22 @@ func (d *Daemon) ended() bool {
 	default:
 		return false
 	}
+}
+
+// Pin is the pin of the daemon's API key, as `multilink fingerprint`
+// prints it on its host: a gateway's server_api_pin.
+func (d *Daemon) Pin(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, d.bin, "fingerprint", "--state-dir", d.StateDir).Output()
+	if err != nil {
+		return "", fmt.Errorf("%s fingerprint --state-dir %s: %w", d.bin, d.StateDir, err)
+	}
+	pin := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(pin, "sha256//") {
+		return "", fmt.Errorf("%s fingerprint printed %q, not a pin", d.bin, pin)
+	}
+	return pin, nil
 }
 
 // Pid is the daemon's process id.

@@ -30,11 +30,13 @@ type Options struct {
 	Logger *slog.Logger // the demo's own log (daemons keep theirs)
 }
 
-// The spec's example bodies, addresses adapted to the demo's links.
+// The spec's example bodies, addresses adapted to the demo's links; the
+// client's server_api_url is https:// with the hub's pin (clientStart).
 const (
 	serverBody = `{"bride_interface": "br0", "bridge_ip": "` + topology.HubTunnel + `", "links": "2"}`
 	clientBody = `{
-  "server_api_url": "http://` + topology.HubU1 + `:` + topology.APIPort + `",
+  "server_api_pin": "%s",
+  "server_api_url": "https://` + topology.HubU1 + `:` + topology.APIPort + `",
   "bond": {"bond0": {
     "ip_address": "` + topology.GwTunnel + `",
     "slaves": [
@@ -123,10 +125,15 @@ func startDaemons(ctx context.Context, w *topology.Topology, o Options, dir stri
 		return hub, gw, fmt.Errorf("start the hub: %w", err)
 	}
 	fmt.Fprintf(o.Out, "hub: POST /v1/server/start %s\n", serverBody)
-	if _, err := gw.Call(ctx, http.MethodPost, "/v1/client/start", []byte(clientBody), nil); err != nil {
+	pin, err := hub.Pin(ctx)
+	if err != nil {
+		return hub, gw, fmt.Errorf("read the hub's pin: %w", err)
+	}
+	fmt.Fprintf(o.Out, "hub: multilink fingerprint -> %s\n", pin)
+	if _, err := gw.Call(ctx, http.MethodPost, "/v1/client/start", fmt.Appendf(nil, clientBody, pin), nil); err != nil {
 		return hub, gw, fmt.Errorf("start the gateway: %w", err)
 	}
-	fmt.Fprintf(o.Out, "gateway: POST /v1/client/start (the spec's body, addresses adapted)\n")
+	fmt.Fprintf(o.Out, "gateway: POST /v1/client/start (the spec's body, addresses adapted, https:// with the hub's pin)\n")
 	return hub, gw, nil
 }
 

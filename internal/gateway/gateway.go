@@ -154,6 +154,10 @@ func (g *Gateway) Start(ctx context.Context, cfg api.Client) (api.ClientStatus, 
 	if err != nil {
 		return api.ClientStatus{}, fmt.Errorf("fetch link key: %w", err)
 	}
+	if api.Cleartext(cfg.ServerAPIURL) {
+		g.log.Warn("fetched the link key over plain http: the token and the key crossed the network in cleartext; use https:// with server_api_pin",
+			"bond", cfg.Bond, "server_api_url", api.RedactURL(cfg.ServerAPIURL))
+	}
 	if len(key.Links) < len(cfg.Slaves) {
 		return api.ClientStatus{}, errkind.Invalid(cfg.Field("slaves"), "%d slaves, but the hub's bridge %s serves %d links", len(cfg.Slaves), key.Bridge, len(key.Links))
 	}

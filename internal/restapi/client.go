@@ -15,6 +15,8 @@ import (
 type clientStatus struct {
 	Started bool               `json:"started"` // at least one bond runs (pending ones do not count)
 	Clients []api.ClientStatus `json:"clients"`
+	// Warnings: see api.HealthReport.Warnings.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // clientStart: POST /v1/client/start, the spec's body. 200 with the new
@@ -41,7 +43,7 @@ func (a *handler) clientStatus(c *gin.Context) {
 		s = []api.ClientStatus{}
 	}
 	started := slices.ContainsFunc(s, func(st api.ClientStatus) bool { return st.Pending == "" })
-	c.JSON(http.StatusOK, clientStatus{Started: started, Clients: s})
+	c.JSON(http.StatusOK, clientStatus{Started: started, Clients: s, Warnings: a.warnings(c)})
 }
 
 // clientStop: POST /v1/client/stop/{bond_interface}.

@@ -65,6 +65,7 @@ func (a *handler) version(c *gin.Context) {
 // (and for a status it does not know, to fail safe).
 func (a *handler) health(c *gin.Context) {
 	rep := a.d.Health.Health(c.Request.Context())
+	rep.Warnings = append(rep.Warnings, a.warnings(c)...)
 	if rep.Checks == nil {
 		rep.Checks = []api.HealthCheck{}
 	}
@@ -78,4 +79,12 @@ func (a *handler) health(c *gin.Context) {
 		status = http.StatusServiceUnavailable
 	}
 	c.JSON(status, rep)
+}
+
+// warnings is what Deps.Warnings lists now (nil without it).
+func (a *handler) warnings(c *gin.Context) []string {
+	if a.d.Warnings == nil {
+		return nil
+	}
+	return a.d.Warnings(c.Request.Context())
 }

@@ -30,6 +30,9 @@ type Deps struct {
 	// Logger gets the request log and the details of internal errors
 	// (nil: discard).
 	Logger *slog.Logger
+	// Warnings, if set, lists what /health and both status answers
+	// warn about (secrets in cleartext).
+	Warnings func(ctx context.Context) []string
 	// Metrics, if set, is served at GET /metrics (open).
 	Metrics http.Handler
 	// MaxBody bounds request bodies in bytes (0: DefaultMaxBody).

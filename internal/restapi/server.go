@@ -13,6 +13,8 @@ import (
 type serverStatus struct {
 	Started bool               `json:"started"` // at least one bridge is served (pending ones do not count)
 	Servers []api.ServerStatus `json:"servers"`
+	// Warnings: see api.HealthReport.Warnings.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // stopped is the answer of a stop.
@@ -74,5 +76,5 @@ func (a *handler) serverStatus(c *gin.Context) {
 		s = []api.ServerStatus{}
 	}
 	started := slices.ContainsFunc(s, func(st api.ServerStatus) bool { return st.Pending == "" })
-	c.JSON(http.StatusOK, serverStatus{Started: started, Servers: s})
+	c.JSON(http.StatusOK, serverStatus{Started: started, Servers: s, Warnings: a.warnings(c)})
 }
