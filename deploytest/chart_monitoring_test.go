@@ -20,11 +20,12 @@ type serviceMonitorSpec struct {
 		MatchNames []string `json:"matchNames"`
 	} `json:"namespaceSelector"`
 	Endpoints []struct {
-		Port          string `json:"port"`
-		Path          string `json:"path"`
-		Scheme        string `json:"scheme"`
-		Interval      string `json:"interval"`
-		ScrapeTimeout string `json:"scrapeTimeout"`
+		Port          string         `json:"port"`
+		Path          string         `json:"path"`
+		Scheme        string         `json:"scheme"`
+		Interval      string         `json:"interval"`
+		ScrapeTimeout string         `json:"scrapeTimeout"`
+		TLSConfig     map[string]any `json:"tlsConfig"`
 	} `json:"endpoints"`
 }
 
@@ -86,8 +87,15 @@ func checkMonitoring(t *testing.T, r rendered, v values, chart, role string) {
 		if !named || ep.Port != "api" {
 			t.Errorf("ServiceMonitor endpoint port %q: want the Service's api port", ep.Port)
 		}
-		if ep.Path != "/metrics" || (ep.Scheme != "" && ep.Scheme != "http") {
-			t.Errorf("ServiceMonitor endpoint %s://…%s: want http and /metrics, where the daemon serves them", ep.Scheme, ep.Path)
+		if ep.Path != "/metrics" || ep.Scheme != "https" {
+			t.Errorf("ServiceMonitor endpoint %s://…%s: want https and /metrics (the API answers plain HTTP only to loopback)", ep.Scheme, ep.Path)
+		}
+		want, _ := v.get("serviceMonitor.tlsConfig").(map[string]any)
+		if len(want) == 0 {
+			want = nil
+		}
+		if !reflect.DeepEqual(ep.TLSConfig, want) {
+			t.Errorf("ServiceMonitor endpoint tlsConfig %v, want serviceMonitor.tlsConfig verbatim: %v", ep.TLSConfig, want)
 		}
 		if ep.Interval != v.str("serviceMonitor.interval") || ep.ScrapeTimeout != v.str("serviceMonitor.scrapeTimeout") {
 			t.Errorf("ServiceMonitor interval %q, scrapeTimeout %q: want the values' %q and %q",

@@ -3,6 +3,7 @@ package deploytest
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -19,9 +20,15 @@ data:
   notes: {{ tpl (.Files.Get "notes.txt") . | toJson }}
 `
 
+// fingerprintCmd is a `multilink fingerprint` command line in NOTES.txt.
+var fingerprintCmd = regexp.MustCompile(`multilink fingerprint((?: --?[a-z-]+[ =][^\s)]+)*)`)
+
 // checkNotes renders the chart's NOTES.txt with the values and checks it
-// tells the user the spec's checks: /health, and ping across the tunnel.
-func checkNotes(t *testing.T, h helm, chart string, files []string, v values) {
+// tells the user the spec's checks: /health, and ping across the tunnel;
+// over https with the pin of the key the daemon (its flags given) serves,
+// from `multilink fingerprint` (its flags fpFlags); and a warning with
+// api.insecurePlainHttp.
+func checkNotes(t *testing.T, h helm, chart string, files []string, v values, given map[string]string, fpFlags map[string]daemonFlag) {
 	dir := filepath.Join(t.TempDir(), "chart")
 	if err := os.CopyFS(dir, os.DirFS(chart)); err != nil {
 		t.Fatal(err)
@@ -49,9 +56,10 @@ func checkNotes(t *testing.T, h helm, chart string, files []string, v values) {
 		t.Fatal(err)
 	}
 	text := cm.Data.Notes
-	want := []string{"/health", "Authorization: Bearer $TOKEN"}
+	want := []string{"/health", "Authorization: Bearer $TOKEN", `curl -sk --pinnedpubkey "$PIN" https://`}
 	if v.get("serverConfig") != nil {
-		want = append(want, "/v1/server/status", "ping <the client's bond address")
+		want = append(want, "/v1/server/status", "ping <the client's bond address",
+			"clientConfig.serverApiUrl=https://", "clientConfig.serverApiPin=$PIN")
 	} else {
 		hub := v.str("clientConfig.arp_ip_target")
 		if list, ok := v.get("clientConfig.arp_ip_target").([]any); ok && len(list) > 0 {
@@ -66,9 +74,45 @@ func checkNotes(t *testing.T, h helm, chart string, files []string, v values) {
 	if v.get("dashboard.enabled") == true {
 		want = append(want, dashboardUID, "-dashboard")
 	}
+	const warning = "WARNING: api.insecurePlainHttp is true"
+	if v.get("api.insecurePlainHttp") == true {
+		want = append(want, warning, "cleartext")
+	} else if strings.Contains(text, warning) {
+		t.Errorf("NOTES.txt warns of api.insecurePlainHttp, which is not set:\n%s", text)
+	}
 	for _, w := range want {
 		if !strings.Contains(text, w) {
 			t.Errorf("NOTES.txt lacks %q:\n%s", w, text)
 		}
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Contains(line, "curl ") && strings.Contains(line, "http://") {
+			t.Errorf("NOTES.txt: %q asks plain http, which the API answers only to loopback", strings.TrimSpace(line))
+		}
+	}
+
+	// PIN=$(kubectl exec ... -- multilink fingerprint ...): the pin of the
+	// key the daemon serves, asked with flags fingerprint takes.
+	var pinCmd []string
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Contains(line, "PIN=$(kubectl") {
+			if m := fingerprintCmd.FindStringSubmatch(line); m != nil {
+				pinCmd = strings.Fields(m[1])
+			}
+		}
+	}
+	if pinCmd == nil {
+		t.Fatalf("NOTES.txt: no PIN=$(kubectl ... multilink fingerprint ...):\n%s", text)
+	}
+	fp, err := checkArgs(fpFlags, pinCmd)
+	if err != nil {
+		t.Fatalf("NOTES.txt: multilink fingerprint %q: %v", pinCmd, err)
+	}
+	if cert, ok := given["tls-cert"]; ok {
+		if fp["tls-cert"] != cert {
+			t.Errorf("NOTES.txt: multilink fingerprint %q, want --tls-cert %s, the daemon's", pinCmd, cert)
+		}
+	} else if _, ok := fp["tls-cert"]; ok || fp["state-dir"] != given["state-dir"] {
+		t.Errorf("NOTES.txt: multilink fingerprint %q, want --state-dir %s, the daemon's", pinCmd, given["state-dir"])
 	}
 }

@@ -13,21 +13,20 @@ import (
 // wantCaps are the capabilities the daemon gets, in order, after drop ALL.
 var wantCaps = []string{"NET_ADMIN", "NET_RAW", "BPF", "PERFMON"}
 
-// checkRendered checks the objects one chart rendered with values v.
-func checkRendered(t *testing.T, r rendered, v values, flags map[string]daemonFlag, portKey string) {
+// tlsMountDir is where the chart mounts api.tls.existingSecret, as its
+// values.yaml says: beside the config volume's /etc/multilink, not in it.
+const tlsMountDir = "/etc/multilink-tls"
+
+// checkRendered checks the objects one chart rendered with values v, and
+// returns the daemon's flags as given.
+func checkRendered(t *testing.T, r rendered, v values, flags map[string]daemonFlag, portKey string) map[string]string {
 	for _, kind := range []string{"Job", "CronJob", "Pod", "DaemonSet", "StatefulSet"} {
 		if len(r[kind]) > 0 {
 			t.Errorf("renders a %s; the daemon applies its config itself (no Job calling the API)", kind)
 		}
 	}
-	dep, err := r.only("Deployment")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var spec deploymentSpec
-	if err := json.Unmarshal(dep.Spec, &spec); err != nil {
-		t.Fatal(err)
-	}
+	onlySpec(t, r, "Deployment", &spec)
 	if spec.Replicas != 1 || spec.Strategy.Type != "Recreate" {
 		t.Errorf("replicas %d, strategy %q: want 1 and Recreate (one daemon per host, never two at once)", spec.Replicas, spec.Strategy.Type)
 	}
@@ -46,6 +45,8 @@ func checkRendered(t *testing.T, r rendered, v values, flags map[string]daemonFl
 	c := pod.Containers[0]
 	checkSecurity(t, c, v)
 	port, given := checkArgsAndPorts(t, c, pod, flags, v, portKey)
+	checkTLS(t, c, pod, given, v)
+	checkMountsApart(t, c)
 	checkToken(t, c, r, v)
 	checkEnv(t, c, v)
 	checkService(t, r, v, port)
@@ -62,6 +63,58 @@ func checkRendered(t *testing.T, r rendered, v values, flags map[string]daemonFl
 	sm := len(r["ServiceMonitor"]) == 1
 	if want := v.get("serviceMonitor.enabled") == true; sm != want {
 		t.Errorf("ServiceMonitor rendered: %t, serviceMonitor.enabled: %t", sm, want)
+	}
+	return given
+}
+
+// checkTLS checks the API's TLS flags against the values: --tls-cert and
+// --tls-key exactly when api.tls.existingSecret names a Secret, pointing at
+// its tls.crt and tls.key in a read-only mount of that Secret, and
+// --insecure-plain-http exactly when api.insecurePlainHttp is true.
+func checkTLS(t *testing.T, c container, pod podSpec, given map[string]string, v values) {
+	_, plain := given["insecure-plain-http"]
+	if want := v.get("api.insecurePlainHttp") == true; plain != want || plain && given["insecure-plain-http"] != "true" {
+		t.Errorf("--insecure-plain-http given: %t (%q), want it exactly when api.insecurePlainHttp is true (%t)", plain, given["insecure-plain-http"], want)
+	}
+	secret := v.str("api.tls.existingSecret")
+	cert, hasCert := given["tls-cert"]
+	key, hasKey := given["tls-key"]
+	if secret == "" {
+		if hasCert || hasKey {
+			t.Errorf("--tls-cert %q, --tls-key %q without api.tls.existingSecret: the daemon's self-signed certificate is meant", cert, key)
+		}
+		for _, vol := range pod.Volumes {
+			if vol.Name == "tls" {
+				t.Errorf("volume tls without api.tls.existingSecret: %+v", vol)
+			}
+		}
+		return
+	}
+	if cert != tlsMountDir+"/tls.crt" || key != tlsMountDir+"/tls.key" {
+		t.Errorf("--tls-cert %q, --tls-key %q: want %s/tls.crt and %s/tls.key, the kubernetes.io/tls Secret's keys", cert, key, tlsMountDir, tlsMountDir)
+	}
+	vol := mountsByPath(c, pod)[tlsMountDir]
+	if vol.Secret == nil || vol.Secret.SecretName != secret || len(vol.Secret.Items) > 0 {
+		t.Errorf("%s: want Secret %s (api.tls.existingSecret) mounted whole, got %+v", tlsMountDir, secret, vol)
+	}
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == tlsMountDir && !m.ReadOnly {
+			t.Errorf("%s: the TLS Secret's mount is not read-only", tlsMountDir)
+		}
+	}
+}
+
+// checkMountsApart checks no mount path is another's or inside another:
+// the runtime cannot make a mount point inside a read-only volume (the
+// config at /etc/multilink, say).
+func checkMountsApart(t *testing.T, c container) {
+	for i, a := range c.VolumeMounts {
+		for _, b := range c.VolumeMounts[i+1:] {
+			pa, pb := strings.TrimSuffix(a.MountPath, "/")+"/", strings.TrimSuffix(b.MountPath, "/")+"/"
+			if strings.HasPrefix(pa, pb) || strings.HasPrefix(pb, pa) {
+				t.Errorf("mounts %s (%s) and %s (%s) overlap", a.MountPath, a.Name, b.MountPath, b.Name)
+			}
+		}
 	}
 }
 
@@ -120,6 +173,11 @@ func checkArgsAndPorts(t *testing.T, c container, pod podSpec, flags map[string]
 		}
 		if p.HTTPGet.Path != "/health" {
 			t.Errorf("%s probe: want httpGet /health, got path %q", name, p.HTTPGet.Path)
+		}
+		// The API answers plain HTTP only to loopback (unless
+		// --insecure-plain-http), and the kubelet probes the node's address.
+		if p.HTTPGet.Scheme != "HTTPS" {
+			t.Errorf("%s probe: scheme %q, want HTTPS (the API speaks TLS; plain HTTP only from loopback)", name, p.HTTPGet.Scheme)
 		}
 		got := ports[fmt.Sprint(p.HTTPGet.Port)]
 		if n, ok := p.HTTPGet.Port.(float64); ok {

@@ -39,7 +39,9 @@ func TestCharts(t *testing.T) {
 	})
 
 	h := buildHelm(t)
-	flags := daemonFlags(t, buildDaemon(t))
+	bin := buildDaemon(t)
+	flags := daemonFlags(t, bin)
+	fingerprintFlags := commandFlags(t, bin, "fingerprint")
 	for _, c := range charts {
 		dir := filepath.Join(repoRoot, "charts", c.name)
 		ci, err := filepath.Glob(filepath.Join(dir, "ci", "*.yaml"))
@@ -65,11 +67,12 @@ func TestCharts(t *testing.T) {
 					t.Fatal(err)
 				}
 				v := loadValues(t, dir, files...)
-				checkRendered(t, r, v, flags, c.portKey)
+				given := checkRendered(t, r, v, flags, c.portKey)
 				checkMonitoring(t, r, v, dir, strings.TrimPrefix(c.name, "multilink-"))
-				checkNotes(t, h, dir, files, v)
+				checkNotes(t, h, dir, files, v, given, fingerprintFlags)
 			})
 		}
 	}
+	t.Run("API TLS values", func(t *testing.T) { checkTLSValues(t, h, flags) })
 	t.Run("bad values refused", func(t *testing.T) { checkRefused(t, h) })
 }

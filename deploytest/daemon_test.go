@@ -14,7 +14,8 @@ import (
 // repoRoot is the module root, seen from this package's directory.
 const repoRoot = ".."
 
-// daemonFlag is one flag of `multilink daemon`, as its --help lists it.
+// daemonFlag is one flag of `multilink daemon` (or another subcommand), as
+// its --help lists it.
 type daemonFlag struct {
 	value bool   // takes a value (not a bool flag)
 	def   string // default, unquoted; "" when none is printed
@@ -42,8 +43,18 @@ var (
 // daemonFlags runs `bin daemon --help` and returns the flags it lists.
 func daemonFlags(t *testing.T, bin string) map[string]daemonFlag {
 	t.Helper()
+	flags := commandFlags(t, bin, "daemon")
+	if flags["listen"].def == "" {
+		t.Fatal("no --listen default in `multilink daemon --help`")
+	}
+	return flags
+}
+
+// commandFlags runs `bin sub --help` and returns the flags it lists.
+func commandFlags(t *testing.T, bin, sub string) map[string]daemonFlag {
+	t.Helper()
 	var out bytes.Buffer
-	cmd := exec.Command(bin, "daemon", "--help")
+	cmd := exec.Command(bin, sub, "--help")
 	cmd.Stdout, cmd.Stderr = &out, &out
 	_ = cmd.Run() // the flag package exits 2 after printing help
 	flags := map[string]daemonFlag{}
@@ -60,8 +71,8 @@ func daemonFlags(t *testing.T, bin string) map[string]daemonFlag {
 			flags[last] = f
 		}
 	}
-	if len(flags) == 0 || flags["listen"].def == "" {
-		t.Fatalf("no flags (or no --listen default) in `multilink daemon --help`:\n%s", out.String())
+	if len(flags) == 0 {
+		t.Fatalf("no flags in `multilink %s --help`:\n%s", sub, out.String())
 	}
 	return flags
 }

@@ -10,11 +10,16 @@
 //     with the default values and each charts/<chart>/ci/*.yaml (the spec's
 //     example values among them), then the rendered objects: host network,
 //     capabilities (drop ALL, then exactly the ones the daemon needs), no
-//     privileged container, probes on /health, the token from a Secret, and
-//     the config file, which must parse as the daemon's (config.ParseFile)
-//     and say what the values say. values.schema.json must refuse bad values.
+//     privileged container, HTTPS probes on /health, the token from a
+//     Secret, the API's TLS flags (--tls-cert/--tls-key into a read-only
+//     mount of api.tls.existingSecret, --insecure-plain-http only with
+//     api.insecurePlainHttp), and the config file, which must parse as the
+//     daemon's (config.ParseFile) and say what the values say. NOTES.txt
+//     must curl over https with the pin `multilink fingerprint` gives.
+//     values.schema.json must refuse bad values.
 //   - Monitoring: the ServiceMonitor selects the chart's Service and scrapes
-//     its api port at /metrics; the dashboard ConfigMap carries the values'
+//     its api port at /metrics over https, with serviceMonitor.tlsConfig as
+//     given; the dashboard ConfigMap carries the values'
 //     label, namespace and annotations and holds files/dashboard.json as it
 //     is. That Grafana dashboard, the same file in both charts, is checked
 //     on its own: Grafana's shape, no datasource but the ${datasource}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"testing"
 
 	"sigs.k8s.io/yaml"
 )
@@ -67,11 +68,13 @@ type container struct {
 			Drop []string `json:"drop"`
 		} `json:"capabilities"`
 	} `json:"securityContext"`
-	VolumeMounts []struct {
-		Name      string `json:"name"`
-		MountPath string `json:"mountPath"`
-		ReadOnly  bool   `json:"readOnly"`
-	} `json:"volumeMounts"`
+	VolumeMounts []volumeMount `json:"volumeMounts"`
+}
+
+type volumeMount struct {
+	Name      string `json:"name"`
+	MountPath string `json:"mountPath"`
+	ReadOnly  bool   `json:"readOnly"`
 }
 
 type envVar struct {
@@ -87,8 +90,9 @@ type envVar struct {
 
 type probe struct {
 	HTTPGet *struct {
-		Path string `json:"path"`
-		Port any    `json:"port"` // a number or a port name
+		Path   string `json:"path"`
+		Port   any    `json:"port"`   // a number or a port name
+		Scheme string `json:"scheme"` // HTTP when empty
 	} `json:"httpGet"`
 }
 
@@ -104,6 +108,7 @@ type volume struct {
 	} `json:"configMap"`
 	Secret *struct {
 		SecretName string `json:"secretName"`
+		Items      []any  `json:"items"`
 	} `json:"secret"`
 }
 
@@ -147,6 +152,19 @@ func parseManifests(out string) (rendered, error) {
 }
 
 // only returns the one object of kind, or an error.
+// onlySpec returns r's one object of kind, its spec decoded into spec.
+func onlySpec(t *testing.T, r rendered, kind string, spec any) object {
+	t.Helper()
+	o, err := r.only(kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(o.Spec, spec); err != nil {
+		t.Fatalf("%s spec: %v", kind, err)
+	}
+	return o
+}
+
 func (r rendered) only(kind string) (object, error) {
 	if len(r[kind]) != 1 {
 		return object{}, fmt.Errorf("want one %s, got %d", kind, len(r[kind]))
