@@ -44,13 +44,19 @@
 //     it and only then ends. Stop and Close signal only that process
 //     (through os.Process, pidfd-backed): SIGTERM, SIGKILL after
 //     StopTimeout.
-//   - The config file is rendered by a Renderer (Options.Renderer).
-//     StaticKey is the only one: p2p static-key mode with AES-256-CBC and
-//     HMAC-SHA256, never "cipher none", key direction 0 on the server and
-//     1 on the client, and allow-deprecated-insecure-static-crypto only
-//     when the installed openvpn is 2.7 or later (asked once with
-//     --version). A TLS mode with --peer-fingerprint would be a second
-//     Renderer sharing writeCommon; callers would not change.
+//   - The config file is written by Render from the Spec, in one of two
+//     modes. Static (the spec's): p2p static-key mode with AES-256-CBC
+//     and HMAC-SHA256, never "cipher none", key direction 0 on the
+//     server and 1 on the client, and
+//     allow-deprecated-insecure-static-crypto only when the installed
+//     openvpn is 2.7 or later (asked once with --version). TLS: p2p
+//     tls-server/tls-client, each end with its own self-signed
+//     certificate (Identity) and trusting only the peer's by
+//     --peer-fingerprint (no CA to run), ECDHE only (dh none), an AEAD
+//     data channel (AES-256-GCM or CHACHA20-POLY1305, negotiated between
+//     2.6 peers) rekeyed every hour: forward secrecy. It needs OpenVPN
+//     2.6; an older one is errkind.Unsupported with the way out (ask for
+//     static mode).
 //   - Keepalive is "ping 1" and "ping-restart 10": openvpn itself resets
 //     the link after 10 s of silence (keeping the TAP with persist-tun).
 //     The server uses "float" (follow a client whose address changed;

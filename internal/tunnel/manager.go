@@ -29,7 +29,6 @@ type Options struct {
 	MaxBackoff  time.Duration // longest delay between restarts; 0: 30 s
 	StableAfter time.Duration // added: a run this long resets the backoff to MinBackoff; 0: 1 min
 	StopTimeout time.Duration // added: wait after SIGTERM before SIGKILL; 0: 5 s
-	Renderer    Renderer      // added: the config file flavour; nil: StaticKey{}
 	Alias       string        // set on the TAPs made, to know them after a crash (an owner mark); empty: "multilink-tunnel"
 }
 
@@ -126,9 +125,6 @@ func newManager(opts Options, dev devices, ns netns.NsHandle) (*Manager, error) 
 	def(&opts.MaxBackoff, max(30*time.Second, opts.MinBackoff))
 	def(&opts.StableAfter, time.Minute)
 	def(&opts.StopTimeout, 5*time.Second)
-	if opts.Renderer == nil {
-		opts.Renderer = StaticKey{}
-	}
 	return &Manager{opts: opts, log: opts.Logger, dev: dev, ns: ns, tunnels: map[string]*tun{}}, nil
 }
 
@@ -172,14 +168,10 @@ func (m *Manager) start(ctx context.Context, s Spec) error {
 	if err != nil {
 		return err
 	}
-	key, err := os.ReadFile(s.KeyFile)
-	if err != nil {
-		return errkind.Invalid("key_file", "%v", err)
+	if err := checkKeys(s); err != nil {
+		return err
 	}
-	if err := ParseKey(key); err != nil {
-		return fmt.Errorf("key file %s: %w", s.KeyFile, err)
-	}
-	text, err := m.opts.Renderer.Render(s, v)
+	text, err := Render(s, v)
 	if err != nil {
 		return err
 	}

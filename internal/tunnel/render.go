@@ -4,15 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
-)
 
-// Renderer writes the OpenVPN config file of one tunnel. StaticKey is the
-// mode in use; a TLS mode (tls-server/tls-client with --peer-fingerprint)
-// would be a second Renderer chosen in Options, reusing writeCommon, with
-// the Manager and its callers unchanged.
-type Renderer interface {
-	Render(s Spec, v Version) ([]byte, error)
-}
+	"github.com/multilink/multilink/internal/errkind"
+)
 
 // Keepalive: OpenVPN's usual 10 s / 60 s. It keeps NAT state alive on an
 // idle link and restarts a session silent for a minute; it does not watch
@@ -24,17 +18,30 @@ const (
 	pingRestart  = 60
 )
 
-// StaticKey renders p2p static-key TAP tunnels (--secret), the server with
-// key direction 0, the client with 1.
-type StaticKey struct{}
-
-// Render implements Renderer; it checks s first.
-func (StaticKey) Render(s Spec, v Version) ([]byte, error) {
+// Render writes the OpenVPN config file of s for openvpn v; it checks s
+// first. TLS mode needs OpenVPN 2.6 (--peer-fingerprint, p2p cipher
+// negotiation): an older one is errkind.Unsupported.
+func Render(s Spec, v Version) ([]byte, error) {
 	if err := s.check(); err != nil {
 		return nil, fmt.Errorf("render config of %s: %w", s.Tap, err)
 	}
 	var c conf
 	writeCommon(&c, s)
+	if s.mode() == ModeTLS {
+		if !v.AtLeast(2, 6) {
+			return nil, errkind.Unsupported(nil, "OpenVPN %s has no --peer-fingerprint: tunnel mode %q needs OpenVPN 2.6 or later; "+
+				"install it, or ask for the spec's static-key mode explicitly (tunnel_mode %q)", v, ModeTLS, ModeStatic)
+		}
+		writeTLS(&c, s)
+		return c.Bytes(), nil
+	}
+	writeStatic(&c, s, v)
+	return c.Bytes(), nil
+}
+
+// writeStatic writes p2p static-key mode (--secret), the server with key
+// direction 0, the client with 1.
+func writeStatic(c *conf, s Spec, v Version) {
 	dir := "0"
 	if s.Role == Client {
 		dir = "1"
@@ -45,7 +52,30 @@ func (StaticKey) Render(s Spec, v Version) ([]byte, error) {
 	if v.AtLeast(2, 7) {
 		c.line("allow-deprecated-insecure-static-crypto")
 	}
-	return c.Bytes(), nil
+}
+
+// writeTLS writes p2p TLS mode: the server end is the TLS server; each
+// end presents its own self-signed certificate and accepts only a peer
+// certificate with one of s.PeerFingerprints (no CA); the data channel
+// is AEAD, negotiated between 2.6 peers, and rekeyed every RenegSec.
+func writeTLS(c *conf, s Spec) {
+	if s.Role == Server {
+		c.line("tls-server")
+		c.line("dh", "none") // ECDHE only
+	} else {
+		c.line("tls-client")
+	}
+	c.line("cert", s.CertFile)
+	c.line("key", s.CertKeyFile)
+	c.WriteString("<peer-fingerprint>\n")
+	for _, f := range s.PeerFingerprints {
+		canon, _ := ParseFingerprint(f) // checked by s.check
+		c.WriteString(canon + "\n")
+	}
+	c.WriteString("</peer-fingerprint>\n")
+	c.line("tls-version-min", "1.2")
+	c.line("data-ciphers", DataCiphers)
+	c.line("reneg-sec", strconv.Itoa(RenegSec))
 }
 
 // writeCommon writes what does not depend on the crypto mode: device,

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/multilink/multilink/internal/errkind"
@@ -27,9 +28,13 @@ func TestRenderGolden(t *testing.T) {
 			KeyFile: "/k"}, v26},
 		{"client-2.7.golden", Spec{Tap: "tap1", Role: Client, Port: 1191, Remote: netip.MustParseAddr("2001:db8::1"),
 			Device: "eth0.100", Mark: 7, KeyFile: "/k"}, Version{2, 7, 0}},
+		{"server-tls.golden", Spec{Tap: "tap1", Role: Server, Port: 1191, Mode: ModeTLS, CertFile: "/var/lib/multilink/identity/tunnel.crt",
+			CertKeyFile: "/var/lib/multilink/identity/tunnel.key", PeerFingerprints: []string{fpA, strings.ToLower(strings.ReplaceAll(fpB, ":", ""))}}, v26},
+		{"client-tls.golden", Spec{Tap: "tap2", Role: Client, Port: 1192, Remote: netip.MustParseAddr("192.0.2.1"), Device: "wwan0", Mark: 0x4d4c0001,
+			Mode: ModeTLS, CertFile: "/c", CertKeyFile: "/k", PeerFingerprints: []string{fpA}}, v26},
 	} {
 		t.Run(c.golden, func(t *testing.T) {
-			got, err := StaticKey{}.Render(c.spec, c.v)
+			got, err := Render(c.spec, c.v)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -38,6 +43,49 @@ func TestRenderGolden(t *testing.T) {
 				t.Errorf("config differs from %s:\n--- got\n%s--- want\n%s", path, got, want)
 			}
 		})
+	}
+}
+
+// Two fingerprints for the TLS cases.
+const (
+	fpA = "60:96:32:83:EB:C2:86:21:53:5A:81:C4:FF:6D:8A:C8:42:44:02:47:FA:D8:60:3D:96:AB:BF:88:F6:87:3B:99"
+	fpB = "3E:46:98:97:12:5F:A3:30:95:C3:D9:D6:DD:70:F1:0B:D8:1A:3C:C8:09:4A:D8:F4:FC:42:C6:9B:FC:E1:7E:FB"
+)
+
+// TestRenderTLSNeeds26: TLS mode with an OpenVPN older than 2.6 is
+// refused as unsupported, naming static mode as the way out.
+func TestRenderTLSNeeds26(t *testing.T) {
+	s := Spec{Tap: "tap1", Role: Server, Port: 1191, Mode: ModeTLS, CertFile: "/c", CertKeyFile: "/k", PeerFingerprints: []string{fpA}}
+	_, err := Render(s, Version{2, 5, 9})
+	if !errors.Is(err, errkind.ErrUnsupported) || !strings.Contains(err.Error(), "2.6") || !strings.Contains(err.Error(), `"static"`) {
+		t.Fatalf("Render with 2.5.9 = %v, want unsupported naming 2.6 and static mode", err)
+	}
+}
+
+func TestRenderRejectsTLS(t *testing.T) {
+	ok := Spec{Tap: "tap1", Role: Client, Port: 1191, Remote: netip.MustParseAddr("192.0.2.1"), Mode: ModeTLS,
+		CertFile: "/c", CertKeyFile: "/k", PeerFingerprints: []string{fpA}}
+	for name, edit := range map[string]func(*Spec){
+		"unknown mode":         func(s *Spec) { s.Mode = "psk" },
+		"no fingerprint":       func(s *Spec) { s.PeerFingerprints = nil },
+		"short fingerprint":    func(s *Spec) { s.PeerFingerprints = []string{fpA[:90]} },
+		"fingerprint newline":  func(s *Spec) { s.PeerFingerprints = []string{fpA + "\n</peer-fingerprint>\nup /bin/sh"} },
+		"misplaced colons":     func(s *Spec) { s.PeerFingerprints = []string{"6:09" + fpA[4:]} },
+		"not hex":              func(s *Spec) { s.PeerFingerprints = []string{strings.Replace(fpA, "60", "ZZ", 1)} },
+		"no cert":              func(s *Spec) { s.CertFile = "" },
+		"relative cert key":    func(s *Spec) { s.CertKeyFile = "k" },
+		"cert path with space": func(s *Spec) { s.CertFile = "/a b" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := ok
+			edit(&s)
+			if _, err := Render(s, Version{2, 6, 14}); !errors.Is(err, errkind.ErrInvalid) {
+				t.Fatalf("Render = %v, want an errkind.Invalid error", err)
+			}
+		})
+	}
+	if _, err := Render(ok, Version{2, 6, 14}); err != nil {
+		t.Fatalf("valid spec rejected: %v", err)
 	}
 }
 
@@ -68,12 +116,12 @@ func TestRenderRejects(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			s := ok
 			c.edit(&s)
-			if _, err := (StaticKey{}).Render(s, Version{2, 6, 14}); !errors.Is(err, errkind.ErrInvalid) {
+			if _, err := Render(s, Version{2, 6, 14}); !errors.Is(err, errkind.ErrInvalid) {
 				t.Fatalf("Render = %v, want an errkind.Invalid error", err)
 			}
 		})
 	}
-	if _, err := (StaticKey{}).Render(ok, Version{2, 6, 14}); err != nil {
+	if _, err := Render(ok, Version{2, 6, 14}); err != nil {
 		t.Fatalf("valid spec rejected: %v", err)
 	}
 }

@@ -39,7 +39,27 @@ func (s Spec) check() error {
 	default:
 		return errkind.Invalid("role", "%q is neither %q nor %q", s.Role, Server, Client)
 	}
-	return checkPath("key_file", s.KeyFile)
+	switch s.mode() {
+	case ModeStatic:
+		return checkPath("key_file", s.KeyFile)
+	case ModeTLS:
+		if err := checkPath("cert_file", s.CertFile); err != nil {
+			return err
+		}
+		if err := checkPath("cert_key_file", s.CertKeyFile); err != nil {
+			return err
+		}
+		if len(s.PeerFingerprints) == 0 {
+			return errkind.Invalid("peer_fingerprints", "TLS mode needs the peer's certificate fingerprint")
+		}
+		for _, f := range s.PeerFingerprints {
+			if _, err := ParseFingerprint(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return errkind.Invalid("mode", "%q is neither %q nor %q", s.Mode, ModeStatic, ModeTLS)
 }
 
 // checkPath accepts an absolute, clean path of letters, digits and

@@ -20,6 +20,25 @@ const (
 	Auth   = "SHA256"
 )
 
+// Mode is how a tunnel is keyed.
+type Mode string
+
+// The modes. ModeStatic is the spec's: one pre-shared key, no forward
+// secrecy. ModeTLS: each end has its own certificate and trusts only the
+// peer's, by fingerprint; AEAD data channel keys from an ephemeral key
+// exchange, renegotiated every RenegSec.
+const (
+	ModeStatic Mode = "static"
+	ModeTLS    Mode = "tls"
+)
+
+// The TLS mode's data channel ciphers (AEAD only) and renegotiation
+// period (OpenVPN's default, stated).
+const (
+	DataCiphers = "AES-256-GCM:CHACHA20-POLY1305"
+	RenegSec    = 3600
+)
+
 // Spec is one OpenVPN TAP tunnel.
 type Spec struct {
 	Tap     string     // TAP interface name, e.g. tap1 (already validated)
@@ -28,7 +47,23 @@ type Spec struct {
 	Remote  netip.Addr // client: the hub's underlay address
 	Device  string     // client: hardware interface the UDP socket is bound to (bind-dev)
 	Mark    uint32     // client: SO_MARK for the per-link policy routing rule; 0 none
-	KeyFile string     // path of the static key file
+	Mode    Mode       // "" is ModeStatic
+	KeyFile string     // static: path of the static key file
+
+	// TLS mode: this end's certificate and private key (PEM), and the
+	// SHA-256 fingerprints of the certificates the peer may present (more
+	// than one while a certificate is being replaced).
+	CertFile         string
+	CertKeyFile      string
+	PeerFingerprints []string
+}
+
+// mode is s.Mode with the default applied.
+func (s Spec) mode() Mode {
+	if s.Mode == "" {
+		return ModeStatic
+	}
+	return s.Mode
 }
 
 // Status is a supervised tunnel's state.

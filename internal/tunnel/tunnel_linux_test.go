@@ -460,3 +460,69 @@ func TestKernelDevices(t *testing.T) {
 		t.Errorf("remove of a missing TAP: %v", err)
 	}
 }
+
+// TestTLSMode: two ends in TLS mode, each with its own identity and the
+// other's fingerprint, pass traffic over an AEAD data channel; an end
+// presenting a certificate the hub does not pin gets no tunnel.
+func TestTLSMode(t *testing.T) {
+	l := newLab(t)
+	hubID, err := LoadIdentity(filepath.Join(t.TempDir(), "hub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gwID, err := LoadIdentity(filepath.Join(t.TempDir(), "gw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	strangerID, err := LoadIdentity(filepath.Join(t.TempDir(), "stranger"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsSpec := func(s Spec, me Identity, peer string) Spec {
+		s.Mode, s.CertFile, s.CertKeyFile, s.PeerFingerprints = ModeTLS, me.CertFile, me.KeyFile, []string{peer}
+		return s
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		m *Manager
+		s Spec
+	}{
+		{l.hm, tlsSpec(Spec{Tap: "tap1", Role: Server, Port: 1191}, hubID, gwID.Fingerprint)},
+		{l.hm, tlsSpec(Spec{Tap: "tap2", Role: Server, Port: 1192}, hubID, gwID.Fingerprint)},
+		{l.gm, tlsSpec(Spec{Tap: "tap1", Role: Client, Port: 1191, Remote: netip.MustParseAddr("192.0.2.1"), Device: "gv1"}, gwID, hubID.Fingerprint)},
+		// The stranger pins the hub rightly, but the hub does not pin it.
+		{l.gm, tlsSpec(Spec{Tap: "tap2", Role: Client, Port: 1192, Remote: netip.MustParseAddr("198.51.100.1"), Device: "gv2"}, strangerID, hubID.Fingerprint)},
+	} {
+		if err := c.m.Start(ctx, c.s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addAddr(t, l.hub, "tap1", "10.8.1.1/24")
+	addAddr(t, l.gw, "tap1", "10.8.1.2/24")
+	addAddr(t, l.hub, "tap2", "10.8.2.1/24")
+	addAddr(t, l.gw, "tap2", "10.8.2.2/24")
+	pingOK(t, l.gw, "10.8.1.1")
+	pingOK(t, l.hub, "10.8.1.2")
+	// The hub's tap2 waits for the pinned gateway; a stranger's handshake fails.
+	for i := 0; i < 3; i++ {
+		if !pingFails(t, l.gw, "10.8.2.1") {
+			t.Fatal("a gateway with a certificate the hub does not pin got a tunnel")
+		}
+	}
+	// The control: the same link with the pinned identity works.
+	if err := l.gm.Stop(ctx, "tap2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.gm.Start(ctx, tlsSpec(Spec{Tap: "tap2", Role: Client, Port: 1192, Remote: netip.MustParseAddr("198.51.100.1"), Device: "gv2"}, gwID, hubID.Fingerprint)); err != nil {
+		t.Fatal(err)
+	}
+	addAddr(t, l.gw, "tap2", "10.8.2.2/24")
+	pingOK(t, l.gw, "10.8.2.1")
+	conf, err := os.ReadFile(filepath.Join(l.gwDir, "tap1.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(conf), "tls-client") || !strings.Contains(string(conf), hubID.Fingerprint) || strings.Contains(string(conf), "secret ") {
+		t.Errorf("gateway config is not TLS mode pinned to the hub:\n%s", conf)
+	}
+}

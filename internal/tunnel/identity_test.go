@@ -1,0 +1,67 @@
+package tunnel
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLoadIdentity: the first load makes a key (0600) and a certificate;
+// the next returns the same identity; the fingerprint is the SHA-256 of
+// the certificate as openssl prints it; a damaged identity is an error,
+// never replaced.
+func TestLoadIdentity(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "identity")
+	id, err := LoadIdentity(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(id.KeyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file %s: %v %v, want mode 0600", id.KeyFile, fi.Mode(), err)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("dir %s: %v %v, want mode 0700", dir, fi.Mode(), err)
+	}
+	pair, err := tls.LoadX509KeyPair(id.CertFile, id.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(pair.Certificate[0])
+	if want := colonHex(sum[:]); id.Fingerprint != want || len(id.Fingerprint) != 95 {
+		t.Errorf("fingerprint %s, want %s", id.Fingerprint, want)
+	}
+	if out, err := exec.Command("openssl", "x509", "-in", id.CertFile, "-noout", "-fingerprint", "-sha256").Output(); err == nil {
+		if got := strings.TrimSpace(string(out)); !strings.HasSuffix(got, "="+id.Fingerprint) {
+			t.Errorf("openssl says %s, we say %s", got, id.Fingerprint)
+		}
+	}
+	again, err := LoadIdentity(dir)
+	if err != nil || again != id {
+		t.Errorf("second load: %+v %v, want %+v", again, err, id)
+	}
+	if err := os.WriteFile(id.KeyFile, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadIdentity(dir); err == nil || !strings.Contains(err.Error(), id.KeyFile) {
+		t.Errorf("damaged key: %v, want an error naming %s", err, id.KeyFile)
+	}
+	if data, _ := os.ReadFile(id.KeyFile); string(data) != "garbage" {
+		t.Error("the damaged key was replaced")
+	}
+}
+
+func TestParseFingerprint(t *testing.T) {
+	for in, want := range map[string]string{
+		fpA:                              fpA,
+		strings.ToLower(fpA):             fpA,
+		strings.ReplaceAll(fpA, ":", ""): fpA,
+	} {
+		if got, err := ParseFingerprint(in); err != nil || got != want {
+			t.Errorf("ParseFingerprint(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
