@@ -63,6 +63,7 @@ type tun struct {
 	err      error
 	st       Status
 	stopping bool
+	reload   chan struct{} // Reconfigure: end this run, start with the new config
 }
 
 // NewManager returns a Manager working in opts.NetNS. It starts nothing;
@@ -228,11 +229,82 @@ func (m *Manager) add(ctx context.Context, s Spec, text []byte) (*tun, error) {
 	}
 	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	t := &tun{
-		spec: s, conf: conf, ctx: tctx, cancel: cancel, done: make(chan struct{}),
+		spec: s, conf: conf, ctx: tctx, cancel: cancel, done: make(chan struct{}), reload: make(chan struct{}, 1),
 		st: Status{Tap: s.Tap, Role: s.Role, Port: s.Port, AdminUp: true, Since: time.Now()},
 	}
 	m.tunnels[s.Tap] = t
 	return t, nil
+}
+
+// Reconfigure gives a managed tunnel a new config (TLS mode's peer
+// fingerprints, its certificate): the config file is rewritten and
+// openvpn is restarted at once with it, the TAP kept (its bridge or bond
+// membership and admin state too). Tap, role and port cannot change.
+func (m *Manager) Reconfigure(ctx context.Context, s Spec) error {
+	if err := s.check(); err != nil {
+		return fmt.Errorf("reconfigure tunnel %s: %w", s.Tap, err)
+	}
+	_, v, err := m.probe(ctx)
+	if err != nil {
+		return fmt.Errorf("reconfigure tunnel %s: %w", s.Tap, err)
+	}
+	if err := checkKeys(s); err != nil {
+		return fmt.Errorf("reconfigure tunnel %s: %w", s.Tap, err)
+	}
+	text, err := Render(s, v)
+	if err != nil {
+		return fmt.Errorf("reconfigure tunnel %s: %w", s.Tap, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.tunnels[s.Tap]
+	switch {
+	case !ok || t.stopping:
+		return fmt.Errorf("reconfigure tunnel %s: %w", s.Tap, errkind.NotFound("tunnel %s is not managed", s.Tap))
+	case t.spec.Role != s.Role || t.spec.Port != s.Port:
+		return fmt.Errorf("reconfigure tunnel %s: %w", s.Tap, errkind.Invalid("spec", "role and port cannot change (stop and start the tunnel)"))
+	}
+	if err := atomicfile.Write(t.conf, text, 0o600); err != nil {
+		return fmt.Errorf("reconfigure tunnel %s: write config: %w", s.Tap, err)
+	}
+	t.spec = s
+	old := t.st.PID
+	select {
+	case t.reload <- struct{}{}:
+	default: // a reload is asked for already; it reads the new file
+	}
+	m.mu.Unlock()
+	err = m.waitNewProcess(ctx, t, old)
+	m.mu.Lock()
+	if err != nil {
+		return fmt.Errorf("reconfigure tunnel %s: %w", s.Tap, err)
+	}
+	m.log.Info("tunnel reconfigured", "tap", s.Tap, "mode", s.mode())
+	return nil
+}
+
+// waitNewProcess waits until t runs a process other than old (the one
+// with the new config), so that a peer that connects next meets it.
+func (m *Manager) waitNewProcess(ctx context.Context, t *tun, old int) error {
+	ctx, cancel := context.WithTimeout(ctx, m.opts.StopTimeout+5*time.Second)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		m.mu.Lock()
+		st := t.st
+		m.mu.Unlock()
+		if st.Running && st.PID != old {
+			return nil
+		}
+		select {
+		case <-t.done:
+			return errors.New("the tunnel stopped meanwhile")
+		case <-ctx.Done():
+			return fmt.Errorf("openvpn did not run with the new config: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 // Stop ends the tunnel's process (SIGTERM, SIGKILL after StopTimeout),

@@ -16,6 +16,9 @@ import (
 const (
 	pingInterval = 10
 	pingRestart  = 60
+	// handWindow (s) bounds a TLS handshake: a few round trips, even over
+	// a slow radio link or an emulated CPU.
+	handWindow = 15
 )
 
 // Render writes the OpenVPN config file of s for openvpn v; it checks s
@@ -73,6 +76,12 @@ func writeTLS(c *conf, s Spec) {
 		c.WriteString(canon + "\n")
 	}
 	c.WriteString("</peer-fingerprint>\n")
+	// A TLS session is state: an end that exits tells the other at once,
+	// which starts a new session instead of waiting for ping-restart; a
+	// handshake that stalls (the peer restarted mid-way) is given up
+	// after hand-window, not OpenVPN's 60 s.
+	c.line("explicit-exit-notify", "1")
+	c.line("hand-window", strconv.Itoa(handWindow))
 	c.line("tls-version-min", "1.2")
 	c.line("data-ciphers", DataCiphers)
 	c.line("reneg-sec", strconv.Itoa(RenegSec))

@@ -1,9 +1,11 @@
 package tunnel
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,6 +18,7 @@ func (m *Manager) supervise(t *tun, bin string, first chan<- error) {
 	defer m.cleanup(t)
 	log := m.log.With("tap", t.spec.Tap)
 	b := backoff{min: m.opts.MinBackoff, max: m.opts.MaxBackoff, stable: m.opts.StableAfter}
+	reload := false // this run follows a Reconfigure, not an exit
 	for run := 0; ; run++ {
 		var err error
 		if run > 0 {
@@ -24,12 +27,14 @@ func (m *Manager) supervise(t *tun, bin string, first chan<- error) {
 		pid := 0
 		out := &output{log: log}
 		began := time.Now()
+		rctx, reloaded := t.runContext()
+		restarted := run > 0 && !reload
 		if err == nil {
-			err = m.runProcess(t.ctx, bin, t.conf, out, func(p int) {
+			err = m.runProcess(rctx, bin, t.conf, out, func(p int) {
 				pid = p
-				m.setRunning(t, p, run > 0)
+				m.setRunning(t, p, restarted)
 				if run > 0 {
-					log.Info("openvpn restarted", "pid", p)
+					log.Info("openvpn restarted", "pid", p, "new_config", reload)
 				}
 				if first != nil {
 					first <- nil
@@ -48,6 +53,10 @@ func (m *Manager) supervise(t *tun, bin string, first chan<- error) {
 			log.Info("openvpn stopped", "pid", pid, "status", exitStatus(err, pid), "output", out.last())
 			return
 		}
+		if reload = reloaded(); reload {
+			log.Info("openvpn stopped for its new config", "pid", pid)
+			continue
+		}
 		delay := b.next(time.Since(began))
 		status := exitStatus(err, pid)
 		m.setExited(t, status)
@@ -59,8 +68,27 @@ func (m *Manager) supervise(t *tun, bin string, first chan<- error) {
 			timer.Stop()
 			return
 		case <-timer.C:
+		case <-t.reload: // a new config: try it now
+			timer.Stop()
 		}
 	}
+}
+
+// runContext is the context of one run of t's process: it ends with t's,
+// or when Reconfigure asks for a run with the new config; reloaded then
+// tells which it was.
+func (t *tun) runContext() (ctx context.Context, reloaded func() bool) {
+	ctx, cancel := context.WithCancel(t.ctx)
+	var asked atomic.Bool
+	go func() {
+		select {
+		case <-t.reload:
+			asked.Store(true)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() bool { cancel(); return asked.Load() }
 }
 
 // exitStatus describes how a run ended: the exit status or signal, or why

@@ -526,3 +526,60 @@ func TestTLSMode(t *testing.T) {
 		t.Errorf("gateway config is not TLS mode pinned to the hub:\n%s", conf)
 	}
 }
+
+// TestReconfigure: a hub tunnel waiting for a gateway it does not pin is
+// given the gateway's fingerprint by Reconfigure; openvpn restarts with
+// it at once on the same TAP (same ifindex, not counted as a crash) and
+// the tunnel comes up.
+func TestReconfigure(t *testing.T) {
+	l := newLab(t)
+	hubID, err := LoadIdentity(filepath.Join(t.TempDir(), "hub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gwID, err := LoadIdentity(filepath.Join(t.TempDir(), "gw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	server := Spec{Tap: "tap1", Role: Server, Port: 1191, Mode: ModeTLS, CertFile: hubID.CertFile, CertKeyFile: hubID.KeyFile,
+		PeerFingerprints: []string{hubID.Fingerprint}} // nobody but the hub itself: waiting
+	if err := l.hm.Start(ctx, server); err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := tapState(t, l.hub, "tap1")
+	before, _ := l.hm.Status("tap1")
+	server.PeerFingerprints = []string{gwID.Fingerprint}
+	if err := l.hm.Reconfigure(ctx, server); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := l.hm.Status("tap1")
+	if after.PID == before.PID || after.Restarts != before.Restarts || !after.Running {
+		t.Errorf("status before %+v after %+v: want a new process running on return, not counted as a restart", before, after)
+	}
+	client := Spec{Tap: "tap1", Role: Client, Port: 1191, Remote: netip.MustParseAddr("192.0.2.1"), Device: "gv1",
+		Mode: ModeTLS, CertFile: gwID.CertFile, CertKeyFile: gwID.KeyFile, PeerFingerprints: []string{hubID.Fingerprint}}
+	if err := l.gm.Start(ctx, client); err != nil {
+		t.Fatal(err)
+	}
+	addAddr(t, l.hub, "tap1", "10.8.1.1/24")
+	addAddr(t, l.gw, "tap1", "10.8.1.2/24")
+	pingOK(t, l.gw, "10.8.1.1")
+	if now, up := tapState(t, l.hub, "tap1"); now != idx || !up {
+		t.Errorf("tap1 after Reconfigure: ifindex %d (was %d), up %t", now, idx, up)
+	}
+	// The hub end restarts again (its certificate list changes): the
+	// gateway end, told by explicit-exit-notify, comes back at once.
+	server.PeerFingerprints = []string{gwID.Fingerprint, hubID.Fingerprint}
+	if err := l.hm.Reconfigure(ctx, server); err != nil {
+		t.Fatal(err)
+	}
+	pingOK(t, l.gw, "10.8.1.1")
+	server.Port = 1199
+	if err := l.hm.Reconfigure(ctx, server); !errors.Is(err, errkind.ErrInvalid) {
+		t.Errorf("Reconfigure with another port: %v, want invalid", err)
+	}
+	if err := l.hm.Reconfigure(ctx, Spec{Tap: "tap9", Role: Server, Port: 1191, KeyFile: l.key}); !errors.Is(err, errkind.ErrNotFound) {
+		t.Errorf("Reconfigure of an unmanaged tunnel: %v, want not found", err)
+	}
+}
