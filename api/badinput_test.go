@@ -96,6 +96,8 @@ func TestServerRejects(t *testing.T) {
 		// links.
 		{"links 0", serverBody("links", 0), "links"},
 		{"links 17", serverBody("links", 17), "links"},
+		{"tunnel_mode unknown", serverBody("tunnel_mode", "psk"), "tunnel_mode"},
+		{"tunnel_mode number", serverBody("tunnel_mode", 1), "tunnel_mode"},
 		{"links -1", serverBody("links", -1), "links"},
 		{"links 2.5 string", serverBody("links", "2.5"), "links"},
 		{"links 2.5", serverBody("links", 2.5), "links"},

@@ -8,7 +8,8 @@ type ClientStatus struct {
 	Address      string       `json:"ip_address"`
 	ServerAPIURL string       `json:"server_api_url"`
 	Driver       string       `json:"driver"`
-	Present      bool         `json:"present"` // the bond exists in the kernel
+	TunnelMode   string       `json:"tunnel_mode,omitempty"` // the hub bridge's (api.TunnelTLS, api.TunnelStatic); absent while pending
+	Present      bool         `json:"present"`               // the bond exists in the kernel
 	Active       string       `json:"active_slave"`
 	Links        []ClientLink `json:"links"`
 	Started      time.Time    `json:"started_at,omitzero"`

@@ -18,17 +18,19 @@ func TestServerAccepts(t *testing.T) {
 		body string
 		want api.Server
 	}{
-		{"spec", serverBody(), api.Server{"br0", netip.MustParsePrefix("10.8.0.254/24"), 2, 1191, "tap"}},
-		{"links number", serverBody("links", 2), api.Server{"br0", netip.MustParsePrefix("10.8.0.254/24"), 2, 1191, "tap"}},
-		{"links padded string", serverBody("links", " 16 "), api.Server{"br0", netip.MustParsePrefix("10.8.0.254/24"), 16, 1191, "tap"}},
-		{"canonical spelling", serverBody("bride_interface", del, "bridge_interface", "br1"), api.Server{"br1", netip.MustParsePrefix("10.8.0.254/24"), 2, 1191, "tap"}},
-		{"prefix given", serverBody("bridge_ip", "10.9.0.1/16"), api.Server{"br0", netip.MustParsePrefix("10.9.0.1/16"), 2, 1191, "tap"}},
-		{"/30", serverBody("bridge_ip", " 192.0.2.1/30 "), api.Server{"br0", netip.MustParsePrefix("192.0.2.1/30"), 2, 1191, "tap"}},
-		{"port_base string", serverBody("port_base", "5000"), api.Server{"br0", netip.MustParsePrefix("10.8.0.254/24"), 2, 5000, "tap"}},
-		{"port_base last fit", serverBody("port_base", 65534), api.Server{"br0", netip.MustParsePrefix("10.8.0.254/24"), 2, 65534, "tap"}},
-		{"tap_prefix", serverBody("tap_prefix", "ml-"), api.Server{"br0", netip.MustParsePrefix("10.8.0.254/24"), 2, 1191, "ml-"}},
-		{"tap_prefix empty is default", serverBody("tap_prefix", ""), api.Server{"br0", netip.MustParsePrefix("10.8.0.254/24"), 2, 1191, "tap"}},
-		{"longest names", serverBody("bride_interface", "abcdefghijklmno", "tap_prefix", "abcdefghijklm", "links", 16), api.Server{"abcdefghijklmno", netip.MustParsePrefix("10.8.0.254/24"), 16, 1191, "abcdefghijklm"}},
+		{"spec", serverBody(), api.Server{"br0", netip.MustParsePrefix("10.8.0.254/24"), 2, 1191, "tap", ""}},
+		{"links number", serverBody("links", 2), api.Server{"br0", netip.MustParsePrefix("10.8.0.254/24"), 2, 1191, "tap", ""}},
+		{"links padded string", serverBody("links", " 16 "), api.Server{"br0", netip.MustParsePrefix("10.8.0.254/24"), 16, 1191, "tap", ""}},
+		{"canonical spelling", serverBody("bride_interface", del, "bridge_interface", "br1"), api.Server{"br1", netip.MustParsePrefix("10.8.0.254/24"), 2, 1191, "tap", ""}},
+		{"prefix given", serverBody("bridge_ip", "10.9.0.1/16"), api.Server{"br0", netip.MustParsePrefix("10.9.0.1/16"), 2, 1191, "tap", ""}},
+		{"/30", serverBody("bridge_ip", " 192.0.2.1/30 "), api.Server{"br0", netip.MustParsePrefix("192.0.2.1/30"), 2, 1191, "tap", ""}},
+		{"port_base string", serverBody("port_base", "5000"), api.Server{"br0", netip.MustParsePrefix("10.8.0.254/24"), 2, 5000, "tap", ""}},
+		{"port_base last fit", serverBody("port_base", 65534), api.Server{"br0", netip.MustParsePrefix("10.8.0.254/24"), 2, 65534, "tap", ""}},
+		{"tap_prefix", serverBody("tap_prefix", "ml-"), api.Server{"br0", netip.MustParsePrefix("10.8.0.254/24"), 2, 1191, "ml-", ""}},
+		{"tap_prefix empty is default", serverBody("tap_prefix", ""), api.Server{"br0", netip.MustParsePrefix("10.8.0.254/24"), 2, 1191, "tap", ""}},
+		{"tunnel_mode static", serverBody("tunnel_mode", "static"), api.Server{"br0", netip.MustParsePrefix("10.8.0.254/24"), 2, 1191, "tap", "static"}},
+		{"tunnel_mode tls", serverBody("tunnel_mode", "tls"), api.Server{"br0", netip.MustParsePrefix("10.8.0.254/24"), 2, 1191, "tap", "tls"}},
+		{"longest names", serverBody("bride_interface", "abcdefghijklmno", "tap_prefix", "abcdefghijklm", "links", 16), api.Server{"abcdefghijklmno", netip.MustParsePrefix("10.8.0.254/24"), 16, 1191, "abcdefghijklm", ""}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

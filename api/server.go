@@ -28,7 +28,21 @@ type Server struct {
 	PortBase int `json:"port_base"`
 	// TapPrefix names the TAPs: prefix1..prefixN.
 	TapPrefix string `json:"tap_prefix"`
+	// TunnelMode is how the links are keyed: TunnelTLS (a new start's
+	// default) or TunnelStatic (the spec's pre-shared key, for gateways
+	// that fetch it the spec's way). "" in a body is the default; a
+	// started server has its mode set, and is saved with it.
+	TunnelMode string `json:"tunnel_mode,omitempty"`
 }
+
+// Tunnel modes.
+const (
+	// TunnelTLS: each end its own certificate, pinned by the other's
+	// fingerprint; forward secrecy; one gateway bond per bridge.
+	TunnelTLS = "tls"
+	// TunnelStatic: the spec's OpenVPN static key, one per bridge.
+	TunnelStatic = "static"
+)
 
 // UnmarshalJSON decodes the spec's body, its "bride_interface" typo and
 // string numbers included, then validates it.
@@ -41,6 +55,7 @@ func (s *Server) UnmarshalJSON(data []byte) error {
 		"links":            func(raw json.RawMessage) (err error) { out.Links, err = decodeInt(raw, 1, MaxLinks); return },
 		"port_base":        func(raw json.RawMessage) (err error) { out.PortBase, err = decodeInt(raw, 1, 65535); return },
 		"tap_prefix":       func(raw json.RawMessage) (err error) { out.TapPrefix, err = decodeString(raw); return },
+		"tunnel_mode":      func(raw json.RawMessage) (err error) { out.TunnelMode, err = decodeString(raw); return },
 	}
 	aliases := map[string]string{"bride_interface": "bridge_interface"}
 	if err := decodeObject(data, "", fields, aliases); err != nil {
@@ -102,6 +117,11 @@ func (s Server) Check() error {
 	}
 	if s.TapPrefix == "" {
 		return errkind.Invalid("tap_prefix", "is empty")
+	}
+	switch s.TunnelMode {
+	case "", TunnelTLS, TunnelStatic:
+	default:
+		return errkind.Invalid("tunnel_mode", "%q is neither %q (the default: per-side certificates, forward secrecy) nor %q (the spec's static key)", s.TunnelMode, TunnelTLS, TunnelStatic)
 	}
 	for _, tap := range s.Taps() {
 		if err := CheckIfName("tap_prefix", tap); err != nil {

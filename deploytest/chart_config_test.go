@@ -80,7 +80,7 @@ func checkConfigFile(t *testing.T, r rendered, pod podSpec, c container, file st
 // serverBody is the spec's POST /v1/server/start body the serverConfig values mean.
 func serverBody(v values) map[string]any {
 	body := map[string]any{}
-	for _, k := range []string{"bridge_interface", "bridge_ip", "links", "port_base", "tap_prefix"} {
+	for _, k := range []string{"bridge_interface", "bridge_ip", "links", "port_base", "tap_prefix", "tunnel_mode"} {
 		if x := v.get("serverConfig." + k); x != nil {
 			body[k] = x
 		}

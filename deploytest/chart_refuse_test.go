@@ -15,6 +15,7 @@ func checkRefused(t *testing.T, h helm) {
 	}{
 		{"multilink-server", `serverConfig: {links: two}`, "links"},
 		{"multilink-server", `serverConfig: {links: 17}`, "links"},
+		{"multilink-server", `serverConfig: {tunnel_mode: psk}`, "tunnel_mode"},
 		{"multilink-server", `serverConfig: {bridge_ip: "10.8.0"}`, "bridge_ip"},
 		{"multilink-server", `serverConfig: {bridge_interface: "br0;reboot"}`, "bridge_interface"},
 		{"multilink-server", `serverConfig: {bride_interface: br0}`, "bride_interface"},

@@ -201,7 +201,7 @@ func summarize(t testing.TB, dev string, data []byte) wireSummary {
 			if dst == api && bytes.HasPrefix(payload, []byte{0x16, 0x03}) {
 				s.clientHellos++
 			}
-			if dst == api && bytes.HasPrefix(payload, []byte("GET ")) {
+			if dst == api && (bytes.HasPrefix(payload, []byte("GET ")) || bytes.HasPrefix(payload, []byte("POST "))) {
 				s.plainHTTP++
 			}
 		case 17: // UDP
@@ -240,12 +240,32 @@ func keyLines(t testing.TB, key string) []string {
 	return out
 }
 
+// pemLines are the base64 lines of the PEM file at path (its secret
+// body, without the BEGIN and END lines).
+func pemLines(t testing.TB, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "-----") {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s has no PEM body", path)
+	}
+	return out
+}
+
 // captureClientLife records every frame on both of the hub's underlays
 // while a gateway starts its client (https:// with the hub's pin, or with
 // plain the spec's http:// to a hub with --insecure-plain-http), sends
 // pings through the bond both ways, and stops the client (and then the
-// hub's server).
-func captureClientLife(t *testing.T, plain bool) wire {
+// hub's server, started with serverBody: TLS or static tunnels).
+func captureClientLife(t *testing.T, plain bool, serverBody []byte) wire {
 	tp := newTopology(t)
 	var hubArgs []string
 	if plain {
@@ -253,24 +273,39 @@ func captureClientLife(t *testing.T, plain bool) wire {
 	}
 	hub := startDaemon(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken, hubArgs...)
 	gw := startDaemon(t, tp.gw, "127.0.0.1:"+topology.APIPort, testToken, gatewayArgs(t)...)
-	if code := hub.call(http.MethodPost, "/v1/server/start", specServerBody(t), nil); code != http.StatusOK {
-		t.Fatalf("server start: %d", code)
-	}
-	// The secrets, read on the hub over loopback (not on the underlays).
-	var key struct {
-		Key   string `json:"key"`
-		Links []struct {
+	var st struct {
+		TunnelMode string `json:"tunnel_mode"`
+		Links      []struct {
 			Tap  string `json:"tap"`
 			Port int    `json:"port"`
 		} `json:"links"`
 	}
-	if code := hub.call(http.MethodGet, "/v1/server/key", nil, &key); code != http.StatusOK || len(key.Links) != 2 {
-		t.Fatalf("the hub's key: %d, %d links", code, len(key.Links))
+	if code := hub.call(http.MethodPost, "/v1/server/start", serverBody, &st); code != http.StatusOK || len(st.Links) != 2 {
+		t.Fatalf("server start: %d, %d links", code, len(st.Links))
 	}
 	w := wire{pcap: map[string][]byte{}, summary: map[string]wireSummary{}, ports: map[string]int{},
-		secrets: append([]string{testToken, "Authorization: Bearer", "OpenVPN Static key"}, keyLines(t, key.Key)...)}
-	for _, l := range key.Links {
+		secrets: []string{testToken, "Authorization: Bearer"}}
+	for _, l := range st.Links {
 		w.ports[map[string]string{"tap1": "u1", "tap2": "u2"}[l.Tap]] = l.Port
+	}
+	// The secrets, read on the hub over loopback or from the state dirs
+	// (not on the underlays).
+	switch st.TunnelMode {
+	case "static":
+		var key struct {
+			Key string `json:"key"`
+		}
+		if code := hub.call(http.MethodGet, "/v1/server/key", nil, &key); code != http.StatusOK {
+			t.Fatalf("the hub's key: %d", code)
+		}
+		w.secrets = append(append(w.secrets, "OpenVPN Static key"), keyLines(t, key.Key)...)
+	case "tls":
+		w.secrets = append(w.secrets, "PRIVATE KEY")
+		for _, d := range []*daemon{hub, gw} {
+			w.secrets = append(w.secrets, pemLines(t, filepath.Join(d.stateDir, "identity", "tunnel.key"))...)
+		}
+	default:
+		t.Fatalf("tunnel mode %q", st.TunnelMode)
 	}
 
 	body := specClientBody(t)
@@ -309,32 +344,36 @@ func (w wire) assertTunnelsSeen(t testing.TB) {
 // TestNoSecretsOnTheWire records every frame on both of the hub's
 // underlays (tcpdump in the hub's namespace, on u1 and u2) while the
 // gateway starts its client in the default setup (https:// with the hub's
-// pin), pings cross the bond both ways, and the client stops; then it
-// reads the captures as raw bytes. Neither the API token, nor an
-// "Authorization: Bearer" header, nor the OpenVPN static key's header or
-// any of its 16 hex lines is anywhere in them; yet they hold the key
-// request's TLS (a handshake record to the API port) and both tunnels'
-// OpenVPN UDP traffic. As the control, the same recording with the hub on
-// --insecure-plain-http and the spec's http:// holds the token, the
-// header and the whole key: the check catches a leak.
+// pin; TLS tunnels, and the spec's static-key tunnels asked for), pings
+// cross the bond both ways, and the client stops; then it reads the
+// captures as raw bytes. Neither the API token, nor an "Authorization:
+// Bearer" header, nor any line of a private key (TLS: both ends' tunnel
+// keys; static: the OpenVPN static key's header and its 16 hex lines) is
+// anywhere in them; yet they hold the claim's TLS (a handshake record to
+// the API port) and both tunnels' OpenVPN UDP traffic. As the control,
+// the same recording with the hub on --insecure-plain-http and the spec's
+// http:// holds the token, the header and the whole static key: the
+// check catches a leak.
 func TestNoSecretsOnTheWire(t *testing.T) {
 	requireTcpdump(t)
-	t.Run("https with the pin", func(t *testing.T) {
-		w := captureClientLife(t, false)
-		for dev, data := range w.pcap {
-			for _, s := range w.secrets {
-				if bytes.Contains(data, []byte(s)) {
-					t.Errorf("%s: the capture holds %q in cleartext", dev, s)
+	for mode, body := range map[string]func(testing.TB) []byte{"tls": specServerBody, "static": staticServerBody} {
+		t.Run(mode+" tunnels, https with the pin", func(t *testing.T) {
+			w := captureClientLife(t, false, body(t))
+			for dev, data := range w.pcap {
+				for _, s := range w.secrets {
+					if bytes.Contains(data, []byte(s)) {
+						t.Errorf("%s: the capture holds %q in cleartext", dev, s)
+					}
 				}
 			}
-		}
-		if u1 := w.summary["u1"]; u1.clientHellos < 1 || u1.plainHTTP != 0 || u1.apiSegments < 4 {
-			t.Errorf("u1: the key request is not TLS on the API port: %+v", u1)
-		}
-		w.assertTunnelsSeen(t)
-	})
-	t.Run("control: plain http", func(t *testing.T) {
-		w := captureClientLife(t, true)
+			if u1 := w.summary["u1"]; u1.clientHellos < 1 || u1.plainHTTP != 0 || u1.apiSegments < 4 {
+				t.Errorf("u1: the claim is not TLS on the API port: %+v", u1)
+			}
+			w.assertTunnelsSeen(t)
+		})
+	}
+	t.Run("control: plain http, static tunnels", func(t *testing.T) {
+		w := captureClientLife(t, true, staticServerBody(t))
 		all := bytes.Join([][]byte{w.pcap["u1"], w.pcap["u2"]}, nil)
 		for _, s := range w.secrets {
 			if !bytes.Contains(all, []byte(s)) {

@@ -68,16 +68,25 @@ func TestCrashHeals(t *testing.T) {
 	}
 }
 
-// firstReply pings addr from ns every 10 ms until one echo comes back,
-// within limit.
+// firstReply pings addr from ns, one echo at a time with a 100 ms wait,
+// until one comes back, within limit. (One ping with -c 1 would stop at
+// the first error, such as a neighbour not yet resolved while a tunnel
+// is being set up.)
 func firstReply(t testing.TB, ns *nstest.NS, addr string, limit time.Duration) error {
 	t.Helper()
-	secs := fmt.Sprintf("%d", int(limit.Seconds()))
-	out, err := ns.Command(t.Context(), "ping", "-n", "-q", "-i", "0.01", "-c", "1", "-w", secs, addr).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("no echo from %s within %s: %v\n%s", addr, limit, err, out)
+	deadline := time.Now().Add(limit)
+	var out []byte
+	var err error
+	for time.Now().Before(deadline) {
+		out, err = ns.Command(t.Context(), "ping", "-n", "-q", "-c", "1", "-W", "0.1", addr).CombinedOutput()
+		if err == nil {
+			return nil
+		}
+		if t.Context().Err() != nil {
+			break
+		}
 	}
-	return nil
+	return fmt.Errorf("no echo from %s within %s: %v\n%s", addr, limit, err, out)
 }
 
 // TestCrashThenDesiredChanged: a gateway daemon killed with -9 whose

@@ -72,8 +72,8 @@ func TestGatewayRefusesImpostorHub(t *testing.T) {
 		!strings.Contains(e.Error, "401") {
 		t.Errorf("client start trusting the impostor: %d %q, want 502 with the impostor's 401", code, e.Error)
 	}
-	if l := waitLogLines(t, impostor, "remote="+topology.GwU1, 1); !strings.Contains(strings.Join(l, "\n"), "path=/v1/server/key") {
-		t.Errorf("the impostor's log does not show the key request the gateway sent when trusting it: %q", l)
+	if l := waitLogLines(t, impostor, "remote="+topology.GwU1, 1); !strings.Contains(strings.Join(l, "\n"), "path=/v1/server/claim") {
+		t.Errorf("the impostor's log does not show the claim the gateway sent when trusting it: %q", l)
 	}
 	assertGatewayUntouched(t, tp, gw, before)
 }

@@ -13,10 +13,13 @@ import (
 )
 
 // TestServerLifecycle drives a hub through the spec's server endpoints with
-// the spec's example body and checks the kernel and processes at each step.
+// the spec's example body, in the spec's static-key mode (asked for: its
+// key endpoint has a key to give), and checks the kernel and processes at
+// each step.
 func TestServerLifecycle(t *testing.T) {
 	tp := newTopology(t)
 	hub := startDaemon(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken)
+	specServerBody := staticServerBody
 
 	if code := hub.callAuth(http.MethodPost, "/v1/server/start", specServerBody(t), nil, false); code != http.StatusUnauthorized {
 		t.Fatalf("start without token: %d, want 401", code)
@@ -114,7 +117,11 @@ func assertNoFiles(t testing.TB, d *daemon) {
 		if err != nil || e.IsDir() {
 			return err
 		}
-		if rel, _ := filepath.Rel(d.stateDir, path); !slices.Contains([]string{"state.json", "instance", "lock", "routes.json", "tls/api.key", "tls/api.crt"}, rel) {
+		// Kept: the desired state, the daemon's identities (instance id,
+		// API key, tunnel certificate), its lock, the journal and claims
+		// (both checked empty below).
+		kept := []string{"state.json", "instance", "lock", "routes.json", "claims.json", "tls/api.key", "tls/api.crt", "identity/tunnel.key", "identity/tunnel.crt"}
+		if rel, _ := filepath.Rel(d.stateDir, path); !slices.Contains(kept, rel) {
 			t.Errorf("%s: file left after stop: %s", d.ns.Name, rel)
 		}
 		return nil
@@ -124,6 +131,9 @@ func assertNoFiles(t testing.TB, d *daemon) {
 	}
 	if j, err := os.ReadFile(filepath.Join(d.stateDir, "routes.json")); err == nil && strings.TrimSpace(string(j)) != "[]" {
 		t.Errorf("%s: the routing journal still lists %s after stop", d.ns.Name, j)
+	}
+	if c, err := os.ReadFile(filepath.Join(d.stateDir, "claims.json")); err == nil && strings.TrimSpace(string(c)) != "{}" {
+		t.Errorf("%s: the claims file still lists %s after stop", d.ns.Name, c)
 	}
 	data, err := os.ReadFile(filepath.Join(d.stateDir, "state.json"))
 	if err != nil {

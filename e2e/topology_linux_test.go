@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -65,6 +66,13 @@ func specServerBody(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// staticServerBody is the spec's server body asking for the spec's
+// static-key tunnels explicitly (a new start's default is TLS).
+func staticServerBody(t testing.TB) []byte {
+	t.Helper()
+	return bytes.Replace(specServerBody(t), []byte("{"), []byte(`{"tunnel_mode": "static", `), 1)
 }
 
 // specClientBody is the spec's example client start body with its

@@ -42,8 +42,11 @@ type Options struct {
 	// client, not only loopback: tokens and link keys then cross the
 	// network in cleartext. Warned at every start, in /health and status.
 	InsecurePlainHTTP bool
-	Version           string
-	Logger            *slog.Logger
+	// ClaimExpiry (--claim-expiry): a gateway bond silent on every link
+	// of the bridge it holds this long loses its claim (0: 10 minutes).
+	ClaimExpiry time.Duration
+	Version     string
+	Logger      *slog.Logger
 	// Ready, if set, receives the API's bound address once it listens.
 	Ready func(addr net.Addr)
 }
@@ -109,19 +112,31 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("start tunnel supervisor: %w", err)
 	}
 	keys := filepath.Join(o.StateDir, "keys")
-	gw, err := gateway.New(nl, gateway.Options{Tunnels: tunnels, Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Mark: mark, Journal: filepath.Join(o.StateDir, "routes.json"), Logger: log,
+	// This daemon's tunnel certificate (TLS mode), the same for its
+	// bridges and bonds; peers pin its fingerprint.
+	id, err := tunnel.LoadIdentity(filepath.Join(o.StateDir, "identity"))
+	if err != nil {
+		closeTunnels(log, tunnels)
+		return err
+	}
+	log.Info("tunnel identity", "fingerprint", id.Fingerprint)
+	gw, err := gateway.New(nl, gateway.Options{Tunnels: tunnels, Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Mark: mark, Identity: id,
+		Journal: filepath.Join(o.StateDir, "routes.json"), Logger: log,
 		Dataplane: gateway.DataplaneOptions{BondDriver: o.BondDriver, NoFailover: o.NoFailover, Probe: file.Probe, Policy: file.Policy}})
 	if err != nil {
 		closeTunnels(log, tunnels)
 		return err
 	}
-	r := newRoles(hub.New(hub.Options{Netlink: nl, Tunnels: tunnels, KeyDir: keys, Mark: mark, Logger: log}), gw, newStore(o.StateDir), log)
+	hb := hub.New(hub.Options{Netlink: nl, Tunnels: tunnels, KeyDir: keys, Mark: mark, Logger: log,
+		ClaimsFile: filepath.Join(o.StateDir, "claims.json"), ClaimExpiry: o.ClaimExpiry, Identity: id})
+	r := newRoles(hb, gw, newStore(o.StateDir), log)
 	defer teardown(log, r, tunnels)
 	want := desired(saved, file)
 	if err := pruneFiles(o.StateDir, want, log); err != nil {
 		log.Warn("remove files an earlier run left", "err", err)
 	}
 	r.restore(ctx, want)
+	go hb.ExpireClaims(ctx)
 
 	reg, err := NewRegistry(gw.Collectors(), o.Version)
 	if err != nil {

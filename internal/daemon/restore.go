@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/multilink/multilink/api"
+
 	"github.com/multilink/multilink/internal/config"
 )
 
@@ -32,6 +34,11 @@ func desired(saved, file config.File) config.File {
 	}
 	for _, s := range saved.Servers {
 		if !servers[s.BridgeInterface] {
+			if s.TunnelMode == "" {
+				// Saved before tunnel modes: it ran the spec's static key,
+				// which its gateways hold; it keeps it.
+				s.TunnelMode = api.TunnelStatic
+			}
 			out.Servers = append(out.Servers, s)
 		}
 	}

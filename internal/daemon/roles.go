@@ -150,6 +150,14 @@ func (h hubRole) Key(ctx context.Context, bridge string) (api.Key, error) {
 	return h.hub.Key(ctx, bridge)
 }
 
+func (h hubRole) Claim(ctx context.Context, r api.ClaimRequest) (api.Key, error) {
+	return h.hub.Claim(ctx, r)
+}
+
+func (h hubRole) Release(ctx context.Context, bridge string, who *api.ReleaseRequest) (api.Released, error) {
+	return h.hub.Release(ctx, bridge, who)
+}
+
 // gatewayRole is the api's view of the client role.
 type gatewayRole struct{ *roles }
 

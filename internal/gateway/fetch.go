@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,35 +31,98 @@ type HubAPI struct {
 	Pin    string // server_api_pin: the only key an https:// hub may answer with
 	Bridge string // the hub's bridge ("" = its only one)
 	Token  string // bearer token ("" = none)
+	// GatewayID and Bond name the claimant: the bridge's links are then
+	// bound to it (POST /v1/server/claim). Empty GatewayID: the spec's
+	// anonymous GET /v1/server/key.
+	GatewayID string
+	Bond      string
+	// Fingerprint is this gateway's tunnel certificate's, sent with the
+	// claim: a TLS-mode bridge's links accept only it.
+	Fingerprint string
 }
 
-// FetchKey asks the hub for the key of its bridge. An https:// hub must
-// answer with the key hub.Pin names: another is refused naming both pins.
+// FetchKey asks the hub for the key of its bridge, claiming the bridge
+// for hub.GatewayID and hub.Bond when set. A hub that knows no claims
+// (the spec's original, an older multilink) is asked the spec's way. An
+// https:// hub must answer with the key hub.Pin names: another is
+// refused naming both pins. A bridge held by another is errkind.Conflict.
 func (f HTTPFetcher) FetchKey(ctx context.Context, hub HubAPI) (api.Key, error) {
-	base, bridge, token := hub.URL, hub.Bridge, hub.Token
-	shown := api.RedactURL(base)
-	u, err := url.Parse(strings.TrimRight(base, "/") + "/v1/server/key")
+	if hub.GatewayID != "" {
+		body, _ := json.Marshal(api.ClaimRequest{Bridge: hub.Bridge, GatewayID: hub.GatewayID, Bond: hub.Bond, Fingerprint: hub.Fingerprint}) // strings only
+		status, answer, err := f.do(ctx, hub, http.MethodPost, "/v1/server/claim", nil, body)
+		if err != nil {
+			return api.Key{}, err
+		}
+		if status != http.StatusNotFound && status != http.StatusMethodNotAllowed || hubKnowsClaims(answer) {
+			return decodeKey(hub, status, answer)
+		}
+	}
+	var q url.Values
+	if hub.Bridge != "" {
+		q = url.Values{"bridge": {hub.Bridge}}
+	}
+	status, answer, err := f.do(ctx, hub, http.MethodGet, "/v1/server/key", q, nil)
 	if err != nil {
-		return api.Key{}, errkind.Invalid("server_api_url", "%q: %v", shown, api.RedactURL(err.Error()))
+		return api.Key{}, err
+	}
+	return decodeKey(hub, status, answer)
+}
+
+// hubKnowsClaims tells whether a 404 answer to a claim comes from a hub
+// that has the endpoint (our JSON error: no such bridge), not from one
+// that lacks it.
+func hubKnowsClaims(answer []byte) bool {
+	var e struct {
+		Error string `json:"error"`
+	}
+	return json.Unmarshal(answer, &e) == nil && strings.HasPrefix(e.Error, "no server")
+}
+
+// Release gives back the bridge hub.GatewayID and hub.Bond hold. A hub
+// that does not know the bridge, or claims, has nothing to release.
+func (f HTTPFetcher) Release(ctx context.Context, hub HubAPI, bridge string) error {
+	body, _ := json.Marshal(api.ReleaseRequest{GatewayID: hub.GatewayID, Bond: hub.Bond}) // strings only
+	status, answer, err := f.do(ctx, hub, http.MethodPost, "/v1/server/release/"+url.PathEscape(bridge), nil, body)
+	if err != nil {
+		return err
+	}
+	if status == http.StatusOK || status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
+		return nil
+	}
+	return hubError(hub, status, answer)
+}
+
+// do sends one request to the hub's API and returns the answer's status
+// and body (bounded).
+func (f HTTPFetcher) do(ctx context.Context, hub HubAPI, method, path string, query url.Values, body []byte) (int, []byte, error) {
+	shown := api.RedactURL(hub.URL)
+	u, err := url.Parse(strings.TrimRight(hub.URL, "/") + path)
+	if err != nil {
+		return 0, nil, errkind.Invalid("server_api_url", "%q: %v", shown, api.RedactURL(err.Error()))
 	}
 	// Credentials in the URL go as basic auth when there is no token, as
 	// net/http would send them, and the URL without them is all an error
 	// of the HTTP client can show.
 	user := u.User
 	u.User = nil
-	if bridge != "" {
-		u.RawQuery = url.Values{"bridge": {bridge}}.Encode()
+	u.RawQuery = query.Encode()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
-		return api.Key{}, errkind.Invalid("server_api_url", "%q: %v", shown, err)
+		return 0, nil, errkind.Invalid("server_api_url", "%q: %v", shown, err)
 	}
-	if user != nil && token == "" {
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if user != nil && hub.Token == "" {
 		pass, _ := user.Password() // as net/http does: basic auth only without another Authorization
 		req.SetBasicAuth(user.Username(), pass)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if hub.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+hub.Token)
 	}
 	c := f.Client
 	if c == nil {
@@ -68,32 +132,61 @@ func (f HTTPFetcher) FetchKey(ctx context.Context, hub HubAPI) (api.Key, error) 
 	resp, err := c.Do(req)
 	if err != nil {
 		if mismatch := (*apitls.PinMismatch)(nil); errors.As(err, &mismatch) {
-			return api.Key{}, errkind.Unavailable(mismatch, "refuse the hub API at %s", shown)
+			return 0, nil, errkind.Unavailable(mismatch, "refuse the hub API at %s", shown)
 		}
-		return api.Key{}, errkind.Unavailable(err, "reach the hub API at %s", shown)
+		return 0, nil, errkind.Unavailable(err, "reach the hub API at %s", shown)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxKeyResponse+1))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxKeyResponse+1))
 	if err != nil {
-		return api.Key{}, errkind.Unavailable(err, "read the hub's key answer")
+		return 0, nil, errkind.Unavailable(err, "read the hub's answer")
 	}
-	if len(body) > maxKeyResponse {
-		return api.Key{}, errkind.Unavailable(nil, "the hub's key answer is larger than %d bytes", maxKeyResponse)
+	if len(answer) > maxKeyResponse {
+		return 0, nil, errkind.Unavailable(nil, "the hub's answer is larger than %d bytes", maxKeyResponse)
 	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		_ = json.Unmarshal(body, &e)
-		what := map[int]string{401: " (the hub rejected our token: set server_token or the same token on both)", 404: " (no server started there, or not that bridge)"}
-		return api.Key{}, errkind.Unavailable(nil, "the hub API at %s answered %s%s: %s", shown, resp.Status, what[resp.StatusCode], e.Error)
+	return resp.StatusCode, answer, nil
+}
+
+// hubError is a hub's error answer as an error: a conflict (the bridge
+// is held) stays a conflict, the rest is the hub being unavailable.
+func hubError(hub HubAPI, status int, answer []byte) error {
+	var e struct {
+		Error string `json:"error"`
+	}
+	_ = json.Unmarshal(answer, &e)
+	shown := api.RedactURL(hub.URL)
+	if status == http.StatusConflict {
+		return errkind.Conflict("the hub API at %s refused: %s", shown, e.Error)
+	}
+	what := map[int]string{401: " (the hub rejected our token: set server_token or the same token on both)", 404: " (no server started there, or not that bridge)"}
+	return errkind.Unavailable(nil, "the hub API at %s answered %d %s%s: %s", shown, status, http.StatusText(status), what[status], e.Error)
+}
+
+// decodeKey checks a key answer.
+func decodeKey(hub HubAPI, status int, body []byte) (api.Key, error) {
+	if status != http.StatusOK {
+		return api.Key{}, hubError(hub, status, body)
 	}
 	var k api.Key
 	if err := json.Unmarshal(body, &k); err != nil {
 		return api.Key{}, errkind.Unavailable(err, "decode the hub's key answer")
 	}
-	if err := tunnel.ParseKey([]byte(k.Key)); err != nil {
-		return api.Key{}, errkind.Unavailable(err, "the hub sent no valid key")
+	switch k.TunnelMode {
+	case "", api.TunnelStatic: // "": a hub that predates modes
+		if err := tunnel.ParseKey([]byte(k.Key)); err != nil {
+			return api.Key{}, errkind.Unavailable(err, "the hub sent no valid key")
+		}
+		if k.Cipher != "" && k.Cipher != tunnel.Cipher || k.Auth != "" && k.Auth != tunnel.Auth {
+			return api.Key{}, errkind.Unavailable(nil, "the hub uses cipher %s auth %s, we speak %s %s", k.Cipher, k.Auth, tunnel.Cipher, tunnel.Auth)
+		}
+	case api.TunnelTLS:
+		fp, err := tunnel.ParseFingerprint(k.Fingerprint)
+		if err != nil {
+			return api.Key{}, errkind.Unavailable(err, "the hub sent no valid tunnel certificate fingerprint")
+		}
+		k.Fingerprint = fp
+	default:
+		return api.Key{}, errkind.Unavailable(nil, "the hub's bridge runs tunnel mode %q, which this gateway does not speak", k.TunnelMode)
 	}
 	if len(k.Links) == 0 {
 		return api.Key{}, errkind.Unavailable(nil, "the hub listed no links")
@@ -102,9 +195,6 @@ func (f HTTPFetcher) FetchKey(ctx context.Context, hub HubAPI) (api.Key, error) 
 		if l.Port < 1 || l.Port > 65535 {
 			return api.Key{}, errkind.Unavailable(nil, "the hub listed link %s with port %d", l.Tap, l.Port)
 		}
-	}
-	if k.Cipher != "" && k.Cipher != tunnel.Cipher || k.Auth != "" && k.Auth != tunnel.Auth {
-		return api.Key{}, errkind.Unavailable(nil, "the hub uses cipher %s auth %s, we speak %s %s", k.Cipher, k.Auth, tunnel.Cipher, tunnel.Auth)
 	}
 	return k, nil
 }

@@ -41,12 +41,17 @@ type Tunnels interface {
 // KeyFetcher gets a hub's link key and ports; HTTPFetcher is the real one.
 type KeyFetcher interface {
 	FetchKey(ctx context.Context, hub HubAPI) (api.Key, error)
+	// Release gives back the bridge a claim of FetchKey took.
+	Release(ctx context.Context, hub HubAPI, bridge string) error
 }
 
 // Options configures a Gateway.
 type Options struct {
-	Tunnels   Tunnels
-	Fetcher   KeyFetcher
+	Tunnels Tunnels
+	Fetcher KeyFetcher
+	// Identity is this gateway's tunnel certificate, for hubs whose
+	// bridges run TLS mode.
+	Identity  tunnel.Identity
 	KeyDir    string     // where fetched keys are kept (0600)
 	Token     string     // sent to hubs when a client gives no server_token
 	Mark      owner.Mark // set on every bond, to know it after a crash ("": none)
@@ -91,6 +96,9 @@ type client struct {
 	routes  []linkRoute
 	target  netip.Addr // the hub bridge's address
 	started time.Time
+	hub     HubAPI // where the key came from, and as whom
+	bridge  string // the hub's bridge the links belong to
+	mode    string // the bridge's tunnel mode (api.TunnelTLS, api.TunnelStatic)
 }
 
 // New returns a Gateway with no bonds yet, its data plane (bond drivers,
@@ -150,10 +158,23 @@ func (g *Gateway) Start(ctx context.Context, cfg api.Client) (api.ClientStatus, 
 	if token == "" {
 		token = g.opts.Token
 	}
-	key, err := g.opts.Fetcher.FetchKey(ctx, HubAPI{URL: cfg.ServerAPIURL, Pin: cfg.ServerAPIPin, Bridge: cfg.ServerBridge, Token: token})
+	hub := HubAPI{URL: cfg.ServerAPIURL, Pin: cfg.ServerAPIPin, Bridge: cfg.ServerBridge, Token: token,
+		GatewayID: g.opts.Mark.Instance(), Bond: cfg.Bond, Fingerprint: g.opts.Identity.Fingerprint}
+	key, err := g.opts.Fetcher.FetchKey(ctx, hub)
 	if err != nil {
 		return api.ClientStatus{}, fmt.Errorf("fetch link key: %w", err)
 	}
+	if key.TunnelMode == "" {
+		key.TunnelMode = api.TunnelStatic // a hub that predates modes
+	}
+	// A start that fails from here gives the bridge back, so that another
+	// bond need not wait for the claim to lapse.
+	started := false
+	defer func() {
+		if !started {
+			g.releaseClaim(ctx, &client{cfg: cfg, hub: hub, bridge: key.Bridge})
+		}
+	}()
 	if api.Cleartext(cfg.ServerAPIURL) {
 		g.log.Warn("fetched the link key over plain http: the token and the key crossed the network in cleartext; use https:// with server_api_pin",
 			"bond", cfg.Bond, "server_api_url", api.RedactURL(cfg.ServerAPIURL))
@@ -171,7 +192,8 @@ func (g *Gateway) Start(ctx context.Context, cfg api.Client) (api.ClientStatus, 
 	if err := cfg.Bonding.Check(cfg.Taps()); err != nil {
 		return api.ClientStatus{}, err
 	}
-	c := &client{cfg: cfg, slot: slot, keyFile: filepath.Join(g.opts.KeyDir, cfg.Bond+".key"), target: hubIP, started: time.Now()}
+	c := &client{cfg: cfg, slot: slot, keyFile: filepath.Join(g.opts.KeyDir, cfg.Bond+".key"), target: hubIP, started: time.Now(),
+		hub: hub, bridge: key.Bridge, mode: key.TunnelMode}
 	if err := c.bringUp(ctx, g, key, ifindex); err != nil {
 		return api.ClientStatus{}, err
 	}
@@ -180,7 +202,9 @@ func (g *Gateway) Start(ctx context.Context, cfg api.Client) (api.ClientStatus, 
 	g.clients[cfg.Bond] = c // before release: the name is never free meanwhile
 	g.mu.Unlock()
 	g.linksUp(ctx, c)
-	g.log.Info("client started", "bond", cfg.Bond, "address", cfg.Address, "slaves", len(cfg.Slaves), "hub", api.RedactURL(cfg.ServerAPIURL))
+	g.log.Info("client started", "bond", cfg.Bond, "address", cfg.Address, "slaves", len(cfg.Slaves), "hub", api.RedactURL(cfg.ServerAPIURL),
+		"tunnel_mode", c.mode)
+	started = true
 	return st, nil
 }
 
@@ -228,13 +252,17 @@ func (c *client) bringUp(ctx context.Context, g *Gateway, key api.Key, ifindex [
 		}
 	}()
 	bg := context.WithoutCancel(ctx)
-	if err := os.MkdirAll(g.opts.KeyDir, 0o700); err != nil {
-		return fmt.Errorf("create key dir: %w", err)
+	if key.TunnelMode == api.TunnelStatic {
+		if err := os.MkdirAll(g.opts.KeyDir, 0o700); err != nil {
+			return fmt.Errorf("create key dir: %w", err)
+		}
+		if err := tunnel.WriteKey(c.keyFile, []byte(key.Key)); err != nil {
+			return fmt.Errorf("write link key: %w", err)
+		}
+		undo = append(undo, func() { _ = os.Remove(c.keyFile) })
+	} else if g.opts.Identity.CertFile == "" {
+		return errkind.Unsupported(nil, "the hub's bridge %s runs TLS tunnels and this gateway has no tunnel certificate", key.Bridge)
 	}
-	if err := tunnel.WriteKey(c.keyFile, []byte(key.Key)); err != nil {
-		return fmt.Errorf("write link key: %w", err)
-	}
-	undo = append(undo, func() { _ = os.Remove(c.keyFile) })
 	taps := c.cfg.Taps()
 	for i, s := range c.cfg.Slaves {
 		lr := planRoute(c.slot, i, s, ifindex[i])
@@ -245,7 +273,12 @@ func (c *client) bringUp(ctx context.Context, g *Gateway, key api.Key, ifindex [
 		undo = append(undo, func() { _ = g.delRoute(lr) })
 		port := key.Links[i].Port
 		c.ports = append(c.ports, port)
-		spec := tunnel.Spec{Tap: taps[i], Role: tunnel.Client, Port: port, Remote: s.IPServer, Device: s.HWInt, Mark: lr.mark, KeyFile: c.keyFile}
+		spec := tunnel.Spec{Tap: taps[i], Role: tunnel.Client, Port: port, Remote: s.IPServer, Device: s.HWInt, Mark: lr.mark,
+			Mode: tunnel.ModeStatic, KeyFile: c.keyFile}
+		if key.TunnelMode == api.TunnelTLS {
+			id := g.opts.Identity
+			spec.Mode, spec.KeyFile, spec.CertFile, spec.CertKeyFile, spec.PeerFingerprints = tunnel.ModeTLS, "", id.CertFile, id.KeyFile, []string{key.Fingerprint}
+		}
 		if err := g.opts.Tunnels.Start(ctx, spec); err != nil {
 			return fmt.Errorf("start link %s: %w", taps[i], err)
 		}
@@ -320,10 +353,8 @@ func (g *Gateway) Stop(ctx context.Context, name string) error {
 	if err := g.bonds.Delete(ctx, name); err != nil && errkind.KindOf(err) != errkind.KindNotFound {
 		errs = append(errs, fmt.Errorf("delete bond %s: %w", name, err))
 	}
-	for _, tap := range c.cfg.Taps() {
-		if err := g.opts.Tunnels.Stop(ctx, tap); err != nil && errkind.KindOf(err) != errkind.KindNotFound {
-			errs = append(errs, fmt.Errorf("stop link %s: %w", tap, err))
-		}
+	if err := tunnel.StopAll(ctx, g.opts.Tunnels, c.cfg.Taps()); err != nil {
+		errs = append(errs, err)
 	}
 	for _, lr := range c.routes {
 		errs = append(errs, g.delRoute(lr))
@@ -331,8 +362,28 @@ func (g *Gateway) Stop(ctx context.Context, name string) error {
 	if err := os.Remove(c.keyFile); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, fmt.Errorf("remove key: %w", err))
 	}
+	g.releaseClaim(ctx, c)
 	g.log.Info("client stopped", "bond", name)
 	return errors.Join(errs...)
+}
+
+// releaseTimeout bounds the release of a claim at a client's stop.
+const releaseTimeout = 10 * time.Second
+
+// releaseClaim gives c's bridge back to its hub, so that another bond
+// may take it. A hub that cannot be reached is logged: the claim lapses
+// there once the links have been silent long enough, or the operator
+// releases it.
+func (g *Gateway) releaseClaim(ctx context.Context, c *client) {
+	if c.hub.GatewayID == "" || c.bridge == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	if err := g.opts.Fetcher.Release(ctx, c.hub, c.bridge); err != nil {
+		g.log.Warn("could not release the hub's bridge: it stays held by this bond until its links have been silent for the hub's claim expiry, or the hub's operator releases it",
+			"bond", c.cfg.Bond, "bridge", c.bridge, "err", err)
+	}
 }
 
 // Close stops every client (daemon shutdown), once the starts and stops

@@ -71,6 +71,12 @@ type fetcher struct {
 	gotBridge string
 	entered   chan struct{} // if set, gets a value when FetchKey is called
 	block     chan struct{} // if set, FetchKey waits for it to close
+	released  []string      // "<gateway id>/<bond>@<bridge>" per Release
+}
+
+func (f *fetcher) Release(_ context.Context, hub HubAPI, bridge string) error {
+	f.released = append(f.released, hub.GatewayID+"/"+hub.Bond+"@"+bridge)
+	return nil
 }
 
 const testKey = "-----BEGIN OpenVPN Static key V1-----\n" +

@@ -24,7 +24,8 @@ func (g *Gateway) Status(ctx context.Context) []api.ClientStatus {
 }
 
 func (g *Gateway) status(ctx context.Context, c *client) api.ClientStatus {
-	st := api.ClientStatus{Bond: c.cfg.Bond, Address: c.cfg.Address.String(), ServerAPIURL: api.RedactURL(c.cfg.ServerAPIURL), Started: c.started}
+	st := api.ClientStatus{Bond: c.cfg.Bond, Address: c.cfg.Address.String(), ServerAPIURL: api.RedactURL(c.cfg.ServerAPIURL), Started: c.started,
+		TunnelMode: c.mode}
 	if info, err := g.bonds.Info(ctx, c.cfg.Bond); err == nil {
 		st.Present, st.Driver, st.Active = true, info.Driver, info.Active
 	}
@@ -82,7 +83,20 @@ func (g *Gateway) SetBondParams(ctx context.Context, name string, p api.BondPara
 	if !ok {
 		return api.BondInfo{}, errkind.NotFound("no client with bond %s is started", name)
 	}
+	// The engine learns a new primary first: told after the kernel, it
+	// would take the kernel's move for one of the bond's own and steer
+	// back to the primary it still ranks first.
+	var oldPrimary *string
+	if p.Primary != nil && g.watch != nil {
+		g.mu.Lock()
+		oldPrimary = c.cfg.Bonding.Primary
+		g.mu.Unlock()
+		g.watch.Primary(name, *p.Primary)
+	}
 	if err := g.bonds.Set(ctx, name, p); err != nil {
+		if oldPrimary != nil {
+			g.watch.Primary(name, *oldPrimary)
+		}
 		return api.BondInfo{}, err
 	}
 	info, err := g.bonds.Info(ctx, name)
@@ -100,9 +114,6 @@ func (g *Gateway) SetBondParams(ctx context.Context, name string, p api.BondPara
 		}
 	}
 	g.mu.Unlock()
-	if p.Primary != nil && g.watch != nil {
-		g.watch.Primary(name, *p.Primary)
-	}
 	return info, nil
 }
 

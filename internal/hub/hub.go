@@ -39,6 +39,7 @@ type Netlink interface {
 // Tunnels is what the hub needs of the tunnel supervisor.
 type Tunnels interface {
 	Start(ctx context.Context, s tunnel.Spec) error
+	Reconfigure(ctx context.Context, s tunnel.Spec) error
 	Stop(ctx context.Context, tap string) error
 	Status(tap string) (tunnel.Status, bool)
 }
@@ -50,6 +51,16 @@ type Options struct {
 	KeyDir  string     // where link keys are kept (0600)
 	Mark    owner.Mark // set on every bridge, to know it after a crash ("": none)
 	Logger  *slog.Logger
+	// ClaimsFile keeps who holds each bridge across restarts ("": not kept).
+	ClaimsFile string
+	// ClaimExpiry: a holder silent on every link this long loses its
+	// claim (0: DefaultClaimExpiry).
+	ClaimExpiry time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	// Identity is this hub's tunnel certificate (TLS mode); without one,
+	// only static mode can start.
+	Identity tunnel.Identity
 }
 
 // Hub runs the server role.
@@ -64,6 +75,8 @@ type server struct {
 	cfg     api.Server
 	keyFile string
 	started time.Time
+	holder  *api.Holder // who holds the links; nil: nobody
+	quiet   silence
 }
 
 // New returns a Hub serving nothing yet.
@@ -72,13 +85,27 @@ func New(opts Options) *Hub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opts.ClaimExpiry <= 0 {
+		opts.ClaimExpiry = DefaultClaimExpiry
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	return &Hub{opts: opts, log: log.With("role", "server"), servers: map[string]*server{}}
 }
+
+func (h *Hub) now() time.Time { return h.opts.Now() }
 
 // Start serves cfg. On error nothing it made is left.
 func (h *Hub) Start(ctx context.Context, cfg api.Server) (api.ServerStatus, error) {
 	if err := cfg.Check(); err != nil {
 		return api.ServerStatus{}, err
+	}
+	if cfg.TunnelMode == "" {
+		cfg.TunnelMode = api.TunnelTLS
+	}
+	if cfg.TunnelMode == api.TunnelTLS && h.opts.Identity.CertFile == "" {
+		return api.ServerStatus{}, errkind.Unsupported(nil, "this hub has no tunnel certificate for tunnel_mode %q; start with tunnel_mode %q", api.TunnelTLS, api.TunnelStatic)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -86,21 +113,26 @@ func (h *Hub) Start(ctx context.Context, cfg api.Server) (api.ServerStatus, erro
 		return api.ServerStatus{}, err
 	}
 	s := &server{cfg: cfg, keyFile: filepath.Join(h.opts.KeyDir, cfg.BridgeInterface+".key"), started: time.Now()}
+	if s.holder = h.savedHolder(cfg.BridgeInterface); s.holder != nil {
+		s.quiet = silence{heard: h.now()}
+	}
 	var undo []func()
 	rollback := func() {
 		for i := len(undo) - 1; i >= 0; i-- {
 			undo[i]()
 		}
 	}
-	if err := os.MkdirAll(h.opts.KeyDir, 0o700); err != nil {
-		return api.ServerStatus{}, fmt.Errorf("create key dir: %w", err)
-	}
-	_, statErr := os.Stat(s.keyFile)
-	if err := tunnel.GenerateKey(s.keyFile); err != nil {
-		return api.ServerStatus{}, fmt.Errorf("generate key for %s: %w", cfg.BridgeInterface, err)
-	}
-	if errors.Is(statErr, os.ErrNotExist) {
-		undo = append(undo, func() { _ = os.Remove(s.keyFile) })
+	if cfg.TunnelMode == api.TunnelStatic {
+		if err := os.MkdirAll(h.opts.KeyDir, 0o700); err != nil {
+			return api.ServerStatus{}, fmt.Errorf("create key dir: %w", err)
+		}
+		_, statErr := os.Stat(s.keyFile)
+		if err := tunnel.GenerateKey(s.keyFile); err != nil {
+			return api.ServerStatus{}, fmt.Errorf("generate key for %s: %w", cfg.BridgeInterface, err)
+		}
+		if errors.Is(statErr, os.ErrNotExist) {
+			undo = append(undo, func() { _ = os.Remove(s.keyFile) })
+		}
 	}
 	br, err := h.addBridge(cfg)
 	if err != nil {
@@ -109,8 +141,7 @@ func (h *Hub) Start(ctx context.Context, cfg api.Server) (api.ServerStatus, erro
 	}
 	undo = append(undo, func() { _ = h.opts.Netlink.LinkDel(br) })
 	for i, tap := range cfg.Taps() {
-		spec := tunnel.Spec{Tap: tap, Role: tunnel.Server, Port: cfg.Port(i + 1), KeyFile: s.keyFile}
-		if err := h.opts.Tunnels.Start(ctx, spec); err != nil {
+		if err := h.opts.Tunnels.Start(ctx, h.spec(s, i)); err != nil {
 			rollback()
 			return api.ServerStatus{}, fmt.Errorf("start link %s: %w", tap, err)
 		}
@@ -120,8 +151,12 @@ func (h *Hub) Start(ctx context.Context, cfg api.Server) (api.ServerStatus, erro
 			return api.ServerStatus{}, err
 		}
 	}
+	if s.holder != nil {
+		h.log.Info("bridge held as before the restart", "bridge", cfg.BridgeInterface, "holder", s.holder.String())
+	}
 	h.servers[cfg.BridgeInterface] = s
-	h.log.Info("server started", "bridge", cfg.BridgeInterface, "address", cfg.BridgeIP, "links", cfg.Links, "port_base", cfg.PortBase)
+	h.log.Info("server started", "bridge", cfg.BridgeInterface, "address", cfg.BridgeIP, "links", cfg.Links, "port_base", cfg.PortBase,
+		"tunnel_mode", cfg.TunnelMode)
 	return h.status(s), nil
 }
 
@@ -260,10 +295,8 @@ func (h *Hub) stop(ctx context.Context, name string, keepKey bool) error {
 		return errkind.NotFound("no server with bridge %s is started", name)
 	}
 	var errs []error
-	for _, tap := range s.cfg.Taps() {
-		if err := h.opts.Tunnels.Stop(ctx, tap); err != nil && errkind.KindOf(err) != errkind.KindNotFound {
-			errs = append(errs, fmt.Errorf("stop link %s: %w", tap, err))
-		}
+	if err := tunnel.StopAll(ctx, h.opts.Tunnels, s.cfg.Taps()); err != nil {
+		errs = append(errs, err)
 	}
 	if link, err := h.opts.Netlink.LinkByName(name); err == nil {
 		if err := h.opts.Netlink.LinkDel(link); err != nil {
@@ -276,6 +309,12 @@ func (h *Hub) stop(ctx context.Context, name string, keepKey bool) error {
 		}
 	}
 	delete(h.servers, name)
+	if !keepKey && s.holder != nil {
+		// The bridge is gone, and its claim with it (a restart keeps both).
+		if err := h.saveClaims(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	h.log.Info("server stopped", "bridge", name)
 	return errors.Join(errs...)
 }
@@ -326,7 +365,11 @@ func (h *Hub) Status(ctx context.Context) []api.ServerStatus {
 }
 
 func (h *Hub) status(s *server) api.ServerStatus {
-	st := api.ServerStatus{Bridge: s.cfg.BridgeInterface, BridgeIP: s.cfg.BridgeIP.Addr().String(), Started: s.started}
+	st := api.ServerStatus{Bridge: s.cfg.BridgeInterface, BridgeIP: s.cfg.BridgeIP.Addr().String(), TunnelMode: s.cfg.TunnelMode, Started: s.started}
+	if s.holder != nil {
+		held := *s.holder
+		st.Holder = &held
+	}
 	if _, err := h.opts.Netlink.LinkByName(s.cfg.BridgeInterface); err == nil {
 		st.Present = true
 	}
@@ -341,32 +384,99 @@ func (h *Hub) status(s *server) api.ServerStatus {
 }
 
 // Key returns what a gateway needs to connect to bridge (the only one when
-// bridge is empty).
+// bridge is empty): the spec's key fetch, without an identity. A bridge
+// someone holds is not given to an unnamed gateway (errkind.Conflict).
 func (h *Hub) Key(ctx context.Context, bridge string) (api.Key, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	s, err := h.server(bridge, "bridge")
+	if err != nil {
+		return api.Key{}, err
+	}
+	if s.cfg.TunnelMode == api.TunnelTLS {
+		return api.Key{}, errkind.Conflict("bridge %s runs TLS tunnels: there is no shared key to fetch; a multilink gateway claims the bridge "+
+			"(POST /v1/server/claim), or start the server with tunnel_mode %q for gateways that fetch the spec's key", s.cfg.BridgeInterface, api.TunnelStatic)
+	}
+	if s.holder != nil {
+		return api.Key{}, errkind.Conflict("bridge %s is held by %s: a gateway that does not name itself (GET /v1/server/key) cannot share it; "+
+			"stop that client, or release the bridge (POST /v1/server/release/%s)", s.cfg.BridgeInterface, s.holder, s.cfg.BridgeInterface)
+	}
+	return h.key(s)
+}
+
+// server is the started server of bridge, the only one when bridge is
+// empty; field names the bridge in the request (h.mu held).
+func (h *Hub) server(bridge, field string) (*server, error) {
 	if bridge == "" {
 		if len(h.servers) != 1 {
 			if len(h.servers) == 0 {
-				return api.Key{}, errkind.NotFound("no server is started")
+				return nil, errkind.NotFound("no server is started")
 			}
-			return api.Key{}, errkind.Invalid("bridge", "%d servers are started: name one with ?bridge=", len(h.servers))
+			return nil, errkind.Invalid(field, "%d servers are started: name one", len(h.servers))
 		}
-		for name := range h.servers {
-			bridge = name
+		for _, s := range h.servers {
+			return s, nil
 		}
 	}
 	s, ok := h.servers[bridge]
 	if !ok {
-		return api.Key{}, errkind.NotFound("no server with bridge %s is started", bridge)
+		return nil, errkind.NotFound("no server with bridge %s is started", bridge)
+	}
+	return s, nil
+}
+
+// key is what a gateway needs to connect to s: the static key, or in TLS
+// mode the hub's fingerprint (no secret).
+func (h *Hub) key(s *server) (api.Key, error) {
+	bridge := s.cfg.BridgeInterface
+	k := api.Key{Bridge: bridge, BridgeIP: s.cfg.BridgeIP.Addr().String(), TunnelMode: s.cfg.TunnelMode}
+	for i, tap := range s.cfg.Taps() {
+		k.Links = append(k.Links, api.KeyLink{Tap: tap, Port: s.cfg.Port(i + 1)})
+	}
+	if s.cfg.TunnelMode == api.TunnelTLS {
+		k.Fingerprint, k.Cipher = h.opts.Identity.Fingerprint, tunnel.DataCiphers
+		return k, nil
 	}
 	data, err := os.ReadFile(s.keyFile)
 	if err != nil {
 		return api.Key{}, fmt.Errorf("read key of %s: %w", bridge, err)
 	}
-	k := api.Key{Bridge: bridge, BridgeIP: s.cfg.BridgeIP.Addr().String(), Key: string(data), Cipher: tunnel.Cipher, Auth: tunnel.Auth}
-	for i, tap := range s.cfg.Taps() {
-		k.Links = append(k.Links, api.KeyLink{Tap: tap, Port: s.cfg.Port(i + 1)})
-	}
+	k.Key, k.Cipher, k.Auth = string(data), tunnel.Cipher, tunnel.Auth
 	return k, nil
+}
+
+// spec is the tunnel of s's link i (0-based): in TLS mode it accepts the
+// holder's certificate only, or, while nobody holds the bridge, only the
+// hub's own (no gateway has it: the link waits for a claim).
+func (h *Hub) spec(s *server, i int) tunnel.Spec {
+	sp := tunnel.Spec{Tap: s.cfg.Taps()[i], Role: tunnel.Server, Port: s.cfg.Port(i + 1)}
+	if s.cfg.TunnelMode != api.TunnelTLS {
+		sp.Mode, sp.KeyFile = tunnel.ModeStatic, s.keyFile
+		return sp
+	}
+	peer := h.opts.Identity.Fingerprint
+	if s.holder != nil && s.holder.Fingerprint != "" {
+		peer = s.holder.Fingerprint
+	}
+	sp.Mode, sp.CertFile, sp.CertKeyFile, sp.PeerFingerprints = tunnel.ModeTLS, h.opts.Identity.CertFile, h.opts.Identity.KeyFile, []string{peer}
+	return sp
+}
+
+// repin gives s's TLS links the peer its holder names now (all links at
+// once: each restart takes a second, openvpn's exit notification).
+func (h *Hub) repin(ctx context.Context, s *server) error {
+	if s.cfg.TunnelMode != api.TunnelTLS {
+		return nil
+	}
+	errs := make([]error, s.cfg.Links)
+	var wg sync.WaitGroup
+	for i := range s.cfg.Links {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = h.opts.Tunnels.Reconfigure(ctx, h.spec(s, i))
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

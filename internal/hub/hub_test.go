@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/testsupport"
 	"github.com/multilink/multilink/internal/tunnel"
@@ -19,12 +21,15 @@ import (
 // fakeTunnels creates the TAP in the fake netlink on Start, as the real
 // one does.
 type fakeTunnels struct {
+	mu      sync.Mutex // links stop and are reconfigured at once
 	net     *testsupport.FakeNetlink
 	running map[string]tunnel.Spec
 	failTap string
 }
 
 func (f *fakeTunnels) Start(_ context.Context, s tunnel.Spec) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if s.Tap == f.failTap {
 		return errors.New("injected tunnel failure")
 	}
@@ -34,7 +39,20 @@ func (f *fakeTunnels) Start(_ context.Context, s tunnel.Spec) error {
 	return nil
 }
 
+func (f *fakeTunnels) Reconfigure(_ context.Context, s tunnel.Spec) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.running[s.Tap]; !ok {
+		return errkind.NotFound("tap %s", s.Tap)
+	}
+	f.running[s.Tap] = s
+	f.net.Note("tunnel reconfigure " + s.Tap + " " + strings.Join(s.PeerFingerprints, ","))
+	return nil
+}
+
 func (f *fakeTunnels) Stop(_ context.Context, tap string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if _, ok := f.running[tap]; !ok {
 		return errkind.NotFound("tap %s", tap)
 	}
@@ -45,6 +63,8 @@ func (f *fakeTunnels) Stop(_ context.Context, tap string) error {
 }
 
 func (f *fakeTunnels) Status(tap string) (tunnel.Status, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	s, ok := f.running[tap]
 	return tunnel.Status{Tap: tap, Port: s.Port, Running: ok, AdminUp: ok}, ok
 }
@@ -53,13 +73,30 @@ func newHub(t *testing.T, existing ...string) (*Hub, *testsupport.FakeNetlink, *
 	n := testsupport.NewFakeNetlink(existing...)
 	tun := &fakeTunnels{net: n, running: map[string]tunnel.Spec{}}
 	dir := t.TempDir()
-	return New(Options{Netlink: n, Tunnels: tun, KeyDir: dir}), n, tun, dir
+	return New(Options{Netlink: n, Tunnels: tun, KeyDir: dir, Identity: testIdentity(t)}), n, tun, dir
+}
+
+// staticServer is the spec's server body in the spec's static-key mode.
+func staticServer(t *testing.T) api.Server {
+	cfg := testsupport.SpecServer(t)
+	cfg.TunnelMode = api.TunnelStatic
+	return cfg
+}
+
+// testIdentity is a tunnel identity made for the test.
+func testIdentity(t *testing.T) tunnel.Identity {
+	t.Helper()
+	id, err := tunnel.LoadIdentity(filepath.Join(t.TempDir(), "identity"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 func TestStartStop(t *testing.T) {
 	h, n, tun, dir := newHub(t)
 	ctx := context.Background()
-	st, err := h.Start(ctx, testsupport.SpecServer(t))
+	st, err := h.Start(ctx, staticServer(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +177,7 @@ func TestConflicts(t *testing.T) {
 	if _, err := h.Start(ctx, testsupport.SpecServer(t)); err != nil {
 		t.Fatal(err)
 	}
-	other := testsupport.SpecServer(t)
+	other := staticServer(t)
 	other.BridgeInterface = "br1"
 	if _, err := h.Start(ctx, other); errkind.KindOf(err) != errkind.KindConflict || !strings.Contains(err.Error(), "tap1") {
 		t.Errorf("same TAPs: %v, want conflict naming tap1", err)

@@ -48,5 +48,9 @@ func Load(stateDir string) (Mark, error) {
 	return Mark(prefix + id), nil
 }
 
+// Instance is the state dir's instance id alone ("" for no mark): it
+// names this daemon to others (a gateway's id in its hub's claims).
+func (m Mark) Instance() string { return strings.TrimPrefix(string(m), prefix) }
+
 // Owns reports whether alias is this mark.
 func (m Mark) Owns(alias string) bool { return m != "" && alias == string(m) }

@@ -27,17 +27,22 @@ func (a *handler) decodeBody(c *gin.Context, dst any) error {
 		return errkind.Invalid("", "a JSON request body is required")
 	}
 	if err := json.Unmarshal(data, dst); err != nil {
-		var fe *errkind.Error
-		if errors.As(err, &fe) {
-			return err
-		}
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return errkind.Invalid("", "the request body is not valid JSON (byte %d): %v", se.Offset, err)
-		}
-		return errkind.Invalid("", "the request body does not decode: %v", err)
+		return bodyError(err)
 	}
 	return nil
+}
+
+// bodyError is a body's decoding error as errkind.KindInvalid.
+func bodyError(err error) error {
+	var fe *errkind.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return errkind.Invalid("", "the request body is not valid JSON (byte %d): %v", se.Offset, err)
+	}
+	return errkind.Invalid("", "the request body does not decode: %v", err)
 }
 
 // ifName returns path parameter name after checking it is a valid

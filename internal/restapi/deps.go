@@ -46,6 +46,11 @@ type Hub interface {
 	Status(ctx context.Context) []api.ServerStatus
 	// Key returns the link key of bridge ("" = the only one).
 	Key(ctx context.Context, bridge string) (api.Key, error)
+	// Claim gives a bridge's links to the holder the request names.
+	Claim(ctx context.Context, r api.ClaimRequest) (api.Key, error)
+	// Release ends a bridge's claim: the holder's own (who set) or the
+	// operator's (who nil).
+	Release(ctx context.Context, bridge string, who *api.ReleaseRequest) (api.Released, error)
 }
 
 // Gateway is the client role: bonds over TAP tunnels to a hub.

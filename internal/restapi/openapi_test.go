@@ -104,8 +104,8 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 			t.Errorf("documented but not routed: %s", op)
 		}
 	}
-	if len(routed) != 21 {
-		t.Errorf("%d routes, want the spec's 15 + /health + /metrics + links, events, policy GET and PUT: %q", len(routed), routed)
+	if len(routed) != 23 {
+		t.Errorf("%d routes, want the spec's 15 + /health + /metrics + links, events, policy GET and PUT, claim and release: %q", len(routed), routed)
 	}
 }
 
@@ -205,7 +205,7 @@ func TestOpenAPIExamplesAreTheSpecs(t *testing.T) {
 				continue
 			}
 			ex := op.RequestBody.Content["application/json"].Example
-			path := strings.ReplaceAll(p, "{bond_interface}", "bond0")
+			path := strings.NewReplacer("{bond_interface}", "bond0", "{bridge_interface}", "br0").Replace(p)
 			if w := a.do(strings.ToUpper(m), path, string(ex)); w.Code != http.StatusOK {
 				t.Errorf("%s %s: its example answers %d %s", m, p, w.Code, w.Body)
 			}
@@ -262,20 +262,24 @@ func resolves(doc any, ref string) bool {
 func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	doc := loadOpenAPI(t)
 	types := map[string]any{
-		"Error":         api.Error{},
-		"HubStatus":     api.ServerStatus{},
-		"HubLink":       api.ServerLink{},
-		"ServerStatus":  serverStatus{},
-		"Key":           api.Key{},
-		"Stopped":       stopped{},
-		"GatewayStatus": api.ClientStatus{},
-		"GatewayLink":   api.ClientLink{},
-		"ClientStatus":  clientStatus{},
-		"BondInfo":      api.BondInfo{},
-		"TapState":      tapState{},
-		"PingResult":    api.PingResult{},
-		"Version":       versionBody{},
-		"Health":        api.HealthReport{},
+		"Error":          api.Error{},
+		"HubStatus":      api.ServerStatus{},
+		"HubLink":        api.ServerLink{},
+		"ServerStatus":   serverStatus{},
+		"Key":            api.Key{},
+		"Stopped":        stopped{},
+		"GatewayStatus":  api.ClientStatus{},
+		"GatewayLink":    api.ClientLink{},
+		"ClientStatus":   clientStatus{},
+		"BondInfo":       api.BondInfo{},
+		"TapState":       tapState{},
+		"PingResult":     api.PingResult{},
+		"Version":        versionBody{},
+		"Health":         api.HealthReport{},
+		"ClaimRequest":   api.ClaimRequest{},
+		"ReleaseRequest": api.ReleaseRequest{},
+		"Released":       api.Released{},
+		"Holder":         api.Holder{},
 	}
 	for name, v := range types {
 		var s struct {

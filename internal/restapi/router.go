@@ -113,6 +113,8 @@ func (a *handler) routes(r *gin.Engine) {
 	v1.GET("/server/key", auth, a.serverKey)
 	v1.POST("/server/stop/:bridge_interface", auth, a.serverStop)
 	v1.GET("/server/status", a.serverStatus)
+	v1.POST("/server/claim", auth, a.serverClaim)
+	v1.POST("/server/release/:bridge_interface", auth, a.serverRelease)
 
 	v1.POST("/client/start", auth, a.clientStart)
 	v1.GET("/client/status", a.clientStatus)

@@ -1,12 +1,17 @@
 package restapi
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"slices"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/multilink/multilink/api"
+	"github.com/multilink/multilink/internal/errkind"
 )
 
 // serverStatus is the body of GET /v1/server/status.
@@ -53,6 +58,59 @@ func (a *handler) serverKey(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, k)
+}
+
+// serverClaim: POST /v1/server/claim, a gateway bond naming itself asks
+// for a bridge's links: 200 with the key answer and the holder; 409 when
+// another holds them.
+func (a *handler) serverClaim(c *gin.Context) {
+	var r api.ClaimRequest
+	if err := a.decodeBody(c, &r); err != nil {
+		a.fail(c, "claim bridge", err)
+		return
+	}
+	k, err := a.d.Hub.Claim(c.Request.Context(), r)
+	if err != nil {
+		a.fail(c, "claim bridge "+r.Bridge, err)
+		return
+	}
+	c.JSON(http.StatusOK, k)
+}
+
+// serverRelease: POST /v1/server/release/{bridge_interface}, with the
+// holder's own {"gateway_id", "bond"} or, by the operator, no body.
+func (a *handler) serverRelease(c *gin.Context) {
+	name, err := ifName(c, "bridge_interface")
+	if err != nil {
+		a.fail(c, "release bridge", err)
+		return
+	}
+	var who *api.ReleaseRequest
+	if c.Request.ContentLength != 0 {
+		// Not readBody: an empty body is the operator's release.
+		data, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, a.maxBody))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if !errors.As(err, &tooBig) {
+				err = errkind.Invalid("", "read the request body: %v", err)
+			}
+			a.fail(c, "release bridge "+name, err)
+			return
+		}
+		if len(bytes.TrimSpace(data)) > 0 {
+			who = new(api.ReleaseRequest)
+			if err := json.Unmarshal(data, who); err != nil {
+				a.fail(c, "release bridge "+name, bodyError(err))
+				return
+			}
+		}
+	}
+	out, err := a.d.Hub.Release(c.Request.Context(), name, who)
+	if err != nil {
+		a.fail(c, "release bridge "+name, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // serverStop: POST /v1/server/stop/{bridge_interface}.

@@ -43,6 +43,24 @@ func (h *FakeHub) Key(_ context.Context, bridge string) (api.Key, error) {
 	return api.Key{Bridge: "br0", Key: "-----BEGIN OpenVPN Static key V1-----", Links: []api.KeyLink{{Tap: "tap1", Port: 1191}}}, nil
 }
 
+// Claim answers Key's answer with the claimant as holder.
+func (h *FakeHub) Claim(ctx context.Context, r api.ClaimRequest) (api.Key, error) {
+	if err := h.rec.Record("hub.Claim %s %s/%s", r.Bridge, r.GatewayID, r.Bond); err != nil {
+		return api.Key{}, err
+	}
+	k, _ := h.Key(ctx, r.Bridge)
+	k.Holder = &api.Holder{GatewayID: r.GatewayID, Bond: r.Bond}
+	return k, nil
+}
+
+// Release releases nobody.
+func (h *FakeHub) Release(_ context.Context, bridge string, who *api.ReleaseRequest) (api.Released, error) {
+	if err := h.rec.Record("hub.Release %s %t", bridge, who != nil); err != nil {
+		return api.Released{}, err
+	}
+	return api.Released{Bridge: bridge}, nil
+}
+
 // Configs are the bodies of the running servers (Tracking).
 func (h *FakeHub) Configs() []api.Server { return h.configs() }
 
