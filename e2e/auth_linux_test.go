@@ -12,6 +12,7 @@ import (
 // TestTokenBeatsInsecure: a daemon given a token (--token-file) and
 // --insecure-no-auth keeps its API protected and says the flag is ignored.
 func TestTokenBeatsInsecure(t *testing.T) {
+	nstest.HostOnly(t)
 	nstest.RequireAdmin(t)
 	ns := nstest.New(t, "mlauth")
 	ns.Run(t, "ip", "link", "set", "lo", "up")

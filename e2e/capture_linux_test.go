@@ -355,6 +355,7 @@ func (w wire) assertTunnelsSeen(t testing.TB) {
 // http:// holds the token, the header and the whole static key: the
 // check catches a leak.
 func TestNoSecretsOnTheWire(t *testing.T) {
+	nstest.HostOnly(t)
 	requireTcpdump(t)
 	for mode, body := range map[string]func(testing.TB) []byte{"tls": specServerBody, "static": staticServerBody} {
 		t.Run(mode+" tunnels, https with the pin", func(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multilink/multilink/internal/nstest"
+
 	"github.com/multilink/multilink/internal/topology"
 )
 
@@ -20,6 +22,7 @@ import (
 // releases the bridge and the second bond then starts; the hub's
 // operator can release it by an authenticated call.
 func TestOneBondPerBridge(t *testing.T) {
+	nstest.HostOnly(t)
 	tp := newTopology(t)
 	hub, gw := scenario(t, tp, specClientBody(t), "ebpf")
 	second := []byte(strings.NewReplacer(`"bond0"`, `"bond1"`, `"`+topology.GwTunnel+`"`, `"10.8.0.252"`,

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multilink/multilink/internal/nstest"
+
 	"github.com/multilink/multilink/internal/topology"
 )
 
@@ -22,6 +24,7 @@ import (
 // send it the key request, and the impostor's log shows it: the check
 // would catch a token sent.
 func TestGatewayRefusesImpostorHub(t *testing.T) {
+	nstest.HostOnly(t)
 	tp := newTopology(t)
 	hub := startDaemon(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken)
 	if code := hub.call(http.MethodPost, "/v1/server/start", specServerBody(t), nil); code != http.StatusOK {

@@ -16,6 +16,7 @@ import (
 // desired state, is reported by /health and status, and leaves it only
 // through an API stop.
 func TestRestoreKeepsPending(t *testing.T) {
+	nstest.HostOnly(t)
 	nstest.RequireAdmin(t)
 	ns := nstest.New(t, "mlpend")
 	ns.Run(t, "ip", "link", "set", "lo", "up")

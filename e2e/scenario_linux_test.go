@@ -74,6 +74,13 @@ func requireDriver(t testing.TB, tp *testbed, driver string) {
 // hub's pin (the hub answers no plain http from the gateway).
 func scenario(t testing.TB, tp *testbed, clientBody []byte, driver string, extra ...string) (hub, gw *daemon) {
 	t.Helper()
+	return scenarioWith(t, tp, specServerBody(t), clientBody, driver, extra...)
+}
+
+// scenarioWith is scenario with the hub's server started with serverBody
+// (the spec's: TLS tunnels; staticServerBody: the spec's static key).
+func scenarioWith(t testing.TB, tp *testbed, serverBody, clientBody []byte, driver string, extra ...string) (hub, gw *daemon) {
+	t.Helper()
 	requireDriver(t, tp, driver)
 	hub = startDaemon(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken)
 	args := append([]string{"--bond-driver", driver}, extra...)
@@ -81,7 +88,7 @@ func scenario(t testing.TB, tp *testbed, clientBody []byte, driver string, extra
 		args = append(args, "--config", emulatorPolicy(t))
 	}
 	gw = startDaemon(t, tp.gw, "127.0.0.1:"+topology.APIPort, testToken, args...)
-	if code := hub.call(http.MethodPost, "/v1/server/start", specServerBody(t), nil); code != http.StatusOK {
+	if code := hub.call(http.MethodPost, "/v1/server/start", serverBody, nil); code != http.StatusOK {
 		t.Fatalf("server start: %d", code)
 	}
 	if code := gw.call(http.MethodPost, "/v1/client/start", pinned(t, hub, clientBody), nil); code != http.StatusOK {
@@ -180,18 +187,21 @@ func setLink(t testing.TB, ns *nstest.NS, name string, up bool) {
 }
 
 // TestClientScenario is the spec's scenario end to end, with each bond
-// driver: start, ping both ways, cut the primary (link down, then netem
-// 100% loss), fail over, restore, fail back, change bond parameters with
-// the spec's PUT example, tap_down/tap_up, stop, nothing left.
+// driver, TLS tunnels (the default), and with the kernel's bond (the
+// spec's) also in the spec's static-key mode: start, ping both ways, cut
+// the primary (link down, then netem 100% loss), fail over, restore, fail
+// back, change bond parameters with the spec's PUT example,
+// tap_down/tap_up, stop, nothing left.
 func TestClientScenario(t *testing.T) {
 	for _, driver := range drivers {
-		t.Run(driver, func(t *testing.T) { clientScenario(t, driver) })
+		t.Run(driver, func(t *testing.T) { clientScenario(t, driver, specServerBody(t)) })
 	}
+	t.Run("kernel-static", func(t *testing.T) { clientScenario(t, "kernel", staticServerBody(t)) })
 }
 
-func clientScenario(t *testing.T, driver string) {
+func clientScenario(t *testing.T, driver string, serverBody []byte) {
 	tp := newTopology(t)
-	hub, gw := scenario(t, tp, specClientBody(t), driver)
+	hub, gw := scenarioWith(t, tp, serverBody, specClientBody(t), driver)
 
 	cutAndRestore(t, tp, gw, "hub-side link down",
 		func() { setLink(t, tp.hub, "u1", false) },

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multilink/multilink/internal/nstest"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/multilink/multilink/internal/topology"
@@ -21,6 +23,7 @@ import (
 // TestSecondDaemonRefused: a second daemon on a state dir in use exits
 // non-zero at once, naming the holder's pid, and the first goes on.
 func TestSecondDaemonRefused(t *testing.T) {
+	nstest.HostOnly(t)
 	tp := newTopology(t)
 	first := startDaemon(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -47,6 +50,7 @@ func TestSecondDaemonRefused(t *testing.T) {
 // made, a stop answers 507 and stops nothing; once there is room again,
 // both work and a restart brings back exactly what was saved.
 func TestFullDiskIsTruthful(t *testing.T) {
+	nstest.HostOnly(t)
 	tp := newTopology(t)
 	state := smallTmpfs(t)
 	hub := startDaemonIn(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken, state)
@@ -132,6 +136,7 @@ func fill(t *testing.T, path string) {
 // exits non-zero naming the file and what to do, makes nothing, and
 // leaves the file as it was.
 func TestBadStateFileStops(t *testing.T) {
+	nstest.HostOnly(t)
 	tp := newTopology(t)
 	for name, data := range map[string]string{"empty": "", "truncated": `{"servers": [{"bridge_interface": "br0"`} {
 		t.Run(name, func(t *testing.T) {
@@ -168,6 +173,7 @@ func TestBadStateFileStops(t *testing.T) {
 // TestCredentialsRedacted: credentials in server_api_url reach neither
 // the client status nor the daemon's log.
 func TestCredentialsRedacted(t *testing.T) {
+	nstest.HostOnly(t)
 	tp := newTopology(t)
 	hub := startDaemon(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken)
 	gw := startDaemon(t, tp.gw, "127.0.0.1:"+topology.APIPort, testToken, "--bond-driver", "ebpf")
@@ -196,6 +202,7 @@ func TestCredentialsRedacted(t *testing.T) {
 // read (0755) and a token file others may read (0644) narrows both, with
 // a warning, and runs.
 func TestStateDirAndTokenMadePrivate(t *testing.T) {
+	nstest.HostOnly(t)
 	tp := newTopology(t)
 	dir := filepath.Join(t.TempDir(), "state")
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -227,6 +234,7 @@ func TestStateDirAndTokenMadePrivate(t *testing.T) {
 // TestBridgeInsideAnUnderlay: a server whose bridge subnet overlaps an
 // underlay's answers 409 naming the underlay, and nothing is made.
 func TestBridgeInsideAnUnderlay(t *testing.T) {
+	nstest.HostOnly(t)
 	tp := newTopology(t)
 	hub := startDaemon(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken)
 	body := strings.Replace(string(specServerBody(t)), topology.HubTunnel, "192.0.2.254", 1)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/multilink/multilink/internal/nstest"
+
 	"github.com/multilink/multilink/internal/topology"
 )
 
@@ -44,6 +46,7 @@ func withPin(t testing.TB, body []byte, pin string) []byte {
 // refused with an error naming both pins and nothing is made; without a
 // pin the body is refused naming server_api_pin.
 func TestGatewayPinsHub(t *testing.T) {
+	nstest.HostOnly(t)
 	tp := newTopology(t)
 	hub := startDaemon(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken)
 	gw := startDaemon(t, tp.gw, "127.0.0.1:"+topology.APIPort, testToken, "--bond-driver", "ebpf")

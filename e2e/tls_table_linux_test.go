@@ -203,6 +203,7 @@ type apiError struct {
 // 200 from loopback inside the hub's. The first three rows share one hub
 // and gateway; the last has its own pair.
 func TestTLSTable(t *testing.T) {
+	nstest.HostOnly(t)
 	t.Run("default hub", tlsTableDefaultHub)
 	t.Run("hub with --insecure-plain-http", tlsTablePlainHub)
 }

@@ -94,6 +94,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.Insecure, "insecure-no-auth", false, "serve the API without authentication (warned at every start); ignored when $"+daemon.TokenEnv+" or --token-file gives a token")
 	fs.StringVar(&o.ConfigFile, "config", "", "YAML file declaring servers/clients to start at boot")
 	fs.StringVar(&o.OpenVPN, "openvpn", "", "openvpn binary (default: from PATH)")
+	fs.StringVar(&o.OpenVPNUser, "openvpn-user", "nobody", "user openvpn drops to once it has read its keys and opened its TAP and socket (it keeps CAP_NET_ADMIN; needs CAP_SETUID, CAP_SETGID and CAP_SETPCAP); empty: openvpn stays root")
 	fs.BoolVar(&o.NoFailover, "no-failover", false, "probe the links but leave failover to the bond's own monitor (the kernel bond's ARP monitor; for comparisons)")
 	fs.StringVar(&o.BondDriver, "bond-driver", "auto", "gateway bonds: auto (the kernel's bonding driver where it exists, else eBPF), kernel or ebpf")
 	fs.StringVar(&o.TLSCert, "tls-cert", "", "the API's TLS certificate, PEM (default: a self-signed one in <state-dir>/tls, its key kept so the pin holds)")

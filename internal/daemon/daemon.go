@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
 	"time"
 
@@ -34,10 +35,13 @@ type Options struct {
 	Insecure   bool   // --insecure-no-auth; ignored when a token is configured
 	ConfigFile string // --config
 	OpenVPN    string // openvpn binary; default from PATH
-	BondDriver string // --bond-driver: auto (default), kernel or ebpf
-	NoFailover bool   // --no-failover: probe only, the bond's own monitor decides
-	TLSCert    string // --tls-cert: the API's certificate (PEM); empty: generated into <state-dir>/tls
-	TLSKey     string // --tls-key: its private key (PEM)
+	// OpenVPNUser (--openvpn-user) is the user openvpn drops to after its
+	// start, with its primary group; "" keeps it root.
+	OpenVPNUser string
+	BondDriver  string // --bond-driver: auto (default), kernel or ebpf
+	NoFailover  bool   // --no-failover: probe only, the bond's own monitor decides
+	TLSCert     string // --tls-cert: the API's certificate (PEM); empty: generated into <state-dir>/tls
+	TLSKey      string // --tls-key: its private key (PEM)
 	// InsecurePlainHTTP (--insecure-plain-http) serves plain HTTP to any
 	// client, not only loopback: tokens and link keys then cross the
 	// network in cleartext. Warned at every start, in /health and status.
@@ -107,7 +111,12 @@ func Run(ctx context.Context, o Options) error {
 	if _, err := owner.Sweep(nl, mark, log); err != nil {
 		return fmt.Errorf("remove what an earlier run left: %w", err)
 	}
-	tunnels, err := tunnel.NewManager(tunnel.Options{Dir: filepath.Join(o.StateDir, "tunnels"), OpenVPN: o.OpenVPN, Alias: string(mark), Logger: log})
+	ovUser, ovGroup, err := openvpnAccount(o.OpenVPNUser, log)
+	if err != nil {
+		return err
+	}
+	tunnels, err := tunnel.NewManager(tunnel.Options{Dir: filepath.Join(o.StateDir, "tunnels"), OpenVPN: o.OpenVPN, Alias: string(mark), Logger: log,
+		User: ovUser, Group: ovGroup})
 	if err != nil {
 		return fmt.Errorf("start tunnel supervisor: %w", err)
 	}
@@ -276,4 +285,43 @@ func renew(ctx context.Context, log *slog.Logger, certs *apitls.Source) {
 			}
 		}
 	}
+}
+
+// openvpnAccount is the user and group openvpn drops to: name and its
+// primary group ("", "" for none). Without the capabilities to drop and
+// keep CAP_NET_ADMIN (a container that lacks them) openvpn keeps the
+// daemon's user, with a warning.
+func openvpnAccount(name string, log *slog.Logger) (string, string, error) {
+	if name == "" {
+		return "", "", nil
+	}
+	if missing := missingCaps(unix.CAP_SETUID, unix.CAP_SETGID, unix.CAP_SETPCAP); len(missing) > 0 {
+		log.Warn("openvpn keeps this daemon's user: dropping to --openvpn-user needs capabilities this process lacks", "user", name, "missing", missing)
+		return "", "", nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return "", "", fmt.Errorf("--openvpn-user %s: %w (create the user, or give --openvpn-user= to keep openvpn root)", name, err)
+	}
+	g, err := user.LookupGroupId(u.Gid)
+	if err != nil {
+		return "", "", fmt.Errorf("--openvpn-user %s: its group %s: %w", name, u.Gid, err)
+	}
+	return u.Username, g.Name, nil
+}
+
+// missingCaps names the capabilities of caps this process does not have
+// (effective); all of them when they cannot be read.
+func missingCaps(caps ...int) []string {
+	names := map[int]string{unix.CAP_SETUID: "CAP_SETUID", unix.CAP_SETGID: "CAP_SETGID", unix.CAP_SETPCAP: "CAP_SETPCAP"}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	err := unix.Capget(&hdr, &data[0])
+	var out []string
+	for _, c := range caps {
+		if err != nil || data[c/32].Effective&(1<<(uint(c)%32)) == 0 {
+			out = append(out, names[c])
+		}
+	}
+	return out
 }

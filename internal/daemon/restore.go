@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -27,18 +28,24 @@ func (b backoff) next(cur time.Duration) time.Duration { return min(2*cur, b.max
 // operator declares now), saved entries the file does not name stay.
 func desired(saved, file config.File) config.File {
 	out := config.File{}
+	// A server saved before tunnel modes ran the spec's static key, which
+	// its gateways hold: it keeps it. A config file entry that names no
+	// mode keeps the mode its bridge ran with (a new bridge: TLS).
+	savedMode := map[string]string{}
+	for _, s := range saved.Servers {
+		savedMode[s.BridgeInterface] = cmp.Or(s.TunnelMode, api.TunnelStatic)
+	}
 	servers := map[string]bool{}
 	for _, s := range file.Servers {
 		servers[s.BridgeInterface] = true
+		if s.TunnelMode == "" {
+			s.TunnelMode = savedMode[s.BridgeInterface]
+		}
 		out.Servers = append(out.Servers, s)
 	}
 	for _, s := range saved.Servers {
 		if !servers[s.BridgeInterface] {
-			if s.TunnelMode == "" {
-				// Saved before tunnel modes: it ran the spec's static key,
-				// which its gateways hold; it keeps it.
-				s.TunnelMode = api.TunnelStatic
-			}
+			s.TunnelMode = savedMode[s.BridgeInterface]
 			out.Servers = append(out.Servers, s)
 		}
 	}

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -193,5 +194,27 @@ func TestBackoff(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("waits %v, want %v", got, want)
 		}
+	}
+}
+
+// TestDesiredTunnelModes: a server saved before tunnel modes restarts in
+// static mode (its gateways hold the static key); a config file entry
+// without a mode keeps the mode its bridge ran with; a new bridge of the
+// file gets the default (none given: the hub's TLS); a mode given wins.
+func TestDesiredTunnelModes(t *testing.T) {
+	srv := func(bridge, mode string) api.Server {
+		s := testsupport.SpecServer(t)
+		s.BridgeInterface, s.TunnelMode = bridge, mode
+		return s
+	}
+	saved := config.File{Servers: []api.Server{srv("br0", ""), srv("br1", "tls"), srv("br2", ""), srv("br3", "tls")}}
+	file := config.File{Servers: []api.Server{srv("br1", ""), srv("br2", ""), srv("br3", "static"), srv("br4", "")}}
+	got := map[string]string{}
+	for _, s := range desired(saved, file).Servers {
+		got[s.BridgeInterface] = s.TunnelMode
+	}
+	want := map[string]string{"br0": "static", "br1": "tls", "br2": "static", "br3": "static", "br4": ""}
+	if !maps.Equal(got, want) {
+		t.Errorf("modes %v, want %v", got, want)
 	}
 }

@@ -333,7 +333,12 @@ func (g *Gateway) freeSlot() int {
 
 // Stop removes the client of bond name and everything it made. A bond
 // being started or stopped is errkind.KindConflict.
-func (g *Gateway) Stop(ctx context.Context, name string) error {
+func (g *Gateway) Stop(ctx context.Context, name string) error { return g.stop(ctx, name, true) }
+
+// stop removes a client; release gives its hub bridge back (an API stop),
+// a daemon shutdown keeps the claim for the next start, as the hub keeps
+// its own across restarts.
+func (g *Gateway) stop(ctx context.Context, name string, release bool) error {
 	g.mu.Lock()
 	c, ok := g.clients[name]
 	if !ok {
@@ -362,7 +367,9 @@ func (g *Gateway) Stop(ctx context.Context, name string) error {
 	if err := os.Remove(c.keyFile); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, fmt.Errorf("remove key: %w", err))
 	}
-	g.releaseClaim(ctx, c)
+	if release {
+		g.releaseClaim(ctx, c)
+	}
 	g.log.Info("client stopped", "bond", name)
 	return errors.Join(errs...)
 }
@@ -378,7 +385,13 @@ func (g *Gateway) releaseClaim(ctx context.Context, c *client) {
 	if c.hub.GatewayID == "" || c.bridge == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	// Not cut short by the caller's cancellation (the stop went through),
+	// but bounded by its deadline, if sooner.
+	limit := releaseTimeout
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < limit {
+		limit = max(time.Until(d), 0)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
 	defer cancel()
 	if err := g.opts.Fetcher.Release(ctx, c.hub, c.bridge); err != nil {
 		g.log.Warn("could not release the hub's bridge: it stays held by this bond until its links have been silent for the hub's claim expiry, or the hub's operator releases it",
@@ -410,7 +423,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 	g.mu.Unlock()
 	var errs []error
 	for _, n := range names {
-		errs = append(errs, g.Stop(ctx, n))
+		errs = append(errs, g.stop(ctx, n, false))
 	}
 	if g.dp != nil {
 		if err := g.dp.Close(); err != nil {

@@ -86,16 +86,19 @@ func (g *Gateway) SetBondParams(ctx context.Context, name string, p api.BondPara
 	// The engine learns a new primary first: told after the kernel, it
 	// would take the kernel's move for one of the bond's own and steer
 	// back to the primary it still ranks first.
-	var oldPrimary *string
-	if p.Primary != nil && g.watch != nil {
+	told := p.Primary != nil && g.watch != nil
+	oldPrimary := "" // none
+	if told {
 		g.mu.Lock()
-		oldPrimary = c.cfg.Bonding.Primary
+		if c.cfg.Bonding.Primary != nil {
+			oldPrimary = *c.cfg.Bonding.Primary
+		}
 		g.mu.Unlock()
 		g.watch.Primary(name, *p.Primary)
 	}
 	if err := g.bonds.Set(ctx, name, p); err != nil {
-		if oldPrimary != nil {
-			g.watch.Primary(name, *oldPrimary)
+		if told {
+			g.watch.Primary(name, oldPrimary)
 		}
 		return api.BondInfo{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -30,7 +31,10 @@ type silence struct {
 // Claim gives bridge r.Bridge's links to the holder r names and returns
 // what it needs to connect. The holder that has them already gets them
 // again; another holder gets errkind.Conflict naming the bridge and the
-// holder.
+// holder. In TLS mode the links then accept the holder's certificate
+// only; they keep accepting it after a release or a lapse, until another
+// holder claims them (a holder whose claim lapsed while its links were
+// down comes back without a new claim).
 func (h *Hub) Claim(ctx context.Context, r api.ClaimRequest) (api.Key, error) {
 	if err := r.Check(); err != nil {
 		return api.Key{}, err
@@ -49,27 +53,68 @@ func (h *Hub) Claim(ctx context.Context, r api.ClaimRequest) (api.Key, error) {
 		}
 		who.Fingerprint = fp
 	}
-	switch {
-	case s.holder != nil && !s.holder.Same(who):
+	if s.holder != nil && !s.holder.Same(who) {
 		return api.Key{}, errkind.Conflict("bridge %s is held by %s since %s: one gateway bond per bridge; "+
 			"stop that client, or release the bridge (POST /v1/server/release/%s)",
 			s.cfg.BridgeInterface, s.holder, s.holder.Since.UTC().Format(time.RFC3339), s.cfg.BridgeInterface)
-	case s.holder == nil || s.holder.Fingerprint != who.Fingerprint:
-		if s.holder != nil {
-			who.Since = s.holder.Since // the same holder with a new certificate
-		}
-		if err := h.setHolder(ctx, s, &who); err != nil {
-			return api.Key{}, err
-		}
-		h.log.Info("bridge claimed", "bridge", s.cfg.BridgeInterface, "holder", who.String(), "fingerprint", who.Fingerprint)
 	}
+	// The answer first: a claim is never taken for a gateway that gets an
+	// error (it would not release it).
 	k, err := h.key(s)
 	if err != nil {
 		return api.Key{}, err
 	}
+	if s.holder == nil || s.holder.Fingerprint != who.Fingerprint {
+		if s.holder != nil {
+			who.Since = s.holder.Since // the same holder with a new certificate
+		}
+		if err := h.take(ctx, s, &who); err != nil {
+			return api.Key{}, err
+		}
+		h.log.Info("bridge claimed", "bridge", s.cfg.BridgeInterface, "holder", who.String(), "fingerprint", who.Fingerprint)
+	}
+	s.quiet.heard = h.now()
 	held := *s.holder
 	k.Holder = &held
 	return k, nil
+}
+
+// take makes who s's holder: TLS links are re-pinned to its certificate
+// and the claims file says so. On error s is as it was (h.mu held).
+func (h *Hub) take(ctx context.Context, s *server, who *api.Holder) error {
+	oldHolder, oldPin := s.holder, s.pinned
+	s.holder, s.quiet = who, silence{heard: h.now()}
+	err := error(nil)
+	if s.cfg.TunnelMode == api.TunnelTLS && s.pinned != who.Fingerprint {
+		s.pinned = who.Fingerprint
+		err = h.repin(ctx, s)
+	}
+	if err == nil {
+		err = h.saveClaims()
+	}
+	if err != nil {
+		s.holder = oldHolder
+		if s.pinned != oldPin {
+			s.pinned = oldPin
+			if rerr := h.repin(context.WithoutCancel(ctx), s); rerr != nil {
+				h.log.Error("give the links back their previous peer", "bridge", s.cfg.BridgeInterface, "err", rerr)
+			}
+		}
+		return fmt.Errorf("bind bridge %s's links: %w", s.cfg.BridgeInterface, err)
+	}
+	return nil
+}
+
+// drop ends s's claim: another bond may claim the bridge. The links keep
+// their pin until then. A claims file that cannot be written is logged:
+// the claim is dropped anyway (h.mu held).
+func (h *Hub) drop(s *server, why string, log ...any) {
+	old := s.holder
+	s.holder = nil
+	if err := h.saveClaims(); err != nil {
+		h.log.Error("save claims", "err", err)
+	}
+	h.log.Info(why, append([]any{"bridge", s.cfg.BridgeInterface, "holder", old.String()}, log...)...)
 }
 
 // Release ends the claim on bridge. With who (the holder's own release)
@@ -89,12 +134,8 @@ func (h *Hub) Release(ctx context.Context, bridge string, who *api.ReleaseReques
 	if who != nil && !s.holder.Same(api.Holder{GatewayID: who.GatewayID, Bond: who.Bond}) {
 		return api.Released{}, errkind.Conflict("bridge %s is held by %s, not by gateway %s bond %s", bridge, s.holder, who.GatewayID, who.Bond)
 	}
-	old := s.holder
-	if err := h.setHolder(ctx, s, nil); err != nil {
-		return api.Released{}, err
-	}
-	h.log.Info("bridge released", "bridge", bridge, "holder", old.String(), "by_holder", who != nil)
-	out.Released = old
+	out.Released = s.holder
+	h.drop(s, "bridge released", "by_holder", who != nil)
 	return out, nil
 }
 
@@ -108,89 +149,73 @@ func (h *Hub) ExpireClaims(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			h.expireSilent(ctx)
+			h.expireSilent()
 		}
 	}
 }
 
 // expireSilent ends the claims of holders silent on every link for the
 // claim expiry.
-func (h *Hub) expireSilent(ctx context.Context) {
+func (h *Hub) expireSilent() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := h.now()
-	for name, s := range h.servers {
+	for _, s := range h.servers {
 		if s.holder == nil {
 			continue
 		}
-		if h.heard(s) {
+		heard, readable := h.heard(s)
+		switch {
+		case !readable: // no counters to judge by: not silence
+			h.log.Debug("claim kept: no TAP counters readable", "bridge", s.cfg.BridgeInterface)
+			continue
+		case heard:
 			s.quiet.heard = now
 			continue
-		}
-		if now.Sub(s.quiet.heard) < h.opts.ClaimExpiry {
+		case now.Sub(s.quiet.heard) < h.opts.ClaimExpiry:
 			continue
 		}
-		h.log.Warn("claim lapsed: its holder sent nothing on any link", "bridge", name, "holder", s.holder.String(),
-			"silent_for", now.Sub(s.quiet.heard).Round(time.Second).String())
-		if err := h.setHolder(ctx, s, nil); err != nil {
-			h.log.Error("end a lapsed claim", "bridge", name, "err", err)
-		}
+		h.drop(s, "claim lapsed: its holder sent nothing on any link", "silent_for", now.Sub(s.quiet.heard).Round(time.Second).String())
 	}
 }
 
-// setHolder makes who (nil: nobody) s's holder: TLS links then accept its
-// certificate only, and the claims file says so. On error s is as it was
-// (h.mu held).
-func (h *Hub) setHolder(ctx context.Context, s *server, who *api.Holder) error {
-	old := s.holder
-	s.holder = who
-	if who != nil {
-		s.quiet = silence{heard: h.now()}
-	}
-	err := h.repin(ctx, s)
-	if err == nil {
-		err = h.saveClaims()
-	}
-	if err != nil {
-		s.holder = old
-		if rerr := h.repin(context.WithoutCancel(ctx), s); rerr != nil {
-			h.log.Error("give the links back their previous peer", "bridge", s.cfg.BridgeInterface, "err", rerr)
-		}
-		return fmt.Errorf("bind bridge %s's links: %w", s.cfg.BridgeInterface, err)
-	}
-	return nil
-}
-
-// heard tells whether any TAP of s received frames since the last look.
-func (h *Hub) heard(s *server) bool {
+// heard tells whether any TAP of s received frames since the last look,
+// and whether any TAP's counters could be read at all.
+func (h *Hub) heard(s *server) (moved, readable bool) {
 	if s.quiet.rx == nil {
 		s.quiet.rx = map[string]uint64{}
 	}
-	moved := false
 	for _, tap := range s.cfg.Taps() {
 		l, err := h.opts.Netlink.LinkByName(tap)
 		if err != nil || l.Attrs().Statistics == nil {
 			continue
 		}
+		readable = true
 		rx := l.Attrs().Statistics.RxPackets
 		if last, ok := s.quiet.rx[tap]; ok && rx != last {
 			moved = true
 		}
 		s.quiet.rx[tap] = rx
 	}
-	return moved
+	return moved, readable
 }
 
 // claimsFile is the saved claims: bridge name to holder.
 type claimsFile map[string]api.Holder
 
-// saveClaims writes every bridge's holder to the claims file, so that a
-// restarted hub keeps them (h.mu held).
+// saveClaims writes every bridge's holder to the claims file, keeping the
+// saved claims of bridges not started now (a restore being retried), so
+// that a restarted hub keeps them (h.mu held).
 func (h *Hub) saveClaims() error {
 	if h.opts.ClaimsFile == "" {
 		return nil
 	}
 	out := claimsFile{}
+	for name, who := range h.saved {
+		if _, started := h.servers[name]; !started {
+			out[name] = who
+		}
+	}
 	for name, s := range h.servers {
 		if s.holder != nil {
 			out[name] = *s.holder
@@ -203,30 +228,43 @@ func (h *Hub) saveClaims() error {
 	if err := atomicfile.Write(h.opts.ClaimsFile, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save claims: %w", err)
 	}
+	h.saved = out
 	return nil
 }
 
-// savedHolder is bridge's holder in the claims file, if any. A claims
-// file that cannot be read is logged and taken as empty: a claim is
-// remade by its holder's next start, or by the operator.
-func (h *Hub) savedHolder(bridge string) *api.Holder {
-	if h.opts.ClaimsFile == "" {
-		return nil
+// loadClaims reads the claims file. One that cannot be read is logged and
+// taken as empty, as is an entry that is not valid: a claim is remade by
+// its holder's next start, or by the operator.
+func loadClaims(path string, log *slog.Logger) claimsFile {
+	out := claimsFile{}
+	if path == "" {
+		return out
 	}
-	data, err := os.ReadFile(h.opts.ClaimsFile)
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return out
 	}
 	var saved claimsFile
 	if err == nil {
 		err = json.Unmarshal(data, &saved)
 	}
 	if err != nil {
-		h.log.Warn("the saved claims cannot be read; bridges start unclaimed", "file", h.opts.ClaimsFile, "err", err)
-		return nil
+		log.Warn("the saved claims cannot be read; bridges start unclaimed", "file", path, "err", err)
+		return out
 	}
-	if who, ok := saved[bridge]; ok {
-		return &who
+	for bridge, who := range saved {
+		r := api.ClaimRequest{Bridge: bridge, GatewayID: who.GatewayID, Bond: who.Bond, Fingerprint: who.Fingerprint}
+		if err := r.Check(); err != nil {
+			log.Warn("a saved claim is not valid; its bridge starts unclaimed", "file", path, "bridge", bridge, "err", err)
+			continue
+		}
+		if who.Fingerprint != "" {
+			if who.Fingerprint, err = tunnel.ParseFingerprint(who.Fingerprint); err != nil {
+				log.Warn("a saved claim is not valid; its bridge starts unclaimed", "file", path, "bridge", bridge, "err", err)
+				continue
+			}
+		}
+		out[bridge] = who
 	}
-	return nil
+	return out
 }

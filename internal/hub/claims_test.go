@@ -168,12 +168,12 @@ func TestClaimExpires(t *testing.T) {
 	}
 	rx("tap1", 10)
 	rx("tap2", 10)
-	h.expireSilent(ctx) // first look: counters recorded
+	h.expireSilent() // first look: counters recorded
 	// Traffic on tap2 only, for 30 minutes: the holder is alive.
 	for i := range 60 {
 		c.t = c.t.Add(30 * time.Second)
 		rx("tap2", uint64(11+i))
-		h.expireSilent(ctx)
+		h.expireSilent()
 	}
 	if _, err := h.Claim(ctx, claim("gw-two-0002", "bond0")); !errors.Is(err, errkind.ErrConflict) {
 		t.Fatalf("a holder with traffic lost its claim: %v", err)
@@ -181,13 +181,13 @@ func TestClaimExpires(t *testing.T) {
 	// Silent on both links: held until the expiry, free after it.
 	for elapsed := time.Duration(0); elapsed < DefaultClaimExpiry-time.Minute; elapsed += 30 * time.Second {
 		c.t = c.t.Add(30 * time.Second)
-		h.expireSilent(ctx)
+		h.expireSilent()
 	}
 	if _, err := h.Claim(ctx, claim("gw-two-0002", "bond0")); !errors.Is(err, errkind.ErrConflict) {
 		t.Fatalf("claim lapsed before the expiry: %v", err)
 	}
 	c.t = c.t.Add(2 * time.Minute)
-	h.expireSilent(ctx)
+	h.expireSilent()
 	if _, err := h.Claim(ctx, claim("gw-two-0002", "bond0")); err != nil {
 		t.Fatalf("claim of a holder silent past the expiry did not lapse: %v", err)
 	}
@@ -254,12 +254,43 @@ func TestTLSBridge(t *testing.T) {
 	if _, err := h.Release(ctx, "br0", nil); err != nil {
 		t.Fatal(err)
 	}
-	if sp := tun.running["tap1"]; sp.PeerFingerprints[0] != own {
-		t.Errorf("after the release tap1 pins %v, want the hub's own", sp.PeerFingerprints)
+	if sp := tun.running["tap1"]; sp.PeerFingerprints[0] != gw {
+		t.Errorf("after the release tap1 pins %v, want the last holder's until another claims", sp.PeerFingerprints)
+	}
+	other := claim("gw-two-0002", "bond0")
+	other.Fingerprint = testIdentity(t).Fingerprint
+	if _, err := h.Claim(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if sp := tun.running["tap2"]; sp.PeerFingerprints[0] != other.Fingerprint {
+		t.Errorf("after another holder's claim tap2 pins %v, want %s", sp.PeerFingerprints, other.Fingerprint)
 	}
 
 	bare := New(Options{Netlink: testsupport.NewFakeNetlink(), Tunnels: tun, KeyDir: t.TempDir()})
 	if _, err := bare.Start(ctx, testsupport.SpecServer(t)); !errors.Is(err, errkind.ErrUnsupported) || !strings.Contains(err.Error(), "static") {
 		t.Errorf("TLS start without an identity: %v, want unsupported naming static mode", err)
+	}
+}
+
+// TestSavedClaimsOfOtherBridges: a claim change keeps the saved claims of
+// bridges not started now (their restore is being retried); a saved
+// claim that is not valid is dropped, not trusted.
+func TestSavedClaimsOfOtherBridges(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "claims.json")
+	saved := `{"br7": {"gateway_id": "gw-seven-07", "bond": "bond7", "since": "2026-12-01T00:00:00Z"},
+		"br8": {"gateway_id": "gw-eight-08", "bond": "bond8", "fingerprint": "not a fingerprint", "since": "2026-12-01T00:00:00Z"}}`
+	if err := os.WriteFile(file, []byte(saved), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := newClaimHub(t, file, &clock{t: time.Now()})
+	if _, err := h.Claim(context.Background(), claim("gw-one-0001", "bond0")); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "gw-seven-07") || !strings.Contains(string(data), "gw-one-0001") || strings.Contains(string(data), "gw-eight") {
+		t.Errorf("claims file:\n%s\nwant br7's saved claim kept, br0's added, br8's invalid one dropped", data)
 	}
 }

@@ -69,6 +69,7 @@ type Hub struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	servers map[string]*server
+	saved   claimsFile // the claims file as last read or written
 }
 
 type server struct {
@@ -76,6 +77,7 @@ type server struct {
 	keyFile string
 	started time.Time
 	holder  *api.Holder // who holds the links; nil: nobody
+	pinned  string      // TLS: the certificate the links accept; "": the hub's own (nobody's yet)
 	quiet   silence
 }
 
@@ -91,7 +93,8 @@ func New(opts Options) *Hub {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Hub{opts: opts, log: log.With("role", "server"), servers: map[string]*server{}}
+	log = log.With("role", "server")
+	return &Hub{opts: opts, log: log, servers: map[string]*server{}, saved: loadClaims(opts.ClaimsFile, log)}
 }
 
 func (h *Hub) now() time.Time { return h.opts.Now() }
@@ -113,8 +116,8 @@ func (h *Hub) Start(ctx context.Context, cfg api.Server) (api.ServerStatus, erro
 		return api.ServerStatus{}, err
 	}
 	s := &server{cfg: cfg, keyFile: filepath.Join(h.opts.KeyDir, cfg.BridgeInterface+".key"), started: time.Now()}
-	if s.holder = h.savedHolder(cfg.BridgeInterface); s.holder != nil {
-		s.quiet = silence{heard: h.now()}
+	if who, ok := h.saved[cfg.BridgeInterface]; ok {
+		s.holder, s.pinned, s.quiet = &who, who.Fingerprint, silence{heard: h.now()}
 	}
 	var undo []func()
 	rollback := func() {
@@ -309,8 +312,9 @@ func (h *Hub) stop(ctx context.Context, name string, keepKey bool) error {
 		}
 	}
 	delete(h.servers, name)
-	if !keepKey && s.holder != nil {
+	if _, saved := h.saved[name]; !keepKey && saved {
 		// The bridge is gone, and its claim with it (a restart keeps both).
+		delete(h.saved, name)
 		if err := h.saveClaims(); err != nil {
 			errs = append(errs, err)
 		}
@@ -446,8 +450,8 @@ func (h *Hub) key(s *server) (api.Key, error) {
 }
 
 // spec is the tunnel of s's link i (0-based): in TLS mode it accepts the
-// holder's certificate only, or, while nobody holds the bridge, only the
-// hub's own (no gateway has it: the link waits for a claim).
+// certificate of the holder it was last given, or, before any claim, only
+// the hub's own (no gateway has it: the link waits for a claim).
 func (h *Hub) spec(s *server, i int) tunnel.Spec {
 	sp := tunnel.Spec{Tap: s.cfg.Taps()[i], Role: tunnel.Server, Port: s.cfg.Port(i + 1)}
 	if s.cfg.TunnelMode != api.TunnelTLS {
@@ -455,14 +459,14 @@ func (h *Hub) spec(s *server, i int) tunnel.Spec {
 		return sp
 	}
 	peer := h.opts.Identity.Fingerprint
-	if s.holder != nil && s.holder.Fingerprint != "" {
-		peer = s.holder.Fingerprint
+	if s.pinned != "" {
+		peer = s.pinned
 	}
 	sp.Mode, sp.CertFile, sp.CertKeyFile, sp.PeerFingerprints = tunnel.ModeTLS, h.opts.Identity.CertFile, h.opts.Identity.KeyFile, []string{peer}
 	return sp
 }
 
-// repin gives s's TLS links the peer its holder names now (all links at
+// repin gives s's TLS links the peer s.pinned names now (all links at
 // once: each restart takes a second, openvpn's exit notification).
 func (h *Hub) repin(ctx context.Context, s *server) error {
 	if s.cfg.TunnelMode != api.TunnelTLS {

@@ -22,6 +22,17 @@ const LabEnv = "MULTILINK_LAB"
 // InLab reports whether the tests run inside the kernel lab.
 func InLab() bool { return os.Getenv(LabEnv) == "1" }
 
+// HostOnly skips the test inside the kernel lab: what it proves does not
+// depend on the kernel (API, TLS, files, claims), and the host's run of
+// every CI covers it; the lab's time goes to what differs between kernels
+// (bonding, netem, TC attachment, the eBPF programs).
+func HostOnly(t testing.TB) {
+	t.Helper()
+	if InLab() {
+		t.Skip("kernel-agnostic: runs on the host, not in the kernel lab")
+	}
+}
+
 // Require skips the test when ok is false, or fails it inside the lab.
 func Require(t testing.TB, ok bool, format string, args ...any) {
 	t.Helper()

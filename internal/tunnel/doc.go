@@ -57,8 +57,8 @@
 //     2.6 peers) rekeyed every hour: forward secrecy. It needs OpenVPN
 //     2.6; an older one is errkind.Unsupported with the way out (ask for
 //     static mode).
-//   - Keepalive is "ping 1" and "ping-restart 10": openvpn itself resets
-//     the link after 10 s of silence (keeping the TAP with persist-tun).
+//   - Keepalive is "ping 10" and "ping-restart 60": OpenVPN's usual
+//     pair, for NAT state; the probe watches liveness, far faster.
 //     The server uses "float" (follow a client whose address changed;
 //     packets are authenticated by the key), "ping-timer-rem" (no
 //     restarts while no client was ever heard) and "multihome": it
@@ -70,9 +70,12 @@
 //     and set Spec.Mark (SO_MARK) for the caller's policy routing. OpenVPN
 //     parses --mark as a signed int, so marks above 0x7fffffff are
 //     refused.
-//   - openvpn keeps root: on ping-restart it opens a new socket, and
-//     SO_MARK needs CAP_NET_ADMIN, so it does not drop privileges
-//     (user/group).
+//   - With Options.User, openvpn drops to that user and group once it has
+//     read its config and keys and opened the TAP and socket (user,
+//     group). OpenVPN 2.6 keeps CAP_NET_ADMIN (libcap-ng) for SO_MARK on
+//     the socket it opens at a ping-restart; SO_BINDTODEVICE needs no
+//     capability since Linux 5.7; persist-tun and persist-key keep the
+//     rest. Without it openvpn keeps root.
 //   - Every value written into a config file is validated first
 //     (interface names by api.CheckIfName, paths restricted to
 //     "/._-+@:," letters and digits), so no quoting is needed.

@@ -37,12 +37,17 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// fakeOpenVPN mimics openvpn: --version prints a version and exits 1;
+// fakeOpenVPN mimics openvpn: --version prints a version (2.6.14, or
+// <dir>/version) and exits 1;
 // --config reads <dir>/mode: "exit" exits 3 at once, "run" runs until
 // SIGTERM, "stubborn" ignores SIGTERM.
 func fakeOpenVPN(dir string, args []string) int {
 	if len(args) == 1 && args[0] == "--version" {
-		fmt.Println("OpenVPN 2.6.14 x86_64-pc-linux-gnu [SSL (OpenSSL)] [fake]")
+		version := "2.6.14"
+		if v, err := os.ReadFile(filepath.Join(dir, "version")); err == nil {
+			version = strings.TrimSpace(string(v))
+		}
+		fmt.Printf("OpenVPN %s x86_64-pc-linux-gnu [SSL (OpenSSL)] [fake]\n", version)
 		return 1
 	}
 	if len(args) != 2 || args[0] != "--config" {

@@ -44,13 +44,13 @@ const (
 )
 
 // LoadIdentity returns the identity in dir, made there (dir 0700) if
-// there is none. A damaged identity is an error naming the files, never
-// replaced behind the operator's back: peers pin it.
+// there is no certificate yet. A damaged identity is an error naming the
+// files, never replaced behind the operator's back: peers pin it.
 func LoadIdentity(dir string) (Identity, error) {
 	id := Identity{CertFile: filepath.Join(dir, identityCert), KeyFile: filepath.Join(dir, identityKey)}
-	_, certErr := os.Stat(id.CertFile)
-	_, keyErr := os.Stat(id.KeyFile)
-	if errors.Is(certErr, os.ErrNotExist) && errors.Is(keyErr, os.ErrNotExist) {
+	// No certificate: none was handed out (the key is written first), so
+	// a key alone, from a start cut short, is replaced too.
+	if _, err := os.Stat(id.CertFile); errors.Is(err, os.ErrNotExist) {
 		if err := newIdentity(dir, id); err != nil {
 			return Identity{}, err
 		}

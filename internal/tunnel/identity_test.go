@@ -1,13 +1,17 @@
 package tunnel
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/multilink/multilink/internal/errkind"
 )
 
 // TestLoadIdentity: the first load makes a key (0600) and a certificate;
@@ -52,6 +56,14 @@ func TestLoadIdentity(t *testing.T) {
 	if data, _ := os.ReadFile(id.KeyFile); string(data) != "garbage" {
 		t.Error("the damaged key was replaced")
 	}
+	// A key without its certificate (a first start cut short): made anew.
+	if err := os.Remove(id.CertFile); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := LoadIdentity(dir)
+	if err != nil || fresh.Fingerprint == id.Fingerprint {
+		t.Errorf("a key without a certificate: %+v %v, want a new identity", fresh, err)
+	}
 }
 
 func TestParseFingerprint(t *testing.T) {
@@ -63,5 +75,31 @@ func TestParseFingerprint(t *testing.T) {
 		if got, err := ParseFingerprint(in); err != nil || got != want {
 			t.Errorf("ParseFingerprint(%q) = %q, %v; want %q", in, got, err, want)
 		}
+	}
+}
+
+// TestOlderOpenVPNRefusesTLS: with OpenVPN 2.5 (no --peer-fingerprint) a
+// TLS-mode start is refused as unsupported, naming the version needed and
+// static mode; nothing is left; a static-mode start works.
+func TestOlderOpenVPNRefusesTLS(t *testing.T) {
+	w := newFakeWorld(t, "run")
+	if err := os.WriteFile(filepath.Join(w.dir, "version"), []byte("2.5.9"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := w.manager(t, Options{})
+	id, err := LoadIdentity(filepath.Join(t.TempDir(), "id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Spec{Tap: "tap1", Role: Server, Port: 1191, Mode: ModeTLS, CertFile: id.CertFile, CertKeyFile: id.KeyFile, PeerFingerprints: []string{id.Fingerprint}}
+	err = m.Start(context.Background(), s)
+	if !errors.Is(err, errkind.ErrUnsupported) || !strings.Contains(err.Error(), "2.5.9") || !strings.Contains(err.Error(), "2.6") || !strings.Contains(err.Error(), `"static"`) {
+		t.Fatalf("TLS start with OpenVPN 2.5.9: %v, want unsupported naming 2.5.9, 2.6 and static mode", err)
+	}
+	if _, ok := w.dev.link("tap1"); ok {
+		t.Error("the refused start left tap1")
+	}
+	if err := m.Start(context.Background(), testSpec(w.key, "tap1", 1191)); err != nil {
+		t.Fatalf("static start with OpenVPN 2.5.9: %v", err)
 	}
 }

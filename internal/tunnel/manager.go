@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -30,6 +29,9 @@ type Options struct {
 	StableAfter time.Duration // added: a run this long resets the backoff to MinBackoff; 0: 1 min
 	StopTimeout time.Duration // added: wait after SIGTERM before SIGKILL; 0: 5 s
 	Alias       string        // set on the TAPs made, to know them after a crash (an owner mark); empty: "multilink-tunnel"
+	// User and Group: openvpn drops to them after its start (Spec.User);
+	// empty: it keeps root.
+	User, Group string
 }
 
 // Manager runs and supervises OpenVPN TAP tunnels in one network
@@ -79,6 +81,9 @@ func NewManager(opts Options) (*Manager, error) {
 			return nil, fmt.Errorf("new tunnel manager: open netns %s: %w", opts.NetNS, err)
 		}
 	}
+	if err := killStrays(opts.Dir, loggerOr(opts.Logger)); err != nil {
+		return nil, fmt.Errorf("new tunnel manager: %w", err)
+	}
 	dev, err := newKernelDevices(ns, opts.Alias)
 	if err == nil {
 		var m *Manager
@@ -97,10 +102,21 @@ func (o Options) check() error {
 	if o.Dir == "" {
 		return errkind.Invalid("dir", "is required")
 	}
+	if err := (Spec{User: o.User, Group: o.Group}).checkAccounts(); err != nil {
+		return err
+	}
 	if o.MinBackoff < 0 || o.MaxBackoff < 0 || o.MaxBackoff > 0 && o.MinBackoff > o.MaxBackoff {
 		return errkind.Invalid("backoff", "want 0 <= min %s <= max %s", o.MinBackoff, o.MaxBackoff)
 	}
 	return nil
+}
+
+// loggerOr is log, or one that discards.
+func loggerOr(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return log
 }
 
 // newManager takes ownership of dev and ns.
@@ -114,9 +130,7 @@ func newManager(opts Options, dev devices, ns netns.NsHandle) (*Manager, error) 
 	if opts.OpenVPN == "" {
 		opts.OpenVPN = "openvpn"
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+	opts.Logger = loggerOr(opts.Logger)
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
 			*d = v
@@ -162,6 +176,7 @@ func (m *Manager) Start(ctx context.Context, s Spec) error {
 }
 
 func (m *Manager) start(ctx context.Context, s Spec) error {
+	s.User, s.Group = m.opts.User, m.opts.Group
 	if err := s.check(); err != nil {
 		return err
 	}
@@ -241,6 +256,7 @@ func (m *Manager) add(ctx context.Context, s Spec, text []byte) (*tun, error) {
 // openvpn is restarted at once with it, the TAP kept (its bridge or bond
 // membership and admin state too). Tap, role and port cannot change.
 func (m *Manager) Reconfigure(ctx context.Context, s Spec) error {
+	s.User, s.Group = m.opts.User, m.opts.Group
 	if err := s.check(); err != nil {
 		return fmt.Errorf("reconfigure tunnel %s: %w", s.Tap, err)
 	}

@@ -29,11 +29,11 @@ func Render(s Spec, v Version) ([]byte, error) {
 		return nil, fmt.Errorf("render config of %s: %w", s.Tap, err)
 	}
 	var c conf
-	writeCommon(&c, s)
+	writeCommon(&c, s, v)
 	if s.mode() == ModeTLS {
 		if !v.AtLeast(2, 6) {
 			return nil, errkind.Unsupported(nil, "OpenVPN %s has no --peer-fingerprint: tunnel mode %q needs OpenVPN 2.6 or later; "+
-				"install it, or ask for the spec's static-key mode explicitly (tunnel_mode %q)", v, ModeTLS, ModeStatic)
+				"install it on both ends, or run the hub's bridge in the spec's static-key mode (server tunnel_mode %q)", v, ModeTLS, ModeStatic)
 		}
 		writeTLS(&c, s)
 		return c.Bytes(), nil
@@ -89,7 +89,7 @@ func writeTLS(c *conf, s Spec) {
 
 // writeCommon writes what does not depend on the crypto mode: device,
 // socket, keepalive, persistence, logging.
-func writeCommon(c *conf, s Spec) {
+func writeCommon(c *conf, s Spec, v Version) {
 	c.comment(fmt.Sprintf("%s end of %s, written by multilink: do not edit", s.Role, s.Tap))
 	c.line("dev", s.Tap)
 	c.line("dev-type", "tap")
@@ -121,6 +121,17 @@ func writeCommon(c *conf, s Spec) {
 	c.line("ping-restart", strconv.Itoa(pingRestart))
 	c.line("persist-tun")
 	c.line("persist-key")
+	// Dropping needs OpenVPN 2.6 (it keeps CAP_NET_ADMIN then) and a
+	// port a user may bind again after a restart.
+	if s.User != "" && v.AtLeast(2, 6) && (s.Role == Client || s.Port >= 1024) {
+		// Root only to start: read the keys, attach to the TAP, open the
+		// socket. persist-tun and persist-key keep those across a restart;
+		// the new socket's SO_MARK needs CAP_NET_ADMIN, which OpenVPN 2.6
+		// keeps (libcap-ng), and SO_BINDTODEVICE needs nothing on Linux
+		// 5.7 and later.
+		c.line("user", s.User)
+		c.line("group", s.Group)
+	}
 	c.line("verb", "3")
 	c.line("suppress-timestamps")
 }

@@ -28,6 +28,8 @@ func TestRenderGolden(t *testing.T) {
 			KeyFile: "/k"}, v26},
 		{"client-2.7.golden", Spec{Tap: "tap1", Role: Client, Port: 1191, Remote: netip.MustParseAddr("2001:db8::1"),
 			Device: "eth0.100", Mark: 7, KeyFile: "/k"}, Version{2, 7, 0}},
+		{"client-user.golden", Spec{Tap: "tap1", Role: Client, Port: 1191, Remote: netip.MustParseAddr("192.0.2.1"), Device: "eth0", Mark: 7,
+			KeyFile: "/k", User: "nobody", Group: "nogroup"}, v26},
 		{"server-tls.golden", Spec{Tap: "tap1", Role: Server, Port: 1191, Mode: ModeTLS, CertFile: "/var/lib/multilink/identity/tunnel.crt",
 			CertKeyFile: "/var/lib/multilink/identity/tunnel.key", PeerFingerprints: []string{fpA, strings.ToLower(strings.ReplaceAll(fpB, ":", ""))}}, v26},
 		{"client-tls.golden", Spec{Tap: "tap2", Role: Client, Port: 1192, Remote: netip.MustParseAddr("192.0.2.1"), Device: "wwan0", Mark: 0x4d4c0001,
@@ -51,6 +53,37 @@ const (
 	fpA = "60:96:32:83:EB:C2:86:21:53:5A:81:C4:FF:6D:8A:C8:42:44:02:47:FA:D8:60:3D:96:AB:BF:88:F6:87:3B:99"
 	fpB = "3E:46:98:97:12:5F:A3:30:95:C3:D9:D6:DD:70:F1:0B:D8:1A:3C:C8:09:4A:D8:F4:FC:42:C6:9B:FC:E1:7E:FB"
 )
+
+// TestRenderUserNeeds26: openvpn drops to its user only where it can run
+// on after a restart: OpenVPN 2.6 (it keeps CAP_NET_ADMIN), and a server
+// port it may bind again (1024 and up).
+func TestRenderUserNeeds26(t *testing.T) {
+	for _, c := range []struct {
+		spec Spec
+		v    Version
+		want bool
+	}{
+		{Spec{Tap: "tap1", Role: Server, Port: 1191, KeyFile: "/k", User: "nobody", Group: "nogroup"}, Version{2, 6, 0}, true},
+		{Spec{Tap: "tap1", Role: Server, Port: 1191, KeyFile: "/k", User: "nobody", Group: "nogroup"}, Version{2, 5, 9}, false},
+		{Spec{Tap: "tap1", Role: Server, Port: 443, KeyFile: "/k", User: "nobody", Group: "nogroup"}, Version{2, 6, 0}, false},
+		{Spec{Tap: "tap1", Role: Server, Port: 1191, KeyFile: "/k"}, Version{2, 6, 0}, false},
+	} {
+		got, err := Render(c.spec, c.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if has := strings.Contains(string(got), "\nuser nobody\ngroup nogroup\n"); has != c.want {
+			t.Errorf("port %d, openvpn %s, user %q: drops privileges %t, want %t", c.spec.Port, c.v, c.spec.User, has, c.want)
+		}
+	}
+	bad := Spec{Tap: "tap1", Role: Server, Port: 1191, KeyFile: "/k", User: "nobody\nscript-security 3", Group: "nogroup"}
+	if _, err := Render(bad, Version{2, 6, 0}); !errors.Is(err, errkind.ErrInvalid) {
+		t.Errorf("a user name with a newline: %v, want invalid", err)
+	}
+	if _, err := Render(Spec{Tap: "tap1", Role: Server, Port: 1191, KeyFile: "/k", User: "nobody"}, Version{2, 6, 0}); !errors.Is(err, errkind.ErrInvalid) {
+		t.Errorf("a user without a group: %v, want invalid", err)
+	}
+}
 
 // TestRenderTLSNeeds26: TLS mode with an OpenVPN older than 2.6 is
 // refused as unsupported, naming static mode as the way out.

@@ -39,6 +39,9 @@ func (s Spec) check() error {
 	default:
 		return errkind.Invalid("role", "%q is neither %q nor %q", s.Role, Server, Client)
 	}
+	if err := s.checkAccounts(); err != nil {
+		return err
+	}
 	switch s.mode() {
 	case ModeStatic:
 		return checkPath("key_file", s.KeyFile)
@@ -74,6 +77,39 @@ func checkPath(field, p string) error {
 			c == '/' || c == '.' || c == '_' || c == '-' || c == '+' || c == '@' || c == ':' || c == ','
 		if !ok {
 			return errkind.Invalid(field, "%q has a forbidden character at byte %d", p, i)
+		}
+	}
+	return nil
+}
+
+// checkAccounts checks the user and group openvpn drops to.
+func (s Spec) checkAccounts() error {
+	for field, name := range map[string]string{"user": s.User, "group": s.Group} {
+		if err := checkAccount(field, name); err != nil {
+			return err
+		}
+	}
+	if (s.User == "") != (s.Group == "") {
+		return errkind.Invalid("user", "user and group go together")
+	}
+	return nil
+}
+
+// checkAccount accepts "" or a user or group name as Debian makes them:
+// a letter or '_' first, then letters, digits, '_', '-' and '.', at most
+// 32 bytes.
+func checkAccount(field, name string) error {
+	if name == "" {
+		return nil
+	}
+	if len(name) > 32 {
+		return errkind.Invalid(field, "%q is longer than 32 bytes", name)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '.')
+		if !ok {
+			return errkind.Invalid(field, "%q is not a user or group name (byte %d)", name, i)
 		}
 	}
 	return nil

@@ -80,7 +80,9 @@ func (m *Manager) supervise(t *tun, bin string, first chan<- error) {
 func (t *tun) runContext() (ctx context.Context, reloaded func() bool) {
 	ctx, cancel := context.WithCancel(t.ctx)
 	var asked atomic.Bool
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		select {
 		case <-t.reload:
 			asked.Store(true)
@@ -88,7 +90,9 @@ func (t *tun) runContext() (ctx context.Context, reloaded func() bool) {
 		case <-ctx.Done():
 		}
 	}()
-	return ctx, func() bool { cancel(); return asked.Load() }
+	// Waiting for the watcher: a reload it took after the run ended on its
+	// own is not lost, it starts the next run at once.
+	return ctx, func() bool { cancel(); <-done; return asked.Load() }
 }
 
 // exitStatus describes how a run ended: the exit status or signal, or why

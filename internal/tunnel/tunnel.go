@@ -56,6 +56,12 @@ type Spec struct {
 	CertFile         string
 	CertKeyFile      string
 	PeerFingerprints []string
+
+	// User and Group, if set, are what openvpn drops to once it has read
+	// its config and keys and opened the TAP and socket (it keeps
+	// CAP_NET_ADMIN for SO_MARK on a restart). Set by the Manager from
+	// Options.
+	User, Group string
 }
 
 // mode is s.Mode with the default applied.

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -52,8 +53,15 @@ func newLab(t *testing.T) *lab {
 
 func nsManager(t *testing.T, ns *nstest.NS, dir string) *Manager {
 	t.Helper()
-	m, err := NewManager(Options{Dir: dir, NetNS: ns.Path(), Logger: testLogger(t),
+	return nsManagerWith(t, ns, Options{Dir: dir, Logger: testLogger(t),
 		MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, StopTimeout: 3 * time.Second})
+}
+
+// nsManagerWith is a Manager with opts in ns.
+func nsManagerWith(t *testing.T, ns *nstest.NS, opts Options) *Manager {
+	t.Helper()
+	opts.NetNS = ns.Path()
+	m, err := NewManager(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -582,4 +590,89 @@ func TestReconfigure(t *testing.T) {
 	if err := l.hm.Reconfigure(ctx, Spec{Tap: "tap9", Role: Server, Port: 1191, KeyFile: l.key}); !errors.Is(err, errkind.ErrNotFound) {
 		t.Errorf("Reconfigure of an unmanaged tunnel: %v, want not found", err)
 	}
+}
+
+// TestUnprivilegedOpenVPN: with Options.User, openvpn runs as that user
+// once started, in both modes, and a soft restart (SIGUSR1, as
+// ping-restart does) still brings the link back: the new socket gets its
+// SO_MARK (CAP_NET_ADMIN kept) and its SO_BINDTODEVICE.
+func TestUnprivilegedOpenVPN(t *testing.T) {
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("no user nobody: %v", err)
+	}
+	grp, err := user.LookupGroupId(nobody.Gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLab(t)
+	opts := func(dir string) Options {
+		return Options{Dir: dir, Logger: testLogger(t), MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second,
+			StopTimeout: 3 * time.Second, User: nobody.Username, Group: grp.Name}
+	}
+	hm := nsManagerWith(t, l.hub, opts(t.TempDir()))
+	gm := nsManagerWith(t, l.gw, opts(t.TempDir()))
+	hubID, err := LoadIdentity(filepath.Join(t.TempDir(), "hub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gwID, err := LoadIdentity(filepath.Join(t.TempDir(), "gw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	specs := []struct {
+		m *Manager
+		s Spec
+	}{
+		{hm, Spec{Tap: "tap1", Role: Server, Port: 1191, KeyFile: l.key}},
+		{gm, Spec{Tap: "tap1", Role: Client, Port: 1191, Remote: netip.MustParseAddr("192.0.2.1"), Device: "gv1", Mark: 7, KeyFile: l.key}},
+		{hm, Spec{Tap: "tap2", Role: Server, Port: 1192, Mode: ModeTLS, CertFile: hubID.CertFile, CertKeyFile: hubID.KeyFile, PeerFingerprints: []string{gwID.Fingerprint}}},
+		{gm, Spec{Tap: "tap2", Role: Client, Port: 1192, Remote: netip.MustParseAddr("198.51.100.1"), Device: "gv2", Mark: 8,
+			Mode: ModeTLS, CertFile: gwID.CertFile, CertKeyFile: gwID.KeyFile, PeerFingerprints: []string{hubID.Fingerprint}}},
+	}
+	for _, c := range specs {
+		if err := c.m.Start(ctx, c.s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addAddr(t, l.hub, "tap1", "10.8.1.1/24")
+	addAddr(t, l.gw, "tap1", "10.8.1.2/24")
+	addAddr(t, l.hub, "tap2", "10.8.2.1/24")
+	addAddr(t, l.gw, "tap2", "10.8.2.2/24")
+	pingOK(t, l.gw, "10.8.1.1")
+	pingOK(t, l.gw, "10.8.2.1")
+	for _, tap := range []string{"tap1", "tap2"} {
+		st, _ := gm.Status(tap)
+		if uid := processUID(t, st.PID); uid != nobody.Uid {
+			t.Errorf("gateway openvpn of %s runs as uid %s, want %s (nobody)", tap, uid, nobody.Uid)
+		}
+		if err := syscall.Kill(st.PID, syscall.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	pingOK(t, l.gw, "10.8.1.1")
+	pingOK(t, l.gw, "10.8.2.1")
+	for _, tap := range []string{"tap1", "tap2"} {
+		if st, _ := gm.Status(tap); st.Restarts != 0 || !st.Running {
+			t.Errorf("%s after SIGUSR1: %+v, want the same process running", tap, st)
+		}
+	}
+}
+
+// processUID is the real uid of process pid, from /proc.
+func processUID(t *testing.T, pid int) string {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "Uid:" {
+			return f[1]
+		}
+	}
+	t.Fatalf("no Uid line for pid %d", pid)
+	return ""
 }
