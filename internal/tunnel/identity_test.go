@@ -87,12 +87,9 @@ func TestOlderOpenVPNRefusesTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := w.manager(t, Options{})
-	id, err := LoadIdentity(filepath.Join(t.TempDir(), "id"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := testIdentity(t)
 	s := Spec{Tap: "tap1", Role: Server, Port: 1191, Mode: ModeTLS, CertFile: id.CertFile, CertKeyFile: id.KeyFile, PeerFingerprints: []string{id.Fingerprint}}
-	err = m.Start(context.Background(), s)
+	err := m.Start(context.Background(), s)
 	if !errors.Is(err, errkind.ErrUnsupported) || !strings.Contains(err.Error(), "2.5.9") || !strings.Contains(err.Error(), "2.6") || !strings.Contains(err.Error(), `"static"`) {
 		t.Fatalf("TLS start with OpenVPN 2.5.9: %v, want unsupported naming 2.5.9, 2.6 and static mode", err)
 	}
@@ -102,4 +99,14 @@ func TestOlderOpenVPNRefusesTLS(t *testing.T) {
 	if err := m.Start(context.Background(), testSpec(w.key, "tap1", 1191)); err != nil {
 		t.Fatalf("static start with OpenVPN 2.5.9: %v", err)
 	}
+}
+
+// testIdentity is a tunnel identity made for the test.
+func testIdentity(t *testing.T) Identity {
+	t.Helper()
+	id, err := LoadIdentity(filepath.Join(t.TempDir(), "identity"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

@@ -474,18 +474,9 @@ func TestKernelDevices(t *testing.T) {
 // presenting a certificate the hub does not pin gets no tunnel.
 func TestTLSMode(t *testing.T) {
 	l := newLab(t)
-	hubID, err := LoadIdentity(filepath.Join(t.TempDir(), "hub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gwID, err := LoadIdentity(filepath.Join(t.TempDir(), "gw"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	strangerID, err := LoadIdentity(filepath.Join(t.TempDir(), "stranger"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	hubID := testIdentity(t)
+	gwID := testIdentity(t)
+	strangerID := testIdentity(t)
 	tlsSpec := func(s Spec, me Identity, peer string) Spec {
 		s.Mode, s.CertFile, s.CertKeyFile, s.PeerFingerprints = ModeTLS, me.CertFile, me.KeyFile, []string{peer}
 		return s
@@ -541,14 +532,8 @@ func TestTLSMode(t *testing.T) {
 // the tunnel comes up.
 func TestReconfigure(t *testing.T) {
 	l := newLab(t)
-	hubID, err := LoadIdentity(filepath.Join(t.TempDir(), "hub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gwID, err := LoadIdentity(filepath.Join(t.TempDir(), "gw"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	hubID := testIdentity(t)
+	gwID := testIdentity(t)
 	ctx := context.Background()
 	server := Spec{Tap: "tap1", Role: Server, Port: 1191, Mode: ModeTLS, CertFile: hubID.CertFile, CertKeyFile: hubID.KeyFile,
 		PeerFingerprints: []string{hubID.Fingerprint}} // nobody but the hub itself: waiting
@@ -612,14 +597,8 @@ func TestUnprivilegedOpenVPN(t *testing.T) {
 	}
 	hm := nsManagerWith(t, l.hub, opts(t.TempDir()))
 	gm := nsManagerWith(t, l.gw, opts(t.TempDir()))
-	hubID, err := LoadIdentity(filepath.Join(t.TempDir(), "hub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gwID, err := LoadIdentity(filepath.Join(t.TempDir(), "gw"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	hubID := testIdentity(t)
+	gwID := testIdentity(t)
 	ctx := context.Background()
 	specs := []struct {
 		m *Manager
