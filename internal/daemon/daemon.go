@@ -108,6 +108,12 @@ func Run(ctx context.Context, o Options) error {
 	defer nl.Close()
 	// What a crashed run of this state dir left goes first: the lock says
 	// no other daemon uses the mark, and the desired state is rebuilt.
+	// Its openvpn processes end before their TAPs go: they tell their
+	// peers at once, and exit promptly.
+	tunnelDir := filepath.Join(o.StateDir, "tunnels")
+	if err := tunnel.EndStrays(tunnelDir, log); err != nil {
+		return fmt.Errorf("end the openvpn an earlier run left: %w", err)
+	}
 	if _, err := owner.Sweep(nl, mark, log); err != nil {
 		return fmt.Errorf("remove what an earlier run left: %w", err)
 	}
@@ -115,7 +121,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	tunnels, err := tunnel.NewManager(tunnel.Options{Dir: filepath.Join(o.StateDir, "tunnels"), OpenVPN: o.OpenVPN, Alias: string(mark), Logger: log,
+	tunnels, err := tunnel.NewManager(tunnel.Options{Dir: tunnelDir, OpenVPN: o.OpenVPN, Alias: string(mark), Logger: log,
 		User: ovUser, Group: ovGroup})
 	if err != nil {
 		return fmt.Errorf("start tunnel supervisor: %w", err)

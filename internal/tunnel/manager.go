@@ -81,9 +81,6 @@ func NewManager(opts Options) (*Manager, error) {
 			return nil, fmt.Errorf("new tunnel manager: open netns %s: %w", opts.NetNS, err)
 		}
 	}
-	if err := killStrays(opts.Dir, loggerOr(opts.Logger)); err != nil {
-		return nil, fmt.Errorf("new tunnel manager: %w", err)
-	}
 	dev, err := newKernelDevices(ns, opts.Alias)
 	if err == nil {
 		var m *Manager

@@ -13,17 +13,30 @@ import (
 	"time"
 )
 
-// strayGrace is how long a stray openvpn has after SIGTERM (its exit
-// notification to the peer takes a second) before SIGKILL.
-const strayGrace = 2 * time.Second
+// strayGrace is how long a stray openvpn has after SIGTERM before
+// SIGKILL. SIGTERM makes it send its exit notification at once (the peer
+// has it within milliseconds and starts a new session); in TLS mode it
+// then lingers 2 s, for a retransmission its control channel would only
+// send after tls-timeout (2 s). Those 2 s delay the new daemon's tunnels
+// and so the peer's new session: a quarter of a second is enough.
+const strayGrace = 250 * time.Millisecond
 
-// killStrays ends the openvpn processes an earlier run of this Manager's
-// config dir left: `<bin> --config <dir>/<tap>.conf`, found in /proc. An
-// openvpn that dropped to its own user has lost its parent-death signal
-// (the kernel clears it on a change of credentials), so it outlives a
-// daemon killed with -9; the next daemon ends it before it makes the TAP
-// again. All are signalled at once; it returns once they are gone.
-func killStrays(dir string, log *slog.Logger) error {
+// EndStrays ends the openvpn processes an earlier run of a Manager with
+// config dir dir left: `<bin> --config <dir>/<tap>.conf`, found in /proc.
+// An openvpn that dropped to its own user has lost its parent-death
+// signal (the kernel clears it on a change of credentials), so it
+// outlives a daemon killed with -9. Call it before anything else of that
+// run is removed: an openvpn whose TAP is deleted under it is slow to
+// exit, and one that still has its link sends the peer its exit
+// notification at once.
+//
+// A server end gets SIGTERM: its client must hear that the session is
+// over and start a new one. A client end gets SIGKILL: the next daemon's
+// client opens a new session that the server takes at once, while an
+// exit notification would make the server restart and close its port
+// for a second just when the new client knocks. All are ended together;
+// it returns once they are gone.
+func EndStrays(dir string, log *slog.Logger) error {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return fmt.Errorf("list processes: %w", err)
@@ -46,11 +59,20 @@ func killStrays(dir string, log *slog.Logger) error {
 			!bytes.HasSuffix(args[2], []byte(".conf")) || bytes.ContainsRune(args[2][len(prefix):], filepath.Separator) {
 			continue
 		}
-		log.Warn("ending an openvpn an earlier run of this daemon left", "pid", pid, "config", string(args[2]))
+		conf := string(args[2])
+		log.Warn("ending an openvpn an earlier run of this daemon left", "pid", pid, "config", conf)
+		grace := strayGrace
+		if clientConf(conf) {
+			grace = 0
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := endProcess(pid); err != nil {
+			began := time.Now()
+			killed, err := endProcess(pid, grace)
+			if err == nil {
+				log.Info("openvpn of an earlier run ended", "pid", pid, "took", time.Since(began).Round(time.Millisecond), "killed", killed)
+			} else {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -61,20 +83,40 @@ func killStrays(dir string, log *slog.Logger) error {
 	return errors.Join(errs...)
 }
 
-// endProcess sends pid SIGTERM, SIGKILL after strayGrace, and waits
-// (bounded) until it is gone.
-func endProcess(pid int) error {
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		if errors.Is(err, syscall.ESRCH) {
-			return nil
-		}
-		return fmt.Errorf("end stray openvpn %d: %w", pid, err)
+// clientConf tells whether the config file at path is a client end's
+// (Render writes "remote" for clients only). An unreadable one is taken
+// for a server's, which ends the gentler way.
+func clientConf(path string) bool {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return false
 	}
-	deadline := time.Now().Add(strayGrace)
-	killed := false
-	for i := 0; i < 400; i++ { // 400 x 10 ms: SIGTERM's grace, then SIGKILL's
-		if syscall.Kill(pid, 0) != nil {
-			return nil
+	for line := range bytes.Lines(text) {
+		if bytes.HasPrefix(line, []byte("remote ")) {
+			return true
+		}
+	}
+	return false
+}
+
+// endProcess sends pid SIGTERM, SIGKILL after grace (at once if grace is
+// 0), and waits (bounded) until it is gone; killed tells whether SIGKILL
+// was sent.
+func endProcess(pid int, grace time.Duration) (killed bool, err error) {
+	sig := syscall.SIGTERM
+	if grace == 0 {
+		sig, killed = syscall.SIGKILL, true
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		if errors.Is(err, syscall.ESRCH) {
+			return false, nil
+		}
+		return false, fmt.Errorf("end stray openvpn %d: %w", pid, err)
+	}
+	deadline := time.Now().Add(grace)
+	for i := 0; i < 300; i++ { // 300 x 10 ms: SIGTERM's grace, then SIGKILL's
+		if gone(pid) {
+			return killed, nil
 		}
 		if !killed && time.Now().After(deadline) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
@@ -82,5 +124,18 @@ func endProcess(pid int) error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return fmt.Errorf("end stray openvpn %d: still there after SIGKILL", pid)
+	return killed, fmt.Errorf("end stray openvpn %d: still there after SIGKILL", pid)
+}
+
+// gone tells whether pid has exited: no such process, or a zombie (a
+// stray's parent is gone, and whoever adopted it may reap it late; its
+// TAP and socket are already released).
+func gone(pid int) bool {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return true
+	}
+	// "pid (comm) S ...": the state follows the last ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' || stat[i+2] == 'X'
 }
