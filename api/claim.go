@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/multilink/multilink/internal/errkind"
@@ -23,14 +24,29 @@ type ClaimRequest struct {
 	// certificate (AB:CD:..., 32 bytes): a TLS-mode bridge's links accept
 	// only it. A multilink gateway always sends it.
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// LinkFingerprints, by link (the bridge's first link first), are the
+	// certificates of links that have their own since a rotation; an
+	// empty or missing entry is Fingerprint.
+	LinkFingerprints []string `json:"link_fingerprints,omitempty"`
 }
 
 // Holder is who holds a bridge's links.
 type Holder struct {
-	GatewayID   string    `json:"gateway_id"`
-	Bond        string    `json:"bond"`
-	Fingerprint string    `json:"fingerprint,omitempty"` // its tunnel certificate's (TLS mode)
-	Since       time.Time `json:"since"`
+	GatewayID   string `json:"gateway_id"`
+	Bond        string `json:"bond"`
+	Fingerprint string `json:"fingerprint,omitempty"` // its tunnel certificate's (TLS mode)
+	// LinkFingerprints are the certificates of its links that have their
+	// own since a rotation, by link; "" or missing: Fingerprint.
+	LinkFingerprints []string  `json:"link_fingerprints,omitempty"`
+	Since            time.Time `json:"since"`
+}
+
+// LinkFingerprint is the certificate h's link i (0-based) presents.
+func (h Holder) LinkFingerprint(i int) string {
+	if i < len(h.LinkFingerprints) && h.LinkFingerprints[i] != "" {
+		return h.LinkFingerprints[i]
+	}
+	return h.Fingerprint
 }
 
 // String names the holder in messages.
@@ -78,31 +94,26 @@ func (r ClaimRequest) Check() error {
 			return err
 		}
 	}
-	if r.Fingerprint != "" && !isFingerprint(r.Fingerprint) {
-		return errkind.Invalid("fingerprint", "%q is not a SHA-256 fingerprint: 32 hex bytes joined by colons", r.Fingerprint)
+	if r.Fingerprint != "" {
+		if _, err := ParseFingerprint("fingerprint", r.Fingerprint); err != nil {
+			return err
+		}
 	}
-	return checkHolder(r.GatewayID, r.Bond)
-}
-
-// isFingerprint tells whether s is a SHA-256 certificate fingerprint as
-// OpenVPN writes it: 32 hex bytes joined by colons.
-func isFingerprint(s string) bool {
-	if len(s) != 32*3-1 {
-		return false
+	if len(r.LinkFingerprints) > MaxLinks {
+		return errkind.Invalid("link_fingerprints", "%d entries: a bridge has at most %d links", len(r.LinkFingerprints), MaxLinks)
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if i%3 == 2 {
-			if c != ':' {
-				return false
-			}
+	for i, f := range r.LinkFingerprints {
+		if f == "" {
 			continue
 		}
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
+		if r.Fingerprint == "" {
+			return errkind.Invalid("link_fingerprints", "given without fingerprint")
+		}
+		if _, err := ParseFingerprint(Path("link_fingerprints", strconv.Itoa(i)), f); err != nil {
+			return err
 		}
 	}
-	return true
+	return checkHolder(r.GatewayID, r.Bond)
 }
 
 // UnmarshalJSON decodes a release strictly and checks it.

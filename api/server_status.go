@@ -46,8 +46,13 @@ type Key struct {
 	Holder *Holder `json:"holder,omitempty"`
 }
 
-// KeyLink tells a gateway which port serves which link.
+// KeyLink tells a gateway which port serves which link. A link that has
+// its own secret since a rotation says so: Fingerprint (TLS mode) is the
+// hub's certificate of that link, Key (static mode) its key; absent, the
+// link uses the Key's Fingerprint or Key.
 type KeyLink struct {
-	Tap  string `json:"tap"`
-	Port int    `json:"port"`
+	Tap         string `json:"tap"`
+	Port        int    `json:"port"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Key         string `json:"key,omitempty"`
 }

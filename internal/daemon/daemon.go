@@ -130,20 +130,25 @@ func Run(ctx context.Context, o Options) error {
 	// This daemon's tunnel certificate (TLS mode), the same for its
 	// bridges and bonds; peers pin its fingerprint.
 	id, err := tunnel.LoadIdentity(filepath.Join(o.StateDir, "identity"))
+	// Links with a certificate of their own since a rotation keep it
+	// here, one dir per TAP (TAP names are unique on the host).
+	linkIDs := filepath.Join(o.StateDir, "identity", "links")
 	if err != nil {
 		closeTunnels(log, tunnels)
 		return err
 	}
 	log.Info("tunnel identity", "fingerprint", id.Fingerprint)
 	gw, err := gateway.New(nl, gateway.Options{Tunnels: tunnels, Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Mark: mark, Identity: id,
-		Journal: filepath.Join(o.StateDir, "routes.json"), Logger: log,
+		LinkIdentityDir: linkIDs,
+		Journal:         filepath.Join(o.StateDir, "routes.json"), Logger: log,
 		Dataplane: gateway.DataplaneOptions{BondDriver: o.BondDriver, NoFailover: o.NoFailover, Probe: file.Probe, Policy: file.Policy}})
 	if err != nil {
 		closeTunnels(log, tunnels)
 		return err
 	}
 	hb := hub.New(hub.Options{Netlink: nl, Tunnels: tunnels, KeyDir: keys, Mark: mark, Logger: log,
-		ClaimsFile: filepath.Join(o.StateDir, "claims.json"), ClaimExpiry: o.ClaimExpiry, Identity: id})
+		ClaimsFile: filepath.Join(o.StateDir, "claims.json"), ClaimExpiry: o.ClaimExpiry, Identity: id,
+		LinkIdentityDir: linkIDs})
 	r := newRoles(hb, gw, newStore(o.StateDir), log)
 	defer teardown(log, r, tunnels)
 	want := desired(saved, file)

@@ -158,6 +158,10 @@ func (h hubRole) Release(ctx context.Context, bridge string, who *api.ReleaseReq
 	return h.hub.Release(ctx, bridge, who)
 }
 
+func (h hubRole) Rotate(ctx context.Context, bridge string, r api.RotateRequest) (api.KeyLink, error) {
+	return h.hub.Rotate(ctx, bridge, r)
+}
+
 // gatewayRole is the api's view of the client role.
 type gatewayRole struct{ *roles }
 
@@ -217,4 +221,8 @@ func (g gatewayRole) SetBondParams(ctx context.Context, name string, p api.BondP
 		return api.BondInfo{}, g.undone("set the parameters of bond "+name, err, undoErr)
 	}
 	return info, nil
+}
+
+func (g gatewayRole) Rotate(ctx context.Context, name string) (api.Rotation, error) {
+	return g.gw.Rotate(ctx, name)
 }

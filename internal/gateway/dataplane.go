@@ -289,3 +289,21 @@ func (st steerer) Announce(_ context.Context, name string) error {
 }
 
 func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// failover implements steering.
+func (s *dataplane) failover(bond string) (api.FailoverStatus, bool) {
+	e, ok := s.brain.Engine(bond)
+	if !ok {
+		return api.FailoverStatus{}, false
+	}
+	return e.Status(), true
+}
+
+// pin implements steering.
+func (s *dataplane) pin(bond, link string) error {
+	e, ok := s.brain.Engine(bond)
+	if !ok {
+		return errkind.NotFound("bond %s has no failover engine", bond)
+	}
+	return e.Apply(failover.Update{Pin: &link})
+}

@@ -37,8 +37,10 @@ type HubAPI struct {
 	GatewayID string
 	Bond      string
 	// Fingerprint is this gateway's tunnel certificate's, sent with the
-	// claim: a TLS-mode bridge's links accept only it.
-	Fingerprint string
+	// claim: a TLS-mode bridge's links accept only it. LinkFingerprints
+	// are those of links with their own since a rotation, by link.
+	Fingerprint      string
+	LinkFingerprints []string
 }
 
 // FetchKey asks the hub for the key of its bridge, claiming the bridge
@@ -48,7 +50,8 @@ type HubAPI struct {
 // refused naming both pins. A bridge held by another is errkind.Conflict.
 func (f HTTPFetcher) FetchKey(ctx context.Context, hub HubAPI) (api.Key, error) {
 	if hub.GatewayID != "" {
-		body, _ := json.Marshal(api.ClaimRequest{Bridge: hub.Bridge, GatewayID: hub.GatewayID, Bond: hub.Bond, Fingerprint: hub.Fingerprint}) // strings only
+		body, _ := json.Marshal(api.ClaimRequest{Bridge: hub.Bridge, GatewayID: hub.GatewayID, Bond: hub.Bond, Fingerprint: hub.Fingerprint,
+			LinkFingerprints: hub.LinkFingerprints}) // strings only
 		status, answer, err := f.do(ctx, hub, http.MethodPost, "/v1/server/claim", nil, body)
 		if err != nil {
 			return api.Key{}, err
@@ -90,6 +93,56 @@ func (f HTTPFetcher) Release(ctx context.Context, hub HubAPI, bridge string) err
 		return nil
 	}
 	return hubError(hub, status, answer)
+}
+
+// Rotate asks the hub to renew the secrets of one link of bridge, which
+// hub.GatewayID and hub.Bond hold: the answer is the link's new hub
+// certificate fingerprint (TLS) or key (static).
+func (f HTTPFetcher) Rotate(ctx context.Context, hub HubAPI, bridge string, r api.RotateRequest) (api.KeyLink, error) {
+	body, _ := json.Marshal(r) // strings and numbers only
+	status, answer, err := f.do(ctx, hub, http.MethodPost, "/v1/server/rotate/"+url.PathEscape(bridge), nil, body)
+	if err != nil {
+		return api.KeyLink{}, err
+	}
+	if status != http.StatusOK {
+		return api.KeyLink{}, hubError(hub, status, answer)
+	}
+	var l api.KeyLink
+	if err := json.Unmarshal(answer, &l); err != nil {
+		return api.KeyLink{}, errkind.Unavailable(err, "decode the hub's rotation answer")
+	}
+	if err := checkKeyLink(l, r.Fingerprint != ""); err != nil {
+		return api.KeyLink{}, err
+	}
+	if r.Fingerprint != "" && l.Fingerprint == "" || r.Fingerprint == "" && l.Key == "" {
+		return api.KeyLink{}, errkind.Unavailable(nil, "the hub's rotation answer has no new secret for %s", l.Tap)
+	}
+	if l.Fingerprint != "" {
+		l.Fingerprint, _ = tunnel.ParseFingerprint(l.Fingerprint)
+	}
+	return l, nil
+}
+
+// checkKeyLink checks the secrets a link entry of a hub's answer has of
+// its own, and canonicalises its fingerprint.
+func checkKeyLink(l api.KeyLink, tls bool) error {
+	if l.Fingerprint != "" {
+		if !tls {
+			return errkind.Unavailable(nil, "the hub sent a certificate fingerprint for %s of a static-key bridge", l.Tap)
+		}
+		if _, err := tunnel.ParseFingerprint(l.Fingerprint); err != nil {
+			return errkind.Unavailable(err, "the hub sent no valid certificate fingerprint for %s", l.Tap)
+		}
+	}
+	if l.Key != "" {
+		if tls {
+			return errkind.Unavailable(nil, "the hub sent a static key for %s of a TLS bridge", l.Tap)
+		}
+		if err := tunnel.ParseKey([]byte(l.Key)); err != nil {
+			return errkind.Unavailable(err, "the hub sent no valid key for %s", l.Tap)
+		}
+	}
+	return nil
 }
 
 // do sends one request to the hub's API and returns the answer's status
@@ -191,9 +244,15 @@ func decodeKey(hub HubAPI, status int, body []byte) (api.Key, error) {
 	if len(k.Links) == 0 {
 		return api.Key{}, errkind.Unavailable(nil, "the hub listed no links")
 	}
-	for _, l := range k.Links {
+	for i, l := range k.Links {
 		if l.Port < 1 || l.Port > 65535 {
 			return api.Key{}, errkind.Unavailable(nil, "the hub listed link %s with port %d", l.Tap, l.Port)
+		}
+		if err := checkKeyLink(l, k.TunnelMode == api.TunnelTLS); err != nil {
+			return api.Key{}, err
+		}
+		if l.Fingerprint != "" {
+			k.Links[i].Fingerprint, _ = tunnel.ParseFingerprint(l.Fingerprint)
 		}
 	}
 	return k, nil

@@ -34,6 +34,7 @@ type Netlink interface {
 // Tunnels is what the gateway needs of the tunnel supervisor.
 type Tunnels interface {
 	Start(ctx context.Context, s tunnel.Spec) error
+	Reconfigure(ctx context.Context, s tunnel.Spec) error
 	Stop(ctx context.Context, tap string) error
 	Status(tap string) (tunnel.Status, bool)
 }
@@ -43,6 +44,8 @@ type KeyFetcher interface {
 	FetchKey(ctx context.Context, hub HubAPI) (api.Key, error)
 	// Release gives back the bridge a claim of FetchKey took.
 	Release(ctx context.Context, hub HubAPI, bridge string) error
+	// Rotate renews one link's secrets at the hub (the holder's call).
+	Rotate(ctx context.Context, hub HubAPI, bridge string, r api.RotateRequest) (api.KeyLink, error)
 }
 
 // Options configures a Gateway.
@@ -51,13 +54,16 @@ type Options struct {
 	Fetcher KeyFetcher
 	// Identity is this gateway's tunnel certificate, for hubs whose
 	// bridges run TLS mode.
-	Identity  tunnel.Identity
-	KeyDir    string     // where fetched keys are kept (0600)
-	Token     string     // sent to hubs when a client gives no server_token
-	Mark      owner.Mark // set on every bond, to know it after a crash ("": none)
-	Journal   string     // file that lists the policy routing in place, for the next start ("": none)
-	Dataplane DataplaneOptions
-	Logger    *slog.Logger
+	Identity tunnel.Identity
+	// LinkIdentityDir keeps the certificates links have of their own
+	// since a rotation, one dir per TAP.
+	LinkIdentityDir string
+	KeyDir          string     // where fetched keys are kept (0600)
+	Token           string     // sent to hubs when a client gives no server_token
+	Mark            owner.Mark // set on every bond, to know it after a crash ("": none)
+	Journal         string     // file that lists the policy routing in place, for the next start ("": none)
+	Dataplane       DataplaneOptions
+	Logger          *slog.Logger
 }
 
 // Gateway runs the client role.
@@ -67,17 +73,19 @@ type Options struct {
 // bond_params answer meanwhile. A bond being started or stopped is busy:
 // its names and routing slot stay reserved until it is done.
 type Gateway struct {
-	opts    Options
-	nl      Netlink
-	bonds   bond.Driver
-	watch   bondWatcher // told about bonds coming and going (nil: nobody)
-	dp      *dataplane  // nil in unit tests: no probe, no engines
-	journal *journal    // the policy routing in place
-	log     *slog.Logger
-	mu      sync.Mutex
-	clients map[string]*client
-	busy    map[string]*busy
-	setMu   sync.Mutex // serialises SetBondParams
+	opts     Options
+	nl       Netlink
+	bonds    bond.Driver
+	watch    bondWatcher // told about bonds coming and going (nil: nobody)
+	dp       *dataplane  // nil in unit tests: no probe, no engines
+	steer    steering    // the engines, for a rotation (nil: none)
+	journal  *journal    // the policy routing in place
+	log      *slog.Logger
+	mu       sync.Mutex
+	clients  map[string]*client
+	busy     map[string]*busy
+	rotating map[string]bool // bonds whose links are being rotated
+	setMu    sync.Mutex      // serialises SetBondParams
 }
 
 // busy is a bond being started or stopped without g.mu held.
@@ -99,6 +107,14 @@ type client struct {
 	hub     HubAPI // where the key came from, and as whom
 	bridge  string // the hub's bridge the links belong to
 	mode    string // the bridge's tunnel mode (api.TunnelTLS, api.TunnelStatic)
+	links   []gwLink
+}
+
+// gwLink is what one link of a client has of its own.
+type gwLink struct {
+	id      tunnel.Identity // TLS: its own certificate since a rotation; zero: the daemon's
+	peer    string          // TLS: the hub's certificate it accepts
+	keyFile string          // static: its own key since a rotation; "": the bond's
 }
 
 // New returns a Gateway with no bonds yet, its data plane (bond drivers,
@@ -120,7 +136,7 @@ func New(nl *netlink.Handle, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g := newGateway(opts, nl, dp.bonds, dp)
-	g.dp, g.journal = dp, j
+	g.dp, g.steer, g.journal = dp, dp, j
 	return g, nil
 }
 
@@ -132,7 +148,8 @@ func newGateway(opts Options, nl Netlink, bonds bond.Driver, watch bondWatcher) 
 		log = slog.New(slog.DiscardHandler)
 	}
 	j, _ := openJournal("") // New replaces it with the state dir's
-	return &Gateway{opts: opts, nl: nl, bonds: bonds, watch: watch, journal: j, log: log.With("role", "client"), clients: map[string]*client{}, busy: map[string]*busy{}}
+	return &Gateway{opts: opts, nl: nl, bonds: bonds, watch: watch, journal: j, log: log.With("role", "client"), clients: map[string]*client{}, busy: map[string]*busy{},
+		rotating: map[string]bool{}}
 }
 
 // Start brings up the bond cfg describes. On error nothing it made is left.
@@ -158,8 +175,12 @@ func (g *Gateway) Start(ctx context.Context, cfg api.Client) (api.ClientStatus, 
 	if token == "" {
 		token = g.opts.Token
 	}
+	own, err := g.ownIdentities(cfg.Taps())
+	if err != nil {
+		return api.ClientStatus{}, err
+	}
 	hub := HubAPI{URL: cfg.ServerAPIURL, Pin: cfg.ServerAPIPin, Bridge: cfg.ServerBridge, Token: token,
-		GatewayID: g.opts.Mark.Instance(), Bond: cfg.Bond, Fingerprint: g.opts.Identity.Fingerprint}
+		GatewayID: g.opts.Mark.Instance(), Bond: cfg.Bond, Fingerprint: g.opts.Identity.Fingerprint, LinkFingerprints: fingerprints(own)}
 	key, err := g.opts.Fetcher.FetchKey(ctx, hub)
 	if err != nil {
 		return api.ClientStatus{}, fmt.Errorf("fetch link key: %w", err)
@@ -193,7 +214,10 @@ func (g *Gateway) Start(ctx context.Context, cfg api.Client) (api.ClientStatus, 
 		return api.ClientStatus{}, err
 	}
 	c := &client{cfg: cfg, slot: slot, keyFile: filepath.Join(g.opts.KeyDir, cfg.Bond+".key"), target: hubIP, started: time.Now(),
-		hub: hub, bridge: key.Bridge, mode: key.TunnelMode}
+		hub: hub, bridge: key.Bridge, mode: key.TunnelMode, links: make([]gwLink, len(cfg.Slaves))}
+	for i := range c.links {
+		c.links[i].id = own[i]
+	}
 	if err := c.bringUp(ctx, g, key, ifindex); err != nil {
 		return api.ClientStatus{}, err
 	}
@@ -260,6 +284,17 @@ func (c *client) bringUp(ctx context.Context, g *Gateway, key api.Key, ifindex [
 			return fmt.Errorf("write link key: %w", err)
 		}
 		undo = append(undo, func() { _ = os.Remove(c.keyFile) })
+		for i, tap := range c.cfg.Taps() {
+			if key.Links[i].Key == "" {
+				continue
+			}
+			f := g.linkKeyFile(tap)
+			if err := tunnel.WriteKey(f, []byte(key.Links[i].Key)); err != nil {
+				return fmt.Errorf("write key of %s: %w", tap, err)
+			}
+			c.links[i].keyFile = f
+			undo = append(undo, func() { _ = os.Remove(f) })
+		}
 	} else if g.opts.Identity.CertFile == "" {
 		return errkind.Unsupported(nil, "the hub's bridge %s runs TLS tunnels and this gateway has no tunnel certificate", key.Bridge)
 	}
@@ -273,13 +308,11 @@ func (c *client) bringUp(ctx context.Context, g *Gateway, key api.Key, ifindex [
 		undo = append(undo, func() { _ = g.delRoute(lr) })
 		port := key.Links[i].Port
 		c.ports = append(c.ports, port)
-		spec := tunnel.Spec{Tap: taps[i], Role: tunnel.Client, Port: port, Remote: s.IPServer, Device: s.HWInt, Mark: lr.mark,
-			Mode: tunnel.ModeStatic, KeyFile: c.keyFile}
-		if key.TunnelMode == api.TunnelTLS {
-			id := g.opts.Identity
-			spec.Mode, spec.KeyFile, spec.CertFile, spec.CertKeyFile, spec.PeerFingerprints = tunnel.ModeTLS, "", id.CertFile, id.KeyFile, []string{key.Fingerprint}
+		c.links[i].peer = key.Fingerprint
+		if key.Links[i].Fingerprint != "" {
+			c.links[i].peer = key.Links[i].Fingerprint
 		}
-		if err := g.opts.Tunnels.Start(ctx, spec); err != nil {
+		if err := g.opts.Tunnels.Start(ctx, g.spec(c, i)); err != nil {
 			return fmt.Errorf("start link %s: %w", taps[i], err)
 		}
 		tap := taps[i]
@@ -349,6 +382,10 @@ func (g *Gateway) stop(ctx context.Context, name string, release bool) error {
 		}
 		return errkind.NotFound("no client with bond %s is started", name)
 	}
+	if g.rotating[name] {
+		g.mu.Unlock()
+		return errkind.Conflict("the links of client %s are being rotated; try again once that has answered", name)
+	}
 	delete(g.clients, name)
 	g.reserve(name, "stopped", append([]string{name}, c.cfg.Taps()...), c.slot)
 	g.mu.Unlock()
@@ -367,6 +404,10 @@ func (g *Gateway) stop(ctx context.Context, name string, release bool) error {
 	if err := os.Remove(c.keyFile); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, fmt.Errorf("remove key: %w", err))
 	}
+	// Static keys come back with the next claim; a link's own
+	// certificate is kept across a daemon restart (the claim names it)
+	// and goes with the bond.
+	errs = append(errs, g.forgetOwn(c, release))
 	if release {
 		g.releaseClaim(ctx, c)
 	}

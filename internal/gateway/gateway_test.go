@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -43,6 +44,16 @@ func (w *world) Start(_ context.Context, s tunnel.Spec) error {
 	return nil
 }
 
+func (w *world) Reconfigure(_ context.Context, s tunnel.Spec) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.Do("tunnel reconfigure " + s.Tap); err != nil {
+		return err
+	}
+	w.tunnels[s.Tap] = s
+	return nil
+}
+
 func (w *world) Stop(_ context.Context, tap string) error {
 	if w.stopping != nil {
 		select {
@@ -72,6 +83,27 @@ type fetcher struct {
 	entered   chan struct{} // if set, gets a value when FetchKey is called
 	block     chan struct{} // if set, FetchKey waits for it to close
 	released  []string      // "<gateway id>/<bond>@<bridge>" per Release
+	tls       string        // if set, the bridge runs TLS mode with this hub fingerprint
+	hubs      []HubAPI      // per FetchKey
+	rotated   []string      // "<bridge>/<link>" per Rotate
+	rotateErr error         // if set, Rotate fails with it
+}
+
+// Rotate answers like a hub: a new fingerprint for a TLS request
+// (rotatedFP), a new key (rotatedKey) for a static one; it records
+// "<bridge>/<link>" per call.
+func (f *fetcher) Rotate(_ context.Context, hub HubAPI, bridge string, r api.RotateRequest) (api.KeyLink, error) {
+	f.rotated = append(f.rotated, fmt.Sprintf("%s/%d", bridge, r.Link))
+	if f.rotateErr != nil {
+		return api.KeyLink{}, f.rotateErr
+	}
+	l := api.KeyLink{Tap: fmt.Sprintf("tap%d", r.Link), Port: 1190 + r.Link}
+	if r.Fingerprint != "" {
+		l.Fingerprint = rotatedFP
+	} else {
+		l.Key = rotatedKey
+	}
+	return l, nil
 }
 
 func (f *fetcher) Release(_ context.Context, hub HubAPI, bridge string) error {
@@ -101,8 +133,13 @@ func (f *fetcher) FetchKey(ctx context.Context, hub HubAPI) (api.Key, error) {
 	if f.err != nil {
 		return api.Key{}, f.err
 	}
-	return api.Key{Bridge: "br0", BridgeIP: "10.8.0.254", Key: testKey,
-		Links: []api.KeyLink{{Tap: "tap1", Port: 1191}, {Tap: "tap2", Port: 1192}}}, nil
+	f.hubs = append(f.hubs, hub)
+	k := api.Key{Bridge: "br0", BridgeIP: "10.8.0.254", Key: testKey,
+		Links: []api.KeyLink{{Tap: "tap1", Port: 1191}, {Tap: "tap2", Port: 1192}}}
+	if f.tls != "" {
+		k.Key, k.TunnelMode, k.Fingerprint = "", api.TunnelTLS, f.tls
+	}
+	return k, nil
 }
 
 func testGateway(t *testing.T, w *world, f *fetcher) *Gateway {

@@ -52,6 +52,16 @@ func (h *Hub) Claim(ctx context.Context, r api.ClaimRequest) (api.Key, error) {
 			return api.Key{}, errkind.Invalid("fingerprint", "bridge %s runs TLS tunnels: the claim needs the gateway's tunnel certificate fingerprint", s.cfg.BridgeInterface)
 		}
 		who.Fingerprint = fp
+		if len(r.LinkFingerprints) > s.cfg.Links {
+			return api.Key{}, errkind.Invalid("link_fingerprints", "%d entries, but bridge %s has %d links", len(r.LinkFingerprints), s.cfg.BridgeInterface, s.cfg.Links)
+		}
+		for _, f := range r.LinkFingerprints {
+			canon := ""
+			if f != "" {
+				canon, _ = tunnel.ParseFingerprint(f) // checked by r.Check
+			}
+			who.LinkFingerprints = append(who.LinkFingerprints, canon)
+		}
 	}
 	if s.holder != nil && !s.holder.Same(who) {
 		return api.Key{}, errkind.Conflict("bridge %s is held by %s since %s: one gateway bond per bridge; "+
@@ -64,7 +74,7 @@ func (h *Hub) Claim(ctx context.Context, r api.ClaimRequest) (api.Key, error) {
 	if err != nil {
 		return api.Key{}, err
 	}
-	if s.holder == nil || s.holder.Fingerprint != who.Fingerprint {
+	if s.holder == nil || !samePins(*s.holder, who, s.cfg.Links) {
 		if s.holder != nil {
 			who.Since = s.holder.Since // the same holder with a new certificate
 		}
@@ -79,26 +89,43 @@ func (h *Hub) Claim(ctx context.Context, r api.ClaimRequest) (api.Key, error) {
 	return k, nil
 }
 
-// take makes who s's holder: TLS links are re-pinned to its certificate
-// and the claims file says so. On error s is as it was (h.mu held).
-func (h *Hub) take(ctx context.Context, s *server, who *api.Holder) error {
-	oldHolder, oldPin := s.holder, s.pinned
-	s.holder, s.quiet = who, silence{heard: h.now()}
-	err := error(nil)
-	if s.cfg.TunnelMode == api.TunnelTLS && s.pinned != who.Fingerprint {
-		s.pinned = who.Fingerprint
-		err = h.repin(ctx, s)
+// samePins tells whether a and b present the same certificate on each of
+// n links.
+func samePins(a, b api.Holder, n int) bool {
+	for i := range n {
+		if a.LinkFingerprint(i) != b.LinkFingerprint(i) {
+			return false
+		}
 	}
+	return true
+}
+
+// take makes who s's holder: TLS links are re-pinned to its
+// certificates (only those whose pin changes restart) and the claims
+// file says so. On error s is as it was (h.mu held).
+func (h *Hub) take(ctx context.Context, s *server, who *api.Holder) error {
+	oldHolder := s.holder
+	oldPins := make([]string, len(s.links))
+	var changed []int
+	for i := range s.links {
+		oldPins[i] = s.links[i].pin
+		if s.cfg.TunnelMode == api.TunnelTLS && s.links[i].pin != who.LinkFingerprint(i) {
+			s.links[i].pin = who.LinkFingerprint(i)
+			changed = append(changed, i)
+		}
+	}
+	s.holder, s.quiet = who, silence{heard: h.now()}
+	err := h.reconfigure(ctx, s, changed)
 	if err == nil {
 		err = h.saveClaims()
 	}
 	if err != nil {
 		s.holder = oldHolder
-		if s.pinned != oldPin {
-			s.pinned = oldPin
-			if rerr := h.repin(context.WithoutCancel(ctx), s); rerr != nil {
-				h.log.Error("give the links back their previous peer", "bridge", s.cfg.BridgeInterface, "err", rerr)
-			}
+		for i := range s.links {
+			s.links[i].pin = oldPins[i]
+		}
+		if rerr := h.reconfigure(context.WithoutCancel(ctx), s, changed); rerr != nil {
+			h.log.Error("give the links back their previous peer", "bridge", s.cfg.BridgeInterface, "err", rerr)
 		}
 		return fmt.Errorf("bind bridge %s's links: %w", s.cfg.BridgeInterface, err)
 	}
@@ -253,7 +280,7 @@ func loadClaims(path string, log *slog.Logger) claimsFile {
 		return out
 	}
 	for bridge, who := range saved {
-		r := api.ClaimRequest{Bridge: bridge, GatewayID: who.GatewayID, Bond: who.Bond, Fingerprint: who.Fingerprint}
+		r := api.ClaimRequest{Bridge: bridge, GatewayID: who.GatewayID, Bond: who.Bond, Fingerprint: who.Fingerprint, LinkFingerprints: who.LinkFingerprints}
 		if err := r.Check(); err != nil {
 			log.Warn("a saved claim is not valid; its bridge starts unclaimed", "file", path, "bridge", bridge, "err", err)
 			continue
@@ -262,6 +289,11 @@ func loadClaims(path string, log *slog.Logger) claimsFile {
 			if who.Fingerprint, err = tunnel.ParseFingerprint(who.Fingerprint); err != nil {
 				log.Warn("a saved claim is not valid; its bridge starts unclaimed", "file", path, "bridge", bridge, "err", err)
 				continue
+			}
+		}
+		for i, f := range who.LinkFingerprints {
+			if f != "" {
+				who.LinkFingerprints[i], _ = tunnel.ParseFingerprint(f) // checked by r.Check
 			}
 		}
 		out[bridge] = who

@@ -61,6 +61,9 @@ type Options struct {
 	// Identity is this hub's tunnel certificate (TLS mode); without one,
 	// only static mode can start.
 	Identity tunnel.Identity
+	// LinkIdentityDir keeps the certificates links have of their own
+	// since a rotation (TLS mode), one dir per TAP.
+	LinkIdentityDir string
 }
 
 // Hub runs the server role.
@@ -74,11 +77,24 @@ type Hub struct {
 
 type server struct {
 	cfg     api.Server
-	keyFile string
+	keyFile string // the bridge's static key, of every link without its own
 	started time.Time
 	holder  *api.Holder // who holds the links; nil: nobody
-	pinned  string      // TLS: the certificate the links accept; "": the hub's own (nobody's yet)
+	links   []hubLink
 	quiet   silence
+}
+
+// hubLink is what one link of a server has of its own.
+type hubLink struct {
+	// pin (TLS) is the certificate the link accepts; "": the hub's own
+	// (nobody's yet). It is kept after a release or a lapse.
+	pin string
+	// id (TLS) is the link's own certificate since a rotation; zero: the
+	// hub's.
+	id tunnel.Identity
+	// keyFile (static) is the link's own key since a rotation; "": the
+	// bridge's.
+	keyFile string
 }
 
 // New returns a Hub serving nothing yet.
@@ -115,9 +131,16 @@ func (h *Hub) Start(ctx context.Context, cfg api.Server) (api.ServerStatus, erro
 	if err := h.checkFree(cfg); err != nil {
 		return api.ServerStatus{}, err
 	}
-	s := &server{cfg: cfg, keyFile: filepath.Join(h.opts.KeyDir, cfg.BridgeInterface+".key"), started: time.Now()}
+	s := &server{cfg: cfg, keyFile: filepath.Join(h.opts.KeyDir, cfg.BridgeInterface+".key"), started: time.Now(),
+		links: make([]hubLink, cfg.Links)}
+	if err := h.loadOwn(s); err != nil {
+		return api.ServerStatus{}, err
+	}
 	if who, ok := h.saved[cfg.BridgeInterface]; ok {
-		s.holder, s.pinned, s.quiet = &who, who.Fingerprint, silence{heard: h.now()}
+		s.holder, s.quiet = &who, silence{heard: h.now()}
+		for i := range s.links {
+			s.links[i].pin = who.LinkFingerprint(i)
+		}
 	}
 	var undo []func()
 	rollback := func() {
@@ -310,6 +333,7 @@ func (h *Hub) stop(ctx context.Context, name string, keepKey bool) error {
 		if err := os.Remove(s.keyFile); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("remove key: %w", err))
 		}
+		errs = append(errs, h.forgetOwn(s))
 	}
 	delete(h.servers, name)
 	if _, saved := h.saved[name]; !keepKey && saved {
@@ -435,52 +459,121 @@ func (h *Hub) key(s *server) (api.Key, error) {
 	bridge := s.cfg.BridgeInterface
 	k := api.Key{Bridge: bridge, BridgeIP: s.cfg.BridgeIP.Addr().String(), TunnelMode: s.cfg.TunnelMode}
 	for i, tap := range s.cfg.Taps() {
-		k.Links = append(k.Links, api.KeyLink{Tap: tap, Port: s.cfg.Port(i + 1)})
+		k.Links = append(k.Links, api.KeyLink{Tap: tap, Port: s.cfg.Port(i + 1), Fingerprint: s.links[i].id.Fingerprint})
 	}
 	if s.cfg.TunnelMode == api.TunnelTLS {
 		k.Fingerprint, k.Cipher = h.opts.Identity.Fingerprint, tunnel.DataCiphers
 		return k, nil
 	}
-	data, err := os.ReadFile(s.keyFile)
-	if err != nil {
-		return api.Key{}, fmt.Errorf("read key of %s: %w", bridge, err)
+	// The spec's one key is the first link's; a link with its own since
+	// a rotation also has it in its entry.
+	for i := range s.links {
+		if s.links[i].keyFile == "" {
+			continue
+		}
+		data, err := os.ReadFile(s.links[i].keyFile)
+		if err != nil {
+			return api.Key{}, fmt.Errorf("read key of %s: %w", k.Links[i].Tap, err)
+		}
+		k.Links[i].Key = string(data)
 	}
-	k.Key, k.Cipher, k.Auth = string(data), tunnel.Cipher, tunnel.Auth
+	if k.Links[0].Key != "" {
+		k.Key = k.Links[0].Key
+	} else {
+		data, err := os.ReadFile(s.keyFile)
+		if err != nil {
+			return api.Key{}, fmt.Errorf("read key of %s: %w", bridge, err)
+		}
+		k.Key = string(data)
+	}
+	k.Cipher, k.Auth = tunnel.Cipher, tunnel.Auth
 	return k, nil
 }
 
-// spec is the tunnel of s's link i (0-based): in TLS mode it accepts the
-// certificate of the holder it was last given, or, before any claim, only
-// the hub's own (no gateway has it: the link waits for a claim).
+// spec is the tunnel of s's link i (0-based): in TLS mode it presents
+// the link's own certificate or the hub's, and accepts the certificate
+// of the holder it was last given, or, before any claim, only the hub's
+// own (no gateway has it: the link waits for a claim). In static mode it
+// uses the link's own key or the bridge's.
 func (h *Hub) spec(s *server, i int) tunnel.Spec {
 	sp := tunnel.Spec{Tap: s.cfg.Taps()[i], Role: tunnel.Server, Port: s.cfg.Port(i + 1)}
+	l := s.links[i]
 	if s.cfg.TunnelMode != api.TunnelTLS {
 		sp.Mode, sp.KeyFile = tunnel.ModeStatic, s.keyFile
+		if l.keyFile != "" {
+			sp.KeyFile = l.keyFile
+		}
 		return sp
 	}
-	peer := h.opts.Identity.Fingerprint
-	if s.pinned != "" {
-		peer = s.pinned
+	id, peer := h.opts.Identity, h.opts.Identity.Fingerprint
+	if l.id.CertFile != "" {
+		id = l.id
 	}
-	sp.Mode, sp.CertFile, sp.CertKeyFile, sp.PeerFingerprints = tunnel.ModeTLS, h.opts.Identity.CertFile, h.opts.Identity.KeyFile, []string{peer}
+	if l.pin != "" {
+		peer = l.pin
+	}
+	sp.Mode, sp.CertFile, sp.CertKeyFile, sp.PeerFingerprints = tunnel.ModeTLS, id.CertFile, id.KeyFile, []string{peer}
 	return sp
 }
 
-// repin gives s's TLS links the peer s.pinned names now (all links at
-// once: each restart takes a second, openvpn's exit notification).
-func (h *Hub) repin(ctx context.Context, s *server) error {
-	if s.cfg.TunnelMode != api.TunnelTLS {
-		return nil
-	}
-	errs := make([]error, s.cfg.Links)
+// reconfigure gives the links of s that which names their specs now
+// (all at once: each restart takes a second, openvpn's exit notification).
+func (h *Hub) reconfigure(ctx context.Context, s *server, which []int) error {
+	errs := make([]error, len(which))
 	var wg sync.WaitGroup
-	for i := range s.cfg.Links {
+	for k, i := range which {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = h.opts.Tunnels.Reconfigure(ctx, h.spec(s, i))
+			errs[k] = h.opts.Tunnels.Reconfigure(ctx, h.spec(s, i))
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// loadOwn finds what s's links have of their own since a rotation: a
+// certificate (TLS) or a key (static).
+func (h *Hub) loadOwn(s *server) error {
+	for i, tap := range s.cfg.Taps() {
+		if s.cfg.TunnelMode == api.TunnelTLS {
+			if h.opts.LinkIdentityDir == "" {
+				continue
+			}
+			id, ok, err := tunnel.LinkIdentity(h.opts.LinkIdentityDir, tap)
+			if err != nil {
+				return err
+			}
+			if ok {
+				s.links[i].id = id
+			}
+			continue
+		}
+		if f := h.linkKeyFile(tap); fileExists(f) {
+			s.links[i].keyFile = f
+		}
+	}
+	return nil
+}
+
+// forgetOwn removes what s's links have of their own (a stop).
+func (h *Hub) forgetOwn(s *server) error {
+	var errs []error
+	for _, tap := range s.cfg.Taps() {
+		if err := os.Remove(h.linkKeyFile(tap)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove key of %s: %w", tap, err))
+		}
+		if h.opts.LinkIdentityDir != "" {
+			errs = append(errs, tunnel.ForgetLinkIdentity(h.opts.LinkIdentityDir, tap))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// linkKeyFile is where link tap keeps its own static key.
+func (h *Hub) linkKeyFile(tap string) string { return filepath.Join(h.opts.KeyDir, tap+".key") }
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

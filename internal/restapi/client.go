@@ -60,6 +60,22 @@ func (a *handler) clientStop(c *gin.Context) {
 	c.JSON(http.StatusOK, stopped{Stopped: name})
 }
 
+// clientRotate: POST /v1/client/rotate/{bond_interface}, no body: the
+// bond renews its links' secrets with its hub, one link at a time.
+func (a *handler) clientRotate(c *gin.Context) {
+	name, err := ifName(c, "bond_interface")
+	if err != nil {
+		a.fail(c, "rotate links", err)
+		return
+	}
+	out, err := a.d.Gateway.Rotate(c.Request.Context(), name)
+	if err != nil {
+		a.fail(c, "rotate the links of bond "+name, err)
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
 // bondParams: GET /v1/client/bond_params/{bond_interface}, the bond's live
 // parameters.
 func (a *handler) bondParams(c *gin.Context) {

@@ -51,6 +51,8 @@ type Hub interface {
 	// Release ends a bridge's claim: the holder's own (who set) or the
 	// operator's (who nil).
 	Release(ctx context.Context, bridge string, who *api.ReleaseRequest) (api.Released, error)
+	// Rotate renews one link's secrets for the bridge's holder.
+	Rotate(ctx context.Context, bridge string, r api.RotateRequest) (api.KeyLink, error)
 }
 
 // Gateway is the client role: bonds over TAP tunnels to a hub.
@@ -60,6 +62,9 @@ type Gateway interface {
 	Status(ctx context.Context) []api.ClientStatus
 	BondParams(ctx context.Context, name string) (api.BondInfo, error)
 	SetBondParams(ctx context.Context, name string, p api.BondParams) (api.BondInfo, error)
+	// Rotate renews the secrets of a bond's links one at a time, the
+	// active one last, traffic moved away from each first.
+	Rotate(ctx context.Context, name string) (api.Rotation, error)
 }
 
 // Taps brings the TAPs this daemon manages up and down; any other name is

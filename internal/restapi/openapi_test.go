@@ -104,8 +104,8 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 			t.Errorf("documented but not routed: %s", op)
 		}
 	}
-	if len(routed) != 23 {
-		t.Errorf("%d routes, want the spec's 15 + /health + /metrics + links, events, policy GET and PUT, claim and release: %q", len(routed), routed)
+	if len(routed) != 25 {
+		t.Errorf("%d routes, want the spec's 15 + /health + /metrics + links, events, policy GET and PUT, claim, release and both rotations: %q", len(routed), routed)
 	}
 }
 

@@ -115,10 +115,12 @@ func (a *handler) routes(r *gin.Engine) {
 	v1.GET("/server/status", a.serverStatus)
 	v1.POST("/server/claim", auth, a.serverClaim)
 	v1.POST("/server/release/:bridge_interface", auth, a.serverRelease)
+	v1.POST("/server/rotate/:bridge_interface", auth, a.serverRotate)
 
 	v1.POST("/client/start", auth, a.clientStart)
 	v1.GET("/client/status", a.clientStatus)
 	v1.POST("/client/stop/:bond_interface", auth, a.clientStop)
+	v1.POST("/client/rotate/:bond_interface", auth, a.clientRotate)
 	v1.PUT("/client/bond_params/:bond_interface", auth, a.setBondParams)
 	v1.GET("/client/bond_params/:bond_interface", a.bondParams)
 	v1.GET("/client/links", a.links)

@@ -113,6 +113,28 @@ func (a *handler) serverRelease(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
+// serverRotate: POST /v1/server/rotate/{bridge_interface}, the holder
+// renews one link's secrets: 200 with the link's new certificate
+// fingerprint (TLS) or key (static).
+func (a *handler) serverRotate(c *gin.Context) {
+	name, err := ifName(c, "bridge_interface")
+	if err != nil {
+		a.fail(c, "rotate link", err)
+		return
+	}
+	var r api.RotateRequest
+	if err := a.decodeBody(c, &r); err != nil {
+		a.fail(c, "rotate link of bridge "+name, err)
+		return
+	}
+	l, err := a.d.Hub.Rotate(c.Request.Context(), name, r)
+	if err != nil {
+		a.fail(c, "rotate link of bridge "+name, err)
+		return
+	}
+	c.JSON(http.StatusOK, l)
+}
+
 // serverStop: POST /v1/server/stop/{bridge_interface}.
 func (a *handler) serverStop(c *gin.Context) {
 	name, err := ifName(c, "bridge_interface")

@@ -38,6 +38,14 @@ func (g *FakeGateway) Stop(_ context.Context, name string) error { return g.stop
 // Status lists the clients.
 func (g *FakeGateway) Status(context.Context) []api.ClientStatus { return g.list() }
 
+// Rotate answers that tap1 and tap2 were renewed.
+func (g *FakeGateway) Rotate(_ context.Context, name string) (api.Rotation, error) {
+	if err := g.rec.Record("gateway.Rotate %s", name); err != nil {
+		return api.Rotation{}, err
+	}
+	return api.Rotation{Bond: name, TunnelMode: api.TunnelStatic, Links: []api.RotatedLink{{Tap: "tap2"}, {Tap: "tap1", SwitchedTo: "tap2"}}}, nil
+}
+
 // BondParams answers a bond of tap1 and tap2 with the default parameters.
 func (g *FakeGateway) BondParams(_ context.Context, name string) (api.BondInfo, error) {
 	if err := g.rec.Record("gateway.BondParams %s", name); err != nil {

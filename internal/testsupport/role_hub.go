@@ -2,6 +2,7 @@ package testsupport
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/multilink/multilink/api"
 )
@@ -59,6 +60,21 @@ func (h *FakeHub) Release(_ context.Context, bridge string, who *api.ReleaseRequ
 		return api.Released{}, err
 	}
 	return api.Released{Bridge: bridge}, nil
+}
+
+// Rotate answers link r.Link of bridge with a new fingerprint if r gave
+// one, else with a new key.
+func (h *FakeHub) Rotate(_ context.Context, bridge string, r api.RotateRequest) (api.KeyLink, error) {
+	if err := h.rec.Record("hub.Rotate %s %d", bridge, r.Link); err != nil {
+		return api.KeyLink{}, err
+	}
+	l := api.KeyLink{Tap: fmt.Sprintf("tap%d", r.Link), Port: 1190 + r.Link}
+	if r.Fingerprint != "" {
+		l.Fingerprint = r.Fingerprint
+	} else {
+		l.Key = "-----BEGIN OpenVPN Static key V1-----"
+	}
+	return l, nil
 }
 
 // Configs are the bodies of the running servers (Tracking).

@@ -4,19 +4,17 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/atomicfile"
 	"github.com/multilink/multilink/internal/errkind"
 )
@@ -100,41 +98,13 @@ func newIdentity(dir string, id Identity) error {
 	return nil
 }
 
-// Fingerprint is the SHA-256 fingerprint of a DER certificate as OpenVPN
-// prints and takes it: upper-case hex bytes joined by colons.
-func Fingerprint(der []byte) string {
-	sum := sha256.Sum256(der)
-	return colonHex(sum[:])
-}
+// Fingerprint is api.Fingerprint: a DER certificate's SHA-256
+// fingerprint as OpenVPN takes it.
+func Fingerprint(der []byte) string { return api.Fingerprint(der) }
 
-func colonHex(b []byte) string {
-	parts := make([]string, len(b))
-	for i, c := range b {
-		parts[i] = strings.ToUpper(hex.EncodeToString([]byte{c}))
-	}
-	return strings.Join(parts, ":")
-}
-
-// ParseFingerprint accepts a SHA-256 fingerprint as 32 hex bytes, with
-// or without colons, either case, and returns its canonical form.
-func ParseFingerprint(s string) (string, error) {
-	bad := errkind.Invalid("fingerprint", "%q is not a SHA-256 fingerprint (32 hex bytes, e.g. AB:CD:...)", s)
-	if parts := strings.Split(s, ":"); len(parts) > 1 {
-		if len(parts) != sha256.Size {
-			return "", bad
-		}
-		for _, p := range parts {
-			if len(p) != 2 {
-				return "", bad
-			}
-		}
-	}
-	raw, err := hex.DecodeString(strings.ReplaceAll(s, ":", ""))
-	if err != nil || len(raw) != sha256.Size {
-		return "", bad
-	}
-	return colonHex(raw), nil
-}
+// ParseFingerprint is api.ParseFingerprint for a field named
+// "fingerprint".
+func ParseFingerprint(s string) (string, error) { return api.ParseFingerprint("fingerprint", s) }
 
 // checkKeys checks that the files s names hold what its mode needs,
 // before openvpn is started with them.
@@ -151,6 +121,96 @@ func checkKeys(s Spec) error {
 	}
 	if err := ParseKey(key); err != nil {
 		return fmt.Errorf("key file %s: %w", s.KeyFile, err)
+	}
+	return nil
+}
+
+// LinkIdentity returns the identity link tap has of its own since a
+// rotation, kept in <dir>/<tap>; ok is false if it has none (it presents
+// the daemon's).
+func LinkIdentity(dir, tap string) (id Identity, ok bool, err error) {
+	sub := filepath.Join(dir, tap)
+	if _, err := os.Stat(filepath.Join(sub, identityCert)); errors.Is(err, os.ErrNotExist) {
+		return Identity{}, false, nil
+	}
+	id, err = LoadIdentity(sub)
+	return id, err == nil, err
+}
+
+// Renewal is a link identity replaced by RenewLinkIdentity: Commit
+// deletes the old one, Undo puts it back.
+type Renewal struct {
+	sub, old string
+	hadOld   bool
+}
+
+// RenewLinkIdentity gives link tap a new identity of its own in
+// <dir>/<tap>. The new one is made aside first (a failure leaves the old
+// in place); the old is kept until r.Commit or r.Undo.
+func RenewLinkIdentity(dir, tap string) (Identity, *Renewal, error) {
+	sub := filepath.Join(dir, tap)
+	r := &Renewal{sub: sub, old: sub + ".old", hadOld: true}
+	next := sub + ".next"
+	fail := func(err error) (Identity, *Renewal, error) {
+		return Identity{}, nil, fmt.Errorf("renew the tunnel identity of %s: %w", tap, err)
+	}
+	for _, d := range []string{next, r.old} {
+		if err := os.RemoveAll(d); err != nil {
+			return fail(err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fail(err)
+	}
+	if _, err := LoadIdentity(next); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(sub, r.old); errors.Is(err, os.ErrNotExist) {
+		r.hadOld = false
+	} else if err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(next, sub); err != nil {
+		_ = r.Undo()
+		return fail(err)
+	}
+	id, err := LoadIdentity(sub)
+	if err != nil {
+		_ = r.Undo()
+		return fail(err)
+	}
+	return id, r, nil
+}
+
+// Commit deletes the identity the renewal replaced.
+func (r *Renewal) Commit() error {
+	if err := os.RemoveAll(r.old); err != nil {
+		return fmt.Errorf("remove the replaced tunnel identity: %w", err)
+	}
+	return nil
+}
+
+// Undo puts back the identity the renewal replaced (none: the daemon's).
+func (r *Renewal) Undo() error {
+	if err := os.RemoveAll(r.sub); err != nil {
+		return fmt.Errorf("put back the replaced tunnel identity: %w", err)
+	}
+	if r.hadOld {
+		if err := os.Rename(r.old, r.sub); err != nil {
+			return fmt.Errorf("put back the replaced tunnel identity: %w", err)
+		}
+	}
+	return nil
+}
+
+// ForgetLinkIdentity removes what link tap kept of its own under dir
+// (its stop: a new link of that name starts with the daemon's).
+func ForgetLinkIdentity(dir, tap string) error {
+	sub := filepath.Join(dir, tap)
+	for _, d := range []string{sub, sub + ".next", sub + ".old"} {
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("remove the identity of %s: %w", tap, err)
+		}
 	}
 	return nil
 }

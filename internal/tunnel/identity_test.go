@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
@@ -35,7 +36,7 @@ func TestLoadIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(pair.Certificate[0])
-	if want := colonHex(sum[:]); id.Fingerprint != want || len(id.Fingerprint) != 95 {
+	if want, _ := ParseFingerprint(hex.EncodeToString(sum[:])); id.Fingerprint != want || len(id.Fingerprint) != 95 {
 		t.Errorf("fingerprint %s, want %s", id.Fingerprint, want)
 	}
 	if out, err := exec.Command("openssl", "x509", "-in", id.CertFile, "-noout", "-fingerprint", "-sha256").Output(); err == nil {
@@ -109,4 +110,60 @@ func testIdentity(t *testing.T) Identity {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// TestLinkIdentityRenewal: a link has no identity of its own until a
+// renewal; Undo puts the previous one back, Commit deletes it; Forget
+// leaves nothing.
+func TestLinkIdentityRenewal(t *testing.T) {
+	dir := t.TempDir()
+	if _, ok, err := LinkIdentity(dir, "tap1"); ok || err != nil {
+		t.Fatalf("before any renewal: ok %v err %v, want none", ok, err)
+	}
+	first, r, err := RenewLinkIdentity(dir, "tap1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := LinkIdentity(dir, "tap1")
+	if !ok || err != nil || got.Fingerprint != first.Fingerprint {
+		t.Fatalf("after a renewal: %v %v %v, want %s", got.Fingerprint, ok, err, first.Fingerprint)
+	}
+	second, r, err := RenewLinkIdentity(dir, "tap1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Fingerprint == first.Fingerprint || second.CertFile != first.CertFile {
+		t.Fatalf("second renewal: %s at %s, first %s at %s", second.Fingerprint, second.CertFile, first.Fingerprint, first.CertFile)
+	}
+	if err := r.Undo(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := LinkIdentity(dir, "tap1"); got.Fingerprint != first.Fingerprint {
+		t.Fatalf("after undo: %s, want the first %s", got.Fingerprint, first.Fingerprint)
+	}
+	if _, r, err = RenewLinkIdentity(dir, "tap1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ForgetLinkIdentity(dir, "tap1"); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left after forget: %v", left)
+	}
+	// The first renewal of a link without one: undo leaves none.
+	if _, r, err = RenewLinkIdentity(dir, "tap2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Undo(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := LinkIdentity(dir, "tap2"); ok {
+		t.Error("an undone first renewal left an identity")
+	}
 }

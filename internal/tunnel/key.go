@@ -140,3 +140,12 @@ func printable(b []byte) bool {
 	}
 	return true
 }
+
+// NewKey returns a new random static key in OpenVPN's file format.
+func NewKey() ([]byte, error) {
+	var raw [keyBytes]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, fmt.Errorf("generate key: %w", err)
+	}
+	return formatKey(raw[:]), nil
+}
