@@ -307,3 +307,18 @@ func (s *dataplane) pin(bond, link string) error {
 	}
 	return e.Apply(failover.Update{Pin: &link})
 }
+
+// lastReply implements steering.
+func (s *dataplane) lastReply(link string) time.Time { return s.monitor.LastReply(link) }
+
+// probeFast implements steering: false gives the link back the rate the
+// engine wants (the active link's if it is active).
+func (s *dataplane) probeFast(bond, link string, fast bool) {
+	if !fast {
+		st, ok := s.failover(bond)
+		fast = ok && st.Active == link
+	}
+	if err := s.monitor.SetActive(link, fast); err != nil {
+		s.log.Debug("set probe rate", "link", link, "err", err)
+	}
+}

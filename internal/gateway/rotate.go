@@ -29,6 +29,11 @@ type steering interface {
 	failover(bond string) (st api.FailoverStatus, ok bool)
 	// pin keeps bond's traffic on link ("": the engine decides again).
 	pin(bond, link string) error
+	// lastReply is when the probe last had a reply on link.
+	lastReply(link string) time.Time
+	// probeFast probes link at the active link's rate (or, false, at the
+	// rate the engine wants).
+	probeFast(bond, link string, fast bool)
 }
 
 // Rotate renews the secrets of bond name's links with its hub, one link
@@ -79,7 +84,7 @@ func (g *Gateway) Rotate(ctx context.Context, name string) (api.Rotation, error)
 			return out, g.rotationError(name, renewed, err)
 		}
 		renewed = append(renewed, tap)
-		if err := g.waitUp(ctx, c, tap); err != nil {
+		if err := g.waitUp(ctx, c, tap, time.Now()); err != nil {
 			out.Links = append(out.Links, rl)
 			return out, g.rotationError(name, renewed, err)
 		}
@@ -229,12 +234,22 @@ func (g *Gateway) linkFingerprints(c *client) []string {
 	return fingerprints(ids)
 }
 
-// waitUp waits until the failover engine has tap up again (without an
-// engine: until its tunnel runs).
-func (g *Gateway) waitUp(ctx context.Context, c *client, tap string) error {
+// waitUp waits until tap, restarted at since, works again: the probe
+// has had a reply through it since, probing it at the active link's rate
+// meanwhile, and the failover engine has it up (a link it saw go down
+// comes back after its hold-down). Without an engine: until its tunnel
+// runs.
+func (g *Gateway) waitUp(ctx context.Context, c *client, tap string, since time.Time) error {
+	if g.steer != nil {
+		g.steer.probeFast(c.cfg.Bond, tap, true)
+		defer g.steer.probeFast(c.cfg.Bond, tap, false)
+	}
 	err := poll(ctx, rotateUpWait, func() bool {
 		if g.steer != nil {
 			if st, ok := g.steer.failover(c.cfg.Bond); ok {
+				if !g.steer.lastReply(tap).After(since) {
+					return false
+				}
 				for _, l := range st.Links {
 					if l.Link == tap {
 						return l.State == api.LinkUp

@@ -3,12 +3,14 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
@@ -31,6 +33,7 @@ type fakeSteering struct {
 	pinned string
 	links  []string
 	pins   []string
+	fast   []string // "<link> <fast>" per probeFast
 }
 
 func (f *fakeSteering) failover(bond string) (api.FailoverStatus, bool) {
@@ -41,6 +44,14 @@ func (f *fakeSteering) failover(bond string) (api.FailoverStatus, bool) {
 		st.Links = append(st.Links, api.FailoverLink{Link: l, State: api.LinkUp})
 	}
 	return st, true
+}
+
+func (f *fakeSteering) lastReply(string) time.Time { return time.Now() }
+
+func (f *fakeSteering) probeFast(_, link string, fast bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fast = append(f.fast, fmt.Sprintf("%s %t", link, fast))
 }
 
 func (f *fakeSteering) pin(_, link string) error {
@@ -102,6 +113,9 @@ func TestRotateStandbyFirst(t *testing.T) {
 			}
 			if want := []string{"tap2", ""}; !slices.Equal(steer.pins, want) {
 				t.Errorf("pins %q, want %q (traffic to the renewed link, then the engine decides again)", steer.pins, want)
+			}
+			if want := []string{"tap2 true", "tap2 false", "tap1 true", "tap1 false"}; !slices.Equal(steer.fast, want) {
+				t.Errorf("probe rates %q, want %q (each renewed link probed fast until it answers)", steer.fast, want)
 			}
 			if want := []string{"tunnel reconfigure tap2", "tunnel reconfigure tap1"}; !slices.Equal(w.Ops()[before:], want) {
 				t.Errorf("changes %q, want %q", w.Ops()[before:], want)
