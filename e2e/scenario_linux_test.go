@@ -81,8 +81,14 @@ func scenario(t testing.TB, tp *testbed, clientBody []byte, driver string, extra
 // (the spec's: TLS tunnels; staticServerBody: the spec's static key).
 func scenarioWith(t testing.TB, tp *testbed, serverBody, clientBody []byte, driver string, extra ...string) (hub, gw *daemon) {
 	t.Helper()
+	return scenarioArgs(t, tp, serverBody, clientBody, driver, nil, extra...)
+}
+
+// scenarioArgs is scenarioWith with flags for the hub's daemon too.
+func scenarioArgs(t testing.TB, tp *testbed, serverBody, clientBody []byte, driver string, hubExtra []string, extra ...string) (hub, gw *daemon) {
+	t.Helper()
 	requireDriver(t, tp, driver)
-	hub = startDaemon(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken)
+	hub = startDaemon(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken, hubExtra...)
 	args := append([]string{"--bond-driver", driver}, extra...)
 	if _, bench := t.(*testing.B); nstest.InLab() && !bench { // benchmarks measure the defaults
 		args = append(args, "--config", emulatorPolicy(t))

@@ -21,6 +21,7 @@ import (
 
 	"github.com/multilink/multilink/internal/daemon"
 	"github.com/multilink/multilink/internal/hub"
+	"github.com/multilink/multilink/internal/tunnel"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -100,6 +101,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.TLSCert, "tls-cert", "", "the API's TLS certificate, PEM (default: a self-signed one in <state-dir>/tls, its key kept so the pin holds)")
 	fs.StringVar(&o.TLSKey, "tls-key", "", "the private key of --tls-cert, PEM")
 	fs.BoolVar(&o.InsecurePlainHTTP, "insecure-plain-http", false, "also answer plain HTTP from any address, not only loopback: API tokens and link keys then cross the network in cleartext (for gateways that use the spec's http:// server_api_url; warned at every start, in /health and status)")
+	fs.DurationVar(&o.TunnelRekey, "tunnel-rekey", tunnel.DefaultRekey, "hub, TLS tunnels: how often each link's data channel gets new keys from a new TLS exchange (forward secrecy; the data flows on meanwhile; gateways follow the hub's pace); at least 10s")
 	fs.DurationVar(&o.ClaimExpiry, "claim-expiry", hub.DefaultClaimExpiry, "hub: a gateway bond silent on every link of the bridge it holds this long loses its claim, and another may take the bridge")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "text", "log format: text or json")
@@ -108,6 +110,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("daemon takes no arguments, got %q", fs.Args())
+	}
+	if o.TunnelRekey < tunnel.MinRekey {
+		return fmt.Errorf("--tunnel-rekey %s: want at least %s", o.TunnelRekey, tunnel.MinRekey)
 	}
 	if o.ClaimExpiry < time.Minute {
 		return fmt.Errorf("--claim-expiry %s: want at least 1m (a holder is looked at every 30 s)", o.ClaimExpiry)

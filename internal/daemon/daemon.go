@@ -35,6 +35,10 @@ type Options struct {
 	Insecure   bool   // --insecure-no-auth; ignored when a token is configured
 	ConfigFile string // --config
 	OpenVPN    string // openvpn binary; default from PATH
+	// TunnelRekey (--tunnel-rekey): how often the hub's ends of TLS
+	// tunnels renegotiate their data channel keys (0:
+	// tunnel.DefaultRekey).
+	TunnelRekey time.Duration
 	// OpenVPNUser (--openvpn-user) is the user openvpn drops to after its
 	// start, with its primary group; "" keeps it root.
 	OpenVPNUser string
@@ -122,7 +126,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	tunnels, err := tunnel.NewManager(tunnel.Options{Dir: tunnelDir, OpenVPN: o.OpenVPN, Alias: string(mark), Logger: log,
-		User: ovUser, Group: ovGroup})
+		User: ovUser, Group: ovGroup, Rekey: o.TunnelRekey})
 	if err != nil {
 		return fmt.Errorf("start tunnel supervisor: %w", err)
 	}

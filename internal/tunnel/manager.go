@@ -32,6 +32,8 @@ type Options struct {
 	// User and Group: openvpn drops to them after its start (Spec.User);
 	// empty: it keeps root.
 	User, Group string
+	// Rekey is Spec.Rekey of every tunnel (0: DefaultRekey).
+	Rekey time.Duration
 }
 
 // Manager runs and supervises OpenVPN TAP tunnels in one network
@@ -105,6 +107,9 @@ func (o Options) check() error {
 	if o.MinBackoff < 0 || o.MaxBackoff < 0 || o.MaxBackoff > 0 && o.MinBackoff > o.MaxBackoff {
 		return errkind.Invalid("backoff", "want 0 <= min %s <= max %s", o.MinBackoff, o.MaxBackoff)
 	}
+	if o.Rekey != 0 && o.Rekey < MinRekey {
+		return errkind.Invalid("rekey", "%s is below the %s minimum", o.Rekey, MinRekey)
+	}
 	return nil
 }
 
@@ -173,7 +178,7 @@ func (m *Manager) Start(ctx context.Context, s Spec) error {
 }
 
 func (m *Manager) start(ctx context.Context, s Spec) error {
-	s.User, s.Group = m.opts.User, m.opts.Group
+	s.User, s.Group, s.Rekey = m.opts.User, m.opts.Group, m.opts.Rekey
 	if err := s.check(); err != nil {
 		return err
 	}
@@ -253,7 +258,7 @@ func (m *Manager) add(ctx context.Context, s Spec, text []byte) (*tun, error) {
 // openvpn is restarted at once with it, the TAP kept (its bridge or bond
 // membership and admin state too). Tap, role and port cannot change.
 func (m *Manager) Reconfigure(ctx context.Context, s Spec) error {
-	s.User, s.Group = m.opts.User, m.opts.Group
+	s.User, s.Group, s.Rekey = m.opts.User, m.opts.Group, m.opts.Rekey
 	if err := s.check(); err != nil {
 		return fmt.Errorf("reconfigure tunnel %s: %w", s.Tap, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/multilink/multilink/internal/errkind"
 )
@@ -60,7 +61,7 @@ func writeStatic(c *conf, s Spec, v Version) {
 // writeTLS writes p2p TLS mode: the server end is the TLS server; each
 // end presents its own self-signed certificate and accepts only a peer
 // certificate with one of s.PeerFingerprints (no CA); the data channel
-// is AEAD, negotiated between 2.6 peers, and rekeyed every RenegSec.
+// is AEAD, negotiated between 2.6 peers, and rekeyed every s.Rekey.
 func writeTLS(c *conf, s Spec) {
 	if s.Role == Server {
 		c.line("tls-server")
@@ -84,7 +85,19 @@ func writeTLS(c *conf, s Spec) {
 	c.line("hand-window", strconv.Itoa(handWindow))
 	c.line("tls-version-min", "1.2")
 	c.line("data-ciphers", DataCiphers)
-	c.line("reneg-sec", strconv.Itoa(RenegSec))
+	// The server end alone renegotiates: when the client end starts a
+	// renegotiation the server goes on sending with a key the client
+	// drops at its next one, and packets in flight are lost (OpenVPN
+	// 2.6.14, measured by e2e/TestRekeyIsNotAnOutage); started by the
+	// server, none is.
+	rekey := s.Rekey
+	if rekey <= 0 {
+		rekey = DefaultRekey
+	}
+	if s.Role == Client {
+		rekey = 0
+	}
+	c.line("reneg-sec", strconv.Itoa(int(rekey/time.Second)))
 }
 
 // writeCommon writes what does not depend on the crypto mode: device,

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/testsupport"
@@ -156,5 +157,29 @@ func TestRenderRejects(t *testing.T) {
 	}
 	if _, err := Render(ok, Version{2, 6, 14}); err != nil {
 		t.Fatalf("valid spec rejected: %v", err)
+	}
+}
+
+// TestRenderRekey: the server end renegotiates at Spec.Rekey (an hour by
+// default); the client end never starts a renegotiation.
+func TestRenderRekey(t *testing.T) {
+	base := Spec{Tap: "tap1", Port: 1191, Mode: ModeTLS, CertFile: "/c", CertKeyFile: "/k", PeerFingerprints: []string{fpA}}
+	for _, c := range []struct {
+		role  Role
+		rekey time.Duration
+		want  string
+	}{{Server, 0, "reneg-sec 3600\n"}, {Server, 10 * time.Second, "reneg-sec 10\n"}, {Client, 0, "reneg-sec 0\n"}, {Client, 10 * time.Second, "reneg-sec 0\n"}} {
+		s := base
+		s.Role, s.Rekey = c.role, c.rekey
+		if c.role == Client {
+			s.Remote = netip.MustParseAddr("192.0.2.1")
+		}
+		got, err := Render(s, Version{2, 6, 14})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(got), "\n"+c.want) {
+			t.Errorf("%s with rekey %s: no %q in\n%s", c.role, c.rekey, c.want, got)
+		}
 	}
 }

@@ -26,17 +26,18 @@ type Mode string
 // The modes. ModeStatic is the spec's: one pre-shared key, no forward
 // secrecy. ModeTLS: each end has its own certificate and trusts only the
 // peer's, by fingerprint; AEAD data channel keys from an ephemeral key
-// exchange, renegotiated every RenegSec.
+// exchange, renegotiated every Spec.Rekey.
 const (
 	ModeStatic Mode = "static"
 	ModeTLS    Mode = "tls"
 )
 
-// The TLS mode's data channel ciphers (AEAD only) and renegotiation
-// period (OpenVPN's default, stated).
+// The TLS mode's data channel ciphers (AEAD only) and its default
+// renegotiation period (OpenVPN's, stated); MinRekey bounds it below.
 const (
-	DataCiphers = "AES-256-GCM:CHACHA20-POLY1305"
-	RenegSec    = 3600
+	DataCiphers  = "AES-256-GCM:CHACHA20-POLY1305"
+	DefaultRekey = time.Hour
+	MinRekey     = 10 * time.Second
 )
 
 // Spec is one OpenVPN TAP tunnel.
@@ -62,6 +63,10 @@ type Spec struct {
 	// CAP_NET_ADMIN for SO_MARK on a restart). Set by the Manager from
 	// Options.
 	User, Group string
+	// Rekey (TLS mode, server end) is how often the data channel gets new
+	// keys from a new TLS exchange (forward secrecy); 0: DefaultRekey. The
+	// client end never starts one. Set by the Manager from Options.
+	Rekey time.Duration
 }
 
 // mode is s.Mode with the default applied.
