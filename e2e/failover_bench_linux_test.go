@@ -27,17 +27,23 @@ type variant struct {
 	driver string
 	extra  []string
 	params string // a PUT bond_params body applied before measuring, if any
+	static bool   // the hub's bridge in the spec's static-key mode (else TLS)
 }
 
 // variants: the plain kernel bond (its ARP monitor decides, the spec's
-// settings), and multilink on the kernel bond and on the eBPF bond.
+// settings), and multilink on the kernel bond and on the eBPF bond, over
+// TLS tunnels (the default); the multilink variants that run on every
+// kernel also run over static-key tunnels, in the same run, to show what
+// TLS costs failover.
 var variants = []variant{
-	{"kernel-bond", "kernel", []string{"--no-failover"}, ""},
-	{"multilink-kernel", "kernel", nil, ""},
+	{"kernel-bond", "kernel", []string{"--no-failover"}, "", false},
+	{"multilink-kernel", "kernel", nil, "", false},
 	// fail_over_mac none: the bond keeps one MAC, so the frames in flight
 	// at a switch still reach it (with the spec's 1 they go to the old MAC).
-	{"multilink-kernel-fom0", "kernel", nil, `{"fail_over_mac": "none"}`},
-	{"multilink-ebpf", "ebpf", nil, ""},
+	{"multilink-kernel-fom0", "kernel", nil, `{"fail_over_mac": "none"}`, false},
+	{"multilink-kernel-fom0-static", "kernel", nil, `{"fail_over_mac": "none"}`, true},
+	{"multilink-ebpf", "ebpf", nil, "", false},
+	{"multilink-ebpf-static", "ebpf", nil, "", true},
 }
 
 // Settings: a 10 ms probe stream, five repetitions, and how long a
@@ -74,7 +80,12 @@ func benchVariant(b *testing.B, v variant) {
 	tp, links, kind := newBenchTopology(b)
 	b.Logf("BENCH %s underlays: %s", v.name, kind)
 	requireDriver(b, tp, v.driver)
-	_, gw := scenario(b, tp, specClientBody(b), v.driver, v.extra...)
+	server, mode := specServerBody(b), "tls"
+	if v.static {
+		server, mode = staticServerBody(b), "static"
+	}
+	b.Logf("BENCH %s tunnels: %s", v.name, mode)
+	_, gw := scenarioWith(b, tp, server, specClientBody(b), v.driver, v.extra...)
 	if v.params != "" {
 		if code := gw.call(http.MethodPut, "/v1/client/bond_params/bond0", []byte(v.params), nil); code != http.StatusOK {
 			b.Fatalf("PUT %s: %d", v.params, code)

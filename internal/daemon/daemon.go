@@ -161,6 +161,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	r.restore(ctx, want)
 	go hb.ExpireClaims(ctx)
+	go gw.Reclaim(ctx)
 
 	reg, err := NewRegistry(gw.Collectors(), o.Version)
 	if err != nil {

@@ -84,6 +84,7 @@ type fetcher struct {
 	block     chan struct{} // if set, FetchKey waits for it to close
 	released  []string      // "<gateway id>/<bond>@<bridge>" per Release
 	tls       string        // if set, the bridge runs TLS mode with this hub fingerprint
+	key       string        // if set, the static key answered (else testKey)
 	hubs      []HubAPI      // per FetchKey
 	rotated   []string      // "<bridge>/<link>" per Rotate
 	rotateErr error         // if set, Rotate fails with it
@@ -134,7 +135,11 @@ func (f *fetcher) FetchKey(ctx context.Context, hub HubAPI) (api.Key, error) {
 		return api.Key{}, f.err
 	}
 	f.hubs = append(f.hubs, hub)
-	k := api.Key{Bridge: "br0", BridgeIP: "10.8.0.254", Key: testKey,
+	key := testKey
+	if f.key != "" {
+		key = f.key
+	}
+	k := api.Key{Bridge: "br0", BridgeIP: "10.8.0.254", Key: key,
 		Links: []api.KeyLink{{Tap: "tap1", Port: 1191}, {Tap: "tap2", Port: 1192}}}
 	if f.tls != "" {
 		k.Key, k.TunnelMode, k.Fingerprint = "", api.TunnelTLS, f.tls

@@ -25,10 +25,12 @@ const (
 
 var rotatedKey = strings.ReplaceAll(testKey, "0000", "1234")
 
-// fakeSteering is a failover engine whose links are all up: a pin moves
-// the active link at once; pins records every pin it was given.
+// fakeSteering is a failover engine whose links are all up (all down
+// with down): a pin moves the active link at once; pins records every
+// pin it was given.
 type fakeSteering struct {
 	mu     sync.Mutex
+	down   bool
 	active string
 	pinned string
 	links  []string
@@ -41,7 +43,11 @@ func (f *fakeSteering) failover(bond string) (api.FailoverStatus, bool) {
 	defer f.mu.Unlock()
 	st := api.FailoverStatus{Bond: bond, Active: f.active, Pin: f.pinned}
 	for _, l := range f.links {
-		st.Links = append(st.Links, api.FailoverLink{Link: l, State: api.LinkUp})
+		state := api.LinkUp
+		if f.down {
+			state = api.LinkDown
+		}
+		st.Links = append(st.Links, api.FailoverLink{Link: l, State: state})
 	}
 	return st, true
 }
