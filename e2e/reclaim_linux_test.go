@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multilink/multilink/internal/nstest"
 	"github.com/multilink/multilink/internal/topology"
 )
 
@@ -15,7 +16,10 @@ import (
 // gateway, with no link up for 10 s, claims the bridge again, pins the
 // hub's new certificate, and the bond answers again; nobody touches the
 // gateway.
+//
+// Kernel-agnostic: on the host only.
 func TestGatewayReclaims(t *testing.T) {
+	nstest.HostOnly(t)
 	tp := newTopology(t)
 	hub, gw := scenario(t, tp, specClientBody(t), "ebpf")
 	if err := hub.stop(); err != nil {

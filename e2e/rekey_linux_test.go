@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multilink/multilink/internal/nstest"
 	"github.com/multilink/multilink/internal/topology"
 )
 
@@ -14,7 +15,11 @@ import (
 // twice, no echo is lost, no link changes state and traffic never
 // leaves tap1. A renegotiation keeps the old keys until the new ones
 // work: it must never look like a dead link.
+//
+// Kernel-agnostic (OpenVPN's renegotiation and the engine's judgement):
+// on the host only.
 func TestRekeyIsNotAnOutage(t *testing.T) {
+	nstest.HostOnly(t)
 	for _, driver := range drivers {
 		t.Run(driver, func(t *testing.T) {
 			tp := newTopology(t)
