@@ -21,6 +21,7 @@ import (
 
 	"github.com/multilink/multilink/internal/daemon"
 	"github.com/multilink/multilink/internal/hub"
+	"github.com/multilink/multilink/internal/restapi"
 	"github.com/multilink/multilink/internal/tunnel"
 )
 
@@ -101,6 +102,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.TLSCert, "tls-cert", "", "the API's TLS certificate, PEM (default: a self-signed one in <state-dir>/tls, its key kept so the pin holds)")
 	fs.StringVar(&o.TLSKey, "tls-key", "", "the private key of --tls-cert, PEM")
 	fs.BoolVar(&o.InsecurePlainHTTP, "insecure-plain-http", false, "also answer plain HTTP from any address, not only loopback: API tokens and link keys then cross the network in cleartext (for gateways that use the spec's http:// server_api_url; warned at every start, in /health and status)")
+	fs.IntVar(&o.MaxInFlight, "api-max-in-flight", restapi.DefaultMaxInFlight, "API requests served at once; more are answered 429 with Retry-After at once (never /health and /metrics), so that a flood does not starve the probe and the failover engine")
 	fs.DurationVar(&o.TunnelRekey, "tunnel-rekey", tunnel.DefaultRekey, "hub, TLS tunnels: how often each link's data channel gets new keys from a new TLS exchange (forward secrecy; the data flows on meanwhile; gateways follow the hub's pace); at least 10s")
 	fs.DurationVar(&o.ClaimExpiry, "claim-expiry", hub.DefaultClaimExpiry, "hub: a gateway bond silent on every link of the bridge it holds this long loses its claim, and another may take the bridge")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -110,6 +112,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("daemon takes no arguments, got %q", fs.Args())
+	}
+	if o.MaxInFlight < 1 {
+		return fmt.Errorf("--api-max-in-flight %d: want at least 1", o.MaxInFlight)
 	}
 	if o.TunnelRekey < tunnel.MinRekey {
 		return fmt.Errorf("--tunnel-rekey %s: want at least %s", o.TunnelRekey, tunnel.MinRekey)

@@ -35,6 +35,9 @@ type Options struct {
 	Insecure   bool   // --insecure-no-auth; ignored when a token is configured
 	ConfigFile string // --config
 	OpenVPN    string // openvpn binary; default from PATH
+	// MaxInFlight (--api-max-in-flight): API requests served at once;
+	// more are answered 429 but for /health and /metrics (0: 32).
+	MaxInFlight int
 	// TunnelRekey (--tunnel-rekey): how often the hub's ends of TLS
 	// tunnels renegotiate their data channel keys (0:
 	// tunnel.DefaultRekey).
@@ -168,19 +171,20 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("build metrics: %w", err)
 	}
 	router, err := restapi.NewRouter(restapi.Deps{
-		Hub:      hubRole{r},
-		Gateway:  gatewayRole{r},
-		Taps:     tapControl{tunnels},
-		Pinger:   ping.New(log),
-		Health:   health{r: r},
-		Warnings: warnings{r: r, plain: o.InsecurePlainHTTP}.list,
-		Links:    gw,
-		Failover: gw,
-		Metrics:  metricsHandler(reg),
-		Version:  o.Version,
-		Token:    token,
-		Insecure: token == "",
-		Logger:   log,
+		Hub:         hubRole{r},
+		Gateway:     gatewayRole{r},
+		Taps:        tapControl{tunnels},
+		Pinger:      ping.New(log),
+		Health:      health{r: r},
+		Warnings:    warnings{r: r, plain: o.InsecurePlainHTTP}.list,
+		Links:       gw,
+		Failover:    gw,
+		Metrics:     metricsHandler(reg),
+		Version:     o.Version,
+		Token:       token,
+		Insecure:    token == "",
+		Logger:      log,
+		MaxInFlight: o.MaxInFlight,
 	})
 	if err != nil {
 		return fmt.Errorf("build API: %w", err)

@@ -37,6 +37,9 @@ type Deps struct {
 	Metrics http.Handler
 	// MaxBody bounds request bodies in bytes (0: DefaultMaxBody).
 	MaxBody int64
+	// MaxInFlight bounds the requests served at once; more are 429 but
+	// for /health and /metrics (0: DefaultMaxInFlight).
+	MaxInFlight int
 }
 
 // Hub is the server role: bridges with one TAP tunnel per link.

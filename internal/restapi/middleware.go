@@ -45,7 +45,8 @@ func (a *handler) requestLog(c *gin.Context) {
 	switch {
 	case status >= 500:
 		level = slog.LevelError
-	case status < 400 && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead):
+	case status < 400 && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead),
+		status == http.StatusTooManyRequests: // counted and warned about by limit
 		level = slog.LevelDebug
 	}
 	a.log.Log(c.Request.Context(), level, "API request",

@@ -18,6 +18,7 @@ type handler struct {
 	d       Deps
 	log     *slog.Logger
 	maxBody int64
+	limiter *limiter
 }
 
 // NewRouter builds the HTTP API on d. It refuses to build an API without
@@ -27,7 +28,7 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 	if err := check(d); err != nil {
 		return nil, err
 	}
-	a := &handler{d: d, log: d.Logger, maxBody: d.MaxBody}
+	a := &handler{d: d, log: d.Logger, maxBody: d.MaxBody, limiter: newLimiter(d.MaxInFlight)}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -56,7 +57,7 @@ func NewRouter(d Deps) (*gin.Engine, error) {
 	if err := r.SetTrustedProxies(nil); err != nil {
 		return nil, fmt.Errorf("set trusted proxies: %w", err)
 	}
-	r.Use(a.requestLog, a.recovery, a.headers)
+	r.Use(a.requestLog, a.recovery, a.headers, a.limit)
 	r.NoRoute(a.noRoute)
 	r.NoMethod(a.noMethod)
 	a.routes(r)
