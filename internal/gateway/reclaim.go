@@ -114,11 +114,7 @@ func (g *Gateway) claimAgain(ctx context.Context, c *client) error {
 	}
 	g.rotating[name] = true
 	g.mu.Unlock()
-	defer func() {
-		g.mu.Lock()
-		delete(g.rotating, name)
-		g.mu.Unlock()
-	}()
+	defer g.renewed(name)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	key, err := g.opts.Fetcher.FetchKey(ctx, c.hub)

@@ -59,11 +59,7 @@ func (g *Gateway) Rotate(ctx context.Context, name string) (api.Rotation, error)
 	}
 	g.rotating[name] = true
 	g.mu.Unlock()
-	defer func() {
-		g.mu.Lock()
-		delete(g.rotating, name)
-		g.mu.Unlock()
-	}()
+	defer g.renewed(name)
 	if c.mode == api.TunnelTLS && g.opts.LinkIdentityDir == "" {
 		return api.Rotation{}, errkind.Unsupported(nil, "this gateway keeps no link certificates")
 	}
@@ -93,6 +89,14 @@ func (g *Gateway) Rotate(ctx context.Context, name string) (api.Rotation, error)
 		g.log.Info("link renewed", "bond", name, "tap", tap, "switched_to", to, "took", time.Since(began).Round(time.Millisecond))
 	}
 	return out, nil
+}
+
+// renewed ends what a rotation or a re-claim of bond name's links began
+// by setting g.rotating.
+func (g *Gateway) renewed(name string) {
+	g.mu.Lock()
+	delete(g.rotating, name)
+	g.mu.Unlock()
 }
 
 // rotationError says which links were renewed before err.
