@@ -88,8 +88,8 @@ func writeTLS(c *conf, s Spec) {
 	// The server end alone renegotiates: when the client end starts a
 	// renegotiation the server goes on sending with a key the client
 	// drops at its next one, and packets in flight are lost (OpenVPN
-	// 2.6.14, measured by e2e/TestRekeyIsNotAnOutage); started by the
-	// server, none is.
+	// 2.6.14, measured by e2e/TestRekeyIsNotAnOutage: 3 of 1000 echoes);
+	// started by the server, 0 or 1 of 1000.
 	rekey := s.Rekey
 	if rekey <= 0 {
 		rekey = DefaultRekey
