@@ -56,11 +56,14 @@ func loadCase(t testing.TB, window time.Duration) {
 	go func() { defer close(floodDone); flood(ctx, gw, &codes) }()
 
 	switches := failovers(t, gw)
+	from := time.Now()
 	time.Sleep(window)
+	to := time.Now()
 	loaded := detectCut(t, tp, gw)
 	cancel()
 	<-floodDone
 	stopBusy()
+	logEvents(t, gw, from, to)
 
 	// The cut's own switch and its failback are the only ones allowed.
 	got := failovers(t, gw) - switches
@@ -153,6 +156,19 @@ func flood(ctx context.Context, gw *daemon, codes *sync.Map) {
 			}()
 		}
 		wg.Wait()
+	}
+}
+
+// logEvents logs bond0's engine events between from and to: what a
+// false switch was (its reason and detail) and the link states before it.
+func logEvents(t testing.TB, gw *daemon, from, to time.Time) {
+	t.Helper()
+	for _, e := range events(t, gw, from, to) {
+		if e.Kind == api.EventSwitch {
+			t.Logf("%s switch %s -> %s: %s (%s)", e.At.Sub(from).Round(time.Millisecond), e.From, e.To, e.Reason, e.Detail)
+			continue
+		}
+		t.Logf("%s %s %s: %s", e.At.Sub(from).Round(time.Millisecond), e.Link, e.State, e.Detail)
 	}
 }
 

@@ -103,6 +103,7 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.TLSKey, "tls-key", "", "the private key of --tls-cert, PEM")
 	fs.BoolVar(&o.InsecurePlainHTTP, "insecure-plain-http", false, "also answer plain HTTP from any address, not only loopback: API tokens and link keys then cross the network in cleartext (for gateways that use the spec's http:// server_api_url; warned at every start, in /health and status)")
 	fs.IntVar(&o.MaxInFlight, "api-max-in-flight", restapi.DefaultMaxInFlight, "API requests served at once; more are answered 429 with Retry-After at once (never /health and /metrics), so that a flood does not starve the probe and the failover engine")
+	fs.IntVar(&o.TunnelNice, "tunnel-nice", tunnel.DefaultNice, "the niceness (-20 to 19) of the openvpn processes: each forwards its link's packets and probe replies, so on a busy CPU a negative value keeps replies from coming late enough to look like a dead link")
 	fs.DurationVar(&o.TunnelRekey, "tunnel-rekey", tunnel.DefaultRekey, "hub, TLS tunnels: how often each link's data channel gets new keys from a new TLS exchange (forward secrecy; the data flows on meanwhile; gateways follow the hub's pace); at least 10s")
 	fs.DurationVar(&o.ClaimExpiry, "claim-expiry", hub.DefaultClaimExpiry, "hub: a gateway bond silent on every link of the bridge it holds this long loses its claim, and another may take the bridge")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -115,6 +116,9 @@ func runDaemon(args []string, stdout, stderr io.Writer) error {
 	}
 	if o.MaxInFlight < 1 {
 		return fmt.Errorf("--api-max-in-flight %d: want at least 1", o.MaxInFlight)
+	}
+	if o.TunnelNice < -20 || o.TunnelNice > 19 {
+		return fmt.Errorf("--tunnel-nice %d: want -20 to 19", o.TunnelNice)
 	}
 	if o.TunnelRekey < tunnel.MinRekey {
 		return fmt.Errorf("--tunnel-rekey %s: want at least %s", o.TunnelRekey, tunnel.MinRekey)

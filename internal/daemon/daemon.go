@@ -42,6 +42,8 @@ type Options struct {
 	// tunnels renegotiate their data channel keys (0:
 	// tunnel.DefaultRekey).
 	TunnelRekey time.Duration
+	// TunnelNice (--tunnel-nice): the niceness of the openvpn processes.
+	TunnelNice int
 	// OpenVPNUser (--openvpn-user) is the user openvpn drops to after its
 	// start, with its primary group; "" keeps it root.
 	OpenVPNUser string
@@ -129,7 +131,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	tunnels, err := tunnel.NewManager(tunnel.Options{Dir: tunnelDir, OpenVPN: o.OpenVPN, Alias: string(mark), Logger: log,
-		User: ovUser, Group: ovGroup, Rekey: o.TunnelRekey})
+		User: ovUser, Group: ovGroup, Rekey: o.TunnelRekey, Nice: o.TunnelNice})
 	if err != nil {
 		return fmt.Errorf("start tunnel supervisor: %w", err)
 	}

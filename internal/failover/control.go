@@ -97,3 +97,17 @@ func (e *Engine) Policy() Policy {
 	defer e.mu.Unlock()
 	return e.pol
 }
+
+// Watch probes link at the active rate (on), or gives it back the rate
+// its rank gives it: for a caller that waits for a renewed link to prove
+// itself, which at the standby rate takes minutes.
+func (e *Engine) Watch(link string, on bool) {
+	e.mu.Lock()
+	if on {
+		e.watched[link] = true
+	} else {
+		delete(e.watched, link)
+	}
+	e.mu.Unlock()
+	e.poke() // the engine's loop sets the rates
+}

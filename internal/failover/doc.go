@@ -23,7 +23,14 @@
 //     probe sent after its last reply must be unanswered for the dead time
 //     less one interval. A daemon that sent nothing for a while (a stalled
 //     CPU, a long pause) heard nothing because it asked nothing, and that is
-//     not the link's death.
+//     not the link's death. Nor is silence on every link at once: busy
+//     CPUs that starve the tunnels' processes delay every reply, so a
+//     link past its dead time is declared down only once another link
+//     has answered since its last reply (or after max(1 s, 2 x its dead
+//     time) of silence everywhere). From half its dead time of silence
+//     the active link is suspect and every link is probed at the active
+//     rate, so on a real cut a healthy standby has answered by the dead
+//     time and the cut is left no later than before.
 //
 // Hysteresis: a degraded link recovers below lower thresholds (max(2x,
 // +100 ms) and 5 % loss), and a link that was down or degraded counts as

@@ -69,6 +69,7 @@ type Engine struct {
 	left      string    // the link the bond last left by itself, at kernelAt
 	kernelAt  time.Time
 	failovers map[string]uint64 // by reason
+	watched   map[string]bool   // links probed at the active rate whatever their rank (Watch)
 }
 
 // EngineOptions configures an Engine.
@@ -93,7 +94,7 @@ func NewEngine(o EngineOptions) *Engine {
 		bond: o.Bond, links: slices.Clone(o.Links), primary: o.Primary, pol: o.Policy,
 		steer: o.Steerer, prober: o.Prober, events: o.Events, log: log.With("bond", o.Bond),
 		samples: make(chan probe.Sample, 1024), kick: make(chan struct{}, 1),
-		judges: map[string]*judge{}, failovers: map[string]uint64{},
+		judges: map[string]*judge{}, failovers: map[string]uint64{}, watched: map[string]bool{},
 	}
 	now := time.Now()
 	for _, l := range o.Links {
@@ -125,7 +126,7 @@ func (e *Engine) Run(ctx context.Context) {
 		e.active, e.steered = a, a
 		e.mu.Unlock()
 	}
-	e.setProbeRates()
+	e.setProbeRates(time.Now())
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	reconcile := time.NewTicker(reconcileEvery)
@@ -203,19 +204,31 @@ func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
 	e.mu.Lock()
 	next := now.Add(time.Second)
 	var cands []candidate
+	dying := false
 	for _, l := range e.order() {
 		j := e.judges[l]
 		if fig, iv, ok := e.prober.Figures(l); ok {
 			j.fig = fig
 			j.setInterval(iv, now)
 		}
-		if j.state != api.LinkDown && j.lastReply.After(time.Time{}) && j.silence(now) > j.deadTime(e.pol) {
-			// About to be declared dead: ask the kernel first.
-			if at := e.prober.LastReply(l); at.After(j.lastReply) {
-				j.lastReply = at
+		dying = dying || j.state != api.LinkDown && j.lastReply.After(time.Time{}) && j.silence(now) > j.deadTime(e.pol)
+	}
+	if dying {
+		// A link is about to be declared dead: ask the kernel for every
+		// link's last reply first (replies the daemon has not read yet are
+		// not silence, and another link's decide whether it is a host
+		// stall).
+		for _, l := range e.links {
+			if j := e.judges[l]; j != nil {
+				if at := e.prober.LastReply(l); at.After(j.lastReply) {
+					j.lastReply = at
+				}
 			}
 		}
-		if j.evaluate(now, e.pol) {
+	}
+	for _, l := range e.order() {
+		j := e.judges[l]
+		if j.evaluate(now, e.pol, e.othersOf(l)) {
 			e.log.Info("link state", "link", l, "state", j.state, "reason", j.reason)
 			e.events.add(Event{At: now, Bond: e.bond, Kind: api.EventState, Link: l, State: j.state, Detail: j.reason})
 		}
@@ -269,8 +282,23 @@ func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
 	} else if align {
 		e.align(ctx, target)
 	}
-	e.setProbeRates()
+	e.setProbeRates(now)
 	return next
+}
+
+// othersOf is what link's judge knows of the bond's other links.
+func (e *Engine) othersOf(link string) others {
+	var o others
+	for l, j := range e.judges {
+		if l == link {
+			continue
+		}
+		o.any = true
+		if j.lastReply.After(o.heard) {
+			o.heard = j.lastReply
+		}
+	}
+	return o
 }
 
 // score ranks degraded links: lower is better.
@@ -332,11 +360,17 @@ func (e *Engine) act(ctx context.Context, ev Event) {
 // it is not, every link is probed at the active rate: the engine is about
 // to choose among them, and a standby link's figures at the standby rate
 // are seconds old (one that a CPU stall made look slow would stay
-// "degraded" for that long, and keep the engine on a lossy primary).
-func (e *Engine) setProbeRates() {
+// "degraded" for that long, and keep the engine on a lossy primary). The
+// same holds from the moment the active link is suspect (silent for half
+// its dead time): a standby's fresh reply tells a cut from a host stall.
+func (e *Engine) setProbeRates(now time.Time) {
 	e.mu.Lock()
 	fast := map[string]bool{e.active: true}
-	choosing := e.judges[e.active] != nil && e.judges[e.active].state != api.LinkUp
+	for l := range e.watched {
+		fast[l] = true
+	}
+	j := e.judges[e.active]
+	choosing := j != nil && (j.state != api.LinkUp || j.suspect(now, e.pol))
 	for _, l := range e.order() {
 		if l == e.active && !choosing {
 			break

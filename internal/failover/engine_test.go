@@ -113,7 +113,7 @@ func newRig(t *testing.T) *rig {
 		e.judges[l] = newJudge(at(0), iv, e.firstSentOf(l))
 	}
 	e.active, e.steered = "tap1", "tap1" // as Run does
-	e.setProbeRates()
+	e.setProbeRates(time.Now())
 	return &rig{t: t, e: e, b: b}
 }
 
@@ -428,8 +428,8 @@ func TestEngineAsksTheKernel(t *testing.T) {
 	if sw := r.switches(); len(sw) != 0 {
 		t.Fatalf("switched although the kernel saw replies: %+v", sw)
 	}
-	// The kernel sees nothing either: then it is dead.
-	r.play(100, 5, nil)
+	// The kernel sees nothing either, while tap2 answers: then it is dead.
+	r.play(100, 5, map[string]time.Duration{"tap2": time.Millisecond})
 	if sw := r.switches(); len(sw) != 1 || sw[0].Reason != ReasonDown {
 		t.Errorf("switches %+v, want one for down", sw)
 	}
@@ -518,5 +518,74 @@ func TestEngineProbesAllWhileChoosing(t *testing.T) {
 	}
 	if sw := r.switches(); len(sw) != 1 || sw[0].To != "tap2" {
 		t.Fatalf("switches %+v, want one to tap2 within 4 s of the primary degrading", sw)
+	}
+}
+
+// TestEngineHostStallIsNotDeath: every link silent at once (busy CPUs
+// starving the tunnels' processes) is the host, not the links: no link is
+// declared down and traffic stays, until the stall limit.
+func TestEngineHostStallIsNotDeath(t *testing.T) {
+	r := newRig(t)
+	r.play(1000, 10, both(time.Millisecond))
+	r.play(600, 5, nil) // nothing comes back on any link, probes sent all along
+	for _, l := range []string{"tap1", "tap2"} {
+		if s := r.e.judges[l].state; s != api.LinkUp {
+			t.Errorf("%s %v after 600 ms of silence on every link, want up (a host stall)", l, s)
+		}
+	}
+	r.play(1000, 10, both(time.Millisecond))
+	if sw := r.switches(); len(sw) != 0 {
+		t.Fatalf("switches %+v after a host stall, want none", sw)
+	}
+	// Silent past the stall limit: down after all.
+	r.play(1200, 5, nil)
+	if s := r.e.judges["tap1"].state; s != api.LinkDown {
+		t.Errorf("tap1 %v after 1.2 s of silence on every link, want down past the stall limit %v", s, hostStall)
+	}
+}
+
+// TestEngineCutWithStandbyProbedSlowly: the active link is cut while the
+// standby is probed at the standby rate; suspicion probes it at once, its
+// reply proves the host is fine, and the switch comes at the dead time.
+func TestEngineCutWithStandbyProbedSlowly(t *testing.T) {
+	r := newRig(t)
+	r.play(1000, 10, both(time.Millisecond))
+	if r.b.fast["tap2"] {
+		t.Fatalf("probe rates %v: the standby is probed fast with a healthy active link", r.b.fast)
+	}
+	cut := r.now
+	probed := r.now // tap2 was just probed: at its rate, the next is 1 s away
+	for r.now < cut+500 && len(r.switches()) == 0 {
+		r.now += 5
+		if r.b.fast["tap2"] && r.now-probed >= 20 || r.now-probed >= 1000 {
+			probed = r.now
+			r.e.take(probe.Sample{Bond: "bond0", Link: "tap2", At: at(r.now), RTT: time.Millisecond})
+		}
+		r.stepNow()
+	}
+	sw := r.switches()
+	if len(sw) != 1 || sw[0].To != "tap2" || sw[0].Reason != ReasonDown {
+		t.Fatalf("switches %+v, want one to tap2 for down", sw)
+	}
+	dead := r.e.judges["tap1"].deadTime(r.e.pol)
+	if took := time.Duration(r.now-cut) * time.Millisecond; took > dead+20*time.Millisecond {
+		t.Errorf("switched %v after the cut, want within the dead time %v and a probe interval", took, dead)
+	}
+}
+
+// TestEngineWatch: a watched standby is probed at the active rate until
+// released; the engine's own rate setting does not undo it.
+func TestEngineWatch(t *testing.T) {
+	r := newRig(t)
+	r.play(500, 10, both(time.Millisecond))
+	r.e.Watch("tap2", true)
+	r.play(100, 10, both(time.Millisecond))
+	if !r.b.fast["tap2"] {
+		t.Errorf("probe rates %v: the watched standby is not probed fast", r.b.fast)
+	}
+	r.e.Watch("tap2", false)
+	r.play(100, 10, both(time.Millisecond))
+	if r.b.fast["tap2"] {
+		t.Errorf("probe rates %v: the released standby is still probed fast", r.b.fast)
 	}
 }

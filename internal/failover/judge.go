@@ -97,6 +97,13 @@ func (j *judge) ref() time.Time {
 	return j.clock
 }
 
+// suspect says whether the link, up, has been silent for half its dead
+// time: the engine then probes the other links at the active rate, so
+// that a healthy one has answered by the time this one would be down.
+func (j *judge) suspect(now time.Time, p Policy) bool {
+	return j.state == api.LinkUp && !j.lastReply.IsZero() && j.silence(now) > j.deadTime(p)/2
+}
+
 // asked is when the first probe the link left unanswered was sent: the
 // first after ref (zero if none yet).
 func (j *judge) asked() time.Time { return j.firstSent(j.ref()) }
@@ -144,9 +151,23 @@ func (j *judge) holdLeft(now time.Time, p Policy) time.Duration {
 	return max(0, j.goodSince.Add(p.holdDown(j.decayedPenalty(now, p))).Sub(now))
 }
 
+// hostStall bounds how long a silent link is spared because every other
+// link is silent too (see verdict): past max(hostStall, 2 x its dead time)
+// it is down whatever the others do.
+const hostStall = time.Second
+
+// stallLimit is hostStall for a link with this dead time.
+func stallLimit(dead time.Duration) time.Duration { return max(hostStall, 2*dead) }
+
+// others is what a link's verdict knows of the bond's other links.
+type others struct {
+	any   bool      // the bond has other links
+	heard time.Time // the latest reply any of them had
+}
+
 // evaluate updates the verdict at now and reports whether it changed.
-func (j *judge) evaluate(now time.Time, p Policy) bool {
-	next, reason := j.verdict(now, p)
+func (j *judge) evaluate(now time.Time, p Policy, o others) bool {
+	next, reason := j.verdict(now, p, o)
 	if next == api.LinkDown && j.state == api.LinkUp {
 		// Flap damping counts the failures of a link that was trusted
 		// again; the blips of one bad period (a lossy link going between
@@ -162,8 +183,15 @@ func (j *judge) evaluate(now time.Time, p Policy) bool {
 	return changed
 }
 
-// verdict is the state the link is in at now, and why.
-func (j *judge) verdict(now time.Time, p Policy) (api.LinkState, string) {
+// verdict is the state the link is in at now, and why. A link silent
+// past its dead time is down, unless every other link has been silent
+// as long: then the host is stalled (busy CPUs starving the tunnels'
+// processes delay every reply at once), not this link, and it is judged
+// again when another link answers, or down once silent for stallLimit.
+// The engine probes the other links at once when the active link has
+// been silent for half its dead time (suspect), so on a real cut a
+// healthy standby has answered by then and the cut costs no time.
+func (j *judge) verdict(now time.Time, p Policy, o others) (api.LinkState, string) {
 	dead := j.deadTime(p)
 	if j.state == api.LinkDown && !j.lastReply.After(j.since) {
 		// Only a reply brings a down link back, not a longer dead time.
@@ -177,6 +205,9 @@ func (j *judge) verdict(now time.Time, p Policy) (api.LinkState, string) {
 	}
 	if s := j.silence(now); s > dead {
 		if a := j.asked(); !a.IsZero() && now.Sub(a) > j.askedEnough(dead) {
+			if o.any && !o.heard.After(j.ref()) && s <= stallLimit(dead) {
+				return j.state, fmt.Sprintf("no reply for %s, nor from any other link since: a host stall, not this link, until another link answers or %s pass", round(s), round(stallLimit(dead)))
+			}
 			j.goodSince = time.Time{}
 			return api.LinkDown, fmt.Sprintf("no reply for %s (dead time %s)", round(s), round(dead))
 		}
@@ -225,14 +256,22 @@ func (j *judge) nextDeadline(now time.Time, p Policy) time.Time {
 	case j.lastReply.IsZero():
 		next = j.added.Add(max(j.deadTime(p), startupGrace) + time.Millisecond)
 	default:
-		dead := j.deadTime(p)
-		next = j.ref().Add(dead + time.Millisecond)
-		if !next.After(now) {
+		dead, ref := j.deadTime(p), j.ref()
+		switch {
+		case now.Before(ref.Add(dead / 2)):
+			next = ref.Add(dead/2 + time.Millisecond) // suspect from then
+		case now.Before(ref.Add(dead)):
+			next = ref.Add(dead + time.Millisecond)
+		default:
 			// Silent long enough but not asked long enough: when it has
-			// been, or, if nothing was sent yet, one interval on.
+			// been, or, if nothing was sent yet, one interval on; asked
+			// enough but spared as a host stall: at the stall limit.
 			next = now.Add(j.interval)
 			if a := j.asked(); !a.IsZero() {
 				next = a.Add(j.askedEnough(dead) + time.Millisecond)
+			}
+			if !next.After(now) {
+				next = ref.Add(stallLimit(dead) + time.Millisecond)
 			}
 		}
 	}

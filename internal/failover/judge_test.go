@@ -23,6 +23,7 @@ type feeder struct {
 	window []bool
 	now    int // ms
 	log    []string
+	o      others // the bond's other links (none by default)
 }
 
 func newFeeder(t *testing.T, interval time.Duration) *feeder {
@@ -53,7 +54,7 @@ func (f *feeder) run(durMs, everyMs int, rtt time.Duration) {
 			f.decide(true)
 			f.j.sample(probe.Sample{At: at(f.now), Lost: true}, f.fig, f.p)
 		}
-		if f.j.evaluate(at(f.now), f.p) {
+		if f.j.evaluate(at(f.now), f.p, f.o) {
 			f.log = append(f.log, stateAt(f.now, f.j.state))
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netns"
@@ -34,6 +35,11 @@ type Options struct {
 	User, Group string
 	// Rekey is Spec.Rekey of every tunnel (0: DefaultRekey).
 	Rekey time.Duration
+	// Nice is the scheduling niceness of every openvpn process, -20..19
+	// (0: the default, as started). Each one forwards its link's every
+	// packet and probe reply: on a busy host a negative niceness keeps
+	// their replies from arriving late enough to look like a dead link.
+	Nice int
 }
 
 // Manager runs and supervises OpenVPN TAP tunnels in one network
@@ -109,6 +115,9 @@ func (o Options) check() error {
 	}
 	if o.Rekey != 0 && o.Rekey < MinRekey {
 		return errkind.Invalid("rekey", "%s is below the %s minimum", o.Rekey, MinRekey)
+	}
+	if o.Nice < -20 || o.Nice > 19 {
+		return errkind.Invalid("nice", "%d: want -20 to 19", o.Nice)
 	}
 	return nil
 }
@@ -370,6 +379,29 @@ func (m *Manager) SetUp(ctx context.Context, tap string, up bool) error {
 	}
 	t.st.AdminUp = up
 	m.log.Info("tap admin state", "tap", tap, "up", up)
+	return nil
+}
+
+// NewSession makes tap's OpenVPN start a new session with its peer
+// (SIGUSR1, its soft restart: the process and the TAP stay): for a link
+// whose peer lost its side of the session (a hub's OpenVPN that was
+// killed and started again drops the old session's packets, and the
+// client would otherwise wait for its ping-restart).
+func (m *Manager) NewSession(tap string) error {
+	m.mu.Lock()
+	t, ok := m.tunnels[tap]
+	var pid int
+	if ok && !t.stopping && t.st.Running {
+		pid = t.st.PID
+	}
+	m.mu.Unlock()
+	if pid == 0 {
+		return fmt.Errorf("new session on %s: %w", tap, errkind.NotFound("tunnel %s is not running", tap))
+	}
+	if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
+		return fmt.Errorf("new session on %s (openvpn %d): %w", tap, pid, err)
+	}
+	m.log.Info("openvpn asked for a new session", "tap", tap, "pid", pid)
 	return nil
 }
 

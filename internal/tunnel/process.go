@@ -13,7 +13,8 @@ import (
 // runProcess runs `openvpn --config conf` in the Manager's namespace and
 // waits for it on the thread that forked it (see package thread). It calls
 // started with the PID once the process runs. When ctx ends the process
-// gets SIGTERM, and SIGKILL after StopTimeout. The argv holds nothing but
+// gets SIGTERM, and SIGKILL after StopTimeout. Its niceness is set to
+// Options.Nice as soon as it runs (openvpn drops root later). The argv holds nothing but
 // the binary and the config file's path; no shell is involved.
 func (m *Manager) runProcess(ctx context.Context, bin, conf string, out *output, started func(pid int)) error {
 	return nsthread.In(m.ns, func() error {
@@ -26,6 +27,11 @@ func (m *Manager) runProcess(ctx context.Context, bin, conf string, out *output,
 			return fmt.Errorf("start %s: %w", bin, err)
 		}
 		out.setPID(cmd.Process.Pid)
+		if n := m.opts.Nice; n != 0 {
+			if err := syscall.Setpriority(syscall.PRIO_PROCESS, cmd.Process.Pid, n); err != nil {
+				m.log.Warn("openvpn keeps its default priority", "pid", cmd.Process.Pid, "nice", n, "err", err)
+			}
+		}
 		started(cmd.Process.Pid)
 		err := cmd.Wait()
 		out.flush()
