@@ -308,17 +308,29 @@ func (s *dataplane) pin(bond, link string) error {
 	return e.Apply(failover.Update{Pin: &link})
 }
 
-// lastReply implements steering.
-func (s *dataplane) lastReply(link string) time.Time { return s.monitor.LastReply(link) }
-
-// probeFast implements steering: false gives the link back the rate the
-// engine wants (the active link's if it is active).
-func (s *dataplane) probeFast(bond, link string, fast bool) {
-	if !fast {
-		st, ok := s.failover(bond)
-		fast = ok && st.Active == link
+// proven implements steering.
+func (s *dataplane) proven(link string, since time.Time) bool {
+	if !s.monitor.LastReply(link).After(since) {
+		return false
 	}
-	if err := s.monitor.SetActive(link, fast); err != nil {
-		s.log.Debug("set probe rate", "link", link, "err", err)
+	f, _, ok := s.monitor.Figures(link)
+	return ok && f.Loss == 0 && f.Decided >= provenProbes
+}
+
+// silence implements steering.
+func (s *dataplane) silence(link string) (time.Duration, time.Duration, bool) {
+	at := s.monitor.LastReply(link)
+	_, iv, ok := s.monitor.Figures(link)
+	if at.IsZero() || !ok {
+		return 0, 0, false
+	}
+	return time.Since(at), iv, true
+}
+
+// probeFast implements steering: the engine probes link at the active
+// rate while fast (it sets every link's rate, so it is asked to).
+func (s *dataplane) probeFast(bond, link string, fast bool) {
+	if e, ok := s.brain.Engine(bond); ok {
+		e.Watch(link, fast)
 	}
 }

@@ -37,6 +37,8 @@ type Tunnels interface {
 	Reconfigure(ctx context.Context, s tunnel.Spec) error
 	Stop(ctx context.Context, tap string) error
 	Status(tap string) (tunnel.Status, bool)
+	// NewSession makes a running tunnel start a new session.
+	NewSession(tap string) error
 }
 
 // KeyFetcher gets a hub's link key and ports; HTTPFetcher is the real one.

@@ -75,6 +75,12 @@ func (w *world) Status(tap string) (tunnel.Status, bool) {
 	return tunnel.Status{Tap: tap, Port: s.Port, Running: ok}, ok
 }
 
+func (w *world) NewSession(tap string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.Do("tunnel new session " + tap)
+}
+
 // fetcher answers like a hub with two links.
 type fetcher struct {
 	err       error

@@ -33,17 +33,21 @@ type reclaim struct {
 // again made new ones), and the pin of its own certificates (a hub that
 // lost its claims pins nobody's). Attempts back off to one every 5
 // minutes while the links stay down (the hub may simply be unreachable).
+// A single link down for 5 s gets a new session first (reviveDue).
 func (g *Gateway) Reclaim(ctx context.Context) {
 	t := time.NewTicker(reclaimEvery)
 	defer t.Stop()
 	state := map[string]*reclaim{}
+	revived := map[string]*revive{}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		g.reclaimDue(ctx, state, time.Now())
+		now := time.Now()
+		g.reviveDue(revived, now)
+		g.reclaimDue(ctx, state, now)
 	}
 }
 

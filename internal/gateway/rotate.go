@@ -29,8 +29,12 @@ type steering interface {
 	failover(bond string) (st api.FailoverStatus, ok bool)
 	// pin keeps bond's traffic on link ("": the engine decides again).
 	pin(bond, link string) error
-	// lastReply is when the probe last had a reply on link.
-	lastReply(link string) time.Time
+	// proven says whether link has answered the probe since, and every
+	// probe in its loss window (provenProbes at least) was answered.
+	proven(link string, since time.Time) bool
+	// silence is how long link has had no probe reply, and its probe
+	// interval; ok is false before its first reply.
+	silence(link string) (silent, interval time.Duration, ok bool)
 	// probeFast probes link at the active link's rate (or, false, at the
 	// rate the engine wants).
 	probeFast(bond, link string, fast bool)
@@ -238,11 +242,19 @@ func (g *Gateway) linkFingerprints(c *client) []string {
 	return fingerprints(ids)
 }
 
+// provenProbes is the fewest answered probes (half a second at the
+// default active rate), with none lost in the loss window, that prove a
+// renewed link before traffic moves to it: the probes lost while it
+// restarted have left the window then, and the engine's verdict is on the
+// new session. (In the lab, a rotation that moved traffic to a link the
+// engine judged degraded by that loss a moment later lost echoes.)
+const provenProbes = 25
+
 // waitUp waits until tap, restarted at since, works again: the probe
-// has had a reply through it since, probing it at the active link's rate
-// meanwhile, and the failover engine has it up (a link it saw go down
-// comes back after its hold-down). Without an engine: until its tunnel
-// runs.
+// has had replies through it since, with no loss in its loss window,
+// probing it at the active link's rate meanwhile, and the
+// failover engine has it up (a link it saw go down comes back after its
+// hold-down). Without an engine: until its tunnel runs.
 func (g *Gateway) waitUp(ctx context.Context, c *client, tap string, since time.Time) error {
 	if g.steer != nil {
 		g.steer.probeFast(c.cfg.Bond, tap, true)
@@ -251,7 +263,7 @@ func (g *Gateway) waitUp(ctx context.Context, c *client, tap string, since time.
 	err := poll(ctx, rotateUpWait, func() bool {
 		if g.steer != nil {
 			if st, ok := g.steer.failover(c.cfg.Bond); ok {
-				if !g.steer.lastReply(tap).After(since) {
+				if !g.steer.proven(tap, since) {
 					return false
 				}
 				for _, l := range st.Links {

@@ -31,6 +31,8 @@ var rotatedKey = strings.ReplaceAll(testKey, "0000", "1234")
 type fakeSteering struct {
 	mu     sync.Mutex
 	down   bool
+	since  time.Time // when the links went down
+	now    time.Time // the clock of silence
 	active string
 	pinned string
 	links  []string
@@ -47,12 +49,23 @@ func (f *fakeSteering) failover(bond string) (api.FailoverStatus, bool) {
 		if f.down {
 			state = api.LinkDown
 		}
-		st.Links = append(st.Links, api.FailoverLink{Link: l, State: state})
+		st.Links = append(st.Links, api.FailoverLink{Link: l, State: state, Since: f.since})
 	}
 	return st, true
 }
 
-func (f *fakeSteering) lastReply(string) time.Time { return time.Now() }
+func (f *fakeSteering) proven(string, time.Time) bool { return true }
+
+// silence: the links answer at once while up, not since f.since when down
+// (probed every 20 ms); now is f.now.
+func (f *fakeSteering) silence(string) (time.Duration, time.Duration, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.down {
+		return 0, 20 * time.Millisecond, true
+	}
+	return f.now.Sub(f.since), 20 * time.Millisecond, true
+}
 
 func (f *fakeSteering) probeFast(_, link string, fast bool) {
 	f.mu.Lock()
