@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -166,4 +169,142 @@ func events(t testing.TB, gw *daemon, from, to time.Time) []api.Event {
 		}
 	}
 	return out
+}
+
+// TestChaosFloodDuringFailover (chaos): the primary's underlay is cut
+// while the API is flooded (rounds of 2000 unauthenticated reads at
+// concurrency 200): the engine leaves it within twice the detection time
+// of a cut without the flood in the same run (and 30 ms, for one probe
+// interval of scheduling), returns once it is back, and makes no other
+// switch.
+func TestChaosFloodDuringFailover(t *testing.T) {
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) {
+			tp := newTopology(t)
+			_, gw := scenario(t, tp, specClientBody(t), driver)
+			waitSettled(t, gw)
+			quiet := detectCut(t, tp, gw)
+			ctx, cancel := context.WithCancel(context.Background())
+			var codes sync.Map
+			floodDone := make(chan struct{})
+			go func() { defer close(floodDone); flood(ctx, gw, &codes) }()
+			defer func() { cancel(); <-floodDone }()
+			time.Sleep(2 * time.Second)
+			before := failovers(t, gw)
+			loaded := detectCut(t, tp, gw)
+			time.Sleep(2 * time.Second)
+			cancel()
+			<-floodDone
+			got := failovers(t, gw) - before
+			t.Logf("%s: a cut under an API flood detected in %.0f ms, %.0f ms without; %d switches (the cut's and its failback: 2)", driver, loaded, quiet, got)
+			if got != 2 {
+				t.Errorf("%d switches around a cut under the flood, want 2 (away and back)", got)
+			}
+			if loaded > 2*quiet+30 {
+				t.Errorf("a cut under the flood detected in %.0f ms, over twice the %.0f ms without (+30 ms)", loaded, quiet)
+			}
+		})
+	}
+}
+
+// TestChaosHubRestart (chaos): the hub's daemon is stopped (SIGTERM) and
+// started again while an echo stream runs each way over the bond: the
+// bond answers again within healBound of the start, nobody touching the
+// gateway; the longest gap and the echoes lost are reported.
+func TestChaosHubRestart(t *testing.T) {
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) {
+			tp := newTopology(t)
+			hub, gw := scenario(t, tp, specClientBody(t), driver)
+			waitSettled(t, gw)
+			up := startProber(t, tp.gw, topology.HubTunnel)
+			down := startProber(t, tp.hub, topology.GwTunnel)
+			time.Sleep(time.Second)
+			began := time.Now()
+			if err := hub.stop(); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			hub = hub.again(t)
+			if !waitFor(t, healBound(), 50*time.Millisecond, func() bool { return up.Flowing(time.Now().Add(-200 * time.Millisecond)) }) {
+				t.Fatalf("the hub's daemon started again: no echo back within %s\nhub log:\n%s\ngateway log:\n%s", healBound(), hub.Logs(40), gw.Logs(40))
+			}
+			healed := time.Since(start)
+			time.Sleep(2 * time.Second)
+			end := time.Now().Add(-time.Second)
+			l1, s1 := up.Lost(began, end)
+			l2, s2 := down.Lost(began, end)
+			t.Logf("%s: hub daemon stopped and started again: echoes back %s after the start; longest gap %s; lost %d/%d",
+				driver, healed.Round(time.Millisecond), up.GapAround(began, end).Round(time.Millisecond), l1+l2, s1+s2)
+			pingOK(t, tp.hub, topology.GwTunnel)
+		})
+	}
+}
+
+// TestChaosFlapping (chaos): the primary's underlay flaps at 5 Hz (100 ms
+// down, 100 ms up) for 30 s under an echo stream: flap damping holds
+// (the engine leaves the link once and does not come back while it
+// flaps), the daemon lives on with flat memory (Go heap in use and
+// goroutines, from its /metrics, 5 s into the flapping and at its end),
+// and traffic returns to the primary once it is steady.
+func TestChaosFlapping(t *testing.T) {
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) {
+			tp := newTopology(t)
+			_, gw := scenario(t, tp, specClientBody(t), driver)
+			waitSettled(t, gw)
+			waitActive(t, gw, "tap1", 10*time.Second)
+			up := startProber(t, tp.gw, topology.HubTunnel)
+			time.Sleep(time.Second)
+			before := failovers(t, gw)
+			began := time.Now()
+			var heap0, gor0 float64
+			defer setLink(t, tp.hub, "u1", true)
+			for i := 0; time.Since(began) < 30*time.Second && i < 1000; i++ {
+				setLink(t, tp.hub, "u1", false)
+				time.Sleep(100 * time.Millisecond)
+				setLink(t, tp.hub, "u1", true)
+				time.Sleep(100 * time.Millisecond)
+				if heap0 == 0 && time.Since(began) > 5*time.Second {
+					heap0, gor0 = metric(t, gw, "go_memstats_heap_inuse_bytes"), metric(t, gw, "go_goroutines")
+				}
+			}
+			heap1, gor1 := metric(t, gw, "go_memstats_heap_inuse_bytes"), metric(t, gw, "go_goroutines")
+			flapped := failovers(t, gw) - before
+			waitActive(t, gw, "tap1", 90*time.Second)
+			back := time.Since(began) - 30*time.Second
+			lost, sent := up.Lost(began, time.Now().Add(-time.Second))
+			t.Logf("%s: 30 s of 5 Hz flapping: %d switches while it flapped; heap in use %.1f -> %.1f MiB, goroutines %.0f -> %.0f; back on tap1 %s after it ended; echoes lost %d/%d",
+				driver, flapped, heap0/(1<<20), heap1/(1<<20), gor0, gor1, back.Round(time.Millisecond), lost, sent)
+			if flapped > 1 {
+				t.Errorf("%d switches while tap1 flapped, want 1 (left once, not back while it flaps)", flapped)
+			}
+			if heap1 > max(2*heap0, heap0+8<<20) || gor1 > gor0+10 {
+				t.Errorf("memory not flat: heap in use %.0f -> %.0f bytes, goroutines %.0f -> %.0f", heap0, heap1, gor0, gor1)
+			}
+			if code := gw.callAuth(http.MethodGet, "/health", nil, nil, false); code != http.StatusOK {
+				t.Errorf("GET /health after the flapping: %d", code)
+			}
+		})
+	}
+}
+
+// metric reads one unlabelled sample from d's /metrics.
+func metric(t testing.TB, d *daemon, name string) float64 {
+	t.Helper()
+	code, data, err := d.Do(context.Background(), http.MethodGet, "/metrics", nil, false)
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", code, err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("metric %s: %q: %v", name, v, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("metric %s not in /metrics", name)
+	return 0
 }

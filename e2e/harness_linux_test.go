@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netns"
 
@@ -116,10 +118,16 @@ func (d *daemon) call(method, path string, body []byte, out any) int {
 }
 
 // callAuth is call with or without the token. Error answers are decoded
-// into out too, and logged.
+// into out too, and logged. A 429 (the daemon's limit on requests in
+// flight, met when a test floods it) is tried again, as a client would,
+// every 100 ms for up to 10 s.
 func (d *daemon) callAuth(method, path string, body []byte, out any, auth bool) int {
 	d.t.Helper()
 	code, data, err := d.Do(context.Background(), method, path, body, auth)
+	for try := 0; err == nil && code == http.StatusTooManyRequests && try < 100; try++ {
+		time.Sleep(100 * time.Millisecond)
+		code, data, err = d.Do(context.Background(), method, path, body, auth)
+	}
 	if err != nil {
 		d.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -50,6 +50,7 @@ type Engine struct {
 	bond    string
 	steer   Steerer
 	prober  Prober
+	press   Pressure
 	events  *Events
 	log     *slog.Logger
 	samples chan probe.Sample
@@ -82,7 +83,25 @@ type EngineOptions struct {
 	Prober  Prober
 	Events  *Events
 	Logger  *slog.Logger
+	// Pressure tells a busy host (nil: never busy).
+	Pressure Pressure
 }
+
+// Pressure is the host's CPU pressure (package pressure).
+type Pressure interface {
+	// Waiting is the share of the last second some task waited for a CPU.
+	Waiting() float64
+}
+
+// busyHost is the CPU pressure from which the host counts as busy: a
+// link's dead time is then stretched by busyStretch before it is
+// declared down. Replies that cross user-space tunnels come late when
+// their processes wait for a CPU; a busy host's cut is still left within
+// twice the idle detection time.
+const (
+	busyHost    = 0.25
+	busyStretch = 1.5
+)
 
 // NewEngine returns an engine for one bond; Run starts it.
 func NewEngine(o EngineOptions) *Engine {
@@ -92,7 +111,7 @@ func NewEngine(o EngineOptions) *Engine {
 	}
 	e := &Engine{
 		bond: o.Bond, links: slices.Clone(o.Links), primary: o.Primary, pol: o.Policy,
-		steer: o.Steerer, prober: o.Prober, events: o.Events, log: log.With("bond", o.Bond),
+		steer: o.Steerer, prober: o.Prober, press: o.Pressure, events: o.Events, log: log.With("bond", o.Bond),
 		samples: make(chan probe.Sample, 1024), kick: make(chan struct{}, 1),
 		judges: map[string]*judge{}, failovers: map[string]uint64{}, watched: map[string]bool{},
 	}
@@ -226,13 +245,16 @@ func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
 			}
 		}
 	}
+	busy := dying && e.press != nil && e.press.Waiting() >= busyHost
 	for _, l := range e.order() {
 		j := e.judges[l]
-		if j.evaluate(now, e.pol, e.othersOf(l)) {
+		o := e.othersOf(l)
+		o.busy = busy
+		if j.evaluate(now, e.pol, o) {
 			e.log.Info("link state", "link", l, "state", j.state, "reason", j.reason)
 			e.events.add(Event{At: now, Bond: e.bond, Kind: api.EventState, Link: l, State: j.state, Detail: j.reason})
 		}
-		if d := j.nextDeadline(now, e.pol); !d.IsZero() && d.Before(next) {
+		if d := j.nextDeadline(now, e.pol, o); !d.IsZero() && d.Before(next) {
 			next = d
 		}
 		cands = append(cands, candidate{name: l, state: j.state, score: score(j), rtt: j.rttBad(e.pol)})
@@ -371,6 +393,11 @@ func (e *Engine) setProbeRates(now time.Time) {
 	}
 	j := e.judges[e.active]
 	choosing := j != nil && (j.state != api.LinkUp || j.suspect(now, e.pol))
+	for _, l := range e.order() {
+		if e.judges[l].suspect(now, e.pol) {
+			fast[l] = true // a standby that missed its replies: confirmed or cleared at once
+		}
+	}
 	for _, l := range e.order() {
 		if l == e.active && !choosing {
 			break

@@ -589,3 +589,53 @@ func TestEngineWatch(t *testing.T) {
 		t.Errorf("probe rates %v: the released standby is still probed fast", r.b.fast)
 	}
 }
+
+// TestEngineSilentStandbyGoesDown: a standby (probed every second in the
+// rig) that stops answering while the active link answers is suspect at
+// half its dead time (three intervals), probed fast then, and down
+// within its dead time.
+func TestEngineSilentStandbyGoesDown(t *testing.T) {
+	r := newRig(t)
+	r.play(2000, 10, both(time.Millisecond))
+	dead := r.e.judges["tap2"].deadTime(r.e.pol)
+	stopped := r.now
+	for r.now < stopped+10000 && r.e.judges["tap2"].state != api.LinkDown {
+		r.play(10, 10, map[string]time.Duration{"tap1": time.Millisecond})
+	}
+	if took := time.Duration(r.now-stopped) * time.Millisecond; r.e.judges["tap2"].state != api.LinkDown || took > dead {
+		t.Errorf("standby %v %v after it stopped answering, want down within its dead time %v", r.e.judges["tap2"].state, took, dead)
+	}
+}
+
+type fakePressure bool
+
+func (b fakePressure) Waiting() float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestEngineBusyHostStretchesDeadTime: on a busy host a link silent a
+// little past its dead time (a tunnel process waiting for a CPU) is not
+// left, and a real cut is left within busyStretch times the dead time.
+func TestEngineBusyHostStretchesDeadTime(t *testing.T) {
+	r := newRig(t)
+	r.e.press = fakePressure(true)
+	r.play(1000, 10, both(time.Millisecond))
+	dead := r.e.judges["tap1"].deadTime(r.e.pol)
+	late := r.now
+	r.play(int((dead+20*time.Millisecond)/time.Millisecond), 5, map[string]time.Duration{"tap2": time.Millisecond})
+	r.play(500, 10, both(time.Millisecond))
+	if sw := r.switches(); len(sw) != 0 {
+		t.Fatalf("tap1 silent for %d ms on a busy host (dead time %v): switches %+v, want none", r.now-late-500, dead, sw)
+	}
+	cut := r.now
+	for r.now < cut+1000 && len(r.switches()) == 0 {
+		r.play(5, 5, map[string]time.Duration{"tap2": time.Millisecond})
+	}
+	took := time.Duration(r.now-cut) * time.Millisecond
+	if sw := r.switches(); len(sw) != 1 || took > time.Duration(float64(dead)*busyStretch)+20*time.Millisecond {
+		t.Errorf("a cut on a busy host: switches %+v after %v, want one within %v", sw, took, time.Duration(float64(dead)*busyStretch))
+	}
+}

@@ -85,6 +85,15 @@ func (j *judge) deadTime(p Policy) time.Duration {
 	return max(floor, 2*j.fig.RTTSmoothed+4*j.fig.RTTVar)
 }
 
+// deadFor is the dead time the verdict applies: stretched by busyStretch
+// on a busy host.
+func (j *judge) deadFor(p Policy, o others) time.Duration {
+	if o.busy {
+		return time.Duration(float64(j.deadTime(p)) * busyStretch)
+	}
+	return j.deadTime(p)
+}
+
 // silence is how long the link has not answered, counted from the later of
 // its last reply and its last role change.
 func (j *judge) silence(now time.Time) time.Duration { return now.Sub(j.ref()) }
@@ -101,7 +110,9 @@ func (j *judge) ref() time.Time {
 // time: the engine then probes the other links at the active rate, so
 // that a healthy one has answered by the time this one would be down.
 func (j *judge) suspect(now time.Time, p Policy) bool {
-	return j.state == api.LinkUp && !j.lastReply.IsZero() && j.silence(now) > j.deadTime(p)/2
+	// From the last reply, not from a rate change: probing it fast must
+	// not clear the suspicion it raised.
+	return j.state == api.LinkUp && !j.lastReply.IsZero() && now.Sub(j.lastReply) > j.deadTime(p)/2
 }
 
 // asked is when the first probe the link left unanswered was sent: the
@@ -159,10 +170,12 @@ const hostStall = time.Second
 // stallLimit is hostStall for a link with this dead time.
 func stallLimit(dead time.Duration) time.Duration { return max(hostStall, 2*dead) }
 
-// others is what a link's verdict knows of the bond's other links.
+// others is what a link's verdict knows of the bond's other links, and
+// of the host.
 type others struct {
 	any   bool      // the bond has other links
 	heard time.Time // the latest reply any of them had
+	busy  bool      // the host's CPUs are contended: dead times stretch by busyStretch
 }
 
 // evaluate updates the verdict at now and reports whether it changed.
@@ -190,9 +203,10 @@ func (j *judge) evaluate(now time.Time, p Policy, o others) bool {
 // again when another link answers, or down once silent for stallLimit.
 // The engine probes the other links at once when the active link has
 // been silent for half its dead time (suspect), so on a real cut a
-// healthy standby has answered by then and the cut costs no time.
+// healthy standby has answered by then and the cut costs no time. On a
+// busy host (CPU pressure) the dead time is stretched by busyStretch.
 func (j *judge) verdict(now time.Time, p Policy, o others) (api.LinkState, string) {
-	dead := j.deadTime(p)
+	dead := j.deadFor(p, o)
 	if j.state == api.LinkDown && !j.lastReply.After(j.since) {
 		// Only a reply brings a down link back, not a longer dead time.
 		return api.LinkDown, j.reason
@@ -247,7 +261,7 @@ func (j *judge) badReason(p Policy) string {
 
 // nextDeadline is when the verdict may change with no new sample; the
 // zero time when only a sample can change it (a link that is down).
-func (j *judge) nextDeadline(now time.Time, p Policy) time.Time {
+func (j *judge) nextDeadline(now time.Time, p Policy, o others) time.Time {
 	if j.state == api.LinkDown {
 		return time.Time{}
 	}
@@ -256,7 +270,7 @@ func (j *judge) nextDeadline(now time.Time, p Policy) time.Time {
 	case j.lastReply.IsZero():
 		next = j.added.Add(max(j.deadTime(p), startupGrace) + time.Millisecond)
 	default:
-		dead, ref := j.deadTime(p), j.ref()
+		dead, ref := j.deadFor(p, o), j.ref()
 		switch {
 		case now.Before(ref.Add(dead / 2)):
 			next = ref.Add(dead/2 + time.Millisecond) // suspect from then

@@ -16,6 +16,7 @@ import (
 	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/failover"
+	"github.com/multilink/multilink/internal/pressure"
 	"github.com/multilink/multilink/internal/probe"
 )
 
@@ -33,6 +34,8 @@ type dataplane struct {
 	brain    *failover.Manager
 	policy   failover.Policy // for new bonds
 	noEngine bool
+	cpu      *pressure.CPU      // nil: the kernel has no PSI
+	stopCPU  context.CancelFunc // ends cpu's sampling
 
 	mu        sync.Mutex
 	addresses map[string]BondUp // by bond: what Announce needs
@@ -84,6 +87,14 @@ func newDataplane(o DataplaneOptions, nl *netlink.Handle, log *slog.Logger) (*da
 		return nil, fmt.Errorf("--bond-driver: %w", err)
 	}
 	s.brain = failover.NewManager(monitor, log)
+	s.stopCPU = func() {}
+	if cpu, err := pressure.NewCPU(""); err != nil {
+		log.Warn("no CPU pressure figures: the engine cannot tell a busy host from a slow link", "err", err)
+	} else {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.cpu, s.stopCPU = cpu, cancel
+		go cpu.Run(ctx)
+	}
 	return s, nil
 }
 
@@ -111,7 +122,7 @@ func (s *dataplane) Up(ctx context.Context, b BondUp) error {
 		return nil
 	}
 	err := s.brain.Add(ctx, failover.EngineOptions{Bond: b.Bond, Links: b.Taps, Primary: b.Primary,
-		Policy: s.policy, Steerer: steerer{s}, Prober: s.monitor})
+		Policy: s.policy, Steerer: steerer{s}, Prober: s.monitor, Pressure: s.pressure()})
 	if err != nil {
 		undo()
 		s.mu.Lock()
@@ -209,8 +220,17 @@ func (s *dataplane) Events(bond string, limit int) []api.Event {
 	return out
 }
 
+// pressure is the engines' CPU pressure (nil without PSI).
+func (s *dataplane) pressure() failover.Pressure {
+	if s.cpu == nil {
+		return nil
+	}
+	return s.cpu
+}
+
 // Close stops the engines and the probe and unloads the programs.
 func (s *dataplane) Close() error {
+	s.stopCPU()
 	s.brain.Close()
 	return errors.Join(s.monitor.Close(), s.ebpf.Close(), s.kernel.Close())
 }

@@ -6,13 +6,15 @@ import (
 	"github.com/multilink/multilink/api"
 )
 
-// Revive timing: a link not up that has had no probe reply for this long
-// (at least two of its probe intervals), whose tunnel has run as long,
-// gets a new session; then again after twice as long each time, up to
-// reviveMax, while it stays silent.
+// Revive timing: a link that has had no probe reply for this long (and,
+// unless the engine has it down or degraded, for reviveProbes of its
+// probe intervals), whose tunnel has run as long, gets a new session;
+// then again after twice as long each time, up to reviveMax, while it
+// stays silent.
 const (
-	reviveAfter = 5 * time.Second
-	reviveMax   = 2 * time.Minute
+	reviveAfter  = 5 * time.Second
+	reviveProbes = 3
+	reviveMax    = 2 * time.Minute
 )
 
 // revive is the revive state of one link.
@@ -22,9 +24,10 @@ type revive struct {
 }
 
 // reviveDue asks, as of now, for a new session on every link of a bond
-// (not being rotated or re-claimed) that the failover engine does not
-// have up and that has been silent for reviveAfter (two probe intervals
-// at least: a standby is probed every 5 s) while its tunnel ran. A hub's OpenVPN that was killed
+// (not being rotated or re-claimed) that has been silent for reviveAfter
+// while its tunnel ran, and that the engine has down or degraded or that
+// has been silent for three of its probe intervals (a standby is probed
+// every 5 s: 15 s). A hub's OpenVPN that was killed
 // and started again knows nothing of the old session and drops its
 // packets; this end would otherwise go on sending into it until its
 // ping-restart (a minute). A link down for another reason (its radio is
@@ -50,7 +53,8 @@ func (g *Gateway) reviveDue(state map[string]*revive, now time.Time) {
 		for _, l := range st.Links {
 			seen[l.Link] = true
 			silent, iv, heard := g.steer.silence(l.Link)
-			if l.State == api.LinkUp || l.State == api.LinkUnknown || !heard || silent < max(reviveAfter, 2*iv) {
+			judged := l.State == api.LinkDown || l.State == api.LinkDegraded
+			if !heard || silent < reviveAfter || !judged && silent < reviveProbes*iv {
 				delete(state, l.Link)
 				continue
 			}
