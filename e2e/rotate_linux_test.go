@@ -21,7 +21,7 @@ import (
 // their certificates).
 func TestRotateUnderTraffic(t *testing.T) {
 	for _, mode := range []string{api.TunnelTLS, api.TunnelStatic} {
-		for _, driver := range drivers {
+		for _, driver := range splitDrivers() {
 			t.Run(mode+"/"+driver, func(t *testing.T) {
 				tp := newTopology(t)
 				body := specServerBody(t)

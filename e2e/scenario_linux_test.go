@@ -60,6 +60,20 @@ func pingOK(t testing.TB, ns *nstest.NS, addr string) {
 // bonding driver (the kernel lab) and the eBPF data path (everywhere).
 var drivers = []string{"kernel", "ebpf"}
 
+// splitDrivers are the bond drivers of a long case whose eBPF half does
+// not depend on the kernel version (chaos, rotation): both on the host
+// (where the kernel bond is skipped without the bonding driver), the
+// kernel bond alone in the lab. The lab's time (a VM per kernel, 20
+// minutes each at most) goes to the kernel bond, which the host cannot
+// run; the eBPF programs' kernel differences have cases of their own
+// there.
+func splitDrivers() []string {
+	if nstest.InLab() {
+		return []string{"kernel"}
+	}
+	return drivers
+}
+
 // requireDriver skips (fails in the lab) when the kernel cannot run driver.
 func requireDriver(t testing.TB, tp *testbed, driver string) {
 	t.Helper()
