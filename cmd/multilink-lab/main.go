@@ -116,6 +116,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if !o.verbose && !r.OK() {
 			fmt.Fprintf(stdout, "console of kernel %s:\n%s\n", k.Name, out)
 		}
+		for _, o := range r.Oops {
+			said = append(said, fmt.Sprintf("kernel report during %s/%s [%s]:", o.Package, o.Test, k.Name))
+			for _, l := range o.Lines {
+				said = append(said, "    "+l)
+			}
+		}
 		for _, pr := range r.Problems {
 			fmt.Fprintf(stdout, "PROBLEM [%s]: %s\n", k.Name, pr)
 		}

@@ -24,6 +24,7 @@ type Report struct {
 	Results  []Result       // top-level tests
 	Exit     map[string]int // package -> exit status
 	Problems []string       // packages that never ended, crashes
+	Oops     []Oops         // the kernel's own reports of a fault
 }
 
 // Parse reads a VM console log; want lists the packages the plan ran.
@@ -32,13 +33,17 @@ func Parse(out string, want []string) Report {
 	cur := ""
 	test := ""                    // top-level test the lines belong to
 	said := map[string][]string{} // its own lines so far
+	ran := ""                     // the latest top-level test, also after its end
+	var oops oopsReader
 	for _, line := range strings.Split(out, "\n") {
 		line = strings.TrimRight(line, "\r")
+		oops.line(cur, ran, line)
 		switch {
 		case strings.HasPrefix(line, "=== RUN ") || strings.HasPrefix(line, "=== NAME ") || strings.HasPrefix(line, "=== CONT "):
 			f := strings.Fields(line)
 			if len(f) >= 3 {
 				test, _, _ = strings.Cut(f[2], "/")
+				ran = test
 			}
 		case test != "" && strings.HasPrefix(line, "    ") && !isLogRecord(line):
 			k := cur + "/" + test
@@ -75,6 +80,10 @@ func Parse(out string, want []string) Report {
 		case strings.HasPrefix(line, "LAB-ERROR: "):
 			r.Problems = append(r.Problems, strings.TrimPrefix(line, "LAB-ERROR: "))
 		}
+	}
+	r.Oops = oops.found
+	for _, o := range r.Oops {
+		r.Problems = append(r.Problems, fmt.Sprintf("kernel report during %s/%s: %s", o.Package, o.Test, o.Lines[0]))
 	}
 	for _, p := range want {
 		rc, ok := r.Exit[p]

@@ -93,3 +93,58 @@ func TestParseOutputBounded(t *testing.T) {
 		t.Errorf("output %d lines ending %q: want the last %d", len(out), out[len(out)-1], maxOutput)
 	}
 }
+
+// A guest kernel's oops is a problem naming the test that ran, and its
+// excerpt keeps the fault and the call chain, not the registers.
+func TestParseOops(t *testing.T) {
+	out := `LAB-KERNEL: 6.12.118+deb12-amd64
+LAB-PKG-BEGIN e2e
+=== RUN   TestRotate
+--- PASS: TestRotate (9.00s)
+=== RUN   TestClient
+=== RUN   TestClient/bond
+    x_test.go:1: step
+[  852.914300] BUG: kernel NULL pointer dereference, address: 000000000000001c
+[  852.914310] Oops: 0000 [#1] PREEMPT SMP NOPTI
+[  852.914320] RIP: 0010:bond_xmit_activebackup_slave_get+0x5/0x40 [bonding]
+    x_test.go:2: interleaved test line
+[  852.914420] Code: 0e 75 a8 41 8b
+[  852.914426] RSP: 0018:ff5a897a4466b940 EFLAGS: 4382f246
+[  852.914433] RAX: 0000000000000801 RBX: ff20c6714383c000 RCX: 000000015a33e000
+[  852.914440] Call Trace:
+[  852.914441]  <IRQ>
+[  852.914442]  ? __die+0x20/0x70
+[  852.914443]  bond_start_xmit+0x11/0x400 [bonding]
+[  852.914444]  </IRQ>
+[  852.914450] ---[ end trace 0000000000000000 ]---
+[  852.914451] RIP: 0010:bond_xmit_activebackup_slave_get+0x5/0x40 [bonding]
+[  852.914452] RAX: 0000000000000801 RBX: ff20c6714383c000 RCX: 000000015a33e000
+[  852.914582] Kernel panic - not syncing: Fatal exception in interrupt
+[  852.915426] Kernel Offset: 0x23c00000 from 0xffffffff81000000`
+	r := Parse(out, []string{"e2e"})
+	if len(r.Oops) != 1 {
+		t.Fatalf("%d reports, want 1: %+v", len(r.Oops), r.Oops)
+	}
+	o := r.Oops[0]
+	if o.Package != "e2e" || o.Test != "TestClient" {
+		t.Errorf("report during %s/%s, want e2e/TestClient", o.Package, o.Test)
+	}
+	got := strings.Join(o.Lines, "\n")
+	for _, want := range []string{"BUG: kernel NULL pointer", "RIP: 0010:bond_xmit_activebackup_slave_get", "bond_start_xmit+0x11/0x400 [bonding]", "Kernel panic - not syncing"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("excerpt lacks %q:\n%s", want, got)
+		}
+	}
+	for _, noise := range []string{"Code:", "RSP:", "RAX:", "__die", "interleaved", "Kernel Offset"} {
+		if strings.Contains(got, noise) {
+			t.Errorf("excerpt keeps %q:\n%s", noise, got)
+		}
+	}
+	if r.OK() || len(r.Problems) != 2 || !strings.Contains(r.Problems[0], "kernel report during e2e/TestClient: BUG: kernel NULL") {
+		t.Errorf("problems %q: want the report and the missing result", r.Problems)
+	}
+	clean := Parse("LAB-PKG-BEGIN e2e\n[    1.000000] bonding: loaded\nLAB-PKG-END e2e 0", []string{"e2e"})
+	if len(clean.Oops) != 0 || !clean.OK() {
+		t.Errorf("an ordinary kernel line read as a report: %+v", clean)
+	}
+}
