@@ -17,15 +17,6 @@ import (
 	"github.com/multilink/multilink/internal/topology"
 )
 
-// chaosHeal bounds a killed OpenVPN's link coming back: the supervisor's
-// restart, the new session, the engine's hold-down.
-func chaosHeal() time.Duration {
-	if nstest.InLab() {
-		return 40 * time.Second
-	}
-	return 20 * time.Second
-}
-
 // TestChaosOpenVPNKilled (chaos): kill -9 of each OpenVPN process, on the
 // hub's side and on the gateway's, the standby link's and the active
 // one's, with an echo stream each way over the bond. Each time the link

@@ -13,17 +13,6 @@ import (
 	"github.com/multilink/multilink/internal/topology"
 )
 
-// healBound is how soon after a crashed daemon's restart the bond must
-// carry traffic again: the crash-safety issue's 5 s on the host. The
-// kernel lab emulates its CPUs (QEMU TCG) and runs every step several
-// times slower; there the bound is wider and the figure is logged.
-func healBound() time.Duration {
-	if nstest.InLab() {
-		return 20 * time.Second
-	}
-	return 5 * time.Second
-}
-
 // TestCrashHeals: after kill -9 of the hub's daemon, then of the
 // gateway's, the same command again brings the bond back with no manual
 // step: what the crashed daemon left (bridge, bond, TAPs, rules, the

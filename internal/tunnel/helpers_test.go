@@ -40,7 +40,8 @@ func TestMain(m *testing.M) {
 // fakeOpenVPN mimics openvpn: --version prints a version (2.6.14, or
 // <dir>/version) and exits 1;
 // --config reads <dir>/mode: "exit" exits 3 at once, "run" runs until
-// SIGTERM, "stubborn" ignores SIGTERM.
+// SIGTERM, "stubborn" ignores SIGTERM; at SIGUSR1 (a new session) it
+// writes <dir>/usr1.<pid> and goes on.
 func fakeOpenVPN(dir string, args []string) int {
 	if len(args) == 1 && args[0] == "--version" {
 		version := "2.6.14"
@@ -57,6 +58,14 @@ func fakeOpenVPN(dir string, args []string) int {
 	mode, _ := os.ReadFile(filepath.Join(dir, "mode"))
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM)
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	go func() {
+		for range usr1 {
+			fmt.Println("SIGUSR1[soft,fake] received, process restarting")
+			_ = os.WriteFile(sessionFile(dir, os.Getpid()), nil, 0o600)
+		}
+	}()
 	fmt.Printf("fake openvpn pid %d mode %s\n", os.Getpid(), mode)
 	_ = os.WriteFile(readyFile(dir, os.Getpid()), nil, 0o600)
 	switch strings.TrimSpace(string(mode)) {
@@ -104,6 +113,11 @@ func fakeDaemon(dir string) int {
 // readyFile is written by the fake openvpn once it handles signals.
 func readyFile(dir string, pid int) string {
 	return filepath.Join(dir, fmt.Sprintf("ready.%d", pid))
+}
+
+// sessionFile is written by the fake openvpn at each SIGUSR1.
+func sessionFile(dir string, pid int) string {
+	return filepath.Join(dir, fmt.Sprintf("usr1.%d", pid))
 }
 
 // waitReady waits until the fake openvpn of tap under m handles signals

@@ -17,6 +17,7 @@ import (
 
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/testsupport"
+	"github.com/vishvananda/netns"
 )
 
 const waitLong = 10 * time.Second
@@ -303,4 +304,58 @@ func TestDaemonDeathKillsTunnels(t *testing.T) {
 	}
 	_ = cmd.Wait()
 	testsupport.Eventually(t, waitLong, "the orphaned tunnel process to die", func() bool { return processGone(pid, "tap1.conf") })
+}
+
+// NewSession signals the running openvpn (SIGUSR1): the same process
+// goes on, and the TAP stays; a TAP the manager does not run is not found.
+func TestNewSession(t *testing.T) {
+	w := newFakeWorld(t, "run")
+	m := w.manager(t, Options{})
+	if err := m.Start(context.Background(), testSpec(w.key, "tap1", 1191)); err != nil {
+		t.Fatal(err)
+	}
+	pid := w.waitReady(t, m, "tap1")
+	if err := m.NewSession("tap1"); err != nil {
+		t.Fatal(err)
+	}
+	testsupport.Eventually(t, waitLong, "the fake openvpn to see SIGUSR1", func() bool {
+		_, err := os.Stat(sessionFile(w.dir, pid))
+		return err == nil
+	})
+	st, _ := m.Status("tap1")
+	if !st.Running || st.PID != pid || st.Restarts != 0 {
+		t.Errorf("after NewSession: %+v, want the same process %d running, no restart", st, pid)
+	}
+	if n := strings.Count(strings.Join(w.dev.ops, "\n"), "create tap1"); n != 1 {
+		t.Errorf("tap1 created %d times, want 1: %q", n, w.dev.ops)
+	}
+	if err := m.NewSession("tap9"); !errors.Is(err, errkind.ErrNotFound) {
+		t.Errorf("NewSession(tap9) = %v, want not found", err)
+	}
+}
+
+// Options.Nice is checked (-20..19, named in the error) and given to
+// every openvpn process as it starts.
+func TestNice(t *testing.T) {
+	w := newFakeWorld(t, "run")
+	for _, n := range []int{-21, 20} {
+		_, err := newManager(Options{Dir: filepath.Join(w.dir, "bad"), OpenVPN: "/bin/true", Nice: n}, w.dev, netns.None())
+		if !errors.Is(err, errkind.ErrInvalid) || !strings.Contains(err.Error(), "nice") {
+			t.Errorf("Nice %d: %v, want invalid naming nice", n, err)
+		}
+	}
+	// A positive niceness needs no privilege: the test runs as any user.
+	m := w.manager(t, Options{Nice: 7})
+	if err := m.Start(context.Background(), testSpec(w.key, "tap1", 1191)); err != nil {
+		t.Fatal(err)
+	}
+	pid := w.waitReady(t, m, "tap1")
+	got, err := syscall.Getpriority(syscall.PRIO_PROCESS, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The raw syscall returns 20 - nice.
+	if nice := 20 - got; nice != 7 {
+		t.Errorf("openvpn %d runs at nice %d, want 7", pid, nice)
+	}
 }
