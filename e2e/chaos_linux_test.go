@@ -26,6 +26,7 @@ import (
 // costs no echo; the active one's costs a failover and a failback, and
 // what they lose is reported.
 func TestChaosOpenVPNKilled(t *testing.T) {
+	nstest.OneLabKernel(t)
 	for _, driver := range splitDrivers() {
 		t.Run(driver, func(t *testing.T) {
 			tp := newTopology(t)
@@ -207,6 +208,7 @@ func TestChaosFloodDuringFailover(t *testing.T) {
 // bond answers again within healBound of the start, nobody touching the
 // gateway; the longest gap and the echoes lost are reported.
 func TestChaosHubRestart(t *testing.T) {
+	nstest.OneLabKernel(t)
 	for _, driver := range splitDrivers() {
 		t.Run(driver, func(t *testing.T) {
 			tp := newTopology(t)
@@ -243,6 +245,7 @@ func TestChaosHubRestart(t *testing.T) {
 // goroutines, from its /metrics, 5 s into the flapping and at its end),
 // and traffic returns to the primary once it is steady.
 func TestChaosFlapping(t *testing.T) {
+	nstest.OneLabKernel(t)
 	for _, driver := range splitDrivers() {
 		t.Run(driver, func(t *testing.T) {
 			tp := newTopology(t)

@@ -82,7 +82,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	total := [3]int{}
 	failed := false
 	var said []string // failed tests' own words, repeated last where a log tail shows them
-	for _, k := range kernels {
+	for i, k := range kernels {
+		guest.Lead = i == 0
 		p, err := lab.Prepare(ctx, k, o.cache)
 		if err != nil {
 			return fmt.Errorf("prepare kernel %s: %w", k.Name, err)

@@ -5,7 +5,7 @@
 #             env KEY=VALUE            (export it for what follows)
 KROOT=$1 KVER=$2 PLAN=$3
 export PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export HOME=/tmp MULTILINK_LAB=1 GOCACHE=/tmp/gocache GOFLAGS=-mod=mod
+export HOME=/tmp MULTILINK_LAB=1 MULTILINK_LAB_LEAD GOCACHE=/tmp/gocache GOFLAGS=-mod=mod
 echo "LAB-KERNEL: $(uname -r)"
 for m in tls bonding veth tun bridge macvlan sch_netem sch_ingress cls_bpf nf_tables nft_chain_nat; do
   modprobe -d "$KROOT" "$m" 2>/dev/null || echo "LAB-WARN: modprobe $m failed"

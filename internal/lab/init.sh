@@ -19,7 +19,7 @@ if [ -n "$KEEP" ]; then mkdir -p "/host$KEEP" && mount -o bind /keep "/host$KEEP
 mount -t tmpfs -o mode=755 run /host/run
 mount -t bpf bpf /host/sys/fs/bpf || echo "LAB-WARN: no bpffs"
 mount -t tracefs tracefs /host/sys/kernel/tracing 2>/dev/null
-chroot /host /bin/sh "$GUEST" "$KROOT" "$KVER" "$PLAN"
+MULTILINK_LAB_LEAD=$LEAD chroot /host /bin/sh "$GUEST" "$KROOT" "$KVER" "$PLAN"
 echo "LAB-EXIT: $?"
 sync
 poweroff -f

@@ -25,6 +25,9 @@ type Guest struct {
 	// Keep is a host dir under /tmp the guest must still see at its path
 	// (a checkout under /tmp, with guest.sh and the packages' dirs), or "".
 	Keep string
+	// Lead marks the run's first kernel: the cases that need one kernel
+	// of the lab, not each (nstest.OneLabKernel), run there.
+	Lead bool
 }
 
 // initramfs builds the VM's initramfs for kernel p.
@@ -48,7 +51,11 @@ func initramfs(ctx context.Context, p Prepared, g Guest) ([]byte, error) {
 	}
 	w.File("bin/busybox", 0o755, bb)
 	w.File("init", 0o755, initScript)
-	conf := fmt.Sprintf("KVER=%q\nKROOT=%q\nGUEST=%q\nPLAN=%q\nKEEP=%q\n", p.Version, p.Root, g.Script, g.Plan, g.Keep)
+	lead := ""
+	if g.Lead {
+		lead = "1"
+	}
+	conf := fmt.Sprintf("KVER=%q\nKROOT=%q\nGUEST=%q\nPLAN=%q\nKEEP=%q\nLEAD=%q\n", p.Version, p.Root, g.Script, g.Plan, g.Keep, lead)
 	w.File("lab.conf", 0o644, []byte(conf))
 	var order []string
 	for _, m := range mods {
