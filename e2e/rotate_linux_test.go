@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"testing"
@@ -56,7 +57,15 @@ func TestRotateUnderTraffic(t *testing.T) {
 					baseline = l1 + l2
 				}
 
+				bond, err := tp.gw.Handle.LinkByName("bond0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				watching, stopWatching := context.WithCancel(context.Background())
+				t.Cleanup(stopWatching)
+				fdb := watchFDB(watching, tp.hub, bond.Attrs().HardwareAddr)
 				began := time.Now()
+				clock, clockErr := newKernelClock()
 				var out api.Rotation
 				if code := gw.call(http.MethodPost, "/v1/client/rotate/bond0", nil, &out); code != http.StatusOK {
 					t.Fatalf("rotate: %d\nhub log:\n%s\ngateway log:\n%s", code, hub.Logs(40), gw.Logs(40))
@@ -72,6 +81,7 @@ func TestRotateUnderTraffic(t *testing.T) {
 				t.Logf("%s/%s: rotation took %s (tap2 %.0f ms, tap1 %.0f ms), traffic back on tap1 %s after it began; lost %d/%d echoes (baseline switch and failback: %d)",
 					mode, driver, out.Links[1].At.Add(time.Duration(out.Links[1].TookMs*float64(time.Millisecond))).Sub(began).Round(time.Millisecond),
 					out.Links[0].TookMs, out.Links[1].TookMs, back.Sub(began).Round(time.Millisecond), l1+l2, s1+s2, baseline)
+				t.Logf("%s/%s: the hub bridge's port for the bond's MAC, from the rotation's start: %s", mode, driver, fdb.between(began, back))
 				switch {
 				case driver == "ebpf" && l1+l2 != 0:
 					t.Errorf("the eBPF bond lost %d of %d echoes during the rotation: gateway's sent at %v, hub's at %v", l1+l2, s1+s2,
@@ -84,6 +94,15 @@ func TestRotateUnderTraffic(t *testing.T) {
 					// link before waitUp waited for a clean loss window).
 					t.Logf("KNOWN the kernel bond lost %d echoes during the rotation, a switch and its failback %d: gateway's sent at %v, hub's at %v",
 						l1+l2, baseline, sinceAll(began, up.Unanswered(began, back)), sinceAll(began, down.Unanswered(began, back)))
+					for _, e := range events(t, gw, began, back) {
+						t.Logf("engine event at %s: %+v", e.At.Sub(began).Round(time.Millisecond), e)
+					}
+					kernel := fmt.Sprint(clockErr)
+					if clockErr == nil {
+						kernel = clock.window(began, back)
+					}
+					t.Logf("gateway log during the rotation:\n%s\nhub log during the rotation:\n%s\ngateway's kernel log (from the rotation's start):\n%s",
+						gw.logWindow(began, back), hub.logWindow(began, back), kernel)
 				}
 				pingOK(t, tp.gw, topology.HubTunnel)
 				pingOK(t, tp.hub, topology.GwTunnel)
