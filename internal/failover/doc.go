@@ -35,9 +35,9 @@
 //     until it answers or is down (a dead standby is known in about 7 s
 //     at the 5 s standby rate, not 15). On a busy host (CPU pressure,
 //     PSI, of 25 % or more over the last second: some task waited for a
-//     CPU) dead times are stretched by 1.5: replies that cross user-space
-//     tunnels come late then, and a cut is still left within twice the
-//     idle time.
+//     CPU) dead times are stretched, by 1.5 at 25 % up to 1.8 at 100 %:
+//     replies that cross user-space tunnels come late then, and a cut is
+//     still left within twice the idle time.
 //
 // Hysteresis: a degraded link recovers below lower thresholds (max(2x,
 // +100 ms) and 5 % loss), and a link that was down or degraded counts as

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -607,25 +608,31 @@ func TestEngineSilentStandbyGoesDown(t *testing.T) {
 	}
 }
 
-type fakePressure bool
+// fakePressure is a constant CPU pressure.
+type fakePressure float64
 
-func (b fakePressure) Waiting() float64 {
-	if b {
-		return 1
+func (w fakePressure) Waiting() float64 { return float64(w) }
+
+func TestStretchFor(t *testing.T) {
+	for _, c := range []struct{ w, want float64 }{
+		{0, 1}, {0.2, 1}, {busyHost, minStretch}, {(1 + busyHost) / 2, (minStretch + maxStretch) / 2}, {1, maxStretch}, {3, maxStretch},
+	} {
+		if got := stretchFor(c.w); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("stretchFor(%v) = %v, want %v", c.w, got, c.want)
+		}
 	}
-	return 0
 }
 
 // TestEngineBusyHostStretchesDeadTime: on a busy host a link silent a
 // little past its dead time (a tunnel process waiting for a CPU) is not
-// left, and a real cut is left within busyStretch times the dead time.
+// left, and a real cut is left within maxStretch times the dead time.
 func TestEngineBusyHostStretchesDeadTime(t *testing.T) {
 	r := newRig(t)
-	r.e.press = fakePressure(true)
+	r.e.press = fakePressure(1)
 	r.play(1000, 10, both(time.Millisecond))
 	dead := r.e.judges["tap1"].deadTime(r.e.pol)
 	late := r.now
-	r.play(int((dead+20*time.Millisecond)/time.Millisecond), 5, map[string]time.Duration{"tap2": time.Millisecond})
+	r.play(int(time.Duration(float64(dead)*1.6)/time.Millisecond), 5, map[string]time.Duration{"tap2": time.Millisecond})
 	r.play(500, 10, both(time.Millisecond))
 	if sw := r.switches(); len(sw) != 0 {
 		t.Fatalf("tap1 silent for %d ms on a busy host (dead time %v): switches %+v, want none", r.now-late-500, dead, sw)
@@ -635,7 +642,7 @@ func TestEngineBusyHostStretchesDeadTime(t *testing.T) {
 		r.play(5, 5, map[string]time.Duration{"tap2": time.Millisecond})
 	}
 	took := time.Duration(r.now-cut) * time.Millisecond
-	if sw := r.switches(); len(sw) != 1 || took > time.Duration(float64(dead)*busyStretch)+20*time.Millisecond {
-		t.Errorf("a cut on a busy host: switches %+v after %v, want one within %v", sw, took, time.Duration(float64(dead)*busyStretch))
+	if sw := r.switches(); len(sw) != 1 || took > time.Duration(float64(dead)*maxStretch)+20*time.Millisecond {
+		t.Errorf("a cut on a busy host: switches %+v after %v, want one within %v", sw, took, time.Duration(float64(dead)*maxStretch))
 	}
 }

@@ -85,11 +85,10 @@ func (j *judge) deadTime(p Policy) time.Duration {
 	return max(floor, 2*j.fig.RTTSmoothed+4*j.fig.RTTVar)
 }
 
-// deadFor is the dead time the verdict applies: stretched by busyStretch
-// on a busy host.
+// deadFor is the dead time the verdict applies: stretched on a busy host.
 func (j *judge) deadFor(p Policy, o others) time.Duration {
-	if o.busy {
-		return time.Duration(float64(j.deadTime(p)) * busyStretch)
+	if o.stretch > 1 {
+		return time.Duration(float64(j.deadTime(p)) * o.stretch)
 	}
 	return j.deadTime(p)
 }
@@ -175,7 +174,9 @@ func stallLimit(dead time.Duration) time.Duration { return max(hostStall, 2*dead
 type others struct {
 	any   bool      // the bond has other links
 	heard time.Time // the latest reply any of them had
-	busy  bool      // the host's CPUs are contended: dead times stretch by busyStretch
+	// stretch multiplies dead times while the host's CPUs are contended
+	// (stretchFor); 0 or 1: not.
+	stretch float64
 }
 
 // evaluate updates the verdict at now and reports whether it changed.
@@ -204,7 +205,7 @@ func (j *judge) evaluate(now time.Time, p Policy, o others) bool {
 // The engine probes the other links at once when the active link has
 // been silent for half its dead time (suspect), so on a real cut a
 // healthy standby has answered by then and the cut costs no time. On a
-// busy host (CPU pressure) the dead time is stretched by busyStretch.
+// busy host (CPU pressure) the dead time is stretched (stretchFor).
 func (j *judge) verdict(now time.Time, p Policy, o others) (api.LinkState, string) {
 	dead := j.deadFor(p, o)
 	if j.state == api.LinkDown && !j.lastReply.After(j.since) {
