@@ -2,7 +2,7 @@
 #
 # The multilink daemon: the static binary plus OpenVPN, nothing else.
 #
-#   docker build --build-arg VERSION=$(git describe --tags --always --dirty) -t multilink .
+#   docker build --build-arg VERSION=$(git describe --tags --always --dirty) --build-arg COMMIT=$(git rev-parse --short=12 HEAD) -t multilink .
 #   docker run -d --name multilink --network host --device /dev/net/tun \
 #     --cap-drop ALL --cap-add NET_ADMIN --cap-add NET_RAW --cap-add BPF --cap-add PERFMON \
 #     -v /var/lib/multilink:/var/lib/multilink -v /sys/fs/bpf:/sys/fs/bpf multilink
@@ -24,9 +24,10 @@ COPY . .
 ARG TARGETOS=linux
 ARG TARGETARCH
 ARG VERSION=dev
+ARG COMMIT=
 # Static (no cgo), as `make build`: the runtime image needs no Go and no libc match.
 RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o /out/multilink ./cmd/multilink
+    go build -trimpath -ldflags "-s -w -X main.version=$VERSION -X main.commit=$COMMIT" -o /out/multilink ./cmd/multilink
 
 FROM debian:bookworm-20260918-slim@sha256:3783cc01769c7b2b1b83a5c5ad96c815348e28ed7da68e2e3687004faa906251
 ARG DEBIAN_FRONTEND=noninteractive

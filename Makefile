@@ -2,7 +2,8 @@
 GO        ?= go
 BIN       := bin/multilink
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -s -w -X main.version=$(VERSION)
+COMMIT    ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PKGS      := ./...
 IMAGE     ?= multilink:$(VERSION)
 
@@ -61,7 +62,7 @@ chart-lint: ## helm lint and template both charts (default and ci/ values) and c
 	$(GO) test -count=1 -run 'TestCharts' ./deploytest
 
 docker: ## build the container image (IMAGE=multilink:<version>; needs a Docker engine)
-	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
 
 clean: ## remove build output
 	rm -rf bin

@@ -2,6 +2,14 @@ package api
 
 import "time"
 
+// ClientStatusResponse is the body of GET /v1/client/status.
+type ClientStatusResponse struct {
+	Started bool           `json:"started"` // at least one bond runs (pending ones do not count)
+	Clients []ClientStatus `json:"clients"`
+	// Warnings: see HealthReport.Warnings.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
 // ClientStatus is one gateway bond.
 type ClientStatus struct {
 	Bond         string       `json:"bond"`

@@ -2,6 +2,14 @@ package api
 
 import "time"
 
+// ServerStatusResponse is the body of GET /v1/server/status.
+type ServerStatusResponse struct {
+	Started bool           `json:"started"` // at least one bridge is served (pending ones do not count)
+	Servers []ServerStatus `json:"servers"`
+	// Warnings: see HealthReport.Warnings.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
 // ServerStatus is one served bridge.
 type ServerStatus struct {
 	Bridge   string `json:"bridge_interface"`

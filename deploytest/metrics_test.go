@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/multilink/multilink/internal/buildinfo"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/multilink/multilink/api"
@@ -53,7 +55,7 @@ func daemonMetrics(t *testing.T) map[string]family {
 	t.Helper()
 	brain := failover.NewManager(fakeSamples{}, nil)
 	t.Cleanup(brain.Close)
-	reg, err := daemon.NewRegistry(gateway.Collectors(fakeLinks{}, brain, fakeBonds{}), "test")
+	reg, err := daemon.NewRegistry(gateway.Collectors(fakeLinks{}, brain, fakeBonds{}), buildinfo.Read("test", "test"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +76,7 @@ func daemonMetrics(t *testing.T) map[string]family {
 	// Families with no sample over the fakes still have their description.
 	ch := make(chan *prometheus.Desc)
 	go func() {
-		for _, c := range daemon.Collectors(gateway.Collectors(fakeLinks{}, brain, fakeBonds{}), "test") {
+		for _, c := range daemon.Collectors(gateway.Collectors(fakeLinks{}, brain, fakeBonds{}), buildinfo.Read("test", "test")) {
 			c.Describe(ch)
 		}
 		close(ch)
@@ -245,7 +247,7 @@ func TestDaemonMetrics(t *testing.T) {
 		"multilink_active_link":                   {"", []string{"bond", "link"}},
 		"multilink_link_state":                    {"", []string{"bond", "link", "state"}},
 		"multilink_bond_info":                     {"", []string{"bond", "driver"}},
-		"multilink_build_info":                    {"gauge", []string{"version"}},
+		"multilink_build_info":                    {"gauge", []string{"commit", "goversion", "version"}},
 		"go_goroutines":                           {"gauge", nil},
 		"process_resident_memory_bytes":           {"gauge", nil},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,22 +25,24 @@ not made it yet (the daemon will use it).
 flags:
 `
 
-func runFingerprint(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("fingerprint", fingerprintUsage)
+func fingerprintCommand() command {
+	return command{name: "fingerprint", summary: "print the pin of the API's TLS key (a gateway's server_api_pin)", usage: fingerprintUsage, setup: fingerprintFlags}
+}
+
+func fingerprintFlags(fs *flag.FlagSet) action {
 	stateDir := fs.String("state-dir", daemon.DefaultStateDir, "the daemon's state directory")
 	certFile := fs.String("tls-cert", "", "a PEM certificate (the daemon's --tls-cert) instead of the state dir's")
-	if help, err := parse(fs, args, stdout, stderr); help || err != nil {
+	return func(args []string, stdout, _ io.Writer) error {
+		if err := noArgs("fingerprint", args); err != nil {
+			return err
+		}
+		pin, err := fingerprint(*stateDir, *certFile)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(stdout, pin)
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("fingerprint takes no arguments, got %q", fs.Args())
-	}
-	pin, err := fingerprint(*stateDir, *certFile)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(stdout, pin)
-	return err
 }
 
 // fingerprint is the pin of certFile's key, or of the state dir's API key.

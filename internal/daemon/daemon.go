@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/multilink/multilink/internal/buildinfo"
+
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -59,6 +61,7 @@ type Options struct {
 	// of the bridge it holds this long loses its claim (0: 10 minutes).
 	ClaimExpiry time.Duration
 	Version     string
+	Commit      string // "" : the one Go recorded (buildinfo)
 	Logger      *slog.Logger
 	// Ready, if set, receives the API's bound address once it listens.
 	Ready func(addr net.Addr)
@@ -168,7 +171,7 @@ func Run(ctx context.Context, o Options) error {
 	go hb.ExpireClaims(ctx)
 	go gw.Reclaim(ctx)
 
-	reg, err := NewRegistry(gw.Collectors(), o.Version)
+	reg, err := NewRegistry(gw.Collectors(), buildinfo.Read(o.Version, o.Commit))
 	if err != nil {
 		return fmt.Errorf("build metrics: %w", err)
 	}
@@ -246,6 +249,12 @@ func serve(ctx context.Context, log *slog.Logger, o Options, h http.Handler, cer
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	log.Info("API listening", "addr", ln.Addr().String(), "version", o.Version)
+	publishEndpoint(o, ln.Addr(), certs.Pin(), log)
+	defer func() {
+		if err := removeEndpoint(o.StateDir); err != nil {
+			log.Warn("the command line may look for this stopped daemon", "err", err)
+		}
+	}()
 	if o.Ready != nil {
 		o.Ready(ln.Addr())
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/multilink/multilink/internal/buildinfo"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -11,21 +12,21 @@ import (
 
 // Collectors are the daemon's metrics: the gateway's (gateway.Collectors),
 // the build, and the Go and process collectors.
-func Collectors(gateway []prometheus.Collector, version string) []prometheus.Collector {
-	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "multilink_build_info", Help: "1, labelled with the daemon's version.",
-		ConstLabels: prometheus.Labels{"version": version}})
-	build.Set(1)
+func Collectors(gateway []prometheus.Collector, build buildinfo.Info) []prometheus.Collector {
+	info := prometheus.NewGauge(prometheus.GaugeOpts{Name: "multilink_build_info", Help: "1, labelled with the daemon's version, commit and Go version.",
+		ConstLabels: prometheus.Labels{"version": build.Version, "commit": build.Commit, "goversion": build.GoVersion}})
+	info.Set(1)
 	return append([]prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		build,
+		info,
 	}, gateway...)
 }
 
 // NewRegistry is a registry of Collectors.
-func NewRegistry(gateway []prometheus.Collector, version string) (*prometheus.Registry, error) {
+func NewRegistry(gateway []prometheus.Collector, build buildinfo.Info) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
-	for _, c := range Collectors(gateway, version) {
+	for _, c := range Collectors(gateway, build) {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

@@ -56,29 +56,51 @@ type probeSettings struct {
 	Attach           string  `json:"attach"`
 }
 
-func newDataplane(o DataplaneOptions, nl *netlink.Handle, log *slog.Logger) (*dataplane, error) {
+// settings decodes and checks the config file's probe: and policy:
+// sections, as the daemon applies them.
+func settings(probeSection, policySection json.RawMessage) (probe.Options, failover.Policy, error) {
 	var ps probeSettings
-	if len(o.Probe) > 0 {
-		if err := api.DecodeStrict(o.Probe, &ps); err != nil {
-			return nil, fmt.Errorf("config probe: %w", err)
+	if len(probeSection) > 0 {
+		if err := api.DecodeStrict(probeSection, &ps); err != nil {
+			return probe.Options{}, failover.Policy{}, fmt.Errorf("config probe: %w", err)
 		}
 	}
 	policy := failover.DefaultPolicy()
-	if len(o.Policy) > 0 {
-		p, err := failover.ParsePolicy(o.Policy, policy)
+	if len(policySection) > 0 {
+		p, err := failover.ParsePolicy(policySection, policy)
 		if err != nil {
-			return nil, fmt.Errorf("config policy: %w", err)
+			return probe.Options{}, failover.Policy{}, fmt.Errorf("config policy: %w", err)
 		}
 		policy = p
 	}
 	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
-	monitor, err := probe.NewMonitor(probe.Options{Interval: ms(ps.IntervalMs), BackupInterval: ms(ps.BackupIntervalMs), Attach: ps.Attach, Logger: log})
+	po, err := probe.Options{Interval: ms(ps.IntervalMs), BackupInterval: ms(ps.BackupIntervalMs), Attach: ps.Attach}.Checked()
+	if err != nil {
+		return probe.Options{}, failover.Policy{}, fmt.Errorf("config probe: %w", err)
+	}
+	return po, policy, nil
+}
+
+// CheckSettings checks the config file's probe: and policy: sections by
+// the daemon's rules, making nothing (multilink config check).
+func CheckSettings(probeSection, policySection json.RawMessage) error {
+	_, _, err := settings(probeSection, policySection)
+	return err
+}
+
+func newDataplane(o DataplaneOptions, nl *netlink.Handle, log *slog.Logger) (*dataplane, error) {
+	po, policy, err := settings(o.Probe, o.Policy)
+	if err != nil {
+		return nil, err
+	}
+	po.Logger = log
+	monitor, err := probe.NewMonitor(po)
 	if err != nil {
 		return nil, fmt.Errorf("config probe: %w", err)
 	}
 	s := &dataplane{log: log, nl: nl, monitor: monitor, policy: policy, noEngine: o.NoFailover, addresses: map[string]BondUp{}}
 	s.kernel = bond.NewKernel(nl, log)
-	if s.ebpf, err = bond.NewEBPF(nl, netns.None(), ps.Attach, log); err != nil {
+	if s.ebpf, err = bond.NewEBPF(nl, netns.None(), po.Attach, log); err != nil {
 		monitor.Close()
 		return nil, err
 	}
@@ -218,6 +240,37 @@ func (s *dataplane) Events(bond string, limit int) []api.Event {
 		out[i] = e.API()
 	}
 	return out
+}
+
+// WatchEvents implements restapi.Failover: the kept events, then each new
+// one until ctx ends (the channel is then closed).
+func (s *dataplane) WatchEvents(ctx context.Context, bond string, limit int) ([]api.Event, <-chan api.Event, func() bool) {
+	past, in, missed, stop := s.brain.Events().Watch(bond, limit)
+	out := make(chan api.Event)
+	go func() {
+		defer close(out)
+		defer stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-in:
+				if !ok {
+					return
+				}
+				select {
+				case out <- e.API():
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	list := make([]api.Event, len(past))
+	for i, e := range past {
+		list[i] = e.API()
+	}
+	return list, out, missed
 }
 
 // pressure is the engines' CPU pressure (nil without PSI).

@@ -28,6 +28,11 @@ func (g *Gateway) SetPolicy(ctx context.Context, bond string, body []byte) (api.
 // all), oldest first.
 func (g *Gateway) Events(bond string, limit int) []api.Event { return g.dp.Events(bond, limit) }
 
+// WatchEvents implements restapi.Failover.
+func (g *Gateway) WatchEvents(ctx context.Context, bond string, limit int) ([]api.Event, <-chan api.Event, func() bool) {
+	return g.dp.WatchEvents(ctx, bond, limit)
+}
+
 // Collectors are the gateway's metrics: the probe's per link, the failover
 // engines' per bond, and which driver runs each bond.
 func (g *Gateway) Collectors() []prometheus.Collector {

@@ -81,17 +81,9 @@ type probed struct {
 
 // NewMonitor returns a Monitor probing nothing yet.
 func NewMonitor(opts Options) (*Monitor, error) {
-	if opts.Interval == 0 {
-		opts.Interval = DefaultInterval
-	}
-	if opts.BackupInterval == 0 {
-		opts.BackupInterval = DefaultBackupInterval
-	}
-	if err := checkIntervals(opts.Interval, opts.BackupInterval); err != nil {
+	opts, err := opts.Checked()
+	if err != nil {
 		return nil, err
-	}
-	if err := tcattach.CheckMode(opts.Attach); err != nil {
-		return nil, errkind.Invalid("attach", "%v", err)
 	}
 	log := opts.Logger
 	if log == nil {
@@ -100,7 +92,6 @@ func NewMonitor(opts Options) (*Monitor, error) {
 	m := &Monitor{opts: opts, log: log.With("component", "probe"), ns: netns.None(), mono: newMonoClock(),
 		links: map[string]*probed{}, byIndex: map[int]*probed{}, subs: map[int]chan Sample{},
 		interval: [2]time.Duration{opts.BackupInterval, opts.Interval}}
-	var err error
 	if opts.NetNS != "" {
 		if m.ns, err = netns.GetFromPath(opts.NetNS); err != nil {
 			return nil, fmt.Errorf("open netns %s: %w", opts.NetNS, err)
@@ -116,6 +107,25 @@ func NewMonitor(opts Options) (*Monitor, error) {
 		return nil, fmt.Errorf("open netlink: %w", err)
 	}
 	return m, nil
+}
+
+// Checked returns o with its defaults filled in, or the error that names
+// a bad setting (intervals, attach mode): NewMonitor's rules, with nothing
+// made.
+func (o Options) Checked() (Options, error) {
+	if o.Interval == 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.BackupInterval == 0 {
+		o.BackupInterval = DefaultBackupInterval
+	}
+	if err := checkIntervals(o.Interval, o.BackupInterval); err != nil {
+		return o, err
+	}
+	if err := tcattach.CheckMode(o.Attach); err != nil {
+		return o, errkind.Invalid("attach", "%v", err)
+	}
+	return o, nil
 }
 
 func checkIntervals(active, backup time.Duration) error {

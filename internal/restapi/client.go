@@ -11,14 +11,6 @@ import (
 	"github.com/multilink/multilink/internal/errkind"
 )
 
-// clientStatus is the body of GET /v1/client/status.
-type clientStatus struct {
-	Started bool               `json:"started"` // at least one bond runs (pending ones do not count)
-	Clients []api.ClientStatus `json:"clients"`
-	// Warnings: see api.HealthReport.Warnings.
-	Warnings []string `json:"warnings,omitempty"`
-}
-
 // clientStart: POST /v1/client/start, the spec's body. 200 with the new
 // bond's status; 409 if started already; 502 if the hub's API cannot be
 // reached or answers wrongly.
@@ -43,7 +35,7 @@ func (a *handler) clientStatus(c *gin.Context) {
 		s = []api.ClientStatus{}
 	}
 	started := slices.ContainsFunc(s, func(st api.ClientStatus) bool { return st.Pending == "" })
-	c.JSON(http.StatusOK, clientStatus{Started: started, Clients: s, Warnings: a.warnings(c)})
+	c.JSON(http.StatusOK, api.ClientStatusResponse{Started: started, Clients: s, Warnings: a.warnings(c)})
 }
 
 // clientStop: POST /v1/client/stop/{bond_interface}.

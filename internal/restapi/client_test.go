@@ -54,7 +54,7 @@ func TestClientStartHubUnreachable(t *testing.T) {
 
 func TestClientStatus(t *testing.T) {
 	a := newTestAPI(t)
-	var st clientStatus
+	var st api.ClientStatusResponse
 	w := a.doAuth(http.MethodGet, "/v1/client/status", "", "")
 	decode(t, w, &st)
 	if w.Code != http.StatusOK || st.Started || st.Clients == nil {

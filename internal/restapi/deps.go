@@ -95,6 +95,10 @@ type Failover interface {
 	SetPolicy(ctx context.Context, bond string, body []byte) (api.PolicyStatus, error)
 	// Events lists the latest switches and state changes of bond ("": all).
 	Events(bond string, limit int) []api.Event
+	// WatchEvents is Events, then each new event until ctx ends (the
+	// channel is then closed); missed reports whether the watcher fell
+	// behind and lost some.
+	WatchEvents(ctx context.Context, bond string, limit int) (past []api.Event, next <-chan api.Event, missed func() bool)
 }
 
 // Health reports the daemon's real health.

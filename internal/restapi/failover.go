@@ -32,7 +32,9 @@ func (a *handler) links(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// events: GET /v1/client/events[?bond=bond0][&limit=100], oldest first.
+// events: GET /v1/client/events[?bond=bond0][&limit=100], oldest first;
+// with Accept: text/event-stream, those and then each new one as it comes
+// (streamEvents).
 func (a *handler) events(c *gin.Context) {
 	bond, ok := c.GetQuery("bond")
 	if ok {
@@ -49,6 +51,10 @@ func (a *handler) events(c *gin.Context) {
 			return
 		}
 		limit = n
+	}
+	if wantsStream(c.Request) {
+		a.streamEvents(c, bond, limit)
+		return
 	}
 	ev := a.d.Failover.Events(bond, limit)
 	if ev == nil {

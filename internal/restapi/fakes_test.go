@@ -23,6 +23,7 @@ type fakes struct {
 	mu     sync.Mutex
 	ping   api.PingRequest
 	report api.HealthReport
+	live   chan api.Event // what WatchEvents delivers after the kept events
 }
 
 type fakeTaps struct{ *fakes }
@@ -107,11 +108,33 @@ func (f fakeFailover) Events(bond string, limit int) []api.Event {
 	return []api.Event{e.API()}
 }
 
+// WatchEvents is Events, then what the test sends on live.
+func (f fakeFailover) WatchEvents(ctx context.Context, bond string, limit int) ([]api.Event, <-chan api.Event, func() bool) {
+	past := f.Events(bond, limit)
+	out := make(chan api.Event)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e := <-f.live:
+				select {
+				case out <- e:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return past, out, func() bool { return false }
+}
+
 // fakeDeps returns Deps whose every dependency records into one Recorder.
 func fakeDeps(token string) (Deps, *fakes) {
 	rec := &testsupport.Recorder{}
 	f := &fakes{Recorder: rec, hub: testsupport.NewFakeHub(rec, testsupport.Answering),
-		gw: testsupport.NewFakeGateway(rec, testsupport.Answering), report: api.HealthReport{Status: api.StatusOK}}
+		gw: testsupport.NewFakeGateway(rec, testsupport.Answering), report: api.HealthReport{Status: api.StatusOK}, live: make(chan api.Event)}
 	return Deps{
 		Hub:      f.hub,
 		Gateway:  f.gw,

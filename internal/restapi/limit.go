@@ -25,7 +25,8 @@ var unlimited = map[string]bool{"/health": true, "/helth": true, "/metrics": tru
 
 // limiter holds the API's request slots and counts what it refuses.
 type limiter struct {
-	slots chan struct{}
+	slots   chan struct{}
+	streams chan struct{} // event streams: long, so apart from slots
 
 	mu       sync.Mutex
 	refused  int       // since the last warning
@@ -36,7 +37,7 @@ func newLimiter(n int) *limiter {
 	if n <= 0 {
 		n = DefaultMaxInFlight
 	}
-	return &limiter{slots: make(chan struct{}, n)}
+	return &limiter{slots: make(chan struct{}, n), streams: make(chan struct{}, MaxStreams)}
 }
 
 // limit answers 429 with Retry-After past the limit of requests in
@@ -46,15 +47,19 @@ func (a *handler) limit(c *gin.Context) {
 		c.Next()
 		return
 	}
+	slots, what := a.limiter.slots, "API requests"
+	if c.Request.Method == http.MethodGet && wantsStream(c.Request) {
+		slots, what = a.limiter.streams, "event streams"
+	}
 	select {
-	case a.limiter.slots <- struct{}{}:
-		defer func() { <-a.limiter.slots }()
+	case slots <- struct{}{}:
+		defer func() { <-slots }()
 		c.Next()
 	default:
 		a.refuse()
 		c.Header("Retry-After", "1")
 		c.AbortWithStatusJSON(http.StatusTooManyRequests, api.Error{
-			Error: fmt.Sprintf("too many API requests at once (%d in flight): retry in a second", cap(a.limiter.slots))})
+			Error: fmt.Sprintf("too many %s at once (%d in flight): retry in a second", what, cap(slots))})
 	}
 }
 

@@ -14,14 +14,6 @@ import (
 	"github.com/multilink/multilink/internal/errkind"
 )
 
-// serverStatus is the body of GET /v1/server/status.
-type serverStatus struct {
-	Started bool               `json:"started"` // at least one bridge is served (pending ones do not count)
-	Servers []api.ServerStatus `json:"servers"`
-	// Warnings: see api.HealthReport.Warnings.
-	Warnings []string `json:"warnings,omitempty"`
-}
-
 // stopped is the answer of a stop.
 type stopped struct {
 	Stopped string `json:"stopped"`
@@ -156,5 +148,5 @@ func (a *handler) serverStatus(c *gin.Context) {
 		s = []api.ServerStatus{}
 	}
 	started := slices.ContainsFunc(s, func(st api.ServerStatus) bool { return st.Pending == "" })
-	c.JSON(http.StatusOK, serverStatus{Started: started, Servers: s, Warnings: a.warnings(c)})
+	c.JSON(http.StatusOK, api.ServerStatusResponse{Started: started, Servers: s, Warnings: a.warnings(c)})
 }

@@ -84,7 +84,7 @@ func TestServerStop(t *testing.T) {
 
 func TestServerStatus(t *testing.T) {
 	a := newTestAPI(t)
-	var st serverStatus
+	var st api.ServerStatusResponse
 	w := a.doAuth(http.MethodGet, "/v1/server/status", "", "")
 	decode(t, w, &st)
 	if w.Code != http.StatusOK || st.Started || st.Servers == nil || len(st.Servers) != 0 {
