@@ -7,7 +7,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PKGS      := ./...
 IMAGE     ?= multilink:$(VERSION)
 
-.PHONY: help build demo test test-host test-unit test-vm bench lint clean deps generate check-generate chart-lint docker docs check-docs
+.PHONY: help build demo test test-host test-unit test-vm bench lint clean deps generate check-generate chart-lint docker docs check-docs screenshots
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ check-generate: generate ## fail if the committed eBPF objects differ from what 
 # bookworm's graphviz (2.43) and its DejaVu fonts, as .ci/deps installs them.
 docs: ## regenerate docs/topology.svg from docs/topology.dot (needs graphviz)
 	dot -Tsvg docs/topology.dot -o docs/topology.svg
+
+screenshots: build ## refresh docs/ui-gateway.png and docs/ui-hub.png: the web UI of a real hub and gateway in headless chromium (as root)
+	MULTILINK_BIN=$(CURDIR)/$(BIN) MULTILINK_UI_SHOTS=$(CURDIR)/docs $(GO) test -count=1 -run '^TestWebUI$$' ./e2e
 
 check-docs: docs ## fail if the committed docs/topology.svg differs from what make docs produces
 	@git diff --exit-code --stat -- docs/topology.svg || { echo "docs/topology.svg is stale: run make docs and commit"; exit 1; }

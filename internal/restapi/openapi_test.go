@@ -14,6 +14,7 @@ import (
 	"github.com/multilink/multilink/internal/failover"
 	"github.com/multilink/multilink/internal/probe"
 	"github.com/multilink/multilink/internal/testsupport"
+	"github.com/multilink/multilink/internal/webui"
 )
 
 // openAPIDoc is the part of the document the tests read.
@@ -73,6 +74,9 @@ func routerOps(t *testing.T) []string {
 	}
 	var ops []string
 	for _, rt := range r.Routes() {
+		if strings.HasPrefix(rt.Path, strings.TrimSuffix(webui.Prefix, "/")) {
+			continue // the web page's files: a page, not an API operation
+		}
 		ops = append(ops, rt.Method+" "+ginParam.ReplaceAllString(rt.Path, "{$1}"))
 	}
 	slices.Sort(ops)

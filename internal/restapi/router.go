@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/multilink/multilink/internal/webui"
 )
 
 // minTokenLen is the length below which a token is accepted with a warning.
@@ -140,4 +142,9 @@ func (a *handler) routes(r *gin.Engine) {
 	if a.d.Metrics != nil {
 		r.GET("/metrics", gin.WrapH(a.d.Metrics))
 	}
+	// The web page (package webui): it reads the API like any client.
+	page := gin.WrapH(webui.Handler())
+	r.GET(webui.Prefix+"*file", page)
+	r.HEAD(webui.Prefix+"*file", page)
+	r.GET(strings.TrimSuffix(webui.Prefix, "/"), func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, webui.Prefix) })
 }

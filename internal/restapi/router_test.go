@@ -138,3 +138,23 @@ func TestNewRouterRefuses(t *testing.T) {
 		t.Errorf("valid deps: %v", err)
 	}
 }
+
+// TestWebPageRouted: the web page answers at /ui/ without a token, with
+// its Content-Security-Policy; /ui redirects there.
+func TestWebPageRouted(t *testing.T) {
+	d, _ := fakeDeps(testToken)
+	r, err := NewRouter(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/ui/", nil))
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `<script src="app.js"`) || !strings.Contains(w.Header().Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Errorf("GET /ui/: %d %q", w.Code, w.Header())
+	}
+	w = httptest.NewRecorder()
+	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/ui", nil))
+	if w.Code != http.StatusMovedPermanently || w.Header().Get("Location") != "/ui/" {
+		t.Errorf("GET /ui: %d %q", w.Code, w.Header().Get("Location"))
+	}
+}
