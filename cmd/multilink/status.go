@@ -21,7 +21,8 @@ One screen of the daemon's state: on a gateway each bond with its active
 link, last switch and its reason, and per link the engine's state, time in
 it, RTT (smoothed, p50, p99 since the link was added), loss and tunnel; on
 a hub each bridge with its links, tunnels and the gateway that holds it.
-The local daemon by default (run as root: its state dir is root's).
+The local daemon by default (run as root, or as a member of the daemon's
+--api-group: its state dir is root's).
 
 flags:
 `

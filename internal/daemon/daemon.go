@@ -62,6 +62,9 @@ type Options struct {
 	ClaimExpiry time.Duration
 	Version     string
 	Commit      string // "" : the one Go recorded (buildinfo)
+	// APIGroup may read the endpoint and the state dir's token, so that
+	// its members' multilink status, watch and events reach the daemon.
+	APIGroup string
 	Logger      *slog.Logger
 	// Ready, if set, receives the API's bound address once it listens.
 	Ready func(addr net.Addr)
@@ -86,7 +89,11 @@ func Run(ctx context.Context, o Options) error {
 	if o.StateDir == "" {
 		o.StateDir = DefaultStateDir
 	}
-	dir, err := openStateDir(o.StateDir, log)
+	share, err := lookupReaders(o.APIGroup)
+	if err != nil {
+		return err
+	}
+	dir, err := openStateDir(o.StateDir, share, log)
 	if err != nil {
 		return err
 	}
@@ -105,7 +112,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	token, err := apiToken(o, log)
+	token, err := apiToken(o, share, log)
 	if err != nil {
 		return err
 	}
@@ -198,7 +205,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, log, o, router, certs)
+	return serve(ctx, log, o, share, router, certs)
 }
 
 // apiCerts loads the API's TLS certificate: the operator's, or the state
@@ -226,7 +233,7 @@ const renewEvery = 24 * time.Hour
 // serve runs the HTTP server until ctx ends, then shuts it down gracefully.
 // The port speaks TLS; plain HTTP only to loopback clients, or to anyone
 // with --insecure-plain-http.
-func serve(ctx context.Context, log *slog.Logger, o Options, h http.Handler, certs *apitls.Source) error {
+func serve(ctx context.Context, log *slog.Logger, o Options, share readers, h http.Handler, certs *apitls.Source) error {
 	tcp, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.Listen, err)
@@ -249,7 +256,7 @@ func serve(ctx context.Context, log *slog.Logger, o Options, h http.Handler, cer
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	log.Info("API listening", "addr", ln.Addr().String(), "version", o.Version)
-	publishEndpoint(o, ln.Addr(), certs.Pin(), log)
+	publishEndpoint(o, share, ln.Addr(), certs.Pin(), log)
 	defer func() {
 		if err := removeEndpoint(o.StateDir); err != nil {
 			log.Warn("the command line may look for this stopped daemon", "err", err)

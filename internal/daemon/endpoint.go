@@ -48,7 +48,7 @@ func endpointOf(addr net.Addr, pin, tokenFile string) (Endpoint, error) {
 // publishEndpoint writes the state dir's endpoint file for the API bound
 // to addr. A failure (a full disk) is a warning: the network comes first,
 // and only the command line's way to find the daemon is lost.
-func publishEndpoint(o Options, addr net.Addr, pin string, log *slog.Logger) {
+func publishEndpoint(o Options, r readers, addr net.Addr, pin string, log *slog.Logger) {
 	tokenFile := ""
 	if o.TokenFile != "" {
 		abs, err := filepath.Abs(o.TokenFile)
@@ -59,6 +59,9 @@ func publishEndpoint(o Options, addr net.Addr, pin string, log *slog.Logger) {
 	e, err := endpointOf(addr, pin, tokenFile)
 	if err == nil {
 		err = writeEndpoint(o.StateDir, e)
+	}
+	if err == nil {
+		err = r.share(filepath.Join(o.StateDir, endpointFile))
 	}
 	if err != nil {
 		log.Warn("the command line will not find this daemon (give it --url)", "err", err)

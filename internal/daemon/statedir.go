@@ -17,10 +17,6 @@ import (
 // uses the dir, and holding its pid for the message a second one prints.
 const lockFile = "lock"
 
-// stateDirMode is the state dir's mode: it holds the token, link keys and
-// the desired state, for root (or the daemon's user) alone.
-const stateDirMode = 0o700
-
 // lockedDir is a state dir this daemon holds; Close releases it.
 type lockedDir struct{ f *os.File }
 
@@ -28,10 +24,13 @@ type lockedDir struct{ f *os.File }
 // with a daemon starting meanwhile).
 func (d lockedDir) Close() error { return d.f.Close() }
 
-// openStateDir creates dir (0700) or tightens an existing one to 0700
-// with a warning, then locks it for this daemon: a dir another daemon
+// openStateDir creates dir (0700: it holds the token, link keys and the
+// desired state, for root or the daemon's user alone; 0710 for the
+// readers' group) or sets an existing one to that mode, with a warning
+// when it was wider, then locks it for this daemon: a dir another daemon
 // holds is an error naming that daemon's pid.
-func openStateDir(dir string, log *slog.Logger) (lockedDir, error) {
+func openStateDir(dir string, r readers, log *slog.Logger) (lockedDir, error) {
+	stateDirMode := r.dirMode()
 	if err := os.MkdirAll(dir, stateDirMode); err != nil {
 		return lockedDir{}, fmt.Errorf("create state dir %s: %w", dir, err)
 	}
@@ -46,7 +45,12 @@ func openStateDir(dir string, log *slog.Logger) (lockedDir, error) {
 		if err := os.Chmod(dir, stateDirMode); err != nil {
 			return lockedDir{}, fmt.Errorf("state dir %s has mode %04o and cannot be set to %04o: %w", dir, perm, stateDirMode, err)
 		}
-		log.Warn("state dir was open to others; set to 0700", "dir", dir, "was", fmt.Sprintf("%04o", perm))
+		if perm&^stateDirMode != 0 {
+			log.Warn("state dir was open to others; narrowed", "dir", dir, "was", fmt.Sprintf("%04o", perm), "now", fmt.Sprintf("%04o", stateDirMode))
+		}
+	}
+	if err := r.shareDir(dir); err != nil {
+		return lockedDir{}, err
 	}
 	path := filepath.Join(dir, lockFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
@@ -91,16 +95,16 @@ func writePid(f *os.File) error {
 // privateFile makes sure a secret file (the API token) is not readable by
 // others: a file with group or other bits is set to 0600 with a warning;
 // one that cannot be (a read-only mount) is an error naming it.
-func privateFile(path string, log *slog.Logger) error {
+func privateFile(path string, mask fs.FileMode, log *slog.Logger) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
 	perm := fi.Mode().Perm()
-	if perm&0o077 == 0 {
+	if perm&mask == 0 {
 		return nil
 	}
-	if err := os.Chmod(path, perm&^fs.FileMode(0o077)); err != nil {
+	if err := os.Chmod(path, perm&^mask); err != nil {
 		return fmt.Errorf("%s holds the API token and others can read it (mode %04o), and it cannot be changed (%w): chmod 600 it, or mount it with mode 0400", path, perm, err)
 	}
 	log.Warn("token file was readable by others; group and other access removed", "file", path, "was", fmt.Sprintf("%04o", perm))

@@ -12,18 +12,18 @@ import (
 
 func TestStateDirLockedOnce(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
-	d, err := openStateDir(dir, slog.New(slog.DiscardHandler))
+	d, err := openStateDir(dir, readers{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = openStateDir(dir, slog.New(slog.DiscardHandler))
+	_, err = openStateDir(dir, readers{}, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())) || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("second open: %v, want an error naming the dir and this pid", err)
 	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-	d, err = openStateDir(dir, slog.New(slog.DiscardHandler))
+	d, err = openStateDir(dir, readers{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("after release: %v", err)
 	}
@@ -39,7 +39,7 @@ func TestStateDirMadePrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	d, err := openStateDir(dir, slog.New(slog.NewTextHandler(&logs, nil)))
+	d, err := openStateDir(dir, readers{}, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestStateDirNotADir(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := openStateDir(file, slog.New(slog.DiscardHandler)); err == nil {
+	if _, err := openStateDir(file, readers{}, slog.New(slog.DiscardHandler)); err == nil {
 		t.Fatal("a file accepted as the state dir")
 	}
 }
@@ -83,7 +83,7 @@ func TestTokenFileMadePrivate(t *testing.T) {
 				t.Fatal(err)
 			}
 			var logs bytes.Buffer
-			tok, err := apiToken(o, slog.New(slog.NewTextHandler(&logs, nil)))
+			tok, err := apiToken(o, readers{}, slog.New(slog.NewTextHandler(&logs, nil)))
 			if err != nil || tok != "0123456789abcdef0123" {
 				t.Fatalf("token %q, %v", tok, err)
 			}
