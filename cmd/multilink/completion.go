@@ -44,7 +44,7 @@ complete -F _multilink multilink
 `
 
 const fishScript = `# multilink completion for fish (multilink completion fish)
-complete -c multilink -f -a '(multilink __complete (commandline -opc)[2..-1] (commandline -ct) 2>/dev/null)'
+complete -c multilink -f -a '(multilink __complete (commandline -opc)[2..-1] (commandline -ct | string collect --allow-empty) 2>/dev/null)'
 `
 
 func completionFlags(*flag.FlagSet) action {

@@ -27,7 +27,7 @@ func daemonFlags(fs *flag.FlagSet) action {
 	fs.StringVar(&o.StateDir, "state-dir", daemon.DefaultStateDir, "directory for state, keys, token and tunnel configs (0700)")
 	fs.StringVar(&o.TokenFile, "token-file", "", "file holding the API token (default: $"+daemon.TokenEnv+", else <state-dir>/token, generated)")
 	fs.BoolVar(&o.Insecure, "insecure-no-auth", false, "serve the API without authentication (warned at every start); ignored when $"+daemon.TokenEnv+" or --token-file gives a token")
-	fs.StringVar(&o.APIGroup, "api-group", "", "a group whose members may run multilink status, watch and events: the state dir becomes 0710 in that group, its api.json and generated token 0640 (nothing else in it is theirs)")
+	fs.StringVar(&o.APIGroup, "api-group", "", "a group whose members may run multilink status, watch and events: the state dir becomes 0710 in that group and its api.json 0640 (not the token: reads need none)")
 	fs.StringVar(&o.ConfigFile, "config", "", "YAML file declaring servers/clients to start at boot (check it with: multilink config check FILE)")
 	fs.StringVar(&o.OpenVPN, "openvpn", "", "openvpn binary (default: from PATH)")
 	fs.StringVar(&o.OpenVPNUser, "openvpn-user", "nobody", "user openvpn drops to once it has read its keys and opened its TAP and socket (it keeps CAP_NET_ADMIN; needs CAP_SETUID, CAP_SETGID and CAP_SETPCAP); empty: openvpn stays root")

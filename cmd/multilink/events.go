@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -84,6 +85,9 @@ func eventsFlags(fs *flag.FlagSet) action {
 	}
 }
 
+// outputError is a failure to print: no reason to connect again.
+type outputError struct{ error }
+
 // followEvents prints the stream's events until ctx ends, connecting
 // again when the daemon goes away; an event seen before a reconnection is
 // not printed twice.
@@ -91,10 +95,14 @@ func followEvents(ctx context.Context, c *apiclient.Client, path string, asJSON 
 	var last time.Time          // the newest event printed
 	atLast := map[string]bool{} // the events printed with that time (a switch and its state change share it)
 	enc := json.NewEncoder(stdout)
-	print := func(_ string, data []byte) error {
+	print := func(name string, data []byte) error {
+		if name == "missed" {
+			fmt.Fprintln(stderr, "multilink: this command fell behind and the daemon dropped some events for it; multilink events lists what it keeps")
+			return nil
+		}
 		var e api.Event
 		if err := json.Unmarshal(data, &e); err != nil || e.Kind == "" {
-			return nil // "missed" and anything newer than this command
+			return nil // anything newer than this command
 		}
 		key := string(data)
 		switch {
@@ -104,11 +112,16 @@ func followEvents(ctx context.Context, c *apiclient.Client, path string, asJSON 
 			last, atLast = e.At, map[string]bool{}
 		}
 		atLast[key] = true
+		var err error
 		if asJSON {
-			return enc.Encode(e)
+			err = enc.Encode(e)
+		} else {
+			_, err = fmt.Fprintln(stdout, statusview.EventLine(e))
 		}
-		_, err := fmt.Fprintln(stdout, statusview.EventLine(e))
-		return err
+		if err != nil {
+			return outputError{err}
+		}
+		return nil
 	}
 	first, said := true, ""
 	for {
@@ -117,8 +130,12 @@ func followEvents(ctx context.Context, c *apiclient.Client, path string, asJSON 
 			return nil
 		}
 		var refused *apiclient.Error
-		if first && errors.As(err, &refused) {
-			return err // a bad bond, a limit: no use trying again
+		var output outputError
+		switch {
+		case errors.As(err, &output):
+			return output.error // stdout is gone: nothing to follow for
+		case errors.As(err, &refused) && (first || refused.Status < 500 && refused.Status != http.StatusTooManyRequests):
+			return err // a bad bond, a token refused: no use trying again
 		}
 		first = false
 		if err.Error() != said { // once per outage, not at every try

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -91,21 +92,31 @@ func watchFlags(fs *flag.FlagSet) action {
 	}
 }
 
-// watch draws the snapshot every period and at each event, until ctx ends.
+// watch draws the snapshot every period and at each event, until ctx
+// ends. With asJSON, one snapshot a line on stdout and errors on stderr.
 func watch(ctx context.Context, c *apiclient.Client, every time.Duration, asJSON bool, stdout, stderr io.Writer) error {
 	nudge := make(chan struct{}, 1)
+	var streamErr atomic.Value // string: why the event stream is down ("" when up)
+	streamErr.Store("")
 	go func() {
-		// The stream only says when to draw again; without it (an older
-		// daemon) the period still does.
-		err := c.Stream(ctx, "/v1/client/events?limit=1", func(string, []byte) error {
-			select {
-			case nudge <- struct{}{}:
-			default:
+		// The stream only says when to draw again; while it is down (a
+		// daemon restarting, an older daemon) the period still does.
+		for ctx.Err() == nil {
+			err := c.Stream(ctx, "/v1/client/events?limit=1", func(string, []byte) error {
+				streamErr.Store("")
+				select {
+				case nudge <- struct{}{}:
+				default:
+				}
+				return nil
+			})
+			if err != nil {
+				streamErr.Store(err.Error())
 			}
-			return nil
-		})
-		if err != nil && ctx.Err() == nil {
-			fmt.Fprintln(stderr, "multilink: events stream:", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(reconnectEvery):
+			}
 		}
 	}()
 	tick := time.NewTicker(every)
@@ -115,6 +126,8 @@ func watch(ctx context.Context, c *apiclient.Client, every time.Duration, asJSON
 		switch {
 		case ctx.Err() != nil:
 			return nil
+		case err != nil && asJSON:
+			fmt.Fprintf(stderr, "multilink: %v (trying again)\n", err)
 		case err != nil:
 			fmt.Fprintf(stdout, "\x1b[H\x1b[2J%s: %v (trying again)\n", time.Now().Format("15:04:05"), err)
 		case asJSON:
@@ -125,6 +138,9 @@ func watch(ctx context.Context, c *apiclient.Client, every time.Duration, asJSON
 			fmt.Fprint(stdout, "\x1b[H\x1b[2J") // home, clear
 			if err := statusview.Render(stdout, s, time.Now()); err != nil {
 				return err
+			}
+			if why := streamErr.Load().(string); why != "" {
+				fmt.Fprintf(stdout, "\n(events stream down, redrawn every %s only: %s)\n", every, why)
 			}
 		}
 		select {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -102,9 +103,22 @@ func (c *Client) Get(ctx context.Context, path string, out any) error {
 	return c.Do(ctx, http.MethodGet, path, nil, out)
 }
 
+// Health is the daemon's /health report, also when it says "down" (503:
+// the report is the answer, not an error).
+func (c *Client) Health(ctx context.Context) (api.HealthReport, error) {
+	var h api.HealthReport
+	err := c.do(ctx, http.MethodGet, "/health", nil, &h, http.StatusServiceUnavailable)
+	return h, err
+}
+
 // Do sends body (nil: none; else JSON-encoded) and decodes a success's
 // answer into out (nil: dropped).
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	return c.do(ctx, method, path, body, out)
+}
+
+// do is Do; the statuses in also are answers too, not errors.
+func (c *Client) do(ctx context.Context, method, path string, body, out any, also ...int) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var rd io.Reader
@@ -124,7 +138,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	if err != nil {
 		return fmt.Errorf("%s %s: read the answer: %w", method, path, err)
 	}
-	if resp.StatusCode >= 300 {
+	if resp.StatusCode >= 300 && !slices.Contains(also, resp.StatusCode) {
 		return answerError(resp.StatusCode, data)
 	}
 	if out == nil {

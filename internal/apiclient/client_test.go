@@ -127,3 +127,25 @@ func TestStream(t *testing.T) {
 		t.Errorf("a JSON answer: %v", err)
 	}
 }
+
+// TestHealthDown: a daemon whose /health says down (503) is read, not an
+// error: the report is what status shows.
+func TestHealthDown(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `{"status": "down", "checks": [{"name": "bond0", "ok": false, "detail": "no link up"}]}`)
+	}))
+	defer srv.Close()
+	c, err := New(Options{URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := c.Health(context.Background())
+	if err != nil || h.Status != "down" || len(h.Checks) != 1 {
+		t.Errorf("Health: %+v %v, want the down report", h, err)
+	}
+	var out map[string]any
+	if err := c.Get(context.Background(), "/health", &out); err == nil {
+		t.Error("Get of a 503 is no error")
+	}
+}

@@ -112,7 +112,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	token, err := apiToken(o, share, log)
+	token, err := apiToken(o, log)
 	if err != nil {
 		return err
 	}

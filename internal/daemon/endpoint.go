@@ -101,7 +101,7 @@ func ReadEndpoint(stateDir string) (Endpoint, error) {
 	case errors.Is(err, os.ErrNotExist):
 		return Endpoint{}, fmt.Errorf("%w (%s: no %s; start it, or give --state-dir or --url)", ErrNoDaemon, stateDir, endpointFile)
 	case errors.Is(err, os.ErrPermission):
-		return Endpoint{}, fmt.Errorf("read %s: %w (the state dir is root's: run as root)", path, err)
+		return Endpoint{}, fmt.Errorf("read %s: %w (run as the daemon's user, or as a member of its --api-group)", path, err)
 	case err != nil:
 		return Endpoint{}, fmt.Errorf("read %s: %w", path, err)
 	}

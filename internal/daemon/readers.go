@@ -8,12 +8,13 @@ import (
 	"strconv"
 )
 
-// readers says who besides the daemon's user may read the two files the
-// command line needs, the endpoint (api.json) and the state dir's token:
+// readers says who besides the daemon's user may read the endpoint
+// (api.json), which the command line's status, watch and events need:
 // nobody, or the members of --api-group. With a group the state dir is
 // 0710 (its members may open a file they can name, not list the dir) and
-// those two files are 0640 in that group; everything else stays the
-// daemon's alone (keys and identities are 0600 in 0700 dirs).
+// api.json 0640 in that group; everything else stays the daemon's alone,
+// the token first: reads need none, and with it a member could change
+// the network and read the link key.
 type readers struct {
 	group string // "": nobody (the zero value)
 	gid   int
@@ -40,14 +41,6 @@ func (r readers) dirMode() fs.FileMode {
 		return 0o700
 	}
 	return 0o710
-}
-
-// tokenMask is the permission bits a shared file must not have.
-func (r readers) tokenMask() fs.FileMode {
-	if r.group == "" {
-		return 0o077
-	}
-	return 0o037
 }
 
 // share gives path to the group, read only (nothing without a group).

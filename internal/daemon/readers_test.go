@@ -11,8 +11,8 @@ import (
 )
 
 // TestAPIGroup: with --api-group a member of the group (not root) reads
-// the endpoint and the generated token, and nothing else of the state
-// dir: not its listing, not the lock; without the group, not even those.
+// the endpoint and nothing else of the state dir: not the token, not the
+// lock, not its listing; without the group, not even the endpoint.
 func TestAPIGroup(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (chown, and a process of another user)")
@@ -49,7 +49,7 @@ func TestAPIGroup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := apiToken(Options{StateDir: dir}, rd, slog.New(slog.DiscardHandler)); err != nil {
+		if _, err := apiToken(Options{StateDir: dir}, slog.New(slog.DiscardHandler)); err != nil {
 			t.Fatal(err)
 		}
 		publishEndpoint(Options{StateDir: dir}, rd, &net.TCPAddr{IP: net.IPv4zero, Port: 3333}, "sha256//x", slog.New(slog.DiscardHandler))
@@ -64,13 +64,13 @@ func TestAPIGroup(t *testing.T) {
 		if fi.Mode().Perm() != wantMode || shared && int(fi.Sys().(*syscall.Stat_t).Gid) != r.gid {
 			t.Errorf("shared %t: state dir %v gid %d", shared, fi.Mode(), fi.Sys().(*syscall.Stat_t).Gid)
 		}
-		for _, name := range []string{endpointFile, "token"} {
-			if err := as("cat", filepath.Join(dir, name)); (err == nil) != shared {
-				t.Errorf("shared %t: a member of the group reading %s: %v", shared, name, err)
-			}
+		if err := as("cat", filepath.Join(dir, endpointFile)); (err == nil) != shared {
+			t.Errorf("shared %t: a member of the group reading %s: %v", shared, endpointFile, err)
 		}
-		if err := as("cat", filepath.Join(dir, lockFile)); err == nil {
-			t.Errorf("shared %t: a member of the group read the lock", shared)
+		for _, name := range []string{"token", lockFile} {
+			if err := as("cat", filepath.Join(dir, name)); err == nil {
+				t.Errorf("shared %t: a member of the group read %s", shared, name)
+			}
 		}
 		if err := as("ls", dir); err == nil {
 			t.Errorf("shared %t: a member of the group listed the state dir", shared)

@@ -95,16 +95,16 @@ func writePid(f *os.File) error {
 // privateFile makes sure a secret file (the API token) is not readable by
 // others: a file with group or other bits is set to 0600 with a warning;
 // one that cannot be (a read-only mount) is an error naming it.
-func privateFile(path string, mask fs.FileMode, log *slog.Logger) error {
+func privateFile(path string, log *slog.Logger) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
 	perm := fi.Mode().Perm()
-	if perm&mask == 0 {
+	if perm&0o077 == 0 {
 		return nil
 	}
-	if err := os.Chmod(path, perm&^mask); err != nil {
+	if err := os.Chmod(path, perm&^fs.FileMode(0o077)); err != nil {
 		return fmt.Errorf("%s holds the API token and others can read it (mode %04o), and it cannot be changed (%w): chmod 600 it, or mount it with mode 0400", path, perm, err)
 	}
 	log.Warn("token file was readable by others; group and other access removed", "file", path, "was", fmt.Sprintf("%04o", perm))

@@ -83,7 +83,7 @@ func TestTokenFileMadePrivate(t *testing.T) {
 				t.Fatal(err)
 			}
 			var logs bytes.Buffer
-			tok, err := apiToken(o, readers{}, slog.New(slog.NewTextHandler(&logs, nil)))
+			tok, err := apiToken(o, slog.New(slog.NewTextHandler(&logs, nil)))
 			if err != nil || tok != "0123456789abcdef0123" {
 				t.Fatalf("token %q, %v", tok, err)
 			}

@@ -26,7 +26,7 @@ const minTokenLen = 16
 // authentication off (""). Otherwise the token is the state dir's,
 // generated there at the first start. A token file others can read is
 // made private first (privateFile).
-func apiToken(o Options, r readers, log *slog.Logger) (string, error) {
+func apiToken(o Options, log *slog.Logger) (string, error) {
 	if o.Insecure {
 		if o.Token == "" && o.TokenFile == "" {
 			log.Warn("API AUTHENTICATION IS OFF (--insecure-no-auth): anyone who reaches the API can reconfigure this host's network and read the link key")
@@ -39,12 +39,8 @@ func apiToken(o Options, r readers, log *slog.Logger) (string, error) {
 		if file == "" {
 			file = filepath.Join(o.StateDir, "token")
 		}
-		mask := readers{}.tokenMask() // an operator's --token-file is nobody else's
-		if o.TokenFile == "" {
-			mask = r.tokenMask()
-		}
 		if _, err := os.Stat(file); err == nil {
-			if err := privateFile(file, mask, log); err != nil {
+			if err := privateFile(file, log); err != nil {
 				return "", err
 			}
 		}
@@ -53,11 +49,7 @@ func apiToken(o Options, r readers, log *slog.Logger) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if o.Token == "" && o.TokenFile == "" {
-		if err := r.share(filepath.Join(o.StateDir, "token")); err != nil {
-			return "", err
-		}
-	}
+
 	log.Info("API token", "from", source)
 	return token, nil
 }

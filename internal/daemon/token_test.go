@@ -33,7 +33,7 @@ func TestAPIToken(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			c.o.StateDir = t.TempDir()
-			got, err := apiToken(c.o, readers{}, slog.New(slog.NewTextHandler(&logs, nil)))
+			got, err := apiToken(c.o, slog.New(slog.NewTextHandler(&logs, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,7 +53,7 @@ func TestAPIToken(t *testing.T) {
 			}
 		})
 	}
-	if _, err := apiToken(Options{Token: "short", Insecure: true, StateDir: t.TempDir()}, readers{}, slog.New(slog.DiscardHandler)); err == nil {
+	if _, err := apiToken(Options{Token: "short", Insecure: true, StateDir: t.TempDir()}, slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("a short token with --insecure-no-auth was accepted")
 	}
 }

@@ -48,7 +48,7 @@ func (a *handler) limit(c *gin.Context) {
 		return
 	}
 	slots, what := a.limiter.slots, "API requests"
-	if c.Request.Method == http.MethodGet && wantsStream(c.Request) {
+	if c.Request.Method == http.MethodGet && c.Request.URL.Path == eventsPath && wantsStream(c.Request) {
 		slots, what = a.limiter.streams, "event streams"
 	}
 	select {

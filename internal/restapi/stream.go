@@ -13,6 +13,9 @@ import (
 	"github.com/multilink/multilink/api"
 )
 
+// eventsPath is the one endpoint that streams.
+const eventsPath = "/v1/client/events"
+
 // MaxStreams bounds the event streams open at once. A stream lasts as
 // long as its client wants, so it holds none of the request slots (a few
 // watchers would otherwise starve the API) but one of these.
@@ -21,6 +24,10 @@ const MaxStreams = 16
 // keepAlive is how often an idle stream gets a comment line: proxies and
 // clients see the connection alive, and a gone client is noticed.
 const keepAlive = 15 * time.Second
+
+// writeWithin bounds each write to a stream: a client that reads nothing
+// for this long is dropped.
+const writeWithin = 2 * keepAlive
 
 // wantsStream reports whether the request asks for server-sent events.
 func wantsStream(r *http.Request) bool {
@@ -42,13 +49,21 @@ func (a *handler) streamEvents(c *gin.Context, bond string, limit int) {
 	ctx := c.Request.Context()
 	past, next, missed := a.d.Failover.WatchEvents(ctx, bond, limit)
 	rc := http.NewResponseController(c.Writer)
-	// The server's read and write timeouts are for requests; a stream
-	// lives on.
-	if err := rc.SetWriteDeadline(time.Time{}); err != nil {
-		a.log.Debug("event stream: clear the write deadline", "err", err)
-	}
+	// The server's read timeout is for requests; a stream lives on. Each
+	// write gets a deadline of its own: a client that stops reading loses
+	// its stream (and its slot) instead of holding it for good.
 	if err := rc.SetReadDeadline(time.Time{}); err != nil {
 		a.log.Debug("event stream: clear the read deadline", "err", err)
+	}
+	deadline := func() bool {
+		err := rc.SetWriteDeadline(time.Now().Add(writeWithin))
+		if err != nil {
+			a.log.Debug("event stream: set the write deadline", "err", err)
+		}
+		return err == nil
+	}
+	if !deadline() {
+		return
 	}
 	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -80,7 +95,7 @@ func (a *handler) streamEvents(c *gin.Context, bond string, limit int) {
 			if !ok {
 				return // the client went, or the daemon stops
 			}
-			if !write(e) {
+			if !deadline() || !write(e) {
 				return
 			}
 			if !told && missed() {
@@ -90,6 +105,9 @@ func (a *handler) streamEvents(c *gin.Context, bond string, limit int) {
 				}
 			}
 		case <-tick.C:
+			if !deadline() {
+				return
+			}
 			if _, err := fmt.Fprint(c.Writer, ": keep-alive\n\n"); err != nil {
 				return
 			}

@@ -9,9 +9,11 @@ import (
 	"github.com/multilink/multilink/api"
 )
 
-// Getter reads one API answer (apiclient.Client does).
+// Getter reads the API's answers (apiclient.Client does).
 type Getter interface {
 	Get(ctx context.Context, path string, out any) error
+	// Health is /health's report, also a "down" one (a 503).
+	Health(ctx context.Context) (api.HealthReport, error)
 }
 
 // Snapshot is a daemon's state at one moment.
@@ -56,9 +58,11 @@ type Bridge struct {
 // the probe's links, each bond's failover state and its events.
 func Take(ctx context.Context, g Getter, base string) (Snapshot, error) {
 	s := Snapshot{URL: base, Taken: time.Now()}
-	if err := g.Get(ctx, "/health", &s.Health); err != nil {
+	h, err := g.Health(ctx)
+	if err != nil {
 		return s, fmt.Errorf("read health: %w", err)
 	}
+	s.Health = h
 	var cs api.ClientStatusResponse
 	if err := g.Get(ctx, "/v1/client/status", &cs); err != nil {
 		return s, fmt.Errorf("read the gateway's bonds: %w", err)

@@ -50,6 +50,12 @@ func (f fakeAPI) Get(_ context.Context, path string, out any) error {
 	return json.Unmarshal(data, out)
 }
 
+func (f fakeAPI) Health(ctx context.Context) (api.HealthReport, error) {
+	var h api.HealthReport
+	err := f.Get(ctx, "/health", &h)
+	return h, err
+}
+
 var t0 = time.Date(2026, 12, 6, 20, 0, 0, 0, time.UTC)
 
 func gatewayAPI() fakeAPI {

@@ -38,7 +38,7 @@ async function api(method, path, body) {
   const text = await resp.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch (_) { data = null; }
-  if (!resp.ok) {
+  if (!resp.ok && !(path === "/health" && resp.status === 503 && data)) { // a "down" report is an answer
     const msg = (data && data.error) || text || resp.statusText;
     const err = new Error(resp.status + ": " + msg);
     err.status = resp.status;
@@ -251,7 +251,7 @@ async function refresh() {
       $("gateway").replaceChildren(el("section", { class: "card" }, el("p", {}, "Nothing started: no gateway bond, no hub bridge.")));
     }
     const warnings = [...(health.warnings || []), ...(health.checks || []).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`)];
-    if (warnings.length && !$("message").classList.contains("info")) say(warnings.join(" · "));
+    if (!$("message").classList.contains("info")) say(warnings.join(" · ")); // clears when all is well again
     $("updated").textContent = "updated " + new Date().toLocaleTimeString(undefined, { hour12: false });
   } catch (e) {
     $("updated").textContent = "the daemon does not answer: " + e.message;
@@ -274,6 +274,7 @@ function stream() {
   };
   src.addEventListener("switch", take);
   src.addEventListener("state", take);
+  src.addEventListener("missed", () => { $("stream-state").textContent = "live; some events were dropped while this page fell behind (reload for the list)"; });
   src.addEventListener("open", () => { $("stream-state").textContent = "live"; events = []; });
   src.addEventListener("error", () => { $("stream-state").textContent = "the event stream is down; trying again"; });
 }
