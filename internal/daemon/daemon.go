@@ -65,7 +65,7 @@ type Options struct {
 	// APIGroup may read the endpoint and the state dir's token, so that
 	// its members' multilink status, watch and events reach the daemon.
 	APIGroup string
-	Logger      *slog.Logger
+	Logger   *slog.Logger
 	// Ready, if set, receives the API's bound address once it listens.
 	Ready func(addr net.Addr)
 }
