@@ -62,7 +62,7 @@ type Options struct {
 	ClaimExpiry time.Duration
 	Version     string
 	Commit      string // "" : the one Go recorded (buildinfo)
-	// APIGroup may read the endpoint and the state dir's token, so that
+	// APIGroup may read the endpoint (api.json), so that
 	// its members' multilink status, watch and events reach the daemon.
 	APIGroup string
 	Logger   *slog.Logger
