@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/multilink/multilink/internal/nstest"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -92,47 +93,33 @@ func (c kernelClock) window(from, to time.Time) string {
 	return strings.Join(lines, "\n")
 }
 
-// fdbTrail is where a bridge forwarded one MAC over time: each change of
-// the port its forwarding entry names, sampled every fdbEvery.
-type fdbTrail struct {
+// trail is what a sampled value was over time: each change, sampled
+// every trailEvery.
+type trail struct {
 	mu      sync.Mutex
-	changes []fdbChange
+	changes []change
 }
 
-type fdbChange struct {
-	at   time.Time
-	port string // "" while no entry
+type change struct {
+	at    time.Time
+	value string
 }
 
-const fdbEvery = 20 * time.Millisecond
+const trailEvery = 20 * time.Millisecond
 
-// watchFDB samples ns's bridge forwarding entries for mac until ctx ends:
-// a frame with mac as its source on another port moves the entry there,
-// and the bridge then sends that port what was meant for mac.
-func watchFDB(ctx context.Context, ns *nstest.NS, mac net.HardwareAddr) *fdbTrail {
-	tr := &fdbTrail{}
+// watch samples value until ctx ends.
+func watch(ctx context.Context, value func() string) *trail {
+	tr := &trail{}
 	go func() {
-		tick := time.NewTicker(fdbEvery)
+		tick := time.NewTicker(trailEvery)
 		defer tick.Stop()
 		last := "?"
 		for {
-			port := ""
-			if entries, err := ns.Handle.NeighList(0, unix.AF_BRIDGE); err == nil {
-				for _, e := range entries {
-					if bytes.Equal(e.HardwareAddr, mac) && e.MasterIndex != 0 {
-						if l, err := ns.Handle.LinkByIndex(e.LinkIndex); err == nil {
-							port = l.Attrs().Name
-						}
-					}
-				}
-			} else {
-				port = "error: " + err.Error()
-			}
-			if port != last {
+			if v := value(); v != last {
 				tr.mu.Lock()
-				tr.changes = append(tr.changes, fdbChange{at: time.Now(), port: port})
+				tr.changes = append(tr.changes, change{at: time.Now(), value: v})
 				tr.mu.Unlock()
-				last = port
+				last = v
 			}
 			select {
 			case <-ctx.Done():
@@ -144,18 +131,72 @@ func watchFDB(ctx context.Context, ns *nstest.NS, mac net.HardwareAddr) *fdbTrai
 	return tr
 }
 
+// fdbPort is the port ns's bridge forwards mac to ("" while it has no
+// entry): a frame with mac as its source on another port moves the entry
+// there, and the bridge then sends that port what was meant for mac.
+func fdbPort(ns *nstest.NS, mac net.HardwareAddr) func() string {
+	return func() string {
+		entries, err := ns.Handle.NeighList(0, unix.AF_BRIDGE)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		for _, e := range entries {
+			if bytes.Equal(e.HardwareAddr, mac) && e.MasterIndex != 0 {
+				if l, err := ns.Handle.LinkByIndex(e.LinkIndex); err == nil {
+					return l.Attrs().Name
+				}
+			}
+		}
+		return ""
+	}
+}
+
+// neighbour is ns's neighbour entry for ip: its state and MAC.
+func neighbour(ns *nstest.NS, ip net.IP) func() string {
+	return func() string {
+		entries, err := ns.Handle.NeighList(0, unix.AF_INET)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		for _, e := range entries {
+			if e.IP.Equal(ip) {
+				return fmt.Sprintf("%s %s", nudName(e.State), e.HardwareAddr)
+			}
+		}
+		return "none"
+	}
+}
+
+// nudName names a neighbour state (NUD_*), several bits joined.
+func nudName(state int) string {
+	var names []string
+	for _, n := range []struct {
+		bit  int
+		name string
+	}{{netlink.NUD_INCOMPLETE, "incomplete"}, {netlink.NUD_REACHABLE, "reachable"}, {netlink.NUD_STALE, "stale"}, {netlink.NUD_DELAY, "delay"},
+		{netlink.NUD_PROBE, "probe"}, {netlink.NUD_FAILED, "failed"}, {netlink.NUD_NOARP, "noarp"}, {netlink.NUD_PERMANENT, "permanent"}} {
+		if state&n.bit != 0 {
+			names = append(names, n.name)
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Sprintf("state %#x", state)
+	}
+	return strings.Join(names, "|")
+}
+
 // between is the trail from from to to, each change's offset from from.
-func (tr *fdbTrail) between(from, to time.Time) string {
+func (tr *trail) between(from, to time.Time) string {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	var out []string
-	before := "" // the port as from began
+	before := "" // the value as from began
 	for _, c := range tr.changes {
 		switch {
 		case c.at.Before(from):
-			before = fmt.Sprintf("%q", c.port)
+			before = fmt.Sprintf("%q", c.value)
 		case !c.at.After(to):
-			out = append(out, fmt.Sprintf("%s %q", c.at.Sub(from).Round(time.Millisecond), c.port))
+			out = append(out, fmt.Sprintf("%s %q", c.at.Sub(from).Round(time.Millisecond), c.value))
 		}
 	}
 	return strings.Join(append([]string{"0s " + before}, out...), ", ")

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -63,7 +64,8 @@ func TestRotateUnderTraffic(t *testing.T) {
 				}
 				watching, stopWatching := context.WithCancel(context.Background())
 				t.Cleanup(stopWatching)
-				fdb := watchFDB(watching, tp.hub, bond.Attrs().HardwareAddr)
+				fdb := watch(watching, fdbPort(tp.hub, bond.Attrs().HardwareAddr))
+				neigh := watch(watching, neighbour(tp.hub, net.ParseIP(topology.GwTunnel)))
 				began := time.Now()
 				clock, clockErr := newKernelClock()
 				var out api.Rotation
@@ -81,7 +83,8 @@ func TestRotateUnderTraffic(t *testing.T) {
 				t.Logf("%s/%s: rotation took %s (tap2 %.0f ms, tap1 %.0f ms), traffic back on tap1 %s after it began; lost %d/%d echoes (baseline switch and failback: %d)",
 					mode, driver, out.Links[1].At.Add(time.Duration(out.Links[1].TookMs*float64(time.Millisecond))).Sub(began).Round(time.Millisecond),
 					out.Links[0].TookMs, out.Links[1].TookMs, back.Sub(began).Round(time.Millisecond), l1+l2, s1+s2, baseline)
-				t.Logf("%s/%s: the hub bridge's port for the bond's MAC, from the rotation's start: %s", mode, driver, fdb.between(began, back))
+				t.Logf("%s/%s: the hub bridge's port for the bond's MAC, from the rotation's start: %s; the hub's neighbour entry for the gateway: %s",
+					mode, driver, fdb.between(began, back), neigh.between(began, back))
 				switch {
 				case driver == "ebpf" && l1+l2 != 0:
 					t.Errorf("the eBPF bond lost %d of %d echoes during the rotation: gateway's sent at %v, hub's at %v", l1+l2, s1+s2,
