@@ -15,9 +15,9 @@ import (
 // TestRotateUnderTraffic: with an echo stream each way over the bond,
 // POST /v1/client/rotate/bond0 renews tap2 (standby) first, moves
 // traffic to it, renews tap1, and traffic returns to tap1 (the primary);
-// both modes. The eBPF bond loses no echo; what the kernel bond loses is
-// reported beside what a manual switch and its failback lose in the same
-// run (not asserted yet: see below). In TLS mode
+// both modes. The eBPF bond loses no echo; the kernel bond no more than
+// a manual switch and its failback lose in the same run, plus one. In
+// TLS mode
 // each link then presents a certificate of its own at both ends, and a
 // restarted gateway daemon brings the renewed links back (its claim names
 // their certificates).
@@ -90,12 +90,12 @@ func TestRotateUnderTraffic(t *testing.T) {
 					t.Errorf("the eBPF bond lost %d of %d echoes during the rotation: gateway's sent at %v, hub's at %v", l1+l2, s1+s2,
 						sinceAll(began, up.Unanswered(began, back)), sinceAll(began, down.Unanswered(began, back)))
 				case driver == "kernel" && l1+l2 > baseline+1:
-					// Not met yet, so reported, not asserted (issue 24 stays
-					// open): lab 6.1, TLS, CI at 68e62aa lost 4 of 551 while
-					// the standby (tap2) was renewed, traffic on tap1, 1.6-1.8 s
-					// in (static mode lost 4-5 of ~470 moving onto a renewed
-					// link before waitUp waited for a clean loss window).
-					t.Logf("KNOWN the kernel bond lost %d echoes during the rotation, a switch and its failback %d: gateway's sent at %v, hub's at %v",
+					// The bond's own ARP monitor is made patient for the
+					// rotation (bond.Kernel.Steady): before that, in the lab
+					// it dropped the link carrying the traffic while the other
+					// restarted ("now running without any active interface",
+					// 220 ms), losing 4-11 echoes in some runs.
+					t.Errorf("the kernel bond lost %d echoes during the rotation, a switch and its failback %d: gateway's sent at %v, hub's at %v",
 						l1+l2, baseline, sinceAll(began, up.Unanswered(began, back)), sinceAll(began, down.Unanswered(began, back)))
 					for _, e := range events(t, gw, began, back) {
 						t.Logf("engine event at %s: %+v", e.At.Sub(began).Round(time.Millisecond), e)

@@ -400,6 +400,16 @@ func (s *dataplane) silence(link string) (time.Duration, time.Duration, bool) {
 	return time.Since(at), iv, true
 }
 
+// steady implements steering through the bond's driver; a failure is
+// logged: the rotation goes on, with the bond's monitor as it was.
+func (s *dataplane) steady(bond string, patience time.Duration) func() {
+	release, err := s.bonds.Steady(context.Background(), bond, patience)
+	if err != nil {
+		s.log.Warn("the bond's own monitor keeps its setting during the rotation", "bond", bond, "err", err)
+	}
+	return release
+}
+
 // probeFast implements steering: the engine probes link at the active
 // rate while fast (it sets every link's rate, so it is asked to).
 func (s *dataplane) probeFast(bond, link string, fast bool) {

@@ -19,6 +19,10 @@ const (
 	// rotateUpWait bounds a renewed link's return: a new session, then the
 	// failover engine's hold-down.
 	rotateUpWait = 60 * time.Second
+	// rotatePatience is how long the bond's own monitor waits for a
+	// reply during a rotation before it drops a link (the engine, which
+	// leaves a dead link within its dead time, is not slowed).
+	rotatePatience = 2 * time.Second
 	rotatePoll   = 20 * time.Millisecond
 )
 
@@ -38,6 +42,10 @@ type steering interface {
 	// probeFast probes link at the active link's rate (or, false, at the
 	// rate the engine wants).
 	probeFast(bond, link string, fast bool)
+	// steady makes bond's own link monitor (the kernel bond's ARP
+	// monitor) patient until release: while one link restarts, it must
+	// not drop the one that carries the traffic for a late reply.
+	steady(bond string, patience time.Duration) (release func())
 }
 
 // Rotate renews the secrets of bond name's links with its hub, one link
@@ -70,6 +78,9 @@ func (g *Gateway) Rotate(ctx context.Context, name string) (api.Rotation, error)
 	out := api.Rotation{Bond: name, TunnelMode: c.mode}
 	order, prevPin := g.rotationOrder(c)
 	defer g.restorePin(c, prevPin)
+	if g.steer != nil {
+		defer g.steer.steady(name, rotatePatience)()
+	}
 	var renewed []string
 	for _, i := range order {
 		tap := c.cfg.Taps()[i]

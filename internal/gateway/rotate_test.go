@@ -29,15 +29,17 @@ var rotatedKey = strings.ReplaceAll(testKey, "0000", "1234")
 // with down): a pin moves the active link at once; pins records every
 // pin it was given.
 type fakeSteering struct {
-	mu     sync.Mutex
-	down   bool
-	since  time.Time // when the links went down
-	now    time.Time // the clock of silence
-	active string
-	pinned string
-	links  []string
-	pins   []string
-	fast   []string // "<link> <fast>" per probeFast
+	mu       sync.Mutex
+	down     bool
+	since    time.Time // when the links went down
+	now      time.Time // the clock of silence
+	active   string
+	pinned   string
+	links    []string
+	pins     []string
+	fast     []string // "<link> <fast>" per probeFast
+	steadied int      // steady calls not released yet
+	held     bool     // steady was in force at some pin
 }
 
 func (f *fakeSteering) failover(bond string) (api.FailoverStatus, bool) {
@@ -73,9 +75,21 @@ func (f *fakeSteering) probeFast(_, link string, fast bool) {
 	f.fast = append(f.fast, fmt.Sprintf("%s %t", link, fast))
 }
 
+func (f *fakeSteering) steady(string, time.Duration) func() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.steadied++
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.steadied--
+	}
+}
+
 func (f *fakeSteering) pin(_, link string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.held = f.held || f.steadied > 0
 	f.pins = append(f.pins, link)
 	f.pinned = link
 	if link != "" {
@@ -132,6 +146,9 @@ func TestRotateStandbyFirst(t *testing.T) {
 			}
 			if want := []string{"tap2", ""}; !slices.Equal(steer.pins, want) {
 				t.Errorf("pins %q, want %q (traffic to the renewed link, then the engine decides again)", steer.pins, want)
+			}
+			if !steer.held || steer.steadied != 0 {
+				t.Errorf("the bond's own monitor: patient during the rotation %t, holds left after it %d; want true, 0", steer.held, steer.steadied)
 			}
 			if want := []string{"tap2 true", "tap2 false", "tap1 true", "tap1 false"}; !slices.Equal(steer.fast, want) {
 				t.Errorf("probe rates %q, want %q (each renewed link probed fast until it answers)", steer.fast, want)
