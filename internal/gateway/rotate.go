@@ -23,7 +23,7 @@ const (
 	// reply during a rotation before it drops a link (the engine, which
 	// leaves a dead link within its dead time, is not slowed).
 	rotatePatience = 2 * time.Second
-	rotatePoll   = 20 * time.Millisecond
+	rotatePoll     = 20 * time.Millisecond
 )
 
 // steering is what a rotation needs of the failover engine; the data
