@@ -107,6 +107,11 @@ func TestRotateUnderTraffic(t *testing.T) {
 					t.Logf("gateway log during the rotation:\n%s\nhub log during the rotation:\n%s\ngateway's kernel log (from the rotation's start):\n%s",
 						gw.logWindow(began, back), hub.logWindow(began, back), kernel)
 				}
+				if driver == "kernel" {
+					if n, back := len(gw.logLines("bond's ARP monitor made patient")), len(gw.logLines("bond's ARP monitor back to its setting")); n != 1 || back != 1 {
+						t.Errorf("the bond's ARP monitor was made patient %d times and put back %d times during the rotation, want 1 and 1", n, back)
+					}
+				}
 				pingOK(t, tp.gw, topology.HubTunnel)
 				pingOK(t, tp.hub, topology.GwTunnel)
 				if mode != api.TunnelTLS {
