@@ -4,7 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +156,19 @@ func TestCLI(t *testing.T) {
 	plain := cli(t, tp.gw, "events", "--state-dir", gw.stateDir)
 	if !strings.Contains(plain, "switch  tap1 -> tap2 (down, detected in") || !strings.Contains(plain, "switch  tap2 -> tap1 (failback") {
 		t.Errorf("events lacks the switch and its failback:\n%s", plain)
+	}
+
+	// A stopped daemon takes its endpoint away: the command line says so.
+	if err := gw.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(gw.stateDir, "api.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("api.json after the daemon stopped: %v", err)
+	}
+	cmd := tp.gw.Command(context.Background(), buildBinary(t), "status", "--state-dir", gw.stateDir)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "no multilink daemon runs with this state dir") {
+		t.Errorf("status of a stopped daemon: %v %q, want exit 1 saying no daemon runs", err, out)
 	}
 }

@@ -119,8 +119,9 @@ func assertNoFiles(t testing.TB, d *daemon) {
 		}
 		// Kept: the desired state, the daemon's identities (instance id,
 		// API key, tunnel certificate), its lock, the journal and claims
-		// (both checked empty below).
-		kept := []string{"state.json", "instance", "lock", "routes.json", "claims.json", "tls/api.key", "tls/api.crt", "identity/tunnel.key", "identity/tunnel.crt"}
+		// (both checked empty below), and while it runs its endpoint for
+		// the command line.
+		kept := []string{"state.json", "instance", "lock", "routes.json", "claims.json", "tls/api.key", "tls/api.crt", "identity/tunnel.key", "identity/tunnel.crt", "api.json"}
 		if rel, _ := filepath.Rel(d.stateDir, path); !slices.Contains(kept, rel) {
 			t.Errorf("%s: file left after stop: %s", d.ns.Name, rel)
 		}

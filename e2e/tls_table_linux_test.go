@@ -164,7 +164,7 @@ func assertGatewayUntouched(t testing.TB, tp *testbed, gw *daemon, before []stri
 		}
 		rel, _ := filepath.Rel(gw.stateDir, path)
 		switch rel {
-		case "instance", "lock", "routes.json", "tls/api.key", "tls/api.crt", "identity/tunnel.key", "identity/tunnel.crt":
+		case "instance", "lock", "routes.json", "tls/api.key", "tls/api.crt", "identity/tunnel.key", "identity/tunnel.crt", "api.json":
 		case "state.json":
 			data, err := os.ReadFile(path)
 			if err != nil {
