@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/multilink/multilink/api"
@@ -179,7 +180,7 @@ func explain(base string, err error) error {
 		return fmt.Errorf("reach %s: %w (check --pin: multilink fingerprint on the daemon's host)", base, pin)
 	case errors.As(err, &unknown):
 		return fmt.Errorf("reach %s: its certificate is not signed by a CA this host trusts: give its pin with --pin (multilink fingerprint on the daemon's host): %w", base, err)
-	case strings.Contains(err.Error(), "connection refused"):
+	case errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Errorf("reach %s: connection refused: is the daemon running? (%w)", base, err)
 	}
 	return fmt.Errorf("reach %s: %w", base, err)

@@ -46,17 +46,3 @@ func Handler() http.Handler {
 		static.ServeHTTP(w, r)
 	})
 }
-
-// Size is the embedded files' total size in bytes.
-func Size() (int, error) {
-	n := 0
-	err := fs.WalkDir(assets, "assets", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := assets.ReadFile(p)
-		n += len(data)
-		return err
-	})
-	return n, err
-}
