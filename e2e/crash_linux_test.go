@@ -19,6 +19,7 @@ import (
 // openvpn processes) is recognised as its own and rebuilt, and a 10 ms ping over the bond
 // answers again within healBound of the restart.
 func TestCrashHeals(t *testing.T) {
+	nstest.OneLabKernel(t)
 	nstest.RequireCommand(t, "ping")
 	for _, driver := range drivers {
 		t.Run(driver, func(t *testing.T) {
@@ -89,6 +90,7 @@ func firstReply(t testing.TB, ns *nstest.NS, addr string, limit time.Duration) e
 // at its next start, everything of that client: the bond, its TAPs, the
 // eBPF bond's pair and the policy-routing rules and tables.
 func TestCrashThenDesiredChanged(t *testing.T) {
+	nstest.OneLabKernel(t)
 	tp := newTopology(t)
 	_, gw := scenario(t, tp, specClientBody(t), "ebpf")
 	if rules := ourRules(t, tp.gw); len(rules) != 2 {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/multilink/multilink/internal/nstest"
 	"github.com/multilink/multilink/internal/topology"
 )
 
@@ -14,6 +15,7 @@ import (
 // state dir brings the server back with the same link key (static mode)
 // or the same tunnel certificate (TLS mode), in the same mode.
 func TestRestartRestores(t *testing.T) {
+	nstest.OneLabKernel(t)
 	for mode, body := range map[string]func(testing.TB) []byte{"static": staticServerBody, "tls": specServerBody} {
 		t.Run(mode, func(t *testing.T) { testRestartRestores(t, mode, body(t)) })
 	}
