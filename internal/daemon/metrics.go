@@ -10,8 +10,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Collectors are the daemon's metrics: the gateway's (gateway.Collectors),
-// the build, and the Go and process collectors.
+// Collectors are the daemon's metrics: the roles' (gateway.Collectors,
+// the hub's Collector, PendingCollector), the build, and the Go and
+// process collectors.
 func Collectors(gateway []prometheus.Collector, build buildinfo.Info) []prometheus.Collector {
 	info := prometheus.NewGauge(prometheus.GaugeOpts{Name: "multilink_build_info", Help: "1, labelled with the daemon's version, commit and Go version.",
 		ConstLabels: prometheus.Labels{"version": build.Version, "commit": build.Commit, "goversion": build.GoVersion}})
