@@ -354,6 +354,15 @@ func checkDashboardCoverage(t *testing.T, dash map[string]any) {
 		{"bytes received per link", "timeseries", `rate\(multilink_link_rx_bytes_total\b`},
 		{"bytes sent per link", "timeseries", `rate\(multilink_link_tx_bytes_total\b`},
 		{"bond driver table", "table", `multilink_bond_info\b`},
+		{"hub bridges and holders table", "table", `multilink_hub_bridge_holder_info\b`},
+		{"hub tunnel up", "state-timeline", `multilink_hub_link_up\b`},
+		{"hub peer last heard", "timeseries", `time\(\) - multilink_hub_link_peer_last_seen_timestamp_seconds\b`},
+		{"hub OpenVPN restarts", "timeseries", `increase\(multilink_hub_link_openvpn_restarts_total\b`},
+		{"hub bytes received", "timeseries", `rate\(multilink_hub_link_rx_bytes_total\b`},
+		{"hub bytes sent", "timeseries", `rate\(multilink_hub_link_tx_bytes_total\b`},
+		{"hub frames received", "timeseries", `rate\(multilink_hub_link_rx_frames_total\b`},
+		{"hub frames sent", "timeseries", `rate\(multilink_hub_link_tx_frames_total\b`},
+		{"pending starts", "", `multilink_pending_starts\b`},
 	} {
 		found := false
 		for _, p := range allPanels(dash) {
