@@ -126,6 +126,7 @@ func checkPrometheusRule(t *testing.T, r rendered, v values, role string) {
 		t.Errorf("alerts %v, want the %s role's %v", got, role, want)
 	}
 	checkRuleKnobs(t, spec, v, role)
+	t.Run("rules fire", func(t *testing.T) { checkRulesFire(t, spec, v, role) })
 }
 
 // checkRuleKnobs checks the values that go into expressions, not for:.
