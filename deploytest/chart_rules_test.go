@@ -84,7 +84,7 @@ func checkPrometheusRule(t *testing.T, r rendered, v values, role string) {
 				continue
 			}
 			got = append(got, rule.Alert)
-			problems, out := checkRuleExpr(rule.Expr, known, vals)
+			problems, out := checkExpr(rule.Expr, known, vals)
 			for _, p := range problems {
 				t.Errorf("%s: %s\n\t%s", where, p, rule.Expr)
 			}
