@@ -35,11 +35,11 @@ func standardLabel(k string) bool {
 	return strings.HasPrefix(k, "app.kubernetes.io/") || k == "helm.sh/chart"
 }
 
-// checkMonitoring checks the ServiceMonitor and the dashboard ConfigMap
-// one chart rendered with values v: there exactly when enabled, with the
-// values' namespace, labels and annotations; the ServiceMonitor on the
-// Service's api port and /metrics; the ConfigMap holding the chart's
-// dashboard unchanged.
+// checkMonitoring checks the ServiceMonitor, PodMonitor, PrometheusRule and
+// dashboard ConfigMaps one chart rendered with values v: there exactly
+// when enabled, with the values' namespace, labels and annotations; the
+// ServiceMonitor on the Service's api port and /metrics; the ConfigMaps
+// holding the chart's dashboards unchanged.
 func checkMonitoring(t *testing.T, r rendered, v values, chart, role string) {
 	dep, err := r.only("Deployment")
 	if err != nil {
@@ -105,19 +105,27 @@ func checkMonitoring(t *testing.T, r rendered, v values, chart, role string) {
 		t.Error("ServiceMonitor rendered with serviceMonitor.enabled false")
 	}
 
-	name := dep.Metadata.Name + "-dashboard"
+	checkPodMonitor(t, r, v)
+	checkPrometheusRule(t, r, v, role)
+	checkDashboardConfigMap(t, r, v, chart, dep.Metadata.Name+"-dashboard", "dashboard", dashboardFile, "multilink-"+role+".json")
+	checkDashboardConfigMap(t, r, v, chart, dep.Metadata.Name+"-fleet-dashboard", "fleetDashboard", fleetDashboardFile, "multilink-fleet.json")
+}
+
+// checkDashboardConfigMap checks a dashboard's ConfigMap: there exactly
+// when the values under prefix enable it, with their namespace, labels
+// and annotations, holding the chart's file unchanged under key.
+func checkDashboardConfigMap(t *testing.T, r rendered, v values, chart, name, prefix, dashboardFile, key string) {
 	cm, ok := r["ConfigMap"][name]
-	if v.get("dashboard.enabled") != true {
+	if v.get(prefix+".enabled") != true {
 		if ok {
-			t.Errorf("ConfigMap %s rendered with dashboard.enabled false", name)
+			t.Errorf("ConfigMap %s rendered with %s.enabled false", name, prefix)
 		}
 		return
 	}
 	if !ok {
-		t.Fatalf("dashboard.enabled, but no ConfigMap %s", name)
+		t.Fatalf("%s.enabled, but no ConfigMap %s", prefix, name)
 	}
-	checkMeta(t, "dashboard ConfigMap", cm, v, "dashboard", true)
-	key := "multilink-" + role + ".json"
+	checkMeta(t, prefix+" ConfigMap", cm, v, prefix, true)
 	if len(cm.Data) != 1 || cm.Data[key] == "" {
 		t.Fatalf("dashboard ConfigMap: data keys %v, want only %s", slices.Collect(maps.Keys(cm.Data)), key)
 	}

@@ -74,6 +74,15 @@ func checkNotes(t *testing.T, h helm, chart string, files []string, v values, gi
 	if v.get("dashboard.enabled") == true {
 		want = append(want, dashboardUID, "-dashboard")
 	}
+	if v.get("podMonitor.enabled") == true {
+		want = append(want, "through PodMonitor")
+	}
+	if v.get("prometheusRule.enabled") == true {
+		want = append(want, "PrometheusRule")
+	}
+	if v.get("fleetDashboard.enabled") == true {
+		want = append(want, fleetDashboardUID, "-fleet-dashboard")
+	}
 	const warning = "WARNING: api.insecurePlainHttp is true"
 	if v.get("api.insecurePlainHttp") == true {
 		want = append(want, warning, "cleartext")

@@ -20,7 +20,8 @@ var charts = []struct {
 // sharedTemplates are the same file in both charts; each chart's role
 // lives in _role.tpl, config.yaml and NOTES.txt.
 var sharedTemplates = []string{
-	"_common.tpl", "deployment.yaml", "service.yaml", "secret.yaml", "servicemonitor.yaml", "dashboard.yaml",
+	"_common.tpl", "deployment.yaml", "service.yaml", "secret.yaml", "servicemonitor.yaml", "podmonitor.yaml",
+	"dashboard.yaml", "fleet-dashboard.yaml",
 }
 
 // TestCharts lints and renders each chart with its default values and each

@@ -12,12 +12,15 @@ import (
 	"testing"
 )
 
-// The Grafana dashboard ships in both charts (Helm reads files only from
-// inside a chart): one file, kept byte-identical in each.
+// The Grafana dashboards ship in both charts (Helm reads files only from
+// inside a chart): one file each, kept byte-identical in each chart.
 const (
 	dashboardFile = "files/dashboard.json"
 	// dashboardUID is what links and bookmarks point at: keep it.
 	dashboardUID = "multilink-links"
+	// The fleet dashboard: every daemon at once, one row per instance.
+	fleetDashboardFile = "files/fleet-dashboard.json"
+	fleetDashboardUID  = "multilink-fleet"
 	// dsRef is the only datasource a panel or query may name: the
 	// dashboard's datasource variable, so no Grafana-specific uid is baked in.
 	dsRef = "${datasource}"
@@ -26,15 +29,36 @@ const (
 // Grafana's own variables, usable in queries and titles.
 var grafanaVars = []string{"__rate_interval", "__interval", "__interval_ms", "__range", "__range_s", "__range_ms", "__from", "__to", "__all"}
 
-// loadDashboard reads the dashboard of the first chart.
-func loadDashboard(t *testing.T) (raw []byte, dash map[string]any) {
+// dashboardSpec is what one dashboard must be: its file and uid, the query
+// variables it needs (multi: those multi-valued with All), and the panels
+// it is for.
+type dashboardSpec struct {
+	file, uid string
+	vars      []string
+	multi     []string
+	panels    []wantPanel
+	repeatRow string // a row repeated over this variable ("": none needed)
+}
+
+// wantPanel is a panel a dashboard must have: of type typ ("": any), with
+// a query matching expr.
+type wantPanel struct{ what, typ, expr string }
+
+// dashboards are the charts' dashboards.
+var dashboards = []dashboardSpec{
+	{dashboardFile, dashboardUID, []string{"instance", "bond", "link", "bridge"}, []string{"bond", "link", "bridge"}, linksPanels, ""},
+	{fleetDashboardFile, fleetDashboardUID, []string{"job", "instance"}, []string{"job", "instance"}, fleetPanels, "instance"},
+}
+
+// loadDashboard reads a dashboard file of the first chart.
+func loadDashboard(t *testing.T, file string) (raw []byte, dash map[string]any) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(repoRoot, "charts", charts[0].name, dashboardFile))
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "charts", charts[0].name, file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(raw, &dash); err != nil {
-		t.Fatalf("%s: not valid JSON: %v", dashboardFile, err)
+		t.Fatalf("%s: not valid JSON: %v", file, err)
 	}
 	return raw, dash
 }
@@ -121,26 +145,32 @@ func list(dash map[string]any, key string) []map[string]any {
 	return out
 }
 
-// TestDashboard checks the Grafana dashboard: the same file in both
+// TestDashboard checks each Grafana dashboard: the same file in both
 // charts, valid JSON in Grafana's schema, its variables and datasource
 // references, and every query against the metrics the daemon exports.
 func TestDashboard(t *testing.T) {
-	raw, dash := loadDashboard(t)
+	for _, spec := range dashboards {
+		t.Run(spec.file, func(t *testing.T) { checkDashboard(t, spec) })
+	}
+}
+
+func checkDashboard(t *testing.T, spec dashboardSpec) {
+	raw, dash := loadDashboard(t, spec.file)
 
 	t.Run("same file in both charts", func(t *testing.T) {
 		for _, c := range charts[1:] {
-			other, err := os.ReadFile(filepath.Join(repoRoot, "charts", c.name, dashboardFile))
+			other, err := os.ReadFile(filepath.Join(repoRoot, "charts", c.name, spec.file))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(raw, other) {
 				t.Errorf("charts/%s/%s differs from charts/%s/%s: edit one and copy it over the other",
-					c.name, dashboardFile, charts[0].name, dashboardFile)
+					c.name, spec.file, charts[0].name, spec.file)
 			}
 		}
 	})
 
-	t.Run("structure", func(t *testing.T) { checkDashboardStructure(t, dash) })
+	t.Run("structure", func(t *testing.T) { checkDashboardStructure(t, dash, spec) })
 
 	t.Run("queries use what the daemon exports", func(t *testing.T) {
 		known := seriesNames(daemonMetrics(t))
@@ -160,13 +190,13 @@ func TestDashboard(t *testing.T) {
 		}
 	})
 
-	t.Run("panels the dashboard must have", func(t *testing.T) { checkDashboardCoverage(t, dash) })
+	t.Run("panels the dashboard must have", func(t *testing.T) { checkDashboardCoverage(t, dash, spec.panels) })
 }
 
 // checkDashboardStructure checks the dashboard's shape as Grafana reads it.
-func checkDashboardStructure(t *testing.T, dash map[string]any) {
-	if dash["uid"] != dashboardUID {
-		t.Errorf("uid %v, want %q (links and bookmarks point at it)", dash["uid"], dashboardUID)
+func checkDashboardStructure(t *testing.T, dash map[string]any, spec dashboardSpec) {
+	if dash["uid"] != spec.uid {
+		t.Errorf("uid %v, want %q (links and bookmarks point at it)", dash["uid"], spec.uid)
 	}
 	if s, _ := dash["title"].(string); s == "" {
 		t.Error("no title")
@@ -181,7 +211,7 @@ func checkDashboardStructure(t *testing.T, dash map[string]any) {
 		t.Error("__inputs: that is the import format; the sidecar provisions the dashboard as it is")
 	}
 
-	// Variables: the datasource, then instance, bond and link from it.
+	// Variables: the datasource, then the query variables from it.
 	vars := map[string]map[string]any{}
 	for _, v := range list(dash, "templating") {
 		vars[fmt.Sprint(v["name"])] = v
@@ -189,7 +219,7 @@ func checkDashboardStructure(t *testing.T, dash map[string]any) {
 	if ds := vars["datasource"]; ds == nil || ds["type"] != "datasource" || ds["query"] != "prometheus" {
 		t.Errorf("variable datasource: want type datasource over prometheus, got %v", ds)
 	}
-	for _, name := range []string{"instance", "bond", "link"} {
+	for _, name := range spec.vars {
 		v := vars[name]
 		if v == nil || v["type"] != "query" {
 			t.Errorf("variable %s: want a query variable, got %v", name, v)
@@ -199,9 +229,9 @@ func checkDashboardStructure(t *testing.T, dash map[string]any) {
 			t.Errorf("variable %s: datasource %v, want uid %s", name, v["datasource"], dsRef)
 		}
 	}
-	for _, name := range []string{"bond", "link"} {
+	for _, name := range spec.multi {
 		if v := vars[name]; v != nil && (v["multi"] != true || v["includeAll"] != true) {
-			t.Errorf("variable %s: want multi-value with All (link is repeated over)", name)
+			t.Errorf("variable %s: want multi-value with All", name)
 		}
 	}
 
@@ -253,8 +283,8 @@ func checkDashboardStructure(t *testing.T, dash map[string]any) {
 		if w <= 0 || h <= 0 || x < 0 || x+w > 24 {
 			t.Errorf("panel %q: gridPos %v off the 24-column grid", p.path, gp)
 		}
-		if r, ok := p.m["repeat"].(string); ok && vars[r] == nil {
-			t.Errorf("panel %q: repeats over $%s, which is not a variable", p.path, r)
+		if r, ok := p.m["repeat"].(string); ok && (vars[r] == nil || vars[r]["multi"] != true) {
+			t.Errorf("panel %q: repeats over $%s, which is not a multi-value variable", p.path, r)
 		}
 		if typ == "row" || typ == "text" {
 			continue
@@ -284,6 +314,16 @@ func checkDashboardStructure(t *testing.T, dash map[string]any) {
 					t.Errorf("panel %q: heatmap target format %v, want heatmap (Grafana then de-accumulates the le buckets)", p.path, tg["format"])
 				}
 			}
+		}
+	}
+
+	if spec.repeatRow != "" {
+		repeated := false
+		for _, p := range panels {
+			repeated = repeated || p.m["type"] == "row" && p.m["repeat"] == spec.repeatRow
+		}
+		if !repeated {
+			t.Errorf("no row repeated over $%s (one row per daemon)", spec.repeatRow)
 		}
 	}
 
@@ -324,9 +364,9 @@ func checkDatasourceRef(t *testing.T, path string, ref any) {
 	}
 }
 
-// checkDashboardCoverage checks the dashboard shows what it is for: the
-// panels of the packaging issue, each drawing the metric it is about.
-func checkDashboardCoverage(t *testing.T, dash map[string]any) {
+// checkDashboardCoverage checks the dashboard shows what it is for: each
+// wanted panel, drawing the metric it is about.
+func checkDashboardCoverage(t *testing.T, dash map[string]any, wants []wantPanel) {
 	uses := func(p panel, re string) bool {
 		targets, _ := p.m["targets"].([]any)
 		for _, x := range targets {
@@ -337,24 +377,7 @@ func checkDashboardCoverage(t *testing.T, dash map[string]any) {
 		}
 		return false
 	}
-	for _, want := range []struct{ what, typ, expr string }{
-		{"RTT heatmap", "heatmap", `rate\(multilink_link_rtt_seconds_bucket\b`},
-		{"RTT percentiles", "timeseries", `histogram_quantile\(0\.5,[^\n]*multilink_link_rtt_seconds_bucket`},
-		{"RTT p90", "timeseries", `histogram_quantile\(0\.9,`},
-		{"RTT p99", "timeseries", `histogram_quantile\(0\.99,`},
-		{"smoothed RTT", "timeseries", `multilink_link_rtt_smoothed_seconds\b`},
-		{"jitter", "timeseries", `multilink_link_jitter_seconds\b`},
-		{"loss ratio", "timeseries", `multilink_link_loss_ratio\b`},
-		{"last reply age", "timeseries", `multilink_link_last_reply_age_seconds\b`},
-		{"link state timeline", "state-timeline", `multilink_link_state\b`},
-		{"active link", "", `multilink_active_link\b`},
-		{"failovers by reason", "timeseries", `by \([^)]*reason[^)]*\) \((rate|increase)\(multilink_failovers_total\b`},
-		{"probes sent", "timeseries", `rate\(multilink_link_probes_sent_total\b`},
-		{"probe replies", "timeseries", `rate\(multilink_link_probe_replies_total\b`},
-		{"bytes received per link", "timeseries", `rate\(multilink_link_rx_bytes_total\b`},
-		{"bytes sent per link", "timeseries", `rate\(multilink_link_tx_bytes_total\b`},
-		{"bond driver table", "table", `multilink_bond_info\b`},
-	} {
+	for _, want := range wants {
 		found := false
 		for _, p := range allPanels(dash) {
 			if (want.typ == "" || p.m["type"] == want.typ) && uses(p, want.expr) {
@@ -365,4 +388,46 @@ func checkDashboardCoverage(t *testing.T, dash map[string]any) {
 			t.Errorf("no %s panel: want a %s panel with a query matching %s", want.what, want.typ, want.expr)
 		}
 	}
+}
+
+// linksPanels are the panels of the packaging issue and the hub's.
+var linksPanels = []wantPanel{
+	{"RTT heatmap", "heatmap", `rate\(multilink_link_rtt_seconds_bucket\b`},
+	{"RTT percentiles", "timeseries", `histogram_quantile\(0\.5,[^\n]*multilink_link_rtt_seconds_bucket`},
+	{"RTT p90", "timeseries", `histogram_quantile\(0\.9,`},
+	{"RTT p99", "timeseries", `histogram_quantile\(0\.99,`},
+	{"smoothed RTT", "timeseries", `multilink_link_rtt_smoothed_seconds\b`},
+	{"jitter", "timeseries", `multilink_link_jitter_seconds\b`},
+	{"loss ratio", "timeseries", `multilink_link_loss_ratio\b`},
+	{"last reply age", "timeseries", `multilink_link_last_reply_age_seconds\b`},
+	{"link state timeline", "state-timeline", `multilink_link_state\b`},
+	{"active link", "", `multilink_active_link\b`},
+	{"failovers by reason", "timeseries", `by \([^)]*reason[^)]*\) \((rate|increase)\(multilink_failovers_total\b`},
+	{"probes sent", "timeseries", `rate\(multilink_link_probes_sent_total\b`},
+	{"probe replies", "timeseries", `rate\(multilink_link_probe_replies_total\b`},
+	{"bytes received per link", "timeseries", `rate\(multilink_link_rx_bytes_total\b`},
+	{"bytes sent per link", "timeseries", `rate\(multilink_link_tx_bytes_total\b`},
+	{"bond driver table", "table", `multilink_bond_info\b`},
+	{"hub bridges and holders table", "table", `multilink_hub_bridge_holder_info\b`},
+	{"hub tunnel up", "state-timeline", `multilink_hub_link_up\b`},
+	{"hub peer last heard", "timeseries", `time\(\) - multilink_hub_link_peer_last_seen_timestamp_seconds\b`},
+	{"hub OpenVPN restarts", "timeseries", `increase\(multilink_hub_link_openvpn_restarts_total\b`},
+	{"hub bytes received", "timeseries", `rate\(multilink_hub_link_rx_bytes_total\b`},
+	{"hub bytes sent", "timeseries", `rate\(multilink_hub_link_tx_bytes_total\b`},
+	{"hub frames received", "timeseries", `rate\(multilink_hub_link_rx_frames_total\b`},
+	{"hub frames sent", "timeseries", `rate\(multilink_hub_link_tx_frames_total\b`},
+	{"pending starts", "", `multilink_pending_starts\b`},
+}
+
+// fleetPanels: each gateway's active link and link states, switches, each
+// hub's bridges, tunnels and peers, and rows repeated per daemon.
+var fleetPanels = []wantPanel{
+	{"bonds and active links table", "table", `multilink_active_link\b`},
+	{"bonds on a backup", "", `multilink_link_preferred\b`},
+	{"hub bridges and holders table", "table", `multilink_hub_bridge_holder_info\b`},
+	{"automatic switches", "timeseries", `increase\(multilink_failovers_total\b`},
+	{"link state per daemon", "state-timeline", `multilink_link_state\b`},
+	{"hub tunnel up per daemon", "state-timeline", `multilink_hub_link_up\b`},
+	{"hub peer last heard", "timeseries", `time\(\) - multilink_hub_link_peer_last_seen_timestamp_seconds\b`},
+	{"pending starts", "", `multilink_pending_starts\b`},
 }

@@ -17,15 +17,21 @@
 //     daemon's (config.ParseFile) and say what the values say. NOTES.txt
 //     must curl over https with the pin `multilink fingerprint` gives.
 //     values.schema.json must refuse bad values.
-//   - Monitoring: the ServiceMonitor selects the chart's Service and scrapes
-//     its api port at /metrics over https, with serviceMonitor.tlsConfig as
-//     given; the dashboard ConfigMap carries the values'
-//     label, namespace and annotations and holds files/dashboard.json as it
-//     is. That Grafana dashboard, the same file in both charts, is checked
-//     on its own: Grafana's shape, no datasource but the ${datasource}
-//     variable, and every metric, label and label value its PromQL names
-//     exported by the daemon: daemon.Collectors, built over fakes, are
-//     gathered and asked to Describe.
+//   - Monitoring: the ServiceMonitor selects the chart's Service, the
+//     PodMonitor (one or the other) the chart's pods, and both scrape the
+//     api port at /metrics over https with their tlsConfig as given; the
+//     dashboards' ConfigMaps carry the values' label, namespace and
+//     annotations and hold files/dashboard.json and
+//     files/fleet-dashboard.json as they are. Those Grafana dashboards, each
+//     the same file in both charts, are checked on their own: Grafana's
+//     shape, no datasource but the ${datasource} variable, and every metric,
+//     label and label value their PromQL names exported by the daemon:
+//     daemon.Collectors over the roles' collectors, built over fakes, are
+//     gathered and asked to Describe. The PrometheusRule's expressions are
+//     read by Prometheus's own parser (so are the dashboards' queries, once
+//     Grafana's variables are put in PromQL terms) and checked the same way,
+//     then run by promtool over synthetic series: each alert must fire for
+//     its trouble and not for healthy series.
 //
 // Helm comes from the Go module proxy (HelmModule at HelmVersion), built
 // once per test run into a temporary directory. A test skips only when Helm

@@ -18,7 +18,9 @@ import (
 	"github.com/multilink/multilink/internal/daemon"
 	"github.com/multilink/multilink/internal/failover"
 	"github.com/multilink/multilink/internal/gateway"
+	"github.com/multilink/multilink/internal/hub"
 	mlprobe "github.com/multilink/multilink/internal/probe" // probe is a type here (manifest_test.go)
+	"github.com/multilink/multilink/internal/testsupport"
 )
 
 // A metric family the daemon's /metrics serves.
@@ -44,7 +46,39 @@ func labelValues() map[string][]string {
 	for _, s := range failover.States() {
 		states = append(states, string(s))
 	}
-	return map[string][]string{"state": states, "reason": failover.Reasons()}
+	roles := []string{}
+	pendingFake{}.each(func(role string) { roles = append(roles, role) })
+	return map[string][]string{"state": states, "reason": failover.Reasons(), "tunnel_mode": {api.TunnelTLS, api.TunnelStatic}, "role": roles}
+}
+
+// roleCollectors are the collectors the daemon registers for its roles
+// (daemon.go): the gateway's, the hub's and the pending starts', over
+// fakes. The hub serves nothing: its families are known by their
+// descriptions.
+func roleCollectors(brain *failover.Manager) []prometheus.Collector {
+	h := hub.New(hub.Options{Netlink: testsupport.NewFakeNetlink()})
+	return append(gateway.Collectors(fakeLinks{}, brain, fakeBonds{}), h.Collector(), daemon.PendingCollector(pendingFake{}))
+}
+
+// pendingFake has one pending server and one pending client.
+type pendingFake struct{}
+
+func (pendingFake) PendingCount() (servers, clients int) { return 1, 1 }
+
+// each calls fn with each role the pending collector exports.
+func (p pendingFake) each(fn func(string)) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(daemon.PendingCollector(p))
+	fams, _ := reg.Gather()
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "role" {
+					fn(l.GetValue())
+				}
+			}
+		}
+	}
 }
 
 // daemonMetrics returns the metric families the daemon's /metrics serves,
@@ -55,7 +89,7 @@ func daemonMetrics(t *testing.T) map[string]family {
 	t.Helper()
 	brain := failover.NewManager(fakeSamples{}, nil)
 	t.Cleanup(brain.Close)
-	reg, err := daemon.NewRegistry(gateway.Collectors(fakeLinks{}, brain, fakeBonds{}), buildinfo.Read("test", "test"))
+	reg, err := daemon.NewRegistry(roleCollectors(brain), buildinfo.Read("test", "test"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +110,7 @@ func daemonMetrics(t *testing.T) map[string]family {
 	// Families with no sample over the fakes still have their description.
 	ch := make(chan *prometheus.Desc)
 	go func() {
-		for _, c := range daemon.Collectors(gateway.Collectors(fakeLinks{}, brain, fakeBonds{}), buildinfo.Read("test", "test")) {
+		for _, c := range daemon.Collectors(roleCollectors(brain), buildinfo.Read("test", "test")) {
 			c.Describe(ch)
 		}
 		close(ch)
@@ -238,18 +272,28 @@ func TestDaemonMetrics(t *testing.T) {
 		kind   string // "": any (the collector exports nothing without a running engine)
 		labels []string
 	}{
-		"multilink_link_rtt_seconds":              {"histogram", []string{"bond", "link"}},
-		"multilink_link_loss_ratio":               {"gauge", []string{"bond", "link"}},
-		"multilink_link_last_reply_age_seconds":   {"gauge", []string{"bond", "link"}},
-		"multilink_link_probes_sent_total":        {"counter", []string{"bond", "link"}},
-		"multilink_probe_scrape_duration_seconds": {"gauge", nil},
-		"multilink_failovers_total":               {"", []string{"bond", "reason"}},
-		"multilink_active_link":                   {"", []string{"bond", "link"}},
-		"multilink_link_state":                    {"", []string{"bond", "link", "state"}},
-		"multilink_bond_info":                     {"", []string{"bond", "driver"}},
-		"multilink_build_info":                    {"gauge", []string{"commit", "goversion", "version"}},
-		"go_goroutines":                           {"gauge", nil},
-		"process_resident_memory_bytes":           {"gauge", nil},
+		"multilink_link_rtt_seconds":                          {"histogram", []string{"bond", "link"}},
+		"multilink_link_loss_ratio":                           {"gauge", []string{"bond", "link"}},
+		"multilink_link_last_reply_age_seconds":               {"gauge", []string{"bond", "link"}},
+		"multilink_link_probes_sent_total":                    {"counter", []string{"bond", "link"}},
+		"multilink_probe_scrape_duration_seconds":             {"gauge", nil},
+		"multilink_failovers_total":                           {"", []string{"bond", "reason"}},
+		"multilink_active_link":                               {"", []string{"bond", "link"}},
+		"multilink_link_state":                                {"", []string{"bond", "link", "state"}},
+		"multilink_bond_info":                                 {"", []string{"bond", "driver"}},
+		"multilink_build_info":                                {"gauge", []string{"commit", "goversion", "version"}},
+		"multilink_pending_starts":                            {"gauge", []string{"role"}},
+		"multilink_hub_bridge_info":                           {"", []string{"bridge", "tunnel_mode"}},
+		"multilink_hub_bridge_holder_info":                    {"", []string{"bond", "bridge", "gateway_id"}},
+		"multilink_hub_link_up":                               {"", []string{"bridge", "link"}},
+		"multilink_hub_link_openvpn_restarts_total":           {"", []string{"bridge", "link"}},
+		"multilink_hub_link_peer_last_seen_timestamp_seconds": {"", []string{"bridge", "link"}},
+		"multilink_hub_link_rx_bytes_total":                   {"", []string{"bridge", "link"}},
+		"multilink_hub_link_tx_bytes_total":                   {"", []string{"bridge", "link"}},
+		"multilink_hub_link_rx_frames_total":                  {"", []string{"bridge", "link"}},
+		"multilink_hub_link_tx_frames_total":                  {"", []string{"bridge", "link"}},
+		"go_goroutines":                                       {"gauge", nil},
+		"process_resident_memory_bytes":                       {"gauge", nil},
 	}
 	for name, w := range want {
 		fam, ok := fams[name]

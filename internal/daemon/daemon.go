@@ -178,7 +178,7 @@ func Run(ctx context.Context, o Options) error {
 	go hb.ExpireClaims(ctx)
 	go gw.Reclaim(ctx)
 
-	reg, err := NewRegistry(gw.Collectors(), buildinfo.Read(o.Version, o.Commit))
+	reg, err := NewRegistry(append(gw.Collectors(), hb.Collector(), PendingCollector(r)), buildinfo.Read(o.Version, o.Commit))
 	if err != nil {
 		return fmt.Errorf("build metrics: %w", err)
 	}

@@ -10,9 +10,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Collectors are the daemon's metrics: the gateway's (gateway.Collectors),
-// the build, and the Go and process collectors.
-func Collectors(gateway []prometheus.Collector, build buildinfo.Info) []prometheus.Collector {
+// Collectors are the daemon's metrics: the roles' (gateway.Collectors,
+// the hub's Collector, PendingCollector), the build, and the Go and
+// process collectors.
+func Collectors(roles []prometheus.Collector, build buildinfo.Info) []prometheus.Collector {
 	info := prometheus.NewGauge(prometheus.GaugeOpts{Name: "multilink_build_info", Help: "1, labelled with the daemon's version, commit and Go version.",
 		ConstLabels: prometheus.Labels{"version": build.Version, "commit": build.Commit, "goversion": build.GoVersion}})
 	info.Set(1)
@@ -20,13 +21,13 @@ func Collectors(gateway []prometheus.Collector, build buildinfo.Info) []promethe
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		info,
-	}, gateway...)
+	}, roles...)
 }
 
 // NewRegistry is a registry of Collectors.
-func NewRegistry(gateway []prometheus.Collector, build buildinfo.Info) (*prometheus.Registry, error) {
+func NewRegistry(roles []prometheus.Collector, build buildinfo.Info) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
-	for _, c := range Collectors(gateway, build) {
+	for _, c := range Collectors(roles, build) {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

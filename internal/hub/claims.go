@@ -219,6 +219,7 @@ func (h *Hub) heard(s *server) (moved, readable bool) {
 		}
 		readable = true
 		rx := l.Attrs().Statistics.RxPackets
+		s.notePeer(tap, rx, h.now())
 		if last, ok := s.quiet.rx[tap]; ok && rx != last {
 			moved = true
 		}

@@ -6,4 +6,10 @@
 //
 // Several bridges may be served at once, keyed by bridge name; their TAP
 // names and port ranges must not overlap.
+//
+// Collector exports the hub's own view of what it serves, read at scrape
+// time: per bridge its tunnel mode and holder, per link (TAP) whether its
+// tunnel runs, its OpenVPN restarts, the TAP's kernel counters and when
+// the peer was last heard (the TAP's received-frame counter moving between
+// two looks; peers.go).
 package hub

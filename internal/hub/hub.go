@@ -82,6 +82,10 @@ type server struct {
 	holder  *api.Holder // who holds the links; nil: nobody
 	links   []hubLink
 	quiet   silence
+	// startedAt is the start on the hub's clock (Options.Now); peers
+	// when each TAP last received a frame (peers.go).
+	startedAt time.Time
+	peers     map[string]peerSeen
 }
 
 // hubLink is what one link of a server has of its own.
@@ -132,7 +136,7 @@ func (h *Hub) Start(ctx context.Context, cfg api.Server) (api.ServerStatus, erro
 		return api.ServerStatus{}, err
 	}
 	s := &server{cfg: cfg, keyFile: filepath.Join(h.opts.KeyDir, cfg.BridgeInterface+".key"), started: time.Now(),
-		links: make([]hubLink, cfg.Links)}
+		startedAt: h.now(), links: make([]hubLink, cfg.Links)}
 	if err := h.loadOwn(s); err != nil {
 		return api.ServerStatus{}, err
 	}

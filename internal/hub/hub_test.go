@@ -21,10 +21,11 @@ import (
 // fakeTunnels creates the TAP in the fake netlink on Start, as the real
 // one does.
 type fakeTunnels struct {
-	mu      sync.Mutex // links stop and are reconfigured at once
-	net     *testsupport.FakeNetlink
-	running map[string]tunnel.Spec
-	failTap string
+	mu       sync.Mutex // links stop and are reconfigured at once
+	net      *testsupport.FakeNetlink
+	running  map[string]tunnel.Spec
+	restarts map[string]int // what Status reports per TAP
+	failTap  string
 }
 
 func (f *fakeTunnels) Start(_ context.Context, s tunnel.Spec) error {
@@ -66,7 +67,7 @@ func (f *fakeTunnels) Status(tap string) (tunnel.Status, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s, ok := f.running[tap]
-	return tunnel.Status{Tap: tap, Port: s.Port, Running: ok, AdminUp: ok}, ok
+	return tunnel.Status{Tap: tap, Port: s.Port, Running: ok, AdminUp: ok, Restarts: f.restarts[tap]}, ok
 }
 
 func newHub(t *testing.T, existing ...string) (*Hub, *testsupport.FakeNetlink, *fakeTunnels, string) {
