@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/multilink/multilink/api"
+	"github.com/multilink/multilink/internal/demo"
+	"github.com/multilink/multilink/internal/nstest"
+	"github.com/multilink/multilink/internal/topology"
+)
+
+// hookBlocksEnv sets how many blocks of hookCutsPerBlock cuts
+// BenchmarkHookFailover runs, the arms taking turns (default 4).
+const hookBlocksEnv = "MULTILINK_BENCH_HOOK_BLOCKS"
+
+const hookCutsPerBlock = 3
+
+// hookArm is one way of running the gateway's daemon in the benchmark.
+type hookArm struct {
+	name  string
+	extra []string // daemon flags
+	cuts  hookFigures
+}
+
+// hookFigures are one arm's measurements, one per cut.
+type hookFigures struct{ gwHub, hubGw, detection []float64 }
+
+// BenchmarkHookFailover measures whether hooks that hang slow failover:
+// the eBPF bond's cut figures (blackout each way, the engine's detection
+// time) with no hook against the same with two hooks that hang (a webhook
+// that never answers, a program that sleeps past its timeout, 1 s each,
+// 3 retries, so both are busy with every event), in blocks of 3 cuts
+// that take turns (no hook, hanging, no hook, ...), the gateway's daemon
+// restarted with the other config between blocks. Host only:
+//
+//	make build && MULTILINK_BIN=$PWD/bin/multilink go test -count=1 -run '^$' -bench HookFailover -benchtime 1x -v ./e2e
+func BenchmarkHookFailover(b *testing.B) {
+	nstest.HostOnly(b)
+	blocks := 4
+	if s := os.Getenv(hookBlocksEnv); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 2 {
+			b.Fatalf("%s=%q: want a number of blocks, 2 or more", hookBlocksEnv, s)
+		}
+		blocks = n
+	}
+	tp, links, kind := newBenchTopology(b)
+	b.Logf("BENCH hooks underlays: %s", kind)
+	sink := startHookSink(b, tp.gw, true)
+	sleeper := writeFile(b, "hang", "#!/bin/sh\nexec sleep 3600\n", 0o755)
+	hang := writeFile(b, "hang.yaml", fmt.Sprintf(`hooks:
+  - name: web
+    webhook: {url: %q}
+    timeout_ms: 1000
+    retries: 3
+  - name: prog
+    exec: [%q]
+    timeout_ms: 1000
+    retries: 3
+`, sink.URL, sleeper), 0o600)
+	arms := []*hookArm{{name: "none"}, {name: "hang", extra: []string{"--config", hang}}}
+
+	_, gw := scenario(b, tp, specClientBody(b), "ebpf")
+	up, err := demo.NewProber(netns.NsHandle(tp.gw.Fd()), netip.MustParseAddr(topology.HubTunnel), probeInterval)
+	must(b, err)
+	down, err := demo.NewProber(netns.NsHandle(tp.hub.Fd()), netip.MustParseAddr(topology.GwTunnel), probeInterval)
+	must(b, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go up.Run(ctx)
+	go down.Run(ctx)
+
+	primary := links[0]
+	for block := 0; block < blocks; block++ {
+		arm := arms[block%len(arms)]
+		if block > 0 {
+			must(b, gw.stop())
+			gw = startDaemonIn(b, tp.gw, "127.0.0.1:"+topology.APIPort, testToken, gw.stateDir, append([]string{"--bond-driver", "ebpf"}, arm.extra...)...)
+			waitActive(b, gw, "tap1", 60*time.Second)
+			waitSettled(b, gw)
+		}
+		for i := 0; i < hookCutsPerBlock; i++ {
+			waitFlowing(b, up)
+			waitFlowing(b, down)
+			cut := time.Now()
+			must(b, primary.Cut(true))
+			waitActive(b, gw, "tap2", 30*time.Second)
+			waitFlowingAfter(b, up, cut)
+			waitFlowingAfter(b, down, cut)
+			arm.cuts.gwHub = append(arm.cuts.gwHub, ms(up.GapAround(cut.Add(-time.Second), time.Now())))
+			arm.cuts.hubGw = append(arm.cuts.hubGw, ms(down.GapAround(cut.Add(-time.Second), time.Now())))
+			arm.cuts.detection = append(arm.cuts.detection, detectionAfter(b, gw, cut))
+			must(b, primary.Cut(false))
+			waitActive(b, gw, "tap1", 60*time.Second)
+			time.Sleep(2 * time.Second)
+		}
+		if arm.name == "hang" {
+			requireHooksBusy(b, gw)
+		}
+	}
+	base, hung := arms[0].cuts, arms[1].cuts
+	for _, f := range []struct {
+		what, unit string
+		none, hng  []float64
+	}{
+		{"gw->hub blackout_ms", "ratio-blackout-gw-hub", base.gwHub, hung.gwHub},
+		{"hub->gw blackout_ms", "ratio-blackout-hub-gw", base.hubGw, hung.hubGw},
+		{"detection_ms", "ratio-detection", base.detection, hung.detection},
+	} {
+		ratio := median(f.hng) / median(f.none)
+		b.Logf("BENCH hooks cut %s: none=%v median=%.0f | hanging hooks=%v median=%.0f | ratio of medians %.2f (none's range %.0f-%.0f)",
+			f.what, sorted(f.none), median(f.none), sorted(f.hng), median(f.hng), ratio, minOf(f.none), maxOf(f.none))
+		b.ReportMetric(ratio, f.unit)
+	}
+}
+
+// detectionAfter is the detection time of the engine's first switch
+// away from tap1 after cut (bounded wait: the event follows the bond).
+func detectionAfter(t testing.TB, gw *daemon, cut time.Time) float64 {
+	t.Helper()
+	var found *float64
+	waitFor(t, 5*time.Second, 50*time.Millisecond, func() bool {
+		var events []api.Event
+		if code := gw.call(http.MethodGet, "/v1/client/events?bond=bond0", nil, &events); code != http.StatusOK {
+			t.Fatalf("events: %d", code)
+		}
+		for _, e := range events {
+			if e.Kind == api.EventSwitch && e.From == "tap1" && !e.At.Before(cut) && e.DetectionMs != nil {
+				found = e.DetectionMs
+				return true
+			}
+		}
+		return false
+	})
+	if found == nil {
+		t.Fatalf("no switch away from tap1 after the cut at %s", cut.Format(time.RFC3339Nano))
+	}
+	return *found
+}
+
+// requireHooksBusy checks the hanging arm measured what it claims: both
+// hooks had events and failed or retried them.
+func requireHooksBusy(t testing.TB, gw *daemon) {
+	t.Helper()
+	m := scrape(t, gw)
+	for _, hook := range []string{"web", "prog"} {
+		retries := metricValue(t, m, `multilink_hook_retries_total{hook="`+hook+`"}`)
+		if retries < 1 {
+			t.Fatalf("hook %s: %v retries: it did not hang on the cuts' events", hook, retries)
+		}
+		t.Logf("hook %s: %v retries, %v failed, %v dropped, %v queued", hook, retries,
+			metricValue(t, m, `multilink_hook_deliveries_total{hook="`+hook+`",result="failed"}`),
+			metricValue(t, m, `multilink_hook_deliveries_total{hook="`+hook+`",result="dropped"}`),
+			metricValue(t, m, `multilink_hook_queue_length{hook="`+hook+`"}`))
+	}
+}
+
+func minOf(v []float64) float64 { return sorted(v)[0] }
+func maxOf(v []float64) float64 { s := sorted(v); return s[len(s)-1] }
