@@ -32,7 +32,10 @@ type hookArm struct {
 }
 
 // hookFigures are one arm's measurements, one per cut.
-type hookFigures struct{ gwHub, hubGw, detection []float64 }
+type hookFigures struct {
+	gwHub, hubGw, detection []float64
+	skipped                 int // cuts not counted: the bond had left tap1 before
+}
 
 // BenchmarkHookFailover measures whether hooks that hang slow failover:
 // the eBPF bond's cut figures (blackout each way, the engine's detection
@@ -88,26 +91,21 @@ func BenchmarkHookFailover(b *testing.B) {
 			waitActive(b, gw, "tap1", 60*time.Second)
 			waitSettled(b, gw)
 		}
-		for i := 0; i < hookCutsPerBlock; i++ {
-			waitFlowing(b, up)
-			waitFlowing(b, down)
-			cut := time.Now()
-			must(b, primary.Cut(true))
-			waitActive(b, gw, "tap2", 30*time.Second)
-			waitFlowingAfter(b, up, cut)
-			waitFlowingAfter(b, down, cut)
-			arm.cuts.gwHub = append(arm.cuts.gwHub, ms(up.GapAround(cut.Add(-time.Second), time.Now())))
-			arm.cuts.hubGw = append(arm.cuts.hubGw, ms(down.GapAround(cut.Add(-time.Second), time.Now())))
-			arm.cuts.detection = append(arm.cuts.detection, detectionAfter(b, gw, cut))
-			must(b, primary.Cut(false))
-			waitActive(b, gw, "tap1", 60*time.Second)
-			time.Sleep(2 * time.Second)
+		for i, tries := 0, 0; i < hookCutsPerBlock; tries++ {
+			if tries == 2*hookCutsPerBlock {
+				b.Fatalf("block %d (%s): %d cuts of %d measured in %d tries", block, arm.name, i, hookCutsPerBlock, tries)
+			}
+			if hookCut(b, gw, primary, up, down, &arm.cuts) {
+				i++
+			}
 		}
 		if arm.name == "hang" {
 			requireHooksBusy(b, gw)
 		}
 	}
 	base, hung := arms[0].cuts, arms[1].cuts
+	b.Logf("BENCH hooks cuts: %d with no hook, %d with hanging hooks; not counted (the bond had left tap1 before the cut): %d and %d",
+		len(base.detection), len(hung.detection), base.skipped, hung.skipped)
 	for _, f := range []struct {
 		what, unit string
 		none, hng  []float64
@@ -123,9 +121,35 @@ func BenchmarkHookFailover(b *testing.B) {
 	}
 }
 
+// hookCut cuts the primary on a settled bond and adds the figures to f;
+// false (nothing added) when the bond had left tap1 before the cut (the
+// userspace underlay loses a burst now and then on a busy host).
+func hookCut(b *testing.B, gw *daemon, primary underlay, up, down *demo.Prober, f *hookFigures) bool {
+	waitSettled(b, gw)
+	waitFlowing(b, up)
+	waitFlowing(b, down)
+	cut := time.Now()
+	must(b, primary.Cut(true))
+	waitActive(b, gw, "tap2", 30*time.Second)
+	waitFlowingAfter(b, up, cut)
+	waitFlowingAfter(b, down, cut)
+	gwHub, hubGw := ms(up.GapAround(cut.Add(-time.Second), time.Now())), ms(down.GapAround(cut.Add(-time.Second), time.Now()))
+	detection, ok := detectionAfter(b, gw, cut)
+	must(b, primary.Cut(false))
+	waitActive(b, gw, "tap1", 60*time.Second)
+	time.Sleep(2 * time.Second)
+	if !ok {
+		f.skipped++
+		b.Logf("cut at %s not counted: no switch away from tap1 after it (the bond had left it before)", cut.Format(time.RFC3339Nano))
+		return false
+	}
+	f.gwHub, f.hubGw, f.detection = append(f.gwHub, gwHub), append(f.hubGw, hubGw), append(f.detection, detection)
+	return true
+}
+
 // detectionAfter is the detection time of the engine's first switch
 // away from tap1 after cut (bounded wait: the event follows the bond).
-func detectionAfter(t testing.TB, gw *daemon, cut time.Time) float64 {
+func detectionAfter(t testing.TB, gw *daemon, cut time.Time) (float64, bool) {
 	t.Helper()
 	var found *float64
 	waitFor(t, 5*time.Second, 50*time.Millisecond, func() bool {
@@ -142,9 +166,9 @@ func detectionAfter(t testing.TB, gw *daemon, cut time.Time) float64 {
 		return false
 	})
 	if found == nil {
-		t.Fatalf("no switch away from tap1 after the cut at %s", cut.Format(time.RFC3339Nano))
+		return 0, false
 	}
-	return *found
+	return *found, true
 }
 
 // requireHooksBusy checks the hanging arm measured what it claims: both
