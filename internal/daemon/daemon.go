@@ -180,10 +180,10 @@ func Run(ctx context.Context, o Options) error {
 	if err := pruneFiles(o.StateDir, want, log); err != nil {
 		log.Warn("remove files an earlier run left", "err", err)
 	}
+	runHooks(ctx, hooks, gw, log) // before the restore: its bonds' first events count
 	r.restore(ctx, want)
 	go hb.ExpireClaims(ctx)
 	go gw.Reclaim(ctx)
-	runHooks(ctx, hooks, gw, log)
 
 	reg, err := NewRegistry(append(gw.Collectors(), hooks.Collectors()...), buildinfo.Read(o.Version, o.Commit))
 	if err != nil {
