@@ -19,7 +19,7 @@ import (
 )
 
 // hookBlocksEnv sets how many blocks of hookCutsPerBlock cuts
-// BenchmarkHookFailover runs, the arms taking turns (default 4).
+// BenchmarkHangingHooks runs, the arms taking turns (default 4).
 const hookBlocksEnv = "MULTILINK_BENCH_HOOK_BLOCKS"
 
 const hookCutsPerBlock = 3
@@ -37,7 +37,7 @@ type hookFigures struct {
 	skipped                 int // cuts not counted: the bond had left tap1 before
 }
 
-// BenchmarkHookFailover measures whether hooks that hang slow failover:
+// BenchmarkHangingHooks measures whether hooks that hang slow failover:
 // the eBPF bond's cut figures (blackout each way, the engine's detection
 // time) with no hook against the same with two hooks that hang (a webhook
 // that never answers, a program that sleeps past its timeout, 1 s each,
@@ -45,8 +45,8 @@ type hookFigures struct {
 // that take turns (no hook, hanging, no hook, ...), the gateway's daemon
 // restarted with the other config between blocks. Host only:
 //
-//	make build && MULTILINK_BIN=$PWD/bin/multilink go test -count=1 -run '^$' -bench HookFailover -benchtime 1x -v ./e2e
-func BenchmarkHookFailover(b *testing.B) {
+//	make build && MULTILINK_BIN=$PWD/bin/multilink go test -count=1 -run '^$' -bench HangingHooks -benchtime 1x -v ./e2e
+func BenchmarkHangingHooks(b *testing.B) {
 	nstest.HostOnly(b)
 	blocks := 4
 	if s := os.Getenv(hookBlocksEnv); s != "" {

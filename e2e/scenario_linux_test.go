@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,8 +104,7 @@ func scenarioArgs(t testing.TB, tp *testbed, serverBody, clientBody []byte, driv
 	requireDriver(t, tp, driver)
 	hub = startDaemon(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken, hubExtra...)
 	args := append([]string{"--bond-driver", driver}, extra...)
-	// A test that gives its own --config puts the lab's policy in it.
-	if _, bench := t.(*testing.B); nstest.InLab() && !bench && !slices.Contains(extra, "--config") { // benchmarks measure the defaults
+	if _, bench := t.(*testing.B); nstest.InLab() && !bench { // benchmarks measure the defaults
 		args = append(args, "--config", emulatorPolicy(t))
 	}
 	gw = startDaemon(t, tp.gw, "127.0.0.1:"+topology.APIPort, testToken, args...)
