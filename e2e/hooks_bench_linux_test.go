@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -15,14 +16,15 @@ import (
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/demo"
 	"github.com/multilink/multilink/internal/nstest"
+	"github.com/multilink/multilink/internal/pressure"
 	"github.com/multilink/multilink/internal/topology"
 )
 
 // hookBlocksEnv sets how many blocks of hookCutsPerBlock cuts
-// BenchmarkHangingHooks runs, the arms taking turns (default 4).
+// BenchmarkHangingHooks runs, the arms taking turns (default 8).
 const hookBlocksEnv = "MULTILINK_BENCH_HOOK_BLOCKS"
 
-const hookCutsPerBlock = 3
+const hookCutsPerBlock = 2
 
 // hookArm is one way of running the gateway's daemon in the benchmark.
 type hookArm struct {
@@ -34,21 +36,23 @@ type hookArm struct {
 // hookFigures are one arm's measurements, one per cut.
 type hookFigures struct {
 	gwHub, hubGw, detection []float64
-	skipped                 int // cuts not counted: the bond had left tap1 before
+	deadTime                []float64 // the engine's dead time at the switch (its event's detail)
+	busy                    []float64 // the host's CPU pressure around the cut, percent
+	skipped                 int       // cuts not counted: the bond had left tap1 before
 }
 
 // BenchmarkHangingHooks measures whether hooks that hang slow failover:
 // the eBPF bond's cut figures (blackout each way, the engine's detection
 // time) with no hook against the same with two hooks that hang (a webhook
 // that never answers, a program that sleeps past its timeout, 1 s each,
-// 3 retries, so both are busy with every event), in blocks of 3 cuts
+// 3 retries, so both are busy with every event), in blocks of 2 cuts
 // that take turns (no hook, hanging, no hook, ...), the gateway's daemon
 // restarted with the other config between blocks. Host only:
 //
 //	make build && MULTILINK_BIN=$PWD/bin/multilink go test -count=1 -run '^$' -bench HangingHooks -benchtime 1x -v ./e2e
 func BenchmarkHangingHooks(b *testing.B) {
 	nstest.HostOnly(b)
-	blocks := 4
+	blocks := 8
 	if s := os.Getenv(hookBlocksEnv); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 2 {
@@ -81,10 +85,16 @@ func BenchmarkHangingHooks(b *testing.B) {
 	defer cancel()
 	go up.Run(ctx)
 	go down.Run(ctx)
+	// The engine stretches its dead times on a busy host (CPU pressure of
+	// 25 % and more): each cut's pressure is logged with its figures.
+	cpu, err := pressure.NewCPU("")
+	must(b, err)
+	go cpu.Run(ctx)
 
 	primary := links[0]
 	for block := 0; block < blocks; block++ {
 		arm := arms[block%len(arms)]
+		b.Logf("block %d: %s", block, arm.name)
 		if block > 0 {
 			must(b, gw.stop())
 			gw = startDaemonIn(b, tp.gw, "127.0.0.1:"+topology.APIPort, testToken, gw.stateDir, append([]string{"--bond-driver", "ebpf"}, arm.extra...)...)
@@ -95,7 +105,7 @@ func BenchmarkHangingHooks(b *testing.B) {
 			if tries == 2*hookCutsPerBlock {
 				b.Fatalf("block %d (%s): %d cuts of %d measured in %d tries", block, arm.name, i, hookCutsPerBlock, tries)
 			}
-			if hookCut(b, gw, primary, up, down, &arm.cuts) {
+			if hookCut(b, gw, primary, up, down, cpu, &arm.cuts) {
 				i++
 			}
 		}
@@ -113,6 +123,8 @@ func BenchmarkHangingHooks(b *testing.B) {
 		{"gw->hub blackout_ms", "ratio-blackout-gw-hub", base.gwHub, hung.gwHub},
 		{"hub->gw blackout_ms", "ratio-blackout-hub-gw", base.hubGw, hung.hubGw},
 		{"detection_ms", "ratio-detection", base.detection, hung.detection},
+		{"dead time_ms (the engine's, at the switch)", "ratio-dead-time", base.deadTime, hung.deadTime},
+		{"host CPU pressure_pct around the cut", "ratio-cpu-pressure", base.busy, hung.busy},
 	} {
 		ratio := median(f.hng) / median(f.none)
 		b.Logf("BENCH hooks cut %s: none=%v median=%.0f | hanging hooks=%v median=%.0f | ratio of medians %.2f (none's range %.0f-%.0f)",
@@ -124,17 +136,19 @@ func BenchmarkHangingHooks(b *testing.B) {
 // hookCut cuts the primary on a settled bond and adds the figures to f;
 // false (nothing added) when the bond had left tap1 before the cut (the
 // userspace underlay loses a burst now and then on a busy host).
-func hookCut(b *testing.B, gw *daemon, primary underlay, up, down *demo.Prober, f *hookFigures) bool {
+func hookCut(b *testing.B, gw *daemon, primary underlay, up, down *demo.Prober, cpu *pressure.CPU, f *hookFigures) bool {
 	waitSettled(b, gw)
 	waitFlowing(b, up)
 	waitFlowing(b, down)
 	cut := time.Now()
+	busy := cpu.Waiting()
 	must(b, primary.Cut(true))
 	waitActive(b, gw, "tap2", 30*time.Second)
+	busy = max(busy, cpu.Waiting())
 	waitFlowingAfter(b, up, cut)
 	waitFlowingAfter(b, down, cut)
 	gwHub, hubGw := ms(up.GapAround(cut.Add(-time.Second), time.Now())), ms(down.GapAround(cut.Add(-time.Second), time.Now()))
-	detection, ok := detectionAfter(b, gw, cut)
+	detection, dead, ok := detectionAfter(b, gw, cut)
 	must(b, primary.Cut(false))
 	waitActive(b, gw, "tap1", 60*time.Second)
 	time.Sleep(2 * time.Second)
@@ -144,12 +158,19 @@ func hookCut(b *testing.B, gw *daemon, primary underlay, up, down *demo.Prober, 
 		return false
 	}
 	f.gwHub, f.hubGw, f.detection = append(f.gwHub, gwHub), append(f.hubGw, hubGw), append(f.detection, detection)
+	f.deadTime, f.busy = append(f.deadTime, dead), append(f.busy, 100*busy)
+	b.Logf("cut: blackout %.0f/%.0f ms, detection %.0f ms, dead time %.0f ms, CPU pressure %.0f%%", gwHub, hubGw, detection, dead, 100*busy)
 	return true
 }
 
+// deadTimeIn finds the dead time in a switch's detail ("no reply for
+// 122ms (dead time 102.9ms)").
+var deadTimeIn = regexp.MustCompile(`dead time ([0-9.]+)ms`)
+
 // detectionAfter is the detection time of the engine's first switch
-// away from tap1 after cut (bounded wait: the event follows the bond).
-func detectionAfter(t testing.TB, gw *daemon, cut time.Time) (float64, bool) {
+// away from tap1 after cut (bounded wait: the event follows the bond),
+// and the dead time it applied.
+func detectionAfter(t testing.TB, gw *daemon, cut time.Time) (detection, dead float64, ok bool) {
 	t.Helper()
 	var found *float64
 	waitFor(t, 5*time.Second, 50*time.Millisecond, func() bool {
@@ -160,15 +181,18 @@ func detectionAfter(t testing.TB, gw *daemon, cut time.Time) (float64, bool) {
 		for _, e := range events {
 			if e.Kind == api.EventSwitch && e.From == "tap1" && !e.At.Before(cut) && e.DetectionMs != nil {
 				found = e.DetectionMs
+				if m := deadTimeIn.FindStringSubmatch(e.Detail); m != nil {
+					dead, _ = strconv.ParseFloat(m[1], 64)
+				}
 				return true
 			}
 		}
 		return false
 	})
 	if found == nil {
-		return 0, false
+		return 0, 0, false
 	}
-	return *found, true
+	return *found, dead, true
 }
 
 // requireHooksBusy checks the hanging arm measured what it claims: both
