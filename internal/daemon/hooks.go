@@ -20,7 +20,7 @@ func runHooks(ctx context.Context, hooks *notify.Notifier, gw *gateway.Gateway, 
 	if hooks.Len() == 0 {
 		return
 	}
-	hooks.Start()
+	hooks.Start(ctx)
 	_, events, missed := gw.WatchEvents(ctx, "", 1)
 	go func() {
 		hooks.Run(ctx, events)

@@ -37,7 +37,7 @@ func realNotifier(t *testing.T, hooks ...config.Hook) *Notifier {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.Start()
+	n.Start(t.Context())
 	t.Cleanup(func() { n.Close(time.Second) })
 	return n
 }

@@ -113,8 +113,11 @@ func (n *Notifier) Len() int { return len(n.hooks) }
 // Collectors are the hooks' metrics.
 func (n *Notifier) Collectors() []prometheus.Collector { return n.metrics.collectors() }
 
-// Start runs one worker per hook until Close.
-func (n *Notifier) Start() {
+// Start runs one worker per hook until Close. The attempts run under
+// ctx's values but not its end: a stopping daemon's hooks get Close's
+// bound to drain, and Close ends them.
+func (n *Notifier) Start(ctx context.Context) {
+	n.ctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	for _, h := range n.hooks {
 		n.wg.Add(1)
 		go func() {

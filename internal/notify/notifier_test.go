@@ -62,7 +62,7 @@ func testNotifier(t *testing.T, hooks map[*fake]config.Hook) *Notifier {
 	for f, h := range hooks {
 		n.add(h, f)
 	}
-	n.Start()
+	n.Start(t.Context())
 	t.Cleanup(func() { n.Close(time.Second) })
 	return n
 }
