@@ -3,9 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/netip"
-	"math"
 	"os"
 	"regexp"
 	"slices"
