@@ -3,12 +3,14 @@ package notify
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/multilink/multilink/api"
@@ -244,5 +246,42 @@ func TestCloseEndsHangingHook(t *testing.T) {
 	}
 	if got := count(n, "h", ResultFailed) + count(n, "h", ResultOK); got != 0 {
 		t.Errorf("%d ok or failed, want none", got)
+	}
+}
+
+// The metrics as /metrics shows them after one delivery that needed a
+// retry and one event dropped at Close.
+func TestMetrics(t *testing.T) {
+	f := &fake{answer: func(_ context.Context, n int) error {
+		if n == 1 {
+			return errors.New("once")
+		}
+		return nil
+	}}
+	n := testNotifier(t, map[*fake]config.Hook{f: {Name: "h"}})
+	n.Notify(switchEvent("tap2"))
+	eventually(t, "delivered", func() bool { return count(n, "h", ResultOK) == 1 })
+	n.Close(time.Second)
+	n.Notify(switchEvent("late"))
+	want := `
+# HELP multilink_hook_deliveries_total Events handed to each hook, by result: ok, failed (every attempt failed), dropped (a full queue, or shutdown).
+# TYPE multilink_hook_deliveries_total counter
+multilink_hook_deliveries_total{hook="h",result="dropped"} 1
+multilink_hook_deliveries_total{hook="h",result="failed"} 0
+multilink_hook_deliveries_total{hook="h",result="ok"} 1
+# HELP multilink_hook_in_flight 1 while a hook's delivery (attempts and the waits between them) runs.
+# TYPE multilink_hook_in_flight gauge
+multilink_hook_in_flight{hook="h"} 0
+# HELP multilink_hook_queue_length Events waiting for each hook.
+# TYPE multilink_hook_queue_length gauge
+multilink_hook_queue_length{hook="h"} 0
+# HELP multilink_hook_retries_total Attempts of each hook that failed and were tried again.
+# TYPE multilink_hook_retries_total counter
+multilink_hook_retries_total{hook="h"} 1
+`
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(n.Collectors()...)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Error(err)
 	}
 }
