@@ -3,6 +3,7 @@ module github.com/multilink/multilink
 go 1.26.8
 
 require (
+	github.com/cenkalti/backoff/v5 v5.0.3
 	github.com/chromedp/chromedp v0.23.1
 	github.com/cilium/ebpf v0.22.0
 	github.com/gin-gonic/gin v1.12.0

@@ -54,6 +54,11 @@ func checkConfigFile(t *testing.T, r rendered, pod podSpec, c container, file st
 		}
 		delete(doc, key) // the daemon does not take them yet
 	}
+	// hooks go in verbatim and stay: the daemon's parser checks them.
+	wantHooks, _ := v.get("hooks").([]any)
+	if got, has := doc["hooks"]; len(wantHooks) == 0 && has || len(wantHooks) > 0 && !reflect.DeepEqual(got, any(wantHooks)) {
+		t.Errorf("config file hooks %v, want values hooks %v (left out while empty)", got, wantHooks)
+	}
 	js, err := json.Marshal(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +66,9 @@ func checkConfigFile(t *testing.T, r rendered, pod podSpec, c container, file st
 	f, err := config.ParseFile(js)
 	if err != nil {
 		t.Fatalf("the daemon would refuse its config file: %v\n%s", err, data)
+	}
+	if len(f.Hooks) != len(wantHooks) {
+		t.Errorf("the daemon reads %d hooks from its config file, want the values' %d", len(f.Hooks), len(wantHooks))
 	}
 	if v.get("serverConfig") != nil {
 		var want api.Server

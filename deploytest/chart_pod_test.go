@@ -46,6 +46,7 @@ func checkRendered(t *testing.T, r rendered, v values, flags map[string]daemonFl
 	checkSecurity(t, c, v)
 	port, given := checkArgsAndPorts(t, c, pod, flags, v, portKey)
 	checkTLS(t, c, pod, given, v)
+	checkHookSecret(t, c, pod, v)
 	checkMountsApart(t, c)
 	checkToken(t, c, r, v)
 	checkEnv(t, c, v)

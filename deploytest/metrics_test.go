@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/multilink/multilink/internal/buildinfo"
+	"github.com/multilink/multilink/internal/config"
+	"github.com/multilink/multilink/internal/notify"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -52,12 +54,16 @@ func labelValues() map[string][]string {
 }
 
 // roleCollectors are the collectors the daemon registers for its roles
-// (daemon.go): the gateway's, the hub's and the pending starts', over
-// fakes. The hub serves nothing: its families are known by their
-// descriptions.
-func roleCollectors(brain *failover.Manager) []prometheus.Collector {
+// (daemon.go): the gateway's, the hub's, the pending starts' and the
+// hooks', over fakes. The hub serves nothing: its families are known by
+// their descriptions; the one hook delivers nothing.
+func roleCollectors(t *testing.T, brain *failover.Manager) []prometheus.Collector {
 	h := hub.New(hub.Options{Netlink: testsupport.NewFakeNetlink()})
-	return append(gateway.Collectors(fakeLinks{}, brain, fakeBonds{}), h.Collector(), daemon.PendingCollector(pendingFake{}))
+	hooks, err := notify.New(notify.Options{Hooks: []config.Hook{{Name: "pager", Webhook: &config.Webhook{URL: "http://192.0.2.1/hook"}}}})
+	if err != nil {
+		t.Fatalf("hooks: %v", err)
+	}
+	return append(append(gateway.Collectors(fakeLinks{}, brain, fakeBonds{}), h.Collector(), daemon.PendingCollector(pendingFake{})), hooks.Collectors()...)
 }
 
 // pendingFake has one pending server and one pending client.
@@ -89,7 +95,7 @@ func daemonMetrics(t *testing.T) map[string]family {
 	t.Helper()
 	brain := failover.NewManager(fakeSamples{}, nil)
 	t.Cleanup(brain.Close)
-	reg, err := daemon.NewRegistry(roleCollectors(brain), buildinfo.Read("test", "test"))
+	reg, err := daemon.NewRegistry(roleCollectors(t, brain), buildinfo.Read("test", "test"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +116,7 @@ func daemonMetrics(t *testing.T) map[string]family {
 	// Families with no sample over the fakes still have their description.
 	ch := make(chan *prometheus.Desc)
 	go func() {
-		for _, c := range daemon.Collectors(roleCollectors(brain), buildinfo.Read("test", "test")) {
+		for _, c := range daemon.Collectors(roleCollectors(t, brain), buildinfo.Read("test", "test")) {
 			c.Describe(ch)
 		}
 		close(ch)

@@ -124,7 +124,7 @@ func TestFailoverAPI(t *testing.T) {
 }
 
 // metricValue is the value of the series named exactly series.
-func metricValue(t *testing.T, metrics, series string) float64 {
+func metricValue(t testing.TB, metrics, series string) float64 {
 	t.Helper()
 	for _, line := range strings.Split(metrics, "\n") {
 		if v, ok := strings.CutPrefix(line, series+" "); ok {
@@ -140,7 +140,7 @@ func metricValue(t *testing.T, metrics, series string) float64 {
 }
 
 // scrape returns the daemon's /metrics text.
-func scrape(t *testing.T, d *daemon) string {
+func scrape(t testing.TB, d *daemon) string {
 	t.Helper()
 	code, body, err := d.Do(context.Background(), http.MethodGet, "/metrics", nil, false)
 	if err != nil || code != http.StatusOK {

@@ -125,8 +125,8 @@ func TestExitStatus(t *testing.T) {
 }
 
 // TestConfigCheck: a good file is described, a bad one names the setting
-// (the servers' and clients' rules, and the probe and policy sections the
-// daemon applies).
+// (the servers' and clients' rules, and the probe, policy and hooks
+// sections the daemon applies).
 func TestConfigCheck(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
@@ -142,9 +142,10 @@ func TestConfigCheck(t *testing.T) {
   links: 2
 probe: {interval_ms: 20}
 policy: {hold_down_ms: 2000}
+hooks: [{exec: [/bin/sh, -c, "cat >/dev/null"]}]
 `)
 	code, out, errOut := runCLI("config", "check", good)
-	if code != 0 || !strings.Contains(out, "ok: 1 servers, 0 clients, probe settings given, policy given") {
+	if code != 0 || !strings.Contains(out, "ok: 1 servers, 0 clients, probe settings given, policy given, 1 hooks") {
 		t.Errorf("good file: exit %d, %q %q", code, out, errOut)
 	}
 	for name, c := range map[string]struct{ body, want string }{
@@ -153,6 +154,9 @@ policy: {hold_down_ms: 2000}
 		"attach":  {"probe: {attach: magic}\n", "attach"},
 		"unknown": {"probe: {intervall_ms: 20}\n", "intervall_ms"},
 		"server":  {"server: {bridge_interface: br0, bridge_ip: nonsense, links: 2}\n", "bridge_ip"},
+		"hook":    {"hooks: [{webhook: {url: \"ftp://x\"}}]\n", "hooks[0].webhook.url"},
+		"program": {"hooks: [{exec: [/nonexistent/on-event]}]\n", "hooks[0].exec[0]"},
+		"token":   {"hooks: [{webhook: {url: \"https://x\", bearer_token_file: /nonexistent}}]\n", "hooks[0].webhook.bearer_token_file"},
 	} {
 		code, out, errOut := runCLI("config", "check", write(name+".yaml", c.body))
 		if code != 1 || out != "" || !strings.Contains(errOut, c.want) {

@@ -25,6 +25,8 @@ import (
 //	  {interval_ms: 20, backup_interval_ms: 5000, attach: tcx}
 //	policy:            # optional: failover thresholds, as PUT /v1/client/policy's "policy"
 //	  {hold_down_ms: 2000, loss_degraded: 0.1}
+//	hooks:             # optional: programs and webhooks told of each event (Hook)
+//	  - {exec: [/usr/local/bin/on-switch], events: [switch]}
 type File struct {
 	Servers []api.Server `json:"servers,omitempty"`
 	Clients []api.Client `json:"clients,omitempty"`
@@ -33,6 +35,8 @@ type File struct {
 	// thresholds); nil when absent. They are settings, not desired state.
 	Probe  json.RawMessage `json:"-"`
 	Policy json.RawMessage `json:"-"`
+	// Hooks are the hooks: section, checked and named.
+	Hooks []Hook `json:"-"`
 }
 
 // ParseFile decodes a config file's bytes (YAML is converted to JSON first,
@@ -85,6 +89,10 @@ func ParseFile(data []byte) (File, error) {
 		"clients": func(raw json.RawMessage) error { return list(raw, addClient) },
 		"probe":   func(raw json.RawMessage) error { f.Probe = raw; return nil },
 		"policy":  func(raw json.RawMessage) error { f.Policy = raw; return nil },
+		"hooks": func(raw json.RawMessage) (err error) {
+			f.Hooks, err = parseHooks(raw)
+			return err
+		},
 	}
 	if err := api.DecodeObject(js, fields); err != nil {
 		return File{}, err

@@ -22,6 +22,7 @@ import (
 	"github.com/multilink/multilink/internal/config"
 	"github.com/multilink/multilink/internal/gateway"
 	"github.com/multilink/multilink/internal/hub"
+	"github.com/multilink/multilink/internal/notify"
 	"github.com/multilink/multilink/internal/owner"
 	"github.com/multilink/multilink/internal/ping"
 	"github.com/multilink/multilink/internal/restapi"
@@ -106,6 +107,10 @@ func Run(ctx context.Context, o Options) error {
 		}
 		file = f
 	}
+	hooks, err := notify.New(notify.Options{Hooks: file.Hooks, Logger: log})
+	if err != nil {
+		return fmt.Errorf("config %s: %w", o.ConfigFile, err)
+	}
 	// Before anything is made: a state file that cannot be read stops the
 	// daemon, which never starts empty over it.
 	saved, err := newStore(o.StateDir).load()
@@ -170,15 +175,17 @@ func Run(ctx context.Context, o Options) error {
 		LinkIdentityDir: linkIDs})
 	r := newRoles(hb, gw, newStore(o.StateDir), log)
 	defer teardown(log, r, tunnels)
+	defer hooks.Close(hooksDrain) // first: the hooks' last events before the teardown
 	want := desired(saved, file)
 	if err := pruneFiles(o.StateDir, want, log); err != nil {
 		log.Warn("remove files an earlier run left", "err", err)
 	}
+	runHooks(ctx, hooks, gw, log) // before the restore: its bonds' first events count
 	r.restore(ctx, want)
 	go hb.ExpireClaims(ctx)
 	go gw.Reclaim(ctx)
 
-	reg, err := NewRegistry(append(gw.Collectors(), hb.Collector(), PendingCollector(r)), buildinfo.Read(o.Version, o.Commit))
+	reg, err := NewRegistry(append(append(gw.Collectors(), hb.Collector(), PendingCollector(r)), hooks.Collectors()...), buildinfo.Read(o.Version, o.Commit))
 	if err != nil {
 		return fmt.Errorf("build metrics: %w", err)
 	}
