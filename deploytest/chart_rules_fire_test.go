@@ -79,6 +79,7 @@ func fireCases(role string, n int, switches string) []fireCase {
 				`multilink_pending_starts{` + gw + `, role="client"}`: const1,
 				`multilink_pending_starts{` + gw + `, role="server"}`: const1,
 			}, []map[string]string{at("role=client")}},
+			hookCase(gw, n, at),
 		}
 	}
 	return []fireCase{
@@ -98,7 +99,18 @@ func fireCases(role string, n int, switches string) []fireCase {
 			`multilink_pending_starts{` + hub + `, role="client"}`: const1,
 			`multilink_pending_starts{` + hub + `, role="server"}`: const1,
 		}, []map[string]string{ah("role=server")}},
+		hookCase(hub, n, ah),
 	}
+}
+
+// hookCase: hook pager drops events and hook log fails none, in both roles.
+func hookCase(target string, n int, labels func(string) map[string]string) fireCase {
+	return fireCase{"MultilinkHookFailing", map[string]string{
+		`multilink_hook_deliveries_total{` + target + `, hook="pager", result="ok"}`:      fmt.Sprintf("0+1x%d", n),
+		`multilink_hook_deliveries_total{` + target + `, hook="pager", result="dropped"}`: fmt.Sprintf("0+2x%d", n),
+		`multilink_hook_deliveries_total{` + target + `, hook="log", result="ok"}`:        fmt.Sprintf("0+5x%d", n),
+		`multilink_hook_deliveries_total{` + target + `, hook="log", result="failed"}`:    fmt.Sprintf("0x%d", n),
+	}, []map[string]string{labels("hook=pager")}}
 }
 
 // checkRulesFire runs promtool over the rendered rules.

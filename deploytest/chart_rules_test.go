@@ -34,11 +34,13 @@ var roleAlerts = map[string]map[string]string{
 		"MultilinkLinkFlapping": "",
 		"MultilinkLinkDown":     "linkDownFor",
 		"MultilinkStartPending": "pendingFor",
+		"MultilinkHookFailing":  "",
 	},
 	"server": {
 		"MultilinkHubPeerSilent": "",
 		"MultilinkHubTunnelDown": "tunnelDownFor",
 		"MultilinkStartPending":  "pendingFor",
+		"MultilinkHookFailing":   "",
 	},
 }
 
