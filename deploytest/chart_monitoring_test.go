@@ -19,14 +19,46 @@ type serviceMonitorSpec struct {
 		Any        bool     `json:"any"`
 		MatchNames []string `json:"matchNames"`
 	} `json:"namespaceSelector"`
-	Endpoints []struct {
-		Port          string         `json:"port"`
-		Path          string         `json:"path"`
-		Scheme        string         `json:"scheme"`
-		Interval      string         `json:"interval"`
-		ScrapeTimeout string         `json:"scrapeTimeout"`
-		TLSConfig     map[string]any `json:"tlsConfig"`
-	} `json:"endpoints"`
+	Endpoints []scrapeEndpoint `json:"endpoints"`
+}
+
+// scrapeEndpoint is a ServiceMonitor's or PodMonitor's endpoint.
+type scrapeEndpoint struct {
+	Port          string         `json:"port"`
+	Path          string         `json:"path"`
+	Scheme        string         `json:"scheme"`
+	Interval      string         `json:"interval"`
+	ScrapeTimeout string         `json:"scrapeTimeout"`
+	TLSConfig     map[string]any `json:"tlsConfig"`
+}
+
+// checkEndpoint checks a monitor's only endpoint: the port named api among
+// ports (the Service's or the container's), https at /metrics, and the
+// values' tlsConfig, interval and scrapeTimeout under key (serviceMonitor,
+// podMonitor).
+func checkEndpoint(t *testing.T, kind string, eps []scrapeEndpoint, ports []string, v values, key string) {
+	t.Helper()
+	if len(eps) != 1 {
+		t.Fatalf("%s: %d endpoints, want 1", kind, len(eps))
+	}
+	ep := eps[0]
+	if !slices.Contains(ports, ep.Port) || ep.Port != "api" {
+		t.Errorf("%s endpoint port %q: want the api port of %v", kind, ep.Port, ports)
+	}
+	if ep.Path != "/metrics" || ep.Scheme != "https" {
+		t.Errorf("%s endpoint %s://…%s: want https and /metrics (the API answers plain HTTP only to loopback)", kind, ep.Scheme, ep.Path)
+	}
+	want, _ := v.get(key + ".tlsConfig").(map[string]any)
+	if len(want) == 0 {
+		want = nil
+	}
+	if !reflect.DeepEqual(ep.TLSConfig, want) {
+		t.Errorf("%s endpoint tlsConfig %v, want %s.tlsConfig verbatim: %v", kind, ep.TLSConfig, key, want)
+	}
+	if ep.Interval != v.str(key+".interval") || ep.ScrapeTimeout != v.str(key+".scrapeTimeout") {
+		t.Errorf("%s interval %q, scrapeTimeout %q: want the values' %q and %q",
+			kind, ep.Interval, ep.ScrapeTimeout, v.str(key+".interval"), v.str(key+".scrapeTimeout"))
+	}
 }
 
 // standardLabel reports whether a label is one the chart puts on every
@@ -76,31 +108,11 @@ func checkMonitoring(t *testing.T, r rendered, v values, chart, role string) {
 		if err := json.Unmarshal(svc.Spec, &svcSpec); err != nil {
 			t.Fatal(err)
 		}
-		if len(spec.Endpoints) != 1 {
-			t.Fatalf("ServiceMonitor: %d endpoints, want 1", len(spec.Endpoints))
-		}
-		ep := spec.Endpoints[0]
-		named := false
+		var ports []string
 		for _, p := range svcSpec.Ports {
-			named = named || p.Name == ep.Port
+			ports = append(ports, p.Name)
 		}
-		if !named || ep.Port != "api" {
-			t.Errorf("ServiceMonitor endpoint port %q: want the Service's api port", ep.Port)
-		}
-		if ep.Path != "/metrics" || ep.Scheme != "https" {
-			t.Errorf("ServiceMonitor endpoint %s://…%s: want https and /metrics (the API answers plain HTTP only to loopback)", ep.Scheme, ep.Path)
-		}
-		want, _ := v.get("serviceMonitor.tlsConfig").(map[string]any)
-		if len(want) == 0 {
-			want = nil
-		}
-		if !reflect.DeepEqual(ep.TLSConfig, want) {
-			t.Errorf("ServiceMonitor endpoint tlsConfig %v, want serviceMonitor.tlsConfig verbatim: %v", ep.TLSConfig, want)
-		}
-		if ep.Interval != v.str("serviceMonitor.interval") || ep.ScrapeTimeout != v.str("serviceMonitor.scrapeTimeout") {
-			t.Errorf("ServiceMonitor interval %q, scrapeTimeout %q: want the values' %q and %q",
-				ep.Interval, ep.ScrapeTimeout, v.str("serviceMonitor.interval"), v.str("serviceMonitor.scrapeTimeout"))
-		}
+		checkEndpoint(t, "ServiceMonitor", spec.Endpoints, ports, v, "serviceMonitor")
 	} else if len(r["ServiceMonitor"]) > 0 {
 		t.Error("ServiceMonitor rendered with serviceMonitor.enabled false")
 	}

@@ -3,7 +3,6 @@ package deploytest
 import (
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -169,14 +168,7 @@ type podMonitorSpec struct {
 	NamespaceSelector struct {
 		MatchNames []string `json:"matchNames"`
 	} `json:"namespaceSelector"`
-	Endpoints []struct {
-		Port          string         `json:"port"`
-		Path          string         `json:"path"`
-		Scheme        string         `json:"scheme"`
-		Interval      string         `json:"interval"`
-		ScrapeTimeout string         `json:"scrapeTimeout"`
-		TLSConfig     map[string]any `json:"tlsConfig"`
-	} `json:"podMetricsEndpoints"`
+	Endpoints []scrapeEndpoint `json:"podMetricsEndpoints"`
 }
 
 // checkPodMonitor checks the PodMonitor: there exactly when enabled, it
@@ -225,31 +217,11 @@ func checkPodMonitor(t *testing.T, r rendered, v values) {
 	if !slices.Equal(spec.NamespaceSelector.MatchNames, []string{releaseNamespace}) {
 		t.Errorf("PodMonitor namespaceSelector %v, want the release's namespace %s", spec.NamespaceSelector.MatchNames, releaseNamespace)
 	}
-	if len(spec.Endpoints) != 1 {
-		t.Fatalf("PodMonitor: %d endpoints, want 1", len(spec.Endpoints))
-	}
-	ep := spec.Endpoints[0]
-	named := false
+	var ports []string
 	for _, c := range pod.Template.Spec.Containers {
 		for _, p := range c.Ports {
-			named = named || p.Name == ep.Port
+			ports = append(ports, p.Name)
 		}
 	}
-	if !named || ep.Port != "api" {
-		t.Errorf("PodMonitor endpoint port %q: want the container's api port", ep.Port)
-	}
-	if ep.Path != "/metrics" || ep.Scheme != "https" {
-		t.Errorf("PodMonitor endpoint %s://…%s: want https and /metrics", ep.Scheme, ep.Path)
-	}
-	want, _ := v.get("podMonitor.tlsConfig").(map[string]any)
-	if len(want) == 0 {
-		want = nil
-	}
-	if !reflect.DeepEqual(ep.TLSConfig, want) {
-		t.Errorf("PodMonitor endpoint tlsConfig %v, want podMonitor.tlsConfig verbatim: %v", ep.TLSConfig, want)
-	}
-	if ep.Interval != v.str("podMonitor.interval") || ep.ScrapeTimeout != v.str("podMonitor.scrapeTimeout") {
-		t.Errorf("PodMonitor interval %q, scrapeTimeout %q: want the values' %q and %q",
-			ep.Interval, ep.ScrapeTimeout, v.str("podMonitor.interval"), v.str("podMonitor.scrapeTimeout"))
-	}
+	checkEndpoint(t, "PodMonitor", spec.Endpoints, ports, v, "podMonitor")
 }
