@@ -22,14 +22,15 @@ demo: build ## the whole system on this host (as root): hub and gateway in names
 	$(BIN) demo $(DEMOFLAGS)
 
 DEB_ARCHES ?= amd64 arm64
+DIST       ?= dist
 
 # One static binary per architecture (CGO_ENABLED=0 cross builds), each
 # packaged by cmd/multilink-deb (nfpm as a library, pinned in go.mod) from
 # packaging/nfpm.yaml. The Debian version comes from VERSION (git describe).
-deb: ## build the Debian packages dist/multilink_<version>_<arch>.deb for amd64 and arm64
+deb: ## build the Debian packages dist/multilink_<version>_<arch>.deb for amd64 and arm64 (DIST=, DEB_ARCHES=, VERSION=)
 	@for arch in $(DEB_ARCHES); do \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/$$arch/multilink ./cmd/multilink || exit 1; \
-	  $(GO) run ./cmd/multilink-deb --arch $$arch --binary dist/$$arch/multilink --version '$(VERSION)' --out dist || exit 1; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/$$arch/multilink ./cmd/multilink || exit 1; \
+	  $(GO) run ./cmd/multilink-deb --arch $$arch --binary $(DIST)/$$arch/multilink --version '$(VERSION)' --out $(DIST) || exit 1; \
 	done
 
 # The eBPF objects are generated with Debian bookworm's clang-14 (pinned by
