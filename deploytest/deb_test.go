@@ -58,6 +58,7 @@ func buildDebs(t *testing.T) debs {
 // openvpn), upgrade, remove, purge (debootstrap; see debroot_test.go).
 func TestDeb(t *testing.T) {
 	requireTools(t, false, "make", "dpkg-deb", "systemd-analyze")
+	boot := startBootstrap(t)
 	d := buildDebs(t)
 	t.Run("control", func(t *testing.T) {
 		for p, want := range map[string]map[string]string{
@@ -130,7 +131,7 @@ func TestDeb(t *testing.T) {
 		}
 	})
 	t.Run("unit", func(t *testing.T) { verifyUnit(t, d.v1amd64) })
-	t.Run("root", func(t *testing.T) { testDebRoot(t, d) })
+	t.Run("root", func(t *testing.T) { testDebRoot(t, d, boot) })
 }
 
 // dpkgDeb runs dpkg-deb and returns its output, trimmed.

@@ -2,6 +2,8 @@ package deploytest
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,21 +26,70 @@ case "$*" in *is-enabled*) echo enabled ;; esac
 exit 0
 `
 
-// testDebRoot bootstraps a minimal Debian root (debootstrap
-// --variant=minbase, the mirror apt uses on this host) and, chrooted into
-// it, installs the v1 package with apt (which pulls openvpn), upgrades to
-// v2, removes and purges, asserting files, modes, the enable link, the
-// conffiles and the maintainer scripts' systemctl calls at each step.
-func testDebRoot(t *testing.T, d debs) {
-	requireTools(t, true, "debootstrap", "chroot")
-	root := filepath.Join(t.TempDir(), "root")
-	mirror := debMirror(t)
-	start := time.Now()
-	cmd := exec.Command("debootstrap", "--variant=minbase", debSuite, root, mirror)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("debootstrap --variant=minbase %s from %s: %v\n%s", debSuite, mirror, err, tail(out))
+// bootstrap is a debootstrap run in the background, started before the
+// packages are built (it downloads while they compile).
+type bootstrap struct {
+	root  string
+	done  chan struct{}
+	err   error
+	took  time.Duration
+	skip  string // why it was not started
+	where string // suite and mirror, for messages
+}
+
+// startBootstrap starts debootstrap --variant=minbase of debSuite from the
+// mirror apt uses on this host into a temporary dir, unless root or the
+// tools are missing (testDebRoot then skips, or fails under CI). The run
+// is cancelled and waited for when the test ends.
+func startBootstrap(t *testing.T) *bootstrap {
+	t.Helper()
+	b := &bootstrap{done: make(chan struct{})}
+	for _, n := range []string{"debootstrap", "chroot"} {
+		if _, err := exec.LookPath(n); err != nil {
+			b.skip = "missing command " + n + " (make deps installs it)"
+		}
 	}
-	t.Logf("debootstrap --variant=minbase %s from %s: %s", debSuite, mirror, time.Since(start).Round(time.Second))
+	if b.skip == "" && os.Geteuid() != 0 {
+		b.skip = "needs root"
+	}
+	if b.skip != "" {
+		close(b.done)
+		return b
+	}
+	b.root = filepath.Join(t.TempDir(), "root")
+	mirror := debMirror(t)
+	b.where = debSuite + " from " + mirror
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "debootstrap", "--variant=minbase", debSuite, b.root, mirror)
+	start := time.Now()
+	go func() {
+		defer close(b.done)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("%w\n%s", err, tail(out))
+		}
+		b.took = time.Since(start)
+	}()
+	t.Cleanup(func() { cancel(); <-b.done }) // before TempDir's removal
+	return b
+}
+
+// testDebRoot waits for the throwaway root (debootstrap --variant=minbase)
+// and, chrooted into it, installs the v1 package with apt (which pulls
+// openvpn), upgrades to v2, removes and purges, asserting files, modes,
+// the enable link, the conffiles and the maintainer scripts' systemctl
+// calls at each step.
+func testDebRoot(t *testing.T, d debs, b *bootstrap) {
+	if b.skip != "" {
+		requireTools(t, true, "debootstrap", "chroot") // skips, or fails under CI
+		t.Fatalf("bootstrap not started: %s", b.skip)
+	}
+	start := time.Now()
+	<-b.done
+	if b.err != nil {
+		t.Fatalf("debootstrap --variant=minbase %s: %v", b.where, b.err)
+	}
+	t.Logf("debootstrap --variant=minbase %s: %s, of which the test waited %s", b.where, b.took.Round(time.Second), time.Since(start).Round(time.Second))
+	root := b.root
 	r := chrootDir{t: t, root: root}
 	r.write("/usr/local/sbin/systemctl", systemctlStub, 0o755)
 	if err := os.MkdirAll(r.path("/run/systemd/system"), 0o755); err != nil {
