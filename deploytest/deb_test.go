@@ -202,10 +202,45 @@ func verifyUnit(t *testing.T, deb string) {
 	if out, err := verify(); err != nil || out != "" {
 		t.Errorf("systemd-analyze verify multilink.service: %v\n%s", err, out)
 	}
+	// ExecStart's flags are the daemon's: parsed, then -h answers 0.
+	argv := execStart(t, filepath.Join(units, "multilink.service"))
+	if argv[0] != "/usr/bin/multilink" || len(argv) < 2 || argv[1] != "daemon" {
+		t.Fatalf("ExecStart %q: want /usr/bin/multilink daemon ...", argv)
+	}
+	if out, err := exec.Command(filepath.Join(root, argv[0]), append(argv[1:], "-h")...).CombinedOutput(); err != nil {
+		t.Errorf("%s -h (ExecStart's flags): %v\n%s", strings.Join(argv, " "), err, out)
+	}
 	if err := os.Remove(filepath.Join(root, "usr", "bin", "multilink")); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := verify(); err == nil || !strings.Contains(out, "/usr/bin/multilink") {
 		t.Errorf("systemd-analyze verify passed a root without /usr/bin/multilink: %v %s", err, out)
 	}
+}
+
+// execStart is the unit's ExecStart command line, without the environment
+// variables it expands ($MULTILINK_OPTS: empty by default).
+func execStart(t *testing.T, unit string) []string {
+	t.Helper()
+	data, err := os.ReadFile(unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var argv []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "ExecStart="); ok {
+			if argv != nil {
+				t.Fatalf("%s: more than one ExecStart", unit)
+			}
+			for _, f := range strings.Fields(v) {
+				if !strings.HasPrefix(f, "$") {
+					argv = append(argv, f)
+				}
+			}
+		}
+	}
+	if len(argv) == 0 {
+		t.Fatalf("%s: no ExecStart", unit)
+	}
+	return argv
 }

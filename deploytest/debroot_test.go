@@ -2,7 +2,6 @@ package deploytest
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // debSuite is the Debian release of the throwaway root: this project's CI
@@ -59,8 +60,7 @@ func startBootstrap(t *testing.T) *bootstrap {
 	b.root = filepath.Join(t.TempDir(), "root")
 	mirror := debMirror(t)
 	b.where = debSuite + " from " + mirror
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "debootstrap", "--variant=minbase", debSuite, b.root, mirror)
+	cmd := exec.Command("debootstrap", "--variant=minbase", debSuite, b.root, mirror)
 	start := time.Now()
 	go func() {
 		defer close(b.done)
@@ -69,8 +69,28 @@ func startBootstrap(t *testing.T) *bootstrap {
 		}
 		b.took = time.Since(start)
 	}()
-	t.Cleanup(func() { cancel(); <-b.done }) // before TempDir's removal
+	// Not cancelled: killed, debootstrap would leave /proc mounted in the
+	// root. The test waits for it (a minute or so, also when -run leaves
+	// the root test out), then checks that nothing is mounted there.
+	t.Cleanup(func() { <-b.done; unmountUnder(t, b.root) }) // before TempDir's removal
 	return b
+}
+
+// unmountUnder fails on, and detaches, any mount below dir.
+func unmountUnder(t *testing.T, dir string) {
+	data, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], dir+"/") {
+			t.Errorf("%s is still mounted after debootstrap", f[1])
+			if err := unix.Unmount(f[1], unix.MNT_DETACH); err != nil {
+				t.Errorf("unmount %s: %v", f[1], err)
+			}
+		}
+	}
 }
 
 // testDebRoot waits for the throwaway root (debootstrap --variant=minbase)
