@@ -38,7 +38,8 @@
 //     the edited conffile kept, start/restart/stop taken at the right step,
 //     and after purge no config, state dir, enable link or mask. It needs
 //     root, debootstrap and the mirror: it skips without them, and fails
-//     under CI.
+//     under CI. TestDebConfigExamples parses the shipped config (nothing
+//     declared) and its examples, uncommented, with config.ParseFile.
 //
 // Helm comes from the Go module proxy (HelmModule at HelmVersion), built
 // once per test run into a temporary directory. A test skips only when Helm
