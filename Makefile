@@ -7,7 +7,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PKGS      := ./...
 IMAGE     ?= multilink:$(VERSION)
 
-.PHONY: help build demo test test-host test-unit test-vm bench lint clean deps generate check-generate chart-lint docker docs check-docs screenshots
+.PHONY: help build demo test test-host test-unit test-vm bench lint clean deps generate check-generate chart-lint docker docs check-docs screenshots deb
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
@@ -20,6 +20,18 @@ build: ## build the static binary bin/multilink
 
 demo: build ## the whole system on this host (as root): hub and gateway in namespaces, a failover timeline
 	$(BIN) demo $(DEMOFLAGS)
+
+DEB_ARCHES ?= amd64 arm64
+DIST       ?= dist
+
+# One static binary per architecture (CGO_ENABLED=0 cross builds), each
+# packaged by cmd/multilink-deb (nfpm as a library, pinned in go.mod) from
+# packaging/nfpm.yaml. The Debian version comes from VERSION (git describe).
+deb: ## build the Debian packages dist/multilink_<version>_<arch>.deb for amd64 and arm64 (DIST=, DEB_ARCHES=, VERSION=)
+	@for arch in $(DEB_ARCHES); do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/$$arch/multilink ./cmd/multilink || exit 1; \
+	  $(GO) run ./cmd/multilink-deb --arch $$arch --binary $(DIST)/$$arch/multilink --version '$(VERSION)' --out $(DIST) || exit 1; \
+	done
 
 # The eBPF objects are generated with Debian bookworm's clang-14 (pinned by
 # name in internal/bpf/gen.go); the multiarch dir holds asm/types.h.
@@ -68,4 +80,4 @@ docker: ## build the container image (IMAGE=multilink:<version>; needs a Docker 
 	docker build --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t $(IMAGE) .
 
 clean: ## remove build output
-	rm -rf bin
+	rm -rf bin dist

@@ -32,6 +32,20 @@
 //     Grafana's variables are put in PromQL terms) and checked the same way,
 //     then run by promtool over synthetic series: each alert must fire for
 //     its trouble and not for healthy series.
+//   - The Debian package (TestDeb): make deb builds v1 for amd64 and arm64
+//     and v2 for amd64; dpkg-deb shows their control fields, files, modes,
+//     conffiles and maintainer scripts; debug/elf their binaries' machine
+//     (static, x86-64 and AArch64); systemd-analyze verify checks the unit
+//     in a root made of the package's files (and fails without the
+//     ExecStart binary). Then debootstrap (minbase, bookworm, this host's
+//     apt mirror) makes a throwaway root where apt installs v1 (pulling
+//     openvpn), upgrades to v2, removes and purges it, with a recording
+//     systemctl standing in for systemd: files, modes, the enable link,
+//     the edited conffile kept, start/restart/stop taken at the right step,
+//     and after purge no config, state dir, enable link or mask. It needs
+//     root, debootstrap and the mirror: it skips without them, and fails
+//     under CI. TestDebConfigExamples parses the shipped config (nothing
+//     declared) and its examples, uncommented, with config.ParseFile.
 //
 // Helm comes from the Go module proxy (HelmModule at HelmVersion), built
 // once per test run into a temporary directory. A test skips only when Helm

@@ -26,6 +26,7 @@ import (
 	"github.com/multilink/multilink/internal/owner"
 	"github.com/multilink/multilink/internal/ping"
 	"github.com/multilink/multilink/internal/restapi"
+	"github.com/multilink/multilink/internal/sdnotify"
 	"github.com/multilink/multilink/internal/tunnel"
 )
 
@@ -211,6 +212,13 @@ func Run(ctx context.Context, o Options) error {
 	certs, err := apiCerts(ctx, o, log)
 	if err != nil {
 		return err
+	}
+	sd, ready := sdnotify.New(log), o.Ready
+	o.Ready = func(addr net.Addr) {
+		if ready != nil {
+			ready(addr)
+		}
+		notifyReady(ctx, sd, health{r: r})
 	}
 	return serve(ctx, log, o, share, router, certs)
 }

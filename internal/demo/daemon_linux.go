@@ -46,6 +46,10 @@ type DaemonOptions struct {
 	Listen   string         // --listen; the API is reached at 127.0.0.1:<its port> inside NS
 	Token    string         // written to <StateDir>.token (0600), passed as --token-file
 	Args     []string       // more flags
+	// Prefix, if set, is a command the daemon runs under (its argv before
+	// Bin): the unit test runs it under setpriv with the unit's
+	// capabilities.
+	Prefix []string
 }
 
 // StartDaemon runs `o.Bin daemon` in o.NS and waits (bounded) until its
@@ -67,7 +71,8 @@ func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 	// so that the parent-death signal is tied to a live thread.
 	go func() {
 		_ = nsthread.In(o.NS, func() error {
-			d.cmd = exec.Command(o.Bin, args...)
+			argv := append(append(append([]string(nil), o.Prefix...), o.Bin), args...)
+			d.cmd = exec.Command(argv[0], argv[1:]...)
 			d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
 			d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 			if err := d.cmd.Start(); err != nil {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 
 	"github.com/multilink/multilink/internal/nsthread"
@@ -22,6 +24,7 @@ func (m *Manager) runProcess(ctx context.Context, bin, conf string, out *output,
 		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 		cmd.WaitDelay = m.opts.StopTimeout
 		cmd.SysProcAttr = procAttr()
+		cmd.Env = childEnv(os.Environ())
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("start %s: %w", bin, err)
@@ -42,4 +45,17 @@ func (m *Manager) runProcess(ctx context.Context, bin, conf string, out *output,
 		}
 		return err
 	})
+}
+
+// childEnv is the daemon's environment without systemd's notify variables:
+// openvpn (built with systemd support) would otherwise send its own READY=1
+// and status lines to the daemon's unit.
+func childEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); k != "NOTIFY_SOCKET" && k != "WATCHDOG_USEC" && k != "WATCHDOG_PID" {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
