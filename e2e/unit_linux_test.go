@@ -107,10 +107,10 @@ func testUnitCapabilities(t *testing.T, driver string) {
 	}
 	waitActive(t, gw, "tap2", 30*time.Second)
 	pingOK(t, tp.gw, topology.HubTunnel)
-	if lines := gw.logLines("level=WARN"); len(lines) > 0 {
+	if lines := capabilityWarnings(gw); len(lines) > 0 {
 		t.Errorf("the gateway warned under the unit's capabilities:\n%s", strings.Join(lines, "\n"))
 	}
-	if lines := hub.logLines("level=WARN"); len(lines) > 0 {
+	if lines := capabilityWarnings(hub); len(lines) > 0 {
 		t.Errorf("the hub warned under the unit's capabilities:\n%s", strings.Join(lines, "\n"))
 	}
 	gwNotes.expect(t, gw.Pid(), "WATCHDOG=1\nSTATUS=ok: 0 servers, 1 client", 20*time.Second)
@@ -346,4 +346,18 @@ func (s *notifySocket) onlyFrom(t *testing.T, pid int) {
 	if len(s.seen) == 0 {
 		t.Error(errors.New("no notification at all"))
 	}
+}
+
+// capabilityWarnings are a daemon's warnings but a missed watchdog ping:
+// the test's 1 s ping interval is shorter than a server's start, which
+// holds the lock the liveness check takes (the unit's is 30 s); that the
+// pings arrive is checked on its own.
+func capabilityWarnings(d *daemon) []string {
+	var out []string
+	for _, l := range d.logLines("level=WARN") {
+		if !strings.Contains(l, "systemd watchdog: the liveness check took longer") {
+			out = append(out, l)
+		}
+	}
+	return out
 }
