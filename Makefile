@@ -7,7 +7,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PKGS      := ./...
 IMAGE     ?= multilink:$(VERSION)
 
-.PHONY: help build demo test test-host test-unit test-vm bench lint clean deps generate check-generate chart-lint docker docs check-docs screenshots deb
+.PHONY: help build demo test test-host test-deb test-unit test-vm bench lint clean deps generate check-generate chart-lint docker docs check-docs screenshots deb
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-14s %s\n", $$1, $$2}'
@@ -61,10 +61,16 @@ lint: ## gofmt and go vet
 test-unit: ## unit tests only, no privileges needed (privileged tests skip)
 	$(GO) test -count=1 $(PKGS)
 
-test: lint check-generate build test-host test-vm ## every test: generated objects, host kernel (unit + privileged, -race), the kernel lab
+test: lint check-generate build test-host test-deb test-vm ## every test: generated objects, host kernel (unit + privileged, -race), the Debian package, the kernel lab
 
-test-host: ## unit and privileged tests on this host's kernel (as root), with -race
-	$(GO) test -count=1 -race -timeout 15m $(PKGS)
+test-host: ## unit and privileged tests on this host's kernel (as root), with -race; the package test runs in test-deb
+	$(GO) test -count=1 -race -timeout 15m -skip '^TestDeb$$' $(PKGS)
+
+# On its own, not beside the e2e tests: it cross-compiles, compresses and
+# unpacks a Debian root, a load that stretched the failover engine's dead
+# times under an e2e flood test running beside it (a false switch).
+test-deb: ## the Debian package: make deb, then install, upgrade, remove and purge in a debootstrap root (as root)
+	$(GO) test -count=1 -timeout 15m -run '^TestDeb$$' -v ./deploytest
 
 test-vm: ## kernel lab: kernel tests and the end-to-end scenario on Debian 6.1 and 6.12 under QEMU
 	$(GO) run ./cmd/multilink-lab $(LABFLAGS)
