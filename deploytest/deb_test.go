@@ -131,7 +131,13 @@ func TestDeb(t *testing.T) {
 		}
 	})
 	t.Run("unit", func(t *testing.T) { verifyUnit(t, d.v1amd64) })
-	t.Run("root", func(t *testing.T) { testDebRoot(t, d, boot) })
+	rootOK := t.Run("root", func(t *testing.T) { testDebRoot(t, d, boot) })
+	t.Run("systemd", func(t *testing.T) {
+		if !rootOK {
+			t.Fatal("the root subtest failed: its root is no base for this one")
+		}
+		testDebSystemd(t, d, boot)
+	})
 }
 
 // dpkgDeb runs dpkg-deb and returns its output, trimmed.

@@ -42,9 +42,13 @@
 //     openvpn), upgrades to v2, removes and purges it, with a recording
 //     systemctl standing in for systemd: files, modes, the enable link,
 //     the edited conffile kept, start/restart/stop taken at the right step,
-//     and after purge no config, state dir, enable link or mask. It needs
-//     root, debootstrap and the mirror: it skips without them, and fails
-//     under CI. TestDebConfigExamples parses the shipped config (nothing
+//     and after purge no config, state dir, enable link or mask. Then that
+//     root, with systemd added, boots under systemd-nspawn: the package's
+//     postinst starts the unit under a real systemd, a hub (the unit) and a
+//     gateway (a second instance of it in another network namespace) bond
+//     over real OpenVPN tunnels with every sandboxing setting in force, and
+//     systemctl stop leaves nothing. It needs root, debootstrap, the mirror
+//     and systemd-nspawn: it skips without them, and fails under CI. TestDebConfigExamples parses the shipped config (nothing
 //     declared) and its examples, uncommented, with config.ParseFile.
 //
 // Helm comes from the Go module proxy (HelmModule at HelmVersion), built

@@ -35,8 +35,8 @@ const unitFile = "../packaging/multilink.service"
 // brings the bond up through real OpenVPN tunnels (openvpn dropped to
 // nobody) and traffic flows; watchdog pings follow, STOPPING=1 at SIGTERM,
 // every message from the daemon (never openvpn), and nothing is left.
-// The unit's other settings (ProtectSystem, DeviceAllow, ...) are checked
-// by systemd-analyze verify in deploytest, not exercised here.
+// The unit's other settings (ProtectSystem, DeviceAllow, ...) are not
+// exercised here: deploytest's TestDeb/systemd runs the unit under systemd.
 func TestUnitCapabilities(t *testing.T) {
 	for _, driver := range drivers {
 		t.Run(driver, func(t *testing.T) { testUnitCapabilities(t, driver) })
