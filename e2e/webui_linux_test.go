@@ -191,6 +191,19 @@ func TestWebUIBrowser(t *testing.T) {
 			chromedp.WithPollingTimeout(5*time.Second), chromedp.WithPollingInterval(20*time.Millisecond))
 	}
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	// click clicks sel with the mouse; the page redraws a bond's table on
+	// its refreshes, so the node found can be replaced before the click
+	// lands ("Could not find node with given id"): then it finds it again,
+	// a few times at most.
+	click := func(sel string) error {
+		var err error
+		for range 5 {
+			if err = chromedp.Do(ctx, chromedp.Click(css(sel))); err == nil || !strings.Contains(err.Error(), "Could not find node") {
+				return err
+			}
+		}
+		return err
+	}
 
 	if os.Getenv(uiRoleEnv) == "hub" {
 		bridge := `section.bridge[data-bridge="br0"]`
@@ -240,15 +253,21 @@ func TestWebUIBrowser(t *testing.T) {
 			if err := chromedp.Do(ctx,
 				chromedp.SendKeys(css("#token"), os.Getenv(uiTokenEnv)),
 				chromedp.Click(css("#token-save")),
-				textIs("#token-state", "token kept for this tab"),
-				chromedp.Click(css(fmt.Sprintf(`button.pin[data-link=%q]`, link))),
-				textIs("#active-bond0", link),
-				textIs("#message", "pin bond0 to "+link+": done")); err != nil {
+				textIs("#token-state", "token kept for this tab")); err != nil {
+				t.Fatalf("token: %v", err)
+			}
+			if err := click(fmt.Sprintf(`button.pin[data-link=%q]`, link)); err != nil {
+				t.Fatalf("pin %s: %v", link, err)
+			}
+			if err := chromedp.Do(ctx, textIs("#active-bond0", link), textIs("#message", "pin bond0 to "+link+": done")); err != nil {
 				t.Fatalf("pin %s: %v", link, err)
 			}
 			say("PINNED %s active %s after the click", link, time.Since(start).Round(time.Millisecond))
 		case "UNPIN":
-			if err := chromedp.Do(ctx, chromedp.Click(css(`button.unpin`)), textIs("#active-bond0", "tap1")); err != nil {
+			if err := click(`button.unpin`); err != nil {
+				t.Fatalf("unpin: %v", err)
+			}
+			if err := chromedp.Do(ctx, textIs("#active-bond0", "tap1")); err != nil {
 				t.Fatalf("unpin: %v", err)
 			}
 			say("UNPINNED")
