@@ -83,7 +83,14 @@ func startDaemon(t testing.TB, ns *nstest.NS, addr, token string, extra ...strin
 // startDaemonIn is startDaemon on a given state dir.
 func startDaemonIn(t testing.TB, ns *nstest.NS, addr, token, stateDir string, extra ...string) *daemon {
 	t.Helper()
-	dd, err := demo.StartDaemon(context.Background(), demo.DaemonOptions{Name: ns.Name, NS: netns.NsHandle(ns.Fd()),
+	return launchDaemon(t, ns, addr, token, stateDir, nil, extra)
+}
+
+// launchDaemon is startDaemonIn with the daemon run under prefix (a
+// command such as setpriv; nil: none).
+func launchDaemon(t testing.TB, ns *nstest.NS, addr, token, stateDir string, prefix, extra []string) *daemon {
+	t.Helper()
+	dd, err := demo.StartDaemon(context.Background(), demo.DaemonOptions{Name: ns.Name, NS: netns.NsHandle(ns.Fd()), Prefix: prefix,
 		Bin: buildBinary(t), StateDir: stateDir, Listen: addr, Token: token, Args: append([]string{"--log-level", "debug"}, extra...)})
 	if err != nil {
 		t.Fatalf("daemon in %s: %v", ns.Name, err)

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -13,10 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/multilink/multilink/internal/demo"
 	"github.com/multilink/multilink/internal/nstest"
 	"github.com/multilink/multilink/internal/topology"
 )
@@ -138,22 +135,7 @@ func startUnitDaemon(t *testing.T, ns *nstest.NS, addr string, prefix []string, 
 	t.Helper()
 	t.Setenv("NOTIFY_SOCKET", notify)
 	t.Setenv("WATCHDOG_USEC", "2000000")
-	stateDir := filepath.Join(t.TempDir(), "state")
-	dd, err := demo.StartDaemon(context.Background(), demo.DaemonOptions{Name: ns.Name, NS: netns.NsHandle(ns.Fd()), Prefix: prefix,
-		Bin: buildBinary(t), StateDir: stateDir, Listen: addr, Token: testToken, Args: append([]string{"--log-level", "debug"}, extra...)})
-	if err != nil {
-		t.Fatalf("daemon in %s: %v", ns.Name, err)
-	}
-	d := &daemon{Daemon: dd, t: t, ns: ns, stateDir: stateDir, addr: addr, token: testToken, extra: extra}
-	t.Cleanup(func() {
-		if err := d.Stop(); err != nil {
-			t.Errorf("stop daemon in %s: %v", ns.Name, err)
-		}
-		if t.Failed() {
-			t.Logf("daemon %s log:\n%s", ns.Name, d.Logs(0))
-		}
-	})
-	return d
+	return launchDaemon(t, ns, addr, testToken, filepath.Join(t.TempDir(), "state"), prefix, extra)
 }
 
 // unitCaps reads CapabilityBoundingSet from the unit file.
