@@ -144,7 +144,7 @@ func (s *dataplane) Up(ctx context.Context, b BondUp) error {
 		return nil
 	}
 	err := s.brain.Add(ctx, failover.EngineOptions{Bond: b.Bond, Links: b.Taps, Primary: b.Primary,
-		Policy: s.policy, Steerer: steerer{s}, Prober: s.monitor, Pressure: s.pressure()})
+		Policy: s.policy, Steerer: steerer{s}, Prober: s.monitor, Pressure: s.pressure(), Resume: b.Resumed})
 	if err != nil {
 		undo()
 		s.mu.Lock()
