@@ -1,0 +1,127 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/multilink/multilink/internal/bpfpin"
+	"github.com/multilink/multilink/internal/owner"
+	"github.com/multilink/multilink/internal/tunnel"
+)
+
+// Keep is what the daemon's exit leaves of the data plane it runs
+// (--keep-dataplane).
+type Keep string
+
+// Keep modes.
+const (
+	// KeepNone: the exit removes everything (without the flag).
+	KeepNone Keep = ""
+	// KeepAll: the exit leaves every kernel object, pin and openvpn
+	// process: the next daemon adopts them and forwarding never stops.
+	KeepAll Keep = "all"
+	// KeepKernel: the exit leaves kernel objects and pins but ends the
+	// openvpn processes (a container's processes end with it anyway).
+	KeepKernel Keep = "kernel"
+)
+
+// ParseKeep reads --keep-dataplane's value: true or all, kernel, false or
+// none.
+func ParseKeep(s string) (Keep, error) {
+	switch s {
+	case "true", "all":
+		return KeepAll, nil
+	case "kernel":
+		return KeepKernel, nil
+	case "false", "none", "":
+		return KeepNone, nil
+	}
+	return KeepNone, fmt.Errorf("--keep-dataplane=%s: want all (the flag alone), kernel or none", s)
+}
+
+// DefaultBPFFS is where the daemon pins eBPF objects when --bpffs does not
+// say otherwise.
+const DefaultBPFFS = "/sys/fs/bpf"
+
+// pinDir readies <bpffs>/multilink/<instance> for the data plane's pins
+// (a bpffs is mounted there when none is and the daemon may). Without one
+// it returns "" and a warning: eBPF objects then end with the daemon
+// (the eBPF bond stops forwarding at its exit on a TCX kernel).
+func pinDir(bpffs string, mark owner.Mark, log *slog.Logger) (string, string) {
+	if bpffs == "" {
+		bpffs = DefaultBPFFS
+	}
+	mounted, err := bpfpin.Ensure(bpffs, log)
+	if err != nil {
+		w := fmt.Sprintf("--bpffs %s: %v: eBPF programs and maps end with this daemon (an eBPF bond stops forwarding while it restarts)", bpffs, err)
+		log.Warn(w)
+		return "", w
+	}
+	if mounted {
+		log.Info("mounted a bpf file system for the data plane's pins", "dir", bpffs)
+	}
+	return bpfpin.Dir(bpffs, mark.Instance()), ""
+}
+
+// sweepLeftovers removes what an earlier run of this state dir left and
+// this one did not adopt (servers and clients no longer desired, or
+// started anew): openvpn processes no tunnel runs, interfaces of ours no
+// server or client uses, policy routing no client uses. It runs once the
+// desired entries were started; one still pending is rebuilt at its start.
+func sweepLeftovers(ctx context.Context, nl *netlink.Handle, mark owner.Mark, r *roles, tunnels *tunnel.Manager, log *slog.Logger) error {
+	var errs []error
+	if err := tunnels.EndUnclaimed(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("end the openvpn an earlier run left: %w", err))
+	}
+	used := append(r.gw.Interfaces(), r.hub.Interfaces()...)
+	keep := func(name string) bool { return slices.Contains(used, name) }
+	if _, err := owner.Sweep(nl, mark, keep, log); err != nil {
+		errs = append(errs, fmt.Errorf("remove what an earlier run left: %w", err))
+	}
+	if err := r.gw.SweepRoutes(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// leave ends the daemon's part and lets the data plane run on (exit with
+// --keep-dataplane): the retries and engines stop, every handle closes,
+// and bonds, bridges, TAPs, routes, pins and (KeepAll) the openvpn
+// processes stay for the next daemon of this state dir to adopt.
+func leave(log *slog.Logger, keep Keep, r *roles, tunnels *tunnel.Manager) {
+	r.stopRetries()
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := r.gw.Leave(ctx); err != nil {
+		log.Error("let go of the clients' data plane", "err", err)
+	}
+	if err := r.hub.Leave(ctx); err != nil {
+		log.Error("let go of the servers", "err", err)
+	}
+	if err := tunnels.Release(ctx, keep == KeepKernel); err != nil {
+		log.Error("let go of the tunnels", "err", err)
+	}
+	what := "bridges, bonds, tunnels and their openvpn"
+	if keep == KeepKernel {
+		what = "bridges, bonds and TAPs (the openvpn processes were ended)"
+	}
+	log.Info("stopped; the data plane stays: "+what+"; the next daemon with this state dir takes it over, multilink purge removes it",
+		"keep_dataplane", string(keep))
+}
+
+// effectiveKeep is keep, made KeepKernel when the daemon is the first
+// process of its PID namespace (a container): every other process of the
+// namespace ends with it, openvpn too.
+func effectiveKeep(keep Keep, log *slog.Logger) Keep {
+	if keep == KeepAll && os.Getpid() == 1 {
+		log.Info("--keep-dataplane=all taken as kernel: this daemon is PID 1 of its PID namespace (a container), whose processes end with it")
+		return KeepKernel
+	}
+	return keep
+}
