@@ -1,0 +1,254 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/multilink/multilink/api"
+	"github.com/multilink/multilink/internal/demo"
+	"github.com/multilink/multilink/internal/nstest"
+	"github.com/multilink/multilink/internal/topology"
+)
+
+// keepBound is the longest silence a restart with --keep-dataplane may
+// cause in a 10 ms echo stream (the issue's goal), and keepLost the lost
+// echoes allowed: none.
+const (
+	keepBound = 100 * time.Millisecond
+	keepLost  = 0
+	keepEcho  = 10 * time.Millisecond
+)
+
+// streams are a 10 ms echo stream each way through the bond.
+type streams struct{ up, down *demo.Prober }
+
+func startStreams(t testing.TB, tp *testbed) streams {
+	t.Helper()
+	s := streams{up: newEcho(t, tp.gw, topology.HubTunnel), down: newEcho(t, tp.hub, topology.GwTunnel)}
+	waitFlowing(t, s.up)
+	waitFlowing(t, s.down)
+	return s
+}
+
+func newEcho(t testing.TB, ns *nstest.NS, dst string) *demo.Prober {
+	t.Helper()
+	p, err := demo.NewProber(netns.NsHandle(ns.Fd()), netip.MustParseAddr(dst), keepEcho)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go p.Run(ctx)
+	return p
+}
+
+// window is what the streams saw between from and to (ask once the
+// replies had time to arrive).
+func (s streams) window(from, to time.Time) (gapUp, gapDown time.Duration, lostUp, lostDown int) {
+	gapUp, gapDown = s.up.GapAround(from, to), s.down.GapAround(from, to)
+	lostUp, _ = s.up.Lost(from, to.Add(-time.Second))
+	lostDown, _ = s.down.Lost(from, to.Add(-time.Second))
+	return
+}
+
+// dataplaneIDs is what must not change when a daemon's data plane is
+// adopted: its openvpn processes and the bond's or bridge's ifindex.
+func dataplaneIDs(t testing.TB, ns *nstest.NS, link string) string {
+	t.Helper()
+	l, err := ns.Handle.LinkByName(link)
+	if err != nil {
+		t.Fatalf("%s in %s: %v", link, ns.Name, err)
+	}
+	pids := openvpnPids(t, ns)
+	slices.Sort(pids)
+	return fmt.Sprintf("%s %s#%d", strings.Join(pids, ","), link, l.Attrs().Index)
+}
+
+// switchesSince lists bond0's switches since from.
+func switchesSince(t testing.TB, gw *daemon, from time.Time) []string {
+	t.Helper()
+	var out []string
+	for _, e := range events(t, gw, from, time.Now()) {
+		if e.Kind == api.EventSwitch {
+			out = append(out, e.From+"->"+e.To+" ("+e.Reason+")")
+		}
+	}
+	return out
+}
+
+// restartKept ends d (SIGTERM, or SIGKILL when kill) and starts it again
+// on the same state dir, then waits until it reports health ok.
+func restartKept(t testing.TB, d *daemon, kill bool) *daemon {
+	t.Helper()
+	var err error
+	if kill {
+		err = d.Kill()
+	} else {
+		err = d.stop()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := d.again(t)
+	waitHealthy(t, n, 60*time.Second)
+	return n
+}
+
+// waitHealthy waits (bounded) until d's /health says ok.
+func waitHealthy(t testing.TB, d *daemon, within time.Duration) {
+	t.Helper()
+	var rep struct {
+		Status string `json:"status"`
+	}
+	if waitFor(t, within, 100*time.Millisecond, func() bool {
+		return d.call(http.MethodGet, "/health", nil, &rep) == http.StatusOK && rep.Status == "ok"
+	}) {
+		return
+	}
+	t.Fatalf("%s: /health %q after %s\n%s", d.ns.Name, rep.Status, within, d.Logs(40))
+}
+
+// TestKeepDataplane: with --keep-dataplane the hub's and the gateway's
+// daemons are restarted (SIGTERM) and killed (-9) and started again under
+// two 10 ms echo streams: the next daemon adopts the openvpn processes,
+// the bond or bridge and the eBPF programs as they are (same pids, same
+// ifindex), the engine resumes on the same link, and neither stream sees a
+// gap over keepBound or loses an echo.
+func TestKeepDataplane(t *testing.T) {
+	nstest.RequireCommand(t, "openvpn")
+	for _, driver := range splitDrivers() {
+		t.Run(driver, func(t *testing.T) {
+			tp := newTopology(t)
+			requireDriver(t, tp, driver)
+			hub, gw := scenario(t, tp, specClientBody(t), driver, "--keep-dataplane")
+			waitActive(t, gw, "tap1", 30*time.Second)
+			s := startStreams(t, tp)
+			for _, c := range []struct {
+				name string
+				d    **daemon
+				kill bool
+			}{{"gateway SIGTERM", &gw, false}, {"gateway kill -9", &gw, true}, {"hub SIGTERM", &hub, false}, {"hub kill -9", &hub, true}} {
+				d := *c.d
+				link := "bond0"
+				if d == hub {
+					link = "br0"
+				}
+				before := dataplaneIDs(t, d.ns, link)
+				from := time.Now().Add(-time.Second)
+				*c.d = restartKept(t, d, c.kill)
+				waitActive(t, gw, "tap1", 10*time.Second)
+				time.Sleep(2 * time.Second) // late replies, and the engine's first decisions
+				to := time.Now()
+				gu, gd, lu, ld := s.window(from, to)
+				t.Logf("%s, %s: longest gap gateway->hub %s, hub->gateway %s; lost %d and %d", driver, c.name, gu.Round(time.Millisecond), gd.Round(time.Millisecond), lu, ld)
+				if after := dataplaneIDs(t, (*c.d).ns, link); after != before {
+					t.Errorf("%s: data plane %s before, %s after: want it adopted as it was", c.name, before, after)
+				}
+				if gu > keepBound || gd > keepBound || lu+ld > keepLost {
+					t.Errorf("%s: gaps %s / %s, lost %d / %d: want at most %s and %d lost", c.name, gu, gd, lu, ld, keepBound, keepLost)
+				}
+				if sw := switchesSince(t, gw, from); len(sw) > 0 {
+					t.Errorf("%s: the restart caused switches %v", c.name, sw)
+				}
+			}
+		})
+	}
+}
+
+// TestKeepDesiredChanged: a client removed from the desired state while
+// the gateway daemon (--keep-dataplane) was down is gone after its next
+// start: bond, TAPs, the eBPF bond's pair and pins, policy routing and
+// openvpn processes.
+func TestKeepDesiredChanged(t *testing.T) {
+	nstest.OneLabKernel(t)
+	tp := newTopology(t)
+	_, gw := scenario(t, tp, specClientBody(t), "ebpf", "--keep-dataplane")
+	if err := gw.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := links(t, tp.gw); len(got) <= 3 {
+		t.Fatalf("interfaces after a kept exit: %v, want the bond and TAPs still there", got)
+	}
+	if err := os.WriteFile(filepath.Join(gw.stateDir, "state.json"), []byte("{}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gw = gw.again(t)
+	waitHealthy(t, gw, 30*time.Second)
+	if got := links(t, tp.gw); len(got) != 3 {
+		t.Errorf("interfaces after the restart: %v, want lo, u1, u2 only", got)
+	}
+	if rules := ourRules(t, tp.gw); len(rules) != 0 {
+		t.Errorf("policy rules after the restart: %q, want none", rules)
+	}
+	if pids := openvpnPids(t, tp.gw); len(pids) != 0 {
+		t.Errorf("openvpn %v still runs", pids)
+	}
+}
+
+// TestPurge: purge refuses while the daemon runs, and after a kept exit
+// leaves nothing: no interface, rule, route, pin or openvpn process, and
+// the state dir as an exit without --keep-dataplane leaves it.
+func TestPurge(t *testing.T) {
+	nstest.OneLabKernel(t)
+	tp := newTopology(t)
+	hub, gw := scenario(t, tp, specClientBody(t), "ebpf", "--keep-dataplane")
+	bin := buildBinary(t)
+	out, err := gw.ns.Command(context.Background(), bin, "purge", "--state-dir", gw.stateDir, "--bpffs", gw.flagValue("--bpffs")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "stop it first") {
+		t.Fatalf("purge beside a running daemon: %v\n%s\nwant a refusal", err, out)
+	}
+	if got := links(t, tp.gw); len(got) <= 3 {
+		t.Fatalf("the refused purge removed interfaces: %v", got)
+	}
+	for _, d := range []*daemon{gw, hub} {
+		go func() { time.Sleep(500 * time.Millisecond); _ = d.stop() }()
+		d.purge(t, "--wait", "30s") // waits for the stop
+	}
+	for _, ns := range []*nstest.NS{tp.gw, tp.hub} {
+		if got := links(t, ns); len(got) != 3 {
+			t.Errorf("%s: interfaces after purge: %v, want lo and the underlays", ns.Name, got)
+		}
+		if pids := openvpnPids(t, ns); len(pids) != 0 {
+			t.Errorf("%s: openvpn %v after purge", ns.Name, pids)
+		}
+	}
+	if rules := ourRules(t, tp.gw); len(rules) != 0 {
+		t.Errorf("policy rules after purge: %q", rules)
+	}
+	for _, d := range []*daemon{gw, hub} {
+		var pins []string
+		_ = filepath.WalkDir(filepath.Join(d.flagValue("--bpffs"), "multilink"), func(p string, e os.DirEntry, err error) error {
+			if err == nil && !e.IsDir() {
+				pins = append(pins, p)
+			}
+			return nil
+		})
+		if len(pins) > 0 {
+			t.Errorf("%s: pins left after purge: %v", d.ns.Name, pins)
+		}
+		for _, pat := range []string{"*.conf", "*.pid", "*.log"} {
+			if left, _ := filepath.Glob(filepath.Join(d.stateDir, "tunnels", pat)); len(left) > 0 {
+				t.Errorf("%s: files left after purge: %v", d.ns.Name, left)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(d.stateDir, "state.json")); err != nil {
+			t.Errorf("%s: the desired state went with the purge: %v", d.ns.Name, err)
+		}
+	}
+	var st map[string]json.RawMessage
+	data, _ := os.ReadFile(filepath.Join(gw.stateDir, "state.json"))
+	if json.Unmarshal(data, &st) != nil || len(st["clients"]) < 3 {
+		t.Errorf("the gateway's desired state after purge: %s", data)
+	}
+}
