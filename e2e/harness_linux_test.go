@@ -91,13 +91,19 @@ func startDaemonIn(t testing.TB, ns *nstest.NS, addr, token, stateDir string, ex
 // command such as setpriv; nil: none).
 func launchDaemon(t testing.TB, ns *nstest.NS, addr, token, stateDir string, prefix, extra []string) *daemon {
 	t.Helper()
+	return launchBinary(t, buildBinary(t), ns, addr, token, stateDir, prefix, extra)
+}
+
+// launchBinary is launchDaemon with the multilink binary bin.
+func launchBinary(t testing.TB, bin string, ns *nstest.NS, addr, token, stateDir string, prefix, extra []string) *daemon {
+	t.Helper()
 	if !slices.ContainsFunc(extra, func(a string) bool { return strings.HasPrefix(a, "--bpffs") }) {
 		// A private bpf file system for the daemon's pins, kept by again
 		// (the host's /sys/fs/bpf is left alone).
 		extra = append(slices.Clone(extra), "--bpffs", nstest.BPFFS(t))
 	}
 	dd, err := demo.StartDaemon(context.Background(), demo.DaemonOptions{Name: ns.Name, NS: netns.NsHandle(ns.Fd()), Prefix: prefix,
-		Bin: buildBinary(t), StateDir: stateDir, Listen: addr, Token: token, Args: append([]string{"--log-level", "debug"}, extra...)})
+		Bin: bin, StateDir: stateDir, Listen: addr, Token: token, Args: append([]string{"--log-level", "debug"}, extra...)})
 	if err != nil {
 		t.Fatalf("daemon in %s: %v", ns.Name, err)
 	}
@@ -151,6 +157,13 @@ func (d *daemon) purge(t testing.TB, extra ...string) {
 func (d *daemon) again(t testing.TB) *daemon {
 	t.Helper()
 	return startDaemonIn(t, d.ns, d.addr, d.token, d.stateDir, d.extra...)
+}
+
+// againWith starts a new daemon of binary bin with the same state dir and
+// flags extra (the old one must have ended): an upgrade, or other flags.
+func (d *daemon) againWith(t testing.TB, bin string, extra []string) *daemon {
+	t.Helper()
+	return launchBinary(t, bin, d.ns, d.addr, d.token, d.stateDir, nil, extra)
 }
 
 // stop ends the daemon with SIGTERM (as Kubernetes does) and waits for it.
