@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -101,6 +102,24 @@ func TestKeepOutlivesDaemon(t *testing.T) {
 			logText, err := os.ReadFile(filepath.Join(dir, "tap1.log"))
 			if err != nil || !strings.Contains(string(logText), "OpenVPN 2.") {
 				t.Errorf("log file %q %v, want openvpn's start lines", logText, err)
+			}
+
+			// The next daemon adopts the orphan (not its child: waited on
+			// and signalled through a pidfd) and can stop it.
+			m := nsManagerWith(t, ns, Options{Dir: dir, Logger: testLogger(t), Keep: true, StopTimeout: 3 * time.Second})
+			if err := m.Start(context.Background(), Spec{Tap: "tap1", Role: Server, Port: 1191, KeyFile: key}); err != nil {
+				t.Fatal(err)
+			}
+			if st, _ := m.Status("tap1"); !st.Running || st.PID != pid {
+				t.Fatalf("after Start: %+v, want the orphan %d adopted", st, pid)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := m.Stop(ctx, "tap1"); err != nil {
+				t.Fatal(err)
+			}
+			if !processGone(pid, conf) {
+				t.Errorf("adopted orphan %d survived Stop", pid)
 			}
 		})
 	}
