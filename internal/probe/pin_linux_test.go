@@ -1,0 +1,190 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/multilink/multilink/api"
+	"github.com/multilink/multilink/internal/nstest"
+	"github.com/multilink/multilink/internal/tcattach"
+)
+
+// kept is what a link must keep across a Release and a new Monitor's Add.
+type kept struct {
+	idx         uint32
+	mac         net.HardwareAddr
+	adopted     bool
+	counters    api.LinkCounters
+	lastReplyNs uint64
+}
+
+func keptOf(t *testing.T, m *Monitor, tap string) kept {
+	t.Helper()
+	m.mu.Lock()
+	p, ok := m.links[tap]
+	m.mu.Unlock()
+	if !ok {
+		t.Fatalf("%s is not probed", tap)
+	}
+	kv, err := m.obj.readLink(p.obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kept{idx: p.obj.idx, mac: p.base, adopted: p.adopted, counters: kv.LinkCounters, lastReplyNs: kv.lastReplyNs}
+}
+
+// pinnedMonitor is a Monitor on the world's gateway with both TAPs added;
+// it is closed when the test ends unless released before.
+func (w *world) pinnedMonitor(t *testing.T, opts Options) *Monitor {
+	t.Helper()
+	opts.NetNS = w.gw.Path()
+	m, err := NewMonitor(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	for _, tap := range []string{"tap1", "tap2"} {
+		if err := m.Add(context.Background(), LinkSpec{Bond: "bond0", Link: tap, Target: hubIP, Active: tap == "tap1"}); err != nil {
+			t.Fatalf("add %s: %v", tap, err)
+		}
+	}
+	return m
+}
+
+// attachedOnce fails unless exactly one program of ours runs in each
+// direction of dev.
+func attachedOnce(t *testing.T, w *world, mode, dev string) {
+	t.Helper()
+	if mode == tcattach.TCX {
+		for _, at := range []ebpf.AttachType{ebpf.AttachTCXIngress, ebpf.AttachTCXEgress} {
+			if n := tcxPrograms(t, w.gw, dev, at); n != 1 {
+				t.Errorf("%s: %d TCX programs (%s), want 1", dev, n, at)
+			}
+		}
+		return
+	}
+	if n := ourFilters(t, w.gw, dev); n != 2 {
+		t.Errorf("%s: %d filters of ours, want 2 (one each way)", dev, n)
+	}
+}
+
+// notAttached fails if a program of ours is left on dev.
+func notAttached(t *testing.T, w *world, mode, dev string) {
+	t.Helper()
+	if mode == tcattach.TCX {
+		for _, at := range []ebpf.AttachType{ebpf.AttachTCXIngress, ebpf.AttachTCXEgress} {
+			if n := tcxPrograms(t, w.gw, dev, at); n != 0 {
+				t.Errorf("%s: %d TCX programs left (%s)", dev, n, at)
+			}
+		}
+		return
+	}
+	if n := ourFilters(t, w.gw, dev); n != 0 {
+		t.Errorf("%s: %d filters of ours left", dev, n)
+	}
+}
+
+// TestMonitorAdoptsPins: a Monitor releases its links (stays attached and
+// pinned); the next one with the same PinDir takes them over: same index,
+// same probe MAC, counters and last reply kept, replies keep coming. A link
+// whose pins are damaged is loaded afresh and its attachment replaced.
+// Close unpins everything. Both attach modes run on the host (legacy
+// forced), so both paths run in every CI.
+func TestMonitorAdoptsPins(t *testing.T) {
+	w := newWorld(t)
+	for _, mode := range []string{tcattach.Legacy, tcattach.TCX} {
+		t.Run(mode, func(t *testing.T) {
+			if mode == tcattach.TCX && !haveTCX(t) {
+				t.Skip("TCX needs Linux 6.6; the lab's 6.1 runs the legacy case")
+			}
+			opts := Options{Attach: mode, PinDir: filepath.Join(bpffs(t), "probe"), Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}
+			m1 := w.pinnedMonitor(t, opts)
+			waitReplies(t, m1, "tap1", 10, 30*time.Second)
+			waitReplies(t, m1, "tap2", 1, 20*time.Second)
+			before := map[string]kept{"tap1": keptOf(t, m1, "tap1"), "tap2": keptOf(t, m1, "tap2")}
+			if err := m1.Release(); err != nil {
+				t.Fatalf("release: %v", err)
+			}
+			for _, tap := range []string{"tap1", "tap2"} {
+				attachedOnce(t, w, mode, tap)
+			}
+
+			m2 := w.pinnedMonitor(t, opts)
+			for _, tap := range []string{"tap1", "tap2"} {
+				b, a := before[tap], keptOf(t, m2, tap)
+				if !a.adopted || a.idx != b.idx || a.mac.String() != b.mac.String() {
+					t.Errorf("%s: adopted %t, index %d, probe MAC %s; before: index %d, probe MAC %s", tap, a.adopted, a.idx, a.mac, b.idx, b.mac)
+				}
+				if c, d := a.counters, b.counters; c.ProbesSent < d.ProbesSent || c.ProbeReplies < d.ProbeReplies ||
+					c.ArpRequests < d.ArpRequests || c.ArpReplies < d.ArpReplies || c.RxFrames < d.RxFrames || c.TxFrames < d.TxFrames {
+					t.Errorf("%s: counters went back: %+v, before %+v", tap, c, d)
+				}
+				if a.lastReplyNs < b.lastReplyNs {
+					t.Errorf("%s: last reply at %d ns, before %d ns", tap, a.lastReplyNs, b.lastReplyNs)
+				}
+				attachedOnce(t, w, mode, tap)
+			}
+			waitReplies(t, m2, "tap1", before["tap1"].counters.ProbeReplies+10, 20*time.Second)
+			if a := keptOf(t, m2, "tap1"); a.lastReplyNs <= before["tap1"].lastReplyNs {
+				t.Errorf("tap1: no reply after the take-over (last reply %d ns, before %d ns)", a.lastReplyNs, before["tap1"].lastReplyNs)
+			}
+			if lr := m2.LastReply("tap1"); time.Since(lr) > 5*time.Second {
+				t.Errorf("tap1: LastReply %v ago", time.Since(lr))
+			}
+
+			// tap2's pins damaged while no Monitor runs: tap2 is loaded
+			// afresh (same index: its entry in the links map), tap1 taken
+			// over.
+			before = map[string]kept{"tap1": keptOf(t, m2, "tap1"), "tap2": keptOf(t, m2, "tap2")}
+			if err := m2.Release(); err != nil {
+				t.Fatalf("release: %v", err)
+			}
+			if err := os.Remove(filepath.Join(opts.PinDir, "links", "tap2", pinEgress)); err != nil {
+				t.Fatal(err)
+			}
+			m3 := w.pinnedMonitor(t, opts)
+			if a, b := keptOf(t, m3, "tap1"), before["tap1"]; !a.adopted || a.mac.String() != b.mac.String() {
+				t.Errorf("tap1 not taken over: %+v, before %+v", a, b)
+			}
+			a, b := keptOf(t, m3, "tap2"), before["tap2"]
+			if a.adopted || a.mac.String() == b.mac.String() || a.idx != b.idx {
+				t.Errorf("tap2 with a damaged pin: adopted %t, index %d, probe MAC %s; before: index %d, probe MAC %s", a.adopted, a.idx, a.mac, b.idx, b.mac)
+			}
+			for _, tap := range []string{"tap1", "tap2"} {
+				attachedOnce(t, w, mode, tap)
+			}
+			waitReplies(t, m3, "tap2", 1, 20*time.Second)
+
+			if err := m3.Close(); err != nil {
+				t.Fatalf("close: %v", err)
+			}
+			if _, err := os.Stat(opts.PinDir); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("pin dir after Close: %v", err)
+			}
+			for _, tap := range []string{"tap1", "tap2"} {
+				notAttached(t, w, mode, tap)
+			}
+		})
+	}
+}
+
+// bpffs is a private bpf filesystem for the test.
+func bpffs(t *testing.T) string {
+	t.Helper()
+	nstest.RequireAdmin(t)
+	dir := t.TempDir()
+	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0700"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	return dir
+}
