@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -129,6 +130,9 @@ func (o Options) Checked() (Options, error) {
 	if err := checkIntervals(o.Interval, o.BackupInterval); err != nil {
 		return o, err
 	}
+	if o.PinDir != "" && !filepath.IsAbs(o.PinDir) {
+		return o, errkind.Invalid("pin_dir", "%q is not an absolute path", o.PinDir)
+	}
 	if err := tcattach.CheckMode(o.Attach); err != nil {
 		return o, errkind.Invalid("attach", "%v", err)
 	}
@@ -234,6 +238,14 @@ func (m *Monitor) load() error {
 		o.Close()
 		return err
 	}
+	tapExists := func(tap string) bool {
+		_, err := m.nl.LinkByName(tap)
+		return err == nil
+	}
+	if err := o.pin.pruneGone(tapExists); err != nil {
+		o.Close()
+		return err
+	}
 	if o.ringbuf {
 		rb, err := ringbuf.NewReader(o.Events)
 		if err != nil {
@@ -283,7 +295,8 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 		progs := []tcattach.Program{{Prog: lo.ProbeIngress, Ingress: true}, {Prog: lo.ProbeEgress}}
 		// First: the probe sees every frame before anything else on the
 		// TAP decides (the eBPF bond drops what reaches an inactive member).
-		p.att, err = tcattach.Attach(m.nl, ifindex, progs, tcattach.Options{Mode: m.opts.Attach, Name: filterName, First: true, Priority: filterPriority})
+		p.att, err = tcattach.Attach(m.nl, ifindex, progs, tcattach.Options{Mode: m.opts.Attach, Name: filterName, First: true, Priority: filterPriority,
+			PinDir: m.obj.pin.link(spec.Link)})
 		if err != nil {
 			return err
 		}
@@ -489,7 +502,7 @@ func (m *Monitor) release(p *probed) error {
 	if err := p.snd.close(); err != nil {
 		errs = append(errs, fmt.Errorf("close probe socket: %w", err))
 	}
-	if err := releaseAttachment(p.att); err != nil {
+	if err := p.att.Release(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := m.obj.releaseLink(p.obj); err != nil {

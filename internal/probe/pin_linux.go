@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/multilink/multilink/internal/bpf"
+	"github.com/multilink/multilink/internal/bpfpin"
 )
 
 // pins is where the probe's objects are pinned, so that a later run of
@@ -29,8 +30,31 @@ const (
 // sharedMaps are the maps every link's programs use, pinned by name.
 var sharedMaps = [...]string{bpf.ProbeMapConfigs, bpf.ProbeMapStats, bpf.ProbeMapEvents, bpf.ProbeMapLinks}
 
-func (p pins) maps() string           { return filepath.Join(p.dir, "maps") }
-func (p pins) link(tap string) string { return filepath.Join(p.dir, "links", tap) }
+func (p pins) maps() string { return filepath.Join(p.dir, "maps") }
+
+// link is tap's directory ("" when not pinning): its programs, its .bss
+// and the TCX links tcattach pins.
+func (p pins) link(tap string) string {
+	if p.dir == "" {
+		return ""
+	}
+	return filepath.Join(p.dir, "links", tap)
+}
+
+// check says whether dir is, or would be made, on a bpffs: the nearest
+// directory of its path that exists is checked.
+func (p pins) check() error {
+	for d := p.dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			if err := bpfpin.Check(d); err != nil {
+				return fmt.Errorf("probe pin_dir %s: %w", p.dir, err)
+			}
+			return nil
+		} else if !errors.Is(err, os.ErrNotExist) || d == filepath.Dir(d) {
+			return fmt.Errorf("probe pin_dir %s: %w", p.dir, err)
+		}
+	}
+}
 
 // pinLink pins a freshly loaded link's programs and .bss for tap, each in
 // place of what an earlier run pinned there (pinned under a temporary name,
@@ -68,10 +92,32 @@ func (p pins) removeLink(tap string) error {
 	if p.dir == "" || tap == "" {
 		return nil
 	}
-	if err := os.RemoveAll(p.link(tap)); err != nil {
+	if err := bpfpin.RemoveAll(p.link(tap)); err != nil {
 		return fmt.Errorf("unpin probe link %s: %w", tap, err)
 	}
 	return nil
+}
+
+// pruneGone unpins the directories of links whose device is gone (exists
+// says): nothing of theirs runs any more, and no Add can take them over.
+func (p pins) pruneGone(exists func(tap string) bool) error {
+	if p.dir == "" {
+		return nil
+	}
+	ents, err := os.ReadDir(filepath.Join(p.dir, "links"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list probe link pins: %w", err)
+	}
+	var errs []error
+	for _, e := range ents {
+		if e.IsDir() && !exists(e.Name()) {
+			errs = append(errs, p.removeLink(e.Name()))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // removeAll unpins everything of the probe.
@@ -79,7 +125,7 @@ func (p pins) removeAll() error {
 	if p.dir == "" {
 		return nil
 	}
-	if err := os.RemoveAll(p.dir); err != nil {
+	if err := bpfpin.RemoveAll(p.dir); err != nil {
 		return fmt.Errorf("unpin probe objects: %w", err)
 	}
 	return nil
@@ -95,6 +141,9 @@ func (o *objects) loadMaps() error {
 			return fmt.Errorf("create probe maps: %w", err)
 		}
 		return nil
+	}
+	if err := o.pin.check(); err != nil {
+		return err
 	}
 	spec := o.spec.Copy()
 	for _, name := range sharedMaps {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"golang.org/x/sys/unix"
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/nstest"
@@ -106,7 +105,7 @@ func TestMonitorAdoptsPins(t *testing.T) {
 			if mode == tcattach.TCX && !haveTCX(t) {
 				t.Skip("TCX needs Linux 6.6; the lab's 6.1 runs the legacy case")
 			}
-			opts := Options{Attach: mode, PinDir: filepath.Join(bpffs(t), "probe"), Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}
+			opts := Options{Attach: mode, PinDir: filepath.Join(nstest.BPFFS(t), "probe"), Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}
 			m1 := w.pinnedMonitor(t, opts)
 			waitReplies(t, m1, "tap1", 10, 30*time.Second)
 			waitReplies(t, m1, "tap2", 1, 20*time.Second)
@@ -175,16 +174,4 @@ func TestMonitorAdoptsPins(t *testing.T) {
 			}
 		})
 	}
-}
-
-// bpffs is a private bpf filesystem for the test.
-func bpffs(t *testing.T) string {
-	t.Helper()
-	nstest.RequireAdmin(t)
-	dir := t.TempDir()
-	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0700"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
-	return dir
 }
