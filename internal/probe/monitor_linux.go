@@ -344,8 +344,12 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 // target of spec and no wake gap (the prober sets it at its first tick).
 func (m *Monitor) linkObjects(spec LinkSpec, ifindex uint32) (*linkObjects, bpf.ProbeLinkConfig, bool, error) {
 	target := binary.NativeEndian.Uint32(spec.Target.AsSlice())
-	lo, cfg, err := m.obj.adoptLink(spec.Link, ifindex)
+	lo, cfg, reloaded, err := m.obj.adoptLink(spec.Link, ifindex)
 	if err == nil {
+		if reloaded != nil {
+			m.log.Warn("probe link's pinned programs not taken over, this build's loaded; its index, probe MAC and ARP statistics kept",
+				"link", spec.Link, "reason", reloaded)
+		}
 		cfg.Target, cfg.WakeGapNs = target, 0
 		if err = m.obj.configure(lo, cfg); err == nil {
 			return lo, cfg, true, nil
@@ -354,7 +358,7 @@ func (m *Monitor) linkObjects(spec LinkSpec, ifindex uint32) (*linkObjects, bpf.
 		m.obj.unclaim(lo.idx, ifindex)
 	}
 	if !errors.Is(err, errNotPinned) {
-		m.log.Warn("probe link's pinned objects not taken over, loading them afresh", "link", spec.Link, "err", err)
+		m.log.Warn("probe link's pinned objects not taken over, loading it afresh", "link", spec.Link, "err", err)
 	}
 	base, err := NewProbeMAC()
 	if err != nil {

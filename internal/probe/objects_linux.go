@@ -164,9 +164,18 @@ func (o *objects) addLink(tap string, ifindex uint32, cfg bpf.ProbeLinkConfig) (
 	if err := o.Links.Put(ifindex, l.idx); err != nil {
 		return nil, fmt.Errorf("write link index: %w", err)
 	}
+	if err := o.loadInstance(l); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// loadInstance loads l's programs bound to its index, with a zeroed .bss
+// of their own (the traffic counters), and pins them (when pinning).
+func (o *objects) loadInstance(l *linkObjects) error {
 	spec := o.spec.Copy()
 	if err := spec.Variables[bpf.ProbeVarLinkIdx].Set(l.idx); err != nil {
-		return nil, fmt.Errorf("set link_idx: %w", err)
+		return fmt.Errorf("set link_idx: %w", err)
 	}
 	shared := map[string]*ebpf.Map{
 		bpf.ProbeMapConfigs: o.Configs, bpf.ProbeMapStats: o.Stats,
@@ -178,19 +187,16 @@ func (o *objects) addLink(tap string, ifindex uint32, cfg bpf.ProbeLinkConfig) (
 		if errors.As(err, &ve) {
 			err = fmt.Errorf("%w (verifier log:\n%+v)", err, ve)
 		}
-		return nil, errkind.Unsupported(fmt.Errorf("load probe programs: %w", err),
+		return errkind.Unsupported(fmt.Errorf("load probe programs: %w", err),
 			"the eBPF link probe cannot load (needs CAP_BPF and CAP_NET_ADMIN, Linux 5.4+)")
 	}
-	if err := o.pin.pinLink(tap, &l.instance); err != nil {
-		return nil, err
-	}
-	return l, nil
+	return o.pin.pinLink(l.tap, &l.instance)
 }
 
 // removeLink unloads a link's programs (detach them first) and their
 // traffic counters, unpins them, and frees its index; a missing entry is
-// fine. Its ARP
-// statistics stay until the index is taken again (addLink zeroes them).
+// fine. Its ARP statistics stay until the index is taken again (addLink
+// zeroes them).
 func (o *objects) removeLink(l *linkObjects) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

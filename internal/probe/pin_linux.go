@@ -224,67 +224,85 @@ func (o *objects) reserve(exists func(ifindex uint32) bool) error {
 // daemon, or no pinning): loading it fresh is no news.
 var errNotPinned = errors.New("nothing pinned")
 
-// adoptLink takes over tap's link as an earlier run left it pinned: its
-// index (the links map's entry of ifindex), programs, .bss (the traffic
-// counters) and config (the probe MAC), when the programs are the ones
-// this daemon loads (same instructions after this kernel's patches) bound
-// to that index, the shared maps and that .bss. Its stats stay as they
-// are. Any doubt is an error, and nothing is changed: the caller loads the
-// link afresh.
-func (o *objects) adoptLink(tap string, ifindex uint32) (_ *linkObjects, _ bpf.ProbeLinkConfig, err error) {
+// adoptLink takes over tap's link as an earlier run left it pinned, in two
+// parts. Its entry: the index (the links map's entry of ifindex), config
+// (the probe MAC) and stats (ARP counters, last reply, RTT histogram),
+// when the index is free and the config holds a probe MAC of ours; else
+// err, nothing is changed, and the caller loads the link afresh. Its
+// programs and .bss (the traffic counters): taken over when they are the
+// ones this daemon loads (same instructions after this kernel's patches)
+// bound to that index, the shared maps and that .bss; else (another
+// build, a pin missing) this build's programs are loaded for the entry,
+// with traffic counters from zero, and pinned in place of the old ones:
+// reloaded says why.
+func (o *objects) adoptLink(tap string, ifindex uint32) (_ *linkObjects, _ bpf.ProbeLinkConfig, reloaded, err error) {
 	var cfg bpf.ProbeLinkConfig
 	if o.pin.dir == "" {
-		return nil, cfg, errNotPinned
+		return nil, cfg, nil, errNotPinned
 	}
 	dir := o.pin.link(tap)
 	var idx uint32
 	if err := o.Links.Lookup(ifindex, &idx); err != nil {
 		if errors.Is(err, ebpf.ErrKeyNotExist) {
 			if _, serr := os.Stat(dir); errors.Is(serr, os.ErrNotExist) {
-				return nil, cfg, errNotPinned
+				return nil, cfg, nil, errNotPinned
 			}
-			return nil, cfg, fmt.Errorf("no link index for ifindex %d (the device was made anew)", ifindex)
+			return nil, cfg, nil, fmt.Errorf("no link index for ifindex %d (the device was made anew)", ifindex)
 		}
-		return nil, cfg, fmt.Errorf("read link index: %w", err)
+		return nil, cfg, nil, fmt.Errorf("read link index: %w", err)
 	}
 	if err := o.claim(idx, ifindex); err != nil {
-		return nil, cfg, err
+		return nil, cfg, nil, err
 	}
 	l := &linkObjects{tap: tap, idx: idx, ifindex: ifindex}
 	defer func() {
 		if err != nil {
-			l.closeFDs()
+			_ = l.closeFDs()
 			o.unclaim(idx, ifindex)
 		}
 	}()
+	if err := o.Configs.Lookup(idx, &cfg); err != nil {
+		return nil, cfg, nil, fmt.Errorf("read link config: %w", err)
+	}
+	if mac := cfg.ProbeMac; mac[0]&0x03 != 0x02 {
+		return nil, cfg, nil, fmt.Errorf("link config holds no probe MAC of ours (%x)", mac)
+	}
+	if reloaded = o.adoptInstance(l); reloaded != nil {
+		_ = l.closeFDs()
+		l.instance = instance{}
+		if err := o.loadInstance(l); err != nil {
+			return nil, cfg, nil, err
+		}
+	}
+	return l, cfg, reloaded, nil
+}
+
+// adoptInstance opens l's pinned programs and .bss into l and checks them
+// (checkProgram).
+func (o *objects) adoptInstance(l *linkObjects) (err error) {
+	dir := o.pin.link(l.tap)
 	if l.ProbeIngress, err = ebpf.LoadPinnedProgram(filepath.Join(dir, pinIngress), nil); err != nil {
-		return nil, cfg, fmt.Errorf("open pinned program: %w", err)
+		return fmt.Errorf("open pinned program: %w", err)
 	}
 	if l.ProbeEgress, err = ebpf.LoadPinnedProgram(filepath.Join(dir, pinEgress), nil); err != nil {
-		return nil, cfg, fmt.Errorf("open pinned program: %w", err)
+		return fmt.Errorf("open pinned program: %w", err)
 	}
 	if l.Bss, err = ebpf.LoadPinnedMap(filepath.Join(dir, pinBss), nil); err != nil {
-		return nil, cfg, fmt.Errorf("open pinned traffic counters: %w", err)
+		return fmt.Errorf("open pinned traffic counters: %w", err)
 	}
 	if err := sameLayout(o.spec.Maps[".bss"], l.Bss); err != nil {
-		return nil, cfg, fmt.Errorf("pinned traffic counters: %w", err)
+		return fmt.Errorf("pinned traffic counters: %w", err)
 	}
 	bssID, err := mapID(l.Bss)
 	if err != nil {
-		return nil, cfg, err
+		return err
 	}
 	for name, p := range map[string]*ebpf.Program{bpf.ProbeProgProbeIngress: l.ProbeIngress, bpf.ProbeProgProbeEgress: l.ProbeEgress} {
-		if err := o.checkProgram(name, p, idx, bssID); err != nil {
-			return nil, cfg, fmt.Errorf("pinned program %s: %w", name, err)
+		if err := o.checkProgram(name, p, l.idx, bssID); err != nil {
+			return fmt.Errorf("pinned program %s: %w", name, err)
 		}
 	}
-	if err := o.Configs.Lookup(idx, &cfg); err != nil {
-		return nil, cfg, fmt.Errorf("read link config: %w", err)
-	}
-	if mac := cfg.ProbeMac; mac[0]&0x03 != 0x02 {
-		return nil, cfg, fmt.Errorf("link config holds no probe MAC of ours (%x)", mac)
-	}
-	return l, cfg, nil
+	return nil
 }
 
 // checkProgram says whether p is what loading spec program name for link

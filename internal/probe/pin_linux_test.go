@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/multilink/multilink/api"
+	"github.com/multilink/multilink/internal/bpf"
 	"github.com/multilink/multilink/internal/nstest"
 	"github.com/multilink/multilink/internal/tcattach"
 )
@@ -95,7 +96,8 @@ func notAttached(t *testing.T, w *world, mode, dev string) {
 // TestMonitorAdoptsPins: a Monitor releases its links (stays attached and
 // pinned); the next one with the same PinDir takes them over: same index,
 // same probe MAC, counters and last reply kept, replies keep coming. A link
-// whose pins are damaged is loaded afresh and its attachment replaced.
+// whose program pin is gone gets this build's programs for its kept entry;
+// one whose entry is damaged is loaded afresh; both attachments replaced.
 // Close unpins everything. Both attach modes run on the host (legacy
 // forced), so both paths run in every CI.
 func TestMonitorAdoptsPins(t *testing.T) {
@@ -140,27 +142,45 @@ func TestMonitorAdoptsPins(t *testing.T) {
 				t.Errorf("tap1: LastReply %v ago", time.Since(lr))
 			}
 
-			// tap2's pins damaged while no Monitor runs: tap2 is loaded
-			// afresh (same index: its entry in the links map), tap1 taken
-			// over.
+			// While no Monitor runs, a pin of tap1's programs goes (as when
+			// a new build's programs differ): its entry is kept (index,
+			// probe MAC, ARP statistics, last reply), its programs and
+			// traffic counters are this build's, from zero. tap2's entry is
+			// damaged (no probe MAC of ours): it is loaded afresh, at the
+			// index its device held.
 			before = map[string]kept{"tap1": keptOf(t, m2, "tap1"), "tap2": keptOf(t, m2, "tap2")}
 			if err := m2.Release(); err != nil {
 				t.Fatalf("release: %v", err)
 			}
-			if err := os.Remove(filepath.Join(opts.PinDir, "links", "tap2", pinEgress)); err != nil {
+			if err := os.Remove(filepath.Join(opts.PinDir, "links", "tap1", pinEgress)); err != nil {
+				t.Fatal(err)
+			}
+			configs, err := ebpf.LoadPinnedMap(filepath.Join(opts.PinDir, "maps", bpf.ProbeMapConfigs), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = configs.Put(before["tap2"].idx, bpf.ProbeLinkConfig{})
+			configs.Close()
+			if err != nil {
 				t.Fatal(err)
 			}
 			m3 := w.pinnedMonitor(t, opts)
-			if a, b := keptOf(t, m3, "tap1"), before["tap1"]; !a.adopted || a.mac.String() != b.mac.String() {
-				t.Errorf("tap1 not taken over: %+v, before %+v", a, b)
+			a, b := keptOf(t, m3, "tap1"), before["tap1"]
+			if !a.adopted || a.idx != b.idx || a.mac.String() != b.mac.String() || a.lastReplyNs < b.lastReplyNs ||
+				a.counters.ProbeReplies < b.counters.ProbeReplies || a.counters.ProbesSent < b.counters.ProbesSent {
+				t.Errorf("tap1's entry not kept: %+v, before %+v", a, b)
 			}
-			a, b := keptOf(t, m3, "tap2"), before["tap2"]
+			if a.counters.RxFrames >= b.counters.RxFrames {
+				t.Errorf("tap1's programs not reloaded: %d frames received, before %d", a.counters.RxFrames, b.counters.RxFrames)
+			}
+			a, b = keptOf(t, m3, "tap2"), before["tap2"]
 			if a.adopted || a.mac.String() == b.mac.String() || a.idx != b.idx {
-				t.Errorf("tap2 with a damaged pin: adopted %t, index %d, probe MAC %s; before: index %d, probe MAC %s", a.adopted, a.idx, a.mac, b.idx, b.mac)
+				t.Errorf("tap2 with a damaged entry: adopted %t, index %d, probe MAC %s; before: index %d, probe MAC %s", a.adopted, a.idx, a.mac, b.idx, b.mac)
 			}
 			for _, tap := range []string{"tap1", "tap2"} {
 				attachedOnce(t, w, mode, tap)
 			}
+			waitReplies(t, m3, "tap1", before["tap1"].counters.ProbeReplies+10, 20*time.Second)
 			waitReplies(t, m3, "tap2", 1, 20*time.Second)
 
 			if err := m3.Close(); err != nil {
