@@ -1,12 +1,14 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,5 +195,111 @@ func TestMonitorAdoptsPins(t *testing.T) {
 				notAttached(t, w, mode, tap)
 			}
 		})
+	}
+}
+
+// TestAdoptChecksPrograms: pinned programs are taken over only when they
+// are the instructions this daemon loads on this kernel (the spec as
+// patched for it), bound to the link's index; programs of another build
+// (here: the precise-clock patch, as on a kernel before 5.11) are
+// replaced, the entry kept. Shared maps of another layout (the events
+// map without a ring buffer) are not taken over: every pin goes.
+func TestAdoptChecksPrograms(t *testing.T) {
+	nstest.RequireAdmin(t)
+	dir := filepath.Join(nstest.BPFFS(t), "probe")
+	load := func(opts loadOptions) *objects {
+		t.Helper()
+		opts.pinDir = dir
+		o, err := loadObjects(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.reserve(func(uint32) bool { return true }); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	base, err := NewProbeMAC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := bpf.ProbeLinkConfig{}
+	copy(cfg.ProbeMac[:], base)
+
+	o := load(loadOptions{preciseClock: true})
+	if _, err := o.addLink("tap0", testIfindex+1, bpf.ProbeLinkConfig{}); err != nil { // index 0: another link's
+		t.Fatal(err)
+	}
+	l, err := o.addLink("tap1", testIfindex, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.idx != 1 {
+		t.Fatalf("index %d, want 1", l.idx)
+	}
+	o.Close() // as Release leaves it: the link's programs pinned, its entry in the maps
+	_ = l.closeFDs()
+
+	for _, c := range []struct {
+		name    string
+		opts    loadOptions
+		adopted bool
+	}{
+		{"another build", loadOptions{}, false}, // the precise clock's calls replaced by the coarse clock's: reloaded
+		{"this build", loadOptions{}, true},     // what the previous step pinned
+		{"precise again", loadOptions{preciseClock: true}, false},
+	} {
+		o := load(c.opts)
+		l, got, reloaded, err := o.adoptLink("tap1", testIfindex)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if l.idx != 1 || !bytes.Equal(got.ProbeMac[:], cfg.ProbeMac[:]) {
+			t.Errorf("%s: index %d, probe MAC %x; want 1, %x", c.name, l.idx, got.ProbeMac, cfg.ProbeMac)
+		}
+		if (reloaded == nil) != c.adopted {
+			t.Errorf("%s: programs taken over %t (%v), want %t", c.name, reloaded == nil, reloaded, c.adopted)
+		}
+		if !c.adopted && !errors.Is(reloaded, ebpf.ErrProgIncompatible) {
+			t.Errorf("%s: reloaded because %v, want another build's instructions", c.name, reloaded)
+		}
+		_ = l.closeFDs()
+		o.Close()
+	}
+
+	// The links map bound to another index: the programs' .rodata says
+	// 1, the entry 0 (the link at index 0 is gone).
+	o = load(loadOptions{preciseClock: true})
+	if err := o.Links.Delete(uint32(testIfindex + 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Links.Put(uint32(testIfindex), uint32(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Configs.Put(uint32(0), cfg); err != nil {
+		t.Fatal(err)
+	}
+	o.Close()
+	o = load(loadOptions{preciseClock: true})
+	l, _, reloaded, err := o.adoptLink("tap1", testIfindex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reloaded == nil || !strings.Contains(reloaded.Error(), "bound to link index 1") {
+		t.Errorf("programs bound to index 1 for entry 0: reloaded because %v", reloaded)
+	}
+	_ = l.closeFDs()
+	o.Close()
+
+	o = load(loadOptions{noRingbuf: true})
+	defer o.Close()
+	if o.reset == "" {
+		t.Error("maps with a ring buffer taken over by a loader without one")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "links", "tap1")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("tap1's pins after the maps were reset: %v", err)
+	}
+	if _, _, _, err := o.adoptLink("tap1", testIfindex); !errors.Is(err, errNotPinned) {
+		t.Errorf("adopt after the maps were reset: %v, want nothing pinned", err)
 	}
 }
