@@ -100,7 +100,7 @@ func newDataplane(o DataplaneOptions, nl *netlink.Handle, log *slog.Logger) (*da
 	}
 	s := &dataplane{log: log, nl: nl, monitor: monitor, policy: policy, noEngine: o.NoFailover, addresses: map[string]BondUp{}}
 	s.kernel = bond.NewKernel(nl, log)
-	if s.ebpf, err = bond.NewEBPF(nl, netns.None(), po.Attach, log); err != nil {
+	if s.ebpf, err = bond.NewEBPF(nl, netns.None(), po.Attach, "", log); err != nil {
 		monitor.Close()
 		return nil, err
 	}
