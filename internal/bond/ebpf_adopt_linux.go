@@ -1,6 +1,7 @@
 package bond
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/multilink/multilink/internal/bpf"
+	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/tcattach"
 )
 
@@ -167,5 +169,48 @@ func (e *EBPF) fixMembers(b *ebond, key uint32) error {
 			return fmt.Errorf("write member %s: %w", name, err)
 		}
 	}
+	return nil
+}
+
+// Left reports whether an eBPF bond of ours that an earlier run left is
+// there for s (the veth named s.Name and its peer, marked s.Mark).
+func (e *EBPF) Left(ctx context.Context, s Spec) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	dev, _ := e.ours(s)
+	return dev != nil
+}
+
+// Discard removes the eBPF bond of ours an earlier run left for s, if there
+// is one: its programs on the members (taken over, then detached and
+// unpinned), its map entries and its devices.
+func (e *EBPF) Discard(ctx context.Context, s Spec) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	dev, peer := e.ours(s)
+	if dev == nil {
+		return nil
+	}
+	if _, ok := e.bonds[s.Name]; ok {
+		return errkind.Conflict("bond %s is in use", s.Name)
+	}
+	if err := e.load(); err != nil {
+		return err
+	}
+	b := &ebond{spec: s, dev: dev, peer: peer, members: map[string]int{}}
+	present := b.spec
+	present.Slaves = nil
+	for _, n := range s.Slaves {
+		if l, err := e.nl.LinkByName(n); err == nil {
+			b.members[n] = l.Attrs().Index
+			present.Slaves = append(present.Slaves, n)
+		}
+	}
+	b.spec = present
+	attachErr := e.attach(b)
+	if err := errors.Join(attachErr, e.remove(b)); err != nil {
+		return fmt.Errorf("remove eBPF bond %s an earlier run left: %w", s.Name, err)
+	}
+	e.log.Info("removed the eBPF bond an earlier run left", "bond", s.Name)
 	return nil
 }
