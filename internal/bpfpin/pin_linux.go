@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,7 +53,9 @@ func Ensure(dir string, log *slog.Logger) (mounted bool, err error) {
 
 // RemoveAll unpins every object under dir and removes the directories. A
 // missing dir is not an error; a dir that is not on a bpffs is refused,
-// so a wrong setting never removes ordinary files.
+// so a wrong setting never removes ordinary files. The kernel's own files
+// (names with a dot, such as maps.debug in a bpffs' root: pins cannot have
+// one) stay, and so does dir itself when it is a mount point.
 func RemoveAll(dir string) error {
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -59,8 +63,35 @@ func RemoveAll(dir string) error {
 	if err := Check(dir); err != nil {
 		return fmt.Errorf("remove pins under %s: %w", dir, err)
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	if err := removeTree(dir); err != nil {
 		return fmt.Errorf("remove pins under %s: %w", dir, err)
 	}
 	return nil
+}
+
+func removeTree(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".") {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if e.IsDir() {
+			if err := removeTree(p); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	err = unix.Rmdir(dir)
+	if err == nil || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EBUSY) || errors.Is(err, unix.ENOTEMPTY) {
+		return nil
+	}
+	return &fs.PathError{Op: "rmdir", Path: dir, Err: err}
 }

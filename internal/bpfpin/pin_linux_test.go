@@ -98,6 +98,12 @@ func TestPinOutlivesFDs(t *testing.T) {
 	}
 
 	inst := Dir(root, "inst1")
+	if err := RemoveAll(root); err != nil {
+		t.Fatalf("RemoveAll of a bpffs root: %v", err)
+	}
+	if _, err := os.Stat(root); err != nil {
+		t.Errorf("the mount point went: %v", err)
+	}
 	if err := RemoveAll(inst); err != nil {
 		t.Fatal(err)
 	}
