@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/multilink/multilink/internal/bpfpin"
 	"github.com/multilink/multilink/internal/buildinfo"
 
 	"github.com/vishvananda/netlink"
@@ -182,6 +183,11 @@ func Run(ctx context.Context, o Options) error {
 	defer func() {
 		if keep == KeepNone {
 			teardown(log, r, tunnels)
+			if pins != "" {
+				if err := bpfpin.RemoveAll(pins); err != nil {
+					log.Warn("remove the eBPF pins' directory", "dir", pins, "err", err)
+				}
+			}
 		} else {
 			leave(log, keep, r, tunnels)
 		}
