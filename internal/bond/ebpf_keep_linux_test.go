@@ -339,3 +339,57 @@ func mapsEqual2(a, b map[string][]uint32) bool {
 	}
 	return true
 }
+
+// TestChooserEBPFLeft: the Chooser hands an eBPF bond left to the eBPF
+// driver (automatic driver), and has it removed, pins too, when the kernel
+// driver is asked for.
+func TestChooserEBPFLeft(t *testing.T) {
+	ctx := context.Background()
+	pins := filepath.Join(nstest.BPFFS(t), "bond")
+	gw, _ := newTopology(t, false)
+	s := specBond()
+	s.Mark = testMark
+	e1 := newEBPFDriver(t, gw, tcattach.Auto, pins)
+	if err := e1.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := e1.Switch(ctx, "bond0", "tap2", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := e1.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	index := ifindex(t, gw, "bond0")
+	e2 := newEBPFDriver(t, gw, tcattach.Auto, pins)
+	c, err := NewChooser(nil, e2, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, s); err != nil {
+		t.Fatalf("create over the bond left: %v", err)
+	}
+	if i, err := c.Info(ctx, "bond0"); err != nil || i.Active != "tap2" || ifindex(t, gw, "bond0") != index {
+		t.Errorf("after the take-over: %+v %v", i, err)
+	}
+	if err := c.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ping(t, gw, "10.8.0.254")
+
+	e3 := newEBPFDriver(t, gw, tcattach.Auto, pins)
+	c, err = NewChooser(nil, e3, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Driver = "kernel"
+	if err := c.Create(ctx, s); err == nil {
+		t.Fatal("create with the kernel driver, which is not there, worked")
+	}
+	if _, err := gw.Handle.LinkByName("bond0"); err == nil {
+		t.Error("the eBPF bond left is still there")
+	}
+	ents, _ := os.ReadDir(filepath.Join(pins, "links"))
+	if len(ents) != 0 {
+		t.Errorf("link pins left: %v", ents)
+	}
+}
