@@ -81,7 +81,7 @@ func medianDur(d []time.Duration) time.Duration {
 func benchKeep(b *testing.B, driver string) {
 	tp := newTopology(b)
 	requireDriver(b, tp, driver)
-	hub, gw := scenario(b, tp, specClientBody(b), driver, "--keep-dataplane")
+	hub, gw := scenarioArgs(b, tp, specServerBody(b), specClientBody(b), driver, []string{"--keep-dataplane"}, "--keep-dataplane")
 	waitActive(b, gw, "tap1", 30*time.Second)
 	s := startStreams(b, tp)
 	bins := [2]string{buildBinary(b), upgradeBinary(b)}

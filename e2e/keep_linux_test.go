@@ -131,7 +131,7 @@ func TestKeepDataplane(t *testing.T) {
 		t.Run(driver, func(t *testing.T) {
 			tp := newTopology(t)
 			requireDriver(t, tp, driver)
-			hub, gw := scenario(t, tp, specClientBody(t), driver, "--keep-dataplane")
+			hub, gw := scenarioArgs(t, tp, specServerBody(t), specClientBody(t), driver, []string{"--keep-dataplane"}, "--keep-dataplane")
 			waitActive(t, gw, "tap1", 30*time.Second)
 			s := startStreams(t, tp)
 			for _, c := range []struct {
@@ -173,7 +173,7 @@ func TestKeepDataplane(t *testing.T) {
 func TestKeepDesiredChanged(t *testing.T) {
 	nstest.OneLabKernel(t)
 	tp := newTopology(t)
-	_, gw := scenario(t, tp, specClientBody(t), "ebpf", "--keep-dataplane")
+	_, gw := scenarioArgs(t, tp, specServerBody(t), specClientBody(t), "ebpf", []string{"--keep-dataplane"}, "--keep-dataplane")
 	if err := gw.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestKeepDesiredChanged(t *testing.T) {
 func TestPurge(t *testing.T) {
 	nstest.OneLabKernel(t)
 	tp := newTopology(t)
-	hub, gw := scenario(t, tp, specClientBody(t), "ebpf", "--keep-dataplane")
+	hub, gw := scenarioArgs(t, tp, specServerBody(t), specClientBody(t), "ebpf", []string{"--keep-dataplane"}, "--keep-dataplane")
 	bin := buildBinary(t)
 	out, err := gw.ns.Command(context.Background(), bin, "purge", "--state-dir", gw.stateDir, "--bpffs", gw.flagValue("--bpffs")).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "stop it first") {

@@ -6,6 +6,9 @@ import (
 	"github.com/multilink/multilink/api"
 )
 
+// resumedReason is a resumed standby's state until its first hold-down.
+const resumedReason = "resumed: up after a hold-down of good health"
+
 // resumeJudges starts the judges of a bond that was forwarding before
 // this engine: the active link up, its silence counted from now (its
 // tunnel and the bond kept running, so it answered until a moment ago),
@@ -20,7 +23,7 @@ func (e *Engine) resumeJudges(active string, now time.Time) {
 			j.lastReply, j.clock = now, now
 			continue
 		}
-		j.state, j.reason, j.since = api.LinkDegraded, "resumed: up after a hold-down of good health", now
-		j.clock = now
+		j.state, j.reason, j.since = api.LinkDegraded, resumedReason, now
+		j.clock, j.resumed = now, true
 	}
 }

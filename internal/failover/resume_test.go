@@ -71,3 +71,22 @@ func TestResumeSilentFromStart(t *testing.T) {
 		t.Fatalf("switches %+v, want one to tap1", sw)
 	}
 }
+
+func TestResumeStandbySilentAtFirst(t *testing.T) {
+	ms := time.Millisecond
+	// tap1 (a standby of the resumed bond) answers only after a while:
+	// its first replies do not make it up at once.
+	r := resumedRig(t, true)
+	r.play(500, 10, map[string]time.Duration{"tap2": ms})
+	if st := r.e.judges["tap1"].state; st != api.LinkDegraded {
+		t.Fatalf("silent resumed standby: %s, want degraded", st)
+	}
+	r.play(1500, 10, both(ms))
+	if sw := r.switches(); len(sw) != 0 {
+		t.Fatalf("switches %+v before tap1's hold-down", sw)
+	}
+	r.play(700, 10, both(ms))
+	if sw := r.switches(); len(sw) != 1 || sw[0].To != "tap1" {
+		t.Fatalf("switches %+v, want the failback after the hold-down", sw)
+	}
+}
