@@ -35,7 +35,7 @@ serviceMonitor: {enabled: true}`, "serviceMonitor.enabled and podMonitor.enabled
 		{"multilink-client", `podMonitor: {enabled: true, interval: 10s, scrapeTimeout: 15s}`, "podMonitor.scrapeTimeout (15s) must not exceed podMonitor.interval (10s)"},
 		{"multilink-client", `podMonitor: {enabled: true, tlsConfig: insecure}`, "tlsConfig"},
 		{"multilink-client", `state: {hostPath: ""}`, "dataplane.keep needs state.hostPath"},
-		{"multilink-server", `dataplane: {keep: yes}`, "keep"},
+		{"multilink-server", `dataplane: {keep: "yes"}`, "keep"},
 		{"multilink-server", `dataplane: {purge: true}`, "purge"},
 		{"multilink-client", `prometheusRule: {enabled: true, backupFor: 10}`, "backupFor"},
 		{"multilink-client", `prometheusRule: {enabled: true, flapSwitches: 0}`, "flapSwitches"},

@@ -252,3 +252,56 @@ func TestPurge(t *testing.T) {
 		t.Errorf("the gateway's desired state after purge: %s", data)
 	}
 }
+
+// kernelModeBound is how soon after the new daemon's start the echo
+// streams must flow again with --keep-dataplane=kernel (the container
+// mode: the openvpn processes end with the daemon and the next one starts
+// new ones on the kept TAPs); the goal is under a second, asserted with
+// room for a busy CI host.
+const kernelModeBound = 3 * time.Second
+
+// TestKeepKernelMode: with --keep-dataplane=kernel the restart of each
+// daemon keeps the bond or bridge (same ifindex) and its pins, ends the
+// openvpn processes, and the new daemon's tunnels carry the echo streams
+// again within kernelModeBound of its start.
+func TestKeepKernelMode(t *testing.T) {
+	nstest.OneLabKernel(t)
+	tp := newTopology(t)
+	hub, gw := scenarioArgs(t, tp, specServerBody(t), specClientBody(t), "ebpf", []string{"--keep-dataplane=kernel"}, "--keep-dataplane=kernel")
+	waitActive(t, gw, "tap1", 30*time.Second)
+	s := startStreams(t, tp)
+	for _, c := range []struct {
+		name string
+		d    **daemon
+		link string
+	}{{"gateway", &gw, "bond0"}, {"hub", &hub, "br0"}} {
+		d := *c.d
+		l, err := d.ns.Handle.LinkByName(c.link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids := openvpnPids(t, d.ns)
+		if err := d.stop(); err != nil {
+			t.Fatal(err)
+		}
+		if left := openvpnPids(t, d.ns); len(left) != 0 {
+			t.Errorf("%s: openvpn %v outlived a kernel-mode exit", c.name, left)
+		}
+		start := time.Now()
+		*c.d = d.again(t)
+		waitFlowingAfter(t, s.up, start)
+		waitFlowingAfter(t, s.down, start)
+		back := max(s.up.FirstAfter(start).Sub(start), s.down.FirstAfter(start).Sub(start))
+		t.Logf("%s restarted, kernel mode: echoes flow again %s after the new daemon's start (longest gap %s / %s)", c.name,
+			back.Round(time.Millisecond), s.up.GapAround(start.Add(-time.Second), time.Now()).Round(time.Millisecond), s.down.GapAround(start.Add(-time.Second), time.Now()).Round(time.Millisecond))
+		if back > kernelModeBound {
+			t.Errorf("%s: echoes back %s after the start, over %s", c.name, back, kernelModeBound)
+		}
+		if n, err := d.ns.Handle.LinkByName(c.link); err != nil || n.Attrs().Index != l.Attrs().Index {
+			t.Errorf("%s: %s not kept (%v)", c.name, c.link, err)
+		}
+		if now := openvpnPids(t, d.ns); len(now) != 2 || slices.Equal(now, pids) {
+			t.Errorf("%s: openvpn %v before, %v after: want two new ones", c.name, pids, now)
+		}
+	}
+}

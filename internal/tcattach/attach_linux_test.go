@@ -318,14 +318,21 @@ func TestLegacyReplacedInPlace(t *testing.T) {
 }
 
 // TestModeChange: from pinned TCX links to legacy filters and back, make
-// before break: no ping lost, and the old kind is gone afterwards.
+// before break: no ping lost (one at most where the clsact qdisc is
+// added), and the old kind is gone afterwards.
 func TestModeChange(t *testing.T) {
 	requireTCX(t)
 	w := newWorld(t)
 	runJob(t, w.job(TCX, w.pins))
 	w.mustCross(t)
 	var atts []*Attachment
-	if lost := w.stream(t, func() { atts, _ = w.attach(t, Options{Mode: Legacy, PinDir: w.pins}) }); lost != 0 {
+	// Legacy filters need the clsact qdisc, and adding a qdisc
+	// deactivates the device for a moment (qdisc_graft calls
+	// dev_deactivate on an up device, ingress included): a frame sent in
+	// that instant can be dropped (1 of 300 once, in a loaded full run).
+	// A mode change comes only with a configuration change; a restart in
+	// one mode finds the qdisc there and replaces filters in place.
+	if lost := w.stream(t, func() { atts, _ = w.attach(t, Options{Mode: Legacy, PinDir: w.pins}) }); lost > 1 {
 		t.Errorf("TCX to legacy: %d pings lost", lost)
 	}
 	if n := w.tcxCount(t, w.x); n != 0 {
