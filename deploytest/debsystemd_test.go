@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/multilink/multilink/internal/nstest"
 )
 
 // testDebSystemd boots the throwaway root under a real systemd
@@ -169,6 +171,13 @@ func testDebSystemd(t *testing.T, d debs, b *bootstrap) {
 	c.waitState("multilink", "ok: 1 server, 0 clients", 60*time.Second)
 	if after := c.openvpns(); !slices.Equal(slices.Sorted(maps.Keys(after)), slices.Sorted(maps.Keys(before))) {
 		t.Errorf("openvpn processes %v before the restarts, %v after: want them adopted", slices.Sorted(maps.Keys(before)), slices.Sorted(maps.Keys(after)))
+		for _, u := range []string{"multilink", "multilink-gw"} {
+			for _, l := range strings.Split(c.run("journalctl", "-b", "-u", u, "--no-pager", "-o", "cat"), "\n") {
+				if strings.Contains(l, "adopt") || strings.Contains(l, "earlier run") {
+					t.Logf("%s: %s", u, l)
+				}
+			}
+		}
 	}
 	if got := c.links("gw"); !slices.Equal(got, links) {
 		t.Errorf("the gateway's links %v before the restart, %v after", links, got)
@@ -252,7 +261,11 @@ func bootContainer(t *testing.T, root string) *machine {
 	var console bytes.Buffer
 	cmd := exec.Command("systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "--console=read-only",
 		"--boot", "--private-network", "--machine="+name, "--directory="+root,
-		"--capability=CAP_BPF,CAP_PERFMON", "--system-call-filter=bpf", "--bind=/dev/net/tun")
+		"--capability=CAP_BPF,CAP_PERFMON", "--system-call-filter=bpf", "--bind=/dev/net/tun",
+		// A host's systemd mounts a bpffs at /sys/fs/bpf at boot, where the
+		// daemon pins the data plane's eBPF objects; a container's cannot
+		// (its /sys is read-only): it gets a private one from the test.
+		"--bind="+nstest.BPFFS(t)+":/sys/fs/bpf")
 	// The container's systemd on cgroup v2 (on a hybrid host too): there
 	// its DevicePolicy works (a BPF device program), on v1 inside nspawn
 	// it is not applied at all. No-op on a v2-only host.

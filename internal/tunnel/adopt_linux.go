@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -125,7 +126,11 @@ func procHoldsTap(pid int, tap string) (held, known bool) {
 		return false, false
 	}
 	for _, e := range ents {
-		if target, _ := os.Readlink(filepath.Join(dir, e.Name())); target != "/dev/net/tun" {
+		target, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if errors.Is(err, fs.ErrPermission) {
+			return false, false // listed, but its links need CAP_SYS_PTRACE
+		}
+		if target != "/dev/net/tun" {
 			continue
 		}
 		info, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/fdinfo/" + e.Name())

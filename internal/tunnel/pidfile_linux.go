@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -108,7 +109,15 @@ func checkProcess(r pidRecord, conf string, netns uint64) error {
 	if !runsConf(r.PID, conf) {
 		return fmt.Errorf("%w: pid %d does not run --config %s", errNotThat, r.PID, conf)
 	}
-	if n, err := nsInode("/proc/" + strconv.Itoa(r.PID) + "/ns/net"); err != nil || n != netns {
+	n, err := nsInode("/proc/" + strconv.Itoa(r.PID) + "/ns/net")
+	if errors.Is(err, fs.ErrPermission) {
+		// An openvpn that dropped root is another user's: its namespace
+		// link needs CAP_SYS_PTRACE, which the daemon's unit does not
+		// give. The record says where it was forked, and it cannot
+		// have left (setns needs CAP_SYS_ADMIN, which it never had).
+		n, err = r.NetNS, nil
+	}
+	if err != nil || n != netns {
 		return fmt.Errorf("pid %d runs in another network namespace (%d, want %d): %v", r.PID, n, netns, err)
 	}
 	return nil
