@@ -54,6 +54,9 @@ func checkPurgeJob(t *testing.T, r rendered, pod podSpec, v values) {
 	c := js.Containers[0]
 	grace := v.num(t, "terminationGracePeriodSeconds")
 	wantArgs := []string{"purge", "--state-dir=/var/lib/multilink", fmt.Sprintf("--wait=%ds", grace+30)}
+	if !slices.Equal(c.Command, []string{"multilink"}) {
+		t.Errorf("purge Job command %q: want multilink (the image's entrypoint is multilink daemon)", c.Command)
+	}
 	if !slices.Equal(c.Args, wantArgs) {
 		t.Errorf("purge Job args %q, want %q", c.Args, wantArgs)
 	}

@@ -138,8 +138,13 @@ func benchKeep(b *testing.B, driver string) {
 			k.add(s, from, time.Now())
 		}
 		k.report(b, driver, control)
-		// Back to keeping, for the purge at the end.
+		// Back to keeping, for the purge at the end: a restart without the
+		// flag, so the tunnels are made anew; the next case waits for them.
+		back := time.Now()
 		*c.d = restartWith(b, *c.d, bins[0], append(plain, "--keep-dataplane"))
+		waitActive(b, gw, "tap1", 60*time.Second)
+		waitFlowingAfter(b, s.up, back)
+		waitFlowingAfter(b, s.down, back)
 	}
 }
 
