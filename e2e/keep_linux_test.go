@@ -336,3 +336,50 @@ func TestKeepKernelMode(t *testing.T) {
 		}
 	}
 }
+
+// TestKeepHubDown: the gateway's daemon restarted (--keep-dataplane)
+// while its hub's API does not answer (the hub's daemon is stopped, its
+// kept data plane forwarding): the client stays pending and its data plane
+// forwards on without a break; once the hub's daemon is back the retry
+// adopts it (same openvpn, same bond).
+func TestKeepHubDown(t *testing.T) {
+	nstest.OneLabKernel(t)
+	tp := newTopology(t)
+	hub, gw := scenarioArgs(t, tp, specServerBody(t), specClientBody(t), "ebpf", []string{"--keep-dataplane"}, "--keep-dataplane")
+	waitActive(t, gw, "tap1", 30*time.Second)
+	s := startStreams(t, tp)
+	bound := s.bound(t)
+	before := dataplaneIDs(t, tp.gw, "bond0")
+	from := time.Now().Add(-time.Second)
+	if err := hub.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.stop(); err != nil {
+		t.Fatal(err)
+	}
+	gw = gw.again(t) // pending: /health says degraded
+	time.Sleep(3 * time.Second) // a retry fails meanwhile
+	if got := dataplaneIDs(t, tp.gw, "bond0"); got != before {
+		t.Errorf("with the client pending: data plane %s, was %s: want it left as it was", got, before)
+	}
+	hub = hub.again(t)
+	waitHealthy(t, hub, 30*time.Second)
+	if !waitFor(t, 90*time.Second, 200*time.Millisecond, func() bool {
+		var rep struct {
+			Status string `json:"status"`
+		}
+		return gw.call(http.MethodGet, "/health", nil, &rep) == http.StatusOK && rep.Status == "ok"
+	}) {
+		t.Fatalf("the pending client did not start once the hub answered\n%s", gw.Logs(30))
+	}
+	waitActive(t, gw, "tap1", 10*time.Second)
+	time.Sleep(2 * time.Second)
+	gu, gd, lu, ld := s.window(from, time.Now())
+	t.Logf("hub's API down across the gateway's restart, then back: longest gap %s / %s, lost %d / %d", gu.Round(time.Millisecond), gd.Round(time.Millisecond), lu, ld)
+	if after := dataplaneIDs(t, tp.gw, "bond0"); after != before {
+		t.Errorf("data plane %s before, %s after the pending client started: want it adopted", before, after)
+	}
+	if gu > bound || gd > bound || lu+ld > 0 {
+		t.Errorf("gaps %s / %s, lost %d / %d: want at most %s and none lost", gu, gd, lu, ld, bound)
+	}
+}

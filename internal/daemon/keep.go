@@ -10,6 +10,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/multilink/multilink/internal/bond"
 	"github.com/multilink/multilink/internal/bpfpin"
 	"github.com/multilink/multilink/internal/owner"
 	"github.com/multilink/multilink/internal/tunnel"
@@ -70,21 +71,36 @@ func pinDir(bpffs string, mark owner.Mark, log *slog.Logger) (string, string) {
 }
 
 // sweepLeftovers removes what an earlier run of this state dir left and
-// this one did not adopt (servers and clients no longer desired, or
-// started anew): openvpn processes no tunnel runs, interfaces of ours no
-// server or client uses, policy routing no client uses. It runs once the
-// desired entries were started; one still pending is rebuilt at its start.
+// this one did not adopt: openvpn processes no tunnel runs, interfaces of
+// ours no server or client uses, policy routing no client uses. It runs
+// once the desired entries were started. What a desired entry that is
+// still pending (its hub did not answer) left is spared: it keeps
+// forwarding, without a failover engine, until the entry's retry adopts
+// it. Nothing is swept when the daemon is stopping meanwhile: a start cut
+// short must not take down what it was about to adopt.
 func sweepLeftovers(ctx context.Context, nl *netlink.Handle, mark owner.Mark, r *roles, tunnels *tunnel.Manager, log *slog.Logger) error {
-	var errs []error
-	if err := tunnels.EndUnclaimed(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("end the openvpn an earlier run left: %w", err))
+	if ctx.Err() != nil {
+		return nil
 	}
 	used := append(r.gw.Interfaces(), r.hub.Interfaces()...)
-	keep := func(name string) bool { return slices.Contains(used, name) }
-	if _, err := owner.Sweep(nl, mark, keep, log); err != nil {
+	pending := false
+	for _, names := range r.pendingInterfaces() {
+		pending = true
+		used = append(used, names...)
+	}
+	spare := func(name string) bool { return slices.Contains(used, name) }
+	var errs []error
+	if err := tunnels.EndUnclaimed(ctx, spare); err != nil {
+		errs = append(errs, fmt.Errorf("end the openvpn an earlier run left: %w", err))
+	}
+	if _, err := owner.Sweep(nl, mark, spare, log); err != nil {
 		errs = append(errs, fmt.Errorf("remove what an earlier run left: %w", err))
 	}
-	if err := r.gw.SweepRoutes(); err != nil {
+	if pending {
+		// Which routing marks a pending client had is not known before
+		// its start: its rules stay until a start without one pending.
+		log.Info("the policy routing an earlier run left stays while a desired client is pending")
+	} else if err := r.gw.SweepRoutes(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -124,4 +140,21 @@ func effectiveKeep(keep Keep, log *slog.Logger) Keep {
 		return KeepKernel
 	}
 	return keep
+}
+
+// pendingInterfaces lists, per pending entry, the interfaces it has when
+// it runs: a bridge or a bond (with an eBPF bond's hidden peer) and its
+// TAPs.
+func (r *roles) pendingInterfaces() [][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out [][]string
+	for _, p := range r.pending {
+		if p.server != nil {
+			out = append(out, append([]string{p.server.BridgeInterface}, p.server.Taps()...))
+			continue
+		}
+		out = append(out, append([]string{p.client.Bond, bond.PeerName(p.client.Bond)}, p.client.Taps()...))
+	}
+	return out
 }

@@ -262,7 +262,7 @@ func TestAdoption(t *testing.T) {
 	t.Run("end unclaimed", func(t *testing.T) {
 		before := pids(t, hm, "tap1", "tap2")
 		hm = l.handOver(t, hm, "hub", "tap1") // tap2 is no longer desired
-		if err := hm.EndUnclaimed(ctx); err != nil {
+		if err := hm.EndUnclaimed(ctx, nil); err != nil {
 			t.Fatal(err)
 		}
 		if !processGone(before["tap2"].PID, "tap2.conf") {

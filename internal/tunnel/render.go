@@ -132,12 +132,6 @@ func writeCommon(c *conf, s Spec, v Version) {
 	}
 	c.line("ping", strconv.Itoa(pingInterval))
 	c.line("ping-restart", strconv.Itoa(pingRestart))
-	// A restart (the peer's exit notification, a ping-restart) starts the
-	// new session at once instead of after OpenVPN's 1 s pause: a hub
-	// whose server ends were restarted (a new container) is reached again
-	// as soon as it listens. OpenVPN still backs off (1 s doubling) after
-	// five attempts in a row that failed.
-	c.line("connect-retry", "0")
 	c.line("persist-tun")
 	c.line("persist-key")
 	// Dropping needs OpenVPN 2.6 (it keeps CAP_NET_ADMIN then) and a

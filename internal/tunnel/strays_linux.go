@@ -166,9 +166,11 @@ func gone(pid int) bool {
 // EndUnclaimed ends every openvpn running a config file of Options.Dir
 // that this Manager does not supervise (as EndStrays does), then removes
 // the config, pid and log files of the TAPs it does not run: what an
-// earlier run left that the restore did not claim. The TAPs themselves
-// are the owner sweep's.
-func (m *Manager) EndUnclaimed(ctx context.Context) error {
+// earlier run left that the restore did not claim. The TAPs spare names
+// (nil: none) are left alone too: a desired tunnel whose start failed
+// for now keeps forwarding until a later Start adopts it. The TAPs
+// themselves are the owner sweep's.
+func (m *Manager) EndUnclaimed(ctx context.Context, spare func(tap string) bool) error {
 	m.startMu.Lock() // no Start between the inventory and the ending
 	defer m.startMu.Unlock()
 	m.mu.Lock()
@@ -177,6 +179,26 @@ func (m *Manager) EndUnclaimed(ctx context.Context) error {
 		managed[tap] = true
 	}
 	m.mu.Unlock()
+	if spare != nil {
+		// A TAP the caller spares counts as claimed: its openvpn and
+		// files stay for a later Start to adopt.
+		ps, err := confProcs(m.opts.Dir)
+		if err != nil {
+			return fmt.Errorf("end unclaimed openvpn: %w", err)
+		}
+		for _, p := range ps {
+			if spare(p.tap) {
+				managed[p.tap] = true
+			}
+		}
+		if ents, err := os.ReadDir(m.opts.Dir); err == nil {
+			for _, e := range ents {
+				if tap := strings.TrimSuffix(e.Name(), filepath.Ext(e.Name())); spare(tap) {
+					managed[tap] = true
+				}
+			}
+		}
+	}
 	ps, err := confProcs(m.opts.Dir)
 	if err != nil {
 		return fmt.Errorf("end unclaimed openvpn: %w", err)

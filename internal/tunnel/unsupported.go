@@ -22,7 +22,7 @@ func EndStrays(string, *slog.Logger) error { return nil }
 func procAttr(bool) *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
 
 // EndUnclaimed has nothing to end where nothing is adopted.
-func (m *Manager) EndUnclaimed(context.Context) error { return nil }
+func (m *Manager) EndUnclaimed(context.Context, func(string) bool) error { return nil }
 
 // Nothing is adopted without /proc and pidfds.
 func (m *Manager) adopt(Spec, []byte) *adoption { return nil }
