@@ -357,7 +357,7 @@ func TestKeepHubDown(t *testing.T) {
 	if err := gw.stop(); err != nil {
 		t.Fatal(err)
 	}
-	gw = gw.again(t) // pending: /health says degraded
+	gw = gw.again(t)            // pending: /health says degraded
 	time.Sleep(3 * time.Second) // a retry fails meanwhile
 	if got := dataplaneIDs(t, tp.gw, "bond0"); got != before {
 		t.Errorf("with the client pending: data plane %s, was %s: want it left as it was", got, before)
