@@ -165,6 +165,15 @@ func restartWith(t testing.TB, d *daemon, bin string, extra []string) *daemon {
 func upgradeBinary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("MULTILINK_BIN_UPGRADE"); p != "" {
+		// Read once, and run once, so that its first start as a daemon
+		// is not a cold read of 30 MB (the lab's shared work dir under
+		// TCG took 14 s: past the harness's 20 s wait for the API).
+		if _, err := os.ReadFile(p); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(p, "version").CombinedOutput(); err != nil {
+			t.Fatalf("%s version: %v\n%s", p, err, out)
+		}
 		return p
 	}
 	if _, err := exec.LookPath("go"); err != nil {
