@@ -139,6 +139,9 @@ func waitHealthy(t testing.TB, d *daemon, within time.Duration) {
 // ifindex), the engine resumes on the same link, and neither stream sees a
 // gap over keepBound or loses an echo.
 func TestKeepDataplane(t *testing.T) {
+	// The lab's first kernel only: the adoption is the same code on both,
+	// and the eBPF pins' kernel differences have their own cases there.
+	nstest.OneLabKernel(t)
 	nstest.RequireCommand(t, "openvpn")
 	for _, driver := range splitDrivers() {
 		t.Run(driver, func(t *testing.T) {
