@@ -103,7 +103,8 @@ func launchBinary(t testing.TB, bin string, ns *nstest.NS, addr, token, stateDir
 		extra = append(slices.Clone(extra), "--bpffs", nstest.BPFFS(t))
 	}
 	dd, err := demo.StartDaemon(context.Background(), demo.DaemonOptions{Name: ns.Name, NS: netns.NsHandle(ns.Fd()), Prefix: prefix,
-		Bin: bin, StateDir: stateDir, Listen: addr, Token: token, Args: append([]string{"--log-level", "debug"}, extra...)})
+		Bin: bin, StateDir: stateDir, Listen: addr, Token: token, Args: append([]string{"--log-level", "debug"}, extra...),
+		StartTimeout: startTimeout()})
 	if err != nil {
 		t.Fatalf("daemon in %s: %v", ns.Name, err)
 	}
@@ -210,4 +211,13 @@ func (d *daemon) logLines(substr string) []string {
 		}
 	}
 	return out
+}
+
+// startTimeout bounds a daemon's start: the lab's emulated CPUs take
+// longer than the host's 20 s to start a binary not yet run there.
+func startTimeout() time.Duration {
+	if nstest.InLab() {
+		return time.Minute
+	}
+	return 20 * time.Second
 }
