@@ -5,15 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netns"
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/demo"
@@ -35,22 +32,10 @@ type streams struct{ up, down *demo.Prober }
 
 func startStreams(t testing.TB, tp *testbed) streams {
 	t.Helper()
-	s := streams{up: newEcho(t, tp.gw, topology.HubTunnel), down: newEcho(t, tp.hub, topology.GwTunnel)}
+	s := streams{up: startEcho(t, tp.gw, topology.HubTunnel, keepEcho), down: startEcho(t, tp.hub, topology.GwTunnel, keepEcho)}
 	waitFlowing(t, s.up)
 	waitFlowing(t, s.down)
 	return s
-}
-
-func newEcho(t testing.TB, ns *nstest.NS, dst string) *demo.Prober {
-	t.Helper()
-	p, err := demo.NewProber(netns.NsHandle(ns.Fd()), netip.MustParseAddr(dst), keepEcho)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go p.Run(ctx)
-	return p
 }
 
 // window is what the streams saw between from and to (ask once the

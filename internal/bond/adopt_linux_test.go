@@ -253,7 +253,7 @@ func TestKernelAdoptReal(t *testing.T) {
 	}
 	index := ifindex(t, l.gw, "bond0")
 	var k2 *Kernel
-	lost := pingLoss(t, l.gw, "10.8.0.254", func() {
+	lost := l.gw.PingLoss(t, "10.8.0.254", func() {
 		if err := l.k.Release(ctx); err != nil {
 			t.Fatalf("release: %v", err)
 		}

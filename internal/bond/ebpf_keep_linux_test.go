@@ -8,10 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -35,39 +32,6 @@ func newEBPFDriver(t *testing.T, gw *nstest.NS, mode, pins string) *EBPF {
 		}
 	})
 	return e
-}
-
-// pingLoss pings to from ns every 10 ms for about 3 s, runs during after
-// the first second, and returns how many requests were lost.
-func pingLoss(t *testing.T, ns *nstest.NS, to string, during func()) int {
-	t.Helper()
-	const n = 300
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := ns.Command(ctx, "ping", "-n", "-q", "-i", "0.01", "-c", strconv.Itoa(n), "-W", "1", to)
-	type result struct {
-		out []byte
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		out, err := cmd.CombinedOutput()
-		done <- result{out, err}
-	}()
-	time.Sleep(time.Second)
-	during()
-	res := <-done
-	m := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`).FindSubmatch(res.out)
-	if m == nil {
-		t.Fatalf("ping stream: %v\n%s", res.err, res.out)
-	}
-	sent, _ := strconv.Atoi(string(m[1]))
-	got, _ := strconv.Atoi(string(m[2]))
-	if sent != n {
-		t.Fatalf("ping stream sent %d of %d\n%s", sent, n, res.out)
-	}
-	t.Logf("ping stream: %d sent, %d received", sent, got)
-	return sent - got
 }
 
 // tcxLinks maps the ifindex of each link pinned in dir to the link's id.
@@ -196,7 +160,7 @@ func TestEBPFBondHandOver(t *testing.T) {
 			bondIndex := ifindex(t, gw, "bond0")
 
 			var e2 *EBPF
-			lost := pingLoss(t, gw, "10.8.0.254", func() {
+			lost := gw.PingLoss(t, "10.8.0.254", func() {
 				if err := e1.Release(ctx); err != nil {
 					t.Fatalf("release: %v", err)
 				}

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"regexp"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -100,33 +97,7 @@ func (w *world) mustCross(t *testing.T) {
 // returns how many of the requests were lost.
 func (w *world) stream(t *testing.T, during func()) int {
 	t.Helper()
-	const n = 300
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := w.l.Command(ctx, "ping", "-n", "-q", "-i", "0.01", "-c", strconv.Itoa(n), "-W", "1", "192.0.2.2")
-	type result struct {
-		out []byte
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		out, err := cmd.CombinedOutput()
-		done <- result{out, err}
-	}()
-	time.Sleep(time.Second) // let the stream run on the old program first
-	during()
-	res := <-done
-	m := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`).FindSubmatch(res.out)
-	if m == nil {
-		t.Fatalf("ping stream: %v\n%s", res.err, res.out)
-	}
-	sent, _ := strconv.Atoi(string(m[1]))
-	got, _ := strconv.Atoi(string(m[2]))
-	if sent != n {
-		t.Fatalf("ping stream sent %d of %d\n%s", sent, n, res.out)
-	}
-	t.Logf("ping stream: %d sent, %d received", sent, got)
-	return sent - got
+	return w.l.PingLoss(t, "192.0.2.2", during)
 }
 
 // tcxCount is the number of programs on dev's TCX ingress.
