@@ -20,13 +20,14 @@ const tlsMountDir = "/etc/multilink-tls"
 // checkRendered checks the objects one chart rendered with values v, and
 // returns the daemon's flags as given.
 func checkRendered(t *testing.T, r rendered, v values, flags map[string]daemonFlag, portKey string) map[string]string {
-	for _, kind := range []string{"Job", "CronJob", "Pod", "DaemonSet", "StatefulSet"} {
+	for _, kind := range []string{"CronJob", "Pod", "DaemonSet", "StatefulSet"} {
 		if len(r[kind]) > 0 {
 			t.Errorf("renders a %s; the daemon applies its config itself (no Job calling the API)", kind)
 		}
 	}
 	var spec deploymentSpec
 	onlySpec(t, r, "Deployment", &spec)
+	checkPurgeJob(t, r, spec.Template.Spec, v)
 	if spec.Replicas != 1 || spec.Strategy.Type != "Recreate" {
 		t.Errorf("replicas %d, strategy %q: want 1 and Recreate (one daemon per host, never two at once)", spec.Replicas, spec.Strategy.Type)
 	}

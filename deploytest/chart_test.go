@@ -21,7 +21,7 @@ var charts = []struct {
 // lives in _role.tpl, config.yaml and NOTES.txt.
 var sharedTemplates = []string{
 	"_common.tpl", "deployment.yaml", "service.yaml", "secret.yaml", "servicemonitor.yaml", "podmonitor.yaml",
-	"dashboard.yaml", "fleet-dashboard.yaml",
+	"dashboard.yaml", "fleet-dashboard.yaml", "purge-job.yaml",
 }
 
 // TestCharts lints and renders each chart with its default values and each

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/multilink/multilink/internal/nstest"
 )
 
 // testDebSystemd boots the throwaway root under a real systemd
@@ -27,7 +30,9 @@ import (
 // the hub's by two veth pairs, and a 10 s watchdog to see pings within the
 // test) reach READY, the gateway's bond comes up through real OpenVPN
 // tunnels (openvpn as nobody, in the units' cgroups) and carries pings both
-// ways, the watchdog is fed, and systemctl stop leaves no link and no
+// ways, the watchdog is fed, a restart of each adopts the same openvpn
+// processes and links (KillMode=process, --keep-dataplane), systemctl stop
+// leaves them forwarding, and multilink purge leaves no link and no
 // openvpn. The container gets CAP_BPF and CAP_PERFMON and the bpf system
 // call (nspawn drops them by default; a host's systemd keeps them) and
 // /dev/net/tun.
@@ -119,7 +124,7 @@ func testDebSystemd(t *testing.T, d debs, b *bootstrap) {
 	c.run("ip", "netns", "exec", "gw", "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.8.0.254")
 	c.run("ping", "-c", "3", "-i", "0.2", "-W", "2", "10.8.0.253")
 
-	// Every openvpn: nobody, in its daemon's unit (KillMode=mixed reaches it).
+	// Every openvpn: nobody, in its daemon's unit.
 	ovpn := c.openvpns()
 	if len(ovpn) != 4 {
 		t.Errorf("%d openvpn processes, want 4 (2 the hub's, 2 the gateway's): %v", len(ovpn), ovpn)
@@ -157,6 +162,29 @@ func testDebSystemd(t *testing.T, d debs, b *bootstrap) {
 		}
 	}
 
+	// A restart of each (KillMode=process, --keep-dataplane): the openvpn
+	// processes and interfaces are adopted as they are, and carry pings.
+	before, links := c.openvpns(), c.links("gw")
+	c.run("systemctl", "restart", "multilink-gw")
+	c.waitState("multilink-gw", "ok: 0 servers, 1 client", 60*time.Second)
+	c.run("systemctl", "restart", "multilink")
+	c.waitState("multilink", "ok: 1 server, 0 clients", 60*time.Second)
+	if after := c.openvpns(); !slices.Equal(slices.Sorted(maps.Keys(after)), slices.Sorted(maps.Keys(before))) {
+		t.Errorf("openvpn processes %v before the restarts, %v after: want them adopted", slices.Sorted(maps.Keys(before)), slices.Sorted(maps.Keys(after)))
+		for _, u := range []string{"multilink", "multilink-gw"} {
+			for _, l := range strings.Split(c.run("journalctl", "-b", "-u", u, "--no-pager", "-o", "cat"), "\n") {
+				if strings.Contains(l, "adopt") || strings.Contains(l, "earlier run") {
+					t.Logf("%s: %s", u, l)
+				}
+			}
+		}
+	}
+	if got := c.links("gw"); !slices.Equal(got, links) {
+		t.Errorf("the gateway's links %v before the restart, %v after", links, got)
+	}
+	c.run("ip", "netns", "exec", "gw", "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.8.0.254")
+
+	// systemctl stop leaves the data plane running; multilink purge removes it.
 	step = time.Now()
 	c.run("systemctl", "stop", "multilink-gw", "multilink")
 	t.Logf("systemctl stop of both: %s", time.Since(step).Round(100*time.Millisecond))
@@ -165,14 +193,20 @@ func testDebSystemd(t *testing.T, d debs, b *bootstrap) {
 			t.Errorf("%s is %s after systemctl stop, want inactive", u, s)
 		}
 	}
+	if left := c.openvpns(); len(left) != 4 {
+		t.Errorf("openvpn after stop: %v, want the 4 kept", left)
+	}
+	c.run("ip", "netns", "exec", "gw", "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.8.0.254")
+	c.run("ip", "netns", "exec", "gw", "multilink", "purge", "--state-dir", "/var/lib/multilink-gw")
+	c.run("multilink", "purge", "--state-dir", "/var/lib/multilink")
 	if got := c.links(); !slices.Equal(got, underlay) {
-		t.Errorf("the hub's links after stop: %v, want %v", got, underlay)
+		t.Errorf("the hub's links after purge: %v, want %v", got, underlay)
 	}
 	if got := c.links("gw"); !slices.Equal(got, underlay) {
-		t.Errorf("the gateway's links after stop: %v, want %v", got, underlay)
+		t.Errorf("the gateway's links after purge: %v, want %v", got, underlay)
 	}
 	if left := c.openvpns(); len(left) > 0 {
-		t.Errorf("openvpn left after stop: %v", left)
+		t.Errorf("openvpn left after purge: %v", left)
 	}
 	t.Logf("the whole systemd test: %s", time.Since(start).Round(time.Second))
 }
@@ -184,7 +218,7 @@ func testDebSystemd(t *testing.T, d debs, b *bootstrap) {
 func gatewayUnit(t *testing.T, unit string) string {
 	t.Helper()
 	repl := map[string]string{
-		"ExecStart=":      "ExecStart=/usr/bin/multilink daemon --config /etc/multilink/gw.yaml --state-dir /var/lib/multilink-gw --listen 127.0.0.1:3333",
+		"ExecStart=":      "ExecStart=/usr/bin/multilink daemon --keep-dataplane --config /etc/multilink/gw.yaml --state-dir /var/lib/multilink-gw --listen 127.0.0.1:3333",
 		"StateDirectory=": "StateDirectory=multilink-gw",
 		"WatchdogSec=":    "WatchdogSec=10s",
 		"[Service]":       "[Service]\nNetworkNamespacePath=/run/netns/gw",
@@ -227,7 +261,11 @@ func bootContainer(t *testing.T, root string) *machine {
 	var console bytes.Buffer
 	cmd := exec.Command("systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "--console=read-only",
 		"--boot", "--private-network", "--machine="+name, "--directory="+root,
-		"--capability=CAP_BPF,CAP_PERFMON", "--system-call-filter=bpf", "--bind=/dev/net/tun")
+		"--capability=CAP_BPF,CAP_PERFMON", "--system-call-filter=bpf", "--bind=/dev/net/tun",
+		// A host's systemd mounts a bpffs at /sys/fs/bpf at boot, where the
+		// daemon pins the data plane's eBPF objects; a container's cannot
+		// (its /sys is read-only): it gets a private one from the test.
+		"--bind="+nstest.BPFFS(t)+":/sys/fs/bpf")
 	// The container's systemd on cgroup v2 (on a hybrid host too): there
 	// its DevicePolicy works (a BPF device program), on v1 inside nspawn
 	// it is not applied at all. No-op on a v2-only host.

@@ -48,11 +48,12 @@ type podSpec struct {
 }
 
 type container struct {
-	Name  string   `json:"name"`
-	Image string   `json:"image"`
-	Args  []string `json:"args"`
-	Env   []envVar `json:"env"`
-	Ports []struct {
+	Name    string   `json:"name"`
+	Image   string   `json:"image"`
+	Command []string `json:"command"`
+	Args    []string `json:"args"`
+	Env     []envVar `json:"env"`
+	Ports   []struct {
 		Name          string `json:"name"`
 		ContainerPort int    `json:"containerPort"`
 	} `json:"ports"`

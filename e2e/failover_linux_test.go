@@ -258,7 +258,14 @@ const testEchoInterval = 50 * time.Millisecond
 // startProber runs an echo stream from ns to dst until the test ends.
 func startProber(t *testing.T, ns *nstest.NS, dst string) *demo.Prober {
 	t.Helper()
-	p, err := demo.NewProber(netns.NsHandle(ns.Fd()), netip.MustParseAddr(dst), testEchoInterval)
+	return startEcho(t, ns, dst, testEchoInterval)
+}
+
+// startEcho runs an echo stream from ns to dst every interval until the
+// test ends.
+func startEcho(t testing.TB, ns *nstest.NS, dst string, interval time.Duration) *demo.Prober {
+	t.Helper()
+	p, err := demo.NewProber(netns.NsHandle(ns.Fd()), netip.MustParseAddr(dst), interval)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -90,8 +91,20 @@ func startDaemonIn(t testing.TB, ns *nstest.NS, addr, token, stateDir string, ex
 // command such as setpriv; nil: none).
 func launchDaemon(t testing.TB, ns *nstest.NS, addr, token, stateDir string, prefix, extra []string) *daemon {
 	t.Helper()
+	return launchBinary(t, buildBinary(t), ns, addr, token, stateDir, prefix, extra)
+}
+
+// launchBinary is launchDaemon with the multilink binary bin.
+func launchBinary(t testing.TB, bin string, ns *nstest.NS, addr, token, stateDir string, prefix, extra []string) *daemon {
+	t.Helper()
+	if !slices.ContainsFunc(extra, func(a string) bool { return strings.HasPrefix(a, "--bpffs") }) {
+		// A private bpf file system for the daemon's pins, kept by again
+		// (the host's /sys/fs/bpf is left alone).
+		extra = append(slices.Clone(extra), "--bpffs", nstest.BPFFS(t))
+	}
 	dd, err := demo.StartDaemon(context.Background(), demo.DaemonOptions{Name: ns.Name, NS: netns.NsHandle(ns.Fd()), Prefix: prefix,
-		Bin: buildBinary(t), StateDir: stateDir, Listen: addr, Token: token, Args: append([]string{"--log-level", "debug"}, extra...)})
+		Bin: bin, StateDir: stateDir, Listen: addr, Token: token, Args: append([]string{"--log-level", "debug"}, extra...),
+		StartTimeout: startTimeout()})
 	if err != nil {
 		t.Fatalf("daemon in %s: %v", ns.Name, err)
 	}
@@ -104,7 +117,40 @@ func launchDaemon(t testing.TB, ns *nstest.NS, addr, token, stateDir string, pre
 			t.Logf("daemon %s log:\n%s", ns.Name, d.Logs(0))
 		}
 	})
+	if slices.ContainsFunc(extra, func(a string) bool { return strings.HasPrefix(a, "--keep-dataplane") }) {
+		// Runs before the cleanup above: a kept data plane (openvpn
+		// processes included) is removed once the daemon has stopped.
+		t.Cleanup(func() {
+			if err := d.Stop(); err != nil {
+				t.Errorf("stop daemon in %s: %v", ns.Name, err)
+			}
+			d.purge(t)
+		})
+	}
 	return d
+}
+
+// flagValue is the value of --name in d's flags ("" if not given).
+func (d *daemon) flagValue(name string) string {
+	for i, a := range d.extra {
+		if v, ok := strings.CutPrefix(a, name+"="); ok {
+			return v
+		}
+		if a == name && i+1 < len(d.extra) {
+			return d.extra[i+1]
+		}
+	}
+	return ""
+}
+
+// purge runs multilink purge on d's state dir in its namespace (the
+// daemon must have stopped).
+func (d *daemon) purge(t testing.TB, extra ...string) {
+	t.Helper()
+	args := append([]string{"purge", "--state-dir", d.stateDir, "--bpffs", d.flagValue("--bpffs")}, extra...)
+	if out, err := d.ns.Command(context.Background(), buildBinary(t), args...).CombinedOutput(); err != nil {
+		t.Errorf("multilink purge in %s: %v\n%s", d.ns.Name, err, out)
+	}
 }
 
 // again starts a new daemon with the same flags and state dir (the old
@@ -112,6 +158,13 @@ func launchDaemon(t testing.TB, ns *nstest.NS, addr, token, stateDir string, pre
 func (d *daemon) again(t testing.TB) *daemon {
 	t.Helper()
 	return startDaemonIn(t, d.ns, d.addr, d.token, d.stateDir, d.extra...)
+}
+
+// againWith starts a new daemon of binary bin with the same state dir and
+// flags extra (the old one must have ended): an upgrade, or other flags.
+func (d *daemon) againWith(t testing.TB, bin string, extra []string) *daemon {
+	t.Helper()
+	return launchBinary(t, bin, d.ns, d.addr, d.token, d.stateDir, nil, extra)
 }
 
 // stop ends the daemon with SIGTERM (as Kubernetes does) and waits for it.
@@ -158,4 +211,13 @@ func (d *daemon) logLines(substr string) []string {
 		}
 	}
 	return out
+}
+
+// startTimeout bounds a daemon's start: the lab's emulated CPUs take
+// longer than the host's 20 s to start a binary not yet run there.
+func startTimeout() time.Duration {
+	if nstest.InLab() {
+		return time.Minute
+	}
+	return 20 * time.Second
 }

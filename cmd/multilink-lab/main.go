@@ -224,6 +224,14 @@ func buildPlan(ctx context.Context, o options, checkout, work string) (string, [
 			return "", nil, err
 		}
 		fmt.Fprintf(&b, "env MULTILINK_BIN=%s\n", bin)
+		if o.bench != "" {
+			// Another build, for the benchmarks' upgrade cases.
+			up := filepath.Join(work, "multilink-upgrade")
+			if err := goCmd(ctx, "build", "-ldflags", "-X main.version=upgrade", "-o", up, "./cmd/multilink"); err != nil {
+				return "", nil, err
+			}
+			fmt.Fprintf(&b, "env MULTILINK_BIN_UPGRADE=%s\n", up)
+		}
 	}
 	var names []string
 	for _, pkg := range strings.Split(o.packages, ",") {

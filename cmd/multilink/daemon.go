@@ -40,6 +40,8 @@ func daemonFlags(fs *flag.FlagSet) action {
 	fs.IntVar(&o.TunnelNice, "tunnel-nice", tunnel.DefaultNice, "the niceness (-20 to 19) of the openvpn processes: each forwards its link's packets and probe replies, so on a busy CPU a negative value keeps replies from coming late enough to look like a dead link")
 	fs.DurationVar(&o.TunnelRekey, "tunnel-rekey", tunnel.DefaultRekey, "hub, TLS tunnels: how often each link's data channel gets new keys from a new TLS exchange (forward secrecy; the data flows on meanwhile; gateways follow the hub's pace); at least 10s")
 	fs.DurationVar(&o.ClaimExpiry, "claim-expiry", hub.DefaultClaimExpiry, "hub: a gateway bond silent on every link of the bridge it holds this long loses its claim, and another may take the bridge")
+	fs.Var(&keepFlag{&o.Keep}, "keep-dataplane", "at exit, leave the data plane running for the next daemon of this --state-dir to adopt (a restart or an upgrade without an outage): the flag alone or =all leaves bonds, bridges, TAPs, routes, eBPF pins and the openvpn processes; =kernel leaves all but the openvpn processes (containers); without it the exit removes everything. multilink purge removes a kept data plane")
+	fs.StringVar(&o.BPFFS, "bpffs", daemon.DefaultBPFFS, "the bpf file system eBPF programs, maps and links are pinned in (under multilink/<instance>), so that they outlive the daemon; mounted there when it is not one")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "text", "log format: text or json")
 	return func(args []string, _, stderr io.Writer) error {
@@ -68,3 +70,26 @@ func daemonFlags(fs *flag.FlagSet) action {
 		return daemon.Run(ctx, o)
 	}
 }
+
+// keepFlag is --keep-dataplane: a boolean flag that also takes =all,
+// =kernel or =none.
+type keepFlag struct{ k *daemon.Keep }
+
+func (f *keepFlag) String() string {
+	if f.k == nil || *f.k == daemon.KeepNone {
+		return ""
+	}
+	return string(*f.k)
+}
+
+func (f *keepFlag) Set(s string) error {
+	k, err := daemon.ParseKeep(s)
+	if err != nil {
+		return err
+	}
+	*f.k = k
+	return nil
+}
+
+// IsBoolFlag lets --keep-dataplane stand alone (flag's convention).
+func (f *keepFlag) IsBoolFlag() bool { return true }

@@ -83,6 +83,7 @@ type action func(args []string, stdout, stderr io.Writer) error
 func commands() []command {
 	return []command{
 		daemonCommand(),
+		purgeCommand(),
 		statusCommand(),
 		watchCommand(),
 		eventsCommand(),

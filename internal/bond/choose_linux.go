@@ -32,7 +32,35 @@ func NewChooser(kernel, ebpf Driver, def string) (*Chooser, error) {
 	return &Chooser{kernel: kernel, ebpf: ebpf, def: def, owner: map[string]Driver{}}, nil
 }
 
+// Adopter is a Driver that takes over, in Create, a bond of its kind that
+// an earlier run left (Kernel and EBPF are). The Chooser routes a Create
+// to the driver whose kind of bond is there.
+type Adopter interface {
+	// Left reports whether a bond of ours of this driver's kind is there
+	// for s (named s.Name, marked s.Mark).
+	Left(ctx context.Context, s Spec) bool
+	// Discard removes such a bond.
+	Discard(ctx context.Context, s Spec) error
+}
+
+// Releaser is a Driver that can forget its bonds and leave them working.
+type Releaser interface {
+	Release(ctx context.Context) error
+}
+
+var (
+	_ Adopter  = (*Kernel)(nil)
+	_ Adopter  = (*EBPF)(nil)
+	_ Releaser = (*Kernel)(nil)
+	_ Releaser = (*EBPF)(nil)
+	_ Releaser = (*Chooser)(nil)
+)
+
 // Create makes the bond with the driver s.Driver (or the default) names.
+// A bond of ours an earlier run left under s.Name is taken over by the
+// driver of its kind when s.Driver allows that kind (automatic, or the
+// same); when s.Driver asks for the other kind, that bond is removed
+// first and the asked driver makes a new one.
 func (c *Chooser) Create(ctx context.Context, s Spec) error {
 	mode := s.Driver
 	if mode == "" {
@@ -43,6 +71,28 @@ func (c *Chooser) Create(ctx context.Context, s Spec) error {
 	}
 	var d Driver
 	var err error
+	for _, k := range []struct {
+		d    Driver
+		kind string
+	}{{c.kernel, api.DriverKernel}, {c.ebpf, api.DriverEBPF}} {
+		a, ok := k.d.(Adopter)
+		if !ok || s.Mark == "" || !a.Left(ctx, s) {
+			continue
+		}
+		if auto := mode != api.DriverKernel && mode != api.DriverEBPF; auto || mode == k.kind {
+			if err := k.d.Create(ctx, s); err != nil {
+				return err
+			}
+			c.mu.Lock()
+			c.owner[s.Name] = k.d
+			c.mu.Unlock()
+			return nil
+		}
+		if err := a.Discard(ctx, s); err != nil {
+			return err
+		}
+		break
+	}
 	switch mode {
 	case api.DriverKernel:
 		d, err = c.kernel, c.try(ctx, c.kernel, s, "kernel")
@@ -78,6 +128,23 @@ func (c *Chooser) driverOf(name string) (Driver, error) {
 		return nil, errkind.NotFound("no bond %s of ours", name)
 	}
 	return d, nil
+}
+
+// Release forgets every bond and leaves them working: both drivers
+// release theirs.
+func (c *Chooser) Release(ctx context.Context) error {
+	var errs []error
+	for _, d := range []Driver{c.kernel, c.ebpf} {
+		if r, ok := d.(Releaser); ok && d != nil {
+			if err := r.Release(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	c.mu.Lock()
+	clear(c.owner)
+	c.mu.Unlock()
+	return errors.Join(errs...)
 }
 
 // Delete removes a bond this Chooser created.

@@ -29,12 +29,31 @@ import (
 // A bond or link of that name existing already is errkind.KindConflict, a
 // missing slave errkind.KindNotFound, a slave with a master already
 // errkind.KindConflict.
+//
+// A bond of ours (marked s.Mark) of that name that an earlier run left is
+// taken over instead (see adopt); if that fails for another reason than
+// the spec or a conflict, it is removed and made afresh.
 func (k *Kernel) Create(ctx context.Context, s Spec) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.left(s) != nil {
+		err := k.adopt(ctx, s)
+		if err == nil {
+			k.order[s.Name] = slices.Clone(s.Slaves)
+			return nil
+		}
+		switch errkind.KindOf(err) {
+		case errkind.KindConflict, errkind.KindInvalid, errkind.KindNotFound:
+			return fmt.Errorf("take over bond %s: %w", s.Name, err)
+		}
+		k.log.Warn("cannot take over the bond an earlier run left: making it afresh", "bond", s.Name, "err", err)
+		if err := k.remove(s.Name); err != nil {
+			return fmt.Errorf("remove bond %s that could not be taken over: %w", s.Name, err)
+		}
+	}
 	if err := k.create(ctx, s); err != nil {
 		return fmt.Errorf("create bond %s: %w", s.Name, err)
 	}

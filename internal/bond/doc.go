@@ -124,4 +124,17 @@
 // ERANGE, EACCES (option not for this mode) and EOPNOTSUPP as
 // errkind.KindInvalid, EEXIST as errkind.KindConflict, ENODEV as
 // errkind.KindNotFound.
+//
+// # Outliving the daemon
+//
+// Bonds are kernel objects and keep forwarding when the daemon ends.
+// Create takes over a bond of its kind that an earlier run left under the
+// spec's name and mark instead of failing: the kernel bond gets only the
+// parameters that differ from the spec (never primary or active_slave,
+// which the failover engine steers) and its missing slaves; the eBPF bond
+// keeps its active link, counters and attachments when its maps and TCX
+// links were pinned (NewEBPF's pin dir, on a bpffs). Release forgets every
+// bond and changes nothing in the kernel; the Chooser routes a Create to
+// the driver whose kind of bond is there, or has it removed when the spec
+// asks for the other kind.
 package bond

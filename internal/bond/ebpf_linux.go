@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/rlimit"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -41,10 +40,11 @@ const (
 // both make that link active at once (one map write). Failover itself is
 // the failover engine's: there is no ARP or MII monitor in this path.
 type EBPF struct {
-	nl   *netlink.Handle
-	ns   netns.NsHandle // the handle's namespace, for TCX attaching; not open: the caller's
-	mode string         // tc attach mode
-	log  *slog.Logger
+	nl     *netlink.Handle
+	ns     netns.NsHandle // the handle's namespace, for TCX attaching; not open: the caller's
+	mode   string         // tc attach mode
+	pinDir string         // on a bpffs: maps and TCX links pinned under it; "": none
+	log    *slog.Logger
 
 	mu    sync.Mutex
 	obj   *bpf.BondObjects // loaded at the first Create
@@ -63,15 +63,19 @@ type ebond struct {
 }
 
 // NewEBPF returns the eBPF driver working through nl, in namespace ns (not
-// open: the caller's), attaching in tc mode (tcattach.Auto, tcattach.TCX, tcattach.Legacy).
-func NewEBPF(nl *netlink.Handle, ns netns.NsHandle, mode string, log *slog.Logger) (*EBPF, error) {
+// open: the caller's), attaching in tc mode (tcattach.Auto, tcattach.TCX,
+// tcattach.Legacy). pinDir, a directory on a bpffs, keeps the bonds beyond
+// the process: the maps are pinned under pinDir/maps, the TCX links under
+// pinDir/links, and Create takes over a bond an earlier run left; "" pins
+// nothing.
+func NewEBPF(nl *netlink.Handle, ns netns.NsHandle, mode string, pinDir string, log *slog.Logger) (*EBPF, error) {
 	if err := tcattach.CheckMode(mode); err != nil {
 		return nil, err
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &EBPF{nl: nl, ns: ns, mode: mode, log: log, bonds: map[string]*ebond{}}, nil
+	return &EBPF{nl: nl, ns: ns, mode: mode, pinDir: pinDir, log: log, bonds: map[string]*ebond{}}, nil
 }
 
 // peerName is the hidden end's name: "mlb" and 8 hex digits of the bond's
@@ -82,35 +86,19 @@ func peerName(bond string) string {
 	return fmt.Sprintf("mlb%08x", h.Sum32())
 }
 
-func (e *EBPF) load() error {
-	if e.obj != nil {
-		return nil
-	}
-	if err := rlimit.RemoveMemlock(); err != nil {
-		return fmt.Errorf("remove memlock limit: %w", err)
-	}
-	var o bpf.BondObjects
-	if err := bpf.LoadBondObjects(&o, nil); err != nil {
-		var ve *ebpf.VerifierError
-		if errors.As(err, &ve) {
-			return fmt.Errorf("load bond programs: %w (verifier log:\n%+v)", err, ve)
-		}
-		return errkind.Unsupported(err, "the eBPF bond cannot load its programs (needs CAP_BPF and CAP_NET_ADMIN)")
-	}
-	e.obj = &o
-	return nil
-}
-
 // Create makes the bond: the veth pair, the address, the programs, the
 // primary (else the first slave) active. On error it removes what it made.
+// A bond of ours (marked with s.Mark) of that name that an earlier run
+// left is taken over instead, its active link kept (see adopt); if that
+// fails it is removed and made afresh.
 func (e *EBPF) Create(ctx context.Context, s Spec) error {
-	if err := e.create(s); err != nil {
+	if err := e.createOrAdopt(s); err != nil {
 		return fmt.Errorf("create bond %s: %w", s.Name, err)
 	}
 	return nil
 }
 
-func (e *EBPF) create(s Spec) (err error) {
+func (e *EBPF) createOrAdopt(s Spec) error {
 	if err := checkNames(s.Name, s.Slaves); err != nil {
 		return err
 	}
@@ -142,6 +130,23 @@ func (e *EBPF) create(s Spec) (err error) {
 		}
 		b.members[name] = l.Attrs().Index
 	}
+	if dev, peer := e.ours(s); dev != nil {
+		b.dev, b.peer = dev, peer
+		err := e.adopt(b)
+		if err == nil {
+			return nil
+		}
+		e.log.Warn("cannot take over the eBPF bond an earlier run left: making it afresh", "bond", s.Name, "err", err)
+		if err := e.remove(b); err != nil {
+			return fmt.Errorf("remove the bond that could not be taken over: %w", err)
+		}
+		b = &ebond{spec: s, members: b.members}
+	}
+	return e.create(b)
+}
+
+func (e *EBPF) create(b *ebond) (err error) {
+	s := b.spec
 	defer func() {
 		if err != nil {
 			e.remove(b)
@@ -231,7 +236,7 @@ func (e *EBPF) attach(b *ebond) error {
 	return nsthread.In(e.ns, func() error {
 		for _, t := range targets {
 			a, err := tcattach.Attach(e.nl, t.index, []tcattach.Program{{Prog: t.prog, Ingress: true}},
-				tcattach.Options{Mode: e.mode, Name: ebpfFilter, Priority: ebpfPriority})
+				tcattach.Options{Mode: e.mode, Name: ebpfFilter, Priority: ebpfPriority, PinDir: e.linkDir()})
 			if err != nil {
 				return err
 			}
@@ -281,6 +286,11 @@ func (e *EBPF) Delete(ctx context.Context, name string) error {
 	delete(e.bonds, name)
 	if err := e.remove(b); err != nil {
 		return fmt.Errorf("delete bond %s: %w", name, err)
+	}
+	if len(e.bonds) == 0 {
+		if err := e.unpinAll(); err != nil {
+			return fmt.Errorf("delete bond %s: %w", name, err)
+		}
 	}
 	e.log.Info("bond deleted", "bond", name, "driver", DriverEBPF)
 	return nil

@@ -27,7 +27,7 @@ type ebpfLab struct {
 func newEBPFLab(t *testing.T, mode string) *ebpfLab {
 	t.Helper()
 	gw, hub := newTopology(t, false)
-	e, err := NewEBPF(gw.Handle, netns.NsHandle(gw.Fd()), mode, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	e, err := NewEBPF(gw.Handle, netns.NsHandle(gw.Fd()), mode, "", slog.New(slog.NewTextHandler(t.Output(), nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

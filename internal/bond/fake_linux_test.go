@@ -35,6 +35,7 @@ type fakeLink struct {
 	master int
 	up     bool
 	addr   string
+	alias  string
 	bond   *fakeBond
 }
 
@@ -450,7 +451,11 @@ func (f *fakeNL) LinkSetAlias(l netlink.Link, alias string) error {
 	if err != nil {
 		return err
 	}
-	return f.do("alias " + fl.name + " " + alias)
+	if err := f.do("alias " + fl.name + " " + alias); err != nil {
+		return err
+	}
+	fl.alias = alias
+	return nil
 }
 
 func (f *fakeNL) LinkSetUp(l netlink.Link) error   { return f.setUp(l, true) }
@@ -550,7 +555,7 @@ func (f *fakeNL) BondData(name string) (int, []Attr, error) {
 // link renders a fake link as netlink would parse the kernel's answer.
 func (f *fakeNL) link(fl *fakeLink) netlink.Link {
 	a := netlink.NewLinkAttrs()
-	a.Name, a.Index, a.MasterIndex = fl.name, fl.index, fl.master
+	a.Name, a.Index, a.MasterIndex, a.Alias = fl.name, fl.index, fl.master, fl.alias
 	if fl.up {
 		a.Flags = net.FlagUp
 	}

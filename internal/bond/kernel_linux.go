@@ -43,6 +43,7 @@ type Kernel struct {
 type pendingGrace struct {
 	gen   uint64
 	timer *time.Timer
+	until time.Time
 }
 
 var _ Driver = (*Kernel)(nil)
@@ -269,17 +270,25 @@ func (k *Kernel) Delete(ctx context.Context, name string) error {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if err := k.remove(name); err != nil {
+		return fmt.Errorf("delete bond %s: %w", name, err)
+	}
+	return nil
+}
+
+// remove releases the bond's slaves and deletes it; k.mu is held.
+func (k *Kernel) remove(name string) error {
 	f, err := k.find(name)
 	if err != nil {
-		return fmt.Errorf("delete bond %s: %w", name, err)
+		return err
 	}
 	for _, s := range f.slaves {
 		if err := k.nl.LinkSetNoMaster(s); err != nil {
-			return fmt.Errorf("delete bond %s: release %s: %w", name, s.Attrs().Name, kernelErr("", err))
+			return fmt.Errorf("release %s: %w", s.Attrs().Name, kernelErr("", err))
 		}
 	}
 	if err := k.nl.LinkDel(f.bond); err != nil {
-		return fmt.Errorf("delete bond %s: %w", name, kernelErr("", err))
+		return kernelErr("", err)
 	}
 	delete(k.order, name)
 	k.dropGrace(name)

@@ -46,7 +46,7 @@ func (k *Kernel) Switch(ctx context.Context, name, to string, grace time.Duratio
 		k.dropGrace(name)
 		k.graceGen++
 		gen := k.graceGen
-		k.grace[name] = pendingGrace{gen: gen, timer: time.AfterFunc(grace, func() { k.endGrace(name, gen) })}
+		k.grace[name] = pendingGrace{gen: gen, until: time.Now().Add(grace), timer: time.AfterFunc(grace, func() { k.endGrace(name, gen) })}
 	}
 	if err := k.set(ctx, name, api.BondParams{Primary: &to}); err != nil {
 		return fmt.Errorf("switch bond %s to %s: %w", name, to, err)
@@ -58,9 +58,15 @@ func (k *Kernel) Switch(ctx context.Context, name, to string, grace time.Duratio
 func (k *Kernel) endGrace(name string, gen uint64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.endGraceLocked(name, gen)
+}
+
+// endGraceLocked is endGrace with k.mu held.
+func (k *Kernel) endGraceLocked(name string, gen uint64) {
 	if g, ok := k.grace[name]; !ok || g.gen != gen {
 		return
 	}
+	k.grace[name].timer.Stop()
 	delete(k.grace, name)
 	if err := k.set(context.Background(), name, api.BondParams{AllSlavesActive: new(0)}); err != nil {
 		k.log.Debug("bond switch grace: all_slaves_active not put back (bond gone?)", "bond", name, "err", err)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/multilink/multilink/internal/bpfpin"
 	"github.com/multilink/multilink/internal/buildinfo"
 
 	"github.com/vishvananda/netlink"
@@ -64,6 +65,12 @@ type Options struct {
 	ClaimExpiry time.Duration
 	Version     string
 	Commit      string // "" : the one Go recorded (buildinfo)
+	// Keep (--keep-dataplane): what the exit leaves running (KeepNone:
+	// nothing). A start adopts what an earlier run left whatever it is.
+	Keep Keep
+	// BPFFS (--bpffs): the bpf file system the eBPF objects are pinned in
+	// ("": DefaultBPFFS).
+	BPFFS string
 	// APIGroup may read the endpoint (api.json), so that
 	// its members' multilink status, watch and events reach the daemon.
 	APIGroup string
@@ -79,7 +86,8 @@ const (
 	shutdownTimeout = 20 * time.Second
 )
 
-// Run runs the daemon until ctx ends, then tears down what it made.
+// Run runs the daemon until ctx ends, then tears down what it made, or
+// leaves it running (Options.Keep).
 func Run(ctx context.Context, o Options) error {
 	log := o.Logger
 	if log == nil {
@@ -131,23 +139,19 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("open netlink: %w", err)
 	}
 	defer nl.Close()
-	// What a crashed run of this state dir left goes first: the lock says
-	// no other daemon uses the mark, and the desired state is rebuilt.
-	// Its openvpn processes end before their TAPs go: they tell their
-	// peers at once, and exit promptly.
+	// What an earlier run of this state dir left (a kept data plane, or a
+	// crash's) is adopted by the starts below, each object where it is
+	// still what the desired state asks for; the lock says no other daemon
+	// uses the mark. What nothing adopted is swept once they are done.
 	tunnelDir := filepath.Join(o.StateDir, "tunnels")
-	if err := tunnel.EndStrays(tunnelDir, log); err != nil {
-		return fmt.Errorf("end the openvpn an earlier run left: %w", err)
-	}
-	if _, err := owner.Sweep(nl, mark, log); err != nil {
-		return fmt.Errorf("remove what an earlier run left: %w", err)
-	}
+	keep := effectiveKeep(o.Keep, log)
+	pins, pinWarning := pinDir(o.BPFFS, mark, log)
 	ovUser, ovGroup, err := openvpnAccount(o.OpenVPNUser, log)
 	if err != nil {
 		return err
 	}
 	tunnels, err := tunnel.NewManager(tunnel.Options{Dir: tunnelDir, OpenVPN: o.OpenVPN, Alias: string(mark), Logger: log,
-		User: ovUser, Group: ovGroup, Rekey: o.TunnelRekey, Nice: o.TunnelNice})
+		User: ovUser, Group: ovGroup, Rekey: o.TunnelRekey, Nice: o.TunnelNice, Keep: keep == KeepAll})
 	if err != nil {
 		return fmt.Errorf("start tunnel supervisor: %w", err)
 	}
@@ -166,7 +170,8 @@ func Run(ctx context.Context, o Options) error {
 	gw, err := gateway.New(nl, gateway.Options{Tunnels: tunnels, Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Mark: mark, Identity: id,
 		LinkIdentityDir: linkIDs,
 		Journal:         filepath.Join(o.StateDir, "routes.json"), Logger: log,
-		Dataplane: gateway.DataplaneOptions{BondDriver: o.BondDriver, NoFailover: o.NoFailover, Probe: file.Probe, Policy: file.Policy}})
+		Dataplane: gateway.DataplaneOptions{BondDriver: o.BondDriver, NoFailover: o.NoFailover, Probe: file.Probe, Policy: file.Policy,
+			PinDir: pins}})
 	if err != nil {
 		closeTunnels(log, tunnels)
 		return err
@@ -175,7 +180,18 @@ func Run(ctx context.Context, o Options) error {
 		ClaimsFile: filepath.Join(o.StateDir, "claims.json"), ClaimExpiry: o.ClaimExpiry, Identity: id,
 		LinkIdentityDir: linkIDs})
 	r := newRoles(hb, gw, newStore(o.StateDir), log)
-	defer teardown(log, r, tunnels)
+	defer func() {
+		if keep == KeepNone {
+			teardown(log, r, tunnels)
+			if pins != "" {
+				if err := bpfpin.RemoveAll(pins); err != nil {
+					log.Warn("remove the eBPF pins' directory", "dir", pins, "err", err)
+				}
+			}
+		} else {
+			leave(log, keep, r, tunnels)
+		}
+	}()
 	defer hooks.Close(hooksDrain) // first: the hooks' last events before the teardown
 	want := desired(saved, file)
 	if err := pruneFiles(o.StateDir, want, log); err != nil {
@@ -183,6 +199,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	runHooks(ctx, hooks, gw, log) // before the restore: its bonds' first events count
 	r.restore(ctx, want)
+	if err := sweepLeftovers(ctx, nl, mark, r, tunnels, log); err != nil {
+		log.Warn("some of what an earlier run left stays", "err", err)
+	}
 	go hb.ExpireClaims(ctx)
 	go gw.Reclaim(ctx)
 
@@ -196,7 +215,7 @@ func Run(ctx context.Context, o Options) error {
 		Taps:        tapControl{tunnels},
 		Pinger:      ping.New(log),
 		Health:      health{r: r},
-		Warnings:    warnings{r: r, plain: o.InsecurePlainHTTP}.list,
+		Warnings:    warnings{r: r, plain: o.InsecurePlainHTTP, pins: pinWarning}.list,
 		Links:       gw,
 		Failover:    gw,
 		Metrics:     metricsHandler(reg),
@@ -218,7 +237,7 @@ func Run(ctx context.Context, o Options) error {
 		if ready != nil {
 			ready(addr)
 		}
-		notifyReady(ctx, sd, health{r: r})
+		notifyReady(ctx, sd, health{r: r}, keep)
 	}
 	return serve(ctx, log, o, share, router, certs)
 }

@@ -16,7 +16,7 @@ import (
 // behind). It then pings the watchdog after each health report until ctx
 // ends, and says STOPPING=1 when it does. Without NOTIFY_SOCKET it does
 // nothing.
-func notifyReady(ctx context.Context, n *sdnotify.Notifier, h health) {
+func notifyReady(ctx context.Context, n *sdnotify.Notifier, h health, keep Keep) {
 	if !n.Enabled() {
 		return
 	}
@@ -24,7 +24,7 @@ func notifyReady(ctx context.Context, n *sdnotify.Notifier, h health) {
 	go n.Watchdog(ctx, func(ctx context.Context) (string, error) { return statusLine(h.Health(ctx)), nil })
 	go func() {
 		<-ctx.Done()
-		n.Stopping("stopping: removing the bridges, bonds and tunnels this daemon made")
+		n.Stopping(stoppingText(keep))
 	}()
 }
 
@@ -56,4 +56,12 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// stoppingText is the STATUS= line sent with STOPPING=1.
+func stoppingText(keep Keep) string {
+	if keep == KeepNone {
+		return "stopping: removing the bridges, bonds and tunnels this daemon made"
+	}
+	return "stopping: the data plane stays for the next start (multilink purge removes it)"
 }

@@ -20,6 +20,10 @@ type servers interface {
 	restapi.Hub
 	Configs() []api.Server
 	Close(ctx context.Context) error
+	// Leave lets go of the servers, their bridges and tunnels kept.
+	Leave(ctx context.Context) error
+	// Interfaces lists what the servers started use (the sweep spares it).
+	Interfaces() []string
 }
 
 // clients is what the daemon needs of the client role; *gateway.Gateway has it.
@@ -27,6 +31,12 @@ type clients interface {
 	restapi.Gateway
 	Configs() []api.Client
 	Close(ctx context.Context) error
+	// Leave lets go of the clients, their data plane kept.
+	Leave(ctx context.Context) error
+	// Interfaces lists what the clients started use (the sweep spares it).
+	Interfaces() []string
+	// SweepRoutes removes the policy routing no client uses.
+	SweepRoutes() error
 }
 
 // roles puts the hub and gateway behind the API, keeps the desired entries

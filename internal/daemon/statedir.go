@@ -52,24 +52,37 @@ func openStateDir(dir string, r readers, log *slog.Logger) (lockedDir, error) {
 	if err := r.shareDir(dir); err != nil {
 		return lockedDir{}, err
 	}
+	d, holder, err := lockDir(dir)
+	if errors.Is(err, errInUse) {
+		return lockedDir{}, fmt.Errorf("state dir %s is in use by another multilink daemon (pid %s): stop it, or give this one another --state-dir", dir, holder)
+	}
+	return d, err
+}
+
+// errInUse: another process holds the state dir's lock.
+var errInUse = errors.New("state dir in use")
+
+// lockDir takes the lock of state dir dir and writes this process's pid
+// in it. Held by another process: errInUse, with the pid it wrote.
+func lockDir(dir string) (lockedDir, string, error) {
 	path := filepath.Join(dir, lockFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return lockedDir{}, fmt.Errorf("open lock %s: %w", path, err)
+		return lockedDir{}, "", fmt.Errorf("open lock %s: %w", path, err)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		holder := readPid(f)
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return lockedDir{}, fmt.Errorf("state dir %s is in use by another multilink daemon (pid %s): stop it, or give this one another --state-dir", dir, holder)
+			return lockedDir{}, holder, errInUse
 		}
-		return lockedDir{}, fmt.Errorf("lock %s: %w", path, err)
+		return lockedDir{}, "", fmt.Errorf("lock %s: %w", path, err)
 	}
 	if err := writePid(f); err != nil {
 		f.Close()
-		return lockedDir{}, fmt.Errorf("write pid to %s: %w", path, err)
+		return lockedDir{}, "", fmt.Errorf("write pid to %s: %w", path, err)
 	}
-	return lockedDir{f: f}, nil
+	return lockedDir{f: f}, "", nil
 }
 
 // readPid is the pid a lock file holds, or "unknown".

@@ -18,6 +18,7 @@ const plainHTTPWarning = "--insecure-plain-http: this API answers plain HTTP fro
 type warnings struct {
 	r     *roles
 	plain bool
+	pins  string // why eBPF objects do not outlive this daemon ("": they do)
 }
 
 // list implements restapi.Deps.Warnings.
@@ -25,6 +26,9 @@ func (w warnings) list(ctx context.Context) []string {
 	var out []string
 	if w.plain {
 		out = append(out, plainHTTPWarning)
+	}
+	if w.pins != "" {
+		out = append(out, w.pins)
 	}
 	for _, c := range w.r.gw.Status(ctx) {
 		if api.Cleartext(c.ServerAPIURL) {

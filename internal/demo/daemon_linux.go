@@ -50,6 +50,8 @@ type DaemonOptions struct {
 	// Bin): the unit test runs it under setpriv with the unit's
 	// capabilities.
 	Prefix []string
+	// StartTimeout bounds the wait for its API (0: 20 s).
+	StartTimeout time.Duration
 }
 
 // StartDaemon runs `o.Bin daemon` in o.NS and waits (bounded) until its
@@ -87,7 +89,11 @@ func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 	if err := <-started; err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	wait := o.StartTimeout
+	if wait <= 0 {
+		wait = 20 * time.Second
+	}
+	deadline := time.Now().Add(wait)
 	for {
 		if _, _, err := d.Do(ctx, http.MethodGet, "/version", nil, false); err == nil {
 			return d, nil
@@ -103,7 +109,7 @@ func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 		}
 		if time.Now().After(deadline) {
 			d.Stop()
-			return nil, fmt.Errorf("%s daemon's API did not answer within 20 s\n%s", o.Name, d.logs.tail(20))
+			return nil, fmt.Errorf("%s daemon's API did not answer within %s\n%s", o.Name, wait, d.logs.tail(20))
 		}
 	}
 }

@@ -160,6 +160,18 @@ func (p *Prober) LastReply() time.Time {
 	return p.replies[len(p.replies)-1]
 }
 
+// FirstAfter returns when the first reply after t arrived (zero: none yet).
+func (p *Prober) FirstAfter(t time.Time) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range p.replies {
+		if r.After(t) {
+			return r
+		}
+	}
+	return time.Time{}
+}
+
 // Flowing reports whether replies arrived within the last few intervals
 // and after since.
 func (p *Prober) Flowing(since time.Time) bool {

@@ -70,6 +70,10 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		return Summary{}, fmt.Errorf("make a work dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
+	// The daemons pin their eBPF objects in a bpffs of the demo's own
+	// (they mount it there): the host's /sys/fs/bpf is left alone. It goes
+	// once they have stopped, before the dir.
+	defer func() { _ = unix.Unmount(filepath.Join(dir, "bpffs"), unix.MNT_DETACH) }()
 	start := time.Now()
 	fmt.Fprintf(o.Out, "multilink demo: a hub and a gateway in network namespaces, two emulated links (u1 = tap1, the primary; u2 = tap2)\n")
 	w, err := topology.New(ctx, topology.Options{Prefix: "mldemo", Kind: topology.Emulated, Logger: o.Logger})
@@ -109,7 +113,7 @@ func startDaemons(ctx context.Context, w *topology.Topology, o Options, dir stri
 	token := hex.EncodeToString(b[:])
 	run := func(name string, ns netns.NsHandle, listen string, args ...string) (*Daemon, error) {
 		return StartDaemon(ctx, DaemonOptions{Name: name, NS: ns, Bin: o.Bin, StateDir: filepath.Join(dir, name), Listen: listen,
-			Token: token, Args: append([]string{"--log-format", "json"}, args...)})
+			Token: token, Args: append([]string{"--log-format", "json", "--bpffs", filepath.Join(dir, "bpffs")}, args...)})
 	}
 	if hub, err = run("hub", w.Hub.Handle, "0.0.0.0:"+topology.APIPort); err != nil {
 		return nil, nil, err

@@ -71,6 +71,7 @@ type Engine struct {
 	kernelAt  time.Time
 	failovers map[string]uint64 // by reason
 	watched   map[string]bool   // links probed at the active rate whatever their rank (Watch)
+	resume    bool              // Run resumes a bond that was forwarding (EngineOptions.Resume)
 }
 
 // EngineOptions configures an Engine.
@@ -85,6 +86,12 @@ type EngineOptions struct {
 	Logger  *slog.Logger
 	// Pressure tells a busy host (nil: never busy).
 	Pressure Pressure
+	// Resume: the bond was forwarding before this engine (a data plane a
+	// previous daemon left and this one adopted). Its active link starts
+	// up, judged from now, and every other link must pass a full hold-down
+	// of good health before it is up: the restart itself never causes a
+	// switch, and a dead active link is still left within its dead time.
+	Resume bool
 }
 
 // Pressure is the host's CPU pressure (package pressure).
@@ -126,6 +133,7 @@ func NewEngine(o EngineOptions) *Engine {
 		steer: o.Steerer, prober: o.Prober, press: o.Pressure, events: o.Events, log: log.With("bond", o.Bond),
 		samples: make(chan probe.Sample, 1024), kick: make(chan struct{}, 1),
 		judges: map[string]*judge{}, failovers: map[string]uint64{}, watched: map[string]bool{},
+		resume: o.Resume,
 	}
 	now := time.Now()
 	for _, l := range o.Links {
@@ -155,6 +163,9 @@ func (e *Engine) Run(ctx context.Context) {
 	if a, err := e.steer.Active(ctx, e.bond); err == nil {
 		e.mu.Lock()
 		e.active, e.steered = a, a
+		if e.resume {
+			e.resumeJudges(a, time.Now())
+		}
 		e.mu.Unlock()
 	}
 	e.setProbeRates(time.Now())

@@ -36,6 +36,9 @@ type judge struct {
 	goodSince time.Time // start of the current run of good health (hold-down); zero: not good
 	penalty   float64   // flap penalty, as of penaltyAt
 	penaltyAt time.Time
+	// resumed: a standby of a bond an earlier daemon left forwarding; it
+	// is up only after a hold-down of good health (see resumeJudges).
+	resumed bool
 }
 
 // newJudge judges a link probed every interval; firstSent tells when its
@@ -216,6 +219,9 @@ func (j *judge) verdict(now time.Time, p Policy, o others) (api.LinkState, strin
 		if s := now.Sub(j.added); s > max(dead, startupGrace) {
 			return api.LinkDown, fmt.Sprintf("no reply since the link was added %s ago", round(s))
 		}
+		if j.resumed {
+			return api.LinkDegraded, resumedReason
+		}
 		return api.LinkUnknown, "no reply yet"
 	}
 	if s := j.silence(now); s > dead {
@@ -238,8 +244,8 @@ func (j *judge) verdict(now time.Time, p Policy, o others) (api.LinkState, strin
 	if bad {
 		return api.LinkDegraded, j.badReason(p)
 	}
-	switch j.state {
-	case api.LinkUnknown, api.LinkUp:
+	switch {
+	case j.state == api.LinkUp, j.state == api.LinkUnknown && !j.resumed:
 		// A new link, or an up one not yet past the demote thresholds.
 		return api.LinkUp, "healthy"
 	}
@@ -250,6 +256,7 @@ func (j *judge) verdict(now time.Time, p Policy, o others) (api.LinkState, strin
 	if left := j.holdLeft(now, p); left > 0 {
 		return api.LinkDegraded, fmt.Sprintf("hold-down: %s left", round(left))
 	}
+	j.resumed = false
 	return api.LinkUp, "healthy"
 }
 

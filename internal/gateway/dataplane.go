@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -47,6 +48,10 @@ type DataplaneOptions struct {
 	NoFailover bool            // probe, but leave failover to the bond (the kernel's ARP monitor)
 	Probe      json.RawMessage // the config file's probe: section
 	Policy     json.RawMessage // its policy: section
+	// PinDir: where the eBPF bond and the probe pin their programs, maps
+	// and links under bpffs so that they outlive the daemon ("": nothing
+	// is pinned; eBPF objects end with the daemon).
+	PinDir string
 }
 
 // probeSettings is the config file's probe: section.
@@ -94,13 +99,14 @@ func newDataplane(o DataplaneOptions, nl *netlink.Handle, log *slog.Logger) (*da
 		return nil, err
 	}
 	po.Logger = log
+	po.PinDir = pinSub(o.PinDir, "probe")
 	monitor, err := probe.NewMonitor(po)
 	if err != nil {
 		return nil, fmt.Errorf("config probe: %w", err)
 	}
 	s := &dataplane{log: log, nl: nl, monitor: monitor, policy: policy, noEngine: o.NoFailover, addresses: map[string]BondUp{}}
 	s.kernel = bond.NewKernel(nl, log)
-	if s.ebpf, err = bond.NewEBPF(nl, netns.None(), po.Attach, log); err != nil {
+	if s.ebpf, err = bond.NewEBPF(nl, netns.None(), po.Attach, pinSub(o.PinDir, "bond"), log); err != nil {
 		monitor.Close()
 		return nil, err
 	}
@@ -144,7 +150,7 @@ func (s *dataplane) Up(ctx context.Context, b BondUp) error {
 		return nil
 	}
 	err := s.brain.Add(ctx, failover.EngineOptions{Bond: b.Bond, Links: b.Taps, Primary: b.Primary,
-		Policy: s.policy, Steerer: steerer{s}, Prober: s.monitor, Pressure: s.pressure()})
+		Policy: s.policy, Steerer: steerer{s}, Prober: s.monitor, Pressure: s.pressure(), Resume: b.Resumed})
 	if err != nil {
 		undo()
 		s.mu.Lock()
@@ -416,4 +422,12 @@ func (s *dataplane) probeFast(bond, link string, fast bool) {
 	if e, ok := s.brain.Engine(bond); ok {
 		e.Watch(link, fast)
 	}
+}
+
+// pinSub is dir/sub, or "" when dir is "" (no pins).
+func pinSub(dir, sub string) string {
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, sub)
 }

@@ -77,6 +77,7 @@ type Options struct {
 type Gateway struct {
 	opts     Options
 	nl       Netlink
+	sweeper  routeSweeper // nil: SweepRoutes does nothing (unit tests)
 	bonds    bond.Driver
 	watch    bondWatcher // told about bonds coming and going (nil: nobody)
 	dp       *dataplane  // nil in unit tests: no probe, no engines
@@ -110,6 +111,7 @@ type client struct {
 	bridge  string // the hub's bridge the links belong to
 	mode    string // the bridge's tunnel mode (api.TunnelTLS, api.TunnelStatic)
 	links   []gwLink
+	adopted bool // its bond was there, left by an earlier run, and was taken over
 }
 
 // gwLink is what one link of a client has of its own.
@@ -130,15 +132,12 @@ func New(nl *netlink.Handle, opts Options) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := sweepRoutes(nl, j, log); err != nil {
-		return nil, fmt.Errorf("remove the policy routing an earlier run left: %w", err)
-	}
 	dp, err := newDataplane(opts.Dataplane, nl, log)
 	if err != nil {
 		return nil, err
 	}
 	g := newGateway(opts, nl, dp.bonds, dp)
-	g.dp, g.steer, g.journal = dp, dp, j
+	g.dp, g.steer, g.journal, g.sweeper = dp, dp, j, nl
 	return g, nil
 }
 
@@ -216,7 +215,7 @@ func (g *Gateway) Start(ctx context.Context, cfg api.Client) (api.ClientStatus, 
 		return api.ClientStatus{}, err
 	}
 	c := &client{cfg: cfg, slot: slot, keyFile: filepath.Join(g.opts.KeyDir, cfg.Bond+".key"), target: hubIP, started: time.Now(),
-		hub: hub, bridge: key.Bridge, mode: key.TunnelMode, links: make([]gwLink, len(cfg.Slaves))}
+		hub: hub, bridge: key.Bridge, mode: key.TunnelMode, links: make([]gwLink, len(cfg.Slaves)), adopted: g.left(cfg.Bond)}
 	for i := range c.links {
 		c.links[i].id = own[i]
 	}
@@ -344,7 +343,9 @@ func (g *Gateway) checkFree(cfg api.Client) error {
 		}
 	}
 	for _, name := range names {
-		if _, err := g.nl.LinkByName(name); err == nil {
+		// One of ours is what an earlier run left: started again over it,
+		// it is taken over (adopted) rather than made anew.
+		if l, err := g.nl.LinkByName(name); err == nil && !g.opts.Mark.Owns(l.Attrs().Alias) {
 			return errkind.Conflict("interface %s exists already and is not ours (give another bond name or tap_prefix)", name)
 		}
 	}
@@ -446,18 +447,7 @@ func (g *Gateway) releaseClaim(ctx context.Context, c *client) {
 // under way have ended (or ctx has), then the data plane: the engines, the
 // probe and its programs, the bond drivers.
 func (g *Gateway) Close(ctx context.Context) error {
-	g.mu.Lock()
-	var running []chan struct{}
-	for _, b := range g.busy {
-		running = append(running, b.done)
-	}
-	g.mu.Unlock()
-	for _, done := range running {
-		select {
-		case <-done:
-		case <-ctx.Done():
-		}
-	}
+	g.waitBusy(ctx)
 	g.mu.Lock()
 	names := make([]string, 0, len(g.clients))
 	for n := range g.clients {

@@ -9,11 +9,25 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// routeSweeper is what a sweep of the policy routing needs of netlink.
+type routeSweeper interface {
+	RuleDel(rule *netlink.Rule) error
+	RouteDel(route *netlink.Route) error
+	RouteListFiltered(family int, filter *netlink.Route, mask uint64) ([]netlink.Route, error)
+}
+
 // sweepRoutes removes the rules and routes of every mark the journal
-// lists (what a crashed run left), then forgets them.
-func sweepRoutes(nl *netlink.Handle, j *journal, log *slog.Logger) error {
+// lists but keep (what an earlier run left and nothing adopted), then
+// forgets them. A nil nl sweeps nothing (unit tests).
+func sweepRoutes(nl routeSweeper, j *journal, keep func(mark uint32) bool, log *slog.Logger) error {
+	if nl == nil {
+		return nil
+	}
 	var errs []error
 	for _, mark := range j.left() {
+		if keep != nil && keep(mark) {
+			continue
+		}
 		rule := netlink.NewRule()
 		rule.Family = unix.AF_INET
 		rule.Mark = mark
@@ -40,4 +54,14 @@ func sweepRoutes(nl *netlink.Handle, j *journal, log *slog.Logger) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// PurgeRoutes removes the policy routing the journal at path lists (a
+// kept data plane's, for multilink purge) and empties the journal.
+func PurgeRoutes(nl *netlink.Handle, path string, log *slog.Logger) error {
+	j, err := openJournal(path)
+	if err != nil {
+		return err
+	}
+	return sweepRoutes(nl, j, nil, log)
 }

@@ -13,6 +13,9 @@ type BondUp struct {
 	Taps    []string     // in slave order
 	Primary string       // the configured primary ("" if none)
 	Target  netip.Addr   // the hub bridge's address: what the links are probed against
+	// Resumed: the bond was forwarding before this start (a data plane an
+	// earlier daemon left, adopted): the engine resumes it (failover.EngineOptions.Resume).
+	Resumed bool
 }
 
 // bondWatcher is told about bonds coming and going; the data plane starts
@@ -36,7 +39,7 @@ func (g *Gateway) linksUp(ctx context.Context, c *client) {
 	if p := c.cfg.Bonding.Primary; p != nil {
 		primary = *p
 	}
-	b := BondUp{Bond: c.cfg.Bond, Address: c.cfg.Address, Taps: c.cfg.Taps(), Primary: primary, Target: c.target}
+	b := BondUp{Bond: c.cfg.Bond, Address: c.cfg.Address, Taps: c.cfg.Taps(), Primary: primary, Target: c.target, Resumed: c.adopted}
 	if err := g.watch.Up(ctx, b); err != nil {
 		g.log.Warn("bond works without its link probe and failover engine", "bond", c.cfg.Bond, "err", err)
 	}

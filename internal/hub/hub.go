@@ -32,6 +32,7 @@ type Netlink interface {
 	LinkSetUp(link netlink.Link) error
 	AddrReplace(link netlink.Link, addr *netlink.Addr) error
 	AddrList(link netlink.Link, family int) ([]netlink.Addr, error)
+	AddrDel(link netlink.Link, addr *netlink.Addr) error
 	LinkList() ([]netlink.Link, error)
 	LinkSetAlias(link netlink.Link, name string) error
 }
@@ -211,7 +212,9 @@ func (h *Hub) checkFree(cfg api.Server) error {
 		}
 	}
 	for _, name := range append([]string{cfg.BridgeInterface}, cfg.Taps()...) {
-		if _, err := h.opts.Netlink.LinkByName(name); err == nil {
+		// One of ours is what an earlier run left: started again over it,
+		// it is taken over (adopted) rather than made anew.
+		if l, err := h.opts.Netlink.LinkByName(name); err == nil && !h.opts.Mark.Owns(l.Attrs().Alias) {
 			return errkind.Conflict("interface %s exists already and is not ours", name)
 		}
 	}
@@ -260,6 +263,9 @@ func (h *Hub) checkSubnet(cfg api.Server) error {
 }
 
 func (h *Hub) addBridge(cfg api.Server) (netlink.Link, error) {
+	if link, err := h.opts.Netlink.LinkByName(cfg.BridgeInterface); err == nil && h.opts.Mark.Owns(link.Attrs().Alias) {
+		return h.adoptBridge(cfg, link)
+	}
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: cfg.BridgeInterface, HardwareAddr: h.bridgeMAC(cfg.BridgeInterface)}}
 	if err := h.opts.Netlink.LinkAdd(br); err != nil {
 		return nil, fmt.Errorf("add bridge %s: %w", cfg.BridgeInterface, err)

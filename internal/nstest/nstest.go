@@ -254,3 +254,20 @@ func Veth(t testing.TB, a *NS, aName, aAddr string, b *NS, bName, bAddr string) 
 		}
 	}
 }
+
+// BPFFS mounts a private bpf filesystem on a fresh temporary directory and
+// returns it; it is unmounted when the test ends (the pins in it go with
+// it). Pins made there are visible to the test's child processes.
+func BPFFS(t testing.TB) string {
+	t.Helper()
+	RequireAdmin(t)
+	dir := t.TempDir()
+	err := unix.Mount("bpf", dir, "bpf", 0, "mode=0700")
+	Require(t, err == nil, "cannot mount a bpf filesystem: %v", err)
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount bpffs %s: %v", dir, err)
+		}
+	})
+	return dir
+}

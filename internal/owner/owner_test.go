@@ -47,7 +47,7 @@ func TestSweep(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	gone, err := owner.Sweep(n, mark, slog.New(slog.DiscardHandler))
+	gone, err := owner.Sweep(n, mark, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,5 +56,25 @@ func TestSweep(t *testing.T) {
 	}
 	if got := strings.Join(n.Links(), ","); got != "br1,br9,eth0" {
 		t.Errorf("left %s, want br1, br9, eth0", got)
+	}
+}
+
+// TestSweepKeeps spares the interfaces the caller adopted.
+func TestSweepKeeps(t *testing.T) {
+	n := testsupport.NewFakeNetlink("eth0")
+	mark := owner.Mark("multilink:0123456789abcdef")
+	for _, name := range []string{"bond0", "mlb0", "tap1", "tap9"} {
+		n.AddLink(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: name, Alias: string(mark)}})
+	}
+	used := map[string]bool{"bond0": true, "mlb0": true, "tap1": true}
+	gone, err := owner.Sweep(n, mark, func(name string) bool { return used[name] }, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(gone, ",") != "tap9" {
+		t.Errorf("removed %v, want tap9 only", gone)
+	}
+	if got := strings.Join(n.Links(), ","); got != "bond0,eth0,mlb0,tap1" {
+		t.Errorf("left %s", got)
 	}
 }

@@ -24,9 +24,10 @@ func (m Mark) Set(nl Netlink, link netlink.Link) error {
 	return nil
 }
 
-// Sweep removes every interface that carries m: what a crashed daemon of
-// the same state dir left. It returns the names removed.
-func Sweep(nl Netlink, m Mark, log *slog.Logger) ([]string, error) {
+// Sweep removes every interface that carries m but those keep spares
+// (nil: none): what an earlier daemon of the same state dir left and this
+// one does not use. It returns the names removed.
+func Sweep(nl Netlink, m Mark, keep func(name string) bool, log *slog.Logger) ([]string, error) {
 	links, err := nl.LinkList()
 	if err != nil {
 		return nil, fmt.Errorf("list interfaces: %w", err)
@@ -34,7 +35,7 @@ func Sweep(nl Netlink, m Mark, log *slog.Logger) ([]string, error) {
 	var gone []string
 	var errs []error
 	for _, l := range links {
-		if !m.Owns(l.Attrs().Alias) {
+		if !m.Owns(l.Attrs().Alias) || keep != nil && keep(l.Attrs().Name) {
 			continue
 		}
 		if err := nl.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) { // a veth's peer goes with it

@@ -97,5 +97,33 @@
 // one after a gap (a loss, a stall, a sudden delay) and every reply of a
 // slower link wake the reader at once. A link's death is judged from the
 // kernel's last-reply time (Monitor.LastReply), not from events, so no
-// reply waiting in the ring makes a link look dead.
+// reply waiting in the ring makes a link look dead.//
+// # Outliving the daemon
+//
+// With Options.PinDir (a directory on a bpffs) the kernel side outlives
+// the Monitor: the shared maps are pinned by name under <PinDir>/maps (a
+// directory of their own: one map is called links), each link's programs
+// and .bss under <PinDir>/links/<tap>/ (prog_ingress, prog_egress, bss),
+// with its TCX links (tcattach pins them there; legacy filters hold their
+// programs by themselves). Release stops the probers and the ring reader
+// and closes every file descriptor, and leaves all that attached, pinned
+// and counting. The next Monitor with the same PinDir re-opens the maps
+// when they have the layout this build makes on this kernel (the spec as
+// patched for it: the same kernel and options give the same spec), else it
+// unpins everything and starts afresh. Its Add takes a link over in two
+// parts: the entry (the index the links map gives the TAP's ifindex, the
+// probe MAC in its config, its stats: ARP counters, last reply, RTT
+// histogram), and the programs with their .bss (traffic counters), taken
+// over only when they are this build's instructions (tag) bound to that
+// index, the shared maps and that .bss. Programs of another build (an
+// upgrade) or a missing pin: this build's programs are loaded for the kept
+// entry and replace the attachment in place (a TCX link update, a
+// FilterReplace), the traffic counters start from zero. A damaged entry (no
+// index for the ifindex, as when the TAP was made anew; no probe MAC of
+// ours): the link is loaded afresh. The ring reader drains what the
+// kernel queued meanwhile (same-boot monotonic times, still right).
+// Remove and Close detach and unpin; Close unpins the whole PinDir, an
+// earlier run's leftovers too. Pins of TAPs that no longer exist are
+// removed when the maps load; those of TAPs that exist but are not added
+// again stay until Close.
 package probe

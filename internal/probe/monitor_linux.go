@@ -1,11 +1,14 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -34,7 +37,11 @@ type Options struct {
 	Attach         string        // tcattach.Auto (default), tcattach.TCX or tcattach.Legacy
 	NoRingbuf      bool          // poll the counters even where a ring buffer exists (tests)
 	NetNS          string        // path of the namespace the TAPs live in; empty: the caller's
-	Logger         *slog.Logger
+	// PinDir is a directory on a bpf filesystem where the maps, programs
+	// and TCX links are pinned so that the next Monitor with the same
+	// PinDir takes them over (Add); empty: nothing is pinned.
+	PinDir string
+	Logger *slog.Logger
 
 	eagerWake bool // every reply wakes the ring reader, no wake gap (BenchmarkProbeCost's eager baseline)
 	noFrames  bool // the prober ticks but sends nothing (the benchmark's split of a tick's cost from its probe's)
@@ -73,10 +80,11 @@ type Monitor struct {
 // probed is a link with its kernel side.
 type probed struct {
 	*prober
-	obj    *linkObjects
-	att    *tcattach.Attachment
-	cancel context.CancelFunc
-	done   chan struct{}
+	obj     *linkObjects
+	adopted bool // taken over from an earlier run's pins
+	att     *tcattach.Attachment
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 // NewMonitor returns a Monitor probing nothing yet.
@@ -121,6 +129,9 @@ func (o Options) Checked() (Options, error) {
 	}
 	if err := checkIntervals(o.Interval, o.BackupInterval); err != nil {
 		return o, err
+	}
+	if o.PinDir != "" && !filepath.IsAbs(o.PinDir) {
+		return o, errkind.Invalid("pin_dir", "%q is not an absolute path", o.PinDir)
 	}
 	if err := tcattach.CheckMode(o.Attach); err != nil {
 		return o, errkind.Invalid("attach", "%v", err)
@@ -203,7 +214,7 @@ func (m *Monitor) Add(ctx context.Context, spec LinkSpec) error {
 	m.byIndex[p.ifindex] = p
 	m.idxMu.Unlock()
 	m.log.Info("probing link", "bond", spec.Bond, "link", spec.Link, "target", spec.Target, "attach", p.att.Mode(),
-		"active", spec.Active, "ring_buffer", m.obj.ringbuf)
+		"active", spec.Active, "ring_buffer", m.obj.ringbuf, "adopted", p.adopted, "index", p.obj.idx)
 	return nil
 }
 
@@ -212,9 +223,28 @@ func (m *Monitor) load() error {
 	if m.obj != nil {
 		return nil
 	}
-	o, err := loadObjects(loadOptions{noRingbuf: m.opts.NoRingbuf})
+	o, err := loadObjects(loadOptions{noRingbuf: m.opts.NoRingbuf, pinDir: m.opts.PinDir})
 	if err != nil {
 		return errkind.Unsupported(err, "the eBPF link probe cannot load its maps (needs CAP_BPF and CAP_NET_ADMIN, Linux 5.4+)")
+	}
+	if o.reset != "" {
+		m.log.Warn("probe maps of an earlier run not taken over, their pins removed", "pin_dir", m.opts.PinDir, "reason", o.reset)
+	}
+	exists := func(ifindex uint32) bool {
+		_, err := m.nl.LinkByIndex(int(ifindex))
+		return err == nil
+	}
+	if err := o.reserve(exists); err != nil {
+		o.Close()
+		return err
+	}
+	tapExists := func(tap string) bool {
+		_, err := m.nl.LinkByName(tap)
+		return err == nil
+	}
+	if err := o.pin.pruneGone(tapExists); err != nil {
+		o.Close()
+		return err
 	}
 	if o.ringbuf {
 		rb, err := ringbuf.NewReader(o.Events)
@@ -239,10 +269,6 @@ func (m *Monitor) load() error {
 
 // start attaches to ifindex and runs the link's prober.
 func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *probed, err error) {
-	base, err := NewProbeMAC()
-	if err != nil {
-		return nil, err
-	}
 	alarm, err := newTimerAlarm()
 	if err != nil {
 		return nil, err
@@ -252,13 +278,12 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 			alarm.close()
 		}
 	}()
-	cfg := bpf.ProbeLinkConfig{Target: binary.NativeEndian.Uint32(spec.Target.AsSlice())}
-	copy(cfg.ProbeMac[:], base)
-	lo, err := m.obj.addLink(uint32(ifindex), cfg)
+	lo, cfg, adopted, err := m.linkObjects(spec, uint32(ifindex))
 	if err != nil {
 		return nil, err
 	}
-	p := &probed{obj: lo}
+	base := net.HardwareAddr(bytes.Clone(cfg.ProbeMac[:]))
+	p := &probed{obj: lo, adopted: adopted}
 	defer func() {
 		if err != nil {
 			_ = m.stop(p) // what it can; the error is start's
@@ -270,7 +295,8 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 		progs := []tcattach.Program{{Prog: lo.ProbeIngress, Ingress: true}, {Prog: lo.ProbeEgress}}
 		// First: the probe sees every frame before anything else on the
 		// TAP decides (the eBPF bond drops what reaches an inactive member).
-		p.att, err = tcattach.Attach(m.nl, ifindex, progs, tcattach.Options{Mode: m.opts.Attach, Name: filterName, First: true, Priority: filterPriority})
+		p.att, err = tcattach.Attach(m.nl, ifindex, progs, tcattach.Options{Mode: m.opts.Attach, Name: filterName, First: true, Priority: filterPriority,
+			PinDir: m.obj.pin.link(spec.Link)})
 		if err != nil {
 			return err
 		}
@@ -311,6 +337,37 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 		p.run(lctx)
 	}()
 	return p, nil
+}
+
+// linkObjects takes over the link's pinned objects (adoptLink), else loads
+// them afresh with a new probe MAC. A taken-over link's config gets the
+// target of spec and no wake gap (the prober sets it at its first tick).
+func (m *Monitor) linkObjects(spec LinkSpec, ifindex uint32) (*linkObjects, bpf.ProbeLinkConfig, bool, error) {
+	target := binary.NativeEndian.Uint32(spec.Target.AsSlice())
+	lo, cfg, reloaded, err := m.obj.adoptLink(spec.Link, ifindex)
+	if err == nil {
+		if reloaded != nil {
+			m.log.Warn("probe link's pinned programs not taken over, this build's loaded; its index, probe MAC and ARP statistics kept",
+				"link", spec.Link, "reason", reloaded)
+		}
+		cfg.Target, cfg.WakeGapNs = target, 0
+		if err = m.obj.configure(lo, cfg); err == nil {
+			return lo, cfg, true, nil
+		}
+		_ = m.obj.releaseLink(lo)
+		m.obj.unclaim(lo.idx, ifindex)
+	}
+	if !errors.Is(err, errNotPinned) {
+		m.log.Warn("probe link's pinned objects not taken over, loading it afresh", "link", spec.Link, "err", err)
+	}
+	base, err := NewProbeMAC()
+	if err != nil {
+		return nil, cfg, false, err
+	}
+	cfg = bpf.ProbeLinkConfig{Target: target}
+	copy(cfg.ProbeMac[:], base)
+	lo, err = m.obj.addLink(spec.Link, ifindex, cfg)
+	return lo, cfg, false, err
 }
 
 // gapSetter writes the link's wake gap into its config (nil: the gap
@@ -390,7 +447,8 @@ func (m *Monitor) all() []*probed {
 	return out
 }
 
-// Close stops probing every link and unloads the programs.
+// Close stops probing every link, detaches and unloads the programs, and
+// unpins everything under PinDir (an earlier run's pins too).
 func (m *Monitor) Close() error {
 	m.mu.Lock()
 	if m.closed {
@@ -404,6 +462,63 @@ func (m *Monitor) Close() error {
 	for _, p := range ls {
 		errs = append(errs, m.Remove(p.spec.Link))
 	}
+	errs = append(errs, m.shutdown())
+	errs = append(errs, pins{dir: m.opts.PinDir}.removeAll())
+	return errors.Join(errs...)
+}
+
+// Release stops probing every link and closes every file descriptor, and
+// leaves the kernel side as it is: the programs stay attached (TCX links
+// pinned), the maps and programs pinned under PinDir, the counters
+// counting, so that the next Monitor with the same PinDir takes the links
+// over (Add). Without a PinDir, TCX attachments end with their file
+// descriptors; legacy filters stay.
+func (m *Monitor) Release() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	ls := m.all()
+	clear(m.links)
+	m.mu.Unlock()
+	m.idxMu.Lock()
+	clear(m.byIndex)
+	m.idxMu.Unlock()
+	var errs []error
+	for _, p := range ls {
+		if err := m.release(p); err != nil {
+			errs = append(errs, fmt.Errorf("release probing of %s: %w", p.spec.Link, err))
+		}
+	}
+	errs = append(errs, m.shutdown())
+	m.log.Info("probe released", "links", len(ls), "pin_dir", m.opts.PinDir)
+	return errors.Join(errs...)
+}
+
+// release ends p's prober and closes its file descriptors, leaving its
+// programs attached and pinned.
+func (m *Monitor) release(p *probed) error {
+	var errs []error
+	p.cancel()
+	<-p.done
+	if err := p.snd.close(); err != nil {
+		errs = append(errs, fmt.Errorf("close probe socket: %w", err))
+	}
+	if err := p.att.Release(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := m.obj.releaseLink(p.obj); err != nil {
+		errs = append(errs, fmt.Errorf("close probe programs: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// shutdown ends the ring reader and the subscriptions and closes the maps
+// and handles (the links are gone already).
+func (m *Monitor) shutdown() error {
+	var errs []error
 	if m.rb != nil {
 		// The reader first (its wait ends, readEvents returns), then
 		// the ring it reads: the reader's readiness check reads the ring.

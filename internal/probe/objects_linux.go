@@ -25,9 +25,17 @@ type objects struct {
 	spec    *ebpf.CollectionSpec
 	ringbuf bool // events come through the ring buffer; else poll stats
 	ncpu    int  // possible CPUs: the traffic slots in use
+	pin     pins // where the maps and each link's objects are pinned (none: pin.dir "")
+	// reset says why the pinned maps of an earlier run were not taken
+	// over ("": they were, or there were none).
+	reset     string
+	sharedIDs map[ebpf.MapID]bool // the shared maps' IDs (pinning only)
 
 	mu   sync.Mutex
 	used []bool // link indexes in use, one per entry of the per-link arrays
+	// reserved are the indexes an earlier run's links hold in the pinned
+	// links map (index -> ifindex) that no link of this run has claimed.
+	reserved map[uint32]uint32
 }
 
 // linkObjects are one link's programs, bound at load time to its index in
@@ -35,6 +43,7 @@ type objects struct {
 // a slot per CPU, which the hot path addresses without a map lookup.
 type linkObjects struct {
 	instance
+	tap     string
 	idx     uint32
 	ifindex uint32
 
@@ -56,6 +65,7 @@ type loadOptions struct {
 	noRingbuf    bool // poll the stats, as on kernels before 5.8
 	preciseClock bool // stamp frames with bpf_ktime_get_ns, as on kernels before 5.11
 	noJiffies    bool // stamp every frame, as on kernels before 5.5
+	pinDir       string
 }
 
 // loadObjects loads the shared maps and prepares the programs' spec. On a
@@ -79,7 +89,8 @@ func loadObjects(opts loadOptions) (*objects, error) {
 		return nil, errkind.Unsupported(fmt.Errorf("%d possible CPUs, the probe counts traffic for at most %d", ncpu, slots),
 			"the eBPF link probe supports machines of up to %d CPUs", slots)
 	}
-	o := &objects{spec: spec, ringbuf: !opts.noRingbuf, ncpu: ncpu, used: make([]bool, spec.Maps[bpf.ProbeMapStats].MaxEntries)}
+	o := &objects{spec: spec, ringbuf: !opts.noRingbuf, ncpu: ncpu, pin: pins{dir: opts.pinDir},
+		used: make([]bool, spec.Maps[bpf.ProbeMapStats].MaxEntries), reserved: map[uint32]uint32{}}
 	if o.ringbuf {
 		if err := features.HaveMapType(ebpf.RingBuf); err != nil {
 			if !errors.Is(err, ebpf.ErrNotSupported) {
@@ -119,8 +130,8 @@ func loadObjects(opts loadOptions) (*objects, error) {
 			return nil, fmt.Errorf("set use_ringbuf: %w", err)
 		}
 	}
-	if err := spec.LoadAndAssign(&o.ProbeMaps, nil); err != nil {
-		return nil, fmt.Errorf("create probe maps: %w", err)
+	if err := o.loadMaps(); err != nil {
+		return nil, err
 	}
 	if got, want := o.Stats.ValueSize(), uint32(unsafe.Sizeof(bpf.ProbeLinkStats{})); got != want {
 		o.Close()
@@ -131,13 +142,14 @@ func loadObjects(opts loadOptions) (*objects, error) {
 
 // addLink takes a free link index, zeroes its stats, writes its config and
 // loads the link's programs bound to it, with a zeroed .bss of their own
-// (the traffic counters). On error nothing is left.
-func (o *objects) addLink(ifindex uint32, cfg bpf.ProbeLinkConfig) (_ *linkObjects, err error) {
-	idx, err := o.take()
+// (the traffic counters), and pins them for tap (when pinning). On error
+// nothing is left.
+func (o *objects) addLink(tap string, ifindex uint32, cfg bpf.ProbeLinkConfig) (_ *linkObjects, err error) {
+	idx, err := o.take(ifindex)
 	if err != nil {
 		return nil, err
 	}
-	l := &linkObjects{idx: idx, ifindex: ifindex}
+	l := &linkObjects{tap: tap, idx: idx, ifindex: ifindex}
 	defer func() {
 		if err != nil {
 			_ = o.removeLink(l) // what it can; the error is addLink's
@@ -152,9 +164,18 @@ func (o *objects) addLink(ifindex uint32, cfg bpf.ProbeLinkConfig) (_ *linkObjec
 	if err := o.Links.Put(ifindex, l.idx); err != nil {
 		return nil, fmt.Errorf("write link index: %w", err)
 	}
+	if err := o.loadInstance(l); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// loadInstance loads l's programs bound to its index, with a zeroed .bss
+// of their own (the traffic counters), and pins them (when pinning).
+func (o *objects) loadInstance(l *linkObjects) error {
 	spec := o.spec.Copy()
 	if err := spec.Variables[bpf.ProbeVarLinkIdx].Set(l.idx); err != nil {
-		return nil, fmt.Errorf("set link_idx: %w", err)
+		return fmt.Errorf("set link_idx: %w", err)
 	}
 	shared := map[string]*ebpf.Map{
 		bpf.ProbeMapConfigs: o.Configs, bpf.ProbeMapStats: o.Stats,
@@ -166,15 +187,16 @@ func (o *objects) addLink(ifindex uint32, cfg bpf.ProbeLinkConfig) (_ *linkObjec
 		if errors.As(err, &ve) {
 			err = fmt.Errorf("%w (verifier log:\n%+v)", err, ve)
 		}
-		return nil, errkind.Unsupported(fmt.Errorf("load probe programs: %w", err),
+		return errkind.Unsupported(fmt.Errorf("load probe programs: %w", err),
 			"the eBPF link probe cannot load (needs CAP_BPF and CAP_NET_ADMIN, Linux 5.4+)")
 	}
-	return l, nil
+	return o.pin.pinLink(l.tap, &l.instance)
 }
 
 // removeLink unloads a link's programs (detach them first) and their
-// traffic counters, and frees its index; a missing entry is fine. Its ARP
-// statistics stay until the index is taken again (addLink zeroes them).
+// traffic counters, unpins them, and frees its index; a missing entry is
+// fine. Its ARP statistics stay until the index is taken again (addLink
+// zeroes them).
 func (o *objects) removeLink(l *linkObjects) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -185,6 +207,9 @@ func (o *objects) removeLink(l *linkObjects) error {
 	}
 	if err := l.Bss.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close probe traffic counters: %w", err))
+	}
+	if err := o.pin.removeLink(l.tap); err != nil {
+		errs = append(errs, err)
 	}
 	if err := o.Links.Delete(l.ifindex); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		errs = append(errs, fmt.Errorf("delete link index: %w", err))
@@ -209,12 +234,32 @@ func replaceCall(spec *ebpf.CollectionSpec, from, to asm.BuiltinFunc) {
 	}
 }
 
-// take marks the lowest free link index used and returns it.
-func (o *objects) take() (uint32, error) {
+// take marks a link index used and returns it: the one an earlier run's
+// link on ifindex held, else the lowest free one that no earlier run's
+// link holds, else the lowest one an earlier run's link holds (that link
+// was not added again; its entry in the links map goes).
+func (o *objects) take(ifindex uint32) (uint32, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	for idx, ifx := range o.reserved {
+		if ifx == ifindex && !o.used[idx] {
+			delete(o.reserved, idx)
+			o.used[idx] = true
+			return idx, nil
+		}
+	}
 	for i, u := range o.used {
-		if !u {
+		if _, held := o.reserved[uint32(i)]; !u && !held {
+			o.used[i] = true
+			return uint32(i), nil
+		}
+	}
+	for i, u := range o.used {
+		if ifx, held := o.reserved[uint32(i)]; !u && held {
+			if err := o.Links.Delete(ifx); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+				return 0, fmt.Errorf("free link index %d of ifindex %d: %w", i, ifx, err)
+			}
+			delete(o.reserved, uint32(i))
 			o.used[i] = true
 			return uint32(i), nil
 		}

@@ -69,7 +69,7 @@ func addTestLink(t testing.TB, o *objects, ifindex uint32, base net.HardwareAddr
 	t.Helper()
 	cfg := bpf.ProbeLinkConfig{Target: binary.NativeEndian.Uint32(testTarget[:])}
 	copy(cfg.ProbeMac[:], base)
-	l, err := o.addLink(ifindex, cfg)
+	l, err := o.addLink("", ifindex, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,23 +35,30 @@ type Program struct {
 // Options say how to attach.
 type Options struct {
 	Mode string
-	// Name marks legacy filters (cls_bpf's name), so ours are found.
+	// Name marks legacy filters (cls_bpf's name), so ours are found; it
+	// also starts the names of pinned links.
 	Name string
 	// First puts the programs before the others on the device: TCX at the
 	// head of the chain (else the tail); legacy filters get Priority, lower
 	// runs first.
 	First    bool
 	Priority uint16
+	// PinDir, on a bpffs, keeps TCX links beyond the process: each is
+	// pinned there (PinPath), and an Attach that finds the pin of a live
+	// link on the same device and direction takes it over, swapping its
+	// program in place when it differs. Empty: links end with the process.
+	PinDir string
 }
 
 // Attachment is programs on one device.
 type Attachment struct {
 	mode   string
-	links  []link.Link // TCX: closing detaches
+	links  []link.Link // TCX: closing the last reference detaches
+	pins   []string    // the pin of links[i], or ""
 	nl     *netlink.Handle
 	index  int
 	name   string
-	clsact bool // we added the clsact qdisc
+	clsact bool // we (or a run of ours before) added the clsact qdisc
 }
 
 // Mode is TCX or Legacy.
@@ -59,128 +66,77 @@ func (a *Attachment) Mode() string { return a.mode }
 
 // Attach puts progs on ifindex. The calling thread's network namespace is
 // the device's (TCX resolves ifindex in it); nl works in that namespace.
+//
+// What an earlier run left is taken over without a moment with no program
+// on the device: a pinned TCX link (Options.PinDir) gets the new program
+// with one link update, a legacy filter of ours is replaced in place. When
+// the mode changed since (TCX to legacy or back), the new attachment is
+// made before the old one is removed.
 func Attach(nl *netlink.Handle, ifindex int, progs []Program, o Options) (*Attachment, error) {
 	if err := CheckMode(o.Mode); err != nil {
 		return nil, err
 	}
 	if o.Mode == Auto || o.Mode == TCX {
-		a, err := attachTCX(ifindex, progs, o.First)
-		if err == nil || o.Mode == TCX || !errors.Is(err, ebpf.ErrNotSupported) {
-			return a, err
+		a, err := attachTCX(ifindex, progs, o)
+		if err == nil {
+			if err := dropLegacy(nl, ifindex, o.Name); err != nil {
+				_ = a.Detach()
+				return nil, err
+			}
+			return a, nil
+		}
+		if o.Mode == TCX || !errors.Is(err, ebpf.ErrNotSupported) {
+			return nil, err
 		}
 	}
-	return attachLegacy(nl, ifindex, progs, o)
-}
-
-func attachTCX(ifindex int, progs []Program, first bool) (*Attachment, error) {
-	a := &Attachment{mode: TCX, index: ifindex}
-	anchor := link.Tail()
-	if first {
-		anchor = link.Head()
+	a, err := attachLegacy(nl, ifindex, progs, o)
+	if err != nil {
+		return nil, err
 	}
-	for _, p := range progs {
-		at := ebpf.AttachTCXEgress
-		if p.Ingress {
-			at = ebpf.AttachTCXIngress
-		}
-		l, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: p.Prog, Attach: at, Anchor: anchor})
-		if err != nil {
-			_ = a.Detach()
-			return nil, fmt.Errorf("attach tcx %s to ifindex %d: %w", at, ifindex, err)
-		}
-		a.links = append(a.links, l)
-	}
-	return a, nil
-}
-
-func attachLegacy(nl *netlink.Handle, ifindex int, progs []Program, o Options) (*Attachment, error) {
-	a := &Attachment{mode: Legacy, nl: nl, index: ifindex, name: o.Name}
-	switch err := nl.QdiscAdd(clsact(ifindex)); {
-	case err == nil:
-		a.clsact = true
-	case errors.Is(err, unix.EEXIST):
-	default:
-		return nil, fmt.Errorf("add clsact qdisc to ifindex %d: %w", ifindex, err)
-	}
-	if err := a.removeOurs(); err != nil {
+	if err := dropPinnedTCX(ifindex, progs, o); err != nil {
 		_ = a.Detach()
 		return nil, err
 	}
-	for _, p := range progs {
-		parent := uint32(netlink.HANDLE_MIN_EGRESS)
-		if p.Ingress {
-			parent = netlink.HANDLE_MIN_INGRESS
-		}
-		f := &netlink.BpfFilter{
-			FilterAttrs:  netlink.FilterAttrs{LinkIndex: ifindex, Parent: parent, Priority: o.Priority, Protocol: unix.ETH_P_ALL},
-			Fd:           p.Prog.FD(),
-			Name:         o.Name,
-			DirectAction: true,
-		}
-		if err := nl.FilterAdd(f); err != nil {
-			_ = a.Detach()
-			return nil, fmt.Errorf("add cls_bpf filter to ifindex %d: %w", ifindex, err)
-		}
-	}
 	return a, nil
 }
 
-func clsact(ifindex int) *netlink.GenericQdisc {
-	return &netlink.GenericQdisc{
-		QdiscAttrs: netlink.QdiscAttrs{LinkIndex: ifindex, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT},
-		QdiscType:  "clsact",
-	}
-}
-
-// Filters lists the legacy filters named name on ifindex, both directions.
-func Filters(nl *netlink.Handle, ifindex int, name string) ([]netlink.Filter, error) {
-	var out []netlink.Filter
-	for _, parent := range []uint32{netlink.HANDLE_MIN_INGRESS, netlink.HANDLE_MIN_EGRESS} {
-		fs, err := nl.FilterList(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: ifindex}}, parent)
-		if err != nil {
-			return nil, fmt.Errorf("list filters of ifindex %d: %w", ifindex, err)
-		}
-		for _, f := range fs {
-			if bf, ok := f.(*netlink.BpfFilter); ok && (name == "" || bf.Name == name) {
-				out = append(out, f)
-			}
-		}
-	}
-	return out, nil
-}
-
-// removeOurs removes our named filters (a crashed daemon's, or before a
-// detach).
-func (a *Attachment) removeOurs() error {
-	fs, err := Filters(a.nl, a.index, a.name)
-	if err != nil {
-		return err
-	}
-	for _, f := range fs {
-		if err := a.nl.FilterDel(f); err != nil && !errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("remove filter %s from ifindex %d: %w", a.name, a.index, err)
-		}
-	}
-	return nil
-}
-
-// Detach removes the programs. A device that is gone took them with it.
-// The clsact qdisc goes too if we added it and nothing else uses it.
-func (a *Attachment) Detach() error {
+// Release forgets the attachment and leaves the programs running: pinned
+// TCX links and legacy filters stay. A TCX link that is not pinned has no
+// other holder and ends here.
+func (a *Attachment) Release() error {
 	var errs []error
 	for _, l := range a.links {
+		if err := l.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close tcx link of ifindex %d: %w", a.index, err))
+		}
+	}
+	a.links, a.pins = nil, nil
+	return errors.Join(errs...)
+}
+
+// Detach removes the programs and their pins. A device that is gone took
+// them with it. The clsact qdisc goes too if we added it and nothing else
+// uses it.
+func (a *Attachment) Detach() error {
+	var errs []error
+	for i, l := range a.links {
+		if a.pins[i] != "" {
+			if err := l.Unpin(); err != nil {
+				errs = append(errs, fmt.Errorf("unpin tcx link of ifindex %d: %w", a.index, err))
+			}
+		}
 		if err := l.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("detach tcx from ifindex %d: %w", a.index, err))
 		}
 	}
-	a.links = nil
+	a.links, a.pins = nil, nil
 	if a.mode != Legacy {
 		return errors.Join(errs...)
 	}
 	if _, err := a.nl.LinkByIndex(a.index); err != nil {
 		return nil // the device is gone, and its qdisc and filters with it
 	}
-	if err := a.removeOurs(); err != nil {
+	if err := removeOurs(a.nl, a.index, a.name, 0); err != nil {
 		errs = append(errs, err)
 	}
 	if a.clsact {
@@ -191,4 +147,14 @@ func (a *Attachment) Detach() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// progID is a loaded program's kernel id (0 when the kernel does not say).
+func progID(p *ebpf.Program) ebpf.ProgramID {
+	info, err := p.Info()
+	if err != nil {
+		return 0
+	}
+	id, _ := info.ID()
+	return id
 }

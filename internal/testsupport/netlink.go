@@ -170,6 +170,18 @@ func (n *FakeNetlink) AddrList(l netlink.Link, _ int) ([]netlink.Addr, error) {
 	return out, nil
 }
 
+// AddrDel removes address a from l ("addrdel <l> <address>").
+func (n *FakeNetlink) AddrDel(l netlink.Link, a *netlink.Addr) error {
+	if err := n.Do("addrdel " + l.Attrs().Name + " " + a.IPNet.String()); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	name := l.Attrs().Name
+	n.addrs[name] = slices.DeleteFunc(n.addrs[name], func(x netlink.Addr) bool { return x.IPNet.String() == a.IPNet.String() })
+	return nil
+}
+
 // LinkList lists the links, sorted by name.
 func (n *FakeNetlink) LinkList() ([]netlink.Link, error) {
 	n.mu.Lock()

@@ -80,6 +80,21 @@ func (g *FakeGateway) Configs() []api.Client { return g.configs() }
 // Close ends nothing: it is recorded.
 func (g *FakeGateway) Close(context.Context) error { return g.rec.Record("gateway.Close") }
 
+// Leave records the call.
+func (g *FakeGateway) Leave(context.Context) error { return g.rec.Record("gateway.Leave") }
+
+// Interfaces lists the bonds started and their TAPs.
+func (g *FakeGateway) Interfaces() []string {
+	var out []string
+	for _, c := range g.configs() {
+		out = append(append(out, c.Bond), c.Taps()...)
+	}
+	return out
+}
+
+// SweepRoutes records the call.
+func (g *FakeGateway) SweepRoutes() error { return g.rec.Record("gateway.SweepRoutes") }
+
 // bondInfo is a kernel bond name of tap1 and tap2, tap1 active, with p.
 func bondInfo(name string, p api.BondParams) api.BondInfo {
 	return api.BondInfo{Name: name, Driver: "kernel", Up: true, Slaves: []string{"tap1", "tap2"}, Active: "tap1", Params: p}

@@ -82,3 +82,15 @@ func (h *FakeHub) Configs() []api.Server { return h.configs() }
 
 // Close ends nothing: it is recorded.
 func (h *FakeHub) Close(context.Context) error { return h.rec.Record("hub.Close") }
+
+// Leave records the call.
+func (h *FakeHub) Leave(context.Context) error { return h.rec.Record("hub.Leave") }
+
+// Interfaces lists the bridges started and their TAPs.
+func (h *FakeHub) Interfaces() []string {
+	var out []string
+	for _, s := range h.Configs() {
+		out = append(append(out, s.BridgeInterface), s.Taps()...)
+	}
+	return out
+}

@@ -21,3 +21,11 @@ func (b *backoff) next(ran time.Duration) time.Duration {
 	}
 	return b.cur
 }
+
+// strayGrace is how long a stray openvpn has after SIGTERM before
+// SIGKILL. SIGTERM makes it send its exit notification at once (the peer
+// has it within milliseconds and starts a new session); in TLS mode it
+// then lingers 2 s, for a retransmission its control channel would only
+// send after tls-timeout (2 s). Those 2 s delay the new daemon's tunnels
+// and so the peer's new session: a quarter of a second is enough.
+const strayGrace = 250 * time.Millisecond

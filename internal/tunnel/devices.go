@@ -9,9 +9,10 @@ const tapAlias = "multilink-tunnel"
 // namespace. kernelDevices (tap_linux.go) is the real one; unit tests use
 // a fake.
 type devices interface {
-	// lookup reports whether a link named name exists and, if so, whether
-	// it is a TAP of ours (tapAlias) that no process has open.
-	lookup(name string) (found, idleOurs bool, err error)
+	// inspect tells whether a link named name exists and, if so, whether
+	// it is a TAP of ours (tapAlias), whether a process has it open (asked
+	// for ours only) and whether it is up.
+	inspect(name string) (tapInfo, error)
 	// createTap creates a persistent TAP and sets its admin state.
 	createTap(name string, up bool) error
 	// setUp sets the admin state of a link.
@@ -20,3 +21,15 @@ type devices interface {
 	remove(name string) error
 	close() error
 }
+
+// tapInfo is what devices.inspect found of a name.
+type tapInfo struct {
+	found bool // a link of that name exists
+	ours  bool // it is a TAP with our alias
+	busy  bool // ours, and a process has it open
+	up    bool // its admin state
+}
+
+// idle tells whether it is a TAP of ours that no process holds: one to
+// take over.
+func (i tapInfo) idle() bool { return i.ours && !i.busy }

@@ -20,8 +20,11 @@
 //     deletes it.
 //   - Our TAPs carry the alias "multilink-tunnel". A TAP with that alias
 //     that no process holds open is a leftover of an earlier run (the
-//     daemon was killed) and Start replaces it; any other interface of the
-//     name is an errkind.Conflict. Hence one Manager per namespace.
+//     daemon was killed, or released its tunnels): Start takes it over as
+//     it is (admin state, bridge or bond membership kept) and starts
+//     openvpn on it. Any other interface of the name, or a TAP of ours
+//     that another process holds, is an errkind.Conflict. Hence one
+//     Manager per namespace.
 //   - TAPs are created with netlink's Tuntap (LinkAdd). It opens
 //     /dev/net/tun on the calling thread, not in the Handle's namespace,
 //     so it runs on the namespace's locked thread (below). It reports
@@ -38,12 +41,45 @@
 //     that forks it. Both happen on a fresh locked OS thread that entered
 //     Options.NetNS and is never unlocked (it ends with its goroutine).
 //   - openvpn runs as `openvpn --config <file>`, no shell, nothing else on
-//     its command line, in its own process group with a parent-death
-//     signal (SIGTERM). Linux ties that signal to the forking thread, not
-//     the process, so the locked thread that forks openvpn also waits for
-//     it and only then ends. Stop and Close signal only that process
-//     (through os.Process, pidfd-backed): SIGTERM, SIGKILL after
+//     its command line, stdin /dev/null. Without Options.Keep it runs in
+//     its own process group with a parent-death signal (SIGTERM) and its
+//     output comes through a pipe. Linux ties that signal to the forking
+//     thread, not the process, so the locked thread that forks openvpn
+//     also waits for it and only then ends. With Options.Keep it outlives
+//     the daemon: no parent-death signal, a session of its own (a hang-up
+//     of the daemon's terminal must not reach it: SIGHUP is openvpn's
+//     hard restart), output appended to <Dir>/<tap>.log (truncated when
+//     over 1 MiB as a process starts on it), which a goroutine polls for
+//     the debug log and the exit message. The daemon's own stdout and
+//     stderr are never inherited: a kept process would hold a journal
+//     stream or a harness's pipe open. Stop and Close signal only that
+//     process (os.Process, pidfd-backed): SIGTERM, SIGKILL after
 //     StopTimeout.
+//   - Every run writes <Dir>/<tap>.pid atomically: pid, start time (clock
+//     ticks, /proc/<pid>/stat), boot id, pid and network namespace,
+//     SHA-256 of the config it started with, restarts. Stop and Close
+//     remove it with the config and log file; Release leaves them all.
+//   - Start adopts what an earlier Manager of the same Dir left running:
+//     it opens a pidfd of the pid file's process first (from then on the
+//     pid cannot name another process), then requires the recorded start
+//     time, boot and pid namespace, a live process running exactly
+//     `<bin> --config <Dir>/<tap>.conf` in this Manager's network
+//     namespace, the TAP ours and held by it (fdinfo when readable), and
+//     the rendered config equal to the file on disk and to the recorded
+//     checksum. An adopted process is waited on through its pidfd in the
+//     Go runtime's poller and signalled with pidfd_send_signal; its exit
+//     status belongs to whoever reaps it (init or a subreaper), so its
+//     exit is logged as unknown, and the restart loop then starts an
+//     ordinary child. When anything does not match, every process running
+//     that config is ended as EndStrays does and a new one started; a
+//     process the pid file names that does not run the config is never
+//     signalled. Always adopting (not only after a Keep run) is the
+//     lead's choice: it is never more disruptive than restarting.
+//   - Release stops supervising and leaves everything to the next
+//     Manager, processes running or (end) ended as EndStrays does;
+//     EndUnclaimed ends the processes of Dir that no tunnel of this
+//     Manager claims and removes their files, once the daemon has started
+//     what it wants.
 //   - The config file is written by Render from the Spec, in one of two
 //     modes. Static (the spec's): p2p static-key mode with AES-256-CBC
 //     and HMAC-SHA256, never "cipher none", key direction 0 on the

@@ -3,6 +3,7 @@ package tunnel
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -25,11 +26,16 @@ import (
 const (
 	fakeEnv   = "TUNNEL_TEST_FAKE_OPENVPN"
 	daemonEnv = "TUNNEL_TEST_FAKE_DAEMON"
+	// keepEnv holds a keepDaemonConfig: a daemon with a real openvpn.
+	keepEnv = "TUNNEL_TEST_KEEP_DAEMON"
 )
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(daemonEnv); dir != "" {
 		os.Exit(fakeDaemon(dir))
+	}
+	if cfg := os.Getenv(keepEnv); cfg != "" {
+		os.Exit(keepDaemon(cfg))
 	}
 	if dir := os.Getenv(fakeEnv); dir != "" {
 		os.Exit(fakeOpenVPN(dir, os.Args[1:]))
@@ -106,6 +112,36 @@ func fakeDaemon(dir string) int {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	fmt.Println(st.PID)
+	select {}
+}
+
+// keepDaemonConfig is what keepDaemon runs: one server tunnel with the
+// real openvpn in a namespace, Options.Keep as told.
+type keepDaemonConfig struct {
+	NetNS, Dir, Key string
+	Keep            bool
+}
+
+// keepDaemon runs a Manager as the daemon would, starts one tunnel,
+// prints its openvpn's pid and blocks until killed.
+func keepDaemon(cfg string) int {
+	os.Unsetenv(keepEnv)
+	var c keepDaemonConfig
+	if err := json.Unmarshal([]byte(cfg), &c); err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m, err := NewManager(Options{Dir: c.Dir, NetNS: c.NetNS, Keep: c.Keep, Logger: log})
+	if err == nil {
+		err = m.Start(context.Background(), Spec{Tap: "tap1", Role: Server, Port: 1191, KeyFile: c.Key})
+	}
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	st, _ := m.Status("tap1")
 	fmt.Println(st.PID)
 	select {}
 }
@@ -194,15 +230,18 @@ type fakeDevices struct {
 	ops   []string
 }
 
-type fakeLink struct{ up, ours bool }
+type fakeLink struct{ up, ours, busy bool }
 
 func newFakeDevices() *fakeDevices { return &fakeDevices{links: map[string]*fakeLink{}} }
 
-func (d *fakeDevices) lookup(name string) (bool, bool, error) {
+func (d *fakeDevices) inspect(name string) (tapInfo, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	l, ok := d.links[name]
-	return ok, ok && l.ours, nil
+	if !ok {
+		return tapInfo{}, nil
+	}
+	return tapInfo{found: true, ours: l.ours, busy: l.ours && l.busy, up: l.up}, nil
 }
 
 func (d *fakeDevices) createTap(name string, up bool) error {

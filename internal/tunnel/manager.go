@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -40,6 +39,11 @@ type Options struct {
 	// packet and probe reply: on a busy host a negative niceness keeps
 	// their replies from arriving late enough to look like a dead link.
 	Nice int
+	// Keep makes the openvpn processes outlive the Manager and the
+	// daemon: no parent-death signal, a session of their own, output to
+	// <Dir>/<tap>.log (followed into the debug log and the exit message)
+	// instead of a pipe. Without it they die with the daemon.
+	Keep bool
 }
 
 // Manager runs and supervises OpenVPN TAP tunnels in one network
@@ -50,6 +54,13 @@ type Manager struct {
 	log  *slog.Logger
 	dev  devices
 	ns   netns.NsHandle // not open: the caller's namespace
+	// netns is the inode of the namespace the processes run in, written
+	// to pid files and compared at adoption.
+	netns uint64
+
+	// startMu orders the decisions on what an earlier run left (adopt,
+	// end, take over the TAP) with each other and with EndUnclaimed.
+	startMu sync.Mutex
 
 	probeMu sync.Mutex
 	openvpn string // resolved binary, empty until the first successful probe
@@ -61,9 +72,9 @@ type Manager struct {
 	once    sync.Once // closes dev and ns
 }
 
-// tun is one supervised tunnel. Fields but st are set before its
-// goroutine starts; st and stopping are guarded by Manager.mu; err is
-// readable once done is closed.
+// tun is one supervised tunnel. Fields but st, p, stopping and
+// releasing are set before its goroutine starts; those are guarded by
+// Manager.mu; err is readable once done is closed.
 type tun struct {
 	spec     Spec
 	conf     string
@@ -72,8 +83,14 @@ type tun struct {
 	done     chan struct{}
 	err      error
 	st       Status
+	p        *proc // the running process, nil between runs
 	stopping bool
 	reload   chan struct{} // Reconfigure: end this run, start with the new config
+	// released is closed by Release: stop supervising, leave everything;
+	// endOnRelease (set before) says whether to end the process first.
+	released     chan struct{}
+	releasing    bool
+	endOnRelease bool
 }
 
 // NewManager returns a Manager working in opts.NetNS. It starts nothing;
@@ -151,7 +168,11 @@ func newManager(opts Options, dev devices, ns netns.NsHandle) (*Manager, error) 
 	def(&opts.MaxBackoff, max(30*time.Second, opts.MinBackoff))
 	def(&opts.StableAfter, time.Minute)
 	def(&opts.StopTimeout, 5*time.Second)
-	return &Manager{opts: opts, log: opts.Logger, dev: dev, ns: ns, tunnels: map[string]*tun{}}, nil
+	ino, err := nsIdentity(ns)
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{opts: opts, log: opts.Logger, dev: dev, ns: ns, netns: ino, tunnels: map[string]*tun{}}, nil
 }
 
 // probe resolves openvpn and its version once; a failure is retried at
@@ -176,9 +197,17 @@ func (m *Manager) probe(ctx context.Context) (string, Version, error) {
 
 // Start creates the TAP (persistent, up), writes the config file and
 // starts a supervised openvpn for s. It returns once the process runs.
+//
+// What an earlier run of a Manager with this Dir left is taken over: an
+// openvpn its pid file vouches for that runs s's config on s's TAP is
+// adopted, not restarted (Status reports it running, with its pid and the
+// restarts of the pid file); another openvpn of that config is ended, and
+// an idle TAP of ours of that name is kept (with its admin state, bridge
+// or bond membership) and given a new process.
+//
 // It is an errkind.Conflict error when s.Tap is managed already, when an
-// interface of that name exists that is not an idle TAP of ours, or when
-// another server tunnel has s.Port.
+// interface of that name exists that is not a TAP of ours that no other
+// process holds, or when another server tunnel has s.Port.
 func (m *Manager) Start(ctx context.Context, s Spec) error {
 	if err := m.start(ctx, s); err != nil {
 		return fmt.Errorf("start tunnel %s: %w", s.Tap, err)
@@ -202,64 +231,102 @@ func (m *Manager) start(ctx context.Context, s Spec) error {
 	if err != nil {
 		return err
 	}
-	t, err := m.add(ctx, s, text)
+	m.startMu.Lock()
+	t, a, err := m.add(ctx, s, text)
+	m.startMu.Unlock()
 	if err != nil {
 		return err
 	}
 	first := make(chan error, 1)
-	go m.supervise(t, bin, first)
+	go m.supervise(t, bin, first, a)
 	if err := <-first; err != nil {
 		<-t.done
 		return err
 	}
 	st, _ := m.Status(s.Tap)
-	m.log.Info("tunnel started", "tap", s.Tap, "role", s.Role, "port", s.Port, "pid", st.PID)
+	if a != nil {
+		m.log.Info("adopted openvpn", "tap", s.Tap, "role", s.Role, "port", s.Port, "pid", st.PID, "restarts", st.Restarts)
+	} else {
+		m.log.Info("tunnel started", "tap", s.Tap, "role", s.Role, "port", s.Port, "pid", st.PID)
+	}
 	return nil
 }
 
-// add registers a tunnel for s after checking for conflicts, and creates
-// its TAP and config file.
-func (m *Manager) add(ctx context.Context, s Spec, text []byte) (*tun, error) {
+// add registers a tunnel for s after checking for conflicts, adopts its
+// openvpn or else makes sure of its TAP (taken over or created) and
+// writes its config file. Called with startMu held.
+func (m *Manager) add(ctx context.Context, s Spec, text []byte) (*tun, *adoption, error) {
+	if err := m.free(s); err != nil {
+		return nil, nil, err
+	}
+	up, created := true, false
+	a := m.adopt(s, text)
+	if a != nil {
+		up = a.up
+	} else {
+		info, err := m.dev.inspect(s.Tap)
+		switch {
+		case err != nil:
+			return nil, nil, err
+		case info.found && !info.idle():
+			return nil, nil, errkind.Conflict("interface %s exists and is not an idle TAP of ours", s.Tap)
+		case info.found:
+			m.log.Info("taking over a TAP left by an earlier run", "tap", s.Tap, "up", info.up)
+			up = info.up
+		default:
+			if err := m.dev.createTap(s.Tap, true); err != nil {
+				return nil, nil, err
+			}
+			created = true
+		}
+		if err := atomicfile.Write(confPath(m.opts.Dir, s.Tap), text, 0o600); err != nil {
+			if created {
+				_ = m.dev.remove(s.Tap)
+			}
+			return nil, nil, fmt.Errorf("write config: %w", err)
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return nil, errkind.Unavailable(nil, "tunnel manager is closed")
-	}
-	if _, ok := m.tunnels[s.Tap]; ok {
-		return nil, errkind.Conflict("tunnel %s is already managed", s.Tap)
-	}
-	for _, o := range m.tunnels {
-		if s.Role == Server && o.spec.Role == Server && o.spec.Port == s.Port {
-			return nil, errkind.Conflict("port %d is taken by tunnel %s", s.Port, o.spec.Tap)
+	if m.closed { // closed meanwhile
+		if a != nil {
+			a.p.release()
 		}
-	}
-	found, idle, err := m.dev.lookup(s.Tap)
-	switch {
-	case err != nil:
-		return nil, err
-	case found && !idle:
-		return nil, errkind.Conflict("interface %s exists and is not an idle TAP of ours", s.Tap)
-	case found:
-		m.log.Warn("removing a TAP left by an earlier run", "tap", s.Tap)
-		if err := m.dev.remove(s.Tap); err != nil {
-			return nil, err
+		if created {
+			_ = m.dev.remove(s.Tap)
 		}
-	}
-	if err := m.dev.createTap(s.Tap, true); err != nil {
-		return nil, err
-	}
-	conf := filepath.Join(m.opts.Dir, s.Tap+".conf")
-	if err := atomicfile.Write(conf, text, 0o600); err != nil {
-		_ = m.dev.remove(s.Tap)
-		return nil, fmt.Errorf("write config: %w", err)
+		return nil, nil, errkind.Unavailable(nil, "tunnel manager is closed")
 	}
 	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	t := &tun{
-		spec: s, conf: conf, ctx: tctx, cancel: cancel, done: make(chan struct{}), reload: make(chan struct{}, 1),
-		st: Status{Tap: s.Tap, Role: s.Role, Port: s.Port, AdminUp: true, Since: time.Now()},
+		spec: s, conf: confPath(m.opts.Dir, s.Tap), ctx: tctx, cancel: cancel, done: make(chan struct{}),
+		reload: make(chan struct{}, 1), released: make(chan struct{}),
+		st: Status{Tap: s.Tap, Role: s.Role, Port: s.Port, AdminUp: up, Since: time.Now()},
+	}
+	if a != nil {
+		t.st.Restarts = a.restarts
 	}
 	m.tunnels[s.Tap] = t
-	return t, nil
+	return t, a, nil
+}
+
+// free checks that s may be started: the Manager is open, s.Tap is not
+// managed and no other server tunnel has s.Port.
+func (m *Manager) free(s Spec) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errkind.Unavailable(nil, "tunnel manager is closed")
+	}
+	if _, ok := m.tunnels[s.Tap]; ok {
+		return errkind.Conflict("tunnel %s is already managed", s.Tap)
+	}
+	for _, o := range m.tunnels {
+		if s.Role == Server && o.spec.Role == Server && o.spec.Port == s.Port {
+			return errkind.Conflict("port %d is taken by tunnel %s", s.Port, o.spec.Tap)
+		}
+	}
+	return nil
 }
 
 // Reconfigure gives a managed tunnel a new config (TLS mode's peer
@@ -335,12 +402,13 @@ func (m *Manager) waitNewProcess(ctx context.Context, t *tun, old int) error {
 }
 
 // Stop ends the tunnel's process (SIGTERM, SIGKILL after StopTimeout),
-// then removes its TAP and config file. It is an errkind.NotFound error when
+// then removes its TAP, config, pid and log files. It is an errkind.NotFound error when
 // tap is not managed. If ctx ends first, Stop returns and the removal
 // still completes in the background.
 func (m *Manager) Stop(ctx context.Context, tap string) error {
 	m.mu.Lock()
 	t, ok := m.tunnels[tap]
+	ok = ok && !t.releasing
 	if ok {
 		t.stopping = true
 		t.cancel()
@@ -390,15 +458,16 @@ func (m *Manager) SetUp(ctx context.Context, tap string, up bool) error {
 func (m *Manager) NewSession(tap string) error {
 	m.mu.Lock()
 	t, ok := m.tunnels[tap]
-	var pid int
+	var p *proc
 	if ok && !t.stopping && t.st.Running {
-		pid = t.st.PID
+		p = t.p
 	}
 	m.mu.Unlock()
-	if pid == 0 {
+	if p == nil {
 		return fmt.Errorf("new session on %s: %w", tap, errkind.NotFound("tunnel %s is not running", tap))
 	}
-	if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
+	pid := p.pid
+	if err := p.signal(syscall.SIGUSR1); err != nil {
 		return fmt.Errorf("new session on %s (openvpn %d): %w", tap, pid, err)
 	}
 	m.log.Info("openvpn asked for a new session", "tap", tap, "pid", pid)
@@ -437,8 +506,10 @@ func (m *Manager) Close(ctx context.Context) error {
 	m.closed = true
 	ts := make([]*tun, 0, len(m.tunnels))
 	for _, t := range m.tunnels {
-		t.stopping = true
-		t.cancel()
+		if !t.releasing {
+			t.stopping = true
+			t.cancel()
+		}
 		ts = append(ts, t)
 	}
 	m.mu.Unlock()
@@ -458,5 +529,45 @@ func (m *Manager) Close(ctx context.Context) error {
 			m.ns.Close()
 		}
 	})
+	return errors.Join(errs...)
+}
+
+// Release stops supervising every tunnel and closes the Manager, leaving
+// what it built for the next one to adopt (Start): the TAPs, config, pid
+// and log files stay. With end false the openvpn processes keep running
+// (a child started without Options.Keep still dies with the daemon);
+// with end true they are ended as EndStrays does: a server end SIGTERM
+// (its client hears it) and SIGKILL after a quarter second, a client end
+// SIGKILL. If ctx ends first, Release returns ctx's error and the
+// supervisors finish in the background.
+func (m *Manager) Release(ctx context.Context, end bool) error {
+	m.mu.Lock()
+	m.closed = true
+	ts := make([]*tun, 0, len(m.tunnels))
+	for _, t := range m.tunnels {
+		if !t.stopping && !t.releasing {
+			t.releasing, t.endOnRelease = true, end
+			close(t.released)
+		}
+		ts = append(ts, t)
+	}
+	m.mu.Unlock()
+	var errs []error
+	for _, t := range ts {
+		if err := wait(ctx, t); ctx.Err() != nil {
+			return fmt.Errorf("release tunnels: %w", ctx.Err())
+		} else if err != nil {
+			errs = append(errs, fmt.Errorf("release tunnel %s: %w", t.spec.Tap, err))
+		}
+	}
+	m.once.Do(func() {
+		if err := m.dev.close(); err != nil {
+			errs = append(errs, err)
+		}
+		if m.ns.IsOpen() {
+			m.ns.Close()
+		}
+	})
+	m.log.Info("tunnels released", "count", len(ts), "ended", end)
 	return errors.Join(errs...)
 }

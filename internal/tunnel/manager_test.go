@@ -149,8 +149,9 @@ func TestStartConflicts(t *testing.T) {
 	if err := m.Start(ctx, testSpec(w.key, "tap1", 1191)); err != nil {
 		t.Fatal(err)
 	}
-	w.dev.put("eth0", fakeLink{up: true})             // not ours
-	w.dev.put("tap7", fakeLink{up: true, ours: true}) // left by an earlier run
+	w.dev.put("eth0", fakeLink{up: true})                         // not ours
+	w.dev.put("tap7", fakeLink{up: false, ours: true})            // left by an earlier run, set down
+	w.dev.put("tap8", fakeLink{up: true, ours: true, busy: true}) // ours, held by a process of no manager's
 	for _, c := range []struct {
 		name string
 		spec Spec
@@ -158,6 +159,7 @@ func TestStartConflicts(t *testing.T) {
 	}{
 		{"managed already", testSpec(w.key, "tap1", 1195), errkind.ErrConflict},
 		{"foreign interface", testSpec(w.key, "eth0", 1195), errkind.ErrConflict},
+		{"held TAP", testSpec(w.key, "tap8", 1195), errkind.ErrConflict},
 		{"port taken", testSpec(w.key, "tap2", 1191), errkind.ErrConflict},
 		{"bad spec", testSpec(w.key, "tap 2", 1195), errkind.ErrInvalid},
 		{"missing key", testSpec(filepath.Join(w.dir, "nokey"), "tap2", 1195), errkind.ErrInvalid},
@@ -173,8 +175,13 @@ func TestStartConflicts(t *testing.T) {
 	if err := m.Start(ctx, testSpec(w.key, "tap7", 1197)); err != nil {
 		t.Fatalf("Start over our leftover TAP: %v", err)
 	}
-	if !strings.Contains(strings.Join(w.dev.ops, "\n"), "remove tap7\ncreate tap7 up=true") {
-		t.Errorf("leftover tap7 not replaced: %q", w.dev.ops)
+	// Taken over as it is (it may be a bridge port or a bond slave), its
+	// admin state kept.
+	if ops := strings.Join(w.dev.ops, "\n"); strings.Contains(ops, "tap7") {
+		t.Errorf("leftover tap7 not taken over as it was: %q", w.dev.ops)
+	}
+	if st, _ := m.Status("tap7"); st.AdminUp || !st.Running {
+		t.Errorf("tap7 taken over down: %+v, want running with AdminUp false", st)
 	}
 	if err := m.Start(ctx, Spec{Tap: "tap3", Role: Client, Port: 1191, Remote: netip.MustParseAddr("192.0.2.1"), KeyFile: w.key}); err != nil {
 		t.Errorf("a client may use a server's port number: %v", err)

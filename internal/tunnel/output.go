@@ -80,3 +80,17 @@ func (o *output) last() []string {
 	}
 	return lines
 }
+
+// prime puts lines in the ring without logging them: the last lines of
+// an adopted process, logged by the Manager that started it.
+func (o *output) prime(lines []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, l := range lines {
+		if len(l) > outputLineLen {
+			l = l[:outputLineLen]
+		}
+		o.ring[o.n%outputLines] = l
+		o.n++
+	}
+}

@@ -2,24 +2,18 @@ package tunnel
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
-
-// strayGrace is how long a stray openvpn has after SIGTERM before
-// SIGKILL. SIGTERM makes it send its exit notification at once (the peer
-// has it within milliseconds and starts a new session); in TLS mode it
-// then lingers 2 s, for a retransmission its control channel would only
-// send after tls-timeout (2 s). Those 2 s delay the new daemon's tunnels
-// and so the peer's new session: a quarter of a second is enough.
-const strayGrace = 250 * time.Millisecond
 
 // EndStrays ends the openvpn processes an earlier run of a Manager with
 // config dir dir left: `<bin> --config <dir>/<tap>.conf`, found in /proc.
@@ -37,14 +31,28 @@ const strayGrace = 250 * time.Millisecond
 // for a second just when the new client knocks. All are ended together;
 // it returns once they are gone.
 func EndStrays(dir string, log *slog.Logger) error {
+	ps, err := confProcs(dir)
+	if err != nil {
+		return err
+	}
+	return endConfProcs(ps, log, "ending an openvpn an earlier run of this daemon left")
+}
+
+// confProc is a process running `<bin> --config <dir>/<tap>.conf`.
+type confProc struct {
+	pid  int
+	conf string
+	tap  string
+}
+
+// confProcs finds the processes running a config file of dir, in /proc.
+func confProcs(dir string) ([]confProc, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return fmt.Errorf("list processes: %w", err)
+		return nil, fmt.Errorf("list processes: %w", err)
 	}
 	prefix := []byte(filepath.Clean(dir) + string(filepath.Separator))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []error
+	var ps []confProc
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == os.Getpid() {
@@ -59,19 +67,34 @@ func EndStrays(dir string, log *slog.Logger) error {
 			!bytes.HasSuffix(args[2], []byte(".conf")) || bytes.ContainsRune(args[2][len(prefix):], filepath.Separator) {
 			continue
 		}
+		if gone(pid) {
+			continue // a zombie: its parent reaps it
+		}
 		conf := string(args[2])
-		log.Warn("ending an openvpn an earlier run of this daemon left", "pid", pid, "config", conf)
+		ps = append(ps, confProc{pid: pid, conf: conf, tap: strings.TrimSuffix(filepath.Base(conf), ".conf")})
+	}
+	return ps, nil
+}
+
+// endConfProcs ends ps together, each by its role (see EndStrays), and
+// returns once they are gone.
+func endConfProcs(ps []confProc, log *slog.Logger, why string) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for _, p := range ps {
+		log.Warn(why, "pid", p.pid, "config", p.conf)
 		grace := strayGrace
-		if clientConf(conf) {
+		if clientConf(p.conf) {
 			grace = 0
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			began := time.Now()
-			killed, err := endProcess(pid, grace)
+			killed, err := endProcess(p.pid, grace)
 			if err == nil {
-				log.Info("openvpn of an earlier run ended", "pid", pid, "took", time.Since(began).Round(time.Millisecond), "killed", killed)
+				log.Info("openvpn ended", "pid", p.pid, "took", time.Since(began).Round(time.Millisecond), "killed", killed)
 			} else {
 				mu.Lock()
 				errs = append(errs, err)
@@ -138,4 +161,78 @@ func gone(pid int) bool {
 	// "pid (comm) S ...": the state follows the last ')'.
 	i := bytes.LastIndexByte(stat, ')')
 	return i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' || stat[i+2] == 'X'
+}
+
+// EndUnclaimed ends every openvpn running a config file of Options.Dir
+// that this Manager does not supervise (as EndStrays does), then removes
+// the config, pid and log files of the TAPs it does not run: what an
+// earlier run left that the restore did not claim. The TAPs spare names
+// (nil: none) are left alone too: a desired tunnel whose start failed
+// for now keeps forwarding until a later Start adopts it. The TAPs
+// themselves are the owner sweep's.
+func (m *Manager) EndUnclaimed(ctx context.Context, spare func(tap string) bool) error {
+	m.startMu.Lock() // no Start between the inventory and the ending
+	defer m.startMu.Unlock()
+	m.mu.Lock()
+	managed := make(map[string]bool, len(m.tunnels))
+	for tap := range m.tunnels {
+		managed[tap] = true
+	}
+	m.mu.Unlock()
+	if spare != nil {
+		// A TAP the caller spares counts as claimed: its openvpn and
+		// files stay for a later Start to adopt.
+		ps, err := confProcs(m.opts.Dir)
+		if err != nil {
+			return fmt.Errorf("end unclaimed openvpn: %w", err)
+		}
+		for _, p := range ps {
+			if spare(p.tap) {
+				managed[p.tap] = true
+			}
+		}
+		if ents, err := os.ReadDir(m.opts.Dir); err == nil {
+			for _, e := range ents {
+				if tap := strings.TrimSuffix(e.Name(), filepath.Ext(e.Name())); spare(tap) {
+					managed[tap] = true
+				}
+			}
+		}
+	}
+	ps, err := confProcs(m.opts.Dir)
+	if err != nil {
+		return fmt.Errorf("end unclaimed openvpn: %w", err)
+	}
+	var strays []confProc
+	for _, p := range ps {
+		if !managed[p.tap] {
+			strays = append(strays, p)
+		}
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- endConfProcs(strays, m.log, "ending an openvpn no tunnel claimed") }()
+	select {
+	case err = <-ended:
+	case <-ctx.Done():
+		return fmt.Errorf("end unclaimed openvpn: %w", ctx.Err())
+	}
+	if err != nil {
+		return fmt.Errorf("end unclaimed openvpn: %w", err)
+	}
+	ents, err := os.ReadDir(m.opts.Dir)
+	if err != nil {
+		return fmt.Errorf("end unclaimed openvpn: %w", err)
+	}
+	var errs []error
+	for _, e := range ents {
+		ext := filepath.Ext(e.Name())
+		if tap := strings.TrimSuffix(e.Name(), ext); e.Type().IsRegular() && !managed[tap] && (ext == ".conf" || ext == ".pid" || ext == ".log") {
+			if err := os.Remove(filepath.Join(m.opts.Dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			} else {
+				m.log.Info("removed a file no tunnel claimed", "file", e.Name())
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

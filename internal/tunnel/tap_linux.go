@@ -3,6 +3,7 @@ package tunnel
 import (
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -40,22 +41,23 @@ func newKernelDevices(ns netns.NsHandle, alias string) (devices, error) {
 	return d, nil
 }
 
-func (d *kernelDevices) lookup(name string) (bool, bool, error) {
+func (d *kernelDevices) inspect(name string) (tapInfo, error) {
 	l, err := d.nl.LinkByName(name)
 	if errors.As(err, &netlink.LinkNotFoundError{}) {
-		return false, false, nil
+		return tapInfo{}, nil
 	}
 	if err != nil {
-		return false, false, fmt.Errorf("find link %s: %w", name, err)
+		return tapInfo{}, fmt.Errorf("find link %s: %w", name, err)
 	}
+	info := tapInfo{found: true, up: l.Attrs().Flags&net.FlagUp != 0}
 	if t, ok := l.(*netlink.Tuntap); !ok || t.Mode != netlink.TUNTAP_MODE_TAP || !d.ours(t.Alias) {
-		return true, false, nil
+		return info, nil
 	}
-	busy, err := tapBusy(d.ns, name)
-	if err != nil {
-		return true, false, fmt.Errorf("probe tap %s: %w", name, err)
+	info.ours = true
+	if info.busy, err = tapBusy(d.ns, name); err != nil {
+		return info, fmt.Errorf("probe tap %s: %w", name, err)
 	}
-	return true, !busy, nil
+	return info, nil
 }
 
 // tapBusy reports whether a process has the TAP open. Netlink does not

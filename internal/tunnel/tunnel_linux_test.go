@@ -412,8 +412,8 @@ func TestKernelDevices(t *testing.T) {
 	if _, up := tapState(t, ns, "tap9"); up {
 		t.Error("second createTap set tap9 up")
 	}
-	if found, idle, err := d.lookup("tap9"); !found || !idle || err != nil {
-		t.Fatalf("lookup(tap9) = %t %t %v, want an idle TAP of ours", found, idle, err)
+	if i, err := d.inspect("tap9"); !i.found || !i.idle() || i.up || err != nil {
+		t.Fatalf("inspect(tap9) = %+v %v, want an idle TAP of ours, down", i, err)
 	}
 	if err := d.setUp("tap9", true); err != nil {
 		t.Fatal(err)
@@ -431,8 +431,8 @@ func TestKernelDevices(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("attach to tap9: %v", err)
 	}
-	if found, idle, _ := d.lookup("tap9"); !found || idle {
-		t.Errorf("lookup(tap9) while attached = %t %t, want found, not idle", found, idle)
+	if i, _ := d.inspect("tap9"); !i.found || !i.ours || !i.busy || !i.up {
+		t.Errorf("inspect(tap9) while attached = %+v, want ours, busy, up", i)
 	}
 	unix.Close(fd)
 	if busy, err := tapBusy(h, "tap9"); busy || err != nil {
@@ -441,8 +441,8 @@ func TestKernelDevices(t *testing.T) {
 
 	// Not ours: a veth, and a TAP without our alias.
 	nstest.Veth(t, ns, "v0", "", ns, "v1", "")
-	if found, idle, _ := d.lookup("v0"); !found || idle {
-		t.Errorf("lookup(v0) = %t %t, want found, not ours", found, idle)
+	if i, _ := d.inspect("v0"); !i.found || i.ours || i.idle() {
+		t.Errorf("inspect(v0) = %+v, want found, not ours", i)
 	}
 	if err := d.remove("v0"); err == nil {
 		t.Error("remove deleted a veth")
@@ -454,14 +454,14 @@ func TestKernelDevices(t *testing.T) {
 		t.Errorf("v0 harmed by createTap: %v %v", lk, err)
 	}
 	ns.Run(t, "ip", "tuntap", "add", "dev", "tap8", "mode", "tap")
-	if found, idle, _ := d.lookup("tap8"); !found || idle {
-		t.Errorf("lookup(tap8) = %t %t, want found, not ours", found, idle)
+	if i, _ := d.inspect("tap8"); !i.found || i.ours || i.idle() {
+		t.Errorf("inspect(tap8) = %+v, want found, not ours", i)
 	}
 
 	if err := d.remove("tap9"); err != nil {
 		t.Fatal(err)
 	}
-	if found, _, _ := d.lookup("tap9"); found {
+	if i, _ := d.inspect("tap9"); i.found {
 		t.Error("tap9 exists after remove")
 	}
 	if err := d.remove("tap9"); err != nil {

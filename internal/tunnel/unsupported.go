@@ -3,6 +3,7 @@
 package tunnel
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"syscall"
@@ -18,4 +19,25 @@ func newKernelDevices(netns.NsHandle, string) (devices, error) {
 // signal or does not run.
 func EndStrays(string, *slog.Logger) error { return nil }
 
-func procAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
+func procAttr(bool) *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
+
+// EndUnclaimed has nothing to end where nothing is adopted.
+func (m *Manager) EndUnclaimed(context.Context, func(string) bool) error { return nil }
+
+// Nothing is adopted without /proc and pidfds.
+func (m *Manager) adopt(Spec, []byte) *adoption { return nil }
+
+type adoption struct {
+	p        *proc
+	restarts int
+	up       bool
+	logged   bool
+	offset   int64
+	lines    []string
+}
+
+func nsIdentity(netns.NsHandle) (uint64, error) { return 0, nil }
+
+func newPidRecord(int, string, []byte, uint64, int) (pidRecord, error) {
+	return pidRecord{}, errors.ErrUnsupported
+}
