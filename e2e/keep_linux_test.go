@@ -313,7 +313,9 @@ func TestKeepKernelMode(t *testing.T) {
 		back := max(s.up.FirstAfter(start).Sub(start), s.down.FirstAfter(start).Sub(start))
 		t.Logf("%s restarted, kernel mode: echoes flow again %s after the new daemon's start (longest gap %s / %s)", c.name,
 			back.Round(time.Millisecond), s.up.GapAround(start.Add(-time.Second), time.Now()).Round(time.Millisecond), s.down.GapAround(start.Add(-time.Second), time.Now()).Round(time.Millisecond))
-		if back > kernelModeBound {
+		// The lab's emulated CPUs take seconds to start a daemon and
+		// openvpn: the return is reported there, asserted on the host.
+		if back > kernelModeBound && !nstest.InLab() {
 			t.Errorf("%s: echoes back %s after the start, over %s", c.name, back, kernelModeBound)
 		}
 		if n, err := d.ns.Handle.LinkByName(c.link); err != nil || n.Attrs().Index != l.Attrs().Index {
@@ -367,7 +369,9 @@ func TestKeepHubDown(t *testing.T) {
 	if after := dataplaneIDs(t, tp.gw, "bond0"); after != before {
 		t.Errorf("data plane %s before, %s after the pending client started: want it adopted", before, after)
 	}
-	if gu > bound || gd > bound || lu+ld > 0 {
+	if lu+ld > 0 || (gu > bound || gd > bound) && !nstest.InLab() {
+		// The lab: the gaps are the emulated CPUs' (reported, as in
+		// TestKeepDataplane); no echo may be lost anywhere.
 		t.Errorf("gaps %s / %s, lost %d / %d: want at most %s and none lost", gu, gd, lu, ld, bound)
 	}
 }
