@@ -38,17 +38,8 @@ func (k *Kernel) left(s Spec) *netlink.Bond {
 // (enslaved in s's order), the address, the bond up. A slave that s does
 // not name is errkind.KindConflict, and nothing changes. k.mu is held.
 func (k *Kernel) adopt(ctx context.Context, s Spec) error {
-	if err := checkNames(s.Name, s.Slaves); err != nil {
-		return err
-	}
-	p := s.Params.Merge(api.BondParams{})
-	if p.Mode == nil {
-		p.Mode = new(api.ModeActiveBackup)
-	}
-	if err := p.Check(s.Slaves); err != nil {
-		return err
-	}
-	if err := checkKernel(p, p); err != nil {
+	p, err := kernelParams(s)
+	if err != nil {
 		return err
 	}
 	st, err := k.read(s.Name)

@@ -63,17 +63,8 @@ func (k *Kernel) Create(ctx context.Context, s Spec) error {
 }
 
 func (k *Kernel) create(ctx context.Context, s Spec) (err error) {
-	if err := checkNames(s.Name, s.Slaves); err != nil {
-		return err
-	}
-	p := s.Params.Merge(api.BondParams{})
-	if p.Mode == nil {
-		p.Mode = new(api.ModeActiveBackup)
-	}
-	if err := p.Check(s.Slaves); err != nil {
-		return err
-	}
-	if err := checkKernel(p, p); err != nil {
+	p, err := kernelParams(s)
+	if err != nil {
 		return err
 	}
 	send := sendable(p, p, nil)
@@ -185,4 +176,24 @@ func (k *Kernel) rollback(bond *netlink.Bond, enslaved []netlink.Link) {
 	if err := k.nl.LinkDel(bond); err != nil {
 		k.log.Warn("rollback: delete bond", "bond", bond.Name, "err", err)
 	}
+}
+
+// kernelParams checks s's names and parameters as the kernel bond takes
+// them (mode active-backup when s names none), for a create or an
+// adoption.
+func kernelParams(s Spec) (api.BondParams, error) {
+	if err := checkNames(s.Name, s.Slaves); err != nil {
+		return api.BondParams{}, err
+	}
+	p := s.Params.Merge(api.BondParams{})
+	if p.Mode == nil {
+		p.Mode = new(api.ModeActiveBackup)
+	}
+	if err := p.Check(s.Slaves); err != nil {
+		return api.BondParams{}, err
+	}
+	if err := checkKernel(p, p); err != nil {
+		return api.BondParams{}, err
+	}
+	return p, nil
 }
