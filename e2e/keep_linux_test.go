@@ -275,55 +275,74 @@ func TestPurge(t *testing.T) {
 // kernelModeBound is how soon after the new daemon's start the echo
 // streams must flow again with --keep-dataplane=kernel (the container
 // mode: the openvpn processes end with the daemon and the next one starts
-// new ones on the kept TAPs); the goal is under a second, asserted with
-// room for a busy CI host.
-const kernelModeBound = 3 * time.Second
+// new ones on the kept TAPs). OpenVPN 2.6 brings a new session's data
+// channel up at its next whole-second timer tick after the handshake, so
+// the return is the daemon's start-up plus up to a second: the goal is
+// under a second on average, asserted with room for a busy CI host.
+const kernelModeBound = 1500 * time.Millisecond
+
+// kernelModePhases are where in a wall-clock second the hub's daemon is
+// started again, to meet OpenVPN's whole-second tick at every distance.
+var kernelModePhases = []time.Duration{100 * time.Millisecond, 350 * time.Millisecond, 600 * time.Millisecond, 850 * time.Millisecond}
 
 // TestKeepKernelMode: with --keep-dataplane=kernel the restart of each
 // daemon keeps the bond or bridge (same ifindex) and its pins, ends the
 // openvpn processes, and the new daemon's tunnels carry the echo streams
-// again within kernelModeBound of its start.
+// again within kernelModeBound of its start. The hub is restarted at
+// several phases of a second; its return rests on the gateway, which
+// watches for the hub's tunnels after their exit and restarts its own the
+// moment they are back, and announces the bond when its link answers again.
 func TestKeepKernelMode(t *testing.T) {
 	nstest.OneLabKernel(t)
 	tp := newTopology(t)
 	hub, gw := scenarioArgs(t, tp, specServerBody(t), specClientBody(t), "ebpf", []string{"--keep-dataplane=kernel"}, "--keep-dataplane=kernel")
 	waitActive(t, gw, "tap1", 30*time.Second)
 	s := startStreams(t, tp)
-	for _, c := range []struct {
-		name string
-		d    **daemon
-		link string
-	}{{"gateway", &gw, "bond0"}, {"hub", &hub, "br0"}} {
-		d := *c.d
-		l, err := d.ns.Handle.LinkByName(c.link)
+	restart := func(name string, d **daemon, link string, phase time.Duration) {
+		t.Helper()
+		l, err := (*d).ns.Handle.LinkByName(link)
 		if err != nil {
 			t.Fatal(err)
 		}
-		pids := openvpnPids(t, d.ns)
-		if err := d.stop(); err != nil {
+		pids := openvpnPids(t, (*d).ns)
+		if phase >= 0 {
+			now := time.Now()
+			time.Sleep(now.Truncate(time.Second).Add(time.Second + phase).Sub(now))
+		}
+		if err := (*d).stop(); err != nil {
 			t.Fatal(err)
 		}
-		if left := openvpnPids(t, d.ns); len(left) != 0 {
-			t.Errorf("%s: openvpn %v outlived a kernel-mode exit", c.name, left)
+		if left := openvpnPids(t, (*d).ns); len(left) != 0 {
+			t.Errorf("%s: openvpn %v outlived a kernel-mode exit", name, left)
 		}
 		start := time.Now()
-		*c.d = d.again(t)
+		*d = (*d).again(t)
 		waitFlowingAfter(t, s.up, start)
 		waitFlowingAfter(t, s.down, start)
 		back := max(s.up.FirstAfter(start).Sub(start), s.down.FirstAfter(start).Sub(start))
-		t.Logf("%s restarted, kernel mode: echoes flow again %s after the new daemon's start (longest gap %s / %s)", c.name,
-			back.Round(time.Millisecond), s.up.GapAround(start.Add(-time.Second), time.Now()).Round(time.Millisecond), s.down.GapAround(start.Add(-time.Second), time.Now()).Round(time.Millisecond))
+		t.Logf("%s restarted at %s past a second, kernel mode: echoes flow again %s after the new daemon's start (longest gap %s / %s)", name,
+			start.Sub(start.Truncate(time.Second)).Round(time.Millisecond), back.Round(time.Millisecond),
+			s.up.GapAround(start.Add(-time.Second), time.Now()).Round(time.Millisecond), s.down.GapAround(start.Add(-time.Second), time.Now()).Round(time.Millisecond))
 		// The lab's emulated CPUs take seconds to start a daemon and
 		// openvpn: the return is reported there, asserted on the host.
 		if back > kernelModeBound && !nstest.InLab() {
-			t.Errorf("%s: echoes back %s after the start, over %s", c.name, back, kernelModeBound)
+			t.Errorf("%s: echoes back %s after the start, over %s", name, back, kernelModeBound)
 		}
-		if n, err := d.ns.Handle.LinkByName(c.link); err != nil || n.Attrs().Index != l.Attrs().Index {
-			t.Errorf("%s: %s not kept (%v)", c.name, c.link, err)
+		if n, err := (*d).ns.Handle.LinkByName(link); err != nil || n.Attrs().Index != l.Attrs().Index {
+			t.Errorf("%s: %s not kept (%v)", name, link, err)
 		}
-		if now := openvpnPids(t, d.ns); len(now) != 2 || slices.Equal(now, pids) {
-			t.Errorf("%s: openvpn %v before, %v after: want two new ones", c.name, pids, now)
+		if now := openvpnPids(t, (*d).ns); len(now) != 2 || slices.Equal(now, pids) {
+			t.Errorf("%s: openvpn %v before, %v after: want two new ones", name, pids, now)
 		}
+	}
+	restart("gateway", &gw, "bond0", -1)
+	phases := kernelModePhases
+	if nstest.InLab() {
+		phases = phases[:1]
+	}
+	for _, p := range phases {
+		waitActive(t, gw, "tap1", 30*time.Second) // settled: the next restart starts from the primary
+		restart("hub", &hub, "br0", p)
 	}
 }
 

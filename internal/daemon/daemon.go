@@ -150,8 +150,17 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// A hub end that exits is reported to the gateway, which watches for
+	// the hub's return (dropped when it lags: OpenVPN retries anyway).
+	peerExits := make(chan string, 16)
 	tunnels, err := tunnel.NewManager(tunnel.Options{Dir: tunnelDir, OpenVPN: o.OpenVPN, Alias: string(mark), Logger: log,
-		User: ovUser, Group: ovGroup, Rekey: o.TunnelRekey, Nice: o.TunnelNice, Keep: keep == KeepAll})
+		User: ovUser, Group: ovGroup, Rekey: o.TunnelRekey, Nice: o.TunnelNice, Keep: keep == KeepAll,
+		PeerExit: func(tap string) {
+			select {
+			case peerExits <- tap:
+			default:
+			}
+		}})
 	if err != nil {
 		return fmt.Errorf("start tunnel supervisor: %w", err)
 	}
@@ -169,7 +178,7 @@ func Run(ctx context.Context, o Options) error {
 	log.Info("tunnel identity", "fingerprint", id.Fingerprint)
 	gw, err := gateway.New(nl, gateway.Options{Tunnels: tunnels, Fetcher: gateway.HTTPFetcher{}, KeyDir: keys, Token: token, Mark: mark, Identity: id,
 		LinkIdentityDir: linkIDs,
-		Journal:         filepath.Join(o.StateDir, "routes.json"), Logger: log,
+		Journal:         filepath.Join(o.StateDir, "routes.json"), Logger: log, PeerExits: peerExits,
 		Dataplane: gateway.DataplaneOptions{BondDriver: o.BondDriver, NoFailover: o.NoFailover, Probe: file.Probe, Policy: file.Policy,
 			PinDir: pins}})
 	if err != nil {

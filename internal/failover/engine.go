@@ -272,10 +272,15 @@ func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
 	if dying && e.press != nil {
 		stretch = stretchFor(e.press.Waiting())
 	}
+	revived := false
 	for _, l := range e.order() {
 		j := e.judges[l]
 		o := e.othersOf(l)
 		o.stretch = stretch
+		if l == e.active && j.revived {
+			revived = true
+		}
+		j.revived = false
 		if j.evaluate(now, e.pol, o) {
 			e.log.Info("link state", "link", l, "state", j.state, "reason", j.reason)
 			e.events.add(Event{At: now, Bond: e.bond, Kind: api.EventState, Link: l, State: j.state, Detail: j.reason})
@@ -329,6 +334,16 @@ func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
 		e.act(ctx, ev)
 	} else if align {
 		e.align(ctx, target)
+	}
+	if revived && reason == "" {
+		// The active link answers again after a silence past its dead
+		// time, and the bond stayed on it (every link was silent): the
+		// hub's neighbours may have given up on the bond's address
+		// meanwhile, and their ARP retries are a second apart; tell them
+		// at once.
+		if err := e.steer.Announce(ctx, e.bond); err != nil {
+			e.log.Warn("announce the revived link to the hub", "err", err)
+		}
 	}
 	e.setProbeRates(now)
 	return next

@@ -234,6 +234,34 @@ func TestEngineAllDownKeepsLast(t *testing.T) {
 	}
 }
 
+// TestEngineAnnouncesRevivedLink: with every link silent the bond stays
+// on the last one; when it answers again, the hub is told at once (its
+// neighbours may have given up on the bond's address), without a switch;
+// replies that follow one another tell it nothing more.
+func TestEngineAnnouncesRevivedLink(t *testing.T) {
+	r := newRig(t)
+	r.play(1000, 10, both(time.Millisecond))
+	r.play(3000, 10, nil)
+	sw, told := len(r.switches()), r.b.announced
+	active := r.e.active
+	r.play(100, 10, map[string]time.Duration{active: time.Millisecond})
+	if got := r.b.announced - told; got != 1 {
+		t.Errorf("the active link %s answers again: %d announcements, want 1", active, got)
+	}
+	if n := len(r.switches()); n != sw {
+		t.Errorf("%d switches on the revival, want none", n-sw)
+	}
+	other := "tap1"
+	if active == "tap1" {
+		other = "tap2"
+	}
+	told = r.b.announced
+	r.play(100, 10, map[string]time.Duration{active: time.Millisecond, other: time.Millisecond})
+	if r.e.active == active && r.b.announced != told {
+		t.Errorf("a standby answering again: %d announcements, want none", r.b.announced-told)
+	}
+}
+
 func TestEnginePinAndPriority(t *testing.T) {
 	r := newRig(t)
 	r.play(1000, 10, both(time.Millisecond))

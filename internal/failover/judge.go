@@ -39,6 +39,9 @@ type judge struct {
 	// resumed: a standby of a bond an earlier daemon left forwarding; it
 	// is up only after a hold-down of good health (see resumeJudges).
 	resumed bool
+	// revived: a reply came after a silence past the dead time (cleared by
+	// the engine once it has told the hub, see Engine.step).
+	revived bool
 }
 
 // newJudge judges a link probed every interval; firstSent tells when its
@@ -57,6 +60,9 @@ func (j *judge) sample(s probe.Sample, fig probe.Figures, p Policy) {
 		return
 	}
 	if s.At.After(j.lastReply) {
+		if !j.lastReply.IsZero() && s.At.Sub(j.lastReply) > j.deadTime(p) {
+			j.revived = true
+		}
 		j.lastReply = s.At
 	}
 	j.base.add(s.At, s.RTT, p.BaselineWindow)

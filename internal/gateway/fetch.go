@@ -71,6 +71,22 @@ func (f HTTPFetcher) FetchKey(ctx context.Context, hub HubAPI) (api.Key, error) 
 	return decodeKey(hub, status, answer)
 }
 
+// ServerStatus reads the hub's GET /v1/server/status.
+func (f HTTPFetcher) ServerStatus(ctx context.Context, hub HubAPI) (api.ServerStatusResponse, error) {
+	var r api.ServerStatusResponse
+	status, answer, err := f.do(ctx, hub, http.MethodGet, "/v1/server/status", nil, nil)
+	if err != nil {
+		return r, err
+	}
+	if status != http.StatusOK {
+		return r, hubError(hub, status, answer)
+	}
+	if err := json.Unmarshal(answer, &r); err != nil {
+		return r, errkind.Unavailable(err, "read the hub's server status")
+	}
+	return r, nil
+}
+
 // hubKnowsClaims tells whether a 404 answer to a claim comes from a hub
 // that has the endpoint (our JSON error: no such bridge), not from one
 // that lacks it.

@@ -39,6 +39,8 @@ type Tunnels interface {
 	Status(tap string) (tunnel.Status, bool)
 	// NewSession makes a running tunnel start a new session.
 	NewSession(tap string) error
+	// Restart ends a tunnel's process at once and starts a new one.
+	Restart(ctx context.Context, tap string) error
 }
 
 // KeyFetcher gets a hub's link key and ports; HTTPFetcher is the real one.
@@ -48,6 +50,8 @@ type KeyFetcher interface {
 	Release(ctx context.Context, hub HubAPI, bridge string) error
 	// Rotate renews one link's secrets at the hub (the holder's call).
 	Rotate(ctx context.Context, hub HubAPI, bridge string, r api.RotateRequest) (api.KeyLink, error)
+	// ServerStatus reads the hub's bridges and links (to see one back).
+	ServerStatus(ctx context.Context, hub HubAPI) (api.ServerStatusResponse, error)
 }
 
 // Options configures a Gateway.
@@ -66,6 +70,11 @@ type Options struct {
 	Journal         string     // file that lists the policy routing in place, for the next start ("": none)
 	Dataplane       DataplaneOptions
 	Logger          *slog.Logger
+	// PeerExits delivers the TAPs whose hub end sent its exit
+	// notification (tunnel.Options.PeerExit); Reclaim then watches the
+	// hub and has the link start its new session as soon as the hub
+	// serves it again. Nil: OpenVPN's own retries alone.
+	PeerExits <-chan string
 }
 
 // Gateway runs the client role.

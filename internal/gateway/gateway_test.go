@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -28,6 +29,7 @@ type world struct {
 	bonds     map[string]bond.Spec
 	stopping  chan struct{} // if set, tunnel stops signal stopEnter, then wait for it to close
 	stopEnter chan struct{}
+	connected time.Time // every tunnel's Status.Connected
 }
 
 func newWorld(hw ...string) *world {
@@ -72,13 +74,19 @@ func (w *world) Status(tap string) (tunnel.Status, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s, ok := w.tunnels[tap]
-	return tunnel.Status{Tap: tap, Port: s.Port, Running: ok}, ok
+	return tunnel.Status{Tap: tap, Port: s.Port, Running: ok, Connected: w.connected}, ok
 }
 
 func (w *world) NewSession(tap string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.Do("tunnel new session " + tap)
+}
+
+func (w *world) Restart(_ context.Context, tap string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.Do("tunnel restart " + tap)
 }
 
 // fetcher answers like a hub with two links.
@@ -94,6 +102,25 @@ type fetcher struct {
 	hubs      []HubAPI      // per FetchKey
 	rotated   []string      // "<bridge>/<link>" per Rotate
 	rotateErr error         // if set, Rotate fails with it
+	// status is ServerStatus's script: its answers in turn, the last one
+	// repeated (none: the hub does not answer); statusCalls counts them.
+	status      []statusAnswer
+	statusCalls int
+}
+
+// statusAnswer is one answer of the fetcher's ServerStatus.
+type statusAnswer struct {
+	st  api.ServerStatusResponse
+	err error
+}
+
+func (f *fetcher) ServerStatus(_ context.Context, hub HubAPI) (api.ServerStatusResponse, error) {
+	f.statusCalls++
+	if len(f.status) == 0 {
+		return api.ServerStatusResponse{}, errkind.Unavailable(nil, "reach the hub")
+	}
+	a := f.status[min(f.statusCalls, len(f.status))-1]
+	return a.st, a.err
 }
 
 // Rotate answers like a hub: a new fingerprint for a TLS request

@@ -33,16 +33,23 @@ type reclaim struct {
 // again made new ones), and the pin of its own certificates (a hub that
 // lost its claims pins nobody's). Attempts back off to one every 5
 // minutes while the links stay down (the hub may simply be unreachable).
-// A single link down for 5 s gets a new session first (reviveDue).
+// A single link down for 5 s gets a new session first (reviveDue). A link
+// whose hub end exited gets one as soon as the hub serves it again
+// (peerExited).
 func (g *Gateway) Reclaim(ctx context.Context) {
 	t := time.NewTicker(reclaimEvery)
 	defer t.Stop()
 	state := map[string]*reclaim{}
 	revived := map[string]*revive{}
+	var hb hubBack
+	defer hb.wg.Wait()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case tap := <-g.opts.PeerExits:
+			g.peerExited(ctx, &hb, tap)
+			continue
 		case <-t.C:
 		}
 		now := time.Now()

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,6 +45,12 @@ type Options struct {
 	// <Dir>/<tap>.log (followed into the debug log and the exit message)
 	// instead of a pipe. Without it they die with the daemon.
 	Keep bool
+	// PeerExit, when set, is told the TAP of a tunnel whose peer sent its
+	// exit notification (its OpenVPN ended: this end starts a new session
+	// by itself, and a caller that knows when the peer is back can make it
+	// start at once with Restart). Called from a goroutine of its own; it
+	// must not block for long.
+	PeerExit func(tap string)
 }
 
 // Manager runs and supervises OpenVPN TAP tunnels in one network
@@ -86,6 +93,9 @@ type tun struct {
 	p        *proc // the running process, nil between runs
 	stopping bool
 	reload   chan struct{} // Reconfigure: end this run, start with the new config
+	// quick makes the run that reload ends end without a grace (Restart:
+	// SIGKILL, no exit notification for a session that is gone anyway).
+	quick atomic.Bool
 	// released is closed by Release: stop supervising, leave everything;
 	// endOnRelease (set before) says whether to end the process first.
 	released     chan struct{}
@@ -471,6 +481,33 @@ func (m *Manager) NewSession(tap string) error {
 		return fmt.Errorf("new session on %s (openvpn %d): %w", tap, pid, err)
 	}
 	m.log.Info("openvpn asked for a new session", "tap", tap, "pid", pid)
+	return nil
+}
+
+// Restart ends tap's OpenVPN at once (SIGKILL: no exit notification) and
+// starts a new one on the same TAP and config, not counted as a crash: a
+// client whose peer is known to be back knocks at once, where OpenVPN's
+// own restart would pause first and its knocks in the meantime wait for
+// the control channel's retransmission (2 s, then 4 s). Returns once the
+// new process runs.
+func (m *Manager) Restart(ctx context.Context, tap string) error {
+	m.mu.Lock()
+	t, ok := m.tunnels[tap]
+	if !ok || t.stopping {
+		m.mu.Unlock()
+		return fmt.Errorf("restart tunnel %s: %w", tap, errkind.NotFound("tunnel %s is not managed", tap))
+	}
+	old := t.st.PID
+	t.quick.Store(true)
+	select {
+	case t.reload <- struct{}{}:
+	default: // a reload is asked for already
+	}
+	m.mu.Unlock()
+	if err := m.waitNewProcess(ctx, t, old); err != nil {
+		return fmt.Errorf("restart tunnel %s: %w", tap, err)
+	}
+	m.log.Info("openvpn restarted to start a new session at once", "tap", tap, "old_pid", old)
 	return nil
 }
 

@@ -3,13 +3,22 @@ package tunnel
 import (
 	"bytes"
 	"log/slog"
+	"strings"
 	"sync"
+	"time"
 )
 
 // Limits of the captured output of one process.
 const (
 	outputLines   = 20  // lines kept for the exit log
 	outputLineLen = 512 // longer lines are cut
+	// peerExitLine is in the line OpenVPN 2.6 logs when its peer's exit
+	// notification made it restart ("SIGUSR1[soft,remote-exit] received,
+	// process restarting").
+	peerExitLine = "[soft,remote-exit]"
+	// peerUpLine is in the line it logs when a session with its peer is
+	// initiated ("[<CN>] Peer Connection Initiated with ...").
+	peerUpLine = "Peer Connection Initiated"
 )
 
 // output receives a process's stdout and stderr: it logs every line at
@@ -18,6 +27,10 @@ const (
 // reader of last runs elsewhere, hence the mutex.
 type output struct {
 	log *slog.Logger
+	// peer, when set, is called (in a goroutine of its own) when the
+	// process says its peer exited or a session with it was initiated,
+	// with the time the line came.
+	peer func(exited bool, at time.Time)
 
 	mu      sync.Mutex
 	pid     int
@@ -67,6 +80,14 @@ func (o *output) emit() {
 	o.ring[o.n%outputLines] = line
 	o.n++
 	o.log.Debug("openvpn", "pid", o.pid, "line", line)
+	if o.peer != nil {
+		switch {
+		case strings.Contains(line, peerExitLine):
+			go o.peer(true, time.Now())
+		case strings.Contains(line, peerUpLine):
+			go o.peer(false, time.Now())
+		}
+	}
 }
 
 // last returns the kept lines, oldest first.

@@ -37,7 +37,7 @@ func (m *Manager) supervise(t *tun, bin string, first chan<- error, a *adoption)
 		if run > 0 {
 			err = m.ensureTap(t)
 		}
-		out := &output{log: log}
+		out := &output{log: log, peer: func(exited bool, at time.Time) { m.peerSeen(t, exited, at) }}
 		began := time.Now()
 		rctx, reloaded := t.runContext()
 		restarted := run > 0 && !reload
@@ -74,7 +74,7 @@ func (m *Manager) supervise(t *tun, bin string, first chan<- error, a *adoption)
 			return
 		}
 		if reload = reloaded(); reload {
-			log.Info("openvpn stopped for its new config", "pid", pid)
+			log.Info("openvpn stopped for a new run", "pid", pid)
 			continue
 		}
 		delay := b.next(time.Since(began))
@@ -168,7 +168,11 @@ func (m *Manager) waitRun(t *tun, rctx context.Context, p *proc, log *slog.Logge
 		}
 		return true
 	case <-rctx.Done():
-		if _, err := p.end(m.opts.StopTimeout); err != nil {
+		grace := m.opts.StopTimeout
+		if t.quick.Swap(false) {
+			grace = 0
+		}
+		if _, err := p.end(grace); err != nil {
 			log.Error("stopping openvpn", "pid", p.pid, "err", err)
 		}
 	}
@@ -281,4 +285,20 @@ func (m *Manager) forget(t *tun) {
 	if m.tunnels[t.spec.Tap] == t {
 		delete(m.tunnels, t.spec.Tap)
 	}
+}
+
+// peerSeen notes what a process said of its peer: a session initiated
+// (Status.Connected), or the peer's exit (told to Options.PeerExit).
+func (m *Manager) peerSeen(t *tun, exited bool, at time.Time) {
+	if exited {
+		if m.opts.PeerExit != nil {
+			m.opts.PeerExit(t.spec.Tap)
+		}
+		return
+	}
+	m.mu.Lock()
+	if at.After(t.st.Connected) {
+		t.st.Connected = at
+	}
+	m.mu.Unlock()
 }

@@ -91,4 +91,7 @@ type Status struct {
 	LastExit string    `json:"last_exit,omitempty"`
 	AdminUp  bool      `json:"admin_up"`
 	Since    time.Time `json:"since"`
+	// Connected is when the process last said a session with its peer
+	// was initiated (zero: not yet).
+	Connected time.Time `json:"connected,omitzero"`
 }

@@ -655,3 +655,45 @@ func processUID(t *testing.T, pid int) string {
 	t.Fatalf("no Uid line for pid %d", pid)
 	return ""
 }
+
+// TestRestart: Restart ends a client's OpenVPN at once and starts a new
+// one on the same TAP, not counted as a crash; the new one connects, and
+// Status.Connected says when.
+func TestRestart(t *testing.T) {
+	l := newLab(t)
+	hubID, gwID := testIdentity(t), testIdentity(t)
+	ctx := context.Background()
+	if err := l.hm.Start(ctx, Spec{Tap: "tap1", Role: Server, Port: 1191, Mode: ModeTLS, CertFile: hubID.CertFile,
+		CertKeyFile: hubID.KeyFile, PeerFingerprints: []string{gwID.Fingerprint}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.gm.Start(ctx, Spec{Tap: "tap1", Role: Client, Port: 1191, Remote: netip.MustParseAddr("192.0.2.1"), Device: "gv1",
+		Mode: ModeTLS, CertFile: gwID.CertFile, CertKeyFile: gwID.KeyFile, PeerFingerprints: []string{hubID.Fingerprint}}); err != nil {
+		t.Fatal(err)
+	}
+	addAddr(t, l.hub, "tap1", "10.8.1.1/24")
+	addAddr(t, l.gw, "tap1", "10.8.1.2/24")
+	pingOK(t, l.gw, "10.8.1.1")
+	idx, _ := tapState(t, l.gw, "tap1")
+	before, _ := l.gm.Status("tap1")
+	if before.Connected.IsZero() {
+		t.Errorf("status %+v: want the session's time", before)
+	}
+	if err := l.gm.Restart(ctx, "tap1"); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := l.gm.Status("tap1")
+	if after.PID == before.PID || after.Restarts != before.Restarts || !after.Running {
+		t.Errorf("status before %+v after %+v: want a new process running on return, not counted as a restart", before, after)
+	}
+	pingOK(t, l.gw, "10.8.1.1")
+	if now, _ := tapState(t, l.gw, "tap1"); now != idx {
+		t.Errorf("tap1 ifindex %d after the restart, was %d", now, idx)
+	}
+	if st, _ := l.gm.Status("tap1"); !st.Connected.After(before.Connected) {
+		t.Errorf("connected at %s after the restart, %s before: want a new session", st.Connected, before.Connected)
+	}
+	if err := l.gm.Restart(ctx, "tap9"); !errors.Is(err, errkind.ErrNotFound) {
+		t.Errorf("Restart of an unmanaged tunnel: %v, want not found", err)
+	}
+}
