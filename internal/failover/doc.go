@@ -82,6 +82,9 @@
 // bond's primary (which switches at once and keeps the kernel's own ARP
 // monitor in agreement), then a gratuitous ARP from the bond's address
 // moves the hub bridge's forwarding entry and the hub's neighbour entry.
+// The same announcement follows the active link's first reply after a
+// silence past its dead time when the bond stayed on it (every link was
+// silent: the hub's neighbour entry may have failed meanwhile).
 // Every switch and every link state change is an Event (bounded history),
 // with the reason and the detection latency; Collector exports
 // multilink_failovers_total, multilink_active_link and multilink_link_state.

@@ -19,4 +19,11 @@
 // that interface (on-link to ip_server/netmask, or via the slave's optional
 // "gateway"). So link i leaves by interface i even when every link reaches
 // the same hub address, and the main routing table is never touched.
+//
+// Links that lose their hub come back on their own (Reclaim): one silent
+// for 5 s gets a new session (revive.go), a bond with no link up for 10 s
+// claims its bridge again (reclaim.go), and a link whose hub end said it
+// exits is restarted the moment the hub's status serves it again
+// (hubback.go: a hub container's restart, where OpenVPN alone would take
+// two seconds).
 package gateway
