@@ -219,6 +219,9 @@ func (e *Engine) take(s probe.Sample) {
 		return
 	}
 	j.setInterval(iv, s.At)
+	if s.Resumed {
+		return // data on an idle link: its faster probing counts from s.At
+	}
 	j.sample(s, fig, e.pol)
 }
 

@@ -26,13 +26,14 @@ type fakeBond struct {
 	announced int
 	steerErr  error
 	fast      map[string]bool
+	idle      map[string]bool // probed at 500 ms while fast (an idle active link)
 	fig       map[string]probe.Figures
 	now       time.Time            // the rig's clock, for the prober's sends
 	sendsFrom map[string]time.Time // a link's prober sends nothing before it (stalled)
 }
 
 func newFakeBond(active string) *fakeBond {
-	return &fakeBond{active: active, fast: map[string]bool{}, fig: map[string]probe.Figures{}, kernel: map[string]time.Time{}, sendsFrom: map[string]time.Time{}}
+	return &fakeBond{active: active, fast: map[string]bool{}, idle: map[string]bool{}, fig: map[string]probe.Figures{}, kernel: map[string]time.Time{}, sendsFrom: map[string]time.Time{}}
 }
 
 func (f *fakeBond) Steer(_ context.Context, _, link string) error {
@@ -63,7 +64,10 @@ func (f *fakeBond) Figures(link string) (probe.Figures, time.Duration, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	iv := time.Second
-	if f.fast[link] {
+	switch {
+	case f.fast[link] && f.idle[link]:
+		iv = 500 * time.Millisecond
+	case f.fast[link]:
 		iv = 20 * time.Millisecond
 	}
 	return f.fig[link], iv, true
@@ -262,6 +266,47 @@ func TestEngineAnnouncesRevivedLink(t *testing.T) {
 	}
 }
 
+// TestEngineIdleLinkResumed: an idle active link, probed every 500 ms, is
+// judged at that rate (its dead time 1.5 s); the prober's Resumed sample
+// (data on it again, probed at 20 ms from then) is no reply, and a link
+// cut meanwhile is then left at the fast rate's dead time after it, not
+// the idle one's after its last reply.
+func TestEngineIdleLinkResumed(t *testing.T) {
+	r := newRig(t)
+	ms := time.Millisecond
+	r.play(1000, 10, both(ms))
+	r.b.mu.Lock()
+	r.b.idle["tap1"] = true
+	r.b.mu.Unlock()
+	for range 6 { // 3 s of replies every 500 ms on tap1, every 20 ms on tap2
+		r.play(500, 10, map[string]time.Duration{"tap2": ms})
+		r.e.take(probe.Sample{Bond: "bond0", Link: "tap1", At: at(r.now), RTT: ms})
+		r.stepNow()
+	}
+	if sw := r.switches(); len(sw) != 0 {
+		t.Fatalf("idle link answering every 500 ms: switches %+v", sw)
+	}
+	last := r.e.judges["tap1"].lastReply
+	r.play(300, 10, map[string]time.Duration{"tap2": ms}) // cut: tap1 silent
+	r.b.mu.Lock()
+	r.b.idle["tap1"] = false
+	r.b.mu.Unlock()
+	resumed := r.now
+	r.e.take(probe.Sample{Bond: "bond0", Link: "tap1", At: at(resumed), Resumed: true})
+	if got := r.e.judges["tap1"].lastReply; !got.Equal(last) {
+		t.Fatalf("a resumed sample counted as a reply (last reply %s, was %s)", got, last)
+	}
+	r.stepNow()
+	r.play(200, 10, map[string]time.Duration{"tap2": ms})
+	sw := r.switches()
+	if len(sw) != 1 || sw[0].To != "tap2" {
+		t.Fatalf("switches %+v, want one to tap2 after the resume", sw)
+	}
+	if d := sw[0].At.Sub(at(resumed)); d > 150*ms {
+		t.Errorf("left %s after the resume, want within the fast rate's dead time", d)
+	}
+}
+
 func TestEnginePinAndPriority(t *testing.T) {
 	r := newRig(t)
 	r.play(1000, 10, both(time.Millisecond))
@@ -415,6 +460,11 @@ func TestParseRequest(t *testing.T) {
 		u.Policy.RTTMargin != cur.RTTMargin || iv.Active != 10*time.Millisecond || iv.Backup != 0 {
 		t.Errorf("parsed %+v %+v %+v", u, u.Policy, iv)
 	}
+	for body, want := range map[string]time.Duration{`{"idle_interval_ms":0}`: NoIdle, `{"idle_interval_ms":250}`: 250 * time.Millisecond} {
+		if _, iv, err := ParseRequest([]byte(body), cur); err != nil || iv.Idle != want || iv.Active != 0 {
+			t.Errorf("%s: %+v, %v; want idle %s alone", body, iv, err, want)
+		}
+	}
 	bad := map[string]string{
 		`{}`:                                    "",
 		`{"pni":"tap2"}`:                        "pni",
@@ -423,6 +473,9 @@ func TestParseRequest(t *testing.T) {
 		`{"policy":{"loss_recovered":0.5}}`:     "policy.loss_recovered",
 		`{"policy":{"rtt_factor":"3"}}`:         "policy.rtt_factor",
 		`{"probe_interval_ms":1}`:               "probe_interval_ms",
+		`{"idle_interval_ms":3}`:                "idle_interval_ms",
+		`{"idle_interval_ms":-1}`:               "idle_interval_ms",
+		`{"idle_interval_ms":60001}`:            "idle_interval_ms",
 		`{"pin":"tap2"} {"pin":"tap1"}`:         "",
 		`{"priority":"tap1"}`:                   "priority",
 		`not json`:                              "",
