@@ -15,10 +15,10 @@ import (
 // naming it.
 func TestSettingsIdleInterval(t *testing.T) {
 	for body, want := range map[string]time.Duration{
-		`{}`:                                          probe.DefaultIdleInterval,
-		`{"idle_interval_ms": 0}`:                     0,
-		`{"idle_interval_ms": 2000}`:                  2 * time.Second,
-		`{"interval_ms": 1000}`:                       time.Second,
+		`{}`:                         probe.DefaultIdleInterval,
+		`{"idle_interval_ms": 0}`:    0,
+		`{"idle_interval_ms": 2000}`: 2 * time.Second,
+		`{"interval_ms": 1000}`:      time.Second,
 		`{"interval_ms": 50, "idle_interval_ms": 50}`: 50 * time.Millisecond,
 	} {
 		po, _, err := settings(json.RawMessage(body), nil)
