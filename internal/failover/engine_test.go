@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -26,14 +27,15 @@ type fakeBond struct {
 	announced int
 	steerErr  error
 	fast      map[string]bool
-	idle      map[string]bool // probed at 500 ms while fast (an idle active link)
+	idle      map[string]bool // probed at 500 ms while fast and carrying (an idle active link)
+	carrying  map[string]bool
 	fig       map[string]probe.Figures
 	now       time.Time            // the rig's clock, for the prober's sends
 	sendsFrom map[string]time.Time // a link's prober sends nothing before it (stalled)
 }
 
 func newFakeBond(active string) *fakeBond {
-	return &fakeBond{active: active, fast: map[string]bool{}, idle: map[string]bool{}, fig: map[string]probe.Figures{}, kernel: map[string]time.Time{}, sendsFrom: map[string]time.Time{}}
+	return &fakeBond{active: active, fast: map[string]bool{}, idle: map[string]bool{}, carrying: map[string]bool{}, fig: map[string]probe.Figures{}, kernel: map[string]time.Time{}, sendsFrom: map[string]time.Time{}}
 }
 
 func (f *fakeBond) Steer(_ context.Context, _, link string) error {
@@ -65,7 +67,7 @@ func (f *fakeBond) Figures(link string) (probe.Figures, time.Duration, bool) {
 	defer f.mu.Unlock()
 	iv := time.Second
 	switch {
-	case f.fast[link] && f.idle[link]:
+	case f.fast[link] && f.idle[link] && f.carrying[link]:
 		iv = 500 * time.Millisecond
 	case f.fast[link]:
 		iv = 20 * time.Millisecond
@@ -92,6 +94,13 @@ func (f *fakeBond) FirstSentAfter(link string, t time.Time) time.Time {
 		t = from.Add(-iv)
 	}
 	return sentBy(t, iv, f.now)
+}
+
+func (f *fakeBond) SetCarrying(link string, carrying bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.carrying[link] = carrying
+	return nil
 }
 
 func (f *fakeBond) SetActive(link string, fast bool) error {
@@ -286,6 +295,12 @@ func TestEngineIdleLinkResumed(t *testing.T) {
 	if sw := r.switches(); len(sw) != 0 {
 		t.Fatalf("idle link answering every 500 ms: switches %+v", sw)
 	}
+	r.b.mu.Lock()
+	carrying := maps.Clone(r.b.carrying)
+	r.b.mu.Unlock()
+	if !carrying["tap1"] || carrying["tap2"] {
+		t.Fatalf("carrying %v, want the active link alone", carrying)
+	}
 	last := r.e.judges["tap1"].lastReply
 	r.play(300, 10, map[string]time.Duration{"tap2": ms}) // cut: tap1 silent
 	r.b.mu.Lock()
@@ -301,6 +316,12 @@ func TestEngineIdleLinkResumed(t *testing.T) {
 	sw := r.switches()
 	if len(sw) != 1 || sw[0].To != "tap2" {
 		t.Fatalf("switches %+v, want one to tap2 after the resume", sw)
+	}
+	r.b.mu.Lock()
+	carrying = maps.Clone(r.b.carrying)
+	r.b.mu.Unlock()
+	if carrying["tap1"] {
+		t.Errorf("carrying %v after tap1 went down, want not tap1", carrying)
 	}
 	if d := sw[0].At.Sub(at(resumed)); d > 150*ms {
 		t.Errorf("left %s after the resume, want within the fast rate's dead time", d)

@@ -344,6 +344,7 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 		alarm:    alarm,
 		mono:     m.mono.now,
 		active:   spec.Active,
+		carrying: spec.Active,
 		interval: m.intervalFor,
 	}
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -452,6 +453,20 @@ func (m *Monitor) SetActive(tap string, active bool) error {
 		return errkind.NotFound("link %s is not probed", tap)
 	}
 	p.setActive(active)
+	return nil
+}
+
+// SetCarrying sets whether tap carries the bond's traffic (at Add: if it
+// is active): only then is it probed at the idle interval while active and
+// sending no data.
+func (m *Monitor) SetCarrying(tap string, carrying bool) error {
+	m.mu.Lock()
+	p, ok := m.links[tap]
+	m.mu.Unlock()
+	if !ok {
+		return errkind.NotFound("link %s is not probed", tap)
+	}
+	p.setCarrying(carrying)
 	return nil
 }
 

@@ -50,7 +50,8 @@ type prober struct {
 	mu        sync.Mutex
 	tr        tracker
 	active    bool
-	idle      bool // active, and no data sent for IdleAfter: probed at the idle interval
+	idle      bool // no data sent for IdleAfter: probed at the idle interval if active and carrying
+	carrying  bool // carries the bond's traffic (the engine's active link, settled): may idle
 	interval  func(active, idle bool) time.Duration
 	kernel    kernelView // the probe state as read at the last tick
 	sendError string
@@ -87,7 +88,7 @@ func wakeGap(iv time.Duration) time.Duration {
 func (l *prober) currentInterval() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.interval(l.active, l.idle)
+	return l.interval(l.active, l.idling())
 }
 
 // setActive changes the link's role; a link becoming active is probed at
@@ -179,7 +180,7 @@ func (l *prober) tick(now time.Time, iv time.Duration) {
 		}
 		l.kernel = kv
 		idle := idleAt(kv.dataTxNs, l.mono())
-		if l.active && l.idle && !idle {
+		if l.idling() && !idle {
 			// Data is back and no event said so (no ring buffer, or the
 			// tick read it first): tell the engine as the event would.
 			samples = append(samples, Sample{At: now, Resumed: true})
@@ -190,7 +191,7 @@ func (l *prober) tick(now time.Time, iv time.Duration) {
 	slot, ok := l.tr.next(now)
 	dst := broadcast
 	if k := l.kernel; k.peer != nil && k.lastReplyNs != 0 &&
-		time.Duration(l.mono()-k.lastReplyNs) < unicastFor(l.interval(l.active, l.idle)) {
+		time.Duration(l.mono()-k.lastReplyNs) < unicastFor(l.interval(l.active, l.idling())) {
 		dst = k.peer
 	}
 	if ok {
@@ -254,6 +255,23 @@ func (l *prober) updateGap(iv time.Duration) {
 	l.mu.Unlock()
 }
 
+// idling says whether the link is probed at the idle interval: the
+// active link, carrying the bond's traffic, sending no data. l.mu held.
+func (l *prober) idling() bool { return l.active && l.carrying && l.idle }
+
+// setCarrying says whether the link carries the bond's traffic; one that
+// stops (the engine is choosing) is probed at its rate at once.
+func (l *prober) setCarrying(carrying bool) {
+	l.mu.Lock()
+	was := l.idling()
+	l.carrying = carrying
+	now := l.idling()
+	l.mu.Unlock()
+	if was && !now {
+		l.poke()
+	}
+}
+
 // idleAt tells whether a link whose last data frame left at dataTxNs (0:
 // none) is idle at mono.
 func idleAt(dataTxNs, mono uint64) bool {
@@ -269,7 +287,7 @@ func (l *prober) onResumed(atNs uint64, now time.Time) {
 		now = now.Add(-time.Duration(m - atNs))
 	}
 	l.mu.Lock()
-	was := l.active && l.idle
+	was := l.idling()
 	l.idle = false
 	l.mu.Unlock()
 	if !was {
@@ -310,7 +328,7 @@ func (l *prober) snapshot(attach string) LinkStats {
 	}
 	st := LinkStats{
 		Bond: l.spec.Bond, Link: l.spec.Link, Ifindex: l.ifindex, Attach: attach,
-		Active: l.active, Idle: l.active && l.idle, Interval: l.interval(l.active, l.idle), Figures: l.tr.fig,
+		Active: l.active, Idle: l.idling(), Interval: l.interval(l.active, l.idling()), Figures: l.tr.fig,
 		InFlight: l.tr.inFlight(), Counters: kv.LinkCounters, RTTSum: time.Duration(kv.rttSumNs),
 		LastReplyAge: -1, LastRxAge: -1, SendError: l.sendError,
 	}

@@ -26,6 +26,7 @@ func testProber(iv time.Duration, mono *uint64, drain func(*prober)) (*prober, *
 		setGap:   func(g time.Duration) error { gaps = append(gaps, g); return nil },
 		mono:     func() uint64 { return *mono },
 		active:   true,
+		carrying: true,
 		interval: func(bool, bool) time.Duration { return iv },
 	}
 	l.drain = func() { drain(l) }
@@ -153,7 +154,7 @@ func resumed(s []Sample) int {
 // the active interval back and tells the engine (a Resumed sample).
 func TestProberIdle(t *testing.T) {
 	mono, dataTx := uint64(100*time.Second), uint64(0)
-	l, got, _ := idleProber(&mono, &dataTx)
+	l, got, a := idleProber(&mono, &dataTx)
 	now := time.Now()
 	l.tick(now, l.currentInterval())
 	if iv := l.currentInterval(); iv != 500*time.Millisecond {
@@ -172,6 +173,12 @@ func TestProberIdle(t *testing.T) {
 	if iv := l.currentInterval(); iv != 500*time.Millisecond {
 		t.Fatalf("no data for %s: interval %s, want the idle one", IdleAfter*3/2, iv)
 	}
+	sets := len(a.sets)
+	l.setCarrying(false) // the engine is choosing: every link answers at once
+	if iv := l.currentInterval(); iv != 20*time.Millisecond || len(a.sets) != sets+1 {
+		t.Fatalf("not carrying: interval %s, %d pokes: want the active one, at once", iv, len(a.sets)-sets)
+	}
+	l.setCarrying(true)
 	l.setActive(false)
 	l.tick(now.Add(2*time.Second), l.currentInterval())
 	if n := resumed(*got); n != 1 {
