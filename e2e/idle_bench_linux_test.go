@@ -93,4 +93,3 @@ func runEcho(t testing.TB, ctx context.Context, ns interface{ Fd() int }, dst st
 	go p.Run(ctx)
 	return p
 }
-
