@@ -51,8 +51,8 @@ struct link_config {
 	// (recovery, a sudden delay) wakes it: a wake-up is an interrupt
 	// (irq_work) on the CPU that took the frame.
 	__u64 wake_gap_ns;
-	// idle_ns: 0, nothing. Else a data frame sent more than idle_ns after
-	// the link's previous one (the jiffy's first, as the coarse clock
+	// idle_ns: 0, nothing. Else a data frame (unicast) sent more than
+	// idle_ns after the link's previous one (the jiffy's first, as the coarse clock
 	// tells) sends an EVENT_RESUMED event that wakes the reader: the
 	// daemon probes an idle link slowly and needs to know at once when
 	// traffic is back on it.
@@ -88,8 +88,8 @@ struct link_stats {
 	__u8 peer_mac[6];    // the target's MAC, from its last reply
 	__u8 pad[2];
 	// data_tx_ns: the coarse CLOCK_MONOTONIC time of the last data frame
-	// sent (anything but an ARP for the target), stamped at most once a
-	// jiffy; 0: none yet.
+	// sent (a unicast frame but an ARP for the target), stamped at most
+	// once a jiffy; 0: none yet.
 	__u64 data_tx_ns;
 	__u64 rtt_hist[RTT_BUCKETS];
 	__u64 slot_sent_ns[PROBE_SLOTS]; // departure of the probe in flight per slot; 0: none
@@ -270,10 +270,18 @@ static __always_inline int load_arp(struct __sk_buff *skb, struct link_traffic *
 
 // note_data_tx stamps the link's last data frame sent, once a jiffy, and
 // tells the daemon when it follows more than the link's idle_ns without
-// any. The jiffy test is one load of a line the CPUs share but rarely
-// write; the map lookups and the coarse clock come once a jiffy.
+// any. Only unicast frames are data: multicast and broadcast (IPv6 router
+// solicitations, MLD, neighbour discovery) are the hosts' own chatter,
+// not traffic whose loss a user would see. The destination's group bit is
+// one load from the frame's first byte, in cache; the jiffy test is one
+// load of a line the CPUs share but rarely write; the map lookups and the
+// coarse clock come once a jiffy.
 static __always_inline void note_data_tx(struct __sk_buff *skb)
 {
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	if (data + 1 > data_end || (*(__u8 *)data & 1))
+		return;
 	__u64 j = bpf_jiffies64();
 	if (j == data_tx_jiffy)
 		return;

@@ -40,8 +40,10 @@
 // An active link that has sent no data for IdleAfter is idle and probed
 // every IdleInterval (the daemon's default 500 ms; none in this package
 // by default): 20 ms probes cost an idle link 15 KB/s of underlay. The
-// egress program stamps each jiffy's first data frame (anything but an
-// ARP for the target) in the link's stats, which every tick reads anyway,
+// egress program stamps each jiffy's first data frame (a unicast frame but
+// an ARP for the target: multicast and broadcast are the hosts' chatter,
+// IPv6 router solicitations and the like) in the link's stats, which
+// every tick reads anyway,
 // and a data frame that follows more than IdleAfter without any sends an
 // event (EVENT_RESUMED) that wakes the reader at once: the prober is back
 // at Interval, probes at once and publishes a Resumed sample, so the
