@@ -63,6 +63,10 @@ type PolicyRequest struct {
 	Policy           *json.RawMessage `json:"policy"`
 	ProbeIntervalMs  *float64         `json:"probe_interval_ms"`
 	BackupIntervalMs *float64         `json:"backup_interval_ms"`
+	// IdleIntervalMs is the active link's probe interval while it sends
+	// no data (after a second without any); 0: none, it is probed at
+	// probe_interval_ms all the time.
+	IdleIntervalMs *float64 `json:"idle_interval_ms"`
 }
 
 // PolicyStatus is the body of GET and PUT /v1/client/policy/{bond}: the
@@ -71,4 +75,5 @@ type PolicyStatus struct {
 	FailoverStatus
 	ProbeIntervalMs  float64 `json:"probe_interval_ms"`
 	BackupIntervalMs float64 `json:"backup_interval_ms"`
+	IdleIntervalMs   float64 `json:"idle_interval_ms"` // 0: none
 }

@@ -9,6 +9,7 @@ type LinkStats struct {
 	Ifindex      int          `json:"ifindex"`
 	Attach       string       `json:"attach"` // tcx or legacy
 	Active       bool         `json:"active"` // probed at the active link's interval
+	Idle         bool         `json:"idle"`   // active, sending no data: probed at the idle interval
 	IntervalMs   float64      `json:"probe_interval_ms"`
 	RTT          LinkRTT      `json:"rtt"`
 	Loss         float64      `json:"loss"`

@@ -6,12 +6,14 @@
 // runs for every frame, touches one cache line of memory: the instance's
 // own per-CPU slot in its .bss (cpu_traffic), found by address and CPU
 // number, with no map lookup, no key and no load from .rodata. Only ARP
-// frames go further, to the per-link arrays at the instance's link_idx
-// (the links map gives the index by ifindex). Per link they count frames
-// and bytes in each direction, the ARP requests leaving for the probe
-// target and the ARP replies arriving from it, note when the last frame
-// and the last reply arrived, and time the daemon's own ARP probes: a
-// probe leaves with a source MAC whose low bits name one of PROBE_SLOTS
+// frames, and a jiffy's first data frame sent, go further, to the per-link
+// arrays at the instance's link_idx (the links map gives the index by
+// ifindex). Per link they count frames and bytes in each direction, the
+// ARP requests leaving for the probe target and the ARP replies arriving
+// from it, note when the last frame and the last reply arrived and when
+// the last data frame left (telling the daemon when data leaves an idle
+// link again), and time the daemon's own ARP probes: a probe leaves with
+// a source MAC whose low bits name one of PROBE_SLOTS
 // slots, the reply comes back addressed to that MAC, and the slot's
 // departure time gives the RTT, even when several probes are in flight.
 // Every RTT goes into a log2 histogram and, on kernels with a ring buffer,
@@ -49,6 +51,12 @@ struct link_config {
 	// (recovery, a sudden delay) wakes it: a wake-up is an interrupt
 	// (irq_work) on the CPU that took the frame.
 	__u64 wake_gap_ns;
+	// idle_ns: 0, nothing. Else a data frame (unicast) sent more than
+	// idle_ns after the link's previous one (the jiffy's first, as the coarse clock
+	// tells) sends an EVENT_RESUMED event that wakes the reader: the
+	// daemon probes an idle link slowly and needs to know at once when
+	// traffic is back on it.
+	__u64 idle_ns;
 };
 
 // link_traffic is one CPU's traffic on one link, a cache line of its own
@@ -79,11 +87,20 @@ struct link_stats {
 	__u64 probe_reply_ns; // bpf_ktime_get_ns of the last reply to one of our probes
 	__u8 peer_mac[6];    // the target's MAC, from its last reply
 	__u8 pad[2];
+	// data_tx_ns: the coarse CLOCK_MONOTONIC time of the last data frame
+	// sent (a unicast frame but an ARP for the target), stamped at most
+	// once a jiffy; 0: none yet.
+	__u64 data_tx_ns;
 	__u64 rtt_hist[RTT_BUCKETS];
 	__u64 slot_sent_ns[PROBE_SLOTS]; // departure of the probe in flight per slot; 0: none
 };
 
-// event is sent for every reply to one of our probes.
+// EVENT_RESUMED in an event's slot: not a reply, data frames leave the
+// link again after more than its idle_ns without any.
+#define EVENT_RESUMED 0xffffffffu
+
+// event is sent for every reply to one of our probes, and when data is
+// sent again on an idle link (slot EVENT_RESUMED, rtt_ns 0).
 struct event {
 	__u32 ifindex;
 	__u32 slot;
@@ -122,6 +139,11 @@ struct {
 // cache line; before, the kernel's map header puts the slots 8-aligned
 // only, so a slot may straddle two lines (the counts stay exact).
 struct link_traffic cpu_traffic[MAX_CPUS] __attribute__((aligned(64)));
+
+// The jiffy in which this instance last stamped a data frame sent, shared
+// by the CPUs: a data frame reads it, and the jiffy's first one writes it
+// (so the line moves between CPUs at most once a jiffy). A line of its own.
+__u64 data_tx_jiffy __attribute__((aligned(64)));
 
 // The per-link maps are arrays indexed by link index. The daemon zeroes a
 // link's entries before it loads the link's programs.
@@ -246,6 +268,44 @@ static __always_inline int load_arp(struct __sk_buff *skb, struct link_traffic *
 	return 1;
 }
 
+// note_data_tx stamps the link's last data frame sent, once a jiffy, and
+// tells the daemon when it follows more than the link's idle_ns without
+// any. Only unicast frames are data: multicast and broadcast (IPv6 router
+// solicitations, MLD, neighbour discovery) are the hosts' own chatter,
+// not traffic whose loss a user would see. The destination's group bit is
+// one load from the frame's first byte, in cache; the jiffy test is one
+// load of a line the CPUs share but rarely write; the map lookups and the
+// coarse clock come once a jiffy.
+static __always_inline void note_data_tx(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	if (data + 1 > data_end || (*(__u8 *)data & 1))
+		return;
+	__u64 j = bpf_jiffies64();
+	if (j == data_tx_jiffy)
+		return;
+	data_tx_jiffy = j;
+	__u32 key = link_idx;
+	struct link_config *cfg = bpf_map_lookup_elem(&configs, &key);
+	struct link_stats *st = bpf_map_lookup_elem(&stats, &key);
+	if (!cfg || !st)
+		return;
+	__u64 now = bpf_ktime_get_coarse_ns();
+	__u64 prev = st->data_tx_ns;
+	st->data_tx_ns = now;
+	if (!use_ringbuf || !cfg->idle_ns || (prev && now - prev <= cfg->idle_ns))
+		return;
+	struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return;
+	e->ifindex = skb->ifindex;
+	e->slot = EVENT_RESUMED;
+	e->at_ns = now;
+	e->rtt_ns = 0;
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+}
+
 SEC("tc")
 int probe_egress(struct __sk_buff *skb)
 {
@@ -254,8 +314,10 @@ int probe_egress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	tr->tx_frames++;
 	tr->tx_bytes += skb->len;
-	if (!arp_candidate(skb, tr))
+	if (!arp_candidate(skb, tr)) {
+		note_data_tx(skb);
 		return TC_ACT_UNSPEC;
+	}
 
 	__u32 key = link_idx;
 	struct arp_eth arp;

@@ -28,6 +28,7 @@ type ProbeLinkConfig struct {
 	Pad       [2]uint8
 	_         [4]byte
 	WakeGapNs uint64
+	IdleNs    uint64
 }
 
 type ProbeLinkStats struct {
@@ -42,6 +43,7 @@ type ProbeLinkStats struct {
 	ProbeReplyNs uint64
 	PeerMac      [6]uint8
 	Pad          [2]uint8
+	DataTxNs     uint64
 	RttHist      [24]uint64
 	SlotSentNs   [32]uint64
 }
@@ -69,6 +71,7 @@ const (
 	ProbeProgProbeEgress  = "probe_egress"
 	ProbeProgProbeIngress = "probe_ingress"
 	ProbeVarCpuTraffic    = "cpu_traffic"
+	ProbeVarDataTxJiffy   = "data_tx_jiffy"
 	ProbeVarLinkIdx       = "link_idx"
 	ProbeVarUnusedEvent   = "unused_event"
 	ProbeVarUseRingbuf    = "use_ringbuf"
@@ -135,6 +138,7 @@ type ProbeMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type ProbeVariableSpecs struct {
 	CpuTraffic  *ebpf.VariableSpec `ebpf:"cpu_traffic"`
+	DataTxJiffy *ebpf.VariableSpec `ebpf:"data_tx_jiffy"`
 	LinkIdx     *ebpf.VariableSpec `ebpf:"link_idx"`
 	UnusedEvent *ebpf.VariableSpec `ebpf:"unused_event"`
 	UseRingbuf  *ebpf.VariableSpec `ebpf:"use_ringbuf"`
@@ -180,6 +184,7 @@ func (m *ProbeMaps) Close() error {
 // It can be passed to LoadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ProbeVariables struct {
 	CpuTraffic  *ebpf.Variable `ebpf:"cpu_traffic"`
+	DataTxJiffy *ebpf.Variable `ebpf:"data_tx_jiffy"`
 	LinkIdx     *ebpf.Variable `ebpf:"link_idx"`
 	UnusedEvent *ebpf.Variable `ebpf:"unused_event"`
 	UseRingbuf  *ebpf.Variable `ebpf:"use_ringbuf"`

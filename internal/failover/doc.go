@@ -18,7 +18,10 @@
 //     (SRT's watchdog), floor = max(15 ms, 3 x the link's probe interval),
 //     so a fast link is declared dead in about 60 ms and a slow one is not
 //     declared dead by its own latency. A link made active is given a new
-//     dead time at its new probe rate; a link that is down comes back only
+//     dead time at its new probe rate, and so is an idle active link (probed
+//     at the idle interval, 500 ms: dead in 1.5 s) when data leaves it
+//     again (the probe's Resumed sample): a link that died while idle is
+//     left about 60 ms after traffic returns; a link that is down comes back only
 //     with a reply. Silence counts only if the link was asked: the first
 //     probe sent after its last reply must be unanswered for the dead time
 //     less one interval. A daemon that sent nothing for a while (a stalled

@@ -27,6 +27,10 @@ type Steerer interface {
 type Prober interface {
 	Figures(link string) (probe.Figures, time.Duration, bool)
 	SetActive(link string, fast bool) error
+	// SetCarrying says whether link carries the bond's traffic: only then
+	// may it be probed at the idle interval while it sends no data (a
+	// link probed fast to choose among links must answer at once).
+	SetCarrying(link string, carrying bool) error
 	// LastReply is when the kernel last saw a reply on link: checked
 	// before a link is declared down, since a daemon slowed down (a busy
 	// CPU) may not have read the replies that did arrive.
@@ -219,6 +223,9 @@ func (e *Engine) take(s probe.Sample) {
 		return
 	}
 	j.setInterval(iv, s.At)
+	if s.Resumed {
+		return // data on an idle link: its faster probing counts from s.At
+	}
 	j.sample(s, fig, e.pol)
 }
 
@@ -254,12 +261,16 @@ func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
 			j.setInterval(iv, now)
 		}
 		dying = dying || j.state != api.LinkDown && j.lastReply.After(time.Time{}) && j.silence(now) > j.deadTime(e.pol)
+		// The active link looks suspect: replies the prober has not read
+		// yet (a fast link's wait in the ring, up to an interval) are not
+		// silence either, and a suspicion probes every link fast.
+		dying = dying || l == e.active && j.suspect(now, e.pol)
 	}
 	if dying {
-		// A link is about to be declared dead: ask the kernel for every
-		// link's last reply first (replies the daemon has not read yet are
-		// not silence, and another link's decide whether it is a host
-		// stall).
+		// A link is about to be declared dead, or the active one suspect:
+		// ask the kernel for every link's last reply first (replies the
+		// daemon has not read yet are not silence, and another link's
+		// decide whether it is a host stall).
 		for _, l := range e.links {
 			if j := e.judges[l]; j != nil {
 				if at := e.prober.LastReply(l); at.After(j.lastReply) {
@@ -426,6 +437,9 @@ func (e *Engine) act(ctx context.Context, ev Event) {
 // "degraded" for that long, and keep the engine on a lossy primary). The
 // same holds from the moment the active link is suspect (silent for half
 // its dead time): a standby's fresh reply tells a cut from a host stall.
+// Only the active link of a settled bond carries its traffic and may be
+// probed at the idle interval while it sends none; while the engine is
+// choosing, no link may (each must answer at once).
 func (e *Engine) setProbeRates(now time.Time) {
 	e.mu.Lock()
 	fast := map[string]bool{e.active: true}
@@ -448,8 +462,15 @@ func (e *Engine) setProbeRates(now time.Time) {
 		}
 	}
 	links := slices.Clone(e.links)
+	carrier := e.active
+	if choosing {
+		carrier = ""
+	}
 	e.mu.Unlock()
 	for _, l := range links {
+		if err := e.prober.SetCarrying(l, l == carrier); err != nil {
+			e.log.Debug("set probe rate", "link", l, "err", err)
+		}
 		if err := e.prober.SetActive(l, fast[l]); err != nil {
 			e.log.Debug("set probe rate", "link", l, "err", err)
 		}

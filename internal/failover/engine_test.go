@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -26,13 +27,15 @@ type fakeBond struct {
 	announced int
 	steerErr  error
 	fast      map[string]bool
+	idle      map[string]bool // probed at 500 ms while fast and carrying (an idle active link)
+	carrying  map[string]bool
 	fig       map[string]probe.Figures
 	now       time.Time            // the rig's clock, for the prober's sends
 	sendsFrom map[string]time.Time // a link's prober sends nothing before it (stalled)
 }
 
 func newFakeBond(active string) *fakeBond {
-	return &fakeBond{active: active, fast: map[string]bool{}, fig: map[string]probe.Figures{}, kernel: map[string]time.Time{}, sendsFrom: map[string]time.Time{}}
+	return &fakeBond{active: active, fast: map[string]bool{}, idle: map[string]bool{}, carrying: map[string]bool{}, fig: map[string]probe.Figures{}, kernel: map[string]time.Time{}, sendsFrom: map[string]time.Time{}}
 }
 
 func (f *fakeBond) Steer(_ context.Context, _, link string) error {
@@ -63,7 +66,10 @@ func (f *fakeBond) Figures(link string) (probe.Figures, time.Duration, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	iv := time.Second
-	if f.fast[link] {
+	switch {
+	case f.fast[link] && f.idle[link] && f.carrying[link]:
+		iv = 500 * time.Millisecond
+	case f.fast[link]:
 		iv = 20 * time.Millisecond
 	}
 	return f.fig[link], iv, true
@@ -88,6 +94,13 @@ func (f *fakeBond) FirstSentAfter(link string, t time.Time) time.Time {
 		t = from.Add(-iv)
 	}
 	return sentBy(t, iv, f.now)
+}
+
+func (f *fakeBond) SetCarrying(link string, carrying bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.carrying[link] = carrying
+	return nil
 }
 
 func (f *fakeBond) SetActive(link string, fast bool) error {
@@ -262,6 +275,59 @@ func TestEngineAnnouncesRevivedLink(t *testing.T) {
 	}
 }
 
+// TestEngineIdleLinkResumed: an idle active link, probed every 500 ms, is
+// judged at that rate (its dead time 1.5 s); the prober's Resumed sample
+// (data on it again, probed at 20 ms from then) is no reply, and a link
+// cut meanwhile is then left at the fast rate's dead time after it, not
+// the idle one's after its last reply.
+func TestEngineIdleLinkResumed(t *testing.T) {
+	r := newRig(t)
+	ms := time.Millisecond
+	r.play(1000, 10, both(ms))
+	r.b.mu.Lock()
+	r.b.idle["tap1"] = true
+	r.b.mu.Unlock()
+	for range 6 { // 3 s of replies every 500 ms on tap1, every 20 ms on tap2
+		r.play(500, 10, map[string]time.Duration{"tap2": ms})
+		r.e.take(probe.Sample{Bond: "bond0", Link: "tap1", At: at(r.now), RTT: ms})
+		r.stepNow()
+	}
+	if sw := r.switches(); len(sw) != 0 {
+		t.Fatalf("idle link answering every 500 ms: switches %+v", sw)
+	}
+	r.b.mu.Lock()
+	carrying := maps.Clone(r.b.carrying)
+	r.b.mu.Unlock()
+	if !carrying["tap1"] || carrying["tap2"] {
+		t.Fatalf("carrying %v, want the active link alone", carrying)
+	}
+	last := r.e.judges["tap1"].lastReply
+	r.play(300, 10, map[string]time.Duration{"tap2": ms}) // cut: tap1 silent
+	r.b.mu.Lock()
+	r.b.idle["tap1"] = false
+	r.b.mu.Unlock()
+	resumed := r.now
+	r.e.take(probe.Sample{Bond: "bond0", Link: "tap1", At: at(resumed), Resumed: true})
+	if got := r.e.judges["tap1"].lastReply; !got.Equal(last) {
+		t.Fatalf("a resumed sample counted as a reply (last reply %s, was %s)", got, last)
+	}
+	r.stepNow()
+	r.play(200, 10, map[string]time.Duration{"tap2": ms})
+	sw := r.switches()
+	if len(sw) != 1 || sw[0].To != "tap2" {
+		t.Fatalf("switches %+v, want one to tap2 after the resume", sw)
+	}
+	r.b.mu.Lock()
+	carrying = maps.Clone(r.b.carrying)
+	r.b.mu.Unlock()
+	if carrying["tap1"] {
+		t.Errorf("carrying %v after tap1 went down, want not tap1", carrying)
+	}
+	if d := sw[0].At.Sub(at(resumed)); d > 150*ms {
+		t.Errorf("left %s after the resume, want within the fast rate's dead time", d)
+	}
+}
+
 func TestEnginePinAndPriority(t *testing.T) {
 	r := newRig(t)
 	r.play(1000, 10, both(time.Millisecond))
@@ -415,6 +481,11 @@ func TestParseRequest(t *testing.T) {
 		u.Policy.RTTMargin != cur.RTTMargin || iv.Active != 10*time.Millisecond || iv.Backup != 0 {
 		t.Errorf("parsed %+v %+v %+v", u, u.Policy, iv)
 	}
+	for body, want := range map[string]time.Duration{`{"idle_interval_ms":0}`: NoIdle, `{"idle_interval_ms":250}`: 250 * time.Millisecond} {
+		if _, iv, err := ParseRequest([]byte(body), cur); err != nil || iv.Idle != want || iv.Active != 0 {
+			t.Errorf("%s: %+v, %v; want idle %s alone", body, iv, err, want)
+		}
+	}
 	bad := map[string]string{
 		`{}`:                                    "",
 		`{"pni":"tap2"}`:                        "pni",
@@ -423,6 +494,9 @@ func TestParseRequest(t *testing.T) {
 		`{"policy":{"loss_recovered":0.5}}`:     "policy.loss_recovered",
 		`{"policy":{"rtt_factor":"3"}}`:         "policy.rtt_factor",
 		`{"probe_interval_ms":1}`:               "probe_interval_ms",
+		`{"idle_interval_ms":3}`:                "idle_interval_ms",
+		`{"idle_interval_ms":-1}`:               "idle_interval_ms",
+		`{"idle_interval_ms":60001}`:            "idle_interval_ms",
 		`{"pin":"tap2"} {"pin":"tap1"}`:         "",
 		`{"priority":"tap1"}`:                   "priority",
 		`not json`:                              "",

@@ -40,7 +40,12 @@ func ParsePolicy(data []byte, base Policy) (Policy, error) {
 }
 
 // Intervals are the probe intervals a request sets (zero: unchanged).
-type Intervals struct{ Active, Backup time.Duration }
+// Idle is the active link's while it carries no data; NoIdle asks for
+// none (the active link probed at Active all the time).
+type Intervals struct{ Active, Backup, Idle time.Duration }
+
+// NoIdle in Intervals.Idle: idle_interval_ms 0, no idle interval.
+const NoIdle time.Duration = -1
 
 // ParseRequest decodes a policy request against the bond's current policy
 // (for the thresholds it leaves out). Unknown fields are refused by name.
@@ -49,8 +54,8 @@ func ParseRequest(data []byte, cur Policy) (Update, Intervals, error) {
 	if err := api.DecodeStrict(data, &r); err != nil {
 		return Update{}, Intervals{}, err
 	}
-	if r.Pin == nil && r.Priority == nil && r.Policy == nil && r.ProbeIntervalMs == nil && r.BackupIntervalMs == nil {
-		return Update{}, Intervals{}, errkind.Invalid("", `nothing to change: give pin, priority, policy, probe_interval_ms or backup_interval_ms`)
+	if r.Pin == nil && r.Priority == nil && r.Policy == nil && r.ProbeIntervalMs == nil && r.BackupIntervalMs == nil && r.IdleIntervalMs == nil {
+		return Update{}, Intervals{}, errkind.Invalid("", `nothing to change: give pin, priority, policy, probe_interval_ms, backup_interval_ms or idle_interval_ms`)
 	}
 	u := Update{Pin: r.Pin, Priority: r.Priority}
 	if r.Policy != nil {
@@ -65,11 +70,19 @@ func ParseRequest(data []byte, cur Policy) (Update, Intervals, error) {
 		name string
 		v    *float64
 		dst  *time.Duration
-	}{{"probe_interval_ms", r.ProbeIntervalMs, &iv.Active}, {"backup_interval_ms", r.BackupIntervalMs, &iv.Backup}} {
+	}{{"probe_interval_ms", r.ProbeIntervalMs, &iv.Active}, {"backup_interval_ms", r.BackupIntervalMs, &iv.Backup},
+		{"idle_interval_ms", r.IdleIntervalMs, &iv.Idle}} {
 		if f.v == nil {
 			continue
 		}
+		if f.name == "idle_interval_ms" && *f.v == 0 {
+			iv.Idle = NoIdle
+			continue
+		}
 		if *f.v < 5 || *f.v > 60000 {
+			if f.name == "idle_interval_ms" {
+				return Update{}, Intervals{}, errkind.Invalid(f.name, "%g is out of range: 0 (none) or 5..60000", *f.v)
+			}
 			return Update{}, Intervals{}, errkind.Invalid(f.name, "%g is out of range 5..60000", *f.v)
 		}
 		*f.dst = time.Duration(*f.v * float64(time.Millisecond))

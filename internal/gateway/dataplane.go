@@ -58,7 +58,10 @@ type DataplaneOptions struct {
 type probeSettings struct {
 	IntervalMs       float64 `json:"interval_ms"`
 	BackupIntervalMs float64 `json:"backup_interval_ms"`
-	Attach           string  `json:"attach"`
+	// IdleIntervalMs: absent, probe.DefaultIdleInterval (or interval_ms
+	// if longer); 0, none.
+	IdleIntervalMs *float64 `json:"idle_interval_ms"`
+	Attach         string   `json:"attach"`
 }
 
 // settings decodes and checks the config file's probe: and policy:
@@ -79,7 +82,13 @@ func settings(probeSection, policySection json.RawMessage) (probe.Options, failo
 		policy = p
 	}
 	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
-	po, err := probe.Options{Interval: ms(ps.IntervalMs), BackupInterval: ms(ps.BackupIntervalMs), Attach: ps.Attach}.Checked()
+	idle := probe.DefaultIdleInterval
+	if ps.IdleIntervalMs != nil {
+		idle = ms(*ps.IdleIntervalMs)
+	} else if iv := ms(ps.IntervalMs); iv > idle {
+		idle = iv
+	}
+	po, err := probe.Options{Interval: ms(ps.IntervalMs), BackupInterval: ms(ps.BackupIntervalMs), IdleInterval: idle, Attach: ps.Attach}.Checked()
 	if err != nil {
 		return probe.Options{}, failover.Policy{}, fmt.Errorf("config probe: %w", err)
 	}
@@ -204,8 +213,8 @@ func (s *dataplane) Policy(_ context.Context, name string) (api.PolicyStatus, er
 }
 
 func (s *dataplane) policyStatus(e *failover.Engine) api.PolicyStatus {
-	active, backup := s.monitor.Intervals()
-	return api.PolicyStatus{FailoverStatus: e.Status(), ProbeIntervalMs: msf(active), BackupIntervalMs: msf(backup)}
+	active, backup, idle := s.monitor.Intervals()
+	return api.PolicyStatus{FailoverStatus: e.Status(), ProbeIntervalMs: msf(active), BackupIntervalMs: msf(backup), IdleIntervalMs: msf(idle)}
 }
 
 // SetPolicy implements restapi.Failover: everything is validated before
@@ -219,17 +228,26 @@ func (s *dataplane) SetPolicy(_ context.Context, name string, body []byte) (api.
 	if err != nil {
 		return api.PolicyStatus{}, err
 	}
-	active, backup := s.monitor.Intervals()
+	active, backup, idle := s.monitor.Intervals()
 	if iv.Active > 0 {
 		active = iv.Active
 	}
 	if iv.Backup > 0 {
 		backup = iv.Backup
 	}
+	switch {
+	case iv.Idle == failover.NoIdle:
+		idle = 0
+	case iv.Idle > 0:
+		idle = iv.Idle
+	}
+	if idle != 0 && idle < active {
+		return api.PolicyStatus{}, errkind.Invalid("idle_interval_ms", "%g is below probe_interval_ms %g: an idle link is probed more slowly, or set 0 for none", msf(idle), msf(active))
+	}
 	if err := e.Check(u); err != nil {
 		return api.PolicyStatus{}, err
 	}
-	if err := s.monitor.SetIntervals(active, backup); err != nil {
+	if err := s.monitor.SetIntervals(active, backup, idle); err != nil {
 		return api.PolicyStatus{}, err
 	}
 	if err := e.Apply(u); err != nil {

@@ -95,7 +95,7 @@ func TestProberRunPoke(t *testing.T) {
 			return kernelView{}, nil
 		},
 		publish:  func([]Sample) {},
-		interval: func(bool) time.Duration { return time.Hour },
+		interval: func(bool, bool) time.Duration { return time.Hour },
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -119,7 +119,7 @@ func TestProbeBackupLeavesHubAlone(t *testing.T) {
 				t.Fatalf("hub before probing: bond active on %q, fdb %s on %q, neighbour %q; want tap1, tap1 and %s", active, bondMAC, before.fdbPort, before.neighMAC, bondMAC)
 			}
 			m := w.monitor(t, Options{})
-			if err := m.SetIntervals(DefaultInterval, DefaultInterval); err != nil { // the backup at the active rate: the worst case
+			if err := m.SetIntervals(DefaultInterval, DefaultInterval, DefaultInterval); err != nil { // the backup at the active rate: the worst case
 				t.Fatal(err)
 			}
 			time.Sleep(3 * time.Second)
@@ -144,7 +144,7 @@ func TestProbeBackupLeavesHubAlone(t *testing.T) {
 func TestRTTTracksDelay(t *testing.T) {
 	w := newWorld(t)
 	m := w.monitor(t, Options{})
-	if err := m.SetIntervals(DefaultInterval, DefaultInterval); err != nil {
+	if err := m.SetIntervals(DefaultInterval, DefaultInterval, DefaultInterval); err != nil {
 		t.Fatal(err)
 	}
 	waitReplies(t, m, "tap1", 50, 20*time.Second)

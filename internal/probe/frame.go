@@ -12,6 +12,10 @@ import (
 // bits of the probe's source MAC name the slot (bpf/probe.c PROBE_SLOTS).
 const Slots = 32
 
+// eventResumed in a ring buffer event's slot: not a reply, data leaves
+// the link again after it was idle (bpf/probe.c EVENT_RESUMED).
+const eventResumed = 0xffffffff
+
 // frameLen is an ARP packet after its Ethernet header: 14 + 28 bytes.
 const frameLen = 42
 

@@ -34,9 +34,13 @@ const (
 type Options struct {
 	Interval       time.Duration // the active link's probe interval; 0: DefaultInterval
 	BackupInterval time.Duration // the other links'; 0: DefaultBackupInterval
-	Attach         string        // tcattach.Auto (default), tcattach.TCX or tcattach.Legacy
-	NoRingbuf      bool          // poll the counters even where a ring buffer exists (tests)
-	NetNS          string        // path of the namespace the TAPs live in; empty: the caller's
+	// IdleInterval is the active link's while it sends no data (see
+	// IdleAfter; the daemon's default is DefaultIdleInterval); 0: none,
+	// the active link is probed at Interval all the time.
+	IdleInterval time.Duration
+	Attach       string // tcattach.Auto (default), tcattach.TCX or tcattach.Legacy
+	NoRingbuf    bool   // poll the counters even where a ring buffer exists (tests)
+	NetNS        string // path of the namespace the TAPs live in; empty: the caller's
 	// PinDir is a directory on a bpf filesystem where the maps, programs
 	// and TCX links are pinned so that the next Monitor with the same
 	// PinDir takes them over (Add); empty: nothing is pinned.
@@ -64,7 +68,7 @@ type Monitor struct {
 	rec      ringbuf.Record     // drain's buffer, under drainMu
 	links    map[string]*probed // by TAP name
 	ivMu     sync.Mutex
-	interval [2]time.Duration // under ivMu: backup, active
+	interval [3]time.Duration // under ivMu: backup, active, idle
 	// idxMu and subMu are apart from mu, which Add holds while it loads
 	// and attaches: a drain (every link's tick) never waits for that.
 	idxMu   sync.RWMutex
@@ -99,7 +103,7 @@ func NewMonitor(opts Options) (*Monitor, error) {
 	}
 	m := &Monitor{opts: opts, log: log.With("component", "probe"), ns: netns.None(), mono: newMonoClock(),
 		links: map[string]*probed{}, byIndex: map[int]*probed{}, subs: map[int]chan Sample{},
-		interval: [2]time.Duration{opts.BackupInterval, opts.Interval}}
+		interval: [3]time.Duration{opts.BackupInterval, opts.Interval, opts.IdleInterval}}
 	if opts.NetNS != "" {
 		if m.ns, err = netns.GetFromPath(opts.NetNS); err != nil {
 			return nil, fmt.Errorf("open netns %s: %w", opts.NetNS, err)
@@ -127,7 +131,7 @@ func (o Options) Checked() (Options, error) {
 	if o.BackupInterval == 0 {
 		o.BackupInterval = DefaultBackupInterval
 	}
-	if err := checkIntervals(o.Interval, o.BackupInterval); err != nil {
+	if err := checkIntervals(o.Interval, o.BackupInterval, o.IdleInterval); err != nil {
 		return o, err
 	}
 	if o.PinDir != "" && !filepath.IsAbs(o.PinDir) {
@@ -139,26 +143,33 @@ func (o Options) Checked() (Options, error) {
 	return o, nil
 }
 
-func checkIntervals(active, backup time.Duration) error {
+func checkIntervals(active, backup, idle time.Duration) error {
 	for _, v := range []struct {
 		name string
 		d    time.Duration
-	}{{"interval", active}, {"backup_interval", backup}} {
+	}{{"interval", active}, {"backup_interval", backup}, {"idle_interval", idle}} {
+		if v.name == "idle_interval" && v.d == 0 {
+			continue // none
+		}
 		if v.d < MinInterval || v.d > MaxInterval {
 			return errkind.Invalid(v.name, "%s is out of range %s..%s", v.d, MinInterval, MaxInterval)
 		}
 	}
+	if idle != 0 && idle < active {
+		return errkind.Invalid("idle_interval", "%s is shorter than the active link's interval %s (it probes an idle link more slowly, or as fast)", idle, active)
+	}
 	return nil
 }
 
-// SetIntervals changes the probe intervals of the active and the other
-// links, at once.
-func (m *Monitor) SetIntervals(active, backup time.Duration) error {
-	if err := checkIntervals(active, backup); err != nil {
+// SetIntervals changes the probe intervals of the active link, of the
+// other links and of the active link while idle (0: none, the active
+// interval then), at once.
+func (m *Monitor) SetIntervals(active, backup, idle time.Duration) error {
+	if err := checkIntervals(active, backup, idle); err != nil {
 		return err
 	}
 	m.ivMu.Lock()
-	m.interval = [2]time.Duration{backup, active}
+	m.interval = [3]time.Duration{backup, active, idle}
 	m.ivMu.Unlock()
 	m.mu.Lock()
 	ls := m.all()
@@ -169,20 +180,25 @@ func (m *Monitor) SetIntervals(active, backup time.Duration) error {
 	return nil
 }
 
-// Intervals returns the active and backup probe intervals.
-func (m *Monitor) Intervals() (active, backup time.Duration) {
+// Intervals returns the active, backup and idle probe intervals.
+func (m *Monitor) Intervals() (active, backup, idle time.Duration) {
 	m.ivMu.Lock()
 	defer m.ivMu.Unlock()
-	return m.interval[1], m.interval[0]
+	return m.interval[1], m.interval[0], m.interval[2]
 }
 
-func (m *Monitor) intervalFor(active bool) time.Duration {
+// intervalFor is a link's probe interval: the backup one unless active,
+// the idle one when active and idle.
+func (m *Monitor) intervalFor(active, idle bool) time.Duration {
 	m.ivMu.Lock()
 	defer m.ivMu.Unlock()
-	if active {
-		return m.interval[1]
+	switch {
+	case !active:
+		return m.interval[0]
+	case idle && m.interval[2] != 0:
+		return m.interval[2]
 	}
-	return m.interval[0]
+	return m.interval[1]
 }
 
 // Add starts probing spec.Link. It loads the programs the first time.
@@ -328,6 +344,7 @@ func (m *Monitor) start(ctx context.Context, spec LinkSpec, ifindex int) (_ *pro
 		alarm:    alarm,
 		mono:     m.mono.now,
 		active:   spec.Active,
+		carrying: spec.Active,
 		interval: m.intervalFor,
 	}
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -350,7 +367,7 @@ func (m *Monitor) linkObjects(spec LinkSpec, ifindex uint32) (*linkObjects, bpf.
 			m.log.Warn("probe link's pinned programs not taken over, this build's loaded; its index, probe MAC and ARP statistics kept",
 				"link", spec.Link, "reason", reloaded)
 		}
-		cfg.Target, cfg.WakeGapNs = target, 0
+		cfg.Target, cfg.WakeGapNs, cfg.IdleNs = target, 0, uint64(IdleAfter)
 		if err = m.obj.configure(lo, cfg); err == nil {
 			return lo, cfg, true, nil
 		}
@@ -364,7 +381,7 @@ func (m *Monitor) linkObjects(spec LinkSpec, ifindex uint32) (*linkObjects, bpf.
 	if err != nil {
 		return nil, cfg, false, err
 	}
-	cfg = bpf.ProbeLinkConfig{Target: target}
+	cfg = bpf.ProbeLinkConfig{Target: target, IdleNs: uint64(IdleAfter)}
 	copy(cfg.ProbeMac[:], base)
 	lo, err = m.obj.addLink(spec.Link, ifindex, cfg)
 	return lo, cfg, false, err
@@ -436,6 +453,20 @@ func (m *Monitor) SetActive(tap string, active bool) error {
 		return errkind.NotFound("link %s is not probed", tap)
 	}
 	p.setActive(active)
+	return nil
+}
+
+// SetCarrying sets whether tap carries the bond's traffic (at Add: if it
+// is active): only then is it probed at the idle interval while active and
+// sending no data.
+func (m *Monitor) SetCarrying(tap string, carrying bool) error {
+	m.mu.Lock()
+	p, ok := m.links[tap]
+	m.mu.Unlock()
+	if !ok {
+		return errkind.NotFound("link %s is not probed", tap)
+	}
+	p.setCarrying(carrying)
 	return nil
 }
 

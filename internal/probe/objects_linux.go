@@ -351,7 +351,7 @@ func (o *objects) stats(idx uint32) (kernelView, error) {
 	}
 	kv := kernelView{
 		LinkCounters: api.LinkCounters{ArpRequests: st.ArpRequests, ArpReplies: st.ArpReplies, ProbesSent: st.ProbesSent, ProbeReplies: st.ProbeReplies},
-		lastReplyNs:  st.LastReplyNs, rttLastNs: st.RttLastNs, rttSumNs: st.RttSumNs,
+		lastReplyNs:  st.LastReplyNs, rttLastNs: st.RttLastNs, rttSumNs: st.RttSumNs, dataTxNs: st.DataTxNs,
 		slotSent: st.SlotSentNs, hist: st.RttHist[:],
 	}
 	if st.LastReplyNs != 0 {

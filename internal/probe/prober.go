@@ -22,6 +22,7 @@ type LinkSpec struct {
 type kernelView struct {
 	api.LinkCounters
 	lastRxNs, lastReplyNs, rttLastNs, rttSumNs uint64
+	dataTxNs                                   uint64 // the last data frame sent (coarse clock); 0: none
 	peer                                       net.HardwareAddr
 	slotSent                                   [Slots]uint64
 	hist                                       []uint64
@@ -49,7 +50,9 @@ type prober struct {
 	mu        sync.Mutex
 	tr        tracker
 	active    bool
-	interval  func(active bool) time.Duration
+	idle      bool // no data sent for IdleAfter: probed at the idle interval if active and carrying
+	carrying  bool // carries the bond's traffic (the engine's active link, settled): may idle
+	interval  func(active, idle bool) time.Duration
 	kernel    kernelView // the probe state as read at the last tick
 	sendError string
 	gap       time.Duration // the wake gap the kernel has (0 at load)
@@ -85,7 +88,7 @@ func wakeGap(iv time.Duration) time.Duration {
 func (l *prober) currentInterval() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.interval(l.active)
+	return l.interval(l.active, l.idling())
 }
 
 // setActive changes the link's role; a link becoming active is probed at
@@ -176,12 +179,19 @@ func (l *prober) tick(now time.Time, iv time.Duration) {
 			samples = l.pollReplies(kv, now)
 		}
 		l.kernel = kv
+		idle := idleAt(kv.dataTxNs, l.mono())
+		if l.idling() && !idle {
+			// Data is back and no event said so (no ring buffer, or the
+			// tick read it first): tell the engine as the event would.
+			samples = append(samples, Sample{At: now, Resumed: true})
+		}
+		l.idle = idle
 	}
 	samples = append(samples, l.tr.expire(now)...)
 	slot, ok := l.tr.next(now)
 	dst := broadcast
 	if k := l.kernel; k.peer != nil && k.lastReplyNs != 0 &&
-		time.Duration(l.mono()-k.lastReplyNs) < unicastFor(l.interval(l.active)) {
+		time.Duration(l.mono()-k.lastReplyNs) < unicastFor(l.interval(l.active, l.idling())) {
 		dst = k.peer
 	}
 	if ok {
@@ -245,6 +255,48 @@ func (l *prober) updateGap(iv time.Duration) {
 	l.mu.Unlock()
 }
 
+// idling says whether the link is probed at the idle interval: the
+// active link, carrying the bond's traffic, sending no data. l.mu held.
+func (l *prober) idling() bool { return l.active && l.carrying && l.idle }
+
+// setCarrying says whether the link carries the bond's traffic; one that
+// stops (the engine is choosing) is probed at its rate at once.
+func (l *prober) setCarrying(carrying bool) {
+	l.mu.Lock()
+	was := l.idling()
+	l.carrying = carrying
+	now := l.idling()
+	l.mu.Unlock()
+	if was && !now {
+		l.poke()
+	}
+}
+
+// idleAt tells whether a link whose last data frame left at dataTxNs (0:
+// none) is idle at mono.
+func idleAt(dataTxNs, mono uint64) bool {
+	return dataTxNs == 0 || mono > dataTxNs && time.Duration(mono-dataTxNs) > IdleAfter
+}
+
+// onResumed takes the kernel's word that data leaves the link again after
+// IdleAfter without any, at atNs: an idle active link is probed at the
+// active rate from now, its first probe at once, and the engine is told
+// (a Resumed sample), so that its silence is judged at that rate from now.
+func (l *prober) onResumed(atNs uint64, now time.Time) {
+	if m := l.mono(); atNs != 0 && m >= atNs {
+		now = now.Add(-time.Duration(m - atNs))
+	}
+	l.mu.Lock()
+	was := l.idling()
+	l.idle = false
+	l.mu.Unlock()
+	if !was {
+		return
+	}
+	l.poke()
+	l.publish(l.stamp([]Sample{{At: now, Resumed: true}}))
+}
+
 // onReply takes a ring buffer event for slot: a reply the kernel saw at
 // atNs (bpf_ktime_get_ns), read at now.
 func (l *prober) onReply(slot int, rtt time.Duration, atNs uint64, now time.Time) {
@@ -276,7 +328,7 @@ func (l *prober) snapshot(attach string) LinkStats {
 	}
 	st := LinkStats{
 		Bond: l.spec.Bond, Link: l.spec.Link, Ifindex: l.ifindex, Attach: attach,
-		Active: l.active, Interval: l.interval(l.active), Figures: l.tr.fig,
+		Active: l.active, Idle: l.idling(), Interval: l.interval(l.active, l.idling()), Figures: l.tr.fig,
 		InFlight: l.tr.inFlight(), Counters: kv.LinkCounters, RTTSum: time.Duration(kv.rttSumNs),
 		LastReplyAge: -1, LastRxAge: -1, SendError: l.sendError,
 	}

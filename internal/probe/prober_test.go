@@ -26,7 +26,8 @@ func testProber(iv time.Duration, mono *uint64, drain func(*prober)) (*prober, *
 		setGap:   func(g time.Duration) error { gaps = append(gaps, g); return nil },
 		mono:     func() uint64 { return *mono },
 		active:   true,
-		interval: func(bool) time.Duration { return iv },
+		carrying: true,
+		interval: func(bool, bool) time.Duration { return iv },
 	}
 	l.drain = func() { drain(l) }
 	return l, &got, &gaps
@@ -113,4 +114,105 @@ func (l *prober) pendingSlot(t *testing.T) int {
 	}
 	t.Fatal("no probe in flight")
 	return -1
+}
+
+// countAlarm is an alarm that counts its sets (a poke is a set at 0).
+type countAlarm struct{ sets []time.Duration }
+
+func (a *countAlarm) set(d time.Duration) error { a.sets = append(a.sets, d); return nil }
+func (a *countAlarm) wait() error               { return nil }
+func (a *countAlarm) close() error              { return nil }
+
+// idleProber is an active prober whose interval is 20 ms, 500 ms while
+// idle, and whose kernel says the last data frame left at *dataTx.
+func idleProber(mono, dataTx *uint64) (*prober, *[]Sample, *countAlarm) {
+	l, got, _ := testProber(0, mono, func(*prober) {})
+	l.interval = func(active, idle bool) time.Duration {
+		if active && idle {
+			return 500 * time.Millisecond
+		}
+		return 20 * time.Millisecond
+	}
+	l.readStat = func() (kernelView, error) { return kernelView{dataTxNs: *dataTx}, nil }
+	a := &countAlarm{}
+	l.alarm = a
+	return l, got, a
+}
+
+func resumed(s []Sample) int {
+	n := 0
+	for _, x := range s {
+		if x.Resumed {
+			n++
+		}
+	}
+	return n
+}
+
+// TestProberIdle: an active link that sent no data for IdleAfter is
+// probed at the idle interval; a tick that finds data sent again brings
+// the active interval back and tells the engine (a Resumed sample).
+func TestProberIdle(t *testing.T) {
+	mono, dataTx := uint64(100*time.Second), uint64(0)
+	l, got, a := idleProber(&mono, &dataTx)
+	now := time.Now()
+	l.tick(now, l.currentInterval())
+	if iv := l.currentInterval(); iv != 500*time.Millisecond {
+		t.Fatalf("no data ever sent: interval %s, want the idle one", iv)
+	}
+	dataTx = mono - uint64(IdleAfter/2)
+	l.tick(now.Add(500*time.Millisecond), l.currentInterval())
+	if iv := l.currentInterval(); iv != 20*time.Millisecond {
+		t.Fatalf("data sent %s ago: interval %s, want the active one", IdleAfter/2, iv)
+	}
+	if n := resumed(*got); n != 1 {
+		t.Fatalf("%d resumed samples, want 1", n)
+	}
+	mono += uint64(IdleAfter)
+	l.tick(now.Add(time.Second), l.currentInterval())
+	if iv := l.currentInterval(); iv != 500*time.Millisecond {
+		t.Fatalf("no data for %s: interval %s, want the idle one", IdleAfter*3/2, iv)
+	}
+	sets := len(a.sets)
+	l.setCarrying(false) // the engine is choosing: every link answers at once
+	if iv := l.currentInterval(); iv != 20*time.Millisecond || len(a.sets) != sets+1 {
+		t.Fatalf("not carrying: interval %s, %d pokes: want the active one, at once", iv, len(a.sets)-sets)
+	}
+	l.setCarrying(true)
+	l.setActive(false)
+	l.tick(now.Add(2*time.Second), l.currentInterval())
+	if n := resumed(*got); n != 1 {
+		t.Errorf("%d resumed samples, want still 1", n)
+	}
+}
+
+// TestProberResumedEvent: the kernel's event that data leaves an idle
+// link again pokes the prober (a probe at once) and tells the engine,
+// dated when the kernel saw it; it does nothing on a link that is not
+// idle or not active.
+func TestProberResumedEvent(t *testing.T) {
+	mono, dataTx := uint64(100*time.Second), uint64(0)
+	l, got, a := idleProber(&mono, &dataTx)
+	now := time.Now()
+	l.tick(now, l.currentInterval()) // idle
+	l.onResumed(mono-uint64(3*time.Millisecond), now)
+	if n := resumed(*got); n != 1 {
+		t.Fatalf("%d resumed samples, want 1", n)
+	}
+	if s := (*got)[len(*got)-1]; !s.At.Equal(now.Add(-3*time.Millisecond)) || s.Link != "tap1" {
+		t.Errorf("resumed sample %+v: want tap1's, at the kernel's time", s)
+	}
+	if len(a.sets) != 1 || a.sets[0] != 0 {
+		t.Errorf("alarm sets %v, want one poke", a.sets)
+	}
+	if iv := l.currentInterval(); iv != 20*time.Millisecond {
+		t.Errorf("interval %s after the event, want the active one", iv)
+	}
+	l.onResumed(mono, now) // not idle any more
+	l.setActive(false)
+	l.idle = true
+	l.onResumed(mono, now) // not active
+	if n := resumed(*got); n != 1 {
+		t.Errorf("%d resumed samples, want still 1", n)
+	}
 }

@@ -16,7 +16,7 @@ func (m *Monitor) Figures(tap string) (Figures, time.Duration, bool) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.tr.fig, p.interval(p.active), true
+	return p.tr.fig, p.interval(p.active, p.idling()), true
 }
 
 // FirstSentAfter is when the first probe out of the link after t was

@@ -102,7 +102,11 @@ func (m *Monitor) drain() error {
 		m.idxMu.RLock()
 		p := m.byIndex[int(ev.Ifindex)]
 		m.idxMu.RUnlock()
-		if p != nil && int(ev.Slot) < Slots {
+		switch {
+		case p == nil:
+		case ev.Slot == eventResumed:
+			p.onResumed(ev.AtNs, time.Now())
+		case int(ev.Slot) < Slots:
 			p.onReply(int(ev.Slot), time.Duration(ev.RttNs), ev.AtNs, time.Now())
 		}
 	}

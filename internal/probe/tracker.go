@@ -11,6 +11,9 @@ type Sample struct {
 	Lost bool `json:"lost"`
 	// Late: a reply to a probe already counted as lost (its RTT is real).
 	Late bool `json:"late,omitempty"`
+	// Resumed: not a probe's fate; data leaves the link again after it
+	// was idle, and it is probed at the active rate from At.
+	Resumed bool `json:"resumed,omitempty"`
 }
 
 // Figures are a link's derived measurements.
