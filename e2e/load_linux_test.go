@@ -14,6 +14,7 @@ import (
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/nstest"
+	"github.com/multilink/multilink/internal/topology"
 )
 
 // Load: what the issue defines. A flood is rounds of floodRequests
@@ -87,11 +88,17 @@ func loadCase(t testing.TB, window time.Duration) {
 	}
 }
 
-// detectCut cuts the primary underlay (the hub's u1 down), waits for the
-// switch to tap2, restores it and waits for traffic back on tap1; it
-// returns the switch's detection time.
+// detectCut cuts the primary underlay (the hub's u1 down) under a 10 ms
+// echo, waits for the switch to tap2, restores it and waits for traffic
+// back on tap1; it returns the switch's detection time.
 func detectCut(t testing.TB, tp *testbed, gw *daemon) float64 {
 	t.Helper()
+	// Traffic on the bond, as when a cut matters: an idle link is probed
+	// every 500 ms and left in 1.5 s (BenchmarkIdle prices that apart).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runEcho(t, ctx, tp.gw, topology.HubTunnel)
+	time.Sleep(time.Second) // the active link probed at its fast rate again
 	cut := time.Now()
 	setLink(t, tp.hub, "u1", false)
 	waitActive(t, gw, "tap2", 30*time.Second)

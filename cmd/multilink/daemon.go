@@ -39,6 +39,7 @@ func daemonFlags(fs *flag.FlagSet) action {
 	fs.IntVar(&o.MaxInFlight, "api-max-in-flight", restapi.DefaultMaxInFlight, "API requests served at once; more are answered 429 with Retry-After at once (never /health and /metrics), so that a flood does not starve the probe and the failover engine")
 	fs.IntVar(&o.TunnelNice, "tunnel-nice", tunnel.DefaultNice, "the niceness (-20 to 19) of the openvpn processes: each forwards its link's packets and probe replies, so on a busy CPU a negative value keeps replies from coming late enough to look like a dead link")
 	fs.DurationVar(&o.TunnelRekey, "tunnel-rekey", tunnel.DefaultRekey, "hub, TLS tunnels: how often each link's data channel gets new keys from a new TLS exchange (forward secrecy; the data flows on meanwhile; gateways follow the hub's pace); at least 10s")
+	fs.DurationVar(&o.TunnelKeepalive, "tunnel-keepalive", tunnel.DefaultKeepalive, "every tunnel: the openvpn ping sent on a link that carried nothing else for that long (about 90 bytes each way); it keeps NAT mappings of the link's UDP flow alive, so keep it below the shortest NAT UDP timeout on the path (some mobile carriers drop idle mappings after 30 s); longer costs a standby link less. Whole seconds, 1s to 5m; a silent session restarts after max(60 s, 4 pings)")
 	fs.DurationVar(&o.ClaimExpiry, "claim-expiry", hub.DefaultClaimExpiry, "hub: a gateway bond silent on every link of the bridge it holds this long loses its claim, and another may take the bridge")
 	fs.Var(&keepFlag{&o.Keep}, "keep-dataplane", "at exit, leave the data plane running for the next daemon of this --state-dir to adopt (a restart or an upgrade without an outage): the flag alone or =all leaves bonds, bridges, TAPs, routes, eBPF pins and the openvpn processes; =kernel leaves all but the openvpn processes (containers); without it the exit removes everything. multilink purge removes a kept data plane")
 	fs.StringVar(&o.BPFFS, "bpffs", daemon.DefaultBPFFS, "the bpf file system eBPF programs, maps and links are pinned in (under multilink/<instance>), so that they outlive the daemon; mounted there when it is not one")
@@ -56,6 +57,9 @@ func daemonFlags(fs *flag.FlagSet) action {
 		}
 		if o.TunnelRekey < tunnel.MinRekey {
 			return usagef("--tunnel-rekey %s: want at least %s", o.TunnelRekey, tunnel.MinRekey)
+		}
+		if o.TunnelKeepalive < tunnel.MinKeepalive || o.TunnelKeepalive > tunnel.MaxKeepalive || o.TunnelKeepalive%time.Second != 0 {
+			return usagef("--tunnel-keepalive %s: want whole seconds, %s to %s", o.TunnelKeepalive, tunnel.MinKeepalive, tunnel.MaxKeepalive)
 		}
 		if o.ClaimExpiry < time.Minute {
 			return usagef("--claim-expiry %s: want at least 1m (a holder is looked at every 30 s)", o.ClaimExpiry)

@@ -116,6 +116,9 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"config"}, 2, "multilink config check FILE"},
 		{[]string{"completion", "tcsh"}, 2, "want bash, zsh or fish"},
 		{[]string{"daemon", "--tunnel-nice", "40"}, 2, "--tunnel-nice 40"},
+		{[]string{"daemon", "--tunnel-keepalive", "500ms"}, 2, "--tunnel-keepalive 500ms"},
+		{[]string{"daemon", "--tunnel-keepalive", "10m"}, 2, "--tunnel-keepalive 10m0s"},
+		{[]string{"daemon", "--tunnel-keepalive", "1500ms"}, 2, "--tunnel-keepalive 1.5s"},
 	} {
 		code, out, errOut := runCLI(c.args...)
 		if code != c.code || out != "" || !strings.Contains(errOut, c.want) {

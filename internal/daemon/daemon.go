@@ -47,6 +47,9 @@ type Options struct {
 	// tunnels renegotiate their data channel keys (0:
 	// tunnel.DefaultRekey).
 	TunnelRekey time.Duration
+	// TunnelKeepalive (--tunnel-keepalive): the openvpn ping on a link
+	// that carries nothing else (NAT mappings); 0: tunnel.DefaultKeepalive.
+	TunnelKeepalive time.Duration
 	// TunnelNice (--tunnel-nice): the niceness of the openvpn processes.
 	TunnelNice int
 	// OpenVPNUser (--openvpn-user) is the user openvpn drops to after its
@@ -154,7 +157,7 @@ func Run(ctx context.Context, o Options) error {
 	// the hub's return (dropped when it lags: OpenVPN retries anyway).
 	peerExits := make(chan string, 16)
 	tunnels, err := tunnel.NewManager(tunnel.Options{Dir: tunnelDir, OpenVPN: o.OpenVPN, Alias: string(mark), Logger: log,
-		User: ovUser, Group: ovGroup, Rekey: o.TunnelRekey, Nice: o.TunnelNice, Keep: keep == KeepAll,
+		User: ovUser, Group: ovGroup, Rekey: o.TunnelRekey, Keepalive: o.TunnelKeepalive, Nice: o.TunnelNice, Keep: keep == KeepAll,
 		PeerExit: func(tap string) {
 			select {
 			case peerExits <- tap:

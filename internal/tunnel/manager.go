@@ -35,6 +35,8 @@ type Options struct {
 	User, Group string
 	// Rekey is Spec.Rekey of every tunnel (0: DefaultRekey).
 	Rekey time.Duration
+	// Keepalive is Spec.Keepalive of every tunnel (0: DefaultKeepalive).
+	Keepalive time.Duration
 	// Nice is the scheduling niceness of every openvpn process, -20..19
 	// (0: the default, as started). Each one forwards its link's every
 	// packet and probe reply: on a busy host a negative niceness keeps
@@ -143,6 +145,9 @@ func (o Options) check() error {
 	if o.Rekey != 0 && o.Rekey < MinRekey {
 		return errkind.Invalid("rekey", "%s is below the %s minimum", o.Rekey, MinRekey)
 	}
+	if err := checkKeepalive(o.Keepalive); err != nil {
+		return err
+	}
 	if o.Nice < -20 || o.Nice > 19 {
 		return errkind.Invalid("nice", "%d: want -20 to 19", o.Nice)
 	}
@@ -226,7 +231,7 @@ func (m *Manager) Start(ctx context.Context, s Spec) error {
 }
 
 func (m *Manager) start(ctx context.Context, s Spec) error {
-	s.User, s.Group, s.Rekey = m.opts.User, m.opts.Group, m.opts.Rekey
+	s.User, s.Group, s.Rekey, s.Keepalive = m.opts.User, m.opts.Group, m.opts.Rekey, m.opts.Keepalive
 	if err := s.check(); err != nil {
 		return err
 	}
@@ -344,7 +349,7 @@ func (m *Manager) free(s Spec) error {
 // openvpn is restarted at once with it, the TAP kept (its bridge or bond
 // membership and admin state too). Tap, role and port cannot change.
 func (m *Manager) Reconfigure(ctx context.Context, s Spec) error {
-	s.User, s.Group, s.Rekey = m.opts.User, m.opts.Group, m.opts.Rekey
+	s.User, s.Group, s.Rekey, s.Keepalive = m.opts.User, m.opts.Group, m.opts.Rekey, m.opts.Keepalive
 	if err := s.check(); err != nil {
 		return fmt.Errorf("reconfigure tunnel %s: %w", s.Tap, err)
 	}

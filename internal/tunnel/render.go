@@ -9,14 +9,15 @@ import (
 	"github.com/multilink/multilink/internal/errkind"
 )
 
-// Keepalive: OpenVPN's usual 10 s / 60 s. It keeps NAT state alive on an
-// idle link and restarts a session silent for a minute; it does not watch
-// liveness: the probe does (an ARP probe through every tunnel, every 20 ms
-// on the active link), far faster. A ping every second would cost a
-// standby link about 20 MB a day for nothing.
+// Keepalive (Spec.Keepalive): by default OpenVPN's usual 10 s / 60 s. It
+// keeps NAT state alive on an idle link and restarts a silent session; it
+// does not watch liveness: the probe does (an ARP probe through every
+// tunnel, every 20 ms on the active link), far faster. A ping every second
+// would cost a standby link about 20 MB a day for nothing.
 const (
-	pingInterval = 10
-	pingRestart  = 60
+	// minPingRestart (s): a session is restarted after max(this, 4 pings)
+	// of silence.
+	minPingRestart = 60
 	// handWindow (s) bounds a TLS handshake: a few round trips, even over
 	// a slow radio link or an emulated CPU.
 	handWindow = 15
@@ -130,8 +131,13 @@ func writeCommon(c *conf, s Spec, v Version) {
 	if s.Mark != 0 {
 		c.line("mark", strconv.FormatUint(uint64(s.Mark), 10))
 	}
-	c.line("ping", strconv.Itoa(pingInterval))
-	c.line("ping-restart", strconv.Itoa(pingRestart))
+	ping := DefaultKeepalive
+	if s.Keepalive > 0 {
+		ping = s.Keepalive
+	}
+	secs := int(ping / time.Second)
+	c.line("ping", strconv.Itoa(secs))
+	c.line("ping-restart", strconv.Itoa(max(minPingRestart, 4*secs)))
 	c.line("persist-tun")
 	c.line("persist-key")
 	// Dropping needs OpenVPN 2.6 (it keeps CAP_NET_ADMIN then) and a

@@ -29,6 +29,8 @@ func TestRenderGolden(t *testing.T) {
 			KeyFile: "/k"}, v26},
 		{"client-2.7.golden", Spec{Tap: "tap1", Role: Client, Port: 1191, Remote: netip.MustParseAddr("2001:db8::1"),
 			Device: "eth0.100", Mark: 7, KeyFile: "/k"}, Version{2, 7, 0}},
+		{"client-keepalive.golden", Spec{Tap: "tap1", Role: Client, Port: 1191, Remote: netip.MustParseAddr("192.0.2.1"),
+			KeyFile: "/k", Keepalive: 25 * time.Second}, v26},
 		{"client-user.golden", Spec{Tap: "tap1", Role: Client, Port: 1191, Remote: netip.MustParseAddr("192.0.2.1"), Device: "eth0", Mark: 7,
 			KeyFile: "/k", User: "nobody", Group: "nogroup"}, v26},
 		{"server-tls.golden", Spec{Tap: "tap1", Role: Server, Port: 1191, Mode: ModeTLS, CertFile: "/var/lib/multilink/identity/tunnel.crt",
@@ -146,6 +148,9 @@ func TestRenderRejects(t *testing.T) {
 		{"key with newline", func(s *Spec) { s.KeyFile = "/a\nscript-security 3" }},
 		{"unclean key path", func(s *Spec) { s.KeyFile = "/a/../k" }},
 		{"no key", func(s *Spec) { s.KeyFile = "" }},
+		{"keepalive under a second", func(s *Spec) { s.Keepalive = 500 * time.Millisecond }},
+		{"keepalive not whole seconds", func(s *Spec) { s.Keepalive = 1500 * time.Millisecond }},
+		{"keepalive over 5 minutes", func(s *Spec) { s.Keepalive = 6 * time.Minute }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := ok

@@ -3,6 +3,7 @@ package tunnel
 import (
 	"math"
 	"path/filepath"
+	"time"
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
@@ -13,6 +14,9 @@ import (
 // renderer needs no quoting.
 func (s Spec) check() error {
 	if err := api.CheckIfName("tap", s.Tap); err != nil {
+		return err
+	}
+	if err := checkKeepalive(s.Keepalive); err != nil {
 		return err
 	}
 	if s.Device != "" {
@@ -111,6 +115,15 @@ func checkAccount(field, name string) error {
 		if !ok {
 			return errkind.Invalid(field, "%q is not a user or group name (byte %d)", name, i)
 		}
+	}
+	return nil
+}
+
+// checkKeepalive refuses a keepalive (0: the default) out of range or not
+// whole seconds (OpenVPN's ping is in seconds).
+func checkKeepalive(d time.Duration) error {
+	if d != 0 && (d < MinKeepalive || d > MaxKeepalive || d%time.Second != 0) {
+		return errkind.Invalid("keepalive", "%s: want whole seconds, %s..%s", d, MinKeepalive, MaxKeepalive)
 	}
 	return nil
 }

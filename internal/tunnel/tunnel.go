@@ -41,6 +41,11 @@ const (
 	// (Options.Nice): ahead of ordinary work on a busy gateway.
 	DefaultNice = -10
 	MinRekey    = 10 * time.Second
+	// DefaultKeepalive is OpenVPN's usual ping on a link that carries
+	// nothing else (Spec.Keepalive); MinKeepalive and MaxKeepalive bound it.
+	DefaultKeepalive = 10 * time.Second
+	MinKeepalive     = time.Second
+	MaxKeepalive     = 5 * time.Minute
 )
 
 // Spec is one OpenVPN TAP tunnel.
@@ -70,6 +75,12 @@ type Spec struct {
 	// keys from a new TLS exchange (forward secrecy); 0: DefaultRekey. The
 	// client end never starts one. Set by the Manager from Options.
 	Rekey time.Duration
+	// Keepalive is the ping each end sends when it has sent nothing else
+	// for that long, which keeps a NAT's mapping of the link's UDP flow
+	// alive (it must be shorter than the shortest NAT timeout on the path);
+	// a session silent for max(60 s, 4 pings) is restarted. 0:
+	// DefaultKeepalive. Set by the Manager from Options.
+	Keepalive time.Duration
 }
 
 // mode is s.Mode with the default applied.
