@@ -78,7 +78,7 @@ func counts(m map[string]int, keys []string, f func(int) string) string {
 }
 
 // detail is the calm and escape tables of one setup.
-func (r replayResult) detail(calm []calmCase, bases []escapeBase, escapes []escapeCase) string {
+func (r replayResult) detail(calm []calmCase, escapes []escape) string {
 	var b strings.Builder
 	b.WriteString("| calm primary | replayed | left the primary /day (by reason) | switches /day | primary's state changes /day (by state entered) | time off the primary |\n")
 	b.WriteString("|---|---|---|---|---|---|\n")
@@ -92,23 +92,28 @@ func (r replayResult) detail(calm []calmCase, bases []escapeBase, escapes []esca
 	}
 	b.WriteString("\n| impairment (primary before) | runs | ms to leave p50 / p95 / max | first switch's reason | runs back on the impaired primary within 10 s |\n")
 	b.WriteString("|---|---|---|---|---|\n")
-	for _, base := range bases {
-		for _, c := range escapes {
-			runs := r.escape[escapeKey(base, c)]
-			reasons, back := map[string]int{}, 0
-			for _, x := range runs {
-				if x.left {
-					reasons[x.reason]++
-				}
-				if x.returns > 0 {
-					back++
-				}
+	for _, x := range escapes {
+		runs := r.escape[x.key()]
+		reasons, back := map[string]int{}, 0
+		for _, run := range runs {
+			if run.left {
+				reasons[run.reason]++
 			}
-			fmt.Fprintf(&b, "| %s (%s) | %d | %s | %s | %d |\n", c.name, base.name, len(runs), spread(runs),
-				counts(reasons, Reasons(), func(n int) string { return fmt.Sprint(n) }), back)
+			if run.returns > 0 {
+				back++
+			}
 		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %d |\n", x.key(), len(runs), spread(runs),
+			counts(reasons, Reasons(), func(n int) string { return fmt.Sprint(n) }), back)
 	}
 	return b.String()
+}
+
+// summaryEscapes are the escapes in the summary: each case on the clean
+// primary, and the hard cut of the jittery one.
+var summaryEscapes = []escape{
+	{escapeBases[0], escapeCases[0]}, {escapeBases[0], escapeCases[1]}, {escapeBases[0], escapeCases[2]},
+	{escapeBases[1], escapeCases[0]},
 }
 
 // summaryHeader heads the one-row-per-setup table: the calm figures
@@ -128,8 +133,8 @@ func (r replayResult) summary(u setup) string {
 		}
 		return fmt.Sprintf("%.1f (%.1f %%)", t.perDay(t.leaves()), 100*t.off.Seconds()/t.dur.Seconds())
 	}
-	esc := func(base escapeBase, c escapeCase) string {
-		runs, ok := r.escape[escapeKey(base, c)]
+	esc := func(x escape) string {
+		runs, ok := r.escape[x.key()]
 		if !ok {
 			return ""
 		}
@@ -137,6 +142,5 @@ func (r replayResult) summary(u setup) string {
 	}
 	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", u.name,
 		cell(calmCases[1].name), cell(calmCases[2].name), cell(calmCases[3].name),
-		esc(escapeBases[0], escapeCases[0]), esc(escapeBases[0], escapeCases[1]), esc(escapeBases[0], escapeCases[2]),
-		esc(escapeBases[1], escapeCases[0]))
+		esc(summaryEscapes[0]), esc(summaryEscapes[1]), esc(summaryEscapes[2]), esc(summaryEscapes[3]))
 }

@@ -26,7 +26,7 @@ import (
 //	go test -count=1 -run 'TestReplayTradeoff' -v -timeout 60m ./internal/failover -args -replay.tradeoff -replay.days=3
 var (
 	replayDays     = flag.Float64("replay.days", 0, "simulated days per calm scenario (0: a short run of 10 simulated minutes)")
-	replayRuns     = flag.Int("replay.runs", 0, "runs per escape scenario (0: 20 with -replay.days, else 5)")
+	replayRuns     = flag.Int("replay.runs", 0, "runs per escape scenario (0: 100 with -replay.days, else 5)")
 	replayTradeoff = flag.Bool("replay.tradeoff", false, "run TestReplayTradeoff: the alternative policies")
 )
 
@@ -35,7 +35,7 @@ var (
 func replayScale() (time.Duration, int) {
 	dur, runs := 10*time.Minute, 5
 	if *replayDays > 0 {
-		dur, runs = time.Duration(*replayDays*24*float64(time.Hour)), 20
+		dur, runs = time.Duration(*replayDays*24*float64(time.Hour)), 100
 	}
 	if *replayRuns > 0 {
 		runs = *replayRuns
@@ -85,14 +85,15 @@ var calmCases = []calmCase{
 type escapeCase struct {
 	name  string
 	apply func(*simLink)
+	seed  uint64
 }
 
 var escapeCases = []escapeCase{
-	{"hard cut", func(l *simLink) { l.cut = true }},
+	{"hard cut", func(l *simLink) { l.cut = true }, 1},
 	// As BenchmarkFailover impairs the lab's underlay: 150 ms each way.
-	{"+300 ms RTT", func(l *simLink) { l.toHub.delay += 150 * msec; l.toGw.delay += 150 * msec }},
+	{"+300 ms RTT", func(l *simLink) { l.toHub.delay += 150 * msec; l.toGw.delay += 150 * msec }, 2},
 	// Hub to gateway only, as BenchmarkFailover: the replies are lost.
-	{"30 % loss", func(l *simLink) { l.toGw.loss = 0.3 }},
+	{"30 % loss", func(l *simLink) { l.toGw.loss = 0.3 }, 3},
 }
 
 // escapeBase is the primary's state before an escape's impairment.
@@ -248,14 +249,31 @@ func replayEscape(u setup, base netem, esc escapeCase, seed uint64) escapeRun {
 // escape base and case.
 type replayResult struct {
 	calm   map[string]calmTally
-	escape map[string][]escapeRun // by base name + " / " + case name
+	escape map[string][]escapeRun // by escape.key
 }
 
-func escapeKey(b escapeBase, c escapeCase) string { return b.name + " / " + c.name }
+// escape is an impairment of a primary in a given state.
+type escape struct {
+	base escapeBase
+	c    escapeCase
+}
+
+func (e escape) key() string { return e.c.name + " (" + e.base.name + ")" }
+
+// allEscapes is every escape case on every base.
+func allEscapes() []escape {
+	var out []escape
+	for _, b := range escapeBases {
+		for _, c := range escapeCases {
+			out = append(out, escape{b, c})
+		}
+	}
+	return out
+}
 
 // replay replays calm cases for dur each (in chunks, in parallel) and
-// runs escape runs of each case on each base, using every CPU.
-func replay(u setup, calm []calmCase, bases []escapeBase, escapes []escapeCase, dur time.Duration, runs int) replayResult {
+// runs of each escape, using every CPU.
+func replay(u setup, calm []calmCase, escapes []escape, dur time.Duration, runs int) replayResult {
 	res := replayResult{calm: map[string]calmTally{}, escape: map[string][]escapeRun{}}
 	var mu sync.Mutex
 	var jobs []func()
@@ -273,19 +291,17 @@ func replay(u setup, calm []calmCase, bases []escapeBase, escapes []escapeCase, 
 			})
 		}
 	}
-	for _, b := range bases {
-		for ci, c := range escapes {
-			key := escapeKey(b, c)
-			res.escape[key] = make([]escapeRun, runs)
-			for i := range runs {
-				seed := b.seed<<32 | uint64(ci)<<16 | uint64(i)
-				jobs = append(jobs, func() {
-					r := replayEscape(u, b.link, c, seed)
-					mu.Lock()
-					defer mu.Unlock()
-					res.escape[key][i] = r
-				})
-			}
+	for _, x := range escapes {
+		key := x.key()
+		res.escape[key] = make([]escapeRun, runs)
+		for i := range runs {
+			seed := x.base.seed<<32 | x.c.seed<<16 | uint64(i)
+			jobs = append(jobs, func() {
+				r := replayEscape(u, x.base.link, x.c, seed)
+				mu.Lock()
+				defer mu.Unlock()
+				res.escape[key][i] = r
+			})
 		}
 	}
 	runJobs(jobs)
@@ -319,9 +335,9 @@ func TestReplay(t *testing.T) {
 	dur, runs := replayScale()
 	start := time.Now()
 	u := setup{name: "DefaultPolicy", policy: DefaultPolicy()}
-	res := replay(u, calmCases, escapeBases, escapeCases, dur, runs)
+	res := replay(u, calmCases, allEscapes(), dur, runs)
 	t.Logf("replayed %s of each calm primary, %d runs per escape, in %s on %d CPUs\n%s",
-		fmtDur(dur), runs, time.Since(start).Round(time.Second), runtime.GOMAXPROCS(0), res.detail(calmCases, escapeBases, escapeCases))
+		fmtDur(dur), runs, time.Since(start).Round(time.Second), runtime.GOMAXPROCS(0), res.detail(calmCases, allEscapes()))
 	t.Logf("summary\n%s%s", summaryHeader(), res.summary(u))
 
 	clean := res.calm[calmCases[0].name]
@@ -329,7 +345,7 @@ func TestReplay(t *testing.T) {
 		t.Errorf("clean primary: %d switches, state changes %v; want none", clean.switches, clean.states)
 	}
 	for _, b := range escapeBases {
-		for i, r := range res.escape[escapeKey(b, escapeCases[0])] {
+		for i, r := range res.escape[escape{b, escapeCases[0]}.key()] {
 			switch {
 			case !r.steady:
 				t.Errorf("%s, run %d: the primary was never active and up to cut", b.name, i)
