@@ -4,12 +4,14 @@ import (
 	"flag"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/multilink/multilink/api"
+	"github.com/multilink/multilink/internal/probe"
 )
 
 // The replay: simulated days of a calm primary (how often the engine
@@ -28,6 +30,7 @@ var (
 	replayDays     = flag.Float64("replay.days", 0, "simulated days per calm scenario (0: a short run of 10 simulated minutes)")
 	replayRuns     = flag.Int("replay.runs", 0, "runs per escape scenario (0: 100 with -replay.days, else 5)")
 	replayTradeoff = flag.Bool("replay.tradeoff", false, "run TestReplayTradeoff: the alternative policies")
+	replaySetup    = flag.String("replay.setup", "DefaultPolicy", "TestReplay: the setup replayed, by its name in tradeoffSetups")
 )
 
 // replayScale is the simulated time per calm scenario and the runs per
@@ -67,7 +70,8 @@ var (
 
 func jittery(loss float64) netem { return netem{delay: 10 * msec, jitter: 20 * msec, loss: loss} }
 
-// calmCase is a primary that stays as it is for the whole replay.
+// calmCase is a primary that stays as it is for the whole replay; its
+// loss and jitter apply to each direction.
 type calmCase struct {
 	name string
 	link netem
@@ -79,6 +83,9 @@ var calmCases = []calmCase{
 	{"0 % loss, 20 ms jitter", jittery(0), 2},
 	{"1 % loss, 20 ms jitter", jittery(0.01), 3},
 	{"3 % loss, 20 ms jitter", jittery(0.03), 4},
+	// The gentlest reading of "1 % loss and 20 ms jitter": on the round
+	// trip, not each way.
+	{"0.5 % loss, 10 ms jitter", netem{delay: 10 * msec, jitter: 10 * msec, loss: 0.005}, 5},
 }
 
 // escapeCase is an impairment of the primary from a random moment on.
@@ -114,6 +121,14 @@ type setup struct {
 	name     string
 	policy   Policy
 	interval time.Duration
+}
+
+// activeInterval is the active link's probe interval.
+func (u setup) activeInterval() time.Duration {
+	if u.interval > 0 {
+		return u.interval
+	}
+	return probe.DefaultInterval
 }
 
 func (u setup) sim(seed uint64, primaryLink netem) *sim {
@@ -327,17 +342,21 @@ func runJobs(jobs []func()) {
 	wg.Wait()
 }
 
-// TestReplay replays the calm and escape scenarios with DefaultPolicy and
-// logs the figures. It asserts only what any tuning must give: a clean
-// primary is never left, a hard cut always is (for reason down, never
-// back to the dead link).
+// TestReplay replays the calm and escape scenarios with DefaultPolicy (or
+// the setup -replay.setup names) and logs the figures. It asserts only
+// what any tuning must give: a clean primary is never left, a hard cut
+// always is (for reason down, never back to the dead link).
 func TestReplay(t *testing.T) {
 	dur, runs := replayScale()
 	start := time.Now()
-	u := setup{name: "DefaultPolicy", policy: DefaultPolicy()}
+	i := slices.IndexFunc(tradeoffSetups(), func(u setup) bool { return u.name == *replaySetup })
+	if i < 0 {
+		t.Fatalf("-replay.setup %q: no such setup in tradeoffSetups", *replaySetup)
+	}
+	u := tradeoffSetups()[i]
 	res := replay(u, calmCases, allEscapes(), dur, runs)
-	t.Logf("replayed %s of each calm primary, %d runs per escape, in %s on %d CPUs\n%s",
-		fmtDur(dur), runs, time.Since(start).Round(time.Second), runtime.GOMAXPROCS(0), res.detail(calmCases, allEscapes()))
+	t.Logf("%s: %s, probes every %s\nreplayed %s of each calm primary, %d runs per escape, in %s on %d CPUs\n%s",
+		u.name, u.policy, u.activeInterval(), fmtDur(dur), runs, time.Since(start).Round(time.Second), runtime.GOMAXPROCS(0), res.detail(calmCases, allEscapes()))
 	t.Logf("summary\n%s%s", summaryHeader(), res.summary(u))
 
 	clean := res.calm[calmCases[0].name]

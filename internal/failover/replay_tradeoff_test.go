@@ -1,11 +1,15 @@
 package failover
 
 import (
+	"flag"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 )
+
+var replaySetups = flag.String("replay.setups", "", "TestReplayTradeoff: only the setups whose name matches this regexp")
 
 // tradeoffSetups are the alternatives to DefaultPolicy that
 // TestReplayTradeoff replays: each changes a few fields (or the probe's
@@ -29,6 +33,7 @@ func tradeoffSetups() []setup {
 		}),
 		with("hold-down 10 s", 0, func(p *Policy) { p.HoldDown = 10 * time.Second }),
 		with("dead 5, loss 20 %", 0, func(p *Policy) { p.DeadProbes, p.LossDegraded, p.LossRecovered = 5, 0.2, 0.1 }),
+		with("dead 6, loss 15 %", 0, func(p *Policy) { p.DeadProbes, p.LossDegraded, p.LossRecovered = 6, 0.15, 0.07 }),
 		with("dead 6, loss 20 %", 0, func(p *Policy) { p.DeadProbes, p.LossDegraded, p.LossRecovered = 6, 0.2, 0.1 }),
 		with("dead 6, loss 25 %", 0, func(p *Policy) { p.DeadProbes, p.LossDegraded, p.LossRecovered = 6, 0.25, 0.12 }),
 		with("dead 8, loss 20 %", 0, func(p *Policy) { p.DeadProbes, p.LossDegraded, p.LossRecovered = 8, 0.2, 0.1 }),
@@ -36,6 +41,13 @@ func tradeoffSetups() []setup {
 		with("dead 10, loss 25 %", 0, func(p *Policy) { p.DeadProbes, p.LossDegraded, p.LossRecovered = 10, 0.25, 0.12 }),
 		with("probes every 10 ms, dead 16, loss 25 %", 10*time.Millisecond, func(p *Policy) {
 			p.DeadProbes, p.LossDegraded, p.LossRecovered = 16, 0.25, 0.12
+		}),
+		with("probes every 5 ms, DefaultPolicy", 5*time.Millisecond, func(*Policy) {}),
+		with("probes every 5 ms, dead 12, loss 20 %", 5*time.Millisecond, func(p *Policy) {
+			p.DeadProbes, p.LossDegraded, p.LossRecovered = 12, 0.2, 0.1
+		}),
+		with("probes every 5 ms, dead 20, loss 25 %", 5*time.Millisecond, func(p *Policy) {
+			p.DeadProbes, p.LossDegraded, p.LossRecovered = 20, 0.25, 0.12
 		}),
 	}
 }
@@ -47,14 +59,21 @@ func TestReplayTradeoff(t *testing.T) {
 	if !*replayTradeoff {
 		t.Skip("run with -args -replay.tradeoff")
 	}
+	only, err := regexp.Compile(*replaySetups)
+	if err != nil {
+		t.Fatalf("-replay.setups: %v", err)
+	}
 	dur, runs := replayScale()
 	start := time.Now()
 	var rows strings.Builder
 	for _, u := range tradeoffSetups() {
+		if !only.MatchString(u.name) {
+			continue
+		}
 		if err := u.policy.Check(); err != nil {
 			t.Fatalf("%s: %v", u.name, err)
 		}
-		rows.WriteString(replay(u, calmCases[1:], summaryEscapes, dur, runs).summary(u))
+		rows.WriteString(replay(u, calmCases[1:4], summaryEscapes, dur, runs).summary(u))
 		t.Logf("%s done after %s", u.name, time.Since(start).Round(time.Second))
 	}
 	t.Logf("replayed %s of each calm primary, %d runs per escape, in %s on %d CPUs\n%s%s",
