@@ -187,15 +187,12 @@ func (l *prober) tick(now time.Time, iv time.Duration) {
 		}
 		l.idle = idle
 	}
-	samples = append(samples, l.tr.expire(now)...)
-	slot, ok := l.tr.next(now)
+	lost, slot, ok := l.tr.tick(now)
+	samples = append(samples, lost...)
 	dst := broadcast
 	if k := l.kernel; k.peer != nil && k.lastReplyNs != 0 &&
 		time.Duration(l.mono()-k.lastReplyNs) < unicastFor(l.interval(l.active, l.idling())) {
 		dst = k.peer
-	}
-	if ok {
-		l.tr.sent(slot, now)
 	}
 	l.mu.Unlock()
 	if ok {

@@ -90,6 +90,20 @@ func (t *tracker) next(now time.Time) (int, bool) {
 	return best, best >= 0
 }
 
+// tick is the bookkeeping of one prober tick at now, in the prober's
+// order: the probes unanswered past the loss timeout count as lost (their
+// samples returned), then the next probe takes a slot (ok false: every
+// slot in flight, no probe this tick). The caller sends it, and calls
+// failed if it cannot.
+func (t *tracker) tick(now time.Time) (lost []Sample, slot int, ok bool) {
+	lost = t.expire(now)
+	slot, ok = t.next(now)
+	if ok {
+		t.sent(slot, now)
+	}
+	return lost, slot, ok
+}
+
 // sent records a probe sent from slot i at now. A slot given up on counts
 // as lost if it was not already.
 func (t *tracker) sent(i int, now time.Time) {

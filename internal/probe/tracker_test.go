@@ -212,3 +212,35 @@ func TestTrackerFirstSentAfter(t *testing.T) {
 		t.Errorf("first after the last send: %v, want none", got.Sub(t0))
 	}
 }
+
+// TestTrackerTick: a tick counts the expired probes before it sends the
+// next one, through the exported Tracker as the failover replay uses it.
+func TestTrackerTick(t *testing.T) {
+	var tr Tracker
+	lost, first, ok := tr.Tick(at(0))
+	if len(lost) != 0 || !ok {
+		t.Fatalf("first tick: lost %v, sent %v", lost, ok)
+	}
+	if _, ok := tr.Reply(first, 10*time.Millisecond, at(10)); !ok {
+		t.Fatal("reply not taken")
+	}
+	_, unanswered, _ := tr.Tick(at(20))
+	if got := tr.FirstSentAfter(at(10)); !got.Equal(at(20)) {
+		t.Errorf("first sent after the reply: %v, want %v", got, at(20))
+	}
+	// 200 ms (the timeout's floor) after it left, the next tick counts it
+	// lost first.
+	lost, _, ok = tr.Tick(at(20 + 201))
+	if len(lost) != 1 || !lost[0].Lost || !ok {
+		t.Fatalf("tick past the timeout: lost %v, sent %v", lost, ok)
+	}
+	if f := tr.Figures(); f.Decided != 2 || f.Loss != 0.5 || f.RTTSmoothed != 10*time.Millisecond {
+		t.Errorf("figures %+v", f)
+	}
+	if smp, ok := tr.Reply(unanswered, 300*time.Millisecond, at(320)); !ok || !smp.Late {
+		t.Errorf("late reply: %+v %v", smp, ok)
+	}
+	if WakeGap(20*time.Millisecond) != 40*time.Millisecond || WakeGap(5*time.Second) != 0 {
+		t.Errorf("wake gaps %v, %v", WakeGap(20*time.Millisecond), WakeGap(5*time.Second))
+	}
+}
