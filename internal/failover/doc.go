@@ -31,9 +31,11 @@
 //     link past its dead time is declared down only once another link
 //     has answered since its last reply (or after max(1 s, 2 x its dead
 //     time) of silence everywhere). From half its dead time of silence
-//     the active link is suspect and every link is probed at the active
-//     rate, so on a real cut a healthy standby has answered by the dead
-//     time and the cut is left no later than before. A standby silent for
+//     (counted after the kernel's last replies are read: a fast link's
+//     replies wait up to an interval in the ring) the active link is
+//     suspect and every link is probed at the active rate, so on a real
+//     cut a healthy standby has answered by the dead time and the cut is
+//     left no later than before. A standby silent for
 //     half its dead time is suspect too and probed at the active rate
 //     until it answers or is down (a dead standby is known in about 7 s
 //     at the 5 s standby rate, not 15). On a busy host (CPU pressure,
