@@ -446,11 +446,9 @@ func (m *Monitor) Remove(tap string) error {
 
 // SetActive sets whether tap is the active link (probed at Interval).
 func (m *Monitor) SetActive(tap string, active bool) error {
-	m.mu.Lock()
-	p, ok := m.links[tap]
-	m.mu.Unlock()
-	if !ok {
-		return errkind.NotFound("link %s is not probed", tap)
+	p, err := m.probedLink(tap)
+	if err != nil {
+		return err
 	}
 	p.setActive(active)
 	return nil
@@ -460,14 +458,23 @@ func (m *Monitor) SetActive(tap string, active bool) error {
 // is active): only then is it probed at the idle interval while active and
 // sending no data.
 func (m *Monitor) SetCarrying(tap string, carrying bool) error {
+	p, err := m.probedLink(tap)
+	if err != nil {
+		return err
+	}
+	p.setCarrying(carrying)
+	return nil
+}
+
+// probedLink is tap's probe, or errkind.NotFound.
+func (m *Monitor) probedLink(tap string) (*probed, error) {
 	m.mu.Lock()
 	p, ok := m.links[tap]
 	m.mu.Unlock()
 	if !ok {
-		return errkind.NotFound("link %s is not probed", tap)
+		return nil, errkind.NotFound("link %s is not probed", tap)
 	}
-	p.setCarrying(carrying)
-	return nil
+	return p, nil
 }
 
 func (m *Monitor) all() []*probed {
