@@ -130,10 +130,36 @@ func (t *tracker) reply(i int, rtt time.Duration, now time.Time) (Sample, bool) 
 			t.recount()
 		}
 	} else {
+		t.afterOutage(s.sent)
 		t.decide(s.sent, false)
 	}
 	t.observe(rtt)
 	return Sample{At: now, RTT: rtt, Late: late}, true
+}
+
+// Outage: at least outageProbes probes lost in a row over outageSpan or
+// more, then a reply. The link was silent, not lossy: its silence is
+// judged as such (the engine has it down), and the losses of that silence
+// are dropped from the loss window when it answers again, or a link just
+// back would look lossy for the window's age.
+const (
+	outageProbes = 3
+	outageSpan   = time.Second
+)
+
+// afterOutage empties the loss window when the probes before the one sent
+// at sent were an outage.
+func (t *tracker) afterOutage(sent time.Time) {
+	n := 0
+	for n < len(t.window) && t.window[len(t.window)-1-n].lost {
+		n++
+	}
+	if n < outageProbes || sent.Sub(t.window[len(t.window)-n].sent) < outageSpan {
+		return
+	}
+	t.dropped += len(t.window)
+	t.window = t.window[:0]
+	t.recount()
 }
 
 // failed records that slot i's probe could not be sent: a loss.

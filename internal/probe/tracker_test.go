@@ -244,3 +244,39 @@ func TestTrackerTick(t *testing.T) {
 		t.Errorf("wake gaps %v, %v", WakeGap(20*time.Millisecond), WakeGap(5*time.Second))
 	}
 }
+
+// TestTrackerOutageIsNotLoss: the probes lost in a silence of a second or
+// more leave the loss window when the link answers again; a few losses in
+// a row (random loss) stay.
+func TestTrackerOutageIsNotLoss(t *testing.T) {
+	var tr tracker
+	t0 := time.Now()
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	send := func(ms int) int {
+		i, ok := tr.next(at(ms))
+		if !ok {
+			t.Fatalf("no slot at %d ms", ms)
+		}
+		tr.sent(i, at(ms))
+		return i
+	}
+	for ms := 0; ms < 400; ms += 20 { // answered
+		tr.reply(send(ms), time.Millisecond, at(ms+1))
+	}
+	for ms := 400; ms < 460; ms += 20 { // three lost in a row: random loss
+		send(ms)
+		tr.expire(at(ms + 300))
+	}
+	tr.reply(send(460), time.Millisecond, at(461))
+	if tr.fig.Loss == 0 {
+		t.Fatalf("three losses in a row dropped: %+v", tr.fig)
+	}
+	for ms := 480; ms < 1700; ms += 20 { // 1.2 s of silence: an outage
+		send(ms)
+		tr.expire(at(ms + 300))
+	}
+	tr.reply(send(2000), time.Millisecond, at(2001))
+	if tr.fig.Loss != 0 || tr.fig.Decided != 1 {
+		t.Fatalf("after an outage: loss %.2f over %d probes, want the outage's losses gone", tr.fig.Loss, tr.fig.Decided)
+	}
+}
