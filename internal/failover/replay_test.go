@@ -103,14 +103,8 @@ var escapeCases = []escapeCase{
 	{"30 % loss", func(l *simLink) { l.toGw.loss = 0.3 }, 3},
 }
 
-// escapeBase is the primary's state before an escape's impairment.
-type escapeBase struct {
-	name string
-	link netem
-	seed uint64
-}
-
-var escapeBases = []escapeBase{
+// escapeBases are the primary's states before an escape's impairment.
+var escapeBases = []calmCase{
 	{"clean", cleanLink, 100},
 	{"1 % loss, 20 ms jitter", jittery(0.01), 200},
 }
@@ -269,7 +263,7 @@ type replayResult struct {
 
 // escape is an impairment of a primary in a given state.
 type escape struct {
-	base escapeBase
+	base calmCase
 	c    escapeCase
 }
 
