@@ -38,6 +38,9 @@ type Prober interface {
 	// FirstSentAfter is when the first probe out of link after t was
 	// sent (zero if none): a link is dead only if it was asked.
 	FirstSentAfter(link string, t time.Time) time.Time
+	// SetSuspect says whether link, probed fast, is probed at the burst
+	// rate (its loss looks high: the loss test wants many samples soon).
+	SetSuspect(link string, suspect bool) error
 }
 
 // deadDwell is how long after a switch the engine waits before it moves
@@ -260,7 +263,8 @@ func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
 			j.fig = fig
 			j.setInterval(iv, now)
 		}
-		dying = dying || j.state != api.LinkDown && j.lastReply.After(time.Time{}) && j.silence(now) > j.deadTime(e.pol)
+		dying = dying || j.state != api.LinkDown && j.lastReply.After(time.Time{}) &&
+			(j.silence(now) > j.deadTime(e.pol) || j.lossRun > 0)
 		// The active link looks suspect: replies the prober has not read
 		// yet (a fast link's wait in the ring, up to an interval) are not
 		// silence either, and a suspicion probes every link fast.
@@ -439,7 +443,11 @@ func (e *Engine) act(ctx context.Context, ev Event) {
 // its dead time): a standby's fresh reply tells a cut from a host stall.
 // Only the active link of a settled bond carries its traffic and may be
 // probed at the idle interval while it sends none; while the engine is
-// choosing, no link may (each must answer at once).
+// choosing, no link may (each must answer at once). An up active link
+// whose loss test is raised (lossTest.suspect) is probed at the burst
+// rate until it clears or the link is left: its loss is decided on many
+// probes within some tens of milliseconds, while a healthy link with a
+// few percent of loss costs the burst rate rarely and briefly.
 func (e *Engine) setProbeRates(now time.Time) {
 	e.mu.Lock()
 	fast := map[string]bool{e.active: true}
@@ -466,9 +474,16 @@ func (e *Engine) setProbeRates(now time.Time) {
 	if choosing {
 		carrier = ""
 	}
+	lossy := ""
+	if j != nil && j.state == api.LinkUp && j.loss.suspect() {
+		lossy = e.active
+	}
 	e.mu.Unlock()
 	for _, l := range links {
 		if err := e.prober.SetCarrying(l, l == carrier); err != nil {
+			e.log.Debug("set probe rate", "link", l, "err", err)
+		}
+		if err := e.prober.SetSuspect(l, l == lossy); err != nil {
 			e.log.Debug("set probe rate", "link", l, "err", err)
 		}
 		if err := e.prober.SetActive(l, fast[l]); err != nil {

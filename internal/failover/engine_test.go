@@ -27,6 +27,7 @@ type fakeBond struct {
 	announced int
 	steerErr  error
 	fast      map[string]bool
+	suspect   map[string]bool // probed at the burst rate while fast
 	idle      map[string]bool // probed at 500 ms while fast and carrying (an idle active link)
 	carrying  map[string]bool
 	fig       map[string]probe.Figures
@@ -35,7 +36,7 @@ type fakeBond struct {
 }
 
 func newFakeBond(active string) *fakeBond {
-	return &fakeBond{active: active, fast: map[string]bool{}, idle: map[string]bool{}, carrying: map[string]bool{}, fig: map[string]probe.Figures{}, kernel: map[string]time.Time{}, sendsFrom: map[string]time.Time{}}
+	return &fakeBond{active: active, fast: map[string]bool{}, suspect: map[string]bool{}, idle: map[string]bool{}, carrying: map[string]bool{}, fig: map[string]probe.Figures{}, kernel: map[string]time.Time{}, sendsFrom: map[string]time.Time{}}
 }
 
 func (f *fakeBond) Steer(_ context.Context, _, link string) error {
@@ -103,6 +104,13 @@ func (f *fakeBond) SetCarrying(link string, carrying bool) error {
 	return nil
 }
 
+func (f *fakeBond) SetSuspect(link string, suspect bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.suspect[link] = suspect
+	return nil
+}
+
 func (f *fakeBond) SetActive(link string, fast bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -112,10 +120,11 @@ func (f *fakeBond) SetActive(link string, fast bool) error {
 
 // rig is an engine on a fakeBond with two links, driven by hand.
 type rig struct {
-	t   *testing.T
-	e   *Engine
-	b   *fakeBond
-	now int // ms
+	t      *testing.T
+	e      *Engine
+	b      *fakeBond
+	now    int            // ms
+	lostAt map[string]int // a silent link's last loss, ms
 }
 
 func newRig(t *testing.T) *rig {
@@ -132,14 +141,35 @@ func newRig(t *testing.T) *rig {
 }
 
 // play advances to +dur, every step ms feeding each link in answering a
-// reply with rtt (figures set to that steady RTT, no loss).
+// reply with rtt (figures set to that steady RTT, no loss). The other
+// links that answered before lose their probes, as the probe counts them:
+// one a step (a burst) or one a probe interval if longer, none while their
+// prober is stalled (sendsFrom); an idle link's probes are the test's to
+// play.
 func (r *rig) play(durMs, stepMs int, answering map[string]time.Duration) {
+	if r.lostAt == nil {
+		r.lostAt = map[string]int{}
+	}
 	for end := r.now + durMs; r.now < end; r.now += stepMs {
 		for l, rtt := range answering {
 			r.b.mu.Lock()
 			r.b.fig[l] = probe.Figures{RTTLast: rtt, RTTSmoothed: rtt, RTTVar: rtt / 8, HasRTT: true, Decided: 50}
 			r.b.mu.Unlock()
 			r.e.take(probe.Sample{Bond: "bond0", Link: l, At: at(r.now), RTT: rtt})
+		}
+		for _, l := range r.e.links {
+			if _, ok := answering[l]; ok {
+				continue
+			}
+			fig, iv, _ := r.b.Figures(l)
+			r.b.mu.Lock()
+			ever, stalled := fig.HasRTT && !r.b.idle[l], r.b.sendsFrom[l].After(at(r.now))
+			r.b.mu.Unlock()
+			every := max(stepMs, int(iv/time.Millisecond))
+			if ever && !stalled && r.now-r.lostAt[l] >= every {
+				r.lostAt[l] = r.now
+				r.e.take(probe.Sample{Bond: "bond0", Link: l, At: at(r.now), Lost: true, Sent: at(r.now - 5)})
+			}
 		}
 		r.stepNow()
 	}
@@ -177,14 +207,15 @@ func TestEngineFailoverAndFailback(t *testing.T) {
 	if !r.b.fast["tap1"] || r.b.fast["tap2"] {
 		t.Errorf("probe rates %v: want tap1 fast only", r.b.fast)
 	}
-	// tap1 goes silent: switch to tap2 within the dead time.
+	// tap1 goes silent: switch to tap2 at its third probe lost in a row
+	// (one every 20 ms here; the probe's bursts send them 2 ms apart).
 	r.play(200, 5, map[string]time.Duration{"tap2": ms})
 	sw := r.switches()
 	if len(sw) != 1 || sw[0].To != "tap2" || sw[0].Reason != ReasonDown {
 		t.Fatalf("switches %+v, want one to tap2 for down", sw)
 	}
-	if d := sw[0].Detection; d < 60*ms || d > 70*ms {
-		t.Errorf("detection %v, want just past the 60 ms dead time", d)
+	if d := sw[0].Detection; d < 40*ms || d > 60*ms {
+		t.Errorf("detection %v, want at the third loss, 40-60 ms after the last reply", d)
 	}
 	if r.b.announced != 1 || !r.b.fast["tap2"] {
 		t.Errorf("announced %d, probe rates %v", r.b.announced, r.b.fast)
@@ -234,9 +265,11 @@ func TestEngineAllDownKeepsLast(t *testing.T) {
 	r := newRig(t)
 	r.play(1000, 10, both(time.Millisecond))
 	r.play(5000, 10, nil)
-	// When tap1 is found dead, tap2 (probed every second) still looks
-	// alive: one switch to it, then nothing while both are down.
-	if sw := r.switches(); len(sw) != 1 || sw[0].To != "tap2" || r.e.active != "tap2" {
+	// Both lose their probes (tap2 probed fast from tap1's first loss):
+	// a host stall until the stall limit, then both down at about the
+	// same time. At most one switch (to tap2, should it look alive a
+	// moment longer), then nothing while both are down.
+	if sw := r.switches(); len(sw) > 1 || len(sw) == 1 && sw[0].To != "tap2" {
 		t.Fatalf("switches %+v with every link down, active %s", sw, r.e.active)
 	}
 	st := r.e.Status()
@@ -660,6 +693,9 @@ func TestEngineCutWithStandbyProbedSlowly(t *testing.T) {
 	probed := r.now // tap2 was just probed: at its rate, the next is 1 s away
 	for r.now < cut+500 && len(r.switches()) == 0 {
 		r.now += 5
+		if r.now-cut >= 20 { // tap1's probes lost, the first at its next probe, then a burst
+			r.e.take(probe.Sample{Bond: "bond0", Link: "tap1", At: at(r.now), Lost: true, Sent: at(r.now - 5)})
+		}
 		if r.b.fast["tap2"] && r.now-probed >= 20 || r.now-probed >= 1000 {
 			probed = r.now
 			r.e.take(probe.Sample{Bond: "bond0", Link: "tap2", At: at(r.now), RTT: time.Millisecond})

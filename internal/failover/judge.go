@@ -42,6 +42,12 @@ type judge struct {
 	// revived: a reply came after a silence past the dead time (cleared by
 	// the engine once it has told the hub, see Engine.step).
 	revived bool
+
+	// Probes lost in a row since the last reply (counted only for probes
+	// sent after the latest answered one), and the loss test (lossTest).
+	lossRun      int
+	answeredSent time.Time
+	loss         lossTest
 }
 
 // newJudge judges a link probed every interval; firstSent tells when its
@@ -57,7 +63,20 @@ func (j *judge) sample(s probe.Sample, fig probe.Figures, p Policy) {
 		if j.badSince.IsZero() {
 			j.badSince = s.At
 		}
+		if s.Sent.IsZero() || s.Sent.After(j.answeredSent) { // zero: not known
+			j.lossRun++
+		}
+		j.loss.add(true, p)
 		return
+	}
+	j.lossRun = 0
+	if sent := s.At.Add(-s.RTT); sent.After(j.answeredSent) {
+		j.answeredSent = sent
+	}
+	if s.Late {
+		j.loss.undo(p)
+	} else {
+		j.loss.add(false, p)
 	}
 	if s.At.After(j.lastReply) {
 		if !j.lastReply.IsZero() && s.At.Sub(j.lastReply) > j.deadTime(p) {
@@ -114,13 +133,53 @@ func (j *judge) ref() time.Time {
 	return j.clock
 }
 
-// suspect says whether the link, up, has been silent for half its dead
-// time: the engine then probes the other links at the active rate, so
-// that a healthy one has answered by the time this one would be down.
+// suspect says whether the link, up, has lost its latest probe or been
+// silent for half its dead time: the engine then probes the other links at
+// the active rate, so that a healthy one has answered by the time this
+// one would be down.
 func (j *judge) suspect(now time.Time, p Policy) bool {
 	// From the last reply, not from a rate change: probing it fast must
 	// not clear the suspicion it raised.
-	return j.state == api.LinkUp && !j.lastReply.IsZero() && now.Sub(j.lastReply) > j.deadTime(p)/2
+	return j.state == api.LinkUp && !j.lastReply.IsZero() && (j.lossRun > 0 || now.Sub(j.lastReply) > j.deadTime(p)/2)
+}
+
+// Runs of lost probes: a link is down once its last need probes in a row
+// are lost, need being the run that a link losing its usual share of
+// probes (Figures.LossLong, at least runFloorLoss) shows by chance once in
+// 1/runFalse runs: p^need <= runFalse. At 0.3 % loss and less that is 3
+// (Policy.DeadProbes, the least), at 2 % 5, at 6 % 6. A probe lost counts
+// when its reply timeout passes (a few milliseconds past the RTT's
+// spread) and a loss starts a burst of probes 2 ms apart (package probe),
+// so on a cut the run is complete a few milliseconds after the RTT, while
+// a jittery link's late replies are not losses and a lossy link needs the
+// longer run its loss rate calls for.
+const (
+	runFalse     = 1e-7
+	runFloorLoss = 0.003
+	maxRun       = 16
+)
+
+// need is how many probes in a row the link must lose to be down.
+func (j *judge) need(p Policy) int {
+	q := max(j.fig.LossLong, runFloorLoss)
+	n := int(math.Ceil(math.Log(runFalse) / math.Log(q)))
+	return min(max(n, p.DeadProbes), maxRun)
+}
+
+// silenceBackstop: silence alone (no probe counted lost, as when none
+// could be sent) makes a link down only past max(dead time, this). Jitter
+// alone leaves gaps between replies past the dead time (an interval plus
+// the RTT's spread), and the probes' losses are the evidence that counts.
+// A link the probe has no RTT for yet (a resumed bond's active link before
+// its first reply) has no losses counted, and its dead time applies.
+const silenceBackstop = 300 * time.Millisecond
+
+// silenceDead is how long silence alone takes to make the link down.
+func (j *judge) silenceDead(dead time.Duration) time.Duration {
+	if !j.fig.HasRTT {
+		return dead
+	}
+	return max(dead, silenceBackstop)
 }
 
 // asked is when the first probe the link left unanswered was sent: the
@@ -145,12 +204,12 @@ func (j *judge) rttBad(p Policy) bool {
 }
 
 func (j *judge) lossBad(p Policy) bool {
-	return j.fig.Decided >= p.MinLossSamples && j.fig.Loss > p.LossDegraded
+	return j.fig.Decided >= p.MinLossSamples && j.loss.alarm()
 }
 
 func (j *judge) goodNow(p Policy) bool {
 	rttOK := !j.fig.HasRTT || j.fig.RTTSmoothed <= p.recoverRTT(j.base.min())
-	lossOK := j.fig.Decided < p.MinLossSamples || j.fig.Loss <= p.LossRecovered
+	lossOK := j.fig.Decided < p.MinLossSamples || j.fig.Loss <= p.LossRecovered && !j.loss.raised()
 	return rttOK && lossOK
 }
 
@@ -230,7 +289,20 @@ func (j *judge) verdict(now time.Time, p Policy, o others) (api.LinkState, strin
 		}
 		return api.LinkUnknown, "no reply yet"
 	}
-	if s := j.silence(now); s > dead {
+	if n := j.need(p); j.lossRun >= n {
+		s := now.Sub(j.lastReply)
+		switch {
+		case o.any && !o.heard.After(j.lastReply) && s <= stallLimit(dead):
+			return j.state, fmt.Sprintf("%d probes lost in a row, no reply for %s, nor from any other link since: a host stall, not this link, until another link answers or %s pass", j.lossRun, round(s), round(stallLimit(dead)))
+		case o.stretch > 1 && s <= dead:
+			// A busy host: replies that cross user-space tunnels come
+			// late; the dead time, stretched, must pass too.
+		default:
+			j.goodSince = time.Time{}
+			return api.LinkDown, fmt.Sprintf("%d probes lost in a row (no reply for %s)", j.lossRun, round(s))
+		}
+	}
+	if s := j.silence(now); s > j.silenceDead(dead) {
 		if a := j.asked(); !a.IsZero() && now.Sub(a) > j.askedEnough(dead) {
 			if o.any && !o.heard.After(j.ref()) && s <= stallLimit(dead) {
 				return j.state, fmt.Sprintf("no reply for %s, nor from any other link since: a host stall, not this link, until another link answers or %s pass", round(s), round(stallLimit(dead)))
@@ -290,6 +362,8 @@ func (j *judge) nextDeadline(now time.Time, p Policy, o others) time.Time {
 			next = ref.Add(dead/2 + time.Millisecond) // suspect from then
 		case now.Before(ref.Add(dead)):
 			next = ref.Add(dead + time.Millisecond)
+		case now.Before(ref.Add(j.silenceDead(dead))):
+			next = ref.Add(j.silenceDead(dead) + time.Millisecond)
 		default:
 			// Silent long enough but not asked long enough: when it has
 			// been, or, if nothing was sent yet, one interval on; asked

@@ -24,6 +24,12 @@ type feeder struct {
 	now    int // ms
 	log    []string
 	o      others // the bond's other links (none by default)
+	// A dead link's probes in flight, and its burst (probes left; -1:
+	// spent); the largest RTT, and the losses in a row, as the probe has.
+	dead    []time.Time
+	burst   int
+	maxRTT  time.Duration
+	lossRun []time.Time
 }
 
 func newFeeder(t *testing.T, interval time.Duration) *feeder {
@@ -43,8 +49,12 @@ func sentBy(t time.Time, interval time.Duration, now time.Time) time.Time {
 }
 
 // step feeds one probe outcome at f.now (+every ms) and evaluates; rtt < 0
-// is a loss, rtt 0 is silence (nothing arrives: a dead link).
+// is a loss, rtt 0 is a dead link: nothing arrives, and its probes (one
+// every 20 ms, then 2 ms apart from the first loss: the probe's burst)
+// count as lost once unanswered for the probe's reply timeout.
 func (f *feeder) run(durMs, everyMs int, rtt time.Duration) {
+	f.dead, f.burst = nil, 0
+	next := f.now
 	for end := f.now + durMs; f.now < end; f.now += everyMs {
 		switch {
 		case rtt > 0:
@@ -53,7 +63,37 @@ func (f *feeder) run(durMs, everyMs int, rtt time.Duration) {
 		case rtt < 0:
 			f.decide(true)
 			f.j.sample(probe.Sample{At: at(f.now), Lost: true}, f.fig, f.p)
+		case f.fig.HasRTT:
+			timeout := max(5*time.Millisecond, f.fig.RTTSmoothed+4*f.fig.RTTVar, f.maxRTT+f.maxRTT/4)
+			for len(f.dead) > 0 && at(f.now).Sub(f.dead[0]) > timeout {
+				f.decide(true)
+				f.j.sample(probe.Sample{At: at(f.now), Lost: true, Sent: f.dead[0]}, f.fig, f.p)
+				f.dead = f.dead[1:]
+				if f.burst == 0 {
+					f.burst, next = 24, f.now
+				}
+			}
+			if f.now >= next {
+				f.dead = append(f.dead, at(f.now))
+				next = f.now + 20
+				if f.burst > 0 {
+					next = f.now + 2
+					if f.burst--; f.burst == 0 {
+						f.burst = -1 // spent
+					}
+				}
+			}
 		}
+		if f.j.evaluate(at(f.now), f.p, f.o) {
+			f.log = append(f.log, stateAt(f.now, f.j.state))
+		}
+	}
+}
+
+// wait evaluates every ms for dur ms with no sample: silence, and no probe
+// counted lost yet.
+func (f *feeder) wait(durMs int) {
+	for end := f.now + durMs; f.now < end; f.now++ {
 		if f.j.evaluate(at(f.now), f.p, f.o) {
 			f.log = append(f.log, stateAt(f.now, f.j.state))
 		}
@@ -73,10 +113,18 @@ func (f *feeder) observe(r time.Duration) {
 		g.RTTSmoothed = (7*g.RTTSmoothed + r) / 8
 	}
 	g.RTTLast = r
+	f.maxRTT = max(f.maxRTT, r)
+	if n := len(f.lossRun); n >= 3 && at(f.now).Sub(f.lossRun[0]) >= 200*time.Millisecond {
+		f.window = nil // an outage, not loss (probe's tracker)
+	}
+	f.lossRun = nil
 	f.decide(false)
 }
 
 func (f *feeder) decide(lost bool) {
+	if lost {
+		f.lossRun = append(f.lossRun, at(f.now))
+	}
 	f.window = append(f.window, lost)
 	if len(f.window) > 50 {
 		f.window = f.window[1:]
@@ -116,14 +164,15 @@ func TestJudgeSequences(t *testing.T) {
 		play  func(f *feeder) // returns with f.log filled
 		check func(t *testing.T, f *feeder)
 	}{
-		{"fast link dies: down within the 60 ms floor", func(f *feeder) {
+		{"fast link dies: down at its third probe lost in a row", func(f *feeder) {
 			f.run(1000, 20, time.Millisecond)
-			f.run(500, 1, 0) // silence, evaluated every ms
+			f.run(500, 1, 0) // dead, evaluated every ms
 		}, func(t *testing.T, f *feeder) {
 			d, ok := f.transition(api.LinkDown, 1000)
-			// last reply at 980 ms; dead time max(15 ms, 3 x 20 ms, 2 ms + ...) = 60 ms.
-			if !ok || d < 40*time.Millisecond || d > 42*time.Millisecond {
-				t.Errorf("down %v after the last sample at 1000 ms (log %v), want 41 ms (980 + 60 + 1)", d, f.log)
+			// Probes at 1000, then 1006 and 1008 (the burst), each lost 5 ms
+			// on (the reply timeout's floor) at 1006, 1012 and 1014.
+			if !ok || d != 14*time.Millisecond {
+				t.Errorf("down %v after the last sample at 1000 ms (log %v), want 14 ms", d, f.log)
 			}
 		}},
 		{"slow but steady link is not dead by its latency", func(f *feeder) {
@@ -149,9 +198,14 @@ func TestJudgeSequences(t *testing.T) {
 		}},
 		{"30% loss: degraded by loss", func(f *feeder) {
 			f.run(1000, 20, time.Millisecond)
-			for k := 0; k < 20; k++ { // 3 of every 10 lost
-				f.run(140, 20, time.Millisecond)
-				f.run(60, 20, -1)
+			for k := 0; k < 20; k++ { // 3 of every 10 lost, none in a row
+				for _, lost := range []bool{true, false, false, true, false, false, true, false, false, false} {
+					rtt := time.Millisecond
+					if lost {
+						rtt = -1
+					}
+					f.run(20, 20, rtt)
+				}
 			}
 		}, func(t *testing.T, f *feeder) {
 			d, ok := f.transition(api.LinkDegraded, 1000)
@@ -175,7 +229,7 @@ func TestJudgeSequences(t *testing.T) {
 			f.run(1000, 1, 0)
 			f.run(3000, 20, time.Millisecond)
 		}, func(t *testing.T, f *feeder) {
-			want := []string{"0s up", "1.041s down", "2s degraded", "4s up"}
+			want := []string{"0s up", "1.014s down", "2s degraded", "4s up"}
 			if strings.Join(f.log, ", ") != strings.Join(want, ", ") {
 				t.Errorf("log %v, want %v", f.log, want)
 			}
@@ -253,7 +307,7 @@ func TestJudgeSequences(t *testing.T) {
 			f.j.setInterval(time.Second, at(0))
 			f.run(3000, 1000, time.Millisecond) // a backup, probed every second
 			f.j.setInterval(iv, at(f.now))      // made active: 20 ms
-			f.run(50, 1, 0)                     // 50 ms without reply: below 60 ms
+			f.wait(50)                          // 50 ms without reply nor loss: below 60 ms
 		}, func(t *testing.T, f *feeder) {
 			if f.j.state != api.LinkUp {
 				t.Errorf("state %s right after the role change (%v)", f.j.state, f.log)

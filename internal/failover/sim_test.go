@@ -43,9 +43,11 @@ type simLink struct {
 	cut         bool // every packet still to arrive is lost
 	rng         *rand.Rand
 
-	tr   probe.Tracker
-	fast bool
-	gen  uint64 // the pending tick's generation: a poke replaces it
+	tr      probe.Tracker
+	fast    bool
+	gen     uint64 // the pending tick's generation: a poke replaces it
+	poked   bool   // the pending tick is a poke's: it sends a probe
+	suspect bool   // probed at the burst rate while fast
 
 	slotSent   [probe.Slots]time.Time // departure of the probe in flight per slot; zero: none
 	lastReply  time.Time              // any reply from the target (Monitor.LastReply)
@@ -284,13 +286,15 @@ func (s *sim) handle(ev simEvent) {
 }
 
 // tick is a prober's tick (prober.tick): read the replies waiting in the
-// ring, give the kernel the wake gap, count the losses, send a probe; the
-// next tick one interval on, at the interval read now.
+// ring, give the kernel the wake gap, count the losses, send a probe if one
+// is due; the next tick when the tracker says (the next probe, or a reply's
+// deadline before it), at the interval read now.
 func (s *sim) tick(l *simLink) {
 	iv := s.interval(l)
 	samples := s.drainRing()
 	l.gap = probe.WakeGap(iv)
-	lost, slot, ok := l.tr.Tick(s.now)
+	lost, slot, ok := l.tr.Tick(s.now, iv, l.poked)
+	l.poked = false
 	for _, smp := range lost {
 		samples = append(samples, s.stamp(l, smp))
 	}
@@ -303,7 +307,7 @@ func (s *sim) tick(l *simLink) {
 		}
 	}
 	l.gen++
-	s.after(iv, evTick, l, 0, l.gen)
+	s.after(l.tr.Wait(s.now, iv), evTick, l, 0, l.gen)
 	s.deliver(samples)
 }
 
@@ -360,11 +364,33 @@ func (s *sim) deliver(samples []probe.Sample) {
 	s.step()
 }
 
+// interval is the link's probe interval now; roleInterval the one its
+// role gives it (Monitor.Figures: a suspect link's burst rate aside).
 func (s *sim) interval(l *simLink) time.Duration {
+	if l.fast && l.suspect {
+		return min(s.ivs[1], probe.BurstInterval)
+	}
+	return s.roleInterval(l)
+}
+
+func (s *sim) roleInterval(l *simLink) time.Duration {
 	if l.fast {
 		return s.ivs[1]
 	}
 	return s.ivs[0]
+}
+
+// SetSuspect: a fast link made suspect is probed at the burst rate, at
+// once (prober.setSuspect pokes it).
+func (s *sim) SetSuspect(link string, suspect bool) error {
+	l := s.links[link]
+	if suspect && !l.suspect && l.fast {
+		l.gen++
+		l.poked = true
+		s.after(0, evTick, l, 0, l.gen)
+	}
+	l.suspect = suspect
+	return nil
 }
 
 // Steer, Active and Announce: the bond.
@@ -385,7 +411,7 @@ func (s *sim) Figures(link string) (probe.Figures, time.Duration, bool) {
 	if !ok {
 		return probe.Figures{}, 0, false
 	}
-	return l.tr.Figures(), s.interval(l), true
+	return l.tr.Figures(), s.roleInterval(l), true
 }
 
 // SetActive changes a link's rate; a link made fast ticks at once
@@ -394,6 +420,7 @@ func (s *sim) SetActive(link string, fast bool) error {
 	l := s.links[link]
 	if fast && !l.fast {
 		l.gen++
+		l.poked = true
 		s.after(0, evTick, l, 0, l.gen)
 	}
 	l.fast = fast

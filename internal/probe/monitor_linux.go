@@ -466,6 +466,18 @@ func (m *Monitor) SetCarrying(tap string, carrying bool) error {
 	return nil
 }
 
+// SetSuspect sets whether tap, if active, is probed every BurstInterval:
+// the failover engine asks it while the link's loss looks high, so that
+// its loss is measured on many probes at once.
+func (m *Monitor) SetSuspect(tap string, suspect bool) error {
+	p, err := m.probedLink(tap)
+	if err != nil {
+		return err
+	}
+	p.setSuspect(suspect)
+	return nil
+}
+
 // probedLink is tap's probe, or errkind.NotFound.
 func (m *Monitor) probedLink(tap string) (*probed, error) {
 	m.mu.Lock()

@@ -52,6 +52,7 @@ type prober struct {
 	active    bool
 	idle      bool // no data sent for IdleAfter: probed at the idle interval if active and carrying
 	carrying  bool // carries the bond's traffic (the engine's active link, settled): may idle
+	suspect   bool // its loss looks high: probed every BurstInterval while active
 	interval  func(active, idle bool) time.Duration
 	kernel    kernelView // the probe state as read at the last tick
 	sendError string
@@ -88,7 +89,23 @@ func wakeGap(iv time.Duration) time.Duration {
 func (l *prober) currentInterval() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.interval(l.active, l.idling())
+	iv := l.interval(l.active, l.idling())
+	if l.suspect && l.active {
+		iv = min(iv, BurstInterval)
+	}
+	return iv
+}
+
+// setSuspect sets whether the link, if active, is probed every
+// BurstInterval; a link made suspect is probed at once.
+func (l *prober) setSuspect(suspect bool) {
+	l.mu.Lock()
+	changed := l.suspect != suspect
+	l.suspect = suspect
+	l.mu.Unlock()
+	if changed && suspect {
+		l.poke()
+	}
 }
 
 // setActive changes the link's role; a link becoming active is probed at
@@ -127,18 +144,20 @@ func (l *prober) run(ctx context.Context) {
 			return
 		}
 		l.armMu.Lock()
+		force := l.poked
 		l.poked = false
 		l.armMu.Unlock()
 		// One reading of the interval for the wake gap and the alarm: a
 		// role change between two readings would leave the kernel a fast
 		// link's gap while the next drain is a backup interval away.
-		iv := l.currentInterval()
-		l.tick(time.Now(), iv)
+		// The tick says when the next one is due: a probe, or a reply's
+		// deadline before it.
+		wait := l.tick(time.Now(), l.currentInterval(), force)
 		l.armMu.Lock()
 		if l.poked {
-			iv = 0 // poked during the tick
+			wait = 0 // poked during the tick
 		}
-		err := l.alarm.set(iv)
+		err := l.alarm.set(wait)
 		l.armMu.Unlock()
 		if err != nil {
 			l.alarmFailed(ctx, err)
@@ -164,9 +183,10 @@ func (l *prober) alarmFailed(ctx context.Context, err error) {
 // its MAC; after that they are broadcast again (the hub may have changed).
 func unicastFor(interval time.Duration) time.Duration { return max(2*time.Second, 3*interval) }
 
-// tick reads the probe state, counts what timed out, and sends one probe.
-// iv is the interval to the next tick.
-func (l *prober) tick(now time.Time, iv time.Duration) {
+// tick reads the probe state, counts what timed out, and sends a probe if
+// one is due at interval iv, or if forced (poked: a role change probes at
+// once); it returns how long to wait for the next tick.
+func (l *prober) tick(now time.Time, iv time.Duration, force bool) time.Duration {
 	if l.drain != nil {
 		l.drain() // replies that did not wake the reader: before the losses are counted
 		l.updateGap(iv)
@@ -187,7 +207,7 @@ func (l *prober) tick(now time.Time, iv time.Duration) {
 		}
 		l.idle = idle
 	}
-	lost, slot, ok := l.tr.tick(now)
+	lost, slot, ok := l.tr.tick(now, iv, force)
 	samples = append(samples, lost...)
 	dst := broadcast
 	if k := l.kernel; k.peer != nil && k.lastReplyNs != 0 &&
@@ -201,11 +221,14 @@ func (l *prober) tick(now time.Time, iv time.Duration) {
 		l.sendError = ""
 		if err != nil {
 			l.sendError = err.Error()
-			l.tr.failed(slot)
+			samples = append(samples, l.tr.failed(slot, now)...)
 		}
 		l.mu.Unlock()
 	}
 	l.publish(l.stamp(samples))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.tr.wait(time.Now(), iv)
 }
 
 // pollReplies finds the probes the kernel has seen answered since the last

@@ -39,7 +39,7 @@ func TestProberReplyTimeIsTheKernels(t *testing.T) {
 	mono := uint64(10 * time.Second)
 	l, got, _ := testProber(20*time.Millisecond, &mono, func(*prober) {})
 	now := time.Now()
-	l.tick(now, 20*time.Millisecond) // slot sent at now
+	l.tick(now, 20*time.Millisecond, false) // slot sent at now
 	read := now.Add(35 * time.Millisecond)
 	mono += uint64(35 * time.Millisecond)
 	slot := 0
@@ -71,12 +71,12 @@ func TestProberTickDrainsBeforeLosses(t *testing.T) {
 	})
 	now := time.Now()
 	iv := 20 * time.Millisecond
-	l.tick(now, iv)
+	l.tick(now, iv, false)
 	l.onReply(l.pendingSlot(t), 10*time.Millisecond, mono, now) // a first RTT: losses count from here
-	l.tick(now.Add(iv), iv)
+	l.tick(now.Add(iv), iv, false)
 	pendingReply = l.pendingSlot(t)
 	*got = nil
-	l.tick(now.Add(iv+time.Hour), iv) // long past the loss timeout
+	l.tick(now.Add(iv+time.Hour), iv, false) // long past the loss timeout
 	for _, s := range *got {
 		if s.Lost {
 			t.Fatalf("samples %+v: the reply waiting in the ring was counted lost", *got)
@@ -94,10 +94,10 @@ func TestProberWakeGap(t *testing.T) {
 	iv := 20 * time.Millisecond
 	l, _, gaps := testProber(iv, &mono, func(*prober) {})
 	now := time.Now()
-	l.tick(now, iv)
-	l.tick(now.Add(iv), iv)
+	l.tick(now, iv, false)
+	l.tick(now.Add(iv), iv, false)
 	iv = 5 * time.Second
-	l.tick(now.Add(2*iv), iv)
+	l.tick(now.Add(2*iv), iv, false)
 	want := []time.Duration{40 * time.Millisecond, 0}
 	if len(*gaps) != len(want) || (*gaps)[0] != want[0] || (*gaps)[1] != want[1] {
 		t.Errorf("wake gaps written %v, want %v", *gaps, want)
@@ -156,12 +156,12 @@ func TestProberIdle(t *testing.T) {
 	mono, dataTx := uint64(100*time.Second), uint64(0)
 	l, got, a := idleProber(&mono, &dataTx)
 	now := time.Now()
-	l.tick(now, l.currentInterval())
+	l.tick(now, l.currentInterval(), false)
 	if iv := l.currentInterval(); iv != 500*time.Millisecond {
 		t.Fatalf("no data ever sent: interval %s, want the idle one", iv)
 	}
 	dataTx = mono - uint64(IdleAfter/2)
-	l.tick(now.Add(500*time.Millisecond), l.currentInterval())
+	l.tick(now.Add(500*time.Millisecond), l.currentInterval(), false)
 	if iv := l.currentInterval(); iv != 20*time.Millisecond {
 		t.Fatalf("data sent %s ago: interval %s, want the active one", IdleAfter/2, iv)
 	}
@@ -169,7 +169,7 @@ func TestProberIdle(t *testing.T) {
 		t.Fatalf("%d resumed samples, want 1", n)
 	}
 	mono += uint64(IdleAfter)
-	l.tick(now.Add(time.Second), l.currentInterval())
+	l.tick(now.Add(time.Second), l.currentInterval(), false)
 	if iv := l.currentInterval(); iv != 500*time.Millisecond {
 		t.Fatalf("no data for %s: interval %s, want the idle one", IdleAfter*3/2, iv)
 	}
@@ -180,7 +180,7 @@ func TestProberIdle(t *testing.T) {
 	}
 	l.setCarrying(true)
 	l.setActive(false)
-	l.tick(now.Add(2*time.Second), l.currentInterval())
+	l.tick(now.Add(2*time.Second), l.currentInterval(), false)
 	if n := resumed(*got); n != 1 {
 		t.Errorf("%d resumed samples, want still 1", n)
 	}
@@ -194,7 +194,7 @@ func TestProberResumedEvent(t *testing.T) {
 	mono, dataTx := uint64(100*time.Second), uint64(0)
 	l, got, a := idleProber(&mono, &dataTx)
 	now := time.Now()
-	l.tick(now, l.currentInterval()) // idle
+	l.tick(now, l.currentInterval(), false) // idle
 	l.onResumed(mono-uint64(3*time.Millisecond), now)
 	if n := resumed(*got); n != 1 {
 		t.Fatalf("%d resumed samples, want 1", n)

@@ -9,11 +9,19 @@ import "time"
 // links through it. Not safe for concurrent use.
 type Tracker struct{ tr tracker }
 
-// Tick does a prober tick's bookkeeping at now: the probes unanswered past
-// the loss timeout count as lost (returned as samples, without bond and
-// link), then the next probe takes a slot, sent at now (ok false: every
-// slot is in flight and the prober sends nothing this tick).
-func (t *Tracker) Tick(now time.Time) (lost []Sample, slot int, ok bool) { return t.tr.tick(now) }
+// Tick does a prober tick's bookkeeping at now, at probe interval iv: the
+// probes unanswered past the loss timeout count as lost (returned as
+// samples, without bond and link), then, if a probe is due, it takes a
+// slot, sent at now (ok false: none due, or every slot is in flight);
+// force sends one even if none is due (the prober was poked).
+func (t *Tracker) Tick(now time.Time, iv time.Duration, force bool) (lost []Sample, slot int, ok bool) {
+	return t.tr.tick(now, iv, force)
+}
+
+// Wait is how long after now the prober ticks next at interval iv: when a
+// probe is due (at the burst's interval in a burst), or a probe in flight
+// reaches its reply deadline before that.
+func (t *Tracker) Wait(now time.Time, iv time.Duration) time.Duration { return t.tr.wait(now, iv) }
 
 // Reply takes the reply to slot's probe that arrived at at, with the RTT
 // the kernel measured; ok is false when that slot awaits no reply.

@@ -14,6 +14,8 @@ type Sample struct {
 	// Resumed: not a probe's fate; data leaves the link again after it
 	// was idle, and it is probed at the active rate from At.
 	Resumed bool `json:"resumed,omitempty"`
+	// Sent is when a lost probe left (a reply's is At - RTT).
+	Sent time.Time `json:"sent,omitzero"`
 }
 
 // Figures are a link's derived measurements.
@@ -25,6 +27,13 @@ type Figures struct {
 	HasRTT      bool
 	Loss        float64 // lost / decided probes in the window
 	Decided     int     // probes in the window whose fate is known
+	// LossLong is the loss over the link's recent history (an
+	// exponentially weighted mean over about longLossProbes probes): the
+	// base rate that runs of lost probes are weighed against.
+	LossLong float64
+	// Timeout is how long a probe may go unanswered before it counts as
+	// lost now (replyTimeout).
+	Timeout time.Duration
 }
 
 // Loss window: the latest decided probes, at most lossWindowCount of
@@ -35,8 +44,8 @@ type Figures struct {
 const (
 	lossWindowCount = 50
 	lossWindowAge   = 10 * time.Second
-	minLossTimeout  = 200 * time.Millisecond
 	minForget       = 500 * time.Millisecond
+	longLossProbes  = 1000
 )
 
 // outcome is a decided probe.
@@ -56,18 +65,19 @@ type slot struct {
 // tracker is one link's probe bookkeeping. It is not safe for concurrent
 // use; link guards it.
 type tracker struct {
-	slots   [Slots]slot
-	fig     Figures
-	window  []outcome // oldest first
-	dropped int       // outcomes dropped from the window's front, for slot.idx
+	slots    [Slots]slot
+	fig      Figures
+	window   []outcome // oldest first
+	dropped  int       // outcomes dropped from the window's front, for slot.idx
+	maxRTT   windowMax // the largest RTTs of the last maxRTTWindow
+	lastSent time.Time // the latest probe
+	replied  time.Time // the latest reply (late ones included)
+	burst    burst
 }
 
 // lossTimeout is how long a probe may go unanswered before it counts as
-// lost: three smoothed RTTs and four deviations, at least 200 ms.
-func (t *tracker) lossTimeout() time.Duration {
-	d := 3*t.fig.RTTSmoothed + 4*t.fig.RTTVar
-	return max(d, minLossTimeout)
-}
+// lost (replyTimeout).
+func (t *tracker) lossTimeout() time.Duration { return replyTimeout(t.fig, t.maxRTT.max()) }
 
 // forget is when an unanswered slot may be used again: a reply later than
 // that is not waited for.
@@ -95,13 +105,63 @@ func (t *tracker) next(now time.Time) (int, bool) {
 // samples returned), then the next probe takes a slot (ok false: every
 // slot in flight, no probe this tick). The caller sends it, and calls
 // failed if it cannot.
-func (t *tracker) tick(now time.Time) (lost []Sample, slot int, ok bool) {
+// tick is the bookkeeping of one prober tick at now, at probe interval
+// iv: the probes unanswered past the loss timeout count as lost (their
+// samples returned; a loss starts a burst, see burst), then, if a probe is
+// due (iv since the last one, or the burst's interval while in a burst),
+// the next probe takes a slot (ok false: none due, or every slot in
+// flight). force sends one even if none is due (a poke: a role change). The caller sends it, and calls failed if it cannot. A tick may
+// come before a probe is due: at a probe's reply deadline (wait).
+func (t *tracker) tick(now time.Time, iv time.Duration, force bool) (lost []Sample, slot int, ok bool) {
 	lost = t.expire(now)
+	if len(lost) > 0 {
+		t.burst.start(now, t.replied)
+	}
+	if !force && !t.due(now, iv) {
+		return lost, 0, false
+	}
 	slot, ok = t.next(now)
 	if ok {
 		t.sent(slot, now)
+		t.burst.sent(now)
 	}
 	return lost, slot, ok
+}
+
+// due says whether a probe is due at now: the first one, or one interval
+// (the burst's, in a burst) after the last. A tick that comes a little
+// early (a timer's granularity) still sends.
+func (t *tracker) due(now time.Time, iv time.Duration) bool {
+	if t.burst.on() {
+		iv = min(iv, BurstInterval)
+	}
+	return t.lastSent.IsZero() || now.Sub(t.lastSent) >= iv-iv/8
+}
+
+// wait is how long after now the prober should tick again at interval iv:
+// when the next probe is due, or before that when a probe in flight
+// reaches its reply deadline (its loss is then known at once, not at the
+// next probe, and a burst can start).
+func (t *tracker) wait(now time.Time, iv time.Duration) time.Duration {
+	if t.burst.on() {
+		iv = min(iv, BurstInterval)
+	}
+	next := t.lastSent.Add(iv)
+	if !next.After(now) {
+		// Due but not sent (every slot in flight): at the next interval.
+		next = now.Add(iv)
+	}
+	if t.fig.HasRTT {
+		timeout := t.lossTimeout()
+		for i := range t.slots {
+			if s := &t.slots[i]; s.pending && !s.declared {
+				if d := s.sent.Add(timeout + time.Microsecond); d.Before(next) {
+					next = d
+				}
+			}
+		}
+	}
+	return max(0, next.Sub(now))
 }
 
 // sent records a probe sent from slot i at now. A slot given up on counts
@@ -112,6 +172,7 @@ func (t *tracker) sent(i int, now time.Time) {
 		t.decide(s.sent, true)
 	}
 	*s = slot{sent: now, pending: true}
+	t.lastSent = now
 }
 
 // reply records the reply to slot i's probe, with the kernel's RTT, and
@@ -123,28 +184,36 @@ func (t *tracker) reply(i int, rtt time.Duration, now time.Time) (Sample, bool) 
 	}
 	s.pending = false
 	late := s.declared
+	if now.After(t.replied) {
+		t.replied = now
+	}
+	t.burst.replied()
 	if late {
 		// It was counted as lost; it was only slow.
 		if k := s.idx - t.dropped; k >= 0 && k < len(t.window) {
 			t.window[k].lost = false
 			t.recount()
 		}
+		t.fig.LossLong = max(0, t.fig.LossLong-1.0/longLossProbes)
 	} else {
 		t.afterOutage(s.sent)
 		t.decide(s.sent, false)
 	}
 	t.observe(rtt)
+	t.maxRTT.add(now, rtt, maxRTTWindow)
+	t.fig.Timeout = t.lossTimeout()
 	return Sample{At: now, RTT: rtt, Late: late}, true
 }
 
 // Outage: at least outageProbes probes lost in a row over outageSpan or
-// more, then a reply. The link was silent, not lossy: its silence is
+// more, then a reply (with the bursts after a loss, 200 ms of losses in a
+// row are some 30 probes: random loss does not do that). The link was silent, not lossy: its silence is
 // judged as such (the engine has it down), and the losses of that silence
 // are dropped from the loss window when it answers again, or a link just
 // back would look lossy for the window's age.
 const (
 	outageProbes = 3
-	outageSpan   = time.Second
+	outageSpan   = 200 * time.Millisecond
 )
 
 // afterOutage empties the loss window when the probes before the one sent
@@ -162,13 +231,19 @@ func (t *tracker) afterOutage(sent time.Time) {
 	t.recount()
 }
 
-// failed records that slot i's probe could not be sent: a loss.
-func (t *tracker) failed(i int) {
+// failed records that slot i's probe could not be sent: a loss, returned
+// as a sample (nil before the link's first reply, as for expired probes).
+func (t *tracker) failed(i int, now time.Time) []Sample {
 	s := &t.slots[i]
-	if s.pending && !s.declared {
-		s.pending = false
-		t.decide(s.sent, true)
+	if !s.pending || s.declared {
+		return nil
 	}
+	s.pending = false
+	if !t.fig.HasRTT {
+		return nil
+	}
+	t.decide(s.sent, true)
+	return []Sample{{At: now, Lost: true, Sent: s.sent}}
 }
 
 // expire counts the probes unanswered for longer than lossTimeout as lost
@@ -189,7 +264,7 @@ func (t *tracker) expire(now time.Time) []Sample {
 			s.declared = true
 			s.idx = t.dropped + len(t.window)
 			t.decide(s.sent, true)
-			out = append(out, Sample{At: now, Lost: true})
+			out = append(out, Sample{At: now, Lost: true, Sent: s.sent})
 		}
 	}
 	t.trim(now)
@@ -198,6 +273,11 @@ func (t *tracker) expire(now time.Time) []Sample {
 
 // decide appends a decided probe to the window.
 func (t *tracker) decide(sent time.Time, lost bool) {
+	x := 0.0
+	if lost {
+		x = 1
+	}
+	t.fig.LossLong += (x - t.fig.LossLong) / longLossProbes
 	t.window = append(t.window, outcome{sent: sent, lost: lost})
 	if n := len(t.window) - lossWindowCount; n > 0 {
 		t.window = t.window[n:]

@@ -55,18 +55,22 @@ func TestTrackerLossAndLateReply(t *testing.T) {
 	i := send(t, &tr, 0)
 	tr.reply(i, 5*time.Millisecond, at(5))
 	lostSlot := send(t, &tr, 20)
-	// Unanswered past the timeout (200 ms floor at a 5 ms RTT): lost.
-	if s := tr.expire(at(20 + 150)); len(s) != 0 {
+	// Unanswered past the timeout (SRTT + 4 RTTVAR: 15 ms after one 5 ms
+	// reply): lost.
+	if got := tr.lossTimeout(); got != 15*time.Millisecond {
+		t.Fatalf("timeout %v after one 5 ms reply, want 15 ms", got)
+	}
+	if s := tr.expire(at(20 + 15)); len(s) != 0 {
 		t.Fatalf("expired too early: %v", s)
 	}
-	s := tr.expire(at(20 + 250))
+	s := tr.expire(at(20 + 16))
 	if len(s) != 1 || !s[0].Lost {
 		t.Fatalf("expire: %v, want one loss", s)
 	}
 	if tr.fig.Loss != 0.5 || tr.fig.Decided != 2 {
 		t.Fatalf("loss %v over %d, want 0.5 over 2", tr.fig.Loss, tr.fig.Decided)
 	}
-	if len(tr.expire(at(400))) != 0 {
+	if len(tr.expire(at(300))) != 0 {
 		t.Error("a loss counted twice")
 	}
 	// The reply comes after all: late, and no longer a loss.
@@ -198,7 +202,7 @@ func TestTrackerFirstSentAfter(t *testing.T) {
 		t.Errorf("nothing sent after the reply: got %v", got)
 	}
 	failed := send(t, &tr, 20)
-	tr.failed(failed)
+	tr.failed(failed, at(20))
 	for ms := 40; ms <= 200; ms += 20 {
 		send(t, &tr, ms)
 	}
@@ -217,20 +221,20 @@ func TestTrackerFirstSentAfter(t *testing.T) {
 // next one, through the exported Tracker as the failover replay uses it.
 func TestTrackerTick(t *testing.T) {
 	var tr Tracker
-	lost, first, ok := tr.Tick(at(0))
+	lost, first, ok := tr.Tick(at(0), 20*time.Millisecond, false)
 	if len(lost) != 0 || !ok {
 		t.Fatalf("first tick: lost %v, sent %v", lost, ok)
 	}
 	if _, ok := tr.Reply(first, 10*time.Millisecond, at(10)); !ok {
 		t.Fatal("reply not taken")
 	}
-	_, unanswered, _ := tr.Tick(at(20))
+	_, unanswered, _ := tr.Tick(at(20), 20*time.Millisecond, false)
 	if got := tr.FirstSentAfter(at(10)); !got.Equal(at(20)) {
 		t.Errorf("first sent after the reply: %v, want %v", got, at(20))
 	}
 	// 200 ms (the timeout's floor) after it left, the next tick counts it
 	// lost first.
-	lost, _, ok = tr.Tick(at(20 + 201))
+	lost, _, ok = tr.Tick(at(20+201), 20*time.Millisecond, false)
 	if len(lost) != 1 || !lost[0].Lost || !ok {
 		t.Fatalf("tick past the timeout: lost %v, sent %v", lost, ok)
 	}
