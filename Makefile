@@ -76,7 +76,7 @@ test-vm: ## kernel lab: kernel tests and the end-to-end scenario on Debian 6.1 a
 	$(GO) run ./cmd/multilink-lab $(LABFLAGS)
 
 bench: ## benchmarks on this host and in the kernel lab (figures in docs/benchmarks.md; about an hour and a half: the probe throughput bench takes 50 minutes of it on the host)
-	$(GO) test -v -run '^$$' -bench 'ProbeCost|ProbeThroughput|ProgramRun|TickFloor|Failover|Load|Idle' -benchtime 1x -timeout 90m ./internal/probe ./e2e
+	$(GO) test -v -run '^$$' -bench 'ProbeCost|ProbeThroughput|ProgramRun|TickFloor|Failover|Load|Idle|Footprint' -benchtime 1x -timeout 90m ./internal/probe ./e2e
 	$(GO) run ./cmd/multilink-lab --packages ./internal/probe,./e2e --run '^$$' --bench 'ProbeCost|Failover' --timeout 60m $(LABFLAGS)
 
 chart-lint: ## helm lint and template both charts (default and ci/ values) and check the rendered objects

@@ -101,13 +101,20 @@ func scenarioWith(t testing.TB, tp *testbed, serverBody, clientBody []byte, driv
 // scenarioArgs is scenarioWith with flags for the hub's daemon too.
 func scenarioArgs(t testing.TB, tp *testbed, serverBody, clientBody []byte, driver string, hubExtra []string, extra ...string) (hub, gw *daemon) {
 	t.Helper()
+	return scenarioBin(t, tp, buildBinary(t), serverBody, clientBody, driver, hubExtra, extra...)
+}
+
+// scenarioBin is scenarioArgs with the gateway's daemon run from the
+// multilink binary gwBin (a baseline build beside the one under test).
+func scenarioBin(t testing.TB, tp *testbed, gwBin string, serverBody, clientBody []byte, driver string, hubExtra []string, extra ...string) (hub, gw *daemon) {
+	t.Helper()
 	requireDriver(t, tp, driver)
 	hub = startDaemon(t, tp.hub, "0.0.0.0:"+topology.APIPort, testToken, hubExtra...)
 	args := append([]string{"--bond-driver", driver}, extra...)
 	if _, bench := t.(*testing.B); nstest.InLab() && !bench { // benchmarks measure the defaults
 		args = append(args, "--config", emulatorPolicy(t))
 	}
-	gw = startDaemon(t, tp.gw, "127.0.0.1:"+topology.APIPort, testToken, args...)
+	gw = launchBinary(t, gwBin, tp.gw, "127.0.0.1:"+topology.APIPort, testToken, filepath.Join(t.TempDir(), "state"), nil, args)
 	if code := hub.call(http.MethodPost, "/v1/server/start", serverBody, nil); code != http.StatusOK {
 		t.Fatalf("server start: %d", code)
 	}

@@ -43,6 +43,7 @@ func daemonFlags(fs *flag.FlagSet) action {
 	fs.DurationVar(&o.ClaimExpiry, "claim-expiry", hub.DefaultClaimExpiry, "hub: a gateway bond silent on every link of the bridge it holds this long loses its claim, and another may take the bridge")
 	fs.Var(&keepFlag{&o.Keep}, "keep-dataplane", "at exit, leave the data plane running for the next daemon of this --state-dir to adopt (a restart or an upgrade without an outage): the flag alone or =all leaves bonds, bridges, TAPs, routes, eBPF pins and the openvpn processes; =kernel leaves all but the openvpn processes (containers); without it the exit removes everything. multilink purge removes a kept data plane")
 	fs.StringVar(&o.BPFFS, "bpffs", daemon.DefaultBPFFS, "the bpf file system eBPF programs, maps and links are pinned in (under multilink/<instance>), so that they outlive the daemon; mounted there when it is not one")
+	memLimit := fs.Int("memory-limit-mib", defaultMemoryLimitMiB, "the Go runtime's soft limit on the daemon's own memory (heap, stacks; not its code), in MiB: the garbage collector works harder as the heap nears it, so that a gateway read hard through its API stays within its memory budget; 0: no limit. Without this flag, $"+memoryLimitEnv+" takes precedence when set")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "text", "log format: text or json")
 	return func(args []string, _, stderr io.Writer) error {
@@ -64,15 +65,26 @@ func daemonFlags(fs *flag.FlagSet) action {
 		if o.ClaimExpiry < time.Minute {
 			return usagef("--claim-expiry %s: want at least 1m (a holder is looked at every 30 s)", o.ClaimExpiry)
 		}
+		if err := checkMemoryLimit(*memLimit); err != nil {
+			return err
+		}
 		log, err := newLogger(stderr, *level, *format)
 		if err != nil {
 			return err
 		}
 		o.Logger = log
+		applyMemoryLimit(log, *memLimit, flagGiven(fs, "memory-limit-mib"), os.Getenv(memoryLimitEnv))
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return daemon.Run(ctx, o)
 	}
+}
+
+// flagGiven reports whether the command line set the flag name.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // keepFlag is --keep-dataplane: a boolean flag that also takes =all,

@@ -119,6 +119,8 @@ func TestExitStatus(t *testing.T) {
 		{[]string{"daemon", "--tunnel-keepalive", "500ms"}, 2, "--tunnel-keepalive 500ms"},
 		{[]string{"daemon", "--tunnel-keepalive", "10m"}, 2, "--tunnel-keepalive 10m0s"},
 		{[]string{"daemon", "--tunnel-keepalive", "1500ms"}, 2, "--tunnel-keepalive 1.5s"},
+		{[]string{"daemon", "--memory-limit-mib", "4"}, 2, "--memory-limit-mib 4: want 0 (no limit) or at least 8"},
+		{[]string{"daemon", "--memory-limit-mib", "-1"}, 2, "--memory-limit-mib -1"},
 	} {
 		code, out, errOut := runCLI(c.args...)
 		if code != c.code || out != "" || !strings.Contains(errOut, c.want) {

@@ -35,7 +35,30 @@ func NewRegistry(roles []prometheus.Collector, build buildinfo.Info) (*prometheu
 	return reg, nil
 }
 
-// metricsHandler serves a registry.
+// metricsSlots is how many scrapes of /metrics are served at once; more
+// wait their turn (never refused: a scraper must get its answer). A scrape
+// allocates about 200 KB to gather and holds a gzip writer (about 800 KB)
+// while it encodes, so scrapers served side by side multiplied the
+// daemon's heap, and its resident memory, for no more answers a second:
+// gathering is CPU work the daemon's few cores do one at a time anyway.
+const metricsSlots = 1
+
+// metricsHandler serves a registry, metricsSlots scrapes at a time.
 func metricsHandler(reg *prometheus.Registry) http.Handler {
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	return queued(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}), metricsSlots)
+}
+
+// queued serves h to n requests at a time; the others wait for a turn
+// until their client leaves.
+func queued(h http.Handler, n int) http.Handler {
+	slots := make(chan struct{}, n)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case slots <- struct{}{}:
+		case <-r.Context().Done():
+			return // the client left: nobody reads an answer
+		}
+		defer func() { <-slots }()
+		h.ServeHTTP(w, r)
+	})
 }
