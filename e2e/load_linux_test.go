@@ -83,10 +83,16 @@ func loadCase(t testing.TB, window time.Duration) {
 	if falseSwitches != 0 {
 		t.Errorf("%d switches under load with healthy links (the cut's and its failback excluded)", falseSwitches)
 	}
-	if loaded > 2*quiet {
-		t.Errorf("a cut under load was detected in %.0f ms, over twice the %.0f ms without load", loaded, quiet)
+	if bound := 2 * max(quiet, busyDeadMs); loaded > bound {
+		t.Errorf("a cut under load was detected in %.0f ms, over %.0f ms: twice max(%.0f ms without load, the %.0f ms idle dead time)", loaded, bound, quiet, busyDeadMs)
 	}
 }
+
+// busyDeadMs is the dead time of an idle host's active link at the 20 ms
+// probe interval (3 intervals): on a busy host the engine waits for that
+// time stretched (by 1.5 to 1.8) before a link that lost its probes is
+// down, so a cut under load is left within twice it.
+const busyDeadMs = 60.0
 
 // detectCut cuts the primary underlay (the hub's u1 down) under a 10 ms
 // echo, waits for the switch to tap2, restores it and waits for traffic

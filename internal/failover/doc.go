@@ -12,40 +12,63 @@
 //   - up: answering within its thresholds;
 //   - degraded: slow (smoothed RTT above max(3 x baseline, baseline +
 //     150 ms), the baseline being the lowest RTT of the last 10 minutes)
-//     or lossy (more than 10 % of the last probes), or in its hold-down
-//     after an outage;
-//   - down: no reply for the dead time, max(floor, 2*SRTT + 4*RTTVAR)
-//     (SRT's watchdog), floor = max(15 ms, 3 x the link's probe interval),
-//     so a fast link is declared dead in about 60 ms and a slow one is not
-//     declared dead by its own latency. A link made active is given a new
-//     dead time at its new probe rate, and so is an idle active link (probed
-//     at the idle interval, 500 ms: dead in 1.5 s) when data leaves it
-//     again (the probe's Resumed sample): a link that died while idle is
-//     left about 60 ms after traffic returns; a link that is down comes back only
-//     with a reply. Silence counts only if the link was asked: the first
-//     probe sent after its last reply must be unanswered for the dead time
-//     less one interval. A daemon that sent nothing for a while (a stalled
-//     CPU, a long pause) heard nothing because it asked nothing, and that is
-//     not the link's death. Nor is silence on every link at once: busy
-//     CPUs that starve the tunnels' processes delay every reply, so a
-//     link past its dead time is declared down only once another link
-//     has answered since its last reply (or after max(1 s, 2 x its dead
-//     time) of silence everywhere). From half its dead time of silence
-//     (counted after the kernel's last replies are read: a fast link's
-//     replies wait up to an interval in the ring) the active link is
-//     suspect and every link is probed at the active rate, so on a real
-//     cut a healthy standby has answered by the dead time and the cut is
-//     left no later than before. A standby silent for
-//     half its dead time is suspect too and probed at the active rate
-//     until it answers or is down (a dead standby is known in about 7 s
-//     at the 5 s standby rate, not 15). On a busy host (CPU pressure,
-//     PSI, of 25 % or more over the last second: some task waited for a
-//     CPU) dead times are stretched, by 1.5 at 25 % up to 1.8 at 100 %:
-//     replies that cross user-space tunnels come late then, and a cut is
-//     still left within twice the idle time.
+//     or lossy (the loss test below), or in its hold-down after an outage;
+//   - down: its last n probes lost in a row, or silent too long.
+//
+// Evidence comes from the probe (package probe): a probe counts as lost at
+// its reply timeout, a few milliseconds past the link's RTT and its spread
+// (max(5 ms, SRTT + 4 RTTVAR, 5/4 of the largest RTT of the last 10 s)),
+// and each loss starts a burst of probes 2 ms apart. So a cut shows as
+// several losses within some milliseconds of the RTT, while a jittery
+// link's late replies are not losses (its spread is in the timeout).
+//
+// Down: n probes lost in a row, n being the run that the link's own loss
+// rate (over about its last 1000 probes, at least 0.3 %) shows by chance
+// once in 10^7 runs, and at least Policy.DeadProbes: 3 on a clean link, 5
+// at 2 % loss, 6 at 6 %. Losses count only for probes sent after the
+// latest answered one; any reply, even a late one, ends the run. A hard cut
+// of a 20 ms link probed every 20 ms is left about 40 ms after it (the
+// next probe, its timeout, two burst probes and theirs). Nor is silence on
+// every link at once death: busy CPUs that starve the tunnels' processes
+// delay every reply, so a link is declared down only once another link
+// has answered since its last reply (or after max(1 s, 2 x its dead time)
+// of silence everywhere). From its first loss (or half its dead time of
+// silence, counted after the kernel's last replies are read: a fast link's
+// replies wait up to an interval in the ring) the active link is suspect
+// and every link is probed at the active rate, so on a real cut a healthy
+// standby has answered by the time the run is complete. On a busy host
+// (CPU pressure, PSI, of 25 % or more over the last second: some task
+// waited for a CPU) the link must also have been silent for its dead time
+// stretched by 1.5 at 25 % up to 1.8 at 100 %: replies that cross
+// user-space tunnels come late then.
+//
+// Silence alone (no probe counted lost: none could be sent, or the probe
+// has no RTT for the link yet) makes a link down past its dead time,
+// max(floor, 2*SRTT + 4*RTTVAR) (SRT's watchdog), floor = max(15 ms, 3 x
+// the link's probe interval), and past 300 ms once the link has an RTT:
+// jitter alone leaves gaps between replies longer than the dead time. A
+// link made active is given a new dead time at its new probe rate, and so
+// is an idle active link (probed at the idle interval, 500 ms) when data
+// leaves it again (the probe's Resumed sample). Silence counts only if the
+// link was asked: the first probe sent after its last reply must be
+// unanswered for the dead time less one interval (a daemon that sent
+// nothing heard nothing). A link that is down comes back only with a
+// reply. A standby that loses its probe or is silent for half its dead
+// time is suspect too and probed at the active rate until it answers or
+// is down.
+//
+// Lossy: a one-sided CUSUM of each probe's log-likelihood ratio between
+// loss rates of LossDegraded/4 and 3 x LossDegraded (2.5 % and 30 % by
+// default), read as of the latest reply, alarms at 14 (see lossTest): a
+// sustained loss above about 12 % raises it steadily, a few percent of
+// random loss falls back to zero. While it is past a third of the alarm
+// the active link is probed at the burst rate, so a 30 % loss is decided
+// on tens of probes within tens of milliseconds; a run of losses counts
+// at most two of them (a longer one is an outage, judged as such).
 //
 // Hysteresis: a degraded link recovers below lower thresholds (max(2x,
-// +100 ms) and 5 % loss), and a link that was down or degraded counts as
+// +100 ms), 5 % loss over the last 50 probes and the loss test under half
+// its alarm), and a link that was down or degraded counts as
 // up only after a hold-down of good health (2 s; SRT's wary period). Each
 // time a link that was up (trusted again) goes down, its flap penalty grows
 // by one, halving every minute; the hold-down is 2 s x 2^(penalty-1), at
@@ -73,10 +96,9 @@
 // moves between degraded links at most once per hold-down (each move
 // costs a blackout, and a stalled CPU makes every link look bad at once).
 //
-// A sudden impairment often shows first as silence: a +300 ms delay
-// delays every reply past the dead time, and 30 % loss soon loses three
-// probes in a row. The link is then left for reason down within about
-// 60 ms, and comes back as degraded when its late replies arrive. Before a
+// A sudden delay shows first as losses: +300 ms makes every probe late
+// past its timeout, the link is left for reason down within about 50 ms,
+// and comes back as degraded when its late replies arrive. Before a
 // link is declared down the engine reads the kernel's last reply time, so
 // a daemon slowed down by a busy CPU does not take unread replies for
 // silence.

@@ -296,11 +296,20 @@ func (j *judge) verdict(now time.Time, p Policy, o others) (api.LinkState, strin
 			return j.state, fmt.Sprintf("%d probes lost in a row, no reply for %s, nor from any other link since: a host stall, not this link, until another link answers or %s pass", j.lossRun, round(s), round(stallLimit(dead)))
 		case o.stretch > 1 && s <= dead:
 			// A busy host: replies that cross user-space tunnels come
-			// late; the dead time, stretched, must pass too.
+			// late; the dead time, stretched, must pass too (below).
 		default:
 			j.goodSince = time.Time{}
 			return api.LinkDown, fmt.Sprintf("%d probes lost in a row (no reply for %s)", j.lossRun, round(s))
 		}
+	}
+	if s := now.Sub(j.lastReply); j.lossRun > 0 && o.stretch > 1 && s > dead &&
+		(!o.any || o.heard.After(j.lastReply) || s > stallLimit(dead)) {
+		// A busy host: its replies come late, so its probes' timeouts pass
+		// late too, and a run may take long to complete; a link asked in
+		// vain (a probe counted lost) and silent for its stretched dead
+		// time is down, as before the runs.
+		j.goodSince = time.Time{}
+		return api.LinkDown, fmt.Sprintf("no reply for %s on a busy host (dead time %s, %d probes lost)", round(s), round(dead), j.lossRun)
 	}
 	if s := j.silence(now); s > j.silenceDead(dead) {
 		if a := j.asked(); !a.IsZero() && now.Sub(a) > j.askedEnough(dead) {

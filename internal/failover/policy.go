@@ -11,17 +11,21 @@ import (
 // Policy is how a bond's links are judged and chosen. Every field has a
 // default (DefaultPolicy); PUT /v1/client/policy/{bond} changes them live.
 type Policy struct {
-	// A link is down when no probe reply came for its dead time,
-	// max(floor, 2*SRTT + 4*RTTVAR), where floor is
-	// max(DeadFloor, DeadProbes x the link's probe interval).
+	// A link is down when its last DeadProbes probes or more were lost in
+	// a row (more on a link that loses probes anyway: see the package's
+	// doc), or when silence alone lasts its dead time, max(floor, 2*SRTT +
+	// 4*RTTVAR), where floor is max(DeadFloor, DeadProbes x the link's
+	// probe interval) (and 300 ms once it has an RTT).
 	DeadProbes int
 	DeadFloor  time.Duration
 	// A link is degraded when its smoothed RTT exceeds
 	// max(RTTFactor x baseline, baseline + RTTMargin), baseline being its
-	// lowest RTT of the last BaselineWindow, or its loss exceeds
-	// LossDegraded (over at least MinLossSamples probes). It is healthy
-	// again below max(RecoverRTTFactor x baseline, baseline +
-	// RecoverRTTMargin) and LossRecovered (hysteresis).
+	// lowest RTT of the last BaselineWindow, or when the loss test (a
+	// CUSUM between LossDegraded/4 and 3 x LossDegraded) finds its loss
+	// above about LossDegraded (over at least MinLossSamples probes). It
+	// is healthy again below max(RecoverRTTFactor x baseline, baseline +
+	// RecoverRTTMargin) and LossRecovered over its last 50 probes
+	// (hysteresis).
 	RTTFactor        float64
 	RTTMargin        time.Duration
 	RecoverRTTFactor float64

@@ -71,6 +71,21 @@
 // prober slows down rather than mismatching replies. The price: the hub
 // bridge learns up to 32 MACs per link (they age out when probing stops).
 //
+// # Losses and bursts
+//
+// A probe counts as lost once unanswered for its link's reply timeout, a
+// few milliseconds past its RTT and the RTT's recent spread (timing.go);
+// the prober ticks at that deadline as well as at its interval, so a loss
+// is known when it happens, and a reply that comes after all is a late
+// one (the probe is then no loss). A loss starts a burst: the link is
+// probed every 2 ms until four replies come in a row (at most 24 probes,
+// then none for a second; none for a link silent a second), so a cut is
+// confirmed by several losses within milliseconds. The failover engine
+// may also hold an active link at that rate (SetSuspect) while its loss
+// looks high. Each lost sample carries its probe's send time; the loss
+// over about the last 1000 probes (Figures.LossLong) is what the engine
+// weighs runs of losses against.
+//
 // # Readout
 //
 // Monitor.Links returns per-link figures (RTT last, smoothed and its

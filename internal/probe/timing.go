@@ -4,11 +4,14 @@ import "time"
 
 // A probe counts as lost once unanswered for its link's reply timeout:
 // max(minReplyTimeout, SRTT + 4 RTTVAR, 5/4 of the largest RTT of the last
-// maxRTTWindow). That is the RTT's scale, not a fixed fraction of a
-// second: a cut shows as losses a few milliseconds after the RTT, while a
-// link whose replies wander (radio jitter) has its wanderings in the
-// window's largest RTT and is not taken for lossy. A reply that comes
-// after all is a late one, and the probe is not a loss after all.
+// maxRTTWindow but at most twice SRTT + 4 RTTVAR). That is the RTT's
+// scale, not a fixed fraction of a second: a cut shows as losses a few
+// milliseconds after the RTT, while a link whose replies wander (radio
+// jitter) has its wanderings in the window's largest RTT and is not taken
+// for lossy; the cap keeps one stall of a busy host (replies hundreds of
+// milliseconds late) from slowing every loss for the window's length. A
+// reply that comes after all is a late one, and the probe is not a loss
+// after all.
 // Before its first reply a link's probes wait warmUpTimeout: nothing is
 // known of its RTT yet.
 const (
@@ -23,7 +26,8 @@ func replyTimeout(fig Figures, maxRTT time.Duration) time.Duration {
 	if !fig.HasRTT {
 		return warmUpTimeout
 	}
-	return max(minReplyTimeout, fig.RTTSmoothed+4*fig.RTTVar, maxRTT+maxRTT/4)
+	est := fig.RTTSmoothed + 4*fig.RTTVar
+	return max(minReplyTimeout, est, min(maxRTT+maxRTT/4, 2*est))
 }
 
 // A probe's loss starts a burst: the link is probed every BurstInterval
