@@ -298,7 +298,7 @@ func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
 		j.revived = false
 		if j.evaluate(now, e.pol, o) {
 			e.log.Info("link state", "link", l, "state", j.state, "reason", j.reason)
-			e.events.add(Event{At: now, Bond: e.bond, Kind: api.EventState, Link: l, State: j.state, Detail: j.reason})
+			e.events.add(Event{At: now, Bond: e.bond, Kind: api.EventState, Link: l, State: j.state, Detail: j.reason, Signal: j.signal})
 		}
 		if d := j.nextDeadline(now, e.pol, o); !d.IsZero() && d.Before(next) {
 			next = d
@@ -389,6 +389,10 @@ func (e *Engine) switchEvent(now time.Time, from, to, reason string) Event {
 	ev := Event{At: now, Bond: e.bond, Kind: api.EventSwitch, From: from, To: to, Reason: reason}
 	if j := e.judges[from]; j != nil {
 		ev.Detail = j.reason
+		switch reason {
+		case ReasonDown, ReasonRTT, ReasonLoss:
+			ev.Signal = j.signal
+		}
 		switch reason {
 		case ReasonDown:
 			if !j.lastReply.IsZero() {

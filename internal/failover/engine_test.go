@@ -214,6 +214,9 @@ func TestEngineFailoverAndFailback(t *testing.T) {
 	if len(sw) != 1 || sw[0].To != "tap2" || sw[0].Reason != ReasonDown {
 		t.Fatalf("switches %+v, want one to tap2 for down", sw)
 	}
+	if sw[0].Signal != api.SignalLossRun {
+		t.Errorf("signal %q, want %q", sw[0].Signal, api.SignalLossRun)
+	}
 	if d := sw[0].Detection; d < 40*ms || d > 60*ms {
 		t.Errorf("detection %v, want at the third loss, 40-60 ms after the last reply", d)
 	}
@@ -252,8 +255,8 @@ func TestEngineDegradedPrimary(t *testing.T) {
 	r.play(1000, 10, both(time.Millisecond))
 	r.play(1000, 10, map[string]time.Duration{"tap1": 300 * time.Millisecond, "tap2": time.Millisecond})
 	sw := r.switches()
-	if len(sw) != 1 || sw[0].To != "tap2" || sw[0].Reason != ReasonRTT {
-		t.Fatalf("switches %+v, want one to tap2 for degraded_rtt", sw)
+	if len(sw) != 1 || sw[0].To != "tap2" || sw[0].Reason != ReasonRTT || sw[0].Signal != api.SignalRTT {
+		t.Fatalf("switches %+v, want one to tap2 for degraded_rtt, signal rtt", sw)
 	}
 	// The slow primary stays probed fast, so its recovery shows at once.
 	if !r.b.fast["tap1"] || !r.b.fast["tap2"] {

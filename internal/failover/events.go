@@ -17,13 +17,14 @@ type Event struct {
 	Link      string        // state
 	State     api.LinkState // state
 	Detail    string        // why, in words
+	Signal    string        // the evidence that fired (api.Signal...)
 	Detection time.Duration // switch: from the first sign of trouble to the decision
 	Switch    time.Duration // switch: how long steering the bond took
 }
 
 // API is e as the API shows it (durations in milliseconds).
 func (e Event) API() api.Event {
-	out := api.Event{At: e.At, Bond: e.Bond, Kind: e.Kind, From: e.From, To: e.To, Reason: e.Reason, Link: e.Link, State: e.State, Detail: e.Detail}
+	out := api.Event{At: e.At, Bond: e.Bond, Kind: e.Kind, From: e.From, To: e.To, Reason: e.Reason, Link: e.Link, State: e.State, Detail: e.Detail, Signal: e.Signal}
 	if e.Kind == api.EventSwitch {
 		d, s := ms(e.Detection), ms(e.Switch)
 		out.DetectionMs, out.SwitchMs = &d, &s

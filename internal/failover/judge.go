@@ -22,6 +22,7 @@ const startupGrace = 10 * time.Second
 type judge struct {
 	state  api.LinkState
 	reason string
+	signal string    // the evidence behind the state (api.Signal...; empty: none)
 	since  time.Time // the state's start
 
 	added     time.Time
@@ -249,7 +250,7 @@ type others struct {
 
 // evaluate updates the verdict at now and reports whether it changed.
 func (j *judge) evaluate(now time.Time, p Policy, o others) bool {
-	next, reason := j.verdict(now, p, o)
+	next, reason, signal := j.verdict(now, p, o)
 	if next == api.LinkDown && j.state == api.LinkUp {
 		// Flap damping counts the failures of a link that was trusted
 		// again; the blips of one bad period (a lossy link going between
@@ -261,7 +262,7 @@ func (j *judge) evaluate(now time.Time, p Policy, o others) bool {
 	if changed {
 		j.state, j.since = next, now
 	}
-	j.reason = reason
+	j.reason, j.signal = reason, signal
 	return changed
 }
 
@@ -274,32 +275,32 @@ func (j *judge) evaluate(now time.Time, p Policy, o others) bool {
 // been silent for half its dead time (suspect), so on a real cut a
 // healthy standby has answered by then and the cut costs no time. On a
 // busy host (CPU pressure) the dead time is stretched (stretchFor).
-func (j *judge) verdict(now time.Time, p Policy, o others) (api.LinkState, string) {
+func (j *judge) verdict(now time.Time, p Policy, o others) (api.LinkState, string, string) {
 	dead := j.deadFor(p, o)
 	if j.state == api.LinkDown && !j.lastReply.After(j.since) {
 		// Only a reply brings a down link back, not a longer dead time.
-		return api.LinkDown, j.reason
+		return api.LinkDown, j.reason, j.signal
 	}
 	if j.lastReply.IsZero() {
 		if s := now.Sub(j.added); s > max(dead, startupGrace) {
-			return api.LinkDown, fmt.Sprintf("no reply since the link was added %s ago", round(s))
+			return api.LinkDown, fmt.Sprintf("no reply since the link was added %s ago", round(s)), api.SignalSilence
 		}
 		if j.resumed {
-			return api.LinkDegraded, resumedReason
+			return api.LinkDegraded, resumedReason, ""
 		}
-		return api.LinkUnknown, "no reply yet"
+		return api.LinkUnknown, "no reply yet", ""
 	}
 	if n := j.need(p); j.lossRun >= n {
 		s := now.Sub(j.lastReply)
 		switch {
 		case o.any && !o.heard.After(j.lastReply) && s <= stallLimit(dead):
-			return j.state, fmt.Sprintf("%d probes lost in a row, no reply for %s, nor from any other link since: a host stall, not this link, until another link answers or %s pass", j.lossRun, round(s), round(stallLimit(dead)))
+			return j.state, fmt.Sprintf("%d probes lost in a row, no reply for %s, nor from any other link since: a host stall, not this link, until another link answers or %s pass", j.lossRun, round(s), round(stallLimit(dead))), j.signal
 		case o.stretch > 1 && s <= dead:
 			// A busy host: replies that cross user-space tunnels come
 			// late; the dead time, stretched, must pass too (below).
 		default:
 			j.goodSince = time.Time{}
-			return api.LinkDown, fmt.Sprintf("%d probes lost in a row (no reply for %s)", j.lossRun, round(s))
+			return api.LinkDown, fmt.Sprintf("%d probes lost in a row (no reply for %s)", j.lossRun, round(s)), api.SignalLossRun
 		}
 	}
 	if s := now.Sub(j.lastReply); j.lossRun > 0 && o.stretch > 1 && s > dead &&
@@ -314,10 +315,10 @@ func (j *judge) verdict(now time.Time, p Policy, o others) (api.LinkState, strin
 	if s := j.silence(now); s > j.silenceDead(dead) {
 		if a := j.asked(); !a.IsZero() && now.Sub(a) > j.askedEnough(dead) {
 			if o.any && !o.heard.After(j.ref()) && s <= stallLimit(dead) {
-				return j.state, fmt.Sprintf("no reply for %s, nor from any other link since: a host stall, not this link, until another link answers or %s pass", round(s), round(stallLimit(dead)))
+				return j.state, fmt.Sprintf("no reply for %s, nor from any other link since: a host stall, not this link, until another link answers or %s pass", round(s), round(stallLimit(dead))), j.signal
 			}
 			j.goodSince = time.Time{}
-			return api.LinkDown, fmt.Sprintf("no reply for %s (dead time %s)", round(s), round(dead))
+			return api.LinkDown, fmt.Sprintf("no reply for %s (dead time %s)", round(s), round(dead)), api.SignalSilence
 		}
 	}
 	bad := j.degradedNow(p)
@@ -329,22 +330,30 @@ func (j *judge) verdict(now time.Time, p Policy, o others) (api.LinkState, strin
 		j.goodSince = time.Time{}
 	}
 	if bad {
-		return api.LinkDegraded, j.badReason(p)
+		return api.LinkDegraded, j.badReason(p), j.badSignal(p)
 	}
 	switch {
 	case j.state == api.LinkUp, j.state == api.LinkUnknown && !j.resumed:
 		// A new link, or an up one not yet past the demote thresholds.
-		return api.LinkUp, "healthy"
+		return api.LinkUp, "healthy", ""
 	}
 	// Down or Degraded: up again only after the hold-down of good health.
 	if !good {
-		return api.LinkDegraded, "recovering: not yet below the recovery thresholds"
+		return api.LinkDegraded, "recovering: not yet below the recovery thresholds", j.signal
 	}
 	if left := j.holdLeft(now, p); left > 0 {
-		return api.LinkDegraded, fmt.Sprintf("hold-down: %s left", round(left))
+		return api.LinkDegraded, fmt.Sprintf("hold-down: %s left", round(left)), j.signal
 	}
 	j.resumed = false
-	return api.LinkUp, "healthy"
+	return api.LinkUp, "healthy", ""
+}
+
+// badSignal is the evidence behind badReason.
+func (j *judge) badSignal(p Policy) string {
+	if j.rttBad(p) {
+		return api.SignalRTT
+	}
+	return api.SignalLoss
 }
 
 func (j *judge) badReason(p Policy) string {

@@ -104,7 +104,7 @@ func (f fakeFailover) SetPolicy(_ context.Context, bond string, body []byte) (ap
 
 func (f fakeFailover) Events(bond string, limit int) []api.Event {
 	_ = f.Record("failover.Events %s %d", bond, limit)
-	e := failover.Event{Bond: "bond0", Kind: api.EventSwitch, From: "tap1", To: "tap2", Reason: failover.ReasonDown, Detection: 61 * time.Millisecond}
+	e := failover.Event{Bond: "bond0", Kind: api.EventSwitch, From: "tap1", To: "tap2", Reason: failover.ReasonDown, Signal: api.SignalLossRun, Detection: 61 * time.Millisecond}
 	return []api.Event{e.API()}
 }
 

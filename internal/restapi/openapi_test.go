@@ -314,7 +314,7 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	// keys of an encoded value (every optional field set).
 	encoded := map[string]any{
 		"LinkStats":    probe.LinkStats{Figures: probe.Figures{HasRTT: true}, SendError: "x", Histogram: []probe.Bucket{{}}}.API(),
-		"Event":        failover.Event{Kind: api.EventSwitch, From: "a", To: "b", Reason: "r", Link: "l", State: "s", Detail: "d"}.API(),
+		"Event":        failover.Event{Kind: api.EventSwitch, From: "a", To: "b", Reason: "r", Link: "l", State: "s", Detail: "d", Signal: "g"}.API(),
 		"PolicyStatus": api.PolicyStatus{FailoverStatus: api.FailoverStatus{Pin: "tap1", Links: []api.FailoverLink{{}}}},
 		"Policy":       failover.DefaultPolicy().View(),
 	}
