@@ -310,7 +310,7 @@ func (j *judge) verdict(now time.Time, p Policy, o others) (api.LinkState, strin
 		// vain (a probe counted lost) and silent for its stretched dead
 		// time is down, as before the runs.
 		j.goodSince = time.Time{}
-		return api.LinkDown, fmt.Sprintf("no reply for %s on a busy host (dead time %s, %d probes lost)", round(s), round(dead), j.lossRun)
+		return api.LinkDown, fmt.Sprintf("no reply for %s on a busy host (dead time %s, %d probes lost)", round(s), round(dead), j.lossRun), api.SignalLossRun
 	}
 	if s := j.silence(now); s > j.silenceDead(dead) {
 		if a := j.asked(); !a.IsZero() && now.Sub(a) > j.askedEnough(dead) {
