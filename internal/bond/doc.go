@@ -24,6 +24,15 @@
 // is moot: the bond keeps the veth's MAC, and a switch is followed by a
 // gratuitous ARP from it.
 //
+// # Duplicating frames
+//
+// EBPF.SetDuplicate (Duplicator; the Chooser passes it on, a kernel bond
+// refuses it) names a member other than the active one that gets a copy
+// of every frame the bond sends, and whose frames in are taken, until it
+// is called with "" or the bond switches to that member: the failover
+// engine's window of doubt about the active link. The receiving end drops
+// the second copy (package dedup); docs/redundancy.md has the design.
+//
 // # Switching with a grace
 //
 // Switcher.Switch moves traffic at once and, for a grace (from the daemon:

@@ -361,7 +361,9 @@ func (e *EBPF) Set(ctx context.Context, name string, p api.BondParams) error {
 // Switch makes to the bond's active link at once and, for grace, still
 // takes the frames that arrive on the link active until now: replies in
 // flight on the old path, before the hub follows the switch. The stored
-// primary follows (as the kernel bond's does when it is steered).
+// primary follows (as the kernel bond's does when it is steered). The
+// duplicate link (SetDuplicate) stays, unless it is to: then it is
+// cleared.
 func (e *EBPF) Switch(ctx context.Context, name, to string, grace time.Duration) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -404,7 +406,11 @@ func (e *EBPF) switchTo(b *ebond, to string, grace time.Duration) error {
 	if next == st.Active {
 		return nil
 	}
-	st = bpf.BondBondState{Active: next, Prev: st.Active}
+	dup := st.Dup // kept unless it becomes the active one: then the engine has decided
+	if dup == next {
+		dup = 0
+	}
+	st = bpf.BondBondState{Active: next, Prev: st.Active, Dup: dup}
 	if grace > 0 {
 		var ts unix.Timespec
 		if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {

@@ -12,6 +12,12 @@
 // this program) has counted it, except on the member that was active until
 // the last switch, for a short grace (replies in flight on the old path
 // when the bond switched). Switching is one write of the bond's state.
+//
+// Selective redundancy: while the bond's dup member is set (the failover
+// engine suspects the active link), bond_out sends every frame on both the
+// active member and dup, the active's copy first, and bond_in takes frames
+// arriving on dup as well (the far end may answer over it). The receiving
+// end drops the second copy (dedup.c).
 
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -27,6 +33,9 @@ struct bond_state {
 	__u32 prev;          // the TAP active before the last switch
 	__u64 prev_until_ns; // until then (bpf_ktime_get_ns) frames arriving on prev are still taken:
 	                     // replies in flight when the bond switched, before the hub followed
+	__u32 dup;           // ifindex of a member that gets a copy of every frame out, and whose
+	                     // frames in are taken; 0: none. Ignored while it is the active one.
+	__u32 pad;
 };
 
 // bond_counters are per CPU, keyed like bond_state.
@@ -36,6 +45,8 @@ struct bond_counters {
 	__u64 in_grace;       // from the previous TAP, within its grace
 	__u64 dropped_backup; // arrived on an inactive member
 	__u64 dropped_none;   // no active member
+	__u64 dup_frames;     // copies sent to the dup member
+	__u64 in_dup;         // from the dup member into the bond
 };
 
 // member is a TAP of a bond, keyed by the TAP's ifindex.
@@ -79,7 +90,16 @@ int bond_out(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	c->out_frames++;
-	return bpf_redirect(active, 0);
+	__u32 dup = b->dup;
+	if (dup == 0 || dup == active)
+		return bpf_redirect(active, 0);
+	// The active's copy leaves first, so that where both arrive the far
+	// end keeps the active's (its bridge keeps learning us there); the
+	// original goes to dup.
+	if (bpf_clone_redirect(skb, active, 0) != 0)
+		return bpf_redirect(active, 0);
+	c->dup_frames++;
+	return bpf_redirect(dup, 0);
 }
 
 // bond_in runs on each member TAP's ingress, after the probe.
@@ -97,6 +117,10 @@ int bond_in(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	if (b->active == key) {
 		c->in_frames++;
+		return bpf_redirect(peer, 0);
+	}
+	if (b->dup == key) {
+		c->in_dup++;
 		return bpf_redirect(peer, 0);
 	}
 	if (b->prev == key && bpf_ktime_get_ns() < b->prev_until_ns) {

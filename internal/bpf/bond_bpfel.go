@@ -20,6 +20,8 @@ type BondBondCounters struct {
 	InGrace       uint64
 	DroppedBackup uint64
 	DroppedNone   uint64
+	DupFrames     uint64
+	InDup         uint64
 }
 
 type BondBondState struct {
@@ -27,6 +29,8 @@ type BondBondState struct {
 	Active      uint32
 	Prev        uint32
 	PrevUntilNs uint64
+	Dup         uint32
+	Pad         uint32
 }
 
 type BondMember struct {

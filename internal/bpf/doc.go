@@ -12,5 +12,10 @@
 // bond.c: an active-backup bond out of tc programs (a veth pair whose
 // peer's ingress redirects to the active TAP, each TAP's ingress
 // redirecting back or dropping), for kernels without the bonding driver.
-// Package bond's EBPF driver loads them.
+// Package bond's EBPF driver loads them. While a duplicate member is set,
+// bond_out sends every frame on it as well as on the active one.
+//
+// dedup.c: a tc program for the ingress of TAPs that receive such copies,
+// dropping the second copy of a frame within a window (a hash of its
+// network-layer start in a direct-mapped table). Package dedup loads it.
 package bpf

@@ -43,6 +43,12 @@ type Options struct {
 	// runs first.
 	First    bool
 	Priority uint16
+	// Before, when First is not set, names a program (its kernel name,
+	// as bpftool lists it) that these must run before: TCX anchors them
+	// before the first program of that name on the device, or at the
+	// tail when there is none yet (one attached later goes after them).
+	// Legacy filters ignore it: Priority orders them.
+	Before string
 	// PinDir, on a bpffs, keeps TCX links beyond the process: each is
 	// pinned there (PinPath), and an Attach that finds the pin of a live
 	// link on the same device and direction takes it over, swapping its

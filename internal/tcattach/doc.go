@@ -2,8 +2,8 @@
 // TCX (bpf links, Linux 6.6+) where the kernel has it, else with a clsact
 // qdisc and cls_bpf filters in direct-action mode (down to Linux 5.4),
 // chosen at run time. Several users share a device in a fixed order: with
-// TCX by anchoring at the head or the tail of the chain, with legacy
-// filters by priority.
+// TCX by anchoring at the head or the tail of the chain, or before a
+// program named in Options.Before, with legacy filters by priority.
 //
 // What outlives the process: legacy filters always (they hold their
 // program; they are named, so ours are found again); TCX links only when

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 )
 
 // PinPath is where Attach pins the TCX link of a program named name (the
@@ -64,7 +65,7 @@ func attachTCX(ifindex int, progs []Program, o Options) (*Attachment, error) {
 				continue
 			}
 		}
-		l, err := attachOne(ifindex, p, o.First)
+		l, err := attachOne(ifindex, p, o)
 		if err != nil {
 			return fail(err)
 		}
@@ -79,17 +80,52 @@ func attachTCX(ifindex int, progs []Program, o Options) (*Attachment, error) {
 	return a, nil
 }
 
-func attachOne(ifindex int, p Program, first bool) (link.Link, error) {
-	anchor := link.Tail()
-	if first {
-		anchor = link.Head()
-	}
+func attachOne(ifindex int, p Program, o Options) (link.Link, error) {
 	at := attachType(p.Ingress)
-	l, err := link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: p.Prog, Attach: at, Anchor: anchor})
-	if err != nil {
-		return nil, fmt.Errorf("attach tcx %s to ifindex %d: %w", at, ifindex, err)
+	var err error
+	// The program to go before may leave between the look and the attach:
+	// look again, a bounded number of times.
+	for range 3 {
+		var anchor link.Anchor
+		if anchor, err = anchorOf(ifindex, at, o); err != nil {
+			return nil, err
+		}
+		var l link.Link
+		l, err = link.AttachTCX(link.TCXOptions{Interface: ifindex, Program: p.Prog, Attach: at, Anchor: anchor})
+		if err == nil {
+			return l, nil
+		}
+		if o.First || o.Before == "" || !errors.Is(err, unix.ENOENT) {
+			break
+		}
 	}
-	return l, nil
+	return nil, fmt.Errorf("attach tcx %s to ifindex %d: %w", at, ifindex, err)
+}
+
+// anchorOf is where o puts a program in the chain of at on ifindex.
+func anchorOf(ifindex int, at ebpf.AttachType, o Options) (link.Anchor, error) {
+	if o.First {
+		return link.Head(), nil
+	}
+	if o.Before == "" {
+		return link.Tail(), nil
+	}
+	r, err := link.QueryPrograms(link.QueryOptions{Target: ifindex, Attach: at})
+	if err != nil {
+		return nil, fmt.Errorf("list the tcx %s programs of ifindex %d: %w", at, ifindex, err)
+	}
+	for _, ap := range r.Programs {
+		prog, err := ebpf.NewProgramFromID(ap.ID)
+		if err != nil {
+			continue // detached meanwhile
+		}
+		info, err := prog.Info()
+		prog.Close()
+		if err == nil && info.Name == o.Before {
+			return link.BeforeProgramByID(ap.ID), nil
+		}
+	}
+	return link.Tail(), nil
 }
 
 func pinLink(l link.Link, pin string) error {
