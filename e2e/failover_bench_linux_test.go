@@ -46,13 +46,28 @@ var variants = []variant{
 	{"multilink-ebpf-static", "ebpf", nil, "", true},
 }
 
-// Settings: a 10 ms probe stream, five repetitions, and how long a
-// degraded primary is watched.
+// Settings: a 10 ms probe stream, how long a degraded primary is
+// watched, and the repetitions per scenario (benchReps).
 const (
 	probeInterval = 10 * time.Millisecond
-	cuts          = 5
 	degradedFor   = 5 * time.Second
+	defaultReps   = 10
 )
+
+// benchReps is how many times each scenario repeats: defaultReps (issues
+// 29 and 30 report a median and a p95 over ten), or
+// MULTILINK_BENCH_REPS.
+func benchReps(t testing.TB) int {
+	s := os.Getenv("MULTILINK_BENCH_REPS")
+	if s == "" {
+		return defaultReps
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 1000 {
+		t.Fatalf("MULTILINK_BENCH_REPS=%q: want a whole number 1..1000", s)
+	}
+	return n
+}
 
 // BenchmarkFailover runs the failover scenarios side by side for each
 // variant on the spec's topology, 10 ms echo streams both ways over the
@@ -126,11 +141,13 @@ func benchVariant(b *testing.B, v variant) {
 	benchFlap(b, primary, gw, v)
 }
 
-// benchCuts cuts the primary five times: blackout each way, and the
-// packets lost when traffic returns to the restored primary.
+// benchCuts cuts the primary benchReps times: blackout and echoes lost
+// each way, and the packets lost when traffic returns to the restored
+// primary.
 func benchCuts(b *testing.B, primary underlay, gw *daemon, up, down *demo.Prober, v variant, arp int) {
-	var gwHub, hubGw []float64
+	var gwHub, hubGw, lostUp, lostDown []float64
 	lostBack := 0
+	cuts := benchReps(b)
 	for i := 0; i < cuts; i++ {
 		waitFlowing(b, up)
 		waitFlowing(b, down)
@@ -139,26 +156,38 @@ func benchCuts(b *testing.B, primary underlay, gw *daemon, up, down *demo.Prober
 		waitActive(b, gw, "tap2", 30*time.Second)
 		waitFlowingAfter(b, up, cut)
 		waitFlowingAfter(b, down, cut)
-		gwHub = append(gwHub, ms(up.GapAround(cut.Add(-time.Second), time.Now())))
-		hubGw = append(hubGw, ms(down.GapAround(cut.Add(-time.Second), time.Now())))
+		flowing := time.Now()
+		gwHub = append(gwHub, ms(up.GapAround(cut.Add(-time.Second), flowing)))
+		hubGw = append(hubGw, ms(down.GapAround(cut.Add(-time.Second), flowing)))
+		// Echoes sent from just before the cut until traffic flows again
+		// and never answered (the last ones sent may still be on their way:
+		// counted once a second has passed).
+		time.Sleep(time.Second)
+		l1, _ := up.Lost(cut.Add(-100*time.Millisecond), flowing)
+		l2, _ := down.Lost(cut.Add(-100*time.Millisecond), flowing)
+		lostUp, lostDown = append(lostUp, float64(l1)), append(lostDown, float64(l2))
 		restore := time.Now()
 		must(b, primary.Cut(false))
 		waitActive(b, gw, "tap1", 60*time.Second)
 		back := time.Now()
 		time.Sleep(time.Second) // replies to the last probes arrive
-		l1, _ := up.Lost(restore, back)
-		l2, _ := down.Lost(restore, back)
+		l1, _ = up.Lost(restore, back)
+		l2, _ = down.Lost(restore, back)
 		lostBack += l1 + l2
 		time.Sleep(time.Second)
 	}
-	b.Logf("BENCH %s cut arp_interval=%dms gw->hub blackout_ms=%v median=%.0f | hub->gw blackout_ms=%v median=%.0f | failback lost=%d packets over %d returns",
-		v.name, arp, sorted(gwHub), median(gwHub), sorted(hubGw), median(hubGw), lostBack, cuts)
+	b.Logf("BENCH %s cut arp_interval=%dms gw->hub blackout_ms=%v median=%.0f p95=%.0f | hub->gw blackout_ms=%v median=%.0f p95=%.0f | lost per cut gw->hub echo=%v hub->gw echo=%v | failback lost=%d packets over %d returns",
+		v.name, arp, sorted(gwHub), median(gwHub), percentile(gwHub, 0.95), sorted(hubGw), median(hubGw), percentile(hubGw, 0.95), sorted(lostUp), sorted(lostDown), lostBack, cuts)
 	b.ReportMetric(median(gwHub), fmt.Sprintf("ms-cut-gw-hub-arp%d", arp))
 	b.ReportMetric(median(hubGw), fmt.Sprintf("ms-cut-hub-gw-arp%d", arp))
+	b.ReportMetric(percentile(gwHub, 0.95), fmt.Sprintf("ms-cut-gw-hub-p95-arp%d", arp))
+	b.ReportMetric(percentile(hubGw, 0.95), fmt.Sprintf("ms-cut-hub-gw-p95-arp%d", arp))
+	b.ReportMetric(median(lostUp), fmt.Sprintf("lost-cut-gw-hub-arp%d", arp))
+	b.ReportMetric(median(lostDown), fmt.Sprintf("lost-cut-hub-gw-arp%d", arp))
 	b.ReportMetric(float64(lostBack), fmt.Sprintf("lost-failback-arp%d", arp))
 }
 
-// benchDegraded impairs the primary's underlay five times (gw to hub,
+// benchDegraded impairs the primary's underlay benchReps times (gw to hub,
 // hub to gw) for degradedFor each: how long until the bond first leaves
 // it, and how long it spends on it in all (leaving is not enough: the
 // plain bond's ARP monitor can drop a delayed link for a moment, when the
@@ -166,6 +195,7 @@ func benchCuts(b *testing.B, primary underlay, gw *daemon, up, down *demo.Prober
 func benchDegraded(b *testing.B, primary underlay, gw *daemon, v variant, what string, toHub, toGw impairment.Impairment) {
 	var took, on []float64
 	left := 0
+	cuts := benchReps(b)
 	for i := 0; i < cuts; i++ {
 		waitActive(b, gw, "tap1", 60*time.Second)
 		time.Sleep(time.Second)
@@ -178,10 +208,11 @@ func benchDegraded(b *testing.B, primary underlay, gw *daemon, v variant, what s
 		on = append(on, ms(total))
 		must(b, primary.Set(impairment.Impairment{}, impairment.Impairment{}))
 	}
-	b.Logf("BENCH %s degraded %s: left the primary %d of %d times, first after_ms=%v median=%.0f | time on the degraded primary over %s on_ms=%v median=%.0f",
-		v.name, what, left, cuts, sorted(took), median(took), degradedFor, sorted(on), median(on))
+	b.Logf("BENCH %s degraded %s: left the primary %d of %d times, first after_ms=%v median=%.0f p95=%.0f | time on the degraded primary over %s on_ms=%v median=%.0f",
+		v.name, what, left, cuts, sorted(took), median(took), percentile(took, 0.95), degradedFor, sorted(on), median(on))
 	if left > 0 {
 		b.ReportMetric(median(took), "ms-leave-"+strings.Fields(what)[0])
+		b.ReportMetric(percentile(took, 0.95), "ms-leave-p95-"+strings.Fields(what)[0])
 	}
 	b.ReportMetric(median(on), "ms-on-"+strings.Fields(what)[0])
 }
