@@ -38,4 +38,7 @@ type Event struct {
 	Signal      string   `json:"signal,omitempty"`
 	DetectionMs *float64 `json:"detection_ms,omitempty"` // from the first sign of trouble to the decision
 	SwitchMs    *float64 `json:"switch_ms,omitempty"`    // how long steering the bond took
+	// RedundancyMs: a switch to the link that had been getting copies of
+	// the bond's frames since the active link became suspect; how long.
+	RedundancyMs *float64 `json:"redundancy_ms,omitempty"`
 }

@@ -35,6 +35,12 @@ type FailoverStatus struct {
 	Links     []FailoverLink    `json:"links"`
 	Failovers map[string]uint64 `json:"failovers"`
 	Policy    Policy            `json:"policy"`
+	// OnlyWhenNeeded are the links never sent copies of the bond's frames
+	// (metered links: used only when the engine moves traffic to them).
+	OnlyWhenNeeded []string `json:"only_when_needed,omitempty"`
+	// Duplicating is the link that gets a copy of every frame the bond
+	// sends, while the active link is suspect (empty: none).
+	Duplicating string `json:"duplicating,omitempty"`
 }
 
 // Policy is the failover engine's policy as the API shows and takes it (times in ms).
@@ -67,6 +73,10 @@ type PolicyRequest struct {
 	// no data (after a second without any); 0: none, it is probed at
 	// probe_interval_ms all the time.
 	IdleIntervalMs *float64 `json:"idle_interval_ms"`
+	// OnlyWhenNeeded lists the links that carry traffic only when the
+	// engine moves it to them: they are never sent copies of the bond's
+	// frames while the active link is suspect. [] clears it.
+	OnlyWhenNeeded *[]string `json:"only_when_needed"`
 }
 
 // PolicyStatus is the body of GET and PUT /v1/client/policy/{bond}: the

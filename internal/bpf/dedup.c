@@ -20,8 +20,12 @@
 // can aim a frame at another's identity.
 //
 // The table is direct-mapped: an array of slots, a frame's slot chosen
-// by its hash, holding the last frame's full hash and arrival. A frame
-// finding its own hash there within the window is a copy; any other frame
+// by its hash, holding the last frame's full hash, arrival and the device
+// it came in on. A frame finding its own hash there within the window,
+// from another device, is a copy (a copy always crosses the other link);
+// the same frame again on the same device is a repeat the sender made
+// (an unconnected UDP socket's datagrams carry IP id 0, and a sensor may
+// send the same reading twice), passed and remembered; any other frame
 // takes the slot. A copy is never taken for a new frame (that needs the
 // same 64-bit hash), but a copy whose slot another frame took meanwhile
 // passes: the table must be large against the frames of one window
@@ -43,17 +47,19 @@
 #define LOAD_OFF 6
 #define LOAD_BYTES (8 + HASH_BYTES)
 
-// dedup_slot is one frame seen.
+// dedup_slot is one frame seen (24 bytes).
 struct dedup_slot {
-	__u64 hash;  // 0: empty
-	__u64 at_ns; // its last arrival (bpf_ktime_get_ns)
+	__u64 hash;    // 0: empty
+	__u64 at_ns;   // its last arrival (bpf_ktime_get_ns)
+	__u32 ifindex; // the device it arrived on
+	__u32 pad;
 };
 
 // dedup_counters are per CPU.
 struct dedup_counters {
 	__u64 seen;        // IP frames hashed
 	__u64 dropped;     // of them, a copy of one seen within the window: dropped
-	__u64 stale;       // of them, one seen before the window: passed (a copy that came late, or a repeat)
+	__u64 stale;       // of them, one seen before the window, or on the same device: passed (a copy that came late, or a repeat)
 	__u64 overwritten; // of them, new ones that took the slot of another seen within the window
 };
 
@@ -123,7 +129,7 @@ int dedup(struct __sk_buff *skb)
 	__u64 now = bpf_ktime_get_ns();
 	__u64 had = s->hash;
 	if (had == h) {
-		if (now - s->at_ns < window_ns) {
+		if (now - s->at_ns < window_ns && s->ifindex != skb->ifindex) {
 			c->dropped++;
 			return TC_ACT_SHOT;
 		}
@@ -134,6 +140,7 @@ int dedup(struct __sk_buff *skb)
 	// Two CPUs may race for a slot: at worst a copy passes.
 	s->at_ns = now;
 	s->hash = h;
+	s->ifindex = skb->ifindex;
 	return TC_ACT_UNSPEC;
 }
 

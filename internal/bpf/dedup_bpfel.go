@@ -22,9 +22,11 @@ type DedupDedupCounters struct {
 }
 
 type DedupDedupSlot struct {
-	_    structs.HostLayout
-	Hash uint64
-	AtNs uint64
+	_       structs.HostLayout
+	Hash    uint64
+	AtNs    uint64
+	Ifindex uint32
+	Pad     uint32
 }
 
 // Names of all BPF objects in the ELF.

@@ -188,9 +188,15 @@ func Run(ctx context.Context, o Options) error {
 		closeTunnels(log, tunnels)
 		return err
 	}
+	dup := &dupFilter{nl: nl, log: log}
+	defer func() {
+		if err := dup.Close(); err != nil {
+			log.Warn("unload the duplicate filter", "err", err)
+		}
+	}()
 	hb := hub.New(hub.Options{Netlink: nl, Tunnels: tunnels, KeyDir: keys, Mark: mark, Logger: log,
 		ClaimsFile: filepath.Join(o.StateDir, "claims.json"), ClaimExpiry: o.ClaimExpiry, Identity: id,
-		LinkIdentityDir: linkIDs})
+		LinkIdentityDir: linkIDs, Dedup: dup})
 	r := newRoles(hb, gw, newStore(o.StateDir), log)
 	defer func() {
 		if keep == KeepNone {

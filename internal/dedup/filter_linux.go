@@ -43,7 +43,7 @@ type Options struct {
 	// delays, and frames repeated within it are dropped as copies.
 	Window time.Duration
 	// Slots is the size of the table of frames seen, a power of two;
-	// 0: DefaultSlots (16 bytes each). A frame's slot is taken by the
+	// 0: DefaultSlots (24 bytes each). A frame's slot is taken by the
 	// next frame that hashes to it, so it should be large against the
 	// frames that arrive, over every TAP the filter is on, in the time
 	// between a frame's two copies (Stats.Overwritten counts the slots

@@ -12,7 +12,7 @@ func (e *Engine) Status() api.FailoverStatus {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	st := api.FailoverStatus{Bond: e.bond, Active: e.active, Pin: e.pin, Priority: slices.Clone(e.order()),
-		Failovers: map[string]uint64{}, Policy: viewOf(e.pol)}
+		Failovers: map[string]uint64{}, Policy: viewOf(e.pol), OnlyWhenNeeded: slices.Clone(e.onlyNeeded), Duplicating: e.dup}
 	for i, l := range st.Priority {
 		j := e.judges[l]
 		st.Links = append(st.Links, api.FailoverLink{Link: l, Priority: i + 1, State: j.state, Reason: j.reason, Since: j.since})
@@ -29,6 +29,9 @@ type Update struct {
 	Pin      *string   // "" releases the pin
 	Priority *[]string // empty: back to the primary first, then slave order
 	Primary  *string   // the bond's configured primary changed
+	// OnlyWhenNeeded: links never sent copies of the bond's frames (empty:
+	// none).
+	OnlyWhenNeeded *[]string
 }
 
 // Apply validates u against the bond and applies it; an invalid update
@@ -53,6 +56,9 @@ func (e *Engine) Apply(u Update) error {
 	if u.Primary != nil {
 		e.primary = *u.Primary
 		e.manual = true
+	}
+	if u.OnlyWhenNeeded != nil {
+		e.onlyNeeded = slices.Clone(*u.OnlyWhenNeeded)
 	}
 	e.poke()
 	return nil
@@ -87,6 +93,13 @@ func (e *Engine) check(u Update) error {
 	}
 	if u.Primary != nil && *u.Primary != "" && !slices.Contains(e.links, *u.Primary) {
 		return errkind.Invalid("primary", "%s is not a link of %s", *u.Primary, e.bond)
+	}
+	if u.OnlyWhenNeeded != nil {
+		for i, l := range *u.OnlyWhenNeeded {
+			if !slices.Contains(e.links, l) || slices.Index(*u.OnlyWhenNeeded, l) != i {
+				return errkind.Invalid("only_when_needed", "must list links of %s (%v) at most once each, got %v", e.bond, e.links, *u.OnlyWhenNeeded)
+			}
+		}
 	}
 	return nil
 }

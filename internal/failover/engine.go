@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/multilink/multilink/api"
+	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/probe"
 )
 
@@ -21,6 +22,17 @@ type Steerer interface {
 	// Announce tells the hub at once where the bond is now (a gratuitous
 	// ARP from the bond's address), so traffic to the gateway follows.
 	Announce(ctx context.Context, bond string) error
+}
+
+// Duplicator is a Steerer that can also send a copy of every frame the
+// bond sends over a second link (selective redundancy: while the active
+// link is suspect, a cut loses nothing, docs/redundancy.md). The eBPF bond
+// can; a Steerer without it, or whose bond refuses (errkind.Unsupported:
+// the kernel bond), is steered without.
+type Duplicator interface {
+	// Duplicate makes the bond send copies on link ("": stop). A switch
+	// to that link ends the copies by itself.
+	Duplicate(ctx context.Context, bond, link string) error
 }
 
 // Prober is what the engine needs of the probe monitor.
@@ -79,6 +91,14 @@ type Engine struct {
 	failovers map[string]uint64 // by reason
 	watched   map[string]bool   // links probed at the active rate whatever their rank (Watch)
 	resume    bool              // Run resumes a bond that was forwarding (EngineOptions.Resume)
+
+	// Selective redundancy: the link the bond copies its frames to (""
+	// none) since dupSince; noDup once the bond has refused; the links
+	// never used for copies (the policy's only_when_needed).
+	dup        string
+	dupSince   time.Time
+	noDup      bool
+	onlyNeeded []string
 }
 
 // EngineOptions configures an Engine.
@@ -344,12 +364,17 @@ func (e *Engine) step(ctx context.Context, now time.Time) time.Time {
 	// the kernel would return to the old primary past hold-down and flap
 	// damping the moment it answers again.
 	align := reason == "" && e.active != "" && e.active != e.steered
+	wantDup := ""
+	if reason == "" {
+		wantDup = e.dupTarget(now)
+	}
 	e.mu.Unlock()
 	if reason != "" {
 		e.act(ctx, ev)
 	} else if align {
 		e.align(ctx, target)
 	}
+	e.duplicate(ctx, now, wantDup)
 	if revived && reason == "" {
 		// The active link answers again after a silence past its dead
 		// time, and the bond stayed on it (every link was silent): the
@@ -404,10 +429,68 @@ func (e *Engine) switchEvent(now time.Time, from, to, reason string) Event {
 			}
 		}
 	}
+	if e.dup != "" && e.dup == to {
+		ev.Redundancy = now.Sub(e.dupSince)
+	}
 	if j := e.judges[to]; j != nil && reason == ReasonFailback {
 		ev.Detail = "up again, hold-down over: " + j.reason
 	}
 	return ev
+}
+
+// dupTarget is the link the bond should copy its frames to now: from
+// the moment the active link, up, has lost its last dupRun probes in a
+// row until a reply or the engine's decision, the highest-ranked other
+// link that is up and not only_when_needed; none otherwise (nor with a
+// pin: the operator chose one link). e.mu held.
+func (e *Engine) dupTarget(now time.Time) string {
+	j := e.judges[e.active]
+	if e.noDup || e.pin != "" || j == nil || j.state != api.LinkUp || j.lossRun < j.dupRun() {
+		return ""
+	}
+	for _, l := range e.order() {
+		if l != e.active && e.judges[l].state == api.LinkUp && !slices.Contains(e.onlyNeeded, l) {
+			return l
+		}
+	}
+	return ""
+}
+
+// duplicate makes the bond copy its frames to want ("": stop) if it does
+// not already; a bond that cannot is not asked again.
+func (e *Engine) duplicate(ctx context.Context, now time.Time, want string) {
+	e.mu.Lock()
+	have, no := e.dup, e.noDup
+	e.mu.Unlock()
+	if no || want == have {
+		return
+	}
+	d, ok := e.steer.(Duplicator)
+	if !ok {
+		e.mu.Lock()
+		e.noDup = true
+		e.mu.Unlock()
+		return
+	}
+	err := d.Duplicate(ctx, e.bond, want)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case errkind.KindOf(err) == errkind.KindUnsupported:
+		e.noDup = true
+		e.log.Info("no selective redundancy: the bond cannot copy frames", "err", err)
+		return
+	case err != nil:
+		e.log.Warn("copy the bond's frames", "to", want, "err", err)
+		return
+	}
+	if want != "" {
+		e.log.Info("copying the bond's frames while the active link is suspect", "to", want, "active", e.active)
+		e.dup, e.dupSince = want, now
+		return
+	}
+	e.log.Info("stopped copying the bond's frames", "to", have, "after", now.Sub(e.dupSince))
+	e.dup = ""
 }
 
 // act steers the bond and records the switch.
@@ -425,6 +508,10 @@ func (e *Engine) act(ctx context.Context, ev Event) {
 	e.active, e.steered = ev.To, ev.To
 	e.switched = ev.At
 	e.left = ""
+	if e.dup == ev.To {
+		// The bond stopped copying as it switched to that link.
+		e.dup = ""
+	}
 	e.failovers[ev.Reason]++
 	e.mu.Unlock()
 	e.events.add(ev)

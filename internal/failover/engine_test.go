@@ -28,6 +28,9 @@ type fakeBond struct {
 	steerErr  error
 	fast      map[string]bool
 	suspect   map[string]bool // probed at the burst rate while fast
+	dup       string          // the link the bond copies its frames to
+	dups      []string        // every Duplicate call's link
+	dupErr    error
 	idle      map[string]bool // probed at 500 ms while fast and carrying (an idle active link)
 	carrying  map[string]bool
 	fig       map[string]probe.Figures
@@ -47,6 +50,9 @@ func (f *fakeBond) Steer(_ context.Context, _, link string) error {
 	}
 	f.active = link
 	f.steers = append(f.steers, link)
+	if f.dup == link {
+		f.dup = ""
+	}
 	return nil
 }
 
@@ -101,6 +107,19 @@ func (f *fakeBond) SetCarrying(link string, carrying bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.carrying[link] = carrying
+	return nil
+}
+
+// Duplicate records the copies asked for; dupErr refuses them. A switch
+// to the link copied to ends the copies (as the eBPF bond does).
+func (f *fakeBond) Duplicate(_ context.Context, _, link string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.dupErr != nil {
+		return f.dupErr
+	}
+	f.dups = append(f.dups, link)
+	f.dup = link
 	return nil
 }
 

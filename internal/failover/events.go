@@ -20,6 +20,9 @@ type Event struct {
 	Signal    string        // the evidence that fired (api.Signal...)
 	Detection time.Duration // switch: from the first sign of trouble to the decision
 	Switch    time.Duration // switch: how long steering the bond took
+	// Redundancy: the switch went to the link that had been getting
+	// copies of the bond's frames for this long (0: none).
+	Redundancy time.Duration
 }
 
 // API is e as the API shows it (durations in milliseconds).
@@ -28,6 +31,10 @@ func (e Event) API() api.Event {
 	if e.Kind == api.EventSwitch {
 		d, s := ms(e.Detection), ms(e.Switch)
 		out.DetectionMs, out.SwitchMs = &d, &s
+		if e.Redundancy > 0 {
+			r := ms(e.Redundancy)
+			out.RedundancyMs = &r
+		}
 	}
 	return out
 }

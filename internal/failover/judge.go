@@ -160,6 +160,19 @@ const (
 	maxRun       = 16
 )
 
+// dupFalse: the bond copies its frames from the run of lost probes that
+// the link's own loss shows by chance less than once in 1/dupFalse runs:
+// the first loss on a clean link, the second on one that loses 1-10 %
+// of its probes (each copy costs the flow's bytes until the next reply,
+// and the budget is 1 % of them on a healthy link).
+const dupFalse = 0.01
+
+// dupRun is the run of lost probes from which the bond copies its frames.
+func (j *judge) dupRun() int {
+	q := max(j.fig.LossLong, runFloorLoss)
+	return max(1, int(math.Ceil(math.Log(dupFalse)/math.Log(q))))
+}
+
 // need is how many probes in a row the link must lose to be down.
 func (j *judge) need(p Policy) int {
 	q := max(j.fig.LossLong, runFloorLoss)

@@ -54,10 +54,10 @@ func ParseRequest(data []byte, cur Policy) (Update, Intervals, error) {
 	if err := api.DecodeStrict(data, &r); err != nil {
 		return Update{}, Intervals{}, err
 	}
-	if r.Pin == nil && r.Priority == nil && r.Policy == nil && r.ProbeIntervalMs == nil && r.BackupIntervalMs == nil && r.IdleIntervalMs == nil {
-		return Update{}, Intervals{}, errkind.Invalid("", `nothing to change: give pin, priority, policy, probe_interval_ms, backup_interval_ms or idle_interval_ms`)
+	if r.Pin == nil && r.Priority == nil && r.Policy == nil && r.ProbeIntervalMs == nil && r.BackupIntervalMs == nil && r.IdleIntervalMs == nil && r.OnlyWhenNeeded == nil {
+		return Update{}, Intervals{}, errkind.Invalid("", `nothing to change: give pin, priority, policy, probe_interval_ms, backup_interval_ms, idle_interval_ms or only_when_needed`)
 	}
-	u := Update{Pin: r.Pin, Priority: r.Priority}
+	u := Update{Pin: r.Pin, Priority: r.Priority, OnlyWhenNeeded: r.OnlyWhenNeeded}
 	if r.Policy != nil {
 		p, err := ParsePolicy(*r.Policy, cur)
 		if err != nil {

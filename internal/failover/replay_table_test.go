@@ -80,15 +80,15 @@ func counts(m map[string]int, keys []string, f func(int) string) string {
 // detail is the calm and escape tables of one setup.
 func (r replayResult) detail(calm []calmCase, escapes []escape) string {
 	var b strings.Builder
-	b.WriteString("| calm primary | replayed | left the primary /day (by reason) | switches /day | primary's state changes /day (by state entered) | time off the primary |\n")
-	b.WriteString("|---|---|---|---|---|---|\n")
+	b.WriteString("| calm primary | replayed | left the primary /day (by reason) | switches /day | primary's state changes /day (by state entered) | time off the primary | time copying frames |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
 	for _, c := range calm {
 		t := r.calm[c.name]
 		day := func(n int) string { return fmt.Sprintf("%.1f", t.perDay(n)) }
-		fmt.Fprintf(&b, "| %s | %s | %s (%s) | %s | %s | %.3f %% |\n", c.name, fmtDur(t.dur), day(t.leaves()),
+		fmt.Fprintf(&b, "| %s | %s | %s (%s) | %s | %s | %.3f %% | %.3f %% |\n", c.name, fmtDur(t.dur), day(t.leaves()),
 			counts(t.left, Reasons(), day), day(t.switches),
 			counts(t.states, []string{"down", "degraded loss", "degraded rtt", "degraded other", "up"}, day),
-			100*t.off.Seconds()/t.dur.Seconds())
+			100*t.off.Seconds()/t.dur.Seconds(), 100*t.dup.Seconds()/t.dur.Seconds())
 	}
 	b.WriteString("\n| impairment (primary before) | runs | ms to leave p50 / p95 / max | first switch's reason | runs back on the impaired primary within 10 s |\n")
 	b.WriteString("|---|---|---|---|---|\n")

@@ -139,6 +139,7 @@ type calmTally struct {
 	switches int            // every switch, the returns included
 	states   map[string]int // the primary's state changes, by the state entered
 	off      time.Duration  // time on the standby
+	dup      time.Duration  // time the bond copied its frames (selective redundancy)
 }
 
 func (c *calmTally) merge(o calmTally) {
@@ -148,6 +149,7 @@ func (c *calmTally) merge(o calmTally) {
 	c.dur += o.dur
 	c.switches += o.switches
 	c.off += o.off
+	c.dup += o.dup
 	for k, v := range o.left {
 		c.left[k] += v
 	}
@@ -208,10 +210,12 @@ func replayCalm(u setup, link netem, dur time.Duration, seed uint64) calmTally {
 		offSince = s.now
 	}
 	start := s.now
+	dup0 := s.duplicated()
 	s.runUntil(start.Add(dur))
 	if !offSince.IsZero() {
 		t.off += s.now.Sub(offSince)
 	}
+	t.dup = s.duplicated() - dup0
 	t.dur = dur
 	return t
 }

@@ -162,6 +162,11 @@ type sim struct {
 	e      *Engine
 	active string // the bond's active link
 	events <-chan Event
+	// The bond's copies (Duplicate): to dup since dupSince; dupTotal
+	// before that.
+	dup      string
+	dupSince time.Time
+	dupTotal time.Duration
 	// onEvent sees every switch and state change as the engine adds it.
 	onEvent func(Event)
 
@@ -397,12 +402,43 @@ func (s *sim) SetSuspect(link string, suspect bool) error {
 
 func (s *sim) Steer(_ context.Context, _, link string) error {
 	s.active = link
+	if s.dup == link { // the bond stops copying as it switches there
+		s.dupStop()
+		s.dup = ""
+	}
 	return nil
 }
 
 func (s *sim) Active(context.Context, string) (string, error) { return s.active, nil }
 
 func (s *sim) Announce(context.Context, string) error { return nil }
+
+// Duplicate: the bond copies its frames to link ("" stops); the time it
+// does is the replay's duplication cost (on a steady flow, the share of
+// its bytes sent twice).
+func (s *sim) Duplicate(_ context.Context, _, link string) error {
+	s.dupStop()
+	if link != "" {
+		s.dupSince = s.now
+	}
+	s.dup = link
+	return nil
+}
+
+func (s *sim) dupStop() {
+	if s.dup != "" {
+		s.dupTotal += s.now.Sub(s.dupSince)
+	}
+}
+
+// duplicated is the time the bond has copied its frames so far.
+func (s *sim) duplicated() time.Duration {
+	d := s.dupTotal
+	if s.dup != "" {
+		d += s.now.Sub(s.dupSince)
+	}
+	return d
+}
 
 // Figures, SetActive, LastReply and FirstSentAfter: the probe monitor.
 

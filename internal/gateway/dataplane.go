@@ -370,6 +370,12 @@ func (st steerer) Active(ctx context.Context, name string) (string, error) {
 	return info.Active, err
 }
 
+// Duplicate makes the bond copy its frames to link ("" stops): the eBPF
+// bond can (docs/redundancy.md); the kernel bond refuses (Unsupported).
+func (st steerer) Duplicate(ctx context.Context, name, link string) error {
+	return st.s.bonds.SetDuplicate(ctx, name, link)
+}
+
 // Announce sends a gratuitous ARP for the bond's address from its MAC.
 func (st steerer) Announce(_ context.Context, name string) error {
 	st.s.mu.Lock()

@@ -65,6 +65,16 @@ type Options struct {
 	// LinkIdentityDir keeps the certificates links have of their own
 	// since a rotation (TLS mode), one dir per TAP.
 	LinkIdentityDir string
+	// Dedup drops the second copy of a frame a gateway sent over two of
+	// its links (selective redundancy, docs/redundancy.md); it is put on
+	// each TAP's ingress once enslaved (nil: none).
+	Dedup DupFilter
+}
+
+// DupFilter is a duplicate filter on TAPs (*dedup.Filter).
+type DupFilter interface {
+	Attach(ctx context.Context, dev string) error
+	Detach(ctx context.Context, dev string) error
 }
 
 // Hub runs the server role.
@@ -181,6 +191,7 @@ func (h *Hub) Start(ctx context.Context, cfg api.Server) (api.ServerStatus, erro
 			rollback()
 			return api.ServerStatus{}, err
 		}
+		h.filter(ctx, tap)
 	}
 	if s.holder != nil {
 		h.log.Info("bridge held as before the restart", "bridge", cfg.BridgeInterface, "holder", s.holder.String())
@@ -308,6 +319,20 @@ func (h *Hub) bridgeMAC(name string) net.HardwareAddr {
 	return mac
 }
 
+// filter puts the duplicate filter on tap (afresh: a TAP of the same
+// name may have been remade since). Without it a gateway's copies reach
+// the hub's host twice while it duplicates: worth a warning, not a
+// refusal.
+func (h *Hub) filter(ctx context.Context, tap string) {
+	if h.opts.Dedup == nil {
+		return
+	}
+	_ = h.opts.Dedup.Detach(ctx, tap) // not on it yet: nothing to do
+	if err := h.opts.Dedup.Attach(ctx, tap); err != nil {
+		h.log.Warn("no duplicate filter on the link: a gateway's copies reach this host twice", "link", tap, "err", err)
+	}
+}
+
 func (h *Hub) enslave(tap string, br netlink.Link) error {
 	link, err := h.opts.Netlink.LinkByName(tap)
 	if err != nil {
@@ -331,6 +356,11 @@ func (h *Hub) stop(ctx context.Context, name string, keepKey bool) error {
 		return errkind.NotFound("no server with bridge %s is started", name)
 	}
 	var errs []error
+	if h.opts.Dedup != nil {
+		for _, tap := range s.cfg.Taps() {
+			_ = h.opts.Dedup.Detach(ctx, tap) // the TAP goes with its tunnel anyway
+		}
+	}
 	if err := tunnel.StopAll(ctx, h.opts.Tunnels, s.cfg.Taps()); err != nil {
 		errs = append(errs, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/errkind"
@@ -314,8 +315,8 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	// keys of an encoded value (every optional field set).
 	encoded := map[string]any{
 		"LinkStats":    probe.LinkStats{Figures: probe.Figures{HasRTT: true}, SendError: "x", Histogram: []probe.Bucket{{}}}.API(),
-		"Event":        failover.Event{Kind: api.EventSwitch, From: "a", To: "b", Reason: "r", Link: "l", State: "s", Detail: "d", Signal: "g"}.API(),
-		"PolicyStatus": api.PolicyStatus{FailoverStatus: api.FailoverStatus{Pin: "tap1", Links: []api.FailoverLink{{}}}},
+		"Event":        failover.Event{Kind: api.EventSwitch, From: "a", To: "b", Reason: "r", Link: "l", State: "s", Detail: "d", Signal: "g", Redundancy: time.Millisecond}.API(),
+		"PolicyStatus": api.PolicyStatus{FailoverStatus: api.FailoverStatus{Pin: "tap1", Links: []api.FailoverLink{{}}, OnlyWhenNeeded: []string{"tap2"}, Duplicating: "tap2"}},
 		"Policy":       failover.DefaultPolicy().View(),
 	}
 	for name, v := range encoded {
