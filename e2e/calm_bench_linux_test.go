@@ -1,20 +1,14 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
-
-	"github.com/multilink/multilink/internal/demo"
 	"github.com/multilink/multilink/internal/impairment"
-	"github.com/multilink/multilink/internal/topology"
 )
 
 // calmWindowEnv sets how long each calm primary is watched (default
@@ -49,18 +43,7 @@ func BenchmarkCalm(b *testing.B) {
 	b.Logf("BENCH calm underlays: %s", kind)
 	_, gw := scenarioWith(b, tp, specServerBody(b), specClientBody(b), benchDriver(b, tp))
 	waitSettled(b, gw)
-	up, err := demo.NewProber(netns.NsHandle(tp.gw.Fd()), netip.MustParseAddr(topology.HubTunnel), probeInterval)
-	if err != nil {
-		b.Fatal(err)
-	}
-	down, err := demo.NewProber(netns.NsHandle(tp.hub.Fd()), netip.MustParseAddr(topology.GwTunnel), probeInterval)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go up.Run(ctx)
-	go down.Run(ctx)
+	up, _ := echoes(b, tp)
 	primary := links[0]
 	for _, loss := range []float64{0.01, 0.03} {
 		name := fmt.Sprintf("%.0f%% loss, 20 ms jitter", loss*100)

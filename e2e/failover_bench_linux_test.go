@@ -115,18 +115,7 @@ func benchVariant(b *testing.B, v variant) {
 	}()
 	benchProbeCost(b, tp, gw, v)
 
-	up, err := demo.NewProber(netns.NsHandle(tp.gw.Fd()), netip.MustParseAddr(topology.HubTunnel), probeInterval)
-	if err != nil {
-		b.Fatal(err)
-	}
-	down, err := demo.NewProber(netns.NsHandle(tp.hub.Fd()), netip.MustParseAddr(topology.GwTunnel), probeInterval)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go up.Run(ctx)
-	go down.Run(ctx)
+	up, down := echoes(b, tp)
 
 	primary := links[0]
 	for _, arp := range []int{100, 50} {
@@ -464,6 +453,25 @@ func median(v []float64) float64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// echoes runs an ICMP echo every probeInterval each way over the bond
+// (gateway to hub, hub to gateway) until the test ends.
+func echoes(t testing.TB, tp *testbed) (up, down *demo.Prober) {
+	t.Helper()
+	up, err := demo.NewProber(netns.NsHandle(tp.gw.Fd()), netip.MustParseAddr(topology.HubTunnel), probeInterval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	down, err = demo.NewProber(netns.NsHandle(tp.hub.Fd()), netip.MustParseAddr(topology.GwTunnel), probeInterval)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go up.Run(ctx)
+	go down.Run(ctx)
+	return up, down
 }
 
 // waitFlowing waits (bounded) until replies arrive steadily.

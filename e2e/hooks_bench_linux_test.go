@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/netip"
 	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netns"
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/demo"
@@ -79,14 +76,9 @@ func BenchmarkHangingHooks(b *testing.B) {
 	arms := []*hookArm{{name: "none"}, {name: "hang", extra: []string{"--config", hang}}}
 
 	_, gw := scenario(b, tp, specClientBody(b), "ebpf")
-	up, err := demo.NewProber(netns.NsHandle(tp.gw.Fd()), netip.MustParseAddr(topology.HubTunnel), probeInterval)
-	must(b, err)
-	down, err := demo.NewProber(netns.NsHandle(tp.hub.Fd()), netip.MustParseAddr(topology.GwTunnel), probeInterval)
-	must(b, err)
+	up, down := echoes(b, tp)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go up.Run(ctx)
-	go down.Run(ctx)
 	// The engine stretches its dead times on a busy host (CPU pressure of
 	// 25 % and more): each cut's pressure is logged with its figures.
 	cpu, err := pressure.NewCPU("")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/multilink/multilink/api"
 	"github.com/multilink/multilink/internal/probe"
+	"github.com/multilink/multilink/internal/windowed"
 )
 
 // States lists every state, for metrics.
@@ -30,7 +31,7 @@ type judge struct {
 	clock     time.Time // the dead time runs from max(lastReply, clock): role changes restart it
 	interval  time.Duration
 	fig       probe.Figures
-	base      baseline
+	base      windowed.Extreme                // the lowest RTT of the policy's BaselineWindow
 	firstSent func(after time.Time) time.Time // the first probe sent after a time (zero: none)
 
 	badSince  time.Time // start of the current run of bad samples (detection latency)
@@ -85,8 +86,8 @@ func (j *judge) sample(s probe.Sample, fig probe.Figures, p Policy) {
 		}
 		j.lastReply = s.At
 	}
-	j.base.add(s.At, s.RTT, p.BaselineWindow)
-	if s.RTT > p.degradeRTT(j.base.min()) {
+	j.base.Add(s.At, s.RTT, p.BaselineWindow)
+	if s.RTT > p.degradeRTT(j.base.Value()) {
 		if j.badSince.IsZero() {
 			j.badSince = s.At.Add(-s.RTT) // the probe met the slowness when it left
 		}
@@ -214,7 +215,7 @@ func (j *judge) degradedNow(p Policy) bool {
 }
 
 func (j *judge) rttBad(p Policy) bool {
-	return j.fig.HasRTT && j.fig.RTTSmoothed > p.degradeRTT(j.base.min())
+	return j.fig.HasRTT && j.fig.RTTSmoothed > p.degradeRTT(j.base.Value())
 }
 
 func (j *judge) lossBad(p Policy) bool {
@@ -222,7 +223,7 @@ func (j *judge) lossBad(p Policy) bool {
 }
 
 func (j *judge) goodNow(p Policy) bool {
-	rttOK := !j.fig.HasRTT || j.fig.RTTSmoothed <= p.recoverRTT(j.base.min())
+	rttOK := !j.fig.HasRTT || j.fig.RTTSmoothed <= p.recoverRTT(j.base.Value())
 	lossOK := j.fig.Decided < p.MinLossSamples || j.fig.Loss <= p.LossRecovered && !j.loss.raised()
 	return rttOK && lossOK
 }
@@ -371,7 +372,7 @@ func (j *judge) badSignal(p Policy) string {
 
 func (j *judge) badReason(p Policy) string {
 	if j.rttBad(p) {
-		return fmt.Sprintf("rtt %s above %s (baseline %s)", round(j.fig.RTTSmoothed), round(p.degradeRTT(j.base.min())), round(j.base.min()))
+		return fmt.Sprintf("rtt %s above %s (baseline %s)", round(j.fig.RTTSmoothed), round(p.degradeRTT(j.base.Value())), round(j.base.Value()))
 	}
 	return fmt.Sprintf("loss %.0f%% above %.0f%%", j.fig.Loss*100, p.LossDegraded*100)
 }
@@ -427,43 +428,4 @@ func round(d time.Duration) time.Duration {
 		return d.Round(100 * time.Microsecond)
 	}
 	return d.Round(time.Microsecond)
-}
-
-// baseline is a windowed minimum of RTT samples: the lowest RTT within the
-// window, kept in ten sub-windows so old minima expire.
-type baseline struct {
-	slots [10]struct {
-		start time.Time
-		min   time.Duration
-	}
-	last int
-}
-
-func (b *baseline) add(at time.Time, rtt time.Duration, window time.Duration) {
-	width := window / time.Duration(len(b.slots))
-	cur := &b.slots[b.last]
-	if cur.start.IsZero() || at.Sub(cur.start) >= width {
-		b.last = (b.last + 1) % len(b.slots)
-		cur = &b.slots[b.last]
-		cur.start, cur.min = at, rtt
-	} else if rtt < cur.min {
-		cur.min = rtt
-	}
-	// Forget sub-windows older than the window.
-	for i := range b.slots {
-		if s := &b.slots[i]; !s.start.IsZero() && at.Sub(s.start) >= window {
-			s.start, s.min = time.Time{}, 0
-		}
-	}
-}
-
-// min is the lowest RTT in the window, 0 before any sample.
-func (b *baseline) min() time.Duration {
-	var m time.Duration
-	for _, s := range b.slots {
-		if !s.start.IsZero() && (m == 0 || s.min < m) {
-			m = s.min
-		}
-	}
-	return m
 }

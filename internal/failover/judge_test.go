@@ -322,18 +322,3 @@ func TestJudgeSequences(t *testing.T) {
 		})
 	}
 }
-
-func TestBaselineWindow(t *testing.T) {
-	var b baseline
-	w := 10 * time.Second
-	b.add(at(0), 5*time.Millisecond, w)
-	b.add(at(100), 2*time.Millisecond, w)
-	b.add(at(3000), 9*time.Millisecond, w)
-	if b.min() != 2*time.Millisecond {
-		t.Errorf("min %v, want 2ms", b.min())
-	}
-	b.add(at(10500), 9*time.Millisecond, w)
-	if b.min() != 9*time.Millisecond {
-		t.Errorf("min %v after the window moved on, want 9ms", b.min())
-	}
-}

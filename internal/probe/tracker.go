@@ -1,6 +1,10 @@
 package probe
 
-import "time"
+import (
+	"time"
+
+	"github.com/multilink/multilink/internal/windowed"
+)
 
 // Sample is one probe's fate: a reply with its RTT, or a loss.
 type Sample struct {
@@ -67,17 +71,17 @@ type slot struct {
 type tracker struct {
 	slots    [Slots]slot
 	fig      Figures
-	window   []outcome // oldest first
-	dropped  int       // outcomes dropped from the window's front, for slot.idx
-	maxRTT   windowMax // the largest RTTs of the last maxRTTWindow
-	lastSent time.Time // the latest probe
-	replied  time.Time // the latest reply (late ones included)
+	window   []outcome        // oldest first
+	dropped  int              // outcomes dropped from the window's front, for slot.idx
+	maxRTT   windowed.Extreme // the largest RTT of the last maxRTTWindow (Max set)
+	lastSent time.Time        // the latest probe
+	replied  time.Time        // the latest reply (late ones included)
 	burst    burst
 }
 
 // lossTimeout is how long a probe may go unanswered before it counts as
 // lost (replyTimeout).
-func (t *tracker) lossTimeout() time.Duration { return replyTimeout(t.fig, t.maxRTT.max()) }
+func (t *tracker) lossTimeout() time.Duration { return replyTimeout(t.fig, t.maxRTT.Value()) }
 
 // forget is when an unanswered slot may be used again: a reply later than
 // that is not waited for.
@@ -200,7 +204,8 @@ func (t *tracker) reply(i int, rtt time.Duration, now time.Time) (Sample, bool) 
 		t.decide(s.sent, false)
 	}
 	t.observe(rtt)
-	t.maxRTT.add(now, rtt, maxRTTWindow)
+	t.maxRTT.Max = true // the zero tracker is ready to use: the window keeps the highest
+	t.maxRTT.Add(now, rtt, maxRTTWindow)
 	t.fig.Timeout = t.lossTimeout()
 	return Sample{At: now, RTT: rtt, Late: late}, true
 }
