@@ -487,10 +487,21 @@ func (e *Engine) duplicate(ctx context.Context, now time.Time, want string) {
 	if want != "" {
 		e.log.Info("copying the bond's frames while the active link is suspect", "to", want, "active", e.active)
 		e.dup, e.dupSince = want, now
-		return
+	} else {
+		e.log.Info("stopped copying the bond's frames", "to", have, "after", now.Sub(e.dupSince))
+		e.dup = ""
 	}
-	e.log.Info("stopped copying the bond's frames", "to", have, "after", now.Sub(e.dupSince))
-	e.dup = ""
+	// Tell the hub at once: at the start the announcement goes out on both
+	// links, so if the active one is cut the hub's bridge learns the bond
+	// on the other before any data frame comes (its traffic to the gateway
+	// follows); at the end it goes out on the active link alone, so the
+	// bridge does not keep sending over the link copied to, whose frames
+	// the bond takes no longer.
+	e.mu.Unlock()
+	if err := e.steer.Announce(ctx, e.bond); err != nil {
+		e.log.Warn("announce the bond to the hub", "err", err)
+	}
+	e.mu.Lock()
 }
 
 // act steers the bond and records the switch.

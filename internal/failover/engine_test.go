@@ -239,8 +239,10 @@ func TestEngineFailoverAndFailback(t *testing.T) {
 	if d := sw[0].Detection; d < 40*ms || d > 60*ms {
 		t.Errorf("detection %v, want at the third loss, 40-60 ms after the last reply", d)
 	}
-	if r.b.announced != 1 || !r.b.fast["tap2"] {
-		t.Errorf("announced %d, probe rates %v", r.b.announced, r.b.fast)
+	// Announced twice: when the copies to tap2 began (the first loss),
+	// and at the switch.
+	if r.b.announced != 2 || !r.b.fast["tap2"] {
+		t.Errorf("announced %d, want 2; probe rates %v", r.b.announced, r.b.fast)
 	}
 	// The dead primary is probed at the active rate: its return shows at once.
 	if !r.b.fast["tap1"] {

@@ -32,6 +32,11 @@ func TestRedundancyDuringSuspicion(t *testing.T) {
 	if r.b.dup != "" || !slices.Equal(r.b.dups, []string{"tap2", ""}) {
 		t.Fatalf("after the reply: copies to %q (calls %q), want stopped", r.b.dup, r.b.dups)
 	}
+	// The hub was told at the start (it learns the bond on either link)
+	// and at the end (on the active link again).
+	if r.b.announced != 2 {
+		t.Errorf("announced %d times around the copies, want 2", r.b.announced)
+	}
 	// A cut: copies from the first loss, the switch to tap2 ends them.
 	r.play(200, 5, map[string]time.Duration{"tap2": ms})
 	sw := r.switches()
