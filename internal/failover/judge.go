@@ -181,6 +181,13 @@ func (j *judge) need(p Policy) int {
 	return min(max(n, p.DeadProbes), maxRun)
 }
 
+// minSilence is how long a link must have been silent before a run of
+// lost probes makes it down: the dead time's floor, max(DeadFloor,
+// DeadProbes x its probe interval), 60 ms at 20 ms probes.
+func (j *judge) minSilence(p Policy) time.Duration {
+	return max(p.DeadFloor, time.Duration(p.DeadProbes)*j.interval)
+}
+
 // silenceBackstop: silence alone (no probe counted lost, as when none
 // could be sent) makes a link down only past max(dead time, this). Jitter
 // alone leaves gaps between replies past the dead time (an interval plus
@@ -312,6 +319,12 @@ func (j *judge) verdict(now time.Time, p Policy, o others) (api.LinkState, strin
 		case o.stretch > 1 && s <= dead:
 			// A busy host: replies that cross user-space tunnels come
 			// late; the dead time, stretched, must pass too (below).
+		case s <= j.minSilence(p):
+			// Not yet silent for the dead time's floor: a tunnel's
+			// pause (an OpenVPN renegotiation holds its data channel
+			// for some tens of ms) loses a run of probes as a cut does.
+			// The bond copies its frames meanwhile (dupTarget), so the
+			// wait costs little.
 		default:
 			j.goodSince = time.Time{}
 			return api.LinkDown, fmt.Sprintf("%d probes lost in a row (no reply for %s)", j.lossRun, round(s)), api.SignalLossRun
@@ -407,6 +420,11 @@ func (j *judge) nextDeadline(now time.Time, p Policy, o others) time.Time {
 			if !next.After(now) {
 				next = ref.Add(stallLimit(dead) + time.Millisecond)
 			}
+		}
+	}
+	if j.lossRun >= j.need(p) && !j.lastReply.IsZero() {
+		if m := j.lastReply.Add(j.minSilence(p) + time.Millisecond); m.After(now) && m.Before(next) {
+			next = m // a complete run waits for the floor of silence
 		}
 	}
 	if j.state != api.LinkUp && !j.goodSince.IsZero() {

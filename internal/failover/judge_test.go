@@ -164,15 +164,16 @@ func TestJudgeSequences(t *testing.T) {
 		play  func(f *feeder) // returns with f.log filled
 		check func(t *testing.T, f *feeder)
 	}{
-		{"fast link dies: down at its third probe lost in a row", func(f *feeder) {
+		{"fast link dies: down at its third probe lost in a row, once silent for 60 ms", func(f *feeder) {
 			f.run(1000, 20, time.Millisecond)
 			f.run(500, 1, 0) // dead, evaluated every ms
 		}, func(t *testing.T, f *feeder) {
 			d, ok := f.transition(api.LinkDown, 1000)
 			// Probes at 1000, then 1006 and 1008 (the burst), each lost 5 ms
-			// on (the reply timeout's floor) at 1006, 1012 and 1014.
-			if !ok || d != 14*time.Millisecond {
-				t.Errorf("down %v after the last sample at 1000 ms (log %v), want 14 ms", d, f.log)
+			// on (the reply timeout's floor) at 1006, 1012 and 1014; the
+			// last reply at 980, so down at 980 + 60 (3 x 20 ms) + 1.
+			if !ok || d != 41*time.Millisecond {
+				t.Errorf("down %v after the last sample at 1000 ms (log %v), want 41 ms", d, f.log)
 			}
 		}},
 		{"slow but steady link is not dead by its latency", func(f *feeder) {
@@ -229,7 +230,7 @@ func TestJudgeSequences(t *testing.T) {
 			f.run(1000, 1, 0)
 			f.run(3000, 20, time.Millisecond)
 		}, func(t *testing.T, f *feeder) {
-			want := []string{"0s up", "1.014s down", "2s degraded", "4s up"}
+			want := []string{"0s up", "1.041s down", "2s degraded", "4s up"}
 			if strings.Join(f.log, ", ") != strings.Join(want, ", ") {
 				t.Errorf("log %v, want %v", f.log, want)
 			}
