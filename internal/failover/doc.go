@@ -26,9 +26,13 @@
 // rate (over about its last 1000 probes, at least 0.3 %) shows by chance
 // once in 10^7 runs, and at least Policy.DeadProbes: 3 on a clean link, 5
 // at 2 % loss, 6 at 6 %. Losses count only for probes sent after the
-// latest answered one; any reply, even a late one, ends the run. A hard cut
-// of a 20 ms link probed every 20 ms is left about 40 ms after it (the
-// next probe, its timeout, two burst probes and theirs). Nor is silence on
+// latest answered one; any reply, even a late one, ends the run. The link
+// must also have been silent for the dead time's floor, max(DeadFloor,
+// DeadProbes x its interval), 60 ms at 20 ms probes: a tunnel's pause (an
+// OpenVPN renegotiation holds its data channel for some tens of ms) loses
+// a run of probes as a cut does. The eBPF bond copies its frames to the
+// standby from the first lost probe meanwhile (docs/redundancy.md), so
+// the wait costs little where it can. Nor is silence on
 // every link at once death: busy CPUs that starve the tunnels' processes
 // delay every reply, so a link is declared down only once another link
 // has answered since its last reply (or after max(1 s, 2 x its dead time)
