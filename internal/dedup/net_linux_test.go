@@ -9,7 +9,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/link"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
@@ -269,24 +268,9 @@ func TestDedupGatewayOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	var names []string
-	err = l.gw.Do(func() error {
-		r, err := link.QueryPrograms(link.QueryOptions{Target: tap1.Attrs().Index, Attach: ebpf.AttachTCXIngress})
-		if err != nil {
-			return err
-		}
-		for _, ap := range r.Programs {
-			p, err := ebpf.NewProgramFromID(ap.ID)
-			if err != nil {
-				return err
-			}
-			info, err := p.Info()
-			p.Close()
-			if err != nil {
-				return err
-			}
-			names = append(names, info.Name)
-		}
-		return nil
+	err = l.gw.Do(func() (err error) {
+		names, err = tcattach.IngressChain(tap1.Attrs().Index)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -473,23 +473,8 @@ func (e *Engine) duplicate(ctx context.Context, now time.Time, want string) {
 		return
 	}
 	err := d.Duplicate(ctx, e.bond, want)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	switch {
-	case errkind.KindOf(err) == errkind.KindUnsupported:
-		e.noDup = true
-		e.log.Info("no selective redundancy: the bond cannot copy frames", "err", err)
+	if !e.noteDuplicate(now, have, want, err) {
 		return
-	case err != nil:
-		e.log.Warn("copy the bond's frames", "to", want, "err", err)
-		return
-	}
-	if want != "" {
-		e.log.Info("copying the bond's frames while the active link is suspect", "to", want, "active", e.active)
-		e.dup, e.dupSince = want, now
-	} else {
-		e.log.Info("stopped copying the bond's frames", "to", have, "after", now.Sub(e.dupSince))
-		e.dup = ""
 	}
 	// Tell the hub at once: at the start the announcement goes out on both
 	// links, so if the active one is cut the hub's bridge learns the bond
@@ -497,11 +482,32 @@ func (e *Engine) duplicate(ctx context.Context, now time.Time, want string) {
 	// follows); at the end it goes out on the active link alone, so the
 	// bridge does not keep sending over the link copied to, whose frames
 	// the bond takes no longer.
-	e.mu.Unlock()
 	if err := e.steer.Announce(ctx, e.bond); err != nil {
 		e.log.Warn("announce the bond to the hub", "err", err)
 	}
+}
+
+// noteDuplicate records the outcome of asking the bond to copy to want
+// (from have) and says whether it took it.
+func (e *Engine) noteDuplicate(now time.Time, have, want string, err error) bool {
 	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case errkind.KindOf(err) == errkind.KindUnsupported:
+		e.noDup = true
+		e.log.Info("no selective redundancy: the bond cannot copy frames", "err", err)
+		return false
+	case err != nil:
+		e.log.Warn("copy the bond's frames", "to", want, "err", err)
+		return false
+	case want != "":
+		e.log.Info("copying the bond's frames while the active link is suspect", "to", want, "active", e.active)
+		e.dup, e.dupSince = want, now
+	default:
+		e.log.Info("stopped copying the bond's frames", "to", have, "after", now.Sub(e.dupSince))
+		e.dup = ""
+	}
+	return true
 }
 
 // act steers the bond and records the switch.

@@ -98,27 +98,23 @@ func (l *prober) currentInterval() time.Duration {
 
 // setSuspect sets whether the link, if active, is probed every
 // BurstInterval; a link made suspect is probed at once.
-func (l *prober) setSuspect(suspect bool) {
+func (l *prober) setSuspect(suspect bool) { l.raise(&l.suspect, suspect) }
+
+// raise sets a flag that speeds probing up when true (under l.mu) and
+// pokes the prober when it was just raised.
+func (l *prober) raise(flag *bool, v bool) {
 	l.mu.Lock()
-	changed := l.suspect != suspect
-	l.suspect = suspect
+	raised := v && !*flag
+	*flag = v
 	l.mu.Unlock()
-	if changed && suspect {
+	if raised {
 		l.poke()
 	}
 }
 
 // setActive changes the link's role; a link becoming active is probed at
 // once, so it is measured afresh before traffic moves to it.
-func (l *prober) setActive(active bool) {
-	l.mu.Lock()
-	changed := l.active != active
-	l.active = active
-	l.mu.Unlock()
-	if changed && active {
-		l.poke()
-	}
-}
+func (l *prober) setActive(active bool) { l.raise(&l.active, active) }
 
 // poke makes the prober tick at once, even if it is ticking now.
 func (l *prober) poke() {

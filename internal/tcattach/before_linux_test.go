@@ -5,7 +5,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/link"
 )
 
 // named is a program that passes every frame on (TC_ACT_UNSPEC), named name.
@@ -24,24 +23,9 @@ func named(t *testing.T, name string) *ebpf.Program {
 func (w *world) chain(t *testing.T) []string {
 	t.Helper()
 	var names []string
-	err := w.mid.Do(func() error {
-		r, err := link.QueryPrograms(link.QueryOptions{Target: w.x, Attach: ebpf.AttachTCXIngress})
-		if err != nil {
-			return err
-		}
-		for _, ap := range r.Programs {
-			p, err := ebpf.NewProgramFromID(ap.ID)
-			if err != nil {
-				return err
-			}
-			info, err := p.Info()
-			p.Close()
-			if err != nil {
-				return err
-			}
-			names = append(names, info.Name)
-		}
-		return nil
+	err := w.mid.Do(func() (err error) {
+		names, err = IngressChain(w.x)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -232,3 +232,26 @@ func PruneDefunct(dir string) (int, error) {
 	}
 	return n, errors.Join(errs...)
 }
+
+// IngressChain names the programs on ifindex's TCX ingress, in the order
+// they run (in the caller's network namespace).
+func IngressChain(ifindex int) ([]string, error) {
+	r, err := link.QueryPrograms(link.QueryOptions{Target: ifindex, Attach: ebpf.AttachTCXIngress})
+	if err != nil {
+		return nil, fmt.Errorf("query the TCX ingress of %d: %w", ifindex, err)
+	}
+	var names []string
+	for _, ap := range r.Programs {
+		p, err := ebpf.NewProgramFromID(ap.ID)
+		if err != nil {
+			return nil, fmt.Errorf("open program %d: %w", ap.ID, err)
+		}
+		info, err := p.Info()
+		p.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read program %d: %w", ap.ID, err)
+		}
+		names = append(names, info.Name)
+	}
+	return names, nil
+}
