@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var o options
 	fs := flag.NewFlagSet("multilink-lab", flag.ContinueOnError)
 	fs.StringVar(&o.kernels, "kernels", "6.1,6.12", "kernels to run on (names: 6.1, 6.12)")
-	fs.StringVar(&o.packages, "packages", "./internal/nstest,./internal/tunnel,./internal/bond,./internal/probe,./e2e", "test packages to run in the VM")
+	fs.StringVar(&o.packages, "packages", "./internal/nstest,./internal/tunnel,./internal/bond,./internal/probe,./internal/dedup,./internal/tcattach,./e2e", "test packages to run in the VM")
 	fs.StringVar(&o.run, "run", "", "only tests matching this regexp (go test -run)")
 	fs.StringVar(&o.bench, "bench", "", "also run benchmarks matching this regexp, once each (go test -bench)")
 	fs.StringVar(&o.cache, "cache", "/var/cache/multilink-lab", "where kernel packages are kept")

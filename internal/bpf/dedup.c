@@ -103,9 +103,14 @@ int dedup(struct __sk_buff *skb)
 	if (n > LOAD_BYTES)
 		n = LOAD_BYTES;
 	// Keep the compiler from bounding a copy of n instead of n itself:
-	// the verifier must see the bound on the register passed.
+	// the verifier must see both bounds on the register passed, each
+	// from its own jump (6.1's verifier learns no lower bound from
+	// "n == 0", nor any bound from a fused range check). n >= 9 here.
 	asm volatile("" : "+r"(n));
-	if (n < 1 || n > LOAD_BYTES)
+	if (n < 8)
+		return TC_ACT_UNSPEC;
+	asm volatile("" : "+r"(n));
+	if (n > LOAD_BYTES)
 		return TC_ACT_UNSPEC;
 	__u64 buf[LOAD_BYTES / 8] = {};
 	if (bpf_skb_load_bytes(skb, LOAD_OFF, buf, n) < 0)

@@ -5,6 +5,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+
+	"github.com/multilink/multilink/internal/nstest"
 )
 
 // named is a program that passes every frame on (TC_ACT_UNSPEC), named name.
@@ -66,5 +68,31 @@ func TestTCXBefore(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+	}
+}
+
+// TestAutoBeforeOnAnyKernel: Auto with Before attaches on every kernel:
+// TCX where the kernel has it (6.6), else a legacy filter (the kernel
+// lab's 6.1), never an error from looking for the program to go before.
+func TestAutoBeforeOnAnyKernel(t *testing.T) {
+	w := newWorld(t)
+	want := Legacy
+	if nstest.KernelAtLeast(t, 6, 6) {
+		want = TCX
+	}
+	var a *Attachment
+	err := w.mid.Do(func() (err error) {
+		a, err = Attach(w.mid.Handle, w.x, []Program{{Prog: named(t, "mid"), Ingress: true}},
+			Options{Name: "multilink_mid", Before: "tail"})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("attach (auto, before): %v", err)
+	}
+	if a.Mode() != want {
+		t.Errorf("attached as %s, want %s on this kernel", a.Mode(), want)
+	}
+	if err := a.Detach(); err != nil {
+		t.Fatal(err)
 	}
 }

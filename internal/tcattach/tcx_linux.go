@@ -111,6 +111,11 @@ func anchorOf(ifindex int, at ebpf.AttachType, o Options) (link.Anchor, error) {
 		return link.Tail(), nil
 	}
 	r, err := link.QueryPrograms(link.QueryOptions{Target: ifindex, Attach: at})
+	if errors.Is(err, unix.EINVAL) {
+		// A kernel before TCX (6.6) knows no such attach type: Auto
+		// falls back to legacy filters.
+		return nil, fmt.Errorf("list the tcx %s programs of ifindex %d: %w (%w)", at, ifindex, err, ebpf.ErrNotSupported)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list the tcx %s programs of ifindex %d: %w", at, ifindex, err)
 	}
