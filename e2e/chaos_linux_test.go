@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"strconv"
@@ -278,7 +279,13 @@ func TestChaosFlapping(t *testing.T) {
 			t.Logf("%s: 30 s of 5 Hz flapping: %d switches while it flapped; heap in use %.1f -> %.1f MiB, goroutines %.0f -> %.0f; back on tap1 %s after it ended; echoes lost %d/%d",
 				driver, flapped, heap0/(1<<20), heap1/(1<<20), gor0, gor1, back.Round(time.Millisecond), lost, sent)
 			if flapped > 1 {
-				t.Errorf("%d switches while tap1 flapped, want 1 (left once, not back while it flaps)", flapped)
+				var sw []string
+				for _, e := range events(t, gw, began, began.Add(30*time.Second)) {
+					if e.Kind == api.EventSwitch {
+						sw = append(sw, fmt.Sprintf("%s %s>%s %s: %s", e.At.Sub(began).Round(time.Millisecond), e.From, e.To, e.Reason, e.Detail))
+					}
+				}
+				t.Errorf("%d switches while tap1 flapped, want 1 (left once, not back while it flaps):\n%s", flapped, strings.Join(sw, "\n"))
 			}
 			if heap1 > max(2*heap0, heap0+8<<20) || gor1 > gor0+10 {
 				t.Errorf("memory not flat: heap in use %.0f -> %.0f bytes, goroutines %.0f -> %.0f", heap0, heap1, gor0, gor1)
