@@ -30,7 +30,9 @@
 // must also have been silent for the dead time's floor, max(DeadFloor,
 // DeadProbes x its interval), 60 ms at 20 ms probes: a tunnel's pause (an
 // OpenVPN renegotiation holds its data channel for some tens of ms) loses
-// a run of probes as a cut does. The eBPF bond copies its frames to the
+// a run of probes as a cut does; and for an interval plus its reply
+// timeout: a healthy jittery link's replies come that far apart at times
+// (RTT 0-60 ms: 80 ms), and a run of late ones is no cut. The eBPF bond copies its frames to the
 // standby from the first lost probe meanwhile (docs/redundancy.md), so
 // the wait costs little where it can. Nor is silence on
 // every link at once death: busy CPUs that starve the tunnels' processes

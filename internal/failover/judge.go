@@ -183,9 +183,17 @@ func (j *judge) need(p Policy) int {
 
 // minSilence is how long a link must have been silent before a run of
 // lost probes makes it down: the dead time's floor, max(DeadFloor,
-// DeadProbes x its probe interval), 60 ms at 20 ms probes.
+// DeadProbes x its probe interval), 60 ms at 20 ms probes, and at least
+// one interval plus the link's reply timeout. Without any loss replies
+// come up to an interval plus the RTT's spread apart, and the timeout
+// covers the spread: a jittery link (RTT 0-60 ms, timeout ~75 ms) is
+// silent 80 ms at times while healthy, a clean one some 20 ms.
 func (j *judge) minSilence(p Policy) time.Duration {
-	return max(p.DeadFloor, time.Duration(p.DeadProbes)*j.interval)
+	floor := max(p.DeadFloor, time.Duration(p.DeadProbes)*j.interval)
+	if !j.fig.HasRTT {
+		return floor
+	}
+	return max(floor, j.interval+j.fig.Timeout)
 }
 
 // silenceBackstop: silence alone (no probe counted lost, as when none

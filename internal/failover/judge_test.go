@@ -64,8 +64,7 @@ func (f *feeder) run(durMs, everyMs int, rtt time.Duration) {
 			f.decide(true)
 			f.j.sample(probe.Sample{At: at(f.now), Lost: true}, f.fig, f.p)
 		case f.fig.HasRTT:
-			timeout := max(5*time.Millisecond, f.fig.RTTSmoothed+4*f.fig.RTTVar, f.maxRTT+f.maxRTT/4)
-			for len(f.dead) > 0 && at(f.now).Sub(f.dead[0]) > timeout {
+			for len(f.dead) > 0 && at(f.now).Sub(f.dead[0]) > f.fig.Timeout {
 				f.decide(true)
 				f.j.sample(probe.Sample{At: at(f.now), Lost: true, Sent: f.dead[0]}, f.fig, f.p)
 				f.dead = f.dead[1:]
@@ -114,6 +113,7 @@ func (f *feeder) observe(r time.Duration) {
 	}
 	g.RTTLast = r
 	f.maxRTT = max(f.maxRTT, r)
+	g.Timeout = max(5*time.Millisecond, g.RTTSmoothed+4*g.RTTVar, f.maxRTT+f.maxRTT/4) // the probe's, uncapped
 	if n := len(f.lossRun); n >= 3 && at(f.now).Sub(f.lossRun[0]) >= 200*time.Millisecond {
 		f.window = nil // an outage, not loss (probe's tracker)
 	}
@@ -174,6 +174,23 @@ func TestJudgeSequences(t *testing.T) {
 			// last reply at 980, so down at 980 + 60 (3 x 20 ms) + 1.
 			if !ok || d != 41*time.Millisecond {
 				t.Errorf("down %v after the last sample at 1000 ms (log %v), want 41 ms", d, f.log)
+			}
+		}},
+		{"jittery link (RTT 1 to 61 ms) dies: down once silent an interval plus its reply timeout", func(f *feeder) {
+			for k := 0; k < 25; k++ {
+				f.run(20, 20, time.Millisecond)
+				f.run(20, 20, 61*time.Millisecond)
+			}
+			f.run(60, 20, -1) // three probes lost: the run is complete at 1040 ms
+			f.run(500, 1, 0)
+		}, func(t *testing.T, f *feeder) {
+			// Healthy, its replies come up to 20 + 60 ms apart: the 60 ms
+			// floor would take such a gap, with lost probes in it, for a
+			// cut (down at 1041 ms). The last reply at 980 ms.
+			d, ok := f.transition(api.LinkDown, 1000)
+			want := (iv+f.fig.Timeout).Truncate(time.Millisecond) + time.Millisecond - 20*time.Millisecond
+			if !ok || d != want || f.fig.Timeout < 76*time.Millisecond {
+				t.Errorf("down %v after the last sample at 1000 ms (log %v, reply timeout %v), want %v", d, f.log, f.fig.Timeout, want)
 			}
 		}},
 		{"slow but steady link is not dead by its latency", func(f *feeder) {

@@ -42,6 +42,7 @@ func tradeoffSetups() []setup {
 		with("probes every 10 ms, dead 16, loss 25 %", 10*time.Millisecond, func(p *Policy) {
 			p.DeadProbes, p.LossDegraded, p.LossRecovered = 16, 0.25, 0.12
 		}),
+		with("probes every 10 ms, DefaultPolicy", 10*time.Millisecond, func(*Policy) {}),
 		with("probes every 5 ms, DefaultPolicy", 5*time.Millisecond, func(*Policy) {}),
 		with("probes every 5 ms, dead 12, loss 20 %", 5*time.Millisecond, func(p *Policy) {
 			p.DeadProbes, p.LossDegraded, p.LossRecovered = 12, 0.2, 0.1
