@@ -186,9 +186,9 @@ func TestJudgeSequences(t *testing.T) {
 		}, func(t *testing.T, f *feeder) {
 			// Healthy, its replies come up to 20 + 60 ms apart: the 60 ms
 			// floor would take such a gap, with lost probes in it, for a
-			// cut (down at 1041 ms). The last reply at 980 ms.
+			// cut (down at 1060 ms before). The last reply at 980 ms.
 			d, ok := f.transition(api.LinkDown, 1000)
-			want := (iv+f.fig.Timeout).Truncate(time.Millisecond) + time.Millisecond - 20*time.Millisecond
+			want := (iv + f.fig.Timeout).Truncate(time.Millisecond) + time.Millisecond - 20*time.Millisecond
 			if !ok || d != want || f.fig.Timeout < 76*time.Millisecond {
 				t.Errorf("down %v after the last sample at 1000 ms (log %v, reply timeout %v), want %v", d, f.log, f.fig.Timeout, want)
 			}
