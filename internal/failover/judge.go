@@ -335,7 +335,11 @@ func (j *judge) verdict(now time.Time, p Policy, o others) (api.LinkState, strin
 			// wait costs little.
 		default:
 			j.goodSince = time.Time{}
-			return api.LinkDown, fmt.Sprintf("%d probes lost in a row (no reply for %s)", j.lossRun, round(s)), api.SignalLossRun
+			req := j.minSilence(p)
+			if o.stretch > 1 {
+				req = max(req, dead)
+			}
+			return api.LinkDown, fmt.Sprintf("%d probes lost in a row (no reply for %s, dead time %s)", j.lossRun, round(s), round(req)), api.SignalLossRun
 		}
 	}
 	if s := now.Sub(j.lastReply); j.lossRun > 0 && o.stretch > 1 && s > dead &&
