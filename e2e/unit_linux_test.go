@@ -333,14 +333,20 @@ func (s *notifySocket) onlyFrom(t *testing.T, pid int) {
 	}
 }
 
-// capabilityWarnings are a daemon's warnings but a missed watchdog ping:
-// the test's 1 s ping interval is shorter than a server's start, which
+// capabilityWarnings are a daemon's warnings but a missed watchdog ping
+// (the test's 1 s ping interval is shorter than a server's start, which
 // holds the lock the liveness check takes (the unit's is 30 s); that the
-// pings arrive is checked on its own.
+// pings arrive is checked on its own) and a pending client's retry that
+// timed out reaching the hub (a slow lab VM: the hub's claim took over
+// the client's timeout) rather than being refused by the host.
 func capabilityWarnings(d *daemon) []string {
 	var out []string
 	for _, l := range d.logLines("level=WARN") {
-		if !strings.Contains(l, "systemd watchdog: the liveness check took longer") {
+		switch {
+		case strings.Contains(l, "systemd watchdog: the liveness check took longer"):
+		case strings.Contains(l, `msg="restore failed again; retrying"`) &&
+			strings.Contains(l, "Client.Timeout exceeded") && !strings.Contains(l, "not permitted") && !strings.Contains(l, "permission denied"):
+		default:
 			out = append(out, l)
 		}
 	}
