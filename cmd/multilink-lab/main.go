@@ -41,6 +41,7 @@ type options struct {
 	verbose  bool
 	memory   int
 	cpus     int
+	parallel int
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -52,10 +53,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.bench, "bench", "", "also run benchmarks matching this regexp, once each (go test -bench)")
 	fs.StringVar(&o.cache, "cache", "/var/cache/multilink-lab", "where kernel packages are kept")
 	fs.StringVar(&o.work, "work", "", "work dir, not under /tmp: the VM mounts its own /tmp (default .cache/lab in the checkout, or /var/tmp/multilink-lab/<hash of its path> for a checkout under /tmp)")
-	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "limit for one kernel's whole run (CI: about 17 minutes for 6.1, 14 for 6.12)")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Minute, "limit for one kernel's whole run (CI: about 25 minutes for 6.1, 15 for 6.12, run at once on two CPUs)")
 	fs.BoolVar(&o.verbose, "v", false, "stream the VM's console")
 	fs.IntVar(&o.memory, "memory", 2048, "VM memory in MiB")
 	fs.IntVar(&o.cpus, "cpus", 2, "VM CPUs")
+	fs.IntVar(&o.parallel, "parallel", 0, "kernels run at once (0: one per host CPU, up to the kernels given; 1 with -bench: figures are not measured beside another VM)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -82,20 +84,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	total := [3]int{}
 	failed := false
 	var said []string // failed tests' own words, repeated last where a log tail shows them
-	for i, k := range kernels {
-		guest.Lead = i == 0
-		p, err := lab.Prepare(ctx, k, o.cache)
-		if err != nil {
-			return fmt.Errorf("prepare kernel %s: %w", k.Name, err)
-		}
+	runs, err := runKernels(ctx, o, kernels, guest, work, stdout)
+	if err != nil {
+		return err
+	}
+	for _, kr := range runs {
+		k, p, out, runErr := kr.kernel, kr.prepared, kr.out, kr.err
 		fmt.Fprintf(stdout, "=== KERNEL %s (%s)\n", k.Name, p.Version)
-		var console io.Writer
-		if o.verbose {
-			console = stdout
-		}
-		start := time.Now()
-		out, runErr := lab.Run(ctx, lab.RunOptions{Kernel: p, Guest: guest,
-			Timeout: o.timeout, Memory: o.memory, CPUs: o.cpus, Output: console, WorkDir: work})
 		if err := os.WriteFile(filepath.Join(work, "console-"+p.Version+".log"), []byte(out), 0o644); err != nil {
 			return fmt.Errorf("save console log: %w", err)
 		}
@@ -138,7 +133,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if runErr != nil || !r.OK() {
 			failed = true
 		}
-		fmt.Fprintf(stdout, "kernel %s (%s): %d passed, %d failed, %d skipped in %s\n", k.Name, p.Version, pass, fail, skip, time.Since(start).Round(time.Second))
+		fmt.Fprintf(stdout, "kernel %s (%s): %d passed, %d failed, %d skipped in %s\n", k.Name, p.Version, pass, fail, skip, kr.took.Round(time.Second))
 		total[0], total[1], total[2] = total[0]+pass, total[1]+fail, total[2]+skip
 	}
 	if failed && total[1] == 0 {
