@@ -3,6 +3,7 @@ package bond
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/cilium/ebpf"
 
@@ -17,8 +18,11 @@ type Duplicator interface {
 	// SetDuplicate makes the bond send a copy of every outgoing frame on
 	// link, a member other than the active one, and take the frames that
 	// arrive on it, until it is called again with "" (or another link),
-	// or until the bond switches to link. It changes nothing else.
-	SetDuplicate(ctx context.Context, bond, link string) error
+	// or until the bond switches to link. The link that stops getting
+	// copies is still taken from for grace (as a switch's old link): the
+	// far end may have learnt the bond there from a copy, and its frames
+	// in flight come that way until it learns the bond back.
+	SetDuplicate(ctx context.Context, bond, link string, grace time.Duration) error
 }
 
 var (
@@ -28,12 +32,13 @@ var (
 
 // SetDuplicate sets the bond's dup member: bond_out then clones every
 // frame to the active member and sends it on link too, and bond_in takes
-// link's frames. "" stops. Only the dup field of the bond's state is
-// written, so the active link and a switch's grace stay. link may be the
-// active member: nothing is copied while it is. A Switch to link clears
-// it (the window is over: the engine decided); a Switch to another member
-// keeps it.
-func (e *EBPF) SetDuplicate(ctx context.Context, bond, link string) error {
+// link's frames. "" stops. The active link stays. The member that stops
+// getting copies becomes the bond's previous link for grace (bond_in
+// takes its frames until then), unless a switch's grace is still running:
+// that one stays. link may be the active member: nothing is copied while
+// it is. A Switch to link clears it (the window is over: the engine
+// decided); a Switch to another member keeps it.
+func (e *EBPF) SetDuplicate(ctx context.Context, bond, link string, grace time.Duration) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	b, ok := e.bonds[bond]
@@ -55,6 +60,15 @@ func (e *EBPF) SetDuplicate(ctx context.Context, bond, link string) error {
 	}
 	if st.Dup == idx {
 		return nil
+	}
+	if old := st.Dup; old != 0 && old != st.Active && grace > 0 {
+		now, err := monotonicNs()
+		if err != nil {
+			return err
+		}
+		if st.Prev == 0 || st.PrevUntilNs <= now {
+			st.Prev, st.PrevUntilNs = old, now+uint64(grace)
+		}
 	}
 	st.Dup = idx
 	// e.mu serialises every writer of the state (switchTo too), so this
@@ -88,13 +102,13 @@ func (e *EBPF) Duplicate(ctx context.Context, bond string) (string, error) {
 
 // SetDuplicate passes the call to the eBPF bond; a kernel bond has no
 // such thing (errkind.KindUnsupported matching ErrNotSupported).
-func (c *Chooser) SetDuplicate(ctx context.Context, bond, link string) error {
+func (c *Chooser) SetDuplicate(ctx context.Context, bond, link string, grace time.Duration) error {
 	d, err := c.driverOf(bond)
 	if err != nil {
 		return err
 	}
 	if s, ok := d.(Duplicator); ok {
-		return s.SetDuplicate(ctx, bond, link)
+		return s.SetDuplicate(ctx, bond, link, grace)
 	}
 	return errkind.Unsupported(ErrNotSupported, "bond %s: only the eBPF bond can duplicate frames", bond)
 }

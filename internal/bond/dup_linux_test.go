@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/multilink/multilink/api"
+	"github.com/multilink/multilink/internal/bpf"
 	"github.com/multilink/multilink/internal/errkind"
 	"github.com/multilink/multilink/internal/nstest"
 	"github.com/multilink/multilink/internal/tcattach"
@@ -74,7 +75,7 @@ func TestEBPFDuplicate(t *testing.T) {
 	const n = 100
 	dup := func(link string) {
 		t.Helper()
-		if err := l.e.SetDuplicate(ctx, "bond0", link); err != nil {
+		if err := l.e.SetDuplicate(ctx, "bond0", link, 0); err != nil {
 			t.Fatalf("set duplicate %q: %v", link, err)
 		}
 	}
@@ -136,6 +137,44 @@ func TestEBPFDuplicate(t *testing.T) {
 	if info, err := l.e.Info(ctx, "bond0"); err != nil || info.Active != "tap2" {
 		t.Errorf("SetDuplicate moved the bond: %+v %v", info, err)
 	}
+
+	// The link that stops getting copies keeps a switch's grace: the hub
+	// may have learnt the bond there from a copy.
+	state := func() bpf.BondBondState {
+		t.Helper()
+		var st bpf.BondBondState
+		if err := l.e.obj.Bonds.Lookup(uint32(l.e.bonds["bond0"].peer.Attrs().Index), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	idx := func(link string) uint32 { return uint32(l.e.bonds["bond0"].members[link]) }
+	if err := l.e.SetDuplicate(ctx, "bond0", "tap3", 0); err != nil {
+		t.Fatal(err)
+	}
+	now, err := monotonicNs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.e.SetDuplicate(ctx, "bond0", "", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if st := state(); st.Prev != idx("tap3") || st.PrevUntilNs < now+uint64(time.Hour) || st.Active != idx("tap2") {
+		t.Errorf("copies to tap3 stopped with an hour's grace: state %+v, want tap3 (%d) taken from for the hour", st, idx("tap3"))
+	}
+	// A switch's grace that is still running stays.
+	if err := l.e.Switch(ctx, "bond0", "tap1", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.e.SetDuplicate(ctx, "bond0", "tap3", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.e.SetDuplicate(ctx, "bond0", "", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if st := state(); st.Prev != idx("tap2") || st.Active != idx("tap1") {
+		t.Errorf("copies stopped during a switch's grace: state %+v, want the switch's old link tap2 (%d) kept", st, idx("tap2"))
+	}
 }
 
 // TestEBPFDuplicateRefuses: an unknown bond or a link that is not a
@@ -143,14 +182,14 @@ func TestEBPFDuplicate(t *testing.T) {
 func TestEBPFDuplicateRefuses(t *testing.T) {
 	l := newEBPFLab(t, tcattach.Auto)
 	ctx := context.Background()
-	if err := l.e.SetDuplicate(ctx, "bond0", "tap2"); errkind.KindOf(err) != errkind.KindNotFound {
+	if err := l.e.SetDuplicate(ctx, "bond0", "tap2", 0); errkind.KindOf(err) != errkind.KindNotFound {
 		t.Errorf("no bond yet: %v, want not found", err)
 	}
 	if err := l.e.Create(ctx, specBond()); err != nil {
 		t.Fatalf("create: %v", err)
 	}
 	t.Cleanup(func() { _ = l.e.Delete(ctx, "bond0") })
-	if err := l.e.SetDuplicate(ctx, "bond9", "tap2"); errkind.KindOf(err) != errkind.KindNotFound {
+	if err := l.e.SetDuplicate(ctx, "bond9", "tap2", 0); errkind.KindOf(err) != errkind.KindNotFound {
 		t.Errorf("bond9: %v, want not found", err)
 	}
 	if _, err := l.e.Duplicate(ctx, "bond9"); errkind.KindOf(err) != errkind.KindNotFound {
@@ -159,11 +198,11 @@ func TestEBPFDuplicateRefuses(t *testing.T) {
 	if _, err := l.e.Stats(ctx, "bond9"); errkind.KindOf(err) != errkind.KindNotFound {
 		t.Errorf("stats of bond9: %v, want not found", err)
 	}
-	if err := l.e.SetDuplicate(ctx, "bond0", "tap2"); err != nil {
+	if err := l.e.SetDuplicate(ctx, "bond0", "tap2", 0); err != nil {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{"tap9", "bond0", "lo"} {
-		if err := l.e.SetDuplicate(ctx, "bond0", bad); errkind.KindOf(err) != errkind.KindInvalid {
+		if err := l.e.SetDuplicate(ctx, "bond0", bad, 0); errkind.KindOf(err) != errkind.KindInvalid {
 			t.Errorf("link %s: %v, want invalid", bad, err)
 		}
 	}
@@ -181,13 +220,13 @@ func TestChooserDuplicateKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := c.SetDuplicate(ctx, "bond0", "tap2"); errkind.KindOf(err) != errkind.KindNotFound {
+	if err := c.SetDuplicate(ctx, "bond0", "tap2", 0); errkind.KindOf(err) != errkind.KindNotFound {
 		t.Errorf("before create: %v, want not found", err)
 	}
 	if err := c.Create(ctx, s); err != nil {
 		t.Fatal(err)
 	}
-	err = c.SetDuplicate(ctx, "bond0", "tap2")
+	err = c.SetDuplicate(ctx, "bond0", "tap2", 0)
 	if errkind.KindOf(err) != errkind.KindUnsupported || !errors.Is(err, ErrNotSupported) {
 		t.Errorf("kernel bond: %v, want unsupported matching ErrNotSupported", err)
 	}

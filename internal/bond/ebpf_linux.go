@@ -412,17 +412,26 @@ func (e *EBPF) switchTo(b *ebond, to string, grace time.Duration) error {
 	}
 	st = bpf.BondBondState{Active: next, Prev: st.Active, Dup: dup}
 	if grace > 0 {
-		var ts unix.Timespec
-		if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-			return fmt.Errorf("read the clock: %w", err)
+		now, err := monotonicNs()
+		if err != nil {
+			return err
 		}
-		st.PrevUntilNs = uint64(ts.Nano()) + uint64(grace)
+		st.PrevUntilNs = now + uint64(grace)
 	}
 	// One write: the next frame in either direction takes the new link.
 	if err := e.obj.Bonds.Update(key, st, ebpf.UpdateExist); err != nil {
 		return fmt.Errorf("switch bond %s to %s: %w", b.spec.Name, to, err)
 	}
 	return nil
+}
+
+// monotonicNs is CLOCK_MONOTONIC in ns: bpf_ktime_get_ns's clock.
+func monotonicNs() (uint64, error) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0, fmt.Errorf("read the clock: %w", err)
+	}
+	return uint64(ts.Nano()), nil
 }
 
 // Close unloads the programs once every bond is deleted.

@@ -108,7 +108,7 @@ func (l *lab) ping(t *testing.T) {
 
 func (l *lab) dup(t *testing.T, link string) {
 	t.Helper()
-	if err := l.bond.SetDuplicate(context.Background(), "bond0", link); err != nil {
+	if err := l.bond.SetDuplicate(context.Background(), "bond0", link, 0); err != nil {
 		t.Fatal(err)
 	}
 }

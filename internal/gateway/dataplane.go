@@ -352,6 +352,13 @@ func graceFor(links ...probe.Figures) time.Duration {
 // primary), the eBPF bond by one map write, both with the grace of
 // graceFor its links.
 func (st steerer) Steer(ctx context.Context, name, link string) error {
+	grace := st.grace(name)
+	st.s.log.Debug("switch grace", "bond", name, "to", link, "grace", grace)
+	return st.s.bonds.Switch(ctx, name, link, grace)
+}
+
+// grace is graceFor the bond's links.
+func (st steerer) grace(name string) time.Duration {
 	st.s.mu.Lock()
 	taps := st.s.addresses[name].Taps
 	st.s.mu.Unlock()
@@ -360,9 +367,7 @@ func (st steerer) Steer(ctx context.Context, name, link string) error {
 		f, _, _ := st.s.monitor.Figures(t)
 		figs = append(figs, f)
 	}
-	grace := graceFor(figs...)
-	st.s.log.Debug("switch grace", "bond", name, "to", link, "grace", grace)
-	return st.s.bonds.Switch(ctx, name, link, grace)
+	return graceFor(figs...)
 }
 
 func (st steerer) Active(ctx context.Context, name string) (string, error) {
@@ -372,8 +377,10 @@ func (st steerer) Active(ctx context.Context, name string) (string, error) {
 
 // Duplicate makes the bond copy its frames to link ("" stops): the eBPF
 // bond can (docs/redundancy.md); the kernel bond refuses (Unsupported).
+// The link that stops getting copies has a switch's grace: the hub may
+// have learnt the bond there from a copy.
 func (st steerer) Duplicate(ctx context.Context, name, link string) error {
-	return st.s.bonds.SetDuplicate(ctx, name, link)
+	return st.s.bonds.SetDuplicate(ctx, name, link, st.grace(name))
 }
 
 // Announce sends a gratuitous ARP for the bond's address from its MAC.
