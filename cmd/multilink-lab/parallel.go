@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/multilink/multilink/internal/lab"
 )
 
@@ -60,28 +62,25 @@ func runKernels(ctx context.Context, o options, kernels []lab.Kernel, guest lab.
 		fmt.Fprintf(stdout, "running %s at once (%d VMs)\n", strings.Join(names, ", "), n)
 	}
 	var mu sync.Mutex // stdout, when consoles stream
-	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(n)
 	for i := range runs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
+		g.Go(func() error {
 			r := &runs[i]
-			g := guest
-			g.Lead = i == 0
+			gu := guest
+			gu.Lead = i == 0
 			var console io.Writer
 			if o.verbose {
 				console = &prefixed{w: stdout, mu: &mu, prefix: "[" + r.kernel.Name + "] "}
 			}
 			start := time.Now()
-			r.out, r.err = lab.Run(ctx, lab.RunOptions{Kernel: r.prepared, Guest: g,
+			r.out, r.err = lab.Run(ctx, lab.RunOptions{Kernel: r.prepared, Guest: gu,
 				Timeout: o.timeout, Memory: o.memory, CPUs: o.cpus, Output: console, WorkDir: work})
 			r.took = time.Since(start)
-		}()
+			return nil // a run's failure is its own result, reported in order
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	return runs, nil
 }
 

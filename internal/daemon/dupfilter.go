@@ -19,11 +19,10 @@ import (
 // gateway's copies are dropped at the hub's TAPs), loaded at its first
 // use: a daemon that serves no hub never loads it. A host that cannot
 // load it (no CAP_BPF, an old kernel) has the hub serve without it, the
-// reason logged once. It attaches by TCX only (Linux 6.6): on the kernel
-// lab's 6.1, legacy tc, TestKeepHubDown lost one echo per run once the
-// filter worked there, for a reason not found yet, so a kernel without
-// TCX serves without the filter (copies reach the host twice while a
-// gateway duplicates), said once at info level.
+// reason logged once. It attaches by TCX only (Linux 6.6): under legacy
+// tc filters it loses frames across a hub restart (docs/redundancy.md),
+// so a kernel without TCX serves without it (copies reach the host twice
+// while a gateway duplicates), said once at info level.
 type dupFilter struct {
 	nl  *netlink.Handle
 	log *slog.Logger
