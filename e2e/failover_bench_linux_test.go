@@ -279,13 +279,28 @@ func firstLeave(t testing.TB, gw *daemon, since time.Time) string {
 	if code := gw.callAuth(http.MethodGet, "/v1/client/events?bond=bond0", nil, &events, false); code != http.StatusOK {
 		return fmt.Sprintf("no events, HTTP %d", code)
 	}
+	// The links' states as the run began, and their changes until the
+	// switch: why a slow run was slow.
+	before := map[string]api.Event{}
+	var during []string
 	for _, e := range events {
-		if e.Kind == api.EventSwitch && e.From == "tap1" && !e.At.Before(since) {
+		switch {
+		case e.Kind == api.EventState && e.At.Before(since):
+			before[e.Link] = e
+		case e.Kind == api.EventState:
+			during = append(during, fmt.Sprintf("%s %s at %s (%s)", e.Link, e.State, e.At.Sub(since).Round(time.Millisecond), e.Detail))
+		case e.Kind == api.EventSwitch && e.From == "tap1" && !e.At.Before(since):
 			det := "-"
 			if e.DetectionMs != nil {
 				det = fmt.Sprintf("%.0f ms", *e.DetectionMs)
 			}
-			return fmt.Sprintf("%s after %s, %s (signal %s, detection %s): %s", e.To, e.At.Sub(since).Round(time.Millisecond), e.Reason, e.Signal, det, e.Detail)
+			states := make([]string, 0, len(before))
+			for _, l := range slices.Sorted(maps.Keys(before)) {
+				b := before[l]
+				states = append(states, fmt.Sprintf("%s %s since %s", l, b.State, since.Sub(b.At).Round(time.Millisecond)))
+			}
+			return fmt.Sprintf("%s after %s, %s (signal %s, detection %s): %s | before: %s | then: %s", e.To, e.At.Sub(since).Round(time.Millisecond),
+				e.Reason, e.Signal, det, e.Detail, strings.Join(states, ", "), strings.Join(during, "; "))
 		}
 	}
 	return "no switch away from tap1"

@@ -424,8 +424,8 @@ func (e *Engine) switchEvent(now time.Time, from, to, reason string) Event {
 				ev.Detection = now.Sub(j.lastReply)
 			}
 		case ReasonRTT, ReasonLoss:
-			if !j.badSince.IsZero() {
-				ev.Detection = now.Sub(j.badSince)
+			if since := j.detectedSince(); !since.IsZero() {
+				ev.Detection = now.Sub(since)
 			}
 		}
 	}

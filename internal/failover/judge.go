@@ -34,7 +34,11 @@ type judge struct {
 	base      windowed.Extreme                // the lowest RTT of the policy's BaselineWindow
 	firstSent func(after time.Time) time.Time // the first probe sent after a time (zero: none)
 
-	badSince  time.Time // start of the current run of bad samples (detection latency)
+	badSince time.Time // start of the current run of bad samples (detection latency)
+	// lossSince is when the loss test last rose from zero: the change
+	// point its alarm dates the loss from (detection latency of a lossy
+	// link; zero while the test is at zero).
+	lossSince time.Time
 	goodSince time.Time // start of the current run of good health (hold-down); zero: not good
 	penalty   float64   // flap penalty, as of penaltyAt
 	penaltyAt time.Time
@@ -69,6 +73,12 @@ func (j *judge) sample(s probe.Sample, fig probe.Figures, p Policy) {
 			j.lossRun++
 		}
 		j.loss.add(true, p)
+		if j.lossSince.IsZero() && j.loss.s > 0 {
+			j.lossSince = s.Sent // the first probe the loss met
+			if j.lossSince.IsZero() {
+				j.lossSince = s.At
+			}
+		}
 		return
 	}
 	j.lossRun = 0
@@ -79,6 +89,9 @@ func (j *judge) sample(s probe.Sample, fig probe.Figures, p Policy) {
 		j.loss.undo(p)
 	} else {
 		j.loss.add(false, p)
+	}
+	if j.loss.s == 0 {
+		j.lossSince = time.Time{}
 	}
 	if s.At.After(j.lastReply) {
 		if !j.lastReply.IsZero() && s.At.Sub(j.lastReply) > j.deadTime(p) {
@@ -385,6 +398,16 @@ func (j *judge) verdict(now time.Time, p Policy, o others) (api.LinkState, strin
 	}
 	j.resumed = false
 	return api.LinkUp, "healthy", ""
+}
+
+// detectedSince is when the evidence behind a degraded verdict began:
+// the loss test's change point for a lossy link, else the start of the
+// run of bad samples (zero if not known).
+func (j *judge) detectedSince() time.Time {
+	if j.signal == api.SignalLoss && !j.lossSince.IsZero() {
+		return j.lossSince
+	}
+	return j.badSince
 }
 
 // badSignal is the evidence behind badReason.

@@ -340,3 +340,46 @@ func TestJudgeSequences(t *testing.T) {
 		})
 	}
 }
+
+// A lossy link's detection dates from the loss test's change point: the
+// first probe lost since the test was last back at zero, not an isolated
+// loss long before, nor the latest reply.
+func TestJudgeLossDetectedSince(t *testing.T) {
+	p := DefaultPolicy()
+	j := newJudge(at(0), 20*time.Millisecond, func(time.Time) time.Time { return time.Time{} })
+	fig := probe.Figures{RTTSmoothed: 20 * time.Millisecond, RTTVar: time.Millisecond, HasRTT: true, Decided: 50}
+	now := 0
+	reply := func() {
+		now += 2
+		j.sample(probe.Sample{At: at(now), RTT: 20 * time.Millisecond}, fig, p)
+	}
+	lose := func() {
+		now += 2
+		j.sample(probe.Sample{At: at(now), Lost: true, Sent: at(now - 25)}, fig, p)
+	}
+	for range 20 {
+		reply()
+	}
+	lose() // an isolated loss: the replies after it bring the test back to zero
+	for range 20 {
+		reply()
+	}
+	if !j.lossSince.IsZero() {
+		t.Fatalf("loss test back at zero, change point %v kept", j.lossSince)
+	}
+	first := now + 2 - 25
+	for i := 0; !j.lossBad(p); i++ {
+		if i == 200 {
+			t.Fatal("50 % loss never alarmed the loss test")
+		}
+		lose()
+		reply()
+	}
+	j.evaluate(at(now), p, others{})
+	if j.signal != api.SignalLoss {
+		t.Fatalf("signal %q, want %q", j.signal, api.SignalLoss)
+	}
+	if got := j.detectedSince(); !got.Equal(at(first)) {
+		t.Errorf("detected since %v, want the first lost probe's send time %v", got.Sub(t0), at(first).Sub(t0))
+	}
+}

@@ -169,6 +169,8 @@ type sim struct {
 	dupTotal time.Duration
 	// onEvent sees every switch and state change as the engine adds it.
 	onEvent func(Event)
+	// onSample sees every probe sample as the engine takes it.
+	onSample func(probe.Sample)
 
 	timer, reconcileAt time.Time // Run's timer and reconcile ticker
 }
@@ -364,6 +366,9 @@ func (s *sim) deliver(samples []probe.Sample) {
 		return
 	}
 	for _, smp := range samples {
+		if s.onSample != nil {
+			s.onSample(smp)
+		}
 		s.e.take(smp)
 	}
 	s.step()
