@@ -48,6 +48,10 @@ var variants = []variant{
 	// The active link probed every 10 ms (the default is 20): the first
 	// lost probe, where the copies start, comes 5 ms sooner on average.
 	{"multilink-ebpf-probe10", "ebpf", nil, "", false, `{"probe_interval_ms": 10}`},
+	// Every 5 ms: where the first lost probe comes within half an echo
+	// interval of a cut (issue 29's one lost echo), at four times the
+	// default's probe cost while data flows.
+	{"multilink-ebpf-probe5", "ebpf", nil, "", false, `{"probe_interval_ms": 5}`},
 }
 
 // Settings: a 10 ms probe stream, how long a degraded primary is
