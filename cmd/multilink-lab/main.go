@@ -91,9 +91,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, kr := range runs {
 		k, p, out, runErr := kr.kernel, kr.prepared, kr.out, kr.err
 		fmt.Fprintf(stdout, "=== KERNEL %s (%s)\n", k.Name, p.Version)
-		if err := os.WriteFile(filepath.Join(work, "console-"+p.Version+".log"), []byte(out), 0o644); err != nil {
-			return fmt.Errorf("save console log: %w", err)
-		}
 		r := lab.Parse(out, names)
 		for _, line := range strings.Split(out, "\n") {
 			if strings.HasPrefix(line, "Benchmark") || strings.Contains(line, "BENCH ") {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -77,11 +79,26 @@ func runKernels(ctx context.Context, o options, kernels []lab.Kernel, guest lab.
 			r.out, r.err = lab.Run(ctx, lab.RunOptions{Kernel: r.prepared, Guest: gu,
 				Timeout: o.timeout, Memory: o.memory, CPUs: o.cpus, Output: console, WorkDir: work})
 			r.took = time.Since(start)
+			// Saved at once: a long run (the benchmarks, a kernel after
+			// another) keeps what finished if stopped later.
+			if err := os.WriteFile(consoleLog(work, r.prepared), []byte(r.out), 0o644); err != nil {
+				return fmt.Errorf("save console log: %w", err)
+			}
+			mu.Lock()
+			fmt.Fprintf(stdout, "kernel %s done after %s: %s\n", r.kernel.Name, r.took.Round(time.Second), consoleLog(work, r.prepared))
+			mu.Unlock()
 			return nil // a run's failure is its own result, reported in order
 		})
 	}
-	_ = g.Wait()
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	return runs, nil
+}
+
+// consoleLog is where a kernel's console output is kept.
+func consoleLog(work string, p lab.Prepared) string {
+	return filepath.Join(work, "console-"+p.Version+".log")
 }
 
 // prefixed writes each line with a prefix, one writer at a time.
