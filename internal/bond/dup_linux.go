@@ -23,6 +23,9 @@ type Duplicator interface {
 	// far end may have learnt the bond there from a copy, and its frames
 	// in flight come that way until it learns the bond back.
 	SetDuplicate(ctx context.Context, bond, link string, grace time.Duration) error
+	// Duplicate names the link the bond copies its frames to now (""
+	// none), as an earlier daemon may have left it.
+	Duplicate(ctx context.Context, bond string) (string, error)
 }
 
 var (
@@ -96,6 +99,18 @@ func (e *EBPF) Duplicate(ctx context.Context, bond string) (string, error) {
 		if st.Dup != 0 && uint32(idx) == st.Dup {
 			return n, nil
 		}
+	}
+	return "", nil
+}
+
+// Duplicate asks the eBPF bond; a kernel bond copies nothing.
+func (c *Chooser) Duplicate(ctx context.Context, bond string) (string, error) {
+	d, err := c.driverOf(bond)
+	if err != nil {
+		return "", err
+	}
+	if s, ok := d.(Duplicator); ok {
+		return s.Duplicate(ctx, bond)
 	}
 	return "", nil
 }

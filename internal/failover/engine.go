@@ -33,6 +33,8 @@ type Duplicator interface {
 	// Duplicate makes the bond send copies on link ("": stop). A switch
 	// to that link ends the copies by itself.
 	Duplicate(ctx context.Context, bond, link string) error
+	// Duplicating names the link the bond copies to now ("": none).
+	Duplicating(ctx context.Context, bond string) (string, error)
 }
 
 // Prober is what the engine needs of the probe monitor.
@@ -195,6 +197,7 @@ func (e *Engine) Run(ctx context.Context) {
 		}
 		e.mu.Unlock()
 	}
+	e.adoptDuplicate(ctx, time.Now())
 	e.setProbeRates(time.Now())
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -454,6 +457,30 @@ func (e *Engine) dupTarget(now time.Time) string {
 		}
 	}
 	return ""
+}
+
+// adoptDuplicate takes over the copies an earlier daemon left the bond
+// making (it stopped while the active link was suspect, and the bond
+// kept copying meanwhile): the engine then ends them, with their grace,
+// once it does not want them, instead of the bond copying every frame
+// until the next suspicion.
+func (e *Engine) adoptDuplicate(ctx context.Context, now time.Time) {
+	d, ok := e.steer.(Duplicator)
+	if !ok {
+		return
+	}
+	link, err := d.Duplicating(ctx, e.bond)
+	switch {
+	case err != nil:
+		e.log.Warn("ask the bond whether it copies its frames", "err", err)
+		return
+	case link == "":
+		return
+	}
+	e.mu.Lock()
+	e.dup, e.dupSince = link, now
+	e.mu.Unlock()
+	e.log.Info("the bond was copying its frames when the engine started: taken over", "to", link)
 }
 
 // duplicate makes the bond copy its frames to want ("": stop) if it does

@@ -123,6 +123,12 @@ func (f *fakeBond) Duplicate(_ context.Context, _, link string) error {
 	return nil
 }
 
+func (f *fakeBond) Duplicating(context.Context, string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dup, nil
+}
+
 func (f *fakeBond) SetSuspect(link string, suspect bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -214,6 +220,29 @@ func (r *rig) switches() []Event {
 
 func both(rtt time.Duration) map[string]time.Duration {
 	return map[string]time.Duration{"tap1": rtt, "tap2": rtt}
+}
+
+// A bond an earlier daemon left copying (it stopped while the active link
+// was suspect) is taken over at the start: the copies end once the engine
+// does not want them, instead of lasting until the next suspicion.
+func TestEngineAdoptsLeftoverCopies(t *testing.T) {
+	r := newRig(t)
+	r.b.dup = "tap2"
+	r.e.adoptDuplicate(context.Background(), at(0))
+	if r.e.dup != "tap2" {
+		t.Fatalf("engine's copies %q after the start, want tap2 (the bond's)", r.e.dup)
+	}
+	r.play(200, 10, both(time.Millisecond))
+	if r.b.dup != "" || !slices.Equal(r.b.dups, []string{""}) {
+		t.Errorf("bond copies to %q after a healthy start (calls %q), want them stopped once", r.b.dup, r.b.dups)
+	}
+	// Nothing left to take over: nothing asked of the bond.
+	r = newRig(t)
+	r.e.adoptDuplicate(context.Background(), at(0))
+	r.play(200, 10, both(time.Millisecond))
+	if len(r.b.dups) != 0 {
+		t.Errorf("bond asked to copy %q on a healthy start without copies", r.b.dups)
+	}
 }
 
 func TestEngineFailoverAndFailback(t *testing.T) {

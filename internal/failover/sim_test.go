@@ -418,6 +418,8 @@ func (s *sim) Active(context.Context, string) (string, error) { return s.active,
 
 func (s *sim) Announce(context.Context, string) error { return nil }
 
+func (s *sim) Duplicating(context.Context, string) (string, error) { return s.dup, nil }
+
 // Duplicate: the bond copies its frames to link ("" stops); the time it
 // does is the replay's duplication cost (on a steady flow, the share of
 // its bytes sent twice).

@@ -383,6 +383,11 @@ func (st steerer) Duplicate(ctx context.Context, name, link string) error {
 	return st.s.bonds.SetDuplicate(ctx, name, link, st.grace(name))
 }
 
+// Duplicating names the link the bond copies its frames to ("": none).
+func (st steerer) Duplicating(ctx context.Context, name string) (string, error) {
+	return st.s.bonds.Duplicate(ctx, name)
+}
+
 // Announce sends a gratuitous ARP for the bond's address from its MAC.
 func (st steerer) Announce(_ context.Context, name string) error {
 	st.s.mu.Lock()
