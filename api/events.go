@@ -35,9 +35,12 @@ type Event struct {
 	// Signal is the evidence that fired: SignalLossRun, SignalSilence,
 	// SignalRTT or SignalLoss (a switch away from a link, or a link's new
 	// state); empty for the others (failback, manual, kernel, healthy).
-	Signal      string   `json:"signal,omitempty"`
-	DetectionMs *float64 `json:"detection_ms,omitempty"` // from the first sign of trouble to the decision
-	SwitchMs    *float64 `json:"switch_ms,omitempty"`    // how long steering the bond took
+	Signal string `json:"signal,omitempty"`
+	// DetectionMs: from the first sign of trouble to the decision (a
+	// silent link: its last reply; a lossy one: the first loss since its
+	// loss test last stood at zero; a slow one: its first slow reply).
+	DetectionMs *float64 `json:"detection_ms,omitempty"`
+	SwitchMs    *float64 `json:"switch_ms,omitempty"` // how long steering the bond took
 	// RedundancyMs: a switch to the link that had been getting copies of
 	// the bond's frames since the active link became suspect; how long.
 	RedundancyMs *float64 `json:"redundancy_ms,omitempty"`
