@@ -177,6 +177,13 @@ func benchCuts(b *testing.B, primary underlay, gw *daemon, up, down *demo.Prober
 		l1, _ = up.Lost(restore, back)
 		l2, _ = down.Lost(restore, back)
 		lostBack += l1 + l2
+		if l1+l2 > 0 {
+			// When, against the return seen on the API: which side of the
+			// switch, which direction.
+			b.Logf("%s failback %d: lost %d gw->hub sent at %v, %d hub->gw sent at %v, from the restore; back on tap1 at %s; %s",
+				v.name, i+1, l1, sinceAll(restore, up.Unanswered(restore, back)), l2, sinceAll(restore, down.Unanswered(restore, back)),
+				back.Sub(restore).Round(time.Millisecond), lastSwitch(b, gw, restore))
+		}
 		time.Sleep(time.Second)
 	}
 	b.Logf("BENCH %s cut arp_interval=%dms gw->hub blackout_ms=%v median=%.0f p95=%.0f | hub->gw blackout_ms=%v median=%.0f p95=%.0f | lost per cut gw->hub echo=%v hub->gw echo=%v | failback lost=%d packets over %d returns",
@@ -308,6 +315,21 @@ func firstLeave(t testing.TB, gw *daemon, since time.Time) string {
 		}
 	}
 	return "no switch away from tap1"
+}
+
+// lastSwitch describes the engine's last switch since since.
+func lastSwitch(t testing.TB, gw *daemon, since time.Time) string {
+	var events []api.Event
+	if code := gw.callAuth(http.MethodGet, "/v1/client/events?bond=bond0", nil, &events, false); code != http.StatusOK {
+		return fmt.Sprintf("no events, HTTP %d", code)
+	}
+	out := "no switch"
+	for _, e := range events {
+		if e.Kind == api.EventSwitch && !e.At.Before(since) {
+			out = fmt.Sprintf("switch %s>%s (%s) at %s", e.From, e.To, e.Reason, e.At.Sub(since).Round(time.Millisecond))
+		}
+	}
+	return out
 }
 
 // switchReasons sums the engine's switch events since start by
