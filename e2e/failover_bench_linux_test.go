@@ -157,6 +157,9 @@ func benchCuts(b *testing.B, primary underlay, gw *daemon, up, down *demo.Prober
 	for i := 0; i < cuts; i++ {
 		waitFlowing(b, up)
 		waitFlowing(b, down)
+		if st := waitSteady(b, gw, steadyWithin); strings.HasPrefix(st, "NOT") {
+			b.Logf("%s cut %d at arp_interval %d ms: %s", v.name, i+1, arp, st)
+		}
 		cut := time.Now()
 		must(b, primary.Cut(true))
 		waitActive(b, gw, "tap2", 30*time.Second)
@@ -215,6 +218,7 @@ func benchDegraded(b *testing.B, primary underlay, gw *daemon, v variant, what s
 	cuts := benchReps(b)
 	for i := 0; i < cuts; i++ {
 		waitActive(b, gw, "tap1", 60*time.Second)
+		steady := waitSteady(b, gw, steadyWithin)
 		time.Sleep(time.Second)
 		began := time.Now()
 		must(b, primary.Set(toHub, toGw))
@@ -224,7 +228,7 @@ func benchDegraded(b *testing.B, primary underlay, gw *daemon, v variant, what s
 			left++
 		}
 		on = append(on, ms(total))
-		b.Logf("%s run %d: left after %s: %s", what, i+1, first.Round(time.Millisecond), firstLeave(b, gw, began))
+		b.Logf("%s run %d (%s): left after %s: %s", what, i+1, steady, first.Round(time.Millisecond), firstLeave(b, gw, began))
 		must(b, primary.Set(impairment.Impairment{}, impairment.Impairment{}))
 	}
 	b.Logf("BENCH %s degraded %s: left the primary %d of %d times, first after_ms=%v median=%.0f p95=%.0f | time on the degraded primary over %s on_ms=%v median=%.0f",
@@ -234,6 +238,34 @@ func benchDegraded(b *testing.B, primary underlay, gw *daemon, v variant, what s
 		b.ReportMetric(percentile(took, 0.95), "ms-leave-p95-"+strings.Fields(what)[0])
 	}
 	b.ReportMetric(median(on), "ms-on-"+strings.Fields(what)[0])
+}
+
+// steadyWithin bounds the wait for every link to be up before a run.
+const steadyWithin = 30 * time.Second
+
+// waitSteady waits until the engine has every link of bond0 up (a run
+// that starts while a link is still in its hold-down from the run before
+// measures the hold-down, not the impairment), for at most within, and
+// says how it went.
+func waitSteady(t testing.TB, gw *daemon, within time.Duration) string {
+	start := time.Now()
+	var last map[string]api.FailoverLink
+	for time.Since(start) < within {
+		last = linkStates(t, gw)
+		up := len(last) > 0
+		for _, l := range last {
+			up = up && l.State == api.LinkUp
+		}
+		if up {
+			return fmt.Sprintf("every link up after %s", time.Since(start).Round(time.Millisecond))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var states []string
+	for _, n := range slices.Sorted(maps.Keys(last)) {
+		states = append(states, fmt.Sprintf("%s %s", n, last[n].State))
+	}
+	return fmt.Sprintf("NOT steady after %s: %s", within, strings.Join(states, ", "))
 }
 
 // timeOn watches the bond's active link for window: when it first was not
