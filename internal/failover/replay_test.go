@@ -86,6 +86,9 @@ var calmCases = []calmCase{
 	// The gentlest reading of "1 % loss and 20 ms jitter": on the round
 	// trip, not each way.
 	{"0.5 % loss, 10 ms jitter", netem{delay: 10 * msec, jitter: 10 * msec, loss: 0.005}, 5},
+	// As BenchmarkCalm's live emulator shapes it: in order, the jitter
+	// bunched.
+	{"1 % loss, 20 ms jitter, in order", netem{delay: 10 * msec, jitter: 20 * msec, loss: 0.01, inOrder: true}, 6},
 }
 
 // escapeCase is an impairment of the primary from a random moment on.

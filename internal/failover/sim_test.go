@@ -20,6 +20,10 @@ import (
 type netem struct {
 	delay, jitter time.Duration
 	loss          float64
+	// inOrder: no packet overtakes another (package impairment's
+	// emulator: a packet's due time is at least the one before it), so
+	// jitter comes in bunches, a slow packet holding back those behind.
+	inOrder bool
 }
 
 // pass draws one packet's fate: its delay, or false if it is lost.
@@ -40,6 +44,8 @@ type simLink struct {
 	name        string
 	idx         uint8 // in sim.order
 	toHub, toGw netem
+	dueHub      time.Time // the latest arrival scheduled each way (netem.inOrder)
+	dueGw       time.Time
 	cut         bool // every packet still to arrive is lost
 	rng         *rand.Rand
 
@@ -285,11 +291,25 @@ func (s *sim) handle(ev simEvent) {
 			return
 		}
 		if d, ok := l.toGw.pass(l.rng); ok {
-			s.after(d, evAtGw, l, int(ev.arg), 0)
+			s.after(s.inOrder(l.toGw, &l.dueGw, d), evAtGw, l, int(ev.arg), 0)
 		}
 	case evAtGw:
 		s.reply(l, int(ev.arg))
 	}
+}
+
+// inOrder is the delay d of a packet sent now over n, held back behind
+// the one before it when n keeps order (due: that one's arrival).
+func (s *sim) inOrder(n netem, due *time.Time, d time.Duration) time.Duration {
+	if !n.inOrder {
+		return d
+	}
+	at := s.now.Add(d)
+	if at.Before(*due) {
+		at = *due
+	}
+	*due = at
+	return at.Sub(s.now)
 }
 
 // tick is a prober's tick (prober.tick): read the replies waiting in the
@@ -309,7 +329,7 @@ func (s *sim) tick(l *simLink) {
 		l.slotSent[slot] = s.now // the egress program stamps it, whatever becomes of the probe
 		if !l.cut {
 			if d, ok := l.toHub.pass(l.rng); ok {
-				s.after(d, evAtHub, l, slot, 0)
+				s.after(s.inOrder(l.toHub, &l.dueHub, d), evAtHub, l, slot, 0)
 			}
 		}
 	}
