@@ -138,22 +138,39 @@ func lastReplyAge(t testing.TB, gw *daemon, link string) time.Duration {
 // linkStates is the engine's view of each of bond0's links.
 func linkStates(t testing.TB, gw *daemon) map[string]api.FailoverLink {
 	t.Helper()
+	out, code := policyLinks(gw)
+	if code != http.StatusOK {
+		t.Fatalf("policy: %d", code)
+	}
+	return out
+}
+
+// policyLinks is linkStates with the HTTP status instead of a failure
+// (no engine: --no-failover).
+func policyLinks(gw *daemon) (map[string]api.FailoverLink, int) {
 	var st api.PolicyStatus
 	if code := gw.callAuth(http.MethodGet, "/v1/client/policy/bond0", nil, &st, false); code != http.StatusOK {
-		t.Fatalf("policy: %d", code)
+		return nil, code
 	}
 	out := map[string]api.FailoverLink{}
 	for _, l := range st.Links {
 		out[l.Link] = l
 	}
-	return out
+	return out, http.StatusOK
+}
+
+// allEvents is every bond0 engine event, with the HTTP status.
+func allEvents(gw *daemon) ([]api.Event, int) {
+	var all []api.Event
+	code := gw.callAuth(http.MethodGet, "/v1/client/events?bond=bond0", nil, &all, false)
+	return all, code
 }
 
 // events is bond0's engine events between from and to.
 func events(t testing.TB, gw *daemon, from, to time.Time) []api.Event {
 	t.Helper()
-	var all []api.Event
-	if code := gw.callAuth(http.MethodGet, "/v1/client/events?bond=bond0", nil, &all, false); code != http.StatusOK {
+	all, code := allEvents(gw)
+	if code != http.StatusOK {
 		t.Fatalf("events: %d", code)
 	}
 	var out []api.Event

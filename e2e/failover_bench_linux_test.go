@@ -250,23 +250,22 @@ const steadyWithin = 30 * time.Second
 func waitSteady(t testing.TB, gw *daemon, within time.Duration) string {
 	start := time.Now()
 	var last map[string]api.FailoverLink
-	for time.Since(start) < within {
-		var st api.PolicyStatus
-		if code := gw.callAuth(http.MethodGet, "/v1/client/policy/bond0", nil, &st, false); code != http.StatusOK {
-			return fmt.Sprintf("no engine to ask (HTTP %d)", code) // --no-failover
-		}
-		last = map[string]api.FailoverLink{}
-		for _, l := range st.Links {
-			last[l.Link] = l
+	code := http.StatusOK
+	steady := waitFor(t, within, 50*time.Millisecond, func() bool {
+		if last, code = policyLinks(gw); code != http.StatusOK {
+			return true // no engine to ask: --no-failover
 		}
 		up := len(last) > 0
 		for _, l := range last {
 			up = up && l.State == api.LinkUp
 		}
-		if up {
-			return fmt.Sprintf("every link up after %s", time.Since(start).Round(time.Millisecond))
-		}
-		time.Sleep(50 * time.Millisecond)
+		return up
+	})
+	switch {
+	case code != http.StatusOK:
+		return fmt.Sprintf("no engine to ask (HTTP %d)", code)
+	case steady:
+		return fmt.Sprintf("every link up after %s", time.Since(start).Round(time.Millisecond))
 	}
 	var states []string
 	for _, n := range slices.Sorted(maps.Keys(last)) {
@@ -332,8 +331,8 @@ func benchFlap(b *testing.B, primary underlay, gw *daemon, v variant) {
 // since: its reason, signal, detection time and detail (what the judge
 // saw), or that there was none.
 func firstLeave(t testing.TB, gw *daemon, since time.Time) string {
-	var events []api.Event
-	if code := gw.callAuth(http.MethodGet, "/v1/client/events?bond=bond0", nil, &events, false); code != http.StatusOK {
+	events, code := allEvents(gw)
+	if code != http.StatusOK {
 		return fmt.Sprintf("no events, HTTP %d", code)
 	}
 	// The links' states as the run began, and their changes until the
@@ -365,8 +364,8 @@ func firstLeave(t testing.TB, gw *daemon, since time.Time) string {
 
 // lastSwitch describes the engine's last switch since since.
 func lastSwitch(t testing.TB, gw *daemon, since time.Time) string {
-	var events []api.Event
-	if code := gw.callAuth(http.MethodGet, "/v1/client/events?bond=bond0", nil, &events, false); code != http.StatusOK {
+	events, code := allEvents(gw)
+	if code != http.StatusOK {
 		return fmt.Sprintf("no events, HTTP %d", code)
 	}
 	out := "no switch"
@@ -381,19 +380,13 @@ func lastSwitch(t testing.TB, gw *daemon, since time.Time) string {
 // switchReasons sums the engine's switch events since start by
 // from>to:reason, or says there is no engine (--no-failover).
 func switchReasons(t testing.TB, gw *daemon, since time.Time) string {
-	var events []struct {
-		At     time.Time `json:"at"`
-		Kind   string    `json:"kind"`
-		From   string    `json:"from"`
-		To     string    `json:"to"`
-		Reason string    `json:"reason"`
-	}
-	if code := gw.callAuth(http.MethodGet, "/v1/client/events?bond=bond0", nil, &events, false); code != http.StatusOK {
+	events, code := allEvents(gw)
+	if code != http.StatusOK {
 		return fmt.Sprintf("no events, HTTP %d", code)
 	}
 	n := map[string]int{}
 	for _, e := range events {
-		if e.Kind == "switch" && !e.At.Before(since) {
+		if e.Kind == api.EventSwitch && !e.At.Before(since) {
 			n[e.From+">"+e.To+":"+e.Reason]++
 		}
 	}
