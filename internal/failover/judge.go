@@ -352,7 +352,7 @@ func (j *judge) verdict(now time.Time, p Policy, o others) (api.LinkState, strin
 			if o.stretch > 1 {
 				req = max(req, dead)
 			}
-			return api.LinkDown, fmt.Sprintf("%d probes lost in a row (no reply for %s, dead time %s)", j.lossRun, round(s), round(req)), api.SignalLossRun
+			return api.LinkDown, fmt.Sprintf("%d probes lost in a row (no reply for %s, dead time %s; reply timeout %s, rtt %s ± %s)", j.lossRun, round(s), round(req), round(j.fig.Timeout), round(j.fig.RTTSmoothed), round(j.fig.RTTVar)), api.SignalLossRun
 		}
 	}
 	if s := now.Sub(j.lastReply); j.lossRun > 0 && o.stretch > 1 && s > dead &&
