@@ -139,7 +139,7 @@ func benchVariant(b *testing.B, v variant) {
 		if code := gw.call(http.MethodPut, "/v1/client/bond_params/bond0", []byte(fmt.Sprintf(`{"arp_interval": "%d"}`, arp)), nil); code != http.StatusOK {
 			b.Fatalf("PUT arp_interval %d: %d", arp, code)
 		}
-		benchCuts(b, primary, gw, up, down, v, arp)
+		benchCuts(b, tp, primary, gw, up, down, v, arp)
 	}
 	// 150 ms each way: the round trip grows by 300 ms.
 	benchDegraded(b, primary, gw, v, "delay +300ms RTT", impairment.Impairment{Delay: 150 * time.Millisecond}, impairment.Impairment{Delay: 150 * time.Millisecond})
@@ -150,7 +150,7 @@ func benchVariant(b *testing.B, v variant) {
 // benchCuts cuts the primary benchReps times: blackout and echoes lost
 // each way, and the packets lost when traffic returns to the restored
 // primary.
-func benchCuts(b *testing.B, primary underlay, gw *daemon, up, down *demo.Prober, v variant, arp int) {
+func benchCuts(b *testing.B, tp *testbed, primary underlay, gw *daemon, up, down *demo.Prober, v variant, arp int) {
 	var gwHub, hubGw, lostUp, lostDown []float64
 	lostBack := 0
 	cuts := benchReps(b)
@@ -175,6 +175,10 @@ func benchCuts(b *testing.B, primary underlay, gw *daemon, up, down *demo.Prober
 		l1, _ := up.Lost(cut.Add(-100*time.Millisecond), flowing)
 		l2, _ := down.Lost(cut.Add(-100*time.Millisecond), flowing)
 		lostUp, lostDown = append(lostUp, float64(l1)), append(lostDown, float64(l2))
+		var traces []*trace
+		if tracing() {
+			traces = []*trace{startTrace(b, tp.gw), startTrace(b, tp.hub)}
+		}
 		restore := time.Now()
 		must(b, primary.Cut(false))
 		waitActive(b, gw, "tap1", 60*time.Second)
@@ -193,6 +197,17 @@ func benchCuts(b *testing.B, primary underlay, gw *daemon, up, down *demo.Prober
 			b.Logf("%s failback %d: lost %d gw->hub sent at %v, %d hub->gw sent at %v, from the restore; back on tap1 at %s; %s",
 				v.name, i+1, l1, sinceAll(restore, up.Unanswered(restore, settled)), l2, sinceAll(restore, down.Unanswered(restore, settled)),
 				back.Sub(restore).Round(time.Millisecond), lastSwitch(b, gw, restore))
+		}
+		if lost := append(up.Unanswered(restore, settled), down.Unanswered(restore, settled)...); len(traces) > 0 && len(lost) > 0 {
+			first, last := slices.MinFunc(lost, time.Time.Compare), slices.MaxFunc(lost, time.Time.Compare)
+			for _, tr := range traces {
+				for _, l := range tr.stop(first.Add(-30*time.Millisecond), last.Add(100*time.Millisecond), restore) {
+					b.Logf("%s failback %d trace: %s", v.name, i+1, l)
+				}
+			}
+		}
+		for _, tr := range traces {
+			tr.halt()
 		}
 		time.Sleep(time.Second)
 	}
@@ -372,6 +387,9 @@ func lastSwitch(t testing.TB, gw *daemon, since time.Time) string {
 	for _, e := range events {
 		if e.Kind == api.EventSwitch && !e.At.Before(since) {
 			out = fmt.Sprintf("switch %s>%s (%s) at %s", e.From, e.To, e.Reason, e.At.Sub(since).Round(time.Millisecond))
+			if e.SwitchMs != nil {
+				out += fmt.Sprintf(", steering took %.0f ms", *e.SwitchMs)
+			}
 		}
 	}
 	return out

@@ -225,6 +225,9 @@ func buildPlan(ctx context.Context, o options, checkout, work string) (string, [
 			fmt.Fprintf(&b, "env MULTILINK_BIN_UPGRADE=%s\n", up)
 		}
 	}
+	for _, kv := range benchEnv(os.Environ()) {
+		fmt.Fprintf(&b, "env %s\n", kv)
+	}
 	var names []string
 	for _, pkg := range strings.Split(o.packages, ",") {
 		pkg = strings.TrimSpace(pkg)
@@ -265,4 +268,19 @@ func goCmd(ctx context.Context, args ...string) error {
 		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
 	return nil
+}
+
+// benchEnv is what of env the VM's tests get as well: the benchmarks'
+// settings (MULTILINK_BENCH_REPS and the like), the names and values
+// plain enough for the plan's one-line env entries.
+func benchEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(k, "MULTILINK_BENCH_") || strings.ContainsAny(v, " \t\n'\"\\$`") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
