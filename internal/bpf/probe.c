@@ -19,12 +19,16 @@
 // Every RTT goes into a log2 histogram and, on kernels with a ring buffer,
 // out as an event.
 //
-// The programs never change what passes: they return TC_ACT_UNSPEC (TCX:
-// next), so the frame continues, and later programs (the eBPF bond) run.
+// The programs never drop or hold what passes: they return TC_ACT_UNSPEC
+// (TCX: next), so the frame continues, and later programs (the eBPF bond)
+// run. One thing they change: a frame that reached a TAP addressed to
+// another of the gateway's links (host_macs) is taken as addressed to
+// this one (see host_macs).
 // Only UAPI headers: no vmlinux.h, no CO-RE, so it loads on old kernels.
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -161,6 +165,24 @@ struct {
 	__type(value, struct link_stats);
 } stats SEC(".maps");
 
+// host_macs holds the MACs of the gateway's probed TAPs (key: the MAC in
+// the low 6 bytes of a __u64, as loaded; value unused). The daemon adds a
+// TAP's MAC when it attaches and removes it when it detaches. A frame that
+// arrives on one TAP addressed to another's MAC is for this host all the
+// same: with fail_over_mac 1 the kernel bond's MAC follows its active
+// slave, and for the moment of a switch it sends on the new slave with the
+// old MAC, so the hub's bridge learns the old MAC on the new link and
+// sends there what the hub still addresses to it. The kernel marks such a
+// frame PACKET_OTHERHOST (not the TAP's address) and IP drops it;
+// probe_ingress marks it PACKET_HOST. Only frames already OTHERHOST are
+// looked up: the hot path pays one load.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_LINKS);
+	__type(key, __u64);
+	__type(value, __u8);
+} host_macs SEC(".maps");
+
 // The loader turns this into a one-entry array on kernels without ring
 // buffers (before 5.8) and sets use_ringbuf to 0, so the verifier never
 // walks the ring buffer calls; the daemon then polls stats instead.
@@ -241,6 +263,17 @@ static __always_inline int arp_candidate(struct __sk_buff *skb, struct link_traf
 	}
 	__be16 p = skb->protocol;
 	return p == bpf_htons(ETH_P_ARP) || p == bpf_htons(ETH_P_8021Q) || p == bpf_htons(ETH_P_8021AD_);
+}
+
+// take_sibling marks a frame addressed to another of the gateway's links
+// (host_macs) as addressed to this host.
+static __always_inline void take_sibling(struct __sk_buff *skb)
+{
+	__u64 dst = 0;
+	if (bpf_skb_load_bytes(skb, 0, &dst, 6) < 0)
+		return;
+	if (bpf_map_lookup_elem(&host_macs, &dst))
+		bpf_skb_change_type(skb, PACKET_HOST);
 }
 
 // load_arp reads a candidate's Ethernet type and ARP body. It returns 1
@@ -352,6 +385,8 @@ int probe_ingress(struct __sk_buff *skb)
 		tr->last_rx_jiffy = j;
 		tr->last_rx_ns = bpf_ktime_get_coarse_ns();
 	}
+	if (skb->pkt_type == PACKET_OTHERHOST)
+		take_sibling(skb);
 	if (!arp_candidate(skb, tr))
 		return TC_ACT_UNSPEC;
 	__u64 now = bpf_ktime_get_ns(); // an RTT needs the precise clock

@@ -66,6 +66,7 @@ type ProbeLinkTraffic struct {
 const (
 	ProbeMapConfigs       = "configs"
 	ProbeMapEvents        = "events"
+	ProbeMapHostMacs      = "host_macs"
 	ProbeMapLinks         = "links"
 	ProbeMapStats         = "stats"
 	ProbeProgProbeEgress  = "probe_egress"
@@ -127,10 +128,11 @@ type ProbeProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type ProbeMapSpecs struct {
-	Configs *ebpf.MapSpec `ebpf:"configs"`
-	Events  *ebpf.MapSpec `ebpf:"events"`
-	Links   *ebpf.MapSpec `ebpf:"links"`
-	Stats   *ebpf.MapSpec `ebpf:"stats"`
+	Configs  *ebpf.MapSpec `ebpf:"configs"`
+	Events   *ebpf.MapSpec `ebpf:"events"`
+	HostMacs *ebpf.MapSpec `ebpf:"host_macs"`
+	Links    *ebpf.MapSpec `ebpf:"links"`
+	Stats    *ebpf.MapSpec `ebpf:"stats"`
 }
 
 // ProbeVariableSpecs contains global variables before they are loaded into the kernel.
@@ -164,16 +166,18 @@ func (o *ProbeObjects) Close() error {
 //
 // It can be passed to LoadProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type ProbeMaps struct {
-	Configs *ebpf.Map `ebpf:"configs"`
-	Events  *ebpf.Map `ebpf:"events"`
-	Links   *ebpf.Map `ebpf:"links"`
-	Stats   *ebpf.Map `ebpf:"stats"`
+	Configs  *ebpf.Map `ebpf:"configs"`
+	Events   *ebpf.Map `ebpf:"events"`
+	HostMacs *ebpf.Map `ebpf:"host_macs"`
+	Links    *ebpf.Map `ebpf:"links"`
+	Stats    *ebpf.Map `ebpf:"stats"`
 }
 
 func (m *ProbeMaps) Close() error {
 	return _ProbeClose(
 		m.Configs,
 		m.Events,
+		m.HostMacs,
 		m.Links,
 		m.Stats,
 	)

@@ -11,9 +11,16 @@
 // replies arriving from it, keep the time of the last frame and the last
 // reply, and time the daemon's ARP probes into a log2 histogram. A ring
 // buffer carries an event per reply to the daemon (kernels since 5.8;
-// before that the daemon polls the counters). The programs never change
-// what passes. They run before the bond's rx handler, so replies on an
-// inactive slave, which the bond drops, are measured too.
+// before that the daemon polls the counters). The programs never drop or
+// hold what passes; the one change they make is to a frame addressed to
+// another probed TAP's MAC (the host_macs map, kept by the Monitor as it
+// adds and removes links): it is marked as for this host (PACKET_HOST),
+// not dropped by IP as another host's. The kernel bond with
+// fail_over_mac 1 needs it: at a switch it sends a few frames on the new
+// slave with the old slave's MAC, the hub's bridge learns that MAC on the
+// new link, and the hub's frames to it would be lost until its ARP entry
+// follows the bond. They run before the bond's rx handler, so replies on
+// an inactive slave, which the bond drops, are measured too.
 //
 // Each link gets its own instance of the programs, with its own .bss: the
 // link's traffic counters, a 64-byte slot per CPU. A frame touches only

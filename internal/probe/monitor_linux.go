@@ -87,6 +87,7 @@ type probed struct {
 	obj     *linkObjects
 	adopted bool // taken over from an earlier run's pins
 	att     *tcattach.Attachment
+	mac     net.HardwareAddr // the TAP's, in host_macs while probed
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
@@ -225,6 +226,14 @@ func (m *Monitor) Add(ctx context.Context, spec LinkSpec) error {
 	if err != nil {
 		return fmt.Errorf("probe %s: %w", spec.Link, err)
 	}
+	// The TAP's MAC as it is now: a kernel bond with fail_over_mac 1 (the
+	// spec's) leaves its slaves theirs; with none it gives them its own,
+	// and frames to it are the TAP's own anyway.
+	if err := m.obj.addHostMAC(dev.Attrs().HardwareAddr); err != nil {
+		_ = m.stop(p) // what it can; the error is Add's
+		return fmt.Errorf("probe %s: %w", spec.Link, err)
+	}
+	p.mac = dev.Attrs().HardwareAddr
 	m.links[spec.Link] = p
 	m.idxMu.Lock()
 	m.byIndex[p.ifindex] = p
@@ -418,6 +427,9 @@ func (m *Monitor) stop(p *probed) error {
 		}
 	}
 	if err := m.obj.removeLink(p.obj); err != nil {
+		errs = append(errs, err)
+	}
+	if err := m.obj.removeHostMAC(p.mac); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -36,6 +36,7 @@ type objects struct {
 	// reserved are the indexes an earlier run's links hold in the pinned
 	// links map (index -> ifindex) that no link of this run has claimed.
 	reserved map[uint32]uint32
+	macs     hostMACs // the probed TAPs' MACs in host_macs, with how many have each
 }
 
 // linkObjects are one link's programs, bound at load time to its index in
@@ -179,7 +180,7 @@ func (o *objects) loadInstance(l *linkObjects) error {
 	}
 	shared := map[string]*ebpf.Map{
 		bpf.ProbeMapConfigs: o.Configs, bpf.ProbeMapStats: o.Stats,
-		bpf.ProbeMapEvents: o.Events, bpf.ProbeMapLinks: o.Links,
+		bpf.ProbeMapEvents: o.Events, bpf.ProbeMapLinks: o.Links, bpf.ProbeMapHostMacs: o.HostMacs,
 	}
 	// The .bss is not shared: each instance gets its own, created zeroed.
 	if err := spec.LoadAndAssign(&l.instance, &ebpf.CollectionOptions{MapReplacements: shared}); err != nil {

@@ -28,7 +28,7 @@ const (
 )
 
 // sharedMaps are the maps every link's programs use, pinned by name.
-var sharedMaps = [...]string{bpf.ProbeMapConfigs, bpf.ProbeMapStats, bpf.ProbeMapEvents, bpf.ProbeMapLinks}
+var sharedMaps = [...]string{bpf.ProbeMapConfigs, bpf.ProbeMapStats, bpf.ProbeMapEvents, bpf.ProbeMapLinks, bpf.ProbeMapHostMacs}
 
 func (p pins) maps() string { return filepath.Join(p.dir, "maps") }
 
@@ -169,7 +169,7 @@ func (o *objects) loadMaps() error {
 		}
 	}
 	o.sharedIDs = map[ebpf.MapID]bool{}
-	for _, m := range []*ebpf.Map{o.Configs, o.Stats, o.Events, o.Links} {
+	for _, m := range []*ebpf.Map{o.Configs, o.Stats, o.Events, o.Links, o.HostMacs} {
 		id, err := mapID(m)
 		if err != nil {
 			o.ProbeMaps.Close()
