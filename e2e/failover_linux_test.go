@@ -73,7 +73,17 @@ func TestFailoverAPI(t *testing.T) {
 				}
 				return len(sw) > 0
 			}) // none within 5 s: the check below says so
-			if len(sw) != 1 || sw[0] != "tap1>tap2:down" {
+			// The engine's own switch; on the kernel bond its ARP monitor
+			// may come first on a starved host (the lab's VMs side by
+			// side: the engine stretches its dead time there), which the
+			// engine records as the bond's own switch and then judges
+			// the link it left (the link state checked below).
+			reason := "down"
+			if driver == "kernel" && len(sw) == 1 && sw[0] == "tap1>tap2:kernel" {
+				reason = "kernel"
+				t.Logf("the kernel bond's ARP monitor switched before the engine")
+			}
+			if len(sw) != 1 || sw[0] != "tap1>tap2:"+reason {
 				t.Errorf("switches after the cut %v, want one: tap1>tap2:down", sw)
 			}
 			t.Logf("switched to tap2 %v after the cut; switches since %v", time.Since(cut), sw)
@@ -89,8 +99,8 @@ func TestFailoverAPI(t *testing.T) {
 					t.Errorf("/metrics lacks %s", want)
 				}
 			}
-			if n := metricValue(t, metrics, `multilink_failovers_total{bond="bond0",reason="down"}`); n < 1 {
-				t.Errorf("multilink_failovers_total for reason down is %v, want at least 1", n)
+			if n := metricValue(t, metrics, `multilink_failovers_total{bond="bond0",reason="`+reason+`"}`); n < 1 {
+				t.Errorf("multilink_failovers_total for reason %s is %v, want at least 1", reason, n)
 			}
 
 			// A pin moves traffic, even to a link that is down, until released.
