@@ -63,52 +63,79 @@ type capture struct {
 	data   []byte
 }
 
+// startTcpdump runs tcpdump with args inside ns, its output into stdout
+// (nil: discarded), and returns once it says it is listening (bounded),
+// with its stderr and the channel its exit arrives on.
+func startTcpdump(t testing.TB, ns *nstest.NS, stdout *syncBuffer, args ...string) (*exec.Cmd, *syncBuffer, chan error) {
+	t.Helper()
+	stderr := &syncBuffer{}
+	cmd := ns.Command(context.Background(), "tcpdump", args...)
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start tcpdump %v in %s: %v", args, ns.Name, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.After(10 * time.Second)
+	for !strings.Contains(stderr.String(), "listening on") {
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("tcpdump %v in %s ended before listening: %v\n%s", args, ns.Name, err, stderr.String())
+		case <-deadline:
+			t.Fatalf("tcpdump %v in %s is not listening after 10 s:\n%s", args, ns.Name, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return cmd, stderr, done
+}
+
+// interruptTcpdump ends tcpdump with SIGINT (it writes out what it holds
+// and its counts) and waits for it, SIGKILL after 10 s. It returns the
+// exit error unless the exit was SIGINT's, and whether it had to kill.
+func interruptTcpdump(cmd *exec.Cmd, done chan error) (error, bool) {
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if err != nil && (!errors.As(err, &ee) || !ee.Exited() && ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGINT) {
+			return err, false
+		}
+		return nil, false
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		return nil, true
+	}
+}
+
 // startCapture runs tcpdump on dev inside ns, writing every frame whole
 // (-s 0) and at once (-U) to a file, and returns once tcpdump says it is
 // listening (bounded). The test's end stops it if the test did not.
 func startCapture(t testing.TB, ns *nstest.NS, dev string) *capture {
 	t.Helper()
-	c := &capture{dev: dev, file: filepath.Join(t.TempDir(), dev+".pcap"), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	c := &capture{dev: dev, file: filepath.Join(t.TempDir(), dev+".pcap")}
 	// -Z root: tcpdump would otherwise drop to its own user before opening
 	// the file, which it then cannot write in the test's temporary dir.
-	c.cmd = ns.Command(context.Background(), "tcpdump", "-i", dev, "-n", "-s", "0", "-U", "-Z", "root", "-w", c.file)
-	c.cmd.Stderr = c.stderr
-	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("start tcpdump on %s in %s: %v", dev, ns.Name, err)
-	}
-	go func() { c.done <- c.cmd.Wait() }()
+	c.cmd, c.stderr, c.done = startTcpdump(t, ns, nil, "-i", dev, "-n", "-s", "0", "-U", "-Z", "root", "-w", c.file)
 	t.Cleanup(func() { c.stop(t) })
-	deadline := time.After(10 * time.Second)
-	for !strings.Contains(c.stderr.String(), "listening on") {
-		select {
-		case err := <-c.done:
-			c.done <- err
-			t.Fatalf("tcpdump on %s in %s ended before listening: %v\n%s", dev, ns.Name, err, c.stderr.String())
-		case <-deadline:
-			t.Fatalf("tcpdump on %s in %s is not listening after 10 s:\n%s", dev, ns.Name, c.stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 	return c
 }
 
-// stop ends tcpdump with SIGINT (it writes out what it holds and its
-// counts), waits for it (bounded; SIGKILL after 10 s), checks that the
-// kernel dropped no frame, and returns the pcap file's bytes.
+// stop ends tcpdump (interruptTcpdump), checks that the kernel dropped no
+// frame, and returns the pcap file's bytes.
 func (c *capture) stop(t testing.TB) []byte {
 	t.Helper()
 	c.once.Do(func() {
-		_ = c.cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case err := <-c.done:
-			var ee *exec.ExitError
-			if err != nil && (!errors.As(err, &ee) || !ee.Exited() && ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGINT) {
-				t.Errorf("tcpdump on %s: %v\n%s", c.dev, err, c.stderr.String())
-			}
-		case <-time.After(10 * time.Second):
-			_ = c.cmd.Process.Kill()
-			<-c.done
+		err, killed := interruptTcpdump(c.cmd, c.done)
+		switch {
+		case killed:
 			t.Errorf("tcpdump on %s did not stop within 10 s of SIGINT; killed", c.dev)
+		case err != nil:
+			t.Errorf("tcpdump on %s: %v\n%s", c.dev, err, c.stderr.String())
 		}
 		if m := regexp.MustCompile(`(\d+) packets? dropped by kernel`).FindStringSubmatch(c.stderr.String()); m == nil || m[1] != "0" {
 			t.Errorf("tcpdump on %s: not every frame recorded:\n%s", c.dev, c.stderr.String())

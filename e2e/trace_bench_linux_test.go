@@ -2,12 +2,11 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,7 +27,8 @@ func tracing() bool { return os.Getenv(traceEnv) != "" }
 type trace struct {
 	ns   *nstest.NS
 	out  *syncBuffer
-	halt func()
+	once sync.Once
+	halt func() // ends tcpdump (once)
 }
 
 // startTrace starts tcpdump on every interface of ns for ARP and ICMP,
@@ -38,39 +38,9 @@ func startTrace(t testing.TB, ns *nstest.NS) *trace {
 	t.Helper()
 	requireTcpdump(t)
 	tr := &trace{ns: ns, out: &syncBuffer{}}
-	errs := &syncBuffer{}
-	cmd := ns.Command(context.Background(), "tcpdump", "-i", "any", "-l", "-n", "-e", "-tt", "-Z", "root", "arp or icmp")
-	cmd.Stdout, cmd.Stderr = tr.out, errs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start tcpdump in %s: %v", ns.Name, err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	stopped := false
-	tr.halt = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}
+	cmd, _, done := startTcpdump(t, ns, tr.out, "-i", "any", "-l", "-n", "-e", "-tt", "-Z", "root", "arp or icmp")
+	tr.halt = func() { tr.once.Do(func() { _, _ = interruptTcpdump(cmd, done) }) }
 	t.Cleanup(tr.halt)
-	deadline := time.After(10 * time.Second)
-	for !strings.Contains(errs.String(), "listening on") {
-		select {
-		case err := <-done:
-			t.Fatalf("tcpdump in %s ended before listening: %v\n%s", ns.Name, err, errs.String())
-		case <-deadline:
-			t.Fatalf("tcpdump in %s is not listening after 10 s:\n%s", ns.Name, errs.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 	return tr
 }
 
